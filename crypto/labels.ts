@@ -1,0 +1,43 @@
+/**
+ * Every context label SocketMessenger feeds into a KDF, MAC or signature, in one place, so no
+ * value made for one purpose is ever accepted for another (SECURITY.md §3 lists them).
+ * A label is the ASCII bytes of the string, no terminator. Changing one changes the protocol:
+ * bump "v1" and regenerate test/vectors/.
+ */
+import { utf8 } from "./bytes.js";
+
+export const LABELS = {
+  /** Ed25519 signature by the identity key over its own X25519 key (§4.1). */
+  identityDhKey: "SMSG-v1 identity dh key",
+  /** Ed25519 signature by the identity key over a signed prekey (§4.2). */
+  signedPrekey: "SMSG-v1 signed prekey",
+  /** HKDF info of the X3DH shared secret (§5). */
+  x3dh: "SMSG-v1 X3DH",
+  /** HKDF info of the Double Ratchet root KDF, KDF_RK (§6.2). */
+  ratchetRoot: "SMSG-v1 ratchet root",
+  /** HMAC input deriving a message key from a 1:1 chain key, KDF_CK (§6.2). */
+  chainMessageKey: "SMSG-v1 chain message key",
+  /** HMAC input deriving the next 1:1 chain key, KDF_CK (§6.2). */
+  chainNextKey: "SMSG-v1 chain next key",
+  /** HKDF info expanding a 1:1 message key into AEAD key and nonce (§6.3). */
+  messageKeys: "SMSG-v1 message keys",
+  /** HMAC input deriving a message key from a sender-key chain (§7). */
+  senderChainMessageKey: "SMSG-v1 sender chain message key",
+  /** HMAC input deriving the next sender-key chain key (§7). */
+  senderChainNextKey: "SMSG-v1 sender chain next key",
+  /** HKDF info expanding a sender-key message key into AEAD key and nonce (§7). */
+  senderMessageKeys: "SMSG-v1 sender message keys",
+  /** Ed25519 signature by a member's per-group signing key over a group message (§7). */
+  senderMessageSignature: "SMSG-v1 sender key message",
+  /** Iterated hash input of a safety-number fingerprint (§9). */
+  safetyNumber: "SMSG-v1 safety number",
+  /** Block input of the deterministic RNG used for vectors and tests (§11). */
+  seededRng: "SMSG-v1 seeded rng",
+} as const;
+
+export type LabelName = keyof typeof LABELS;
+
+/** The bytes of a label. */
+export function label(name: LabelName): Uint8Array {
+  return utf8(LABELS[name]);
+}
