@@ -217,6 +217,10 @@ export const ARGON2_PROFILE: Argon2Params = { t: 3, memKiB: 64 * 1024 };
  */
 export function argon2id(password: Uint8Array, salt: Uint8Array, params: Argon2Params, outLength = 32): Uint8Array {
   need(salt, 16, "Argon2id salt");
+  // libsodium's own limits, checked here so a bad parameter is a UsageError like everywhere else.
+  if (!Number.isInteger(params.t) || params.t < 1) throw new UsageError("Argon2id needs at least one pass");
+  if (!Number.isInteger(params.memKiB) || params.memKiB < 8) throw new UsageError("Argon2id needs at least 8 KiB of memory");
+  if (!Number.isInteger(outLength) || outLength < 16) throw new UsageError("Argon2id output must be at least 16 bytes");
   return sodium.crypto_pwhash(outLength, password, salt, params.t, params.memKiB * 1024, sodium.crypto_pwhash_ALG_ARGON2ID13);
 }
 
