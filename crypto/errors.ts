@@ -44,3 +44,10 @@ export class LimitError extends SmsgError {
     super("LIMIT", message);
   }
 }
+
+/** Something that cannot happen did: a bug, never the peer's or the user's fault. */
+export class InternalError extends SmsgError {
+  constructor(message: string) {
+    super("INTERNAL", message);
+  }
+}
