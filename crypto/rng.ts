@@ -47,14 +47,3 @@ export function replayRng(chunks: Uint8Array[]): Rng & { remaining(): number } {
   };
   return Object.assign(rng, { remaining: () => queue.length });
 }
-
-/** Wraps an RNG and records every chunk it hands out (for writing vectors). */
-export function recordingRng(inner: Rng): Rng & { chunks: Uint8Array[] } {
-  const chunks: Uint8Array[] = [];
-  const rng = (n: number) => {
-    const b = inner(n);
-    chunks.push(b.slice());
-    return b;
-  };
-  return Object.assign(rng, { chunks });
-}

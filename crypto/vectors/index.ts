@@ -1,0 +1,33 @@
+/** Every vector suite the project publishes in test/vectors/ (test/vectors/README.md describes them). */
+import { paddingVectors } from "./padding-vectors.js";
+import { ratchetVectors } from "./ratchet-vectors.js";
+import { safetyNumberVectors } from "./safety-number-vectors.js";
+import { senderKeyVectors } from "./sender-key-vectors.js";
+import { sessionVectors } from "./session-vectors.js";
+import type { VectorSuite } from "./suite.js";
+import { x3dhVectors } from "./x3dh-vectors.js";
+
+export type { VectorSuite } from "./suite.js";
+export { canonicalVectorText, firstDifference, verifyVectorText } from "./compare.js";
+
+export const VECTOR_SUITES: readonly VectorSuite[] = [
+  x3dhVectors,
+  ratchetVectors,
+  sessionVectors,
+  senderKeyVectors,
+  paddingVectors,
+  safetyNumberVectors,
+];
+
+/** The suite of a vector file: by its "suite" field, else by its file name. */
+export function suiteFor(fileName: string, text: string): VectorSuite | undefined {
+  try {
+    const parsed = JSON.parse(text) as { suite?: unknown };
+    const byField = VECTOR_SUITES.find((s) => s.file === `${String(parsed.suite)}.json`);
+    if (byField) return byField;
+  } catch {
+    // fall through to the file name; verify will report the JSON error
+  }
+  const base = fileName.split(/[\\/]/).pop();
+  return VECTOR_SUITES.find((s) => s.file === base);
+}

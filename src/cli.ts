@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+/**
+ * `smsg`: the one entry point. It mounts the client's and the relay's commands; each command
+ * lives in its own module under client/commands/ or relay/commands/.
+ */
+import yargs from "yargs";
+import { hideBin } from "yargs/helpers";
+import { vectorsCommand } from "../client/commands/vectors.js";
+import { EXIT } from "./exit-codes.js";
+
+async function main(): Promise<void> {
+  let cli = yargs(hideBin(process.argv))
+    .scriptName("smsg")
+    .option("json", { type: "boolean", default: false, describe: "Print JSON lines (versioned schema, for scripts)" })
+    .strict()
+    .demandCommand(1, "Say which command to run (smsg --help lists them).")
+    .recommendCommands()
+    .fail((msg, err) => {
+      if (err) throw err;
+      console.error(`smsg: ${msg}`);
+      process.exit(EXIT.usage);
+    })
+    .help();
+  cli = vectorsCommand(cli);
+  await cli.parseAsync();
+}
+
+main().catch((err: unknown) => {
+  console.error(`smsg: ${err instanceof Error ? err.message : String(err)}`);
+  process.exitCode = EXIT.failure;
+});
