@@ -60,7 +60,9 @@ describe("published vectors (test/vectors/)", () => {
     test(`${suite.file}: changing any one byte makes verification fail`, () => {
       const text = readFileSync(join(vectorDir, suite.file), "utf8");
       expect(verifyVectorText(suite, text)).toBeNull();
-      const positions = fc.sample(fc.nat({ max: text.length - 1 }), { numRuns: 150, seed: 42 });
+      // safety-number.json recomputes 31,200 SHA-512s per check, so it gets fewer positions.
+      const numRuns = suite.file === "safety-number.json" ? 30 : 150;
+      const positions = fc.sample(fc.nat({ max: text.length - 1 }), { numRuns, seed: 42 });
       for (const pos of [0, text.length - 1, ...positions]) {
         const code = text.charCodeAt(pos);
         for (const replacement of [code ^ 0x01, 0x30 + ((code + 1) % 10)]) {
