@@ -29,6 +29,8 @@ export const LABELS = {
   senderMessageKeys: "SMSG-v1 sender message keys",
   /** Ed25519 signature by a member's per-group signing key over a group message (§7). */
   senderMessageSignature: "SMSG-v1 sender key message",
+  /** Ed25519 signature by the identity key over the Noise handshake hash: login and join (§10.4). */
+  relayLogin: "SMSG-v1 relay login",
   /** Iterated hash input of a safety-number fingerprint (§9). */
   safetyNumber: "SMSG-v1 safety number",
   /** Block input of the deterministic RNG used for vectors and tests (§11). */

@@ -8,7 +8,7 @@ import { noiseHashByName, type NoiseHash, type NoiseHashName } from "./noise-has
 import { patternByName, type HandshakePattern } from "./noise-patterns.js";
 
 /**
- * The relay transport protocol (NOISE-SPEC.md): NK, so the client, which pinned the relay's
+ * The relay transport protocol (SECURITY.md §10): NK, so the client, which pinned the relay's
  * static key from its invite, stays anonymous at the transport level and logs in inside the
  * channel; X25519, ChaCha20-Poly1305, SHA-256.
  */

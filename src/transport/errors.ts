@@ -1,0 +1,25 @@
+/**
+ * Errors of the socket shell around the Noise transport (noise-connection.ts), under the
+ * project's one base class SmsgError (STYLE.md rule 5). Everything the peer's bytes can cause
+ * is already a crypto/errors.ts kind (CodecError, CryptoVerificationError); these two are about
+ * the connection itself. Meant to move into src/errors.ts once that file exists.
+ */
+import { SmsgError } from "../../crypto/errors.js";
+
+/** Something did not happen in time: the Noise handshake did not finish within its timeout. Code "TIMEOUT". */
+export class TimeoutError extends SmsgError {
+  constructor(message: string) {
+    super("TIMEOUT", message);
+  }
+}
+
+/**
+ * The connection ended, failed or was destroyed before the operation finished (for example
+ * the peer closed it during the handshake, which is what a client sees when the relay refused
+ * its first message). `cause` carries the underlying stream error, if any. Code "CONNECTION_CLOSED".
+ */
+export class ConnectionClosedError extends SmsgError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("CONNECTION_CLOSED", message, options);
+  }
+}
