@@ -1,0 +1,7 @@
+/** The wire protocol (WIRE-SPEC.md): frames, msgpack profile, schemas, message catalogue. Re-exports only. */
+export * from "./limits.js";
+export * from "./frame-decoder.js";
+export * from "./msgpack.js";
+export * from "./schema.js";
+export * from "./username.js";
+export * from "./messages.js";

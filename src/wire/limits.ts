@@ -1,0 +1,43 @@
+/**
+ * The numbers of wire protocol v1 (WIRE-SPEC.md §1). Both sides check them: a sender refuses to
+ * encode past them, a receiver refuses to decode past them. Changing one changes the protocol.
+ */
+
+/** The protocol version `hello` asks for and `welcome` confirms. */
+export const PROTOCOL_VERSION = 1;
+
+/** Bytes of the frame header: the payload length as an unsigned 32-bit big-endian integer. */
+export const FRAME_HEADER_BYTES = 4;
+
+/**
+ * The default largest frame payload either side accepts: 128 KiB, about twice the largest v1
+ * message (a `send` or `msg` carrying a MAX_ENVELOPE_BYTES envelope is under 65,700 bytes).
+ */
+export const DEFAULT_MAX_FRAME_BYTES = 128 * 1024;
+
+/** The largest encrypted envelope one `send` or `msg` carries: 64 KiB. */
+export const MAX_ENVELOPE_BYTES = 65536;
+
+/** Most one-time prekeys one `join` or `upload_prekeys` carries. */
+export const MAX_PREKEYS_PER_UPLOAD = 200;
+
+/** Most members a group has, its creator included. */
+export const MAX_GROUP_MEMBERS = 256;
+
+/** Most chat summaries one `chats` reply carries; `more` says whether another page follows. */
+export const MAX_CHATS_PER_PAGE = 500;
+
+/** Largest `limit` of a `sync` or `history` request. */
+export const MAX_PAGE_LIMIT = 1000;
+
+/** Longest free-text strings, in UTF-8 bytes: `hello.client`, `welcome.relay`. */
+export const MAX_NAME_BYTES = 64;
+
+/** Longest `error.message`, in UTF-8 bytes. */
+export const MAX_ERROR_MESSAGE_BYTES = 1024;
+
+/** Deepest container nesting the msgpack scan accepts (the top-level map is depth 1). */
+export const MAX_MSGPACK_DEPTH = 16;
+
+/** Most msgpack values (map keys included) one message may hold. */
+export const MAX_MSGPACK_ELEMENTS = 10_000;
