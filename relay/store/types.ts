@@ -1,0 +1,139 @@
+/**
+ * The values RelayStore takes and returns. Ids are numbers (bigserial values stay far below
+ * 2^53); byte strings are Uint8Array; times are Date. Hashes are SHA-256 (32 bytes).
+ */
+
+/** A member's role in a chat. */
+export type Role = "admin" | "member";
+
+/** A chat between exactly two accounts, or a group. */
+export type ChatKind = "direct" | "group";
+
+/** An account as stored. `username` is the lower-case form. */
+export interface Account {
+  readonly id: number;
+  readonly username: string;
+  /** SHA-256 of the account's 32-byte credential; compare in constant time. */
+  readonly credentialHash: Uint8Array;
+  /** The 128-byte IdentityPublic (SECURITY.md §4.1). */
+  readonly identity: Uint8Array;
+  readonly isAdmin: boolean;
+  readonly disabled: boolean;
+  readonly createdAt: Date;
+}
+
+/** An invite as stored (the code itself is never stored, only its hash). */
+export interface Invite {
+  readonly id: number;
+  readonly codeHash: Uint8Array;
+  readonly usesLeft: number;
+  readonly expiresAt: Date | null;
+  readonly grantsAdmin: boolean;
+  readonly createdBy: number | null;
+  readonly createdAt: Date;
+}
+
+/** A signed prekey (SECURITY.md §4.2): 32-bit id, X25519 public key, Ed25519 signature. */
+export interface SignedPrekey {
+  readonly keyId: number;
+  readonly publicKey: Uint8Array;
+  readonly signature: Uint8Array;
+}
+
+/** A one-time prekey (SECURITY.md §4.2): 32-bit id and X25519 public key. */
+export interface OneTimePrekey {
+  readonly keyId: number;
+  readonly publicKey: Uint8Array;
+}
+
+/** What an initiator needs for X3DH with `accountId` (SECURITY.md §4.2 "bundle"). */
+export interface PrekeyBundle {
+  readonly accountId: number;
+  readonly identity: Uint8Array;
+  readonly signedPrekey: SignedPrekey;
+  /** Handed out to this caller only, and already deleted; undefined when none were left. */
+  readonly oneTimePrekey: OneTimePrekey | undefined;
+}
+
+/** Input of RelayStore.createAccountWithInvite. */
+export interface NewAccount {
+  readonly inviteCodeHash: Uint8Array;
+  /** Stored in lower case; compared case-insensitively. */
+  readonly username: string;
+  readonly credentialHash: Uint8Array;
+  readonly identity: Uint8Array;
+  readonly signedPrekey: SignedPrekey;
+  readonly oneTimePrekeys: readonly OneTimePrekey[];
+  /** The relay's clock: checked against the invite's expiry and stored as created_at. */
+  readonly now: Date;
+}
+
+/** Result of RelayStore.createAccountWithInvite. */
+export type CreateAccountResult =
+  | { readonly ok: true; readonly account: Account }
+  | { readonly ok: false; readonly reason: "invite_invalid" | "username_taken" };
+
+/** Input of RelayStore.createInvite. */
+export interface NewInvite {
+  readonly codeHash: Uint8Array;
+  readonly uses: number;
+  readonly expiresAt: Date | null;
+  readonly grantsAdmin: boolean;
+  readonly createdBy: number | null;
+}
+
+/** A chat without its members. */
+export interface Chat {
+  readonly id: number;
+  readonly kind: ChatKind;
+  readonly closed: boolean;
+  readonly createdBy: number | null;
+  readonly createdAt: Date;
+}
+
+/** A member of a chat. */
+export interface Member {
+  readonly accountId: number;
+  readonly username: string;
+  readonly role: Role;
+  readonly joinedAt: Date;
+}
+
+/** A chat with its members, ordered by account id. */
+export interface ChatWithMembers extends Chat {
+  readonly members: readonly Member[];
+}
+
+/** One send in a RelayStore.insertMessages batch. */
+export interface NewMessage {
+  readonly chatId: number;
+  readonly senderId: number;
+  /** Set for a directed envelope meant for that one member only. */
+  readonly recipientId: number | null;
+  /** The sender's 16-byte idempotency id. */
+  readonly idem: Uint8Array;
+  /** The ciphertext envelope, opaque to the relay. */
+  readonly envelope: Uint8Array;
+}
+
+/**
+ * Why a send was refused. The relay maps these to wire error codes: chat_unknown → CHAT_UNKNOWN,
+ * chat_closed → CHAT_CLOSED, not_member → CHAT_UNKNOWN (the sender must not learn more),
+ * recipient_not_member → NOT_A_MEMBER, idem_conflict → IDEMPOTENCY_CONFLICT.
+ */
+export type InsertFailure = "chat_unknown" | "chat_closed" | "not_member" | "recipient_not_member" | "idem_conflict";
+
+/** The outcome of one send: stored (or already stored earlier: `duplicate`), or refused. */
+export type InsertResult =
+  | { readonly ok: true; readonly id: number; readonly createdAt: Date; readonly duplicate: boolean }
+  | { readonly ok: false; readonly reason: InsertFailure };
+
+/** A stored message as a recipient receives it. */
+export interface StoredMessage {
+  readonly id: number;
+  readonly chatId: number;
+  readonly senderId: number;
+  readonly recipientId: number | null;
+  readonly envelope: Uint8Array;
+  readonly createdAt: Date;
+}
