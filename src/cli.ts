@@ -6,6 +6,7 @@
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { vectorsCommand } from "../client/commands/vectors.js";
+import { relayCommand } from "../relay/commands/relay-command.js";
 import { EXIT } from "./exit-codes.js";
 
 async function main(): Promise<void> {
@@ -22,6 +23,7 @@ async function main(): Promise<void> {
     })
     .help();
   cli = vectorsCommand(cli);
+  cli = relayCommand(cli);
   await cli.parseAsync();
 }
 

@@ -1,0 +1,247 @@
+/**
+ * One connection from a client to its relay: TCP, the Noise handshake against the pinned
+ * relay key, hello, then requests matched to replies by id, and pushed messages as events.
+ * Errors travel two ways (as in node-postgres): an `error` reply fails that one request; a
+ * broken connection fails every pending request and emits 'close'.
+ */
+import { EventEmitter } from "node:events";
+import { type Socket, connect } from "node:net";
+import { concat } from "../crypto/bytes.js";
+import type { IdentityKeyPair } from "../crypto/identity.js";
+import { label } from "../crypto/labels.js";
+import { ed25519Sign } from "../crypto/primitives.js";
+import type { Rng } from "../crypto/rng.js";
+import { ConnectionClosedError, RemoteError, TimeoutError } from "../src/errors.js";
+import { type NoiseConnection, clientHandshake } from "../src/transport/index.js";
+import {
+  type ClientMessage,
+  type ClientRequestType,
+  FrameDecoder,
+  PROTOCOL_VERSION,
+  type RelayMessage,
+  type RelayMessageOf,
+  type ReplyTo,
+  decodeRelayMessage,
+  encodeMessageFrame,
+  remoteErrorOf,
+} from "../src/wire/index.js";
+
+export interface RelayClientOptions {
+  readonly host: string;
+  readonly port: number;
+  /** The relay's static key, pinned from the invite link. */
+  readonly relayKey: Uint8Array;
+  readonly rng: Rng;
+  /** For connecting, the handshake and hello together. */
+  readonly timeoutMs?: number;
+  /** Per request. */
+  readonly requestTimeoutMs?: number;
+  readonly clientName?: string;
+  readonly maxFrameBytes?: number;
+}
+
+type RequestOf<T extends ClientRequestType> = Omit<Extract<ClientMessage, { t: T }>, "id">;
+
+interface Pending {
+  resolve(msg: RelayMessage): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+export interface RelayClientEvents {
+  msg: [RelayMessageOf<"msg">];
+  chat_event: [RelayMessageOf<"chat_event">];
+  prekeys_low: [RelayMessageOf<"prekeys_low">];
+  /** An error the relay sent about the connection as a whole (no request id). */
+  relay_error: [RemoteError];
+  close: [Error | undefined];
+}
+
+/** The signature a join or login carries: Ed25519(identity, L("SMSG-v1 relay login") || h) (SECURITY.md §10.4). */
+export function loginSignature(identity: IdentityKeyPair, handshakeHash: Uint8Array): Uint8Array {
+  return ed25519Sign(identity.signing.privateKey, concat(label("relayLogin"), handshakeHash));
+}
+
+export class RelayClient extends EventEmitter<RelayClientEvents> {
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private readonly decoder: FrameDecoder;
+  private closedWith: Error | undefined;
+  private closed = false;
+  private welcome: ((m: RelayMessage) => void) | undefined;
+
+  private constructor(
+    private readonly noise: NoiseConnection,
+    private readonly opts: RelayClientOptions,
+  ) {
+    super();
+    this.decoder = new FrameDecoder({ maxFrameBytes: opts.maxFrameBytes ?? 128 * 1024 });
+    noise.on("data", (chunk) => this.onData(chunk));
+    noise.on("close", (err) => this.onClose(err));
+  }
+
+  /** Connects, runs the handshake and hello. Throws ConnectionClosedError or TimeoutError with a clear message. */
+  static async connect(opts: RelayClientOptions): Promise<RelayClient> {
+    const timeoutMs = opts.timeoutMs ?? 10_000;
+    const socket = await openSocket(opts.host, opts.port, timeoutMs);
+    const noise = await clientHandshake(socket, { relayStaticKey: opts.relayKey, rng: opts.rng, timeoutMs });
+    const client = new RelayClient(noise, opts);
+    await client.hello(timeoutMs);
+    return client;
+  }
+
+  get handshakeHash(): Uint8Array {
+    return this.noise.handshakeHash;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  private hello(timeoutMs: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.close();
+        reject(new TimeoutError("the relay did not answer hello in time"));
+      }, timeoutMs);
+      this.welcome = (m) => {
+        clearTimeout(timer);
+        this.welcome = undefined;
+        if (m.t === "welcome") resolve();
+        else if (m.t === "error") reject(remoteErrorOf(m));
+        else reject(new ConnectionClosedError(`the relay answered hello with ${m.t}`));
+      };
+      this.once("close", (err) => {
+        clearTimeout(timer);
+        reject(err ?? new ConnectionClosedError("the relay closed the connection during hello"));
+      });
+      this.write({ t: "hello", v: PROTOCOL_VERSION, client: this.opts.clientName ?? "smsg/0.1" });
+    });
+  }
+
+  /** Sends a request and resolves with its reply; rejects with RemoteError, ConnectionClosedError or TimeoutError. */
+  request<T extends ClientRequestType>(msg: RequestOf<T>): Promise<ReplyTo<T>> {
+    if (this.closed) return Promise.reject(this.closedWith ?? new ConnectionClosedError("the connection is closed"));
+    const id = this.nextId;
+    this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
+    return new Promise<ReplyTo<T>>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new TimeoutError(`the relay did not answer ${msg.t} in time`));
+      }, this.opts.requestTimeoutMs ?? 30_000);
+      timer.unref();
+      this.pending.set(id, { resolve: resolve as (m: RelayMessage) => void, reject, timer });
+      this.write({ ...msg, id } as ClientMessage);
+    });
+  }
+
+  /** Sends a message that has no reply (ack, pong). */
+  notify(msg: Extract<ClientMessage, { t: "ack" | "pong" | "ping" }>): void {
+    this.write(msg);
+  }
+
+  /** Logs in to an existing account on this connection. */
+  login(username: string, credential: Uint8Array, identity: IdentityKeyPair) {
+    return this.request<"login">({ t: "login", username, credential, signature: loginSignature(identity, this.handshakeHash) });
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.noise.close();
+  }
+
+  private write(msg: ClientMessage): void {
+    this.noise.write(encodeMessageFrame(msg, this.opts.maxFrameBytes));
+  }
+
+  private onData(chunk: Uint8Array): void {
+    let frames: Uint8Array[];
+    try {
+      frames = this.decoder.push(chunk);
+    } catch (e) {
+      this.noise.destroy(e as Error);
+      return;
+    }
+    for (const f of frames) {
+      let m: RelayMessage;
+      try {
+        m = decodeRelayMessage(f);
+      } catch (e) {
+        this.noise.destroy(e as Error);
+        return;
+      }
+      this.onMessage(m);
+    }
+  }
+
+  private onMessage(m: RelayMessage): void {
+    if (this.welcome && (m.t === "welcome" || m.t === "error")) return this.welcome(m);
+    switch (m.t) {
+      case "ping":
+        return this.write({ t: "pong", n: m.n });
+      case "pong":
+      case "welcome":
+        return;
+      case "msg":
+        this.emit("msg", m);
+        return;
+      case "chat_event":
+        this.emit("chat_event", m);
+        return;
+      case "prekeys_low":
+        this.emit("prekeys_low", m);
+        return;
+      case "error": {
+        const err = remoteErrorOf(m);
+        if (m.id !== undefined) return this.settle(m.id, undefined, err);
+        if (this.listenerCount("relay_error") > 0) this.emit("relay_error", err);
+        if (err.closesConnection) this.closedWith = err;
+        return;
+      }
+      default:
+        return this.settle(m.id, m);
+    }
+  }
+
+  private settle(id: number, reply: RelayMessage | undefined, err?: Error): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    clearTimeout(p.timer);
+    if (err) p.reject(err);
+    else p.resolve(reply!);
+  }
+
+  private onClose(err: Error | undefined): void {
+    if (this.closed) return;
+    this.closed = true;
+    const reason = this.closedWith ?? new ConnectionClosedError(err ? `the connection to the relay broke: ${err.message}` : "the relay closed the connection");
+    this.closedWith = reason;
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(reason);
+      this.pending.delete(id);
+    }
+    this.emit("close", this.closedWith);
+  }
+}
+
+function openSocket(host: string, port: number, timeoutMs: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port, noDelay: true });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new TimeoutError(`the relay at ${host}:${port} did not answer in time`));
+    }, timeoutMs);
+    socket.once("connect", () => {
+      clearTimeout(timer);
+      socket.removeAllListeners("error");
+      socket.on("error", () => undefined);
+      resolve(socket);
+    });
+    socket.once("error", (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(new ConnectionClosedError(`cannot reach the relay at ${host}:${port} (${e.code ?? e.message})`));
+    });
+  });
+}

@@ -1,0 +1,221 @@
+/**
+ * One client connection after its Noise handshake: reassembles wire frames, validates every
+ * message before a handler sees it, enforces the per-connection limits, and keeps the state
+ * machine hello → login → ready. Errors the client caused go back as `error` frames with a
+ * stable code; nothing a client sends can throw out of here or touch another connection.
+ */
+import { SmsgError } from "../crypto/errors.js";
+import { ERROR_CODES, type ErrorCode, ProtocolError } from "../src/errors.js";
+import {
+  type ClientMessage,
+  FrameDecoder,
+  type RelayMessage,
+  decodeClientMessage,
+  encodeMessageFrame,
+  errorMessageFor,
+} from "../src/wire/index.js";
+import type { RelayContext } from "./context.js";
+import { dispatch } from "./handlers/dispatch.js";
+import { TokenBucket } from "./limits/token-bucket.js";
+import type { Pushable } from "./presence.js";
+
+/** What the connection needs of its transport (a NoiseConnection, or a fake in tests). */
+export interface Transport {
+  readonly handshakeHash: Uint8Array;
+  readonly bufferedBytes: number;
+  write(plaintext: Uint8Array): boolean;
+  pause(): void;
+  resume(): void;
+  close(): void;
+  destroy(err?: Error): void;
+  on(event: "data", cb: (chunk: Uint8Array) => void): unknown;
+  on(event: "close", cb: (err?: Error) => void): unknown;
+}
+
+/** The logged-in account of a connection. */
+export interface SessionAccount {
+  readonly id: number;
+  readonly username: string;
+  readonly isAdmin: boolean;
+}
+
+type Phase = "hello" | "login" | "ready" | "closed";
+
+/** Requests waiting behind the one being handled before the connection stops reading. */
+const MAX_PIPELINE = 256;
+
+/** An error a handler throws to answer the request with `code`. */
+export class RelayError extends SmsgError {
+  declare readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
+    super(code, message);
+  }
+}
+
+export class ClientConnection implements Pushable {
+  phase: Phase = "hello";
+  account: SessionAccount | undefined;
+  /** Milliseconds (ctx.now) of the last frame received, and when the connection started. */
+  lastSeen: number;
+  readonly openedAt: number;
+  pingOutstanding = false;
+  private readonly decoder: FrameDecoder;
+  private readonly bucket: TokenBucket;
+  private readonly bundleBucket: TokenBucket;
+  /** Requests are handled in order; `send` only waits for its turn to be queued, not for its commit. */
+  private chain: Promise<void> = Promise.resolve();
+  private pending = 0;
+  private paused = false;
+  private quiescing = false;
+
+  constructor(
+    readonly ctx: RelayContext,
+    private readonly transport: Transport,
+    readonly remoteAddress: string,
+  ) {
+    const now = ctx.now();
+    this.lastSeen = now;
+    this.openedAt = now;
+    const limits = ctx.config.limits;
+    this.decoder = new FrameDecoder({ maxFrameBytes: limits.maxFrameBytes });
+    this.bucket = new TokenBucket(limits.messageRate, limits.messageBurst, now);
+    this.bundleBucket = new TokenBucket(limits.bundleRate, limits.bundleBurst, now);
+    transport.on("data", (chunk) => this.onData(chunk));
+    transport.on("close", () => this.onClose());
+  }
+
+  /** A getter, so checks after an await or a call see the current phase. */
+  get closed(): boolean {
+    return this.phase === "closed";
+  }
+
+  get accountId(): number | undefined {
+    return this.account?.id;
+  }
+
+  get handshakeHash(): Uint8Array {
+    return this.transport.handshakeHash;
+  }
+
+  /** Takes a bundle-fetch token; false when the requester is fetching too fast. */
+  takeBundleToken(): boolean {
+    return this.bundleBucket.take(this.ctx.now());
+  }
+
+  /** Sends a message to the client. */
+  send(msg: RelayMessage): void {
+    this.push(encodeMessageFrame(msg, this.ctx.config.limits.maxFrameBytes));
+  }
+
+  /** Queues an encoded frame; a client whose queue overflows is cut off (SLOW_CONSUMER). */
+  push(frame: Uint8Array): void {
+    if (this.phase === "closed") return;
+    if (this.transport.bufferedBytes + frame.length > this.ctx.config.limits.maxOutboundBytes) {
+      this.fail("SLOW_CONSUMER", "the client read too slowly; reconnect and sync");
+      return;
+    }
+    this.transport.write(frame);
+  }
+
+  /** Sends an error frame, and closes the connection when the code says so. */
+  sendError(code: ErrorCode, message: string, id?: number): void {
+    this.send({ t: "error", code, message, ...(id !== undefined ? { id } : {}) });
+    if (ERROR_CODES[code].closes) this.close();
+  }
+
+  /** Sends `code` and closes, whatever the code. */
+  fail(code: ErrorCode, message: string): void {
+    if (this.phase === "closed") return;
+    this.transport.write(encodeMessageFrame({ t: "error", code, message }));
+    this.close();
+  }
+
+  /** Stops reading and resolves once every request already read has been handled (for shutdown). */
+  quiesce(): Promise<void> {
+    this.quiescing = true;
+    this.paused = true;
+    this.transport.pause();
+    return this.chain;
+  }
+
+  close(): void {
+    if (this.phase === "closed") return;
+    this.phase = "closed";
+    this.transport.close();
+    this.onClose();
+  }
+
+  private onClose(): void {
+    this.phase = "closed";
+    if (this.account) this.ctx.presence.remove(this.account.id, this);
+    this.ctx.connections.delete(this);
+  }
+
+  private onData(chunk: Uint8Array): void {
+    if (this.phase === "closed") return;
+    this.lastSeen = this.ctx.now();
+    this.pingOutstanding = false;
+    let frames: Uint8Array[];
+    try {
+      frames = this.decoder.push(chunk);
+    } catch (e) {
+      // The byte stream cannot be resynchronised after a bad frame header.
+      const err = e instanceof ProtocolError ? e : new ProtocolError("BAD_FRAME", "malformed frame");
+      this.fail(err.code, err.message);
+      return;
+    }
+    for (const frame of frames) {
+      if (this.closed) return;
+      if (!this.bucket.take(this.lastSeen)) {
+        this.fail("RATE_LIMITED", `more than ${this.ctx.config.limits.messageRate} messages per second`);
+        return;
+      }
+      let msg: ClientMessage;
+      try {
+        msg = decodeClientMessage(frame);
+      } catch (e) {
+        if (e instanceof ProtocolError) {
+          if (ERROR_CODES[e.code].closes) this.fail(e.code, e.message);
+          else this.send(errorMessageFor(e));
+        } else {
+          this.ctx.log.error({ err: String(e) }, "decoder failed");
+          this.fail("BAD_FRAME", "malformed frame");
+        }
+        continue;
+      }
+      this.enqueue(msg);
+    }
+  }
+
+  /** Runs handlers one after another; stops reading while too many wait (backpressure). */
+  private enqueue(msg: ClientMessage): void {
+    this.pending += 1;
+    if (this.pending > MAX_PIPELINE && !this.paused) {
+      this.paused = true;
+      this.transport.pause();
+    }
+    this.chain = this.chain.then(async () => {
+      if (this.phase !== "closed") await this.handle(msg);
+      this.pending -= 1;
+      if (this.paused && !this.quiescing && this.pending <= MAX_PIPELINE / 2) {
+        this.paused = false;
+        this.transport.resume();
+      }
+    });
+  }
+
+  private async handle(msg: ClientMessage): Promise<void> {
+    const id = "id" in msg ? msg.id : undefined;
+    try {
+      await dispatch(this, msg);
+    } catch (e) {
+      if (e instanceof SmsgError) {
+        this.send(errorMessageFor(e, id));
+        if (e.code in ERROR_CODES && ERROR_CODES[e.code as ErrorCode].closes) this.close();
+      } else {
+        this.ctx.log.error({ err: e instanceof Error ? e.stack : String(e), type: msg.t }, "handler failed");
+        this.send(errorMessageFor(e, id));
+      }
+    }
+  }
+}

@@ -1,0 +1,27 @@
+/** Everything a connection's handlers share: one per relay process. */
+import type { Rng } from "../crypto/rng.js";
+import type { RelayConfig } from "./config.js";
+import type { ClientConnection } from "./connection.js";
+import type { Fanout } from "./fanout.js";
+import type { GroupCommit } from "./group-commit.js";
+import type { LoginBackoff } from "./limits/login-backoff.js";
+import type { Logger } from "./logger.js";
+import type { Presence } from "./presence.js";
+import type { InsertResult, NewMessage, RelayStore } from "./store/index.js";
+
+export interface RelayContext {
+  readonly config: RelayConfig;
+  readonly store: RelayStore;
+  readonly presence: Presence;
+  readonly fanout: Fanout;
+  /** Sends, grouped into transactions; each resolves after its commit. */
+  readonly sends: GroupCommit<NewMessage, InsertResult>;
+  readonly backoff: LoginBackoff;
+  readonly connections: Set<ClientConnection>;
+  readonly log: Logger;
+  readonly rng: Rng;
+  /** The relay's clock in milliseconds; injected so tests control time. */
+  now(): number;
+  /** The name the relay gives in `welcome`. */
+  readonly relayName: string;
+}

@@ -1,0 +1,122 @@
+/**
+ * Delivery of committed messages and chat events to online clients: from memory on this
+ * relay, and to the other relays sharing the database through PostgreSQL LISTEN/NOTIFY
+ * (DESIGN.md "Relay"). Offline recipients get everything on their next sync instead.
+ */
+import { encodeMessageFrame, type ChatEventKind } from "../src/wire/index.js";
+import type { Logger } from "./logger.js";
+import type { Presence } from "./presence.js";
+import type { Db, RelayStore, StoredMessage } from "./store/index.js";
+
+const MESSAGES_CHANNEL = "smsg_messages";
+const EVENTS_CHANNEL = "smsg_chat_events";
+/** NOTIFY payloads are limited to 8000 bytes: ids go in chunks well below it. */
+const IDS_PER_NOTIFY = 400;
+
+/** A membership or state change of a chat, and who must hear of it. */
+export interface ChatEvent {
+  readonly chat: number;
+  readonly event: ChatEventKind;
+  readonly user?: string;
+  readonly by: string;
+  /** Account ids told about it: the members, plus whoever was just removed or left. */
+  readonly audience: readonly number[];
+}
+
+export class Fanout {
+  private unlisten: (() => Promise<void>)[] = [];
+
+  constructor(
+    private readonly store: RelayStore,
+    private readonly db: Db,
+    private readonly presence: Presence,
+    private readonly relayId: string,
+    private readonly log: Logger,
+  ) {}
+
+  /** Subscribes to the other relays' notifications. */
+  async start(): Promise<void> {
+    this.unlisten.push(await this.db.listen(MESSAGES_CHANNEL, (p) => void this.onRemoteMessages(p)));
+    this.unlisten.push(await this.db.listen(EVENTS_CHANNEL, (p) => void this.onRemoteEvent(p)));
+  }
+
+  async stop(): Promise<void> {
+    for (const u of this.unlisten.splice(0)) await u().catch(() => undefined);
+  }
+
+  /** Messages just committed by this relay: push to online recipients here, tell the others. */
+  async committed(messages: readonly StoredMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    await this.pushLocal(messages);
+    for (let i = 0; i < messages.length; i += IDS_PER_NOTIFY) {
+      const ids = messages.slice(i, i + IDS_PER_NOTIFY).map((m) => m.id);
+      await this.db.notify(MESSAGES_CHANNEL, JSON.stringify({ r: this.relayId, ids })).catch((e: unknown) => {
+        // Other relays' clients still get these on their next sync; nothing is lost.
+        this.log.warn({ err: String(e) }, "notify of new messages failed");
+      });
+    }
+  }
+
+  /** A chat event: push to the audience online here, tell the other relays. */
+  async chatEvent(ev: ChatEvent): Promise<void> {
+    this.presence.invalidateChat(ev.chat);
+    this.pushEvent(ev);
+    await this.db.notify(EVENTS_CHANNEL, JSON.stringify({ r: this.relayId, ...ev })).catch((e: unknown) => {
+      this.log.warn({ err: String(e) }, "notify of a chat event failed");
+    });
+  }
+
+  private async pushLocal(messages: readonly StoredMessage[]): Promise<void> {
+    for (const m of messages) {
+      const recipients = m.recipientId !== null ? [m.recipientId] : await this.presence.membersOf(m.chatId);
+      let frame: Uint8Array | undefined;
+      for (const accountId of recipients) {
+        if (accountId === m.senderId) continue;
+        const conns = this.presence.connectionsOf(accountId);
+        if (!conns || conns.size === 0) continue;
+        frame ??= encodeMessageFrame({
+          t: "msg",
+          chat: m.chatId,
+          msg: m.id,
+          from: await this.presence.usernameOf(m.senderId),
+          ts: m.createdAt.getTime(),
+          envelope: m.envelope,
+          ...(m.recipientId !== null ? { to: await this.presence.usernameOf(m.recipientId) } : {}),
+        });
+        for (const c of conns) c.push(frame);
+      }
+    }
+  }
+
+  private pushEvent(ev: ChatEvent): void {
+    const frame = encodeMessageFrame({
+      t: "chat_event",
+      chat: ev.chat,
+      event: ev.event,
+      by: ev.by,
+      ...(ev.user !== undefined ? { user: ev.user } : {}),
+    });
+    for (const accountId of ev.audience) for (const c of this.presence.connectionsOf(accountId) ?? []) c.push(frame);
+  }
+
+  private async onRemoteMessages(payload: string): Promise<void> {
+    try {
+      const { r, ids } = JSON.parse(payload) as { r: string; ids: number[] };
+      if (r === this.relayId || !Array.isArray(ids)) return;
+      await this.pushLocal(await this.store.messagesByIds(ids));
+    } catch (e) {
+      this.log.warn({ err: String(e) }, "could not deliver messages announced by another relay");
+    }
+  }
+
+  private onRemoteEvent(payload: string): void {
+    try {
+      const ev = JSON.parse(payload) as ChatEvent & { r: string };
+      if (ev.r === this.relayId) return;
+      this.presence.invalidateChat(ev.chat);
+      this.pushEvent(ev);
+    } catch (e) {
+      this.log.warn({ err: String(e) }, "could not handle a chat event from another relay");
+    }
+  }
+}

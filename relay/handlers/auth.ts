@@ -1,0 +1,109 @@
+/**
+ * join and login (SECURITY.md §10.4). Both prove possession of the identity key by signing
+ * this connection's Noise handshake hash, so neither a stolen database (it holds only SHA-256
+ * hashes of credentials) nor a login captured on another connection can log in.
+ *
+ * A failed login looks the same whether or not the account exists: the same answer, and the
+ * same work (a hash comparison and a signature verification against a dummy account).
+ */
+import { concat, utf8 } from "../../crypto/bytes.js";
+import { SmsgError } from "../../crypto/errors.js";
+import { decodeIdentityPublic, generateIdentity, encodeIdentityPublic, type IdentityPublic } from "../../crypto/identity.js";
+import { label } from "../../crypto/labels.js";
+import { verifyBundle } from "../../crypto/prekeys.js";
+import { ctEqual, ed25519Verify, sha256 } from "../../crypto/primitives.js";
+import { seededRng } from "../../crypto/rng.js";
+import type { ClientMessageOf } from "../../src/wire/index.js";
+import { type ClientConnection, RelayError, type SessionAccount } from "../connection.js";
+
+/** Stand-ins for a missing account, so a failed login costs the same either way. */
+const DUMMY_IDENTITY: IdentityPublic = generateIdentity(seededRng(utf8("SMSG-v1 relay dummy login identity"))).publicKey;
+const DUMMY_CREDENTIAL_HASH = sha256(utf8("SMSG-v1 relay dummy credential"));
+
+/** Checks the login signature: Ed25519(identity, L("SMSG-v1 relay login") || handshake hash). */
+function loginSignatureValid(identity: IdentityPublic, handshakeHash: Uint8Array, signature: Uint8Array): boolean {
+  return ed25519Verify(identity.signingKey, concat(label("relayLogin"), handshakeHash), signature);
+}
+
+function backoffWait(conn: ClientConnection, keys: string[]): void {
+  const now = conn.ctx.now();
+  const wait = Math.max(...keys.map((k) => conn.ctx.backoff.waitMs(k, now)));
+  if (wait > 0) throw new RelayError("RATE_LIMITED", `too many failed attempts; retry in ${Math.ceil(wait / 1000)} s`);
+}
+
+function loggedIn(conn: ClientConnection, account: SessionAccount): void {
+  conn.account = account;
+  conn.phase = "ready";
+  conn.ctx.presence.add(account.id, conn, account.username);
+}
+
+export async function handleJoin(conn: ClientConnection, msg: ClientMessageOf<"join">): Promise<void> {
+  const { ctx } = conn;
+  const addrKey = `addr:${conn.remoteAddress}`;
+  backoffWait(conn, [addrKey]);
+  let identity: IdentityPublic;
+  try {
+    identity = decodeIdentityPublic(msg.identity);
+  } catch (e) {
+    if (!(e instanceof SmsgError)) throw e;
+    throw new RelayError("BAD_MESSAGE", "join.identity: not an identity key whose signature verifies");
+  }
+  if (!loginSignatureValid(identity, conn.handshakeHash, msg.signature)) {
+    ctx.backoff.fail(addrKey, ctx.now());
+    throw new RelayError("AUTH_FAILED", "the join signature does not verify for this connection");
+  }
+  const spk = msg.signed_prekey;
+  try {
+    verifyBundle({ identity, signedPrekey: { id: spk.key_id, publicKey: spk.public_key, signature: spk.signature } });
+  } catch {
+    throw new RelayError("BAD_MESSAGE", "join.signed_prekey: the signature does not verify");
+  }
+  const result = await ctx.store.createAccountWithInvite({
+    inviteCodeHash: sha256(msg.invite),
+    username: msg.username,
+    credentialHash: sha256(msg.credential),
+    identity: encodeIdentityPublic(identity),
+    signedPrekey: { keyId: spk.key_id, publicKey: spk.public_key, signature: spk.signature },
+    oneTimePrekeys: msg.one_time_prekeys.map((k) => ({ keyId: k.key_id, publicKey: k.public_key })),
+    now: new Date(ctx.now()),
+  });
+  if (!result.ok) {
+    if (result.reason === "invite_invalid") {
+      ctx.backoff.fail(addrKey, ctx.now());
+      throw new RelayError("INVITE_INVALID", "the invite is unknown, used up or expired");
+    }
+    throw new RelayError("USERNAME_TAKEN", `the username ${msg.username} is taken`);
+  }
+  const a = result.account;
+  loggedIn(conn, { id: a.id, username: a.username, isAdmin: a.isAdmin });
+  ctx.log.info({ account: a.username, admin: a.isAdmin }, "account created");
+  conn.send({ t: "joined", id: msg.id, username: a.username, is_admin: a.isAdmin });
+}
+
+export async function handleLogin(conn: ClientConnection, msg: ClientMessageOf<"login">): Promise<void> {
+  const { ctx } = conn;
+  const keys = [`user:${msg.username}`, `addr:${conn.remoteAddress}`];
+  backoffWait(conn, keys);
+  const account = await ctx.store.accountByUsername(msg.username);
+  let identity = DUMMY_IDENTITY;
+  if (account) {
+    try {
+      identity = decodeIdentityPublic(account.identity);
+    } catch {
+      identity = DUMMY_IDENTITY;
+    }
+  }
+  // Both checks always run, against the dummy when the account does not exist.
+  const credentialOk = ctEqual(sha256(msg.credential), account?.credentialHash ?? DUMMY_CREDENTIAL_HASH);
+  const signatureOk = loginSignatureValid(identity, conn.handshakeHash, msg.signature);
+  if (!account || !credentialOk || !signatureOk) {
+    for (const k of keys) ctx.backoff.fail(k, ctx.now());
+    throw new RelayError("AUTH_FAILED", "login failed");
+  }
+  for (const k of keys) ctx.backoff.succeed(k);
+  if (account.disabled) throw new RelayError("ACCOUNT_DISABLED", "this account was disabled by the relay's operator");
+  loggedIn(conn, { id: account.id, username: account.username, isAdmin: account.isAdmin });
+  const stock = await ctx.store.oneTimePrekeyCount(account.id);
+  conn.send({ t: "logged_in", id: msg.id, username: account.username, is_admin: account.isAdmin, stock });
+  if (stock < ctx.config.limits.prekeyLowWatermark) conn.send({ t: "prekeys_low", stock });
+}

@@ -1,0 +1,145 @@
+/**
+ * Chats: open a direct chat (reusing the existing one), create a group, add and remove
+ * members (group admins), leave, close and reopen, list. Every change is announced to the
+ * members online (chat_event); the clients verify membership changes end to end.
+ */
+import { type ChatInfo, type ClientMessageOf, MAX_CHATS_PER_PAGE, MAX_GROUP_MEMBERS } from "../../src/wire/index.js";
+import { type ClientConnection, RelayError, type SessionAccount } from "../connection.js";
+import type { ChatWithMembers, Member } from "../store/index.js";
+import { accountNamed } from "./keys.js";
+
+function chatInfo(chat: ChatWithMembers): ChatInfo {
+  return {
+    id: chat.id,
+    kind: chat.kind,
+    closed: chat.closed,
+    members: chat.members.map((m) => ({ username: m.username, role: m.role })),
+  };
+}
+
+/** The chat and the caller's membership; CHAT_UNKNOWN unless the caller belongs to it. */
+async function memberChat(conn: ClientConnection, self: SessionAccount, chatId: number) {
+  const { store } = conn.ctx;
+  const chat = await store.chat(chatId);
+  const members = chat ? await store.members(chatId) : [];
+  const me = members.find((m) => m.accountId === self.id);
+  if (!chat || !me) throw new RelayError("CHAT_UNKNOWN", `no chat ${chatId} that you belong to`);
+  return { chat, members, me };
+}
+
+function requireGroupAdmin(chat: { kind: string }, me: Member): void {
+  if (chat.kind !== "group") throw new RelayError("BAD_MESSAGE", "a direct chat has no admins and its members cannot change");
+  if (me.role !== "admin") throw new RelayError("NOT_CHAT_ADMIN", "only an admin of this group may do that");
+}
+
+export async function handleOpenDirect(conn: ClientConnection, self: SessionAccount, msg: ClientMessageOf<"open_direct">): Promise<void> {
+  const target = await accountNamed(conn, msg.username);
+  if (target.id === self.id) throw new RelayError("BAD_MESSAGE", "open_direct.username: you cannot open a direct chat with yourself");
+  const { chat, created } = await conn.ctx.store.openDirectChat(self.id, target.id);
+  conn.send({ t: "chat", id: msg.id, chat: chatInfo(chat) });
+  if (created) await conn.ctx.fanout.chatEvent({ chat: chat.id, event: "added", user: target.username, by: self.username, audience: [target.id] });
+}
+
+export async function handleCreateGroup(conn: ClientConnection, self: SessionAccount, msg: ClientMessageOf<"create_group">): Promise<void> {
+  const names = [...new Set(msg.members)].filter((n) => n !== self.username);
+  if (names.length + 1 > MAX_GROUP_MEMBERS) throw new RelayError("CHAT_FULL", `a group has at most ${MAX_GROUP_MEMBERS} members`);
+  const others = [];
+  for (const n of names) others.push(await accountNamed(conn, n));
+  const chat = await conn.ctx.store.createGroupChat(
+    self.id,
+    others.map((a) => a.id),
+  );
+  conn.send({ t: "chat", id: msg.id, chat: chatInfo(chat) });
+  const audience = others.map((a) => a.id);
+  for (const a of others) await conn.ctx.fanout.chatEvent({ chat: chat.id, event: "added", user: a.username, by: self.username, audience });
+}
+
+export async function handleAddMember(conn: ClientConnection, self: SessionAccount, msg: ClientMessageOf<"add_member">): Promise<void> {
+  const { chat, members, me } = await memberChat(conn, self, msg.chat);
+  requireGroupAdmin(chat, me);
+  if (chat.closed) throw new RelayError("CHAT_CLOSED", "the chat is closed; reopen it first");
+  const target = await accountNamed(conn, msg.username);
+  if (!members.some((m) => m.accountId === target.id)) {
+    if (members.length >= MAX_GROUP_MEMBERS) throw new RelayError("CHAT_FULL", `a group has at most ${MAX_GROUP_MEMBERS} members`);
+    await conn.ctx.store.addMember(chat.id, target.id, "member");
+    const audience = [...members.map((m) => m.accountId), target.id];
+    await conn.ctx.fanout.chatEvent({ chat: chat.id, event: "added", user: target.username, by: self.username, audience });
+  }
+  conn.send({ t: "ok", id: msg.id });
+}
+
+export async function handleRemoveMember(conn: ClientConnection, self: SessionAccount, msg: ClientMessageOf<"remove_member">): Promise<void> {
+  const { chat, members, me } = await memberChat(conn, self, msg.chat);
+  requireGroupAdmin(chat, me);
+  const target = members.find((m) => m.username === msg.username);
+  if (!target) throw new RelayError("NOT_A_MEMBER", `${msg.username} is not a member of chat ${chat.id}`);
+  await removeAndKeepAnAdmin(conn, chat.id, members, target);
+  await conn.ctx.fanout.chatEvent({ chat: chat.id, event: "removed", user: target.username, by: self.username, audience: members.map((m) => m.accountId) });
+  conn.send({ t: "ok", id: msg.id });
+}
+
+export async function handleLeave(conn: ClientConnection, self: SessionAccount, msg: ClientMessageOf<"leave_chat">): Promise<void> {
+  const { chat, members, me } = await memberChat(conn, self, msg.chat);
+  await removeAndKeepAnAdmin(conn, chat.id, members, me);
+  await conn.ctx.fanout.chatEvent({ chat: chat.id, event: "left", user: self.username, by: self.username, audience: members.map((m) => m.accountId) });
+  conn.send({ t: "ok", id: msg.id });
+}
+
+/** Removes a member; if that leaves a group with members but no admin, the longest-standing member becomes admin. */
+async function removeAndKeepAnAdmin(conn: ClientConnection, chatId: number, members: readonly Member[], leaving: Member): Promise<void> {
+  const { store } = conn.ctx;
+  await store.removeMember(chatId, leaving.accountId);
+  const rest = members.filter((m) => m.accountId !== leaving.accountId);
+  if (rest.length > 0 && !rest.some((m) => m.role === "admin")) {
+    const heir = [...rest].sort((a, b) => a.joinedAt.getTime() - b.joinedAt.getTime() || a.accountId - b.accountId)[0]!;
+    await store.setRole(chatId, heir.accountId, "admin");
+  }
+}
+
+export async function handleSetClosed(
+  conn: ClientConnection,
+  self: SessionAccount,
+  msg: ClientMessageOf<"close_chat"> | ClientMessageOf<"reopen_chat">,
+  closed: boolean,
+): Promise<void> {
+  const { chat, members, me } = await memberChat(conn, self, msg.chat);
+  if (chat.kind === "group") requireGroupAdmin(chat, me);
+  if (chat.closed !== closed) {
+    await conn.ctx.store.setClosed(chat.id, closed);
+    await conn.ctx.fanout.chatEvent({
+      chat: chat.id,
+      event: closed ? "closed" : "reopened",
+      by: self.username,
+      audience: members.map((m) => m.accountId),
+    });
+  }
+  conn.send({ t: "ok", id: msg.id });
+}
+
+export async function handleListChats(conn: ClientConnection, self: SessionAccount, msg: ClientMessageOf<"list_chats">): Promise<void> {
+  const after = msg.after ?? 0;
+  const all = (await conn.ctx.store.chatsOf(self.id)).filter((c) => c.id > after).sort((a, b) => a.id - b.id);
+  const page = all.slice(0, MAX_CHATS_PER_PAGE);
+  conn.send({
+    t: "chats",
+    id: msg.id,
+    more: all.length > page.length,
+    chats: page.map((c) => {
+      const me = c.members.find((m) => m.accountId === self.id);
+      const peer = c.kind === "direct" ? c.members.find((m) => m.accountId !== self.id)?.username : undefined;
+      return {
+        id: c.id,
+        kind: c.kind,
+        closed: c.closed,
+        role: me?.role ?? "member",
+        member_count: c.members.length,
+        ...(peer !== undefined ? { peer } : {}),
+      };
+    }),
+  });
+}
+
+export async function handleListMembers(conn: ClientConnection, self: SessionAccount, msg: ClientMessageOf<"list_members">): Promise<void> {
+  const { chat, members } = await memberChat(conn, self, msg.chat);
+  conn.send({ t: "members", id: msg.id, chat: chat.id, members: members.map((m) => ({ username: m.username, role: m.role })) });
+}

@@ -1,0 +1,70 @@
+/**
+ * Routes a validated message to its handler, after checking it is allowed in the
+ * connection's phase: hello first, then join or login, then everything else.
+ */
+import type { ClientMessage } from "../../src/wire/index.js";
+import { type ClientConnection, RelayError } from "../connection.js";
+import { handleJoin, handleLogin } from "./auth.js";
+import { handleAddMember, handleCreateGroup, handleListChats, handleListMembers, handleOpenDirect, handleRemoveMember, handleSetClosed, handleLeave } from "./chats.js";
+import { handleFetchBundle, handleLookupUser, handleUploadPrekeys } from "./keys.js";
+import { handleAck, handleHistory, handleSend, handleSync } from "./messages.js";
+import { PROTOCOL_VERSION } from "../../src/wire/index.js";
+
+export async function dispatch(conn: ClientConnection, msg: ClientMessage): Promise<void> {
+  if (msg.t === "ping") return conn.send({ t: "pong", n: msg.n });
+  if (msg.t === "pong") return; // lastSeen was updated when the frame arrived
+  if (conn.phase === "hello") {
+    if (msg.t !== "hello") {
+      conn.fail("UNEXPECTED_MESSAGE", "the first message must be hello");
+      return;
+    }
+    conn.phase = "login";
+    conn.send({ t: "welcome", v: PROTOCOL_VERSION, relay: conn.ctx.relayName });
+    return;
+  }
+  if (msg.t === "hello") throw new RelayError("UNEXPECTED_MESSAGE", "hello was already sent");
+  if (conn.phase === "login") {
+    if (msg.t === "join") return handleJoin(conn, msg);
+    if (msg.t === "login") return handleLogin(conn, msg);
+    throw new RelayError("NOT_AUTHENTICATED", "log in or join first");
+  }
+  const account = conn.account;
+  if (!account) throw new RelayError("NOT_AUTHENTICATED", "log in or join first");
+  switch (msg.t) {
+    case "join":
+    case "login":
+      throw new RelayError("UNEXPECTED_MESSAGE", "already logged in");
+    case "upload_prekeys":
+      return handleUploadPrekeys(conn, account, msg);
+    case "fetch_bundle":
+      return handleFetchBundle(conn, msg);
+    case "lookup_user":
+      return handleLookupUser(conn, msg);
+    case "open_direct":
+      return handleOpenDirect(conn, account, msg);
+    case "create_group":
+      return handleCreateGroup(conn, account, msg);
+    case "add_member":
+      return handleAddMember(conn, account, msg);
+    case "remove_member":
+      return handleRemoveMember(conn, account, msg);
+    case "leave_chat":
+      return handleLeave(conn, account, msg);
+    case "close_chat":
+      return handleSetClosed(conn, account, msg, true);
+    case "reopen_chat":
+      return handleSetClosed(conn, account, msg, false);
+    case "list_chats":
+      return handleListChats(conn, account, msg);
+    case "list_members":
+      return handleListMembers(conn, account, msg);
+    case "send":
+      return handleSend(conn, account, msg);
+    case "sync":
+      return handleSync(conn, account, msg);
+    case "ack":
+      return handleAck(conn, account, msg);
+    case "history":
+      return handleHistory(conn, account, msg);
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * Sending, syncing, acking and reading history. A send is acknowledged only after the
+ * transaction holding it committed (relay/group-commit.ts); a retry with the same idempotency
+ * id gets the first result back and stores nothing.
+ */
+import type { ClientMessageOf } from "../../src/wire/index.js";
+import { encodeMessageFrame } from "../../src/wire/index.js";
+import { type ClientConnection, RelayError, type SessionAccount } from "../connection.js";
+import type { InsertFailure, StoredMessage } from "../store/index.js";
+import { accountNamed } from "./keys.js";
+
+const DEFAULT_PAGE = 500;
+
+const FAILURES: Record<InsertFailure, [code: "CHAT_UNKNOWN" | "CHAT_CLOSED" | "NOT_A_MEMBER" | "IDEMPOTENCY_CONFLICT", text: string]> = {
+  chat_unknown: ["CHAT_UNKNOWN", "no such chat that you belong to"],
+  not_member: ["CHAT_UNKNOWN", "no such chat that you belong to"],
+  chat_closed: ["CHAT_CLOSED", "the chat is closed; nothing can be sent until it is reopened"],
+  recipient_not_member: ["NOT_A_MEMBER", "the recipient is not a member of this chat"],
+  idem_conflict: ["IDEMPOTENCY_CONFLICT", "this idempotency id was already used for another chat"],
+};
+
+/** Queues the send for the next group commit and answers when it has committed; does not wait itself. */
+export async function handleSend(conn: ClientConnection, self: SessionAccount, msg: ClientMessageOf<"send">): Promise<void> {
+  const recipientId = msg.to !== undefined ? (await accountNamed(conn, msg.to)).id : null;
+  const { ctx } = conn;
+  ctx.sends
+    .submit({ chatId: msg.chat, senderId: self.id, recipientId, idem: msg.idem, envelope: msg.envelope })
+    .then(
+      (r) => {
+        if (r.ok) conn.send({ t: "sent", id: msg.id, msg: r.id, ts: r.createdAt.getTime(), duplicate: r.duplicate });
+        else {
+          const [code, text] = FAILURES[r.reason];
+          conn.sendError(code, text, msg.id);
+        }
+      },
+      (e: unknown) => {
+        ctx.log.error({ err: e instanceof Error ? e.message : String(e) }, "commit failed");
+        conn.sendError("INTERNAL", "the message was not stored; retry with the same idempotency id", msg.id);
+      },
+    );
+}
+
+/** The msg frame of a stored message. */
+async function messageFrame(conn: ClientConnection, m: StoredMessage): Promise<Uint8Array> {
+  const { presence } = conn.ctx;
+  return encodeMessageFrame({
+    t: "msg",
+    chat: m.chatId,
+    msg: m.id,
+    from: await presence.usernameOf(m.senderId),
+    ts: m.createdAt.getTime(),
+    envelope: m.envelope,
+    ...(m.recipientId !== null ? { to: await presence.usernameOf(m.recipientId) } : {}),
+  });
+}
+
+/** Pushes stored messages, stopping early (more = true) before the outbound queue limit. */
+async function pushPage(conn: ClientConnection, rows: StoredMessage[], limit: number): Promise<boolean> {
+  const budget = conn.ctx.config.limits.maxOutboundBytes / 2;
+  let bytes = 0;
+  for (const m of rows) {
+    const frame = await messageFrame(conn, m);
+    bytes += frame.length;
+    if (bytes > budget) return true;
+    conn.push(frame);
+  }
+  return rows.length === limit;
+}
+
+export async function handleSync(conn: ClientConnection, self: SessionAccount, msg: ClientMessageOf<"sync">): Promise<void> {
+  const limit = msg.limit ?? DEFAULT_PAGE;
+  const rows = await conn.ctx.store.pendingFor(self.id, { limit });
+  const more = await pushPage(conn, rows, limit);
+  conn.send({ t: "synced", id: msg.id, more });
+}
+
+export async function handleAck(conn: ClientConnection, self: SessionAccount, msg: ClientMessageOf<"ack">): Promise<void> {
+  const cursor = await conn.ctx.store.ackCursor(self.id, msg.chat, msg.upto);
+  if (cursor === undefined) throw new RelayError("CHAT_UNKNOWN", `no chat ${msg.chat} that you belong to`);
+}
+
+export async function handleHistory(conn: ClientConnection, self: SessionAccount, msg: ClientMessageOf<"history">): Promise<void> {
+  const { store } = conn.ctx;
+  const chat = await store.chat(msg.chat);
+  const role = chat ? await store.memberRole(msg.chat, self.id) : undefined;
+  if (!chat || !role) throw new RelayError("CHAT_UNKNOWN", `no chat ${msg.chat} that you belong to`);
+  const limit = msg.limit ?? DEFAULT_PAGE;
+  const rows = await store.fetchChatMessages(msg.chat, self.id, msg.after ?? 0, limit);
+  const more = await pushPage(conn, rows, limit);
+  conn.send({ t: "history_end", id: msg.id, more });
+}

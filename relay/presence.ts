@@ -1,0 +1,71 @@
+/**
+ * Who is online on this relay, and a cache of chat memberships and usernames, so delivery to
+ * online recipients reads memory, not the database (DESIGN.md "Throughput").
+ */
+import type { ErrorCode } from "../src/errors.js";
+import type { RelayStore } from "./store/index.js";
+
+/** What presence needs of a connection. */
+export interface Pushable {
+  readonly accountId: number | undefined;
+  /** Queues a frame for the client; never throws (a dead connection drops it). */
+  push(frame: Uint8Array): void;
+  /** Sends an error with `code` and closes. */
+  fail(code: ErrorCode, message: string): void;
+}
+
+export class Presence {
+  private readonly online = new Map<number, Set<Pushable>>();
+  private readonly members = new Map<number, Promise<number[]>>();
+  private readonly usernames = new Map<number, string>();
+
+  constructor(private readonly store: RelayStore) {}
+
+  add(accountId: number, conn: Pushable, username: string): void {
+    let set = this.online.get(accountId);
+    if (!set) this.online.set(accountId, (set = new Set()));
+    set.add(conn);
+    this.usernames.set(accountId, username);
+  }
+
+  remove(accountId: number, conn: Pushable): void {
+    const set = this.online.get(accountId);
+    if (!set) return;
+    set.delete(conn);
+    if (set.size === 0) this.online.delete(accountId);
+  }
+
+  connectionsOf(accountId: number): ReadonlySet<Pushable> | undefined {
+    return this.online.get(accountId);
+  }
+
+  get onlineAccounts(): number {
+    return this.online.size;
+  }
+
+  /** The account ids of a chat's members, from memory after the first lookup. */
+  membersOf(chatId: number): Promise<number[]> {
+    let p = this.members.get(chatId);
+    if (!p) {
+      p = this.store.members(chatId).then((ms) => ms.map((m) => m.accountId));
+      this.members.set(chatId, p);
+      p.catch(() => this.members.delete(chatId));
+    }
+    return p;
+  }
+
+  /** Forgets a chat's cached members (after a membership change here or on another relay). */
+  invalidateChat(chatId: number): void {
+    this.members.delete(chatId);
+  }
+
+  /** An account's username, from memory after the first lookup. */
+  async usernameOf(accountId: number): Promise<string> {
+    const known = this.usernames.get(accountId);
+    if (known !== undefined) return known;
+    const account = await this.store.accountById(accountId);
+    const name = account?.username ?? "unknown";
+    if (account) this.usernames.set(accountId, name);
+    return name;
+  }
+}

@@ -1,0 +1,213 @@
+/**
+ * The relay process: TCP accept loop, Noise handshake per connection, the shared context of
+ * the handlers, group commit of sends, fan-out, heartbeats and the retention sweeper, and a
+ * graceful stop (stop accepting, finish and commit what is in flight, close, return).
+ */
+import { randomBytes } from "node:crypto";
+import { type Server, type Socket, createServer } from "node:net";
+import type { X25519KeyPair } from "../crypto/primitives.js";
+import type { Rng } from "../crypto/rng.js";
+import { serverHandshake } from "../src/transport/index.js";
+import type { RelayConfig } from "./config.js";
+import { ClientConnection } from "./connection.js";
+import type { RelayContext } from "./context.js";
+import { Fanout } from "./fanout.js";
+import { GroupCommit } from "./group-commit.js";
+import { LoginBackoff } from "./limits/login-backoff.js";
+import type { Logger } from "./logger.js";
+import { Presence } from "./presence.js";
+import { type Db, type InsertResult, type NewMessage, RelayStore, type StoredMessage } from "./store/index.js";
+
+export interface RelayDeps {
+  readonly config: RelayConfig;
+  readonly db: Db;
+  readonly keyPair: X25519KeyPair;
+  readonly rng: Rng;
+  readonly log: Logger;
+  /** The clock; Date.now by default. */
+  readonly now?: () => number;
+}
+
+const SWEEP_INTERVAL_MS = 60_000;
+const SWEEP_BATCH = 10_000;
+
+export class Relay {
+  readonly ctx: RelayContext;
+  readonly store: RelayStore;
+  private server: Server | undefined;
+  private stopping = false;
+  private readonly perAddress = new Map<string, number>();
+  private readonly sockets = new Set<Socket>();
+  private timers: NodeJS.Timeout[] = [];
+
+  constructor(private readonly deps: RelayDeps) {
+    const { config, db, log, rng } = deps;
+    const now = deps.now ?? Date.now;
+    this.store = new RelayStore(db);
+    const presence = new Presence(this.store);
+    const fanout = new Fanout(this.store, db, presence, randomBytes(8).toString("hex"), log);
+    const sends = new GroupCommit<NewMessage, InsertResult>((batch) => this.commit(batch), config.limits.maxCommitBatch);
+    this.ctx = {
+      config,
+      store: this.store,
+      presence,
+      fanout,
+      sends,
+      backoff: new LoginBackoff(),
+      connections: new Set(),
+      log,
+      rng,
+      now,
+      relayName: "smsg-relay/0.1",
+    };
+  }
+
+  /** Commits a batch of sends, then pushes the new ones to online recipients. */
+  private async commit(batch: NewMessage[]): Promise<InsertResult[]> {
+    const results = await this.insertWithRetry(batch);
+    const fresh: StoredMessage[] = [];
+    results.forEach((r, i) => {
+      const m = batch[i]!;
+      if (r.ok && !r.duplicate) {
+        fresh.push({ id: r.id, chatId: m.chatId, senderId: m.senderId, recipientId: m.recipientId, envelope: m.envelope, createdAt: r.createdAt });
+      }
+    });
+    // Fan-out must not hold up the next commit; its failures lose nothing (recipients sync).
+    void this.ctx.fanout.committed(fresh).catch((e: unknown) => this.ctx.log.warn({ err: String(e) }, "fan-out failed"));
+    return results;
+  }
+
+  /**
+   * Two relays committing overlapping batches can deadlock (PostgreSQL aborts one with
+   * 40P01) or fail serialization (40001); the batch is idempotent, so it is simply retried.
+   */
+  private async insertWithRetry(batch: NewMessage[]): Promise<InsertResult[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.store.insertMessages(batch, new Date(this.ctx.now()));
+      } catch (e) {
+        const code = (e as { code?: unknown }).code;
+        if (attempt >= 3 || (code !== "40P01" && code !== "40001")) throw e;
+        this.ctx.log.warn({ code, attempt }, "send batch conflicted with another relay; retrying");
+      }
+    }
+  }
+
+  /** Starts listening; resolves with the bound port (useful with port 0). */
+  async start(): Promise<{ port: number; host: string }> {
+    await this.ctx.fanout.start();
+    const { host, port } = this.deps.config;
+    const server = createServer({ noDelay: true }, (socket) => this.accept(socket));
+    this.server = server;
+    server.on("error", (e) => this.ctx.log.error({ err: e.message }, "listener error"));
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, host, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    const heartbeat = setInterval(() => this.heartbeat(), Math.max(1000, Math.floor(this.deps.config.limits.heartbeatMs / 3)));
+    const sweep = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
+    heartbeat.unref();
+    sweep.unref();
+    this.timers.push(heartbeat, sweep);
+    const addr = server.address();
+    const bound = typeof addr === "object" && addr ? addr.port : port;
+    this.ctx.log.info({ host, port: bound, storage: this.deps.db.kind }, "relay listening");
+    return { port: bound, host };
+  }
+
+  private accept(socket: Socket): void {
+    if (this.stopping) {
+      socket.destroy();
+      return;
+    }
+    // A peer resetting the connection must never become an unhandled 'error'.
+    socket.on("error", () => undefined);
+    const addr = socket.remoteAddress ?? "unknown";
+    const count = (this.perAddress.get(addr) ?? 0) + 1;
+    this.perAddress.set(addr, count);
+    this.sockets.add(socket);
+    socket.once("close", () => {
+      this.sockets.delete(socket);
+      const left = (this.perAddress.get(addr) ?? 1) - 1;
+      if (left <= 0) this.perAddress.delete(addr);
+      else this.perAddress.set(addr, left);
+    });
+    const { limits } = this.deps.config;
+    serverHandshake(socket, { staticKeyPair: this.deps.keyPair, rng: this.ctx.rng, timeoutMs: limits.handshakeTimeoutMs }).then(
+      (noise) => {
+        const conn = new ClientConnection(this.ctx, noise, addr);
+        this.ctx.connections.add(conn);
+        if (this.stopping) conn.fail("SHUTTING_DOWN", "the relay is stopping; reconnect later");
+        else if (count > limits.maxConnectionsPerAddress) {
+          conn.fail("TOO_MANY_CONNECTIONS", `more than ${limits.maxConnectionsPerAddress} connections from your address`);
+        }
+      },
+      (err: unknown) => {
+        // The handshake destroyed the socket; a wrong key, garbage or a timeout is the peer's problem.
+        this.ctx.log.debug({ addr, err: err instanceof Error ? err.message : String(err) }, "handshake failed");
+      },
+    );
+  }
+
+  /** Pings quiet connections, closes dead ones and ones that never logged in. */
+  private heartbeat(): void {
+    const now = this.ctx.now();
+    const { limits } = this.deps.config;
+    for (const c of this.ctx.connections) {
+      if (c.phase !== "ready" && now - c.openedAt > limits.loginTimeoutMs) c.fail("TIMEOUT", "no login in time");
+      else if (now - c.lastSeen > limits.idleTimeoutMs) c.fail("TIMEOUT", "no answer to pings");
+      else if (now - c.lastSeen > limits.heartbeatMs && !c.pingOutstanding) {
+        c.pingOutstanding = true;
+        c.send({ t: "ping", n: now >>> 0 });
+      }
+    }
+  }
+
+  /** Deletes delivered messages (after the retention period) and expired undelivered ones. */
+  async sweep(): Promise<{ delivered: number; expired: number }> {
+    const now = this.ctx.now();
+    const { retentionMs, messageTtlMs } = this.deps.config;
+    try {
+      // Each call deletes at most one batch: repeat until a backlog is gone.
+      const retained = retentionMs > 0 ? { createdBefore: new Date(now - retentionMs) } : {};
+      let delivered = 0;
+      let expired = 0;
+      let n: number;
+      do {
+        n = await this.store.deleteDelivered({ ...retained, limit: SWEEP_BATCH });
+        delivered += n;
+      } while (n === SWEEP_BATCH);
+      do {
+        n = await this.store.expireOlderThan(new Date(now - messageTtlMs), SWEEP_BATCH);
+        expired += n;
+      } while (n === SWEEP_BATCH);
+      this.ctx.backoff.sweep(now);
+      if (delivered + expired > 0) this.ctx.log.info({ delivered, expired }, "old messages deleted");
+      return { delivered, expired };
+    } catch (e) {
+      this.ctx.log.warn({ err: String(e) }, "sweep failed");
+      return { delivered: 0, expired: 0 };
+    }
+  }
+
+  /** Stops accepting, lets every request already read finish and commit, then closes everything. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const t of this.timers) clearInterval(t);
+    const closed = new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    const conns = [...this.ctx.connections];
+    await Promise.all(conns.map((c) => c.quiesce()));
+    await this.ctx.sends.drained();
+    for (const c of conns) c.fail("SHUTTING_DOWN", "the relay is stopping; reconnect later");
+    // Give sockets a moment to flush their last frames, then cut what is left.
+    await new Promise((r) => setTimeout(r, 50));
+    for (const s of this.sockets) s.destroy();
+    await closed;
+    await this.ctx.fanout.stop();
+    this.ctx.log.info("relay stopped");
+  }
+}
