@@ -124,6 +124,13 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
     if (this.closed) return Promise.reject(this.closedWith ?? new ConnectionClosedError("the connection is closed"));
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
+    let frame: Uint8Array;
+    try {
+      // Encoding validates the message: a bad one fails here, before anything is pending.
+      frame = encodeMessageFrame({ ...msg, id } as ClientMessage, this.opts.maxFrameBytes);
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
     return new Promise<ReplyTo<T>>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
@@ -131,7 +138,7 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
       }, this.opts.requestTimeoutMs ?? 30_000);
       timer.unref();
       this.pending.set(id, { resolve: resolve as (m: RelayMessage) => void, reject, timer });
-      this.write({ ...msg, id } as ClientMessage);
+      this.noise.write(frame);
     });
   }
 

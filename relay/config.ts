@@ -31,6 +31,8 @@ export interface RelayLimits {
   readonly prekeyLowWatermark: number;
   /** Most sends committed in one transaction. */
   readonly maxCommitBatch: number;
+  /** Transactions committing sends in parallel on PostgreSQL (each chat always uses the same one). */
+  readonly commitShards: number;
 }
 
 export interface RelayConfig {
@@ -66,6 +68,7 @@ export const DEFAULT_LIMITS: RelayLimits = {
   bundleBurst: 30,
   prekeyLowWatermark: 20,
   maxCommitBatch: 1000,
+  commitShards: 4,
 };
 
 /** The default data folder: $XDG_DATA_HOME/socketmessenger/relay (~/.local/share/… when unset). */

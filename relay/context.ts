@@ -3,7 +3,7 @@ import type { Rng } from "../crypto/rng.js";
 import type { RelayConfig } from "./config.js";
 import type { ClientConnection } from "./connection.js";
 import type { Fanout } from "./fanout.js";
-import type { GroupCommit } from "./group-commit.js";
+import type { ShardedGroupCommit } from "./group-commit.js";
 import type { LoginBackoff } from "./limits/login-backoff.js";
 import type { Logger } from "./logger.js";
 import type { Presence } from "./presence.js";
@@ -15,7 +15,7 @@ export interface RelayContext {
   readonly presence: Presence;
   readonly fanout: Fanout;
   /** Sends, grouped into transactions; each resolves after its commit. */
-  readonly sends: GroupCommit<NewMessage, InsertResult>;
+  readonly sends: ShardedGroupCommit<NewMessage, InsertResult>;
   readonly backoff: LoginBackoff;
   readonly connections: Set<ClientConnection>;
   readonly log: Logger;

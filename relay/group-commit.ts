@@ -61,3 +61,29 @@ export class GroupCommit<I, O> {
     for (const r of this.idle.splice(0)) r();
   }
 }
+
+/**
+ * Several group-commit queues side by side, chosen by a key (the chat id): transactions for
+ * different chats commit in parallel, so one commit's fsync does not hold up the others,
+ * while all sends to one chat stay in one queue and so keep their order.
+ */
+export class ShardedGroupCommit<I, O> {
+  private readonly shards: GroupCommit<I, O>[];
+
+  constructor(
+    shards: number,
+    private readonly keyOf: (item: I) => number,
+    flush: (items: I[]) => Promise<O[]>,
+    maxBatch?: number,
+  ) {
+    this.shards = Array.from({ length: Math.max(1, shards) }, () => new GroupCommit(flush, maxBatch));
+  }
+
+  submit(item: I): Promise<O> {
+    return this.shards[this.keyOf(item) % this.shards.length]!.submit(item);
+  }
+
+  async drained(): Promise<void> {
+    await Promise.all(this.shards.map((s) => s.drained()));
+  }
+}

@@ -12,7 +12,7 @@ import type { RelayConfig } from "./config.js";
 import { ClientConnection } from "./connection.js";
 import type { RelayContext } from "./context.js";
 import { Fanout } from "./fanout.js";
-import { GroupCommit } from "./group-commit.js";
+import { ShardedGroupCommit } from "./group-commit.js";
 import { LoginBackoff } from "./limits/login-backoff.js";
 import type { Logger } from "./logger.js";
 import { Presence } from "./presence.js";
@@ -46,7 +46,9 @@ export class Relay {
     this.store = new RelayStore(db);
     const presence = new Presence(this.store);
     const fanout = new Fanout(this.store, db, presence, randomBytes(8).toString("hex"), log);
-    const sends = new GroupCommit<NewMessage, InsertResult>((batch) => this.commit(batch), config.limits.maxCommitBatch);
+    // PGlite is one connection: parallel transactions would only queue up there.
+    const shards = db.kind === "pg" ? config.limits.commitShards : 1;
+    const sends = new ShardedGroupCommit<NewMessage, InsertResult>(shards, (m) => m.chatId, (batch) => this.commit(batch), config.limits.maxCommitBatch);
     this.ctx = {
       config,
       store: this.store,

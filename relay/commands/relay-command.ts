@@ -55,6 +55,7 @@ const LIMIT_FLAGS: [flag: string, key: keyof RelayLimits, describe: string][] = 
   ["bundle-burst", "bundleBurst", "Prekey bundle fetches in a burst"],
   ["prekey-low-watermark", "prekeyLowWatermark", "Tell an owner to upload prekeys below this stock"],
   ["max-commit-batch", "maxCommitBatch", "Most sends committed in one transaction"],
+  ["commit-shards", "commitShards", "Send transactions committing in parallel on PostgreSQL"],
 ];
 
 function print(json: boolean, value: unknown, human: string): void {

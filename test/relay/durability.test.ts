@@ -15,7 +15,7 @@ import { encodeIdentityPublic, generateIdentity } from "../../crypto/identity.js
 import { generateSignedPrekey } from "../../crypto/prekeys.js";
 import { systemRng } from "../../src/system-rng.js";
 import { createThrowawayDatabase, pgUrl } from "../helpers/throwaway-pg.js";
-import { freePort, inviteCode, startRelayProcess } from "./relay-process.js";
+import { freePort, inviteCode, startRelayProcess } from "../../bench/relay-process.js";
 
 interface User {
   name: string;

@@ -6,9 +6,10 @@ import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { parseInviteLink } from "../../src/invite-link.js";
+import { packageRoot } from "../src/paths.js";
+import { parseInviteLink } from "../src/invite-link.js";
 
-const root = join(import.meta.dirname, "..", "..");
+const root = packageRoot();
 export const CLI = join(root, "dist", "src", "cli.js");
 const run = promisify(execFile);
 
@@ -34,7 +35,9 @@ export interface RelayProcess {
 
 /** Starts `smsg relay serve` and resolves once it prints that it is listening. */
 export async function startRelayProcess(dataDir: string, port: number, extra: string[] = []): Promise<RelayProcess> {
-  const child = spawn(process.execPath, [CLI, "relay", "serve", "--data", dataDir, "--port", String(port), ...extra], {
+  // SMSG_RELAY_NODE_ARGS: extra node flags for the relay, e.g. "--cpu-prof" when profiling a benchmark.
+  const nodeArgs = (process.env["SMSG_RELAY_NODE_ARGS"] ?? "").split(" ").filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, CLI, "relay", "serve", "--data", dataDir, "--port", String(port), ...extra], {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, SMSG_LOG_LEVEL: "warn" },
   });
