@@ -5,6 +5,7 @@
  */
 import { EventEmitter } from "node:events";
 import type { Duplex } from "node:stream";
+import { concat } from "../../crypto/bytes.js";
 import { CodecError, InternalError, UsageError } from "../../crypto/errors.js";
 import type { X25519KeyPair } from "../../crypto/primitives.js";
 import type { Rng } from "../../crypto/rng.js";
@@ -176,12 +177,13 @@ export type NoiseConnectionState = "open" | "closing" | "closed";
  * CryptoVerificationError("could not decrypt") or CodecError; the peer ending the stream in the
  * middle of a record is a CodecError.
  *
- * Writing: each `write` is sealed into records at once, in order; the writes of one tick are
- * corked and reach the stream as one batch on the next tick (one syscall on a socket).
+ * Writing: the writes of one tick are sealed together, in order, into as few records as their
+ * size allows, and reach the stream on the next tick (one syscall on a socket).
  *
  * Errors: 'error' is only emitted when a listener is attached, so a misbehaving peer cannot
  * crash a process that forgot one; 'close' always carries the error. Keeps no buffer of its
- * own beyond a partial incoming record: outgoing bytes wait in the stream (see bufferedBytes).
+ * own beyond a partial incoming record and the current tick's writes: outgoing bytes wait in
+ * the stream (see bufferedBytes).
  */
 export class NoiseConnection extends EventEmitter<NoiseConnectionEvents> {
   private readonly stream: Duplex;
@@ -190,6 +192,11 @@ export class NoiseConnection extends EventEmitter<NoiseConnectionEvents> {
   private status: NoiseConnectionState = "open";
   private failure: Error | undefined;
   private corked = false;
+  /** Plaintext written this tick, sealed as one on the next (flushWrites). */
+  private pendingPlain: Uint8Array[] = [];
+  private pendingBytes = 0;
+  /** write() returned false since the last 'drain': one must follow. */
+  private owesDrain = false;
   private flowing = false;
   private userPaused = false;
   private closeEmitted = false;
@@ -231,34 +238,32 @@ export class NoiseConnection extends EventEmitter<NoiseConnectionEvents> {
     return this.status;
   }
 
-  /** Sealed bytes waiting in the stream's write buffer: what a relay checks to cut off a slow reader. */
+  /** Bytes written but not yet sent: what a relay checks to cut off a slow reader. */
   get bufferedBytes(): number {
-    return this.stream.writableLength;
+    return this.stream.writableLength + this.pendingBytes;
   }
 
   /**
-   * Seals `plaintext` into transport records (SecureSession.seal, SECURITY.md §10.2) and
-   * writes them; the records of every write in one tick go to the stream together on the next
-   * tick. Returns the stream's backpressure signal: false means wait for 'drain'. On a
-   * connection that is closing or closed it sends nothing and returns false ('close' tells
-   * why). An exhausted send nonce (LimitError) destroys the connection and returns false.
+   * Queues `plaintext`; on the next tick every write of this tick is sealed together into
+   * transport records (SecureSession.seal, SECURITY.md §10.2) and written to the stream.
+   * Returns the stream's backpressure signal: false means wait for 'drain'. On a connection
+   * that is closing or closed it sends nothing and returns false ('close' tells why). An
+   * exhausted send nonce (LimitError) destroys the connection when the tick's writes are sealed.
    */
   write(plaintext: Uint8Array): boolean {
     if (this.status !== "open") return false;
-    let sealed: Uint8Array;
-    try {
-      sealed = this.session.seal(plaintext);
-    } catch (err) {
-      this.destroy(asError(err));
-      return false;
-    }
-    if (sealed.length === 0) return !this.stream.writableNeedDrain;
+    if (plaintext.length === 0) return !this.stream.writableNeedDrain;
+    // Writes of one tick are sealed together: under load many frames share one record's
+    // 18 bytes of length and tag instead of paying them each.
+    this.pendingPlain.push(plaintext);
+    this.pendingBytes += plaintext.length;
     if (!this.corked) {
       this.corked = true;
-      this.stream.cork();
       process.nextTick(this.flushLater);
     }
-    return this.stream.write(sealed);
+    const ok = this.stream.writableLength + this.pendingBytes < this.stream.writableHighWaterMark;
+    if (!ok) this.owesDrain = true;
+    return ok;
   }
 
   /** Stops 'data' events (from the next received chunk on) and reading from the stream. */
@@ -295,6 +300,8 @@ export class NoiseConnection extends EventEmitter<NoiseConnectionEvents> {
     this.status = "closed";
     this.failure ??= err;
     this.corked = false;
+    this.pendingPlain = [];
+    this.pendingBytes = 0;
     this.session.destroy();
     this.stream.destroy();
   }
@@ -304,7 +311,24 @@ export class NoiseConnection extends EventEmitter<NoiseConnectionEvents> {
   private flushWrites(): void {
     if (!this.corked) return;
     this.corked = false;
-    if (!this.stream.destroyed) this.stream.uncork();
+    const pieces = this.pendingPlain;
+    this.pendingPlain = [];
+    this.pendingBytes = 0;
+    if (this.stream.destroyed || this.status === "closed") return;
+    let sealed: Uint8Array;
+    try {
+      sealed = this.session.seal(pieces.length === 1 ? pieces[0]! : concat(...pieces));
+    } catch (err) {
+      this.destroy(asError(err));
+      return;
+    }
+    // A caller told "false" waits for 'drain': the stream sends one if it is full, else we do.
+    if (this.stream.write(sealed)) {
+      if (this.owesDrain) {
+        this.owesDrain = false;
+        process.nextTick(this.onDrain);
+      }
+    } else this.owesDrain = false;
   }
 
   private startFlow(): void {
@@ -355,6 +379,8 @@ export class NoiseConnection extends EventEmitter<NoiseConnectionEvents> {
     this.closeEmitted = true;
     this.status = "closed";
     this.corked = false;
+    this.pendingPlain = [];
+    this.pendingBytes = 0;
     this.session.destroy();
     const err = this.failure;
     if (err !== undefined && this.listenerCount("error") > 0) this.emit("error", err);
