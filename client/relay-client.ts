@@ -67,6 +67,8 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
   private readonly pending = new Map<number, Pending>();
   private readonly decoder: FrameDecoder;
   private closedWith: Error | undefined;
+  /** The last error the relay sent without a request id, until another frame arrives. */
+  private connectionError: RemoteError | undefined;
   private closed = false;
   private welcome: ((m: RelayMessage) => void) | undefined;
 
@@ -182,6 +184,7 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
   }
 
   private onMessage(m: RelayMessage): void {
+    if (m.t !== "error") this.connectionError = undefined; // the connection went on after it
     if (this.welcome && (m.t === "welcome" || m.t === "error")) return this.welcome(m);
     switch (m.t) {
       case "ping":
@@ -202,7 +205,8 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
         const err = remoteErrorOf(m);
         if (m.id !== undefined) return this.settle(m.id, undefined, err);
         if (this.listenerCount("relay_error") > 0) this.emit("relay_error", err);
-        if (err.closesConnection) this.closedWith = err;
+        // An error about the whole connection is the reason if the relay closes it next.
+        this.connectionError = err;
         return;
       }
       default:
@@ -222,7 +226,7 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
   private onClose(err: Error | undefined): void {
     if (this.closed) return;
     this.closed = true;
-    const reason = this.closedWith ?? new ConnectionClosedError(err ? `the connection to the relay broke: ${err.message}` : "the relay closed the connection");
+    const reason = this.closedWith ?? this.connectionError ?? new ConnectionClosedError(err ? `the connection to the relay broke: ${err.message}` : "the relay closed the connection");
     this.closedWith = reason;
     for (const [id, p] of this.pending) {
       clearTimeout(p.timer);

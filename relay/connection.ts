@@ -44,6 +44,12 @@ type Phase = "hello" | "login" | "ready" | "closed";
 /** Requests waiting behind the one being handled before the connection stops reading. */
 const MAX_PIPELINE = 256;
 
+/**
+ * Bundle-fetch buckets per requesting account, per relay: a requester that reconnects gets no
+ * fresh burst of the targets' one-time prekeys. (Keyed by the context, which has no field for it.)
+ */
+const bundleBuckets = new WeakMap<RelayContext, Map<number, TokenBucket>>();
+
 /** An error a handler throws to answer the request with `code`. */
 export class RelayError extends SmsgError {
   declare readonly code: ErrorCode;
@@ -61,7 +67,6 @@ export class ClientConnection implements Pushable {
   pingOutstanding = false;
   private readonly decoder: FrameDecoder;
   private readonly bucket: TokenBucket;
-  private readonly bundleBucket: TokenBucket;
   /** Requests are handled in order; `send` only waits for its turn to be queued, not for its commit. */
   private chain: Promise<void> = Promise.resolve();
   private pending = 0;
@@ -79,7 +84,6 @@ export class ClientConnection implements Pushable {
     const limits = ctx.config.limits;
     this.decoder = new FrameDecoder({ maxFrameBytes: limits.maxFrameBytes });
     this.bucket = new TokenBucket(limits.messageRate, limits.messageBurst, now);
-    this.bundleBucket = new TokenBucket(limits.bundleRate, limits.bundleBurst, now);
     transport.on("data", (chunk) => this.onData(chunk));
     transport.on("close", () => this.onClose());
   }
@@ -97,9 +101,19 @@ export class ClientConnection implements Pushable {
     return this.transport.handshakeHash;
   }
 
-  /** Takes a bundle-fetch token; false when the requester is fetching too fast. */
+  /** Takes a bundle-fetch token of the logged-in account; false when it is fetching too fast. */
   takeBundleToken(): boolean {
-    return this.bundleBucket.take(this.ctx.now());
+    const now = this.ctx.now();
+    const accountId = this.account?.id;
+    if (accountId === undefined) return false;
+    let buckets = bundleBuckets.get(this.ctx);
+    if (!buckets) bundleBuckets.set(this.ctx, (buckets = new Map()));
+    let bucket = buckets.get(accountId);
+    if (!bucket) {
+      const { bundleRate, bundleBurst } = this.ctx.config.limits;
+      buckets.set(accountId, (bucket = new TokenBucket(bundleRate, bundleBurst, now)));
+    }
+    return bucket.take(now);
   }
 
   /** Sends a message to the client. */
@@ -142,6 +156,12 @@ export class ClientConnection implements Pushable {
     if (this.phase === "closed") return;
     this.phase = "closed";
     this.transport.close();
+    // A graceful close waits for the peer to read what is queued and to close its side; a peer
+    // that does neither (a slow consumer, a client ignoring the error) would keep the socket and
+    // its queued bytes forever. It gets as long as a new peer gets for its handshake.
+    const cut = setTimeout(() => this.transport.destroy(), Math.min(0x7fffffff, this.ctx.config.limits.handshakeTimeoutMs));
+    cut.unref();
+    this.transport.on("close", () => clearTimeout(cut));
     this.onClose();
   }
 

@@ -25,6 +25,14 @@ export interface ChatEvent {
 
 export class Fanout {
   private unlisten: (() => Promise<void>)[] = [];
+  /**
+   * The pushes of messages, one batch after another in the order they were committed here or
+   * announced by another relay: each push awaits lookups, and without this a later batch
+   * could overtake an earlier one and a client would see a chat's messages out of id order.
+   */
+  private pushing: Promise<void> = Promise.resolve();
+  /** The NOTIFYs of committed messages, likewise one after another (see `announce`). */
+  private announcing: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly store: RelayStore,
@@ -47,14 +55,25 @@ export class Fanout {
   /** Messages just committed by this relay: push to online recipients here, tell the others. */
   async committed(messages: readonly StoredMessage[]): Promise<void> {
     if (messages.length === 0) return;
-    await this.pushLocal(messages);
-    for (let i = 0; i < messages.length; i += IDS_PER_NOTIFY) {
-      const ids = messages.slice(i, i + IDS_PER_NOTIFY).map((m) => m.id);
-      await this.db.notify(MESSAGES_CHANNEL, JSON.stringify({ r: this.relayId, ids })).catch((e: unknown) => {
-        // Other relays' clients still get these on their next sync; nothing is lost.
-        this.log.warn({ err: String(e) }, "notify of new messages failed");
-      });
-    }
+    await Promise.all([this.inOrder(() => this.pushLocal(messages)), this.announce(messages)]);
+  }
+
+  /**
+   * Tells the other relays, in commit order: each NOTIFY is sent once the previous one is
+   * done, since two sent at once on different pool connections may reach the others swapped.
+   */
+  private announce(messages: readonly StoredMessage[]): Promise<void> {
+    const run = this.announcing.then(async () => {
+      for (let i = 0; i < messages.length; i += IDS_PER_NOTIFY) {
+        const ids = messages.slice(i, i + IDS_PER_NOTIFY).map((m) => m.id);
+        await this.db.notify(MESSAGES_CHANNEL, JSON.stringify({ r: this.relayId, ids })).catch((e: unknown) => {
+          // Other relays' clients still get these on their next sync; nothing is lost.
+          this.log.warn({ err: String(e) }, "notify of new messages failed");
+        });
+      }
+    });
+    this.announcing = run.catch(() => undefined);
+    return run;
   }
 
   /** A chat event: push to the audience online here, tell the other relays. */
@@ -99,11 +118,21 @@ export class Fanout {
     for (const accountId of ev.audience) for (const c of this.presence.connectionsOf(accountId) ?? []) c.push(frame);
   }
 
+  /** Runs `push` after every push queued before it; resolves (or rejects) with it. */
+  private inOrder(push: () => Promise<void>): Promise<void> {
+    const run = this.pushing.then(push);
+    this.pushing = run.catch(() => undefined);
+    return run;
+  }
+
   private async onRemoteMessages(payload: string): Promise<void> {
     try {
       const { r, ids } = JSON.parse(payload) as { r: string; ids: number[] };
       if (r === this.relayId || !Array.isArray(ids)) return;
-      await this.pushLocal(await this.store.messagesByIds(ids));
+      // Read at once, push in the order the announcements arrived.
+      const rows = this.store.messagesByIds(ids);
+      rows.catch(() => undefined);
+      await this.inOrder(async () => this.pushLocal(await rows));
     } catch (e) {
       this.log.warn({ err: String(e) }, "could not deliver messages announced by another relay");
     }

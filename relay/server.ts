@@ -109,7 +109,9 @@ export class Relay {
         resolve();
       });
     });
-    const heartbeat = setInterval(() => this.heartbeat(), Math.max(1000, Math.floor(this.deps.config.limits.heartbeatMs / 3)));
+    // setInterval turns a period over 2^31 − 1 ms into 1 ms: clamp, or a long heartbeat spins.
+    const period = Math.min(0x7fffffff, Math.max(1000, Math.floor(this.deps.config.limits.heartbeatMs / 3)));
+    const heartbeat = setInterval(() => this.heartbeat(), period);
     const sweep = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
     heartbeat.unref();
     sweep.unref();
@@ -154,13 +156,17 @@ export class Relay {
     );
   }
 
-  /** Pings quiet connections, closes dead ones and ones that never logged in. */
+  /**
+   * Pings quiet connections, closes dead ones and ones that never logged in. A connection is
+   * only closed as dead once it left a ping unanswered: the timer's period may exceed
+   * idleTimeoutMs − heartbeatMs, and a client must not be cut for a ping it was never sent.
+   */
   private heartbeat(): void {
     const now = this.ctx.now();
     const { limits } = this.deps.config;
     for (const c of this.ctx.connections) {
       if (c.phase !== "ready" && now - c.openedAt > limits.loginTimeoutMs) c.fail("TIMEOUT", "no login in time");
-      else if (now - c.lastSeen > limits.idleTimeoutMs) c.fail("TIMEOUT", "no answer to pings");
+      else if (c.pingOutstanding && now - c.lastSeen > limits.idleTimeoutMs) c.fail("TIMEOUT", "no answer to pings");
       else if (now - c.lastSeen > limits.heartbeatMs && !c.pingOutstanding) {
         c.pingOutstanding = true;
         c.send({ t: "ping", n: now >>> 0 });

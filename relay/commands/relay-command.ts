@@ -51,8 +51,8 @@ const LIMIT_FLAGS: [flag: string, key: keyof RelayLimits, describe: string][] = 
   ["message-burst", "messageBurst", "Messages a connection may send in a burst"],
   ["max-connections-per-address", "maxConnectionsPerAddress", "Open connections per remote address"],
   ["max-outbound-bytes", "maxOutboundBytes", "Bytes queued for a slow reader before it is cut off"],
-  ["bundle-rate", "bundleRate", "Prekey bundle fetches per second per connection"],
-  ["bundle-burst", "bundleBurst", "Prekey bundle fetches in a burst"],
+  ["bundle-rate", "bundleRate", "Prekey bundle fetches per second per account"],
+  ["bundle-burst", "bundleBurst", "Prekey bundle fetches per account in a burst"],
   ["prekey-low-watermark", "prekeyLowWatermark", "Tell an owner to upload prekeys below this stock"],
   ["max-commit-batch", "maxCommitBatch", "Most sends committed in one transaction"],
   ["commit-shards", "commitShards", "Send transactions committing in parallel on PostgreSQL"],
@@ -108,7 +108,10 @@ async function serve(argv: Record<string, unknown> & CommonArgs): Promise<void> 
   for (const [flag, key] of LIMIT_FLAGS) {
     const v = argv[flag];
     if (v !== undefined) {
-      if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) throw new UsageError(`--${flag} must be a positive number`);
+      // Rates may be fractional (0.5 per second); sizes, counts and times are whole numbers.
+      const fractional = key === "messageRate" || key === "bundleRate";
+      const ok = typeof v === "number" && Number.isFinite(v) && v > 0 && v <= 2 ** 31 - 1 && (fractional || Number.isInteger(v));
+      if (!ok) throw new UsageError(`--${flag} must be a positive ${fractional ? "number" : "whole number"} below 2^31`);
       limits[key] = v;
     }
   }

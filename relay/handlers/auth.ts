@@ -18,6 +18,7 @@ import { type ClientConnection, RelayError, type SessionAccount } from "../conne
 
 /** Stand-ins for a missing account, so a failed login costs the same either way. */
 const DUMMY_IDENTITY: IdentityPublic = generateIdentity(seededRng(utf8("SMSG-v1 relay dummy login identity"))).publicKey;
+const DUMMY_IDENTITY_BYTES = encodeIdentityPublic(DUMMY_IDENTITY);
 const DUMMY_CREDENTIAL_HASH = sha256(utf8("SMSG-v1 relay dummy credential"));
 
 /** Checks the login signature: Ed25519(identity, L("SMSG-v1 relay login") || handshake hash). */
@@ -86,12 +87,11 @@ export async function handleLogin(conn: ClientConnection, msg: ClientMessageOf<"
   backoffWait(conn, keys);
   const account = await ctx.store.accountByUsername(msg.username);
   let identity = DUMMY_IDENTITY;
-  if (account) {
-    try {
-      identity = decodeIdentityPublic(account.identity);
-    } catch {
-      identity = DUMMY_IDENTITY;
-    }
+  try {
+    // Decoded (its binding signature verified) for a missing account too: the same work either way.
+    identity = decodeIdentityPublic(account?.identity ?? DUMMY_IDENTITY_BYTES);
+  } catch {
+    identity = DUMMY_IDENTITY;
   }
   // Both checks always run, against the dummy when the account does not exist.
   const credentialOk = ctEqual(sha256(msg.credential), account?.credentialHash ?? DUMMY_CREDENTIAL_HASH);

@@ -5,15 +5,23 @@
  */
 import { type ChatInfo, type ClientMessageOf, MAX_CHATS_PER_PAGE, MAX_GROUP_MEMBERS } from "../../src/wire/index.js";
 import { type ClientConnection, RelayError, type SessionAccount } from "../connection.js";
-import type { ChatWithMembers, Member } from "../store/index.js";
+import type { ChatKind, ChatWithMembers, Member, Role } from "../store/index.js";
 import { accountNamed } from "./keys.js";
+
+/**
+ * The role shown on the wire: a direct chat has no admins, so both its members are "member"
+ * (src/wire/messages.ts chatMemberSchema), whatever the store keeps for them.
+ */
+function shownRole(kind: ChatKind, role: Role): Role {
+  return kind === "direct" ? "member" : role;
+}
 
 function chatInfo(chat: ChatWithMembers): ChatInfo {
   return {
     id: chat.id,
     kind: chat.kind,
     closed: chat.closed,
-    members: chat.members.map((m) => ({ username: m.username, role: m.role })),
+    members: chat.members.map((m) => ({ username: m.username, role: shownRole(chat.kind, m.role) })),
   };
 }
 
@@ -35,9 +43,22 @@ function requireGroupAdmin(chat: { kind: string }, me: Member): void {
 export async function handleOpenDirect(conn: ClientConnection, self: SessionAccount, msg: ClientMessageOf<"open_direct">): Promise<void> {
   const target = await accountNamed(conn, msg.username);
   if (target.id === self.id) throw new RelayError("BAD_MESSAGE", "open_direct.username: you cannot open a direct chat with yourself");
-  const { chat, created } = await conn.ctx.store.openDirectChat(self.id, target.id);
+  const { store } = conn.ctx;
+  const opened = await store.openDirectChat(self.id, target.id);
+  let chat = opened.chat;
+  // Whoever left the chat is back in it: a direct chat is the one chat of these two accounts,
+  // so without this it could never be used again (and with nobody left it could not even be
+  // described on the wire: ChatInfo needs a member).
+  const rejoined = [self, target].filter((a) => !chat.members.some((m) => m.accountId === a.id));
+  for (const a of rejoined) await store.addMember(chat.id, a.id, "admin");
+  if (rejoined.length > 0) chat = { ...chat, members: await store.members(chat.id) };
   conn.send({ t: "chat", id: msg.id, chat: chatInfo(chat) });
-  if (created) await conn.ctx.fanout.chatEvent({ chat: chat.id, event: "added", user: target.username, by: self.username, audience: [target.id] });
+  if (opened.created) {
+    await conn.ctx.fanout.chatEvent({ chat: chat.id, event: "added", user: target.username, by: self.username, audience: [target.id] });
+  }
+  for (const a of rejoined) {
+    await conn.ctx.fanout.chatEvent({ chat: chat.id, event: "added", user: a.username, by: self.username, audience: [self.id, target.id] });
+  }
 }
 
 export async function handleCreateGroup(conn: ClientConnection, self: SessionAccount, msg: ClientMessageOf<"create_group">): Promise<void> {
@@ -73,26 +94,36 @@ export async function handleRemoveMember(conn: ClientConnection, self: SessionAc
   requireGroupAdmin(chat, me);
   const target = members.find((m) => m.username === msg.username);
   if (!target) throw new RelayError("NOT_A_MEMBER", `${msg.username} is not a member of chat ${chat.id}`);
-  await removeAndKeepAnAdmin(conn, chat.id, members, target);
+  await removeAndKeepAnAdmin(conn, chat.id, target);
   await conn.ctx.fanout.chatEvent({ chat: chat.id, event: "removed", user: target.username, by: self.username, audience: members.map((m) => m.accountId) });
   conn.send({ t: "ok", id: msg.id });
 }
 
 export async function handleLeave(conn: ClientConnection, self: SessionAccount, msg: ClientMessageOf<"leave_chat">): Promise<void> {
   const { chat, members, me } = await memberChat(conn, self, msg.chat);
-  await removeAndKeepAnAdmin(conn, chat.id, members, me);
+  await removeAndKeepAnAdmin(conn, chat.id, me);
   await conn.ctx.fanout.chatEvent({ chat: chat.id, event: "left", user: self.username, by: self.username, audience: members.map((m) => m.accountId) });
   conn.send({ t: "ok", id: msg.id });
 }
 
-/** Removes a member; if that leaves a group with members but no admin, the longest-standing member becomes admin. */
-async function removeAndKeepAnAdmin(conn: ClientConnection, chatId: number, members: readonly Member[], leaving: Member): Promise<void> {
+/**
+ * Removes a member; if that leaves a group with members but no admin, the longest-standing
+ * member becomes admin. Who is left is read after the removal, not taken from the snapshot
+ * the request started with: members leaving at the same time (the heir among them) would
+ * otherwise leave the group without any admin.
+ */
+async function removeAndKeepAnAdmin(conn: ClientConnection, chatId: number, leaving: Member): Promise<void> {
   const { store } = conn.ctx;
   await store.removeMember(chatId, leaving.accountId);
-  const rest = members.filter((m) => m.accountId !== leaving.accountId);
-  if (rest.length > 0 && !rest.some((m) => m.role === "admin")) {
+  // Forget the cached members now, not only when the event goes out: a send committed from
+  // here on must not be pushed to the member who just left.
+  conn.ctx.presence.invalidateChat(chatId);
+  for (;;) {
+    const rest = await store.members(chatId);
+    if (rest.length === 0 || rest.some((m) => m.role === "admin")) return;
     const heir = [...rest].sort((a, b) => a.joinedAt.getTime() - b.joinedAt.getTime() || a.accountId - b.accountId)[0]!;
-    await store.setRole(chatId, heir.accountId, "admin");
+    // false: the heir left in the meantime; look again.
+    if (await store.setRole(chatId, heir.accountId, "admin")) return;
   }
 }
 
@@ -131,7 +162,7 @@ export async function handleListChats(conn: ClientConnection, self: SessionAccou
         id: c.id,
         kind: c.kind,
         closed: c.closed,
-        role: me?.role ?? "member",
+        role: shownRole(c.kind, me?.role ?? "member"),
         member_count: c.members.length,
         ...(peer !== undefined ? { peer } : {}),
       };
@@ -141,5 +172,5 @@ export async function handleListChats(conn: ClientConnection, self: SessionAccou
 
 export async function handleListMembers(conn: ClientConnection, self: SessionAccount, msg: ClientMessageOf<"list_members">): Promise<void> {
   const { chat, members } = await memberChat(conn, self, msg.chat);
-  conn.send({ t: "members", id: msg.id, chat: chat.id, members: members.map((m) => ({ username: m.username, role: m.role })) });
+  conn.send({ t: "members", id: msg.id, chat: chat.id, members: members.map((m) => ({ username: m.username, role: shownRole(chat.kind, m.role) })) });
 }

@@ -54,22 +54,26 @@ async function messageFrame(conn: ClientConnection, m: StoredMessage): Promise<U
   });
 }
 
-/** Pushes stored messages, stopping early (more = true) before the outbound queue limit. */
+/**
+ * Pushes the first `limit` of `rows` (read with one row beyond the page, so that `more` is
+ * true only when something is left), stopping early (more = true) before the outbound queue
+ * limit. Returns `more`.
+ */
 async function pushPage(conn: ClientConnection, rows: StoredMessage[], limit: number): Promise<boolean> {
   const budget = conn.ctx.config.limits.maxOutboundBytes / 2;
   let bytes = 0;
-  for (const m of rows) {
+  for (const m of rows.slice(0, limit)) {
     const frame = await messageFrame(conn, m);
     bytes += frame.length;
     if (bytes > budget) return true;
     conn.push(frame);
   }
-  return rows.length === limit;
+  return rows.length > limit;
 }
 
 export async function handleSync(conn: ClientConnection, self: SessionAccount, msg: ClientMessageOf<"sync">): Promise<void> {
   const limit = msg.limit ?? DEFAULT_PAGE;
-  const rows = await conn.ctx.store.pendingFor(self.id, { limit });
+  const rows = await conn.ctx.store.pendingFor(self.id, { limit: limit + 1 });
   const more = await pushPage(conn, rows, limit);
   conn.send({ t: "synced", id: msg.id, more });
 }
@@ -85,7 +89,7 @@ export async function handleHistory(conn: ClientConnection, self: SessionAccount
   const role = chat ? await store.memberRole(msg.chat, self.id) : undefined;
   if (!chat || !role) throw new RelayError("CHAT_UNKNOWN", `no chat ${msg.chat} that you belong to`);
   const limit = msg.limit ?? DEFAULT_PAGE;
-  const rows = await store.fetchChatMessages(msg.chat, self.id, msg.after ?? 0, limit);
+  const rows = await store.fetchChatMessages(msg.chat, self.id, msg.after ?? 0, limit + 1);
   const more = await pushPage(conn, rows, limit);
   conn.send({ t: "history_end", id: msg.id, more });
 }

@@ -1,7 +1,8 @@
 /**
  * Backoff after failed logins, per key (an account name, whether or not it exists, and a
- * remote address). After `free` failures each further failure doubles the wait, up to `maxMs`.
- * A success clears the key. Entries expire so the map cannot grow without bound.
+ * remote address). Once a key has `free` failures it must wait `baseMs` before its next attempt,
+ * and each further failure doubles the wait, up to `maxMs`. A success clears the key. Entries
+ * expire so the map cannot grow without bound.
  */
 export class LoginBackoff {
   private readonly entries = new Map<string, { failures: number; until: number; touched: number }>();
@@ -26,7 +27,7 @@ export class LoginBackoff {
     e.failures += 1;
     e.touched = now;
     const over = e.failures - this.opts.free;
-    e.until = over > 0 ? now + Math.min(this.opts.maxMs, this.opts.baseMs * 2 ** (over - 1)) : 0;
+    e.until = over >= 0 ? now + Math.min(this.opts.maxMs, this.opts.baseMs * 2 ** over) : 0;
     this.entries.delete(key);
     this.entries.set(key, e); // re-insert: Map order is then least-recently-failed first
     if (this.entries.size > this.opts.maxEntries) {

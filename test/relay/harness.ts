@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { RelayClient, loginSignature } from "../../client/relay-client.js";
 import { utf8 } from "../../crypto/bytes.js";
 import { type IdentityKeyPair, encodeIdentityPublic, generateIdentity } from "../../crypto/identity.js";
-import { generateOneTimePrekeys, generateSignedPrekey } from "../../crypto/prekeys.js";
+import { type OneTimePrekey, type SignedPrekey, generateOneTimePrekeys, generateSignedPrekey } from "../../crypto/prekeys.js";
 import type { X25519KeyPair } from "../../crypto/primitives.js";
 import { x25519KeyPair } from "../../crypto/primitives.js";
 import { seededRng } from "../../crypto/rng.js";
@@ -43,7 +43,16 @@ export async function sharedPglite(): Promise<Db> {
   return db;
 }
 
-export async function startRelay(options: { db?: Db; limits?: Partial<RelayLimits>; config?: Partial<RelayConfig>; keyPair?: X25519KeyPair } = {}): Promise<TestRelay> {
+export async function startRelay(
+  options: {
+    db?: Db;
+    limits?: Partial<RelayLimits>;
+    config?: Partial<RelayConfig>;
+    keyPair?: X25519KeyPair;
+    /** The relay's clock (ms); Date.now when absent. */
+    now?: () => number;
+  } = {},
+): Promise<TestRelay> {
   const db = options.db ?? (await sharedPglite());
   const keyPair = options.keyPair ?? x25519KeyPair(systemRng);
   const config: RelayConfig = {
@@ -58,7 +67,14 @@ export async function startRelay(options: { db?: Db; limits?: Partial<RelayLimit
     ...options.config,
     limits: { ...DEFAULT_LIMITS, ...options.limits },
   };
-  const relay = new Relay({ config, db, keyPair, rng: systemRng, log: createLogger(process.env["SMSG_TEST_LOG"] ?? "silent") });
+  const relay = new Relay({
+    config,
+    db,
+    keyPair,
+    rng: systemRng,
+    log: createLogger(process.env["SMSG_TEST_LOG"] ?? "silent"),
+    ...(options.now !== undefined ? { now: options.now } : {}),
+  });
   const { port } = await relay.start();
   return {
     relay,
@@ -84,6 +100,10 @@ export interface TestUser {
   readonly username: string;
   readonly identity: IdentityKeyPair;
   readonly credential: Uint8Array;
+  /** The signed prekey published at join, with its private half (to accept X3DH first messages). */
+  readonly spk: SignedPrekey;
+  /** The one-time prekeys published at join, with their private halves. */
+  readonly opks: readonly OneTimePrekey[];
   client: RelayClient;
 }
 
@@ -109,7 +129,7 @@ export async function joinUser(r: TestRelay, username: string, opts: { opks?: nu
     one_time_prekeys: opks.map((k) => ({ key_id: k.id, public_key: k.keyPair.publicKey })),
     signature: loginSignature(identity, client.handshakeHash),
   });
-  return { username, identity, credential, client };
+  return { username, identity, credential, spk, opks, client };
 }
 
 /** Reconnects `u` and logs in again. */
