@@ -22,7 +22,8 @@ import type { Pushable } from "./presence.js";
 /** What the connection needs of its transport (a NoiseConnection, or a fake in tests). */
 export interface Transport {
   readonly handshakeHash: Uint8Array;
-  readonly bufferedBytes: number;
+  /** Bytes the peer has not taken from earlier ticks (NoiseConnection.backlogBytes). */
+  readonly backlogBytes: number;
   write(plaintext: Uint8Array): boolean;
   pause(): void;
   resume(): void;
@@ -43,12 +44,6 @@ type Phase = "hello" | "login" | "ready" | "closed";
 
 /** Requests waiting behind the one being handled before the connection stops reading. */
 const MAX_PIPELINE = 256;
-
-/**
- * Bundle-fetch buckets per requesting account, per relay: a requester that reconnects gets no
- * fresh burst of the targets' one-time prekeys. (Keyed by the context, which has no field for it.)
- */
-const bundleBuckets = new WeakMap<RelayContext, Map<number, TokenBucket>>();
 
 /** An error a handler throws to answer the request with `code`. */
 export class RelayError extends SmsgError {
@@ -106,8 +101,8 @@ export class ClientConnection implements Pushable {
     const now = this.ctx.now();
     const accountId = this.account?.id;
     if (accountId === undefined) return false;
-    let buckets = bundleBuckets.get(this.ctx);
-    if (!buckets) bundleBuckets.set(this.ctx, (buckets = new Map()));
+    // Per account, not per connection: reconnecting gives no fresh burst of others' prekeys.
+    const buckets = this.ctx.bundleBuckets;
     let bucket = buckets.get(accountId);
     if (!bucket) {
       const { bundleRate, bundleBurst } = this.ctx.config.limits;
@@ -124,7 +119,7 @@ export class ClientConnection implements Pushable {
   /** Queues an encoded frame; a client whose queue overflows is cut off (SLOW_CONSUMER). */
   push(frame: Uint8Array): void {
     if (this.phase === "closed") return;
-    if (this.transport.bufferedBytes + frame.length > this.ctx.config.limits.maxOutboundBytes) {
+    if (this.transport.backlogBytes > this.ctx.config.limits.maxOutboundBytes) {
       this.fail("SLOW_CONSUMER", "the client read too slowly; reconnect and sync");
       return;
     }

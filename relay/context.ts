@@ -5,6 +5,7 @@ import type { ClientConnection } from "./connection.js";
 import type { Fanout } from "./fanout.js";
 import type { ShardedGroupCommit } from "./group-commit.js";
 import type { LoginBackoff } from "./limits/login-backoff.js";
+import type { TokenBucket } from "./limits/token-bucket.js";
 import type { Logger } from "./logger.js";
 import type { Presence } from "./presence.js";
 import type { InsertResult, NewMessage, RelayStore } from "./store/index.js";
@@ -17,6 +18,8 @@ export interface RelayContext {
   /** Sends, grouped into transactions; each resolves after its commit. */
   readonly sends: ShardedGroupCommit<NewMessage, InsertResult>;
   readonly backoff: LoginBackoff;
+  /** Bundle-fetch token buckets by requesting account. */
+  readonly bundleBuckets: Map<number, TokenBucket>;
   readonly connections: Set<ClientConnection>;
   readonly log: Logger;
   readonly rng: Rng;

@@ -56,6 +56,7 @@ export class Relay {
       fanout,
       sends,
       backoff: new LoginBackoff(),
+      bundleBuckets: new Map(),
       connections: new Set(),
       log,
       rng,

@@ -100,7 +100,9 @@ export async function handleLogin(conn: ClientConnection, msg: ClientMessageOf<"
     for (const k of keys) ctx.backoff.fail(k, ctx.now());
     throw new RelayError("AUTH_FAILED", "login failed");
   }
-  for (const k of keys) ctx.backoff.succeed(k);
+  // Only the account's own count is cleared: one valid login must not reset the address's
+  // backoff, or a member could interleave guesses at other accounts with its own logins.
+  ctx.backoff.succeed(keys[0]!);
   if (account.disabled) throw new RelayError("ACCOUNT_DISABLED", "this account was disabled by the relay's operator");
   loggedIn(conn, { id: account.id, username: account.username, isAdmin: account.isAdmin });
   const stock = await ctx.store.oneTimePrekeyCount(account.id);

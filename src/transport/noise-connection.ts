@@ -238,9 +238,18 @@ export class NoiseConnection extends EventEmitter<NoiseConnectionEvents> {
     return this.status;
   }
 
-  /** Bytes written but not yet sent: what a relay checks to cut off a slow reader. */
+  /** Bytes written but not yet sent: this tick's writes plus what waits in the stream. */
   get bufferedBytes(): number {
     return this.stream.writableLength + this.pendingBytes;
+  }
+
+  /**
+   * Sealed bytes from earlier ticks that the stream still holds because the peer has not
+   * taken them: what a relay checks to cut off a slow reader. This tick's writes do not
+   * count, so one large burst to a reader that keeps up is not mistaken for a slow reader.
+   */
+  get backlogBytes(): number {
+    return this.stream.writableLength;
   }
 
   /**
