@@ -1,0 +1,238 @@
+/**
+ * ClientStore: the client's local state in `<profile>/store.sqlite` (DESIGN.md "Client"), over
+ * better-sqlite3. Every SQL statement of the client lives in client/store/; callers use the
+ * typed table objects:
+ *
+ * | property | table(s) | file |
+ * |---|---|---|
+ * | `account` | account | account.ts |
+ * | `prekeys` | signed_prekeys, one_time_prekeys | prekeys.ts |
+ * | `contacts` | contacts | contacts.ts |
+ * | `sessions` | sessions, seen_prekey_messages | sessions.ts |
+ * | `chats` | chats | chats.ts |
+ * | `members` | chat_members | members.ts |
+ * | `messages` | messages | messages.ts |
+ * | `outbox` | outbox | outbox.ts |
+ * | `senderKeys` | sender_keys | sender-keys.ts |
+ * | `cursors` | cursors | cursors.ts |
+ *
+ * Secrets (private keys, credential, session and sender-key states, message bodies, chat
+ * names, display names) are sealed with the profile's data key (sealed.ts); the rest (usernames,
+ * ids, times, public keys, envelopes that are already end-to-end encrypted) is plain, so the
+ * store can index it. Someone holding the file without the key learns what the relay already
+ * knows, plus when messages were stored.
+ *
+ * ## Transactions: one synchronous function
+ *
+ * better-sqlite3 is synchronous and so is all of crypto/, so "open the session, decrypt, store
+ * the new state, store the message, move the cursor" is ONE synchronous function given to
+ * `transaction`, committed at once or not at all. A crash (even SIGKILL) at any moment leaves
+ * the ratchet and the history in step: never a session that advanced past a message that was
+ * not stored, never a stored message whose session did not advance.
+ *
+ * ```ts
+ * const { id } = store.transaction(() => {
+ *   const s = store.sessions.get(peer, baseKey)!;
+ *   const out = ratchetDecrypt(s.state, envelope);          // pure, sync
+ *   store.sessions.put(peer, baseKey, out.newState);
+ *   const m = store.messages.insert({ chatId, relayMsgId, sender: peer, sentAt, body: out.text,
+ *                                     direction: "in", status: "delivered" });
+ *   store.cursors.set(chatId, relayMsgId);
+ *   return m;
+ * });
+ * relay.ack(chatId, relayMsgId);                              // after the commit
+ * ```
+ *
+ * Never `await` inside: the function must not return a promise (better-sqlite3 refuses it).
+ * Keep transactions short, and yield to the event loop between them (a loop of back-to-back
+ * transactions, say while syncing a backlog, should `await` a timer every few): another
+ * process (a running `smsg listen` next to a one-shot command) waits for the write lock up to
+ * the busy timeout (5 s), and SQLite's busy handler polls, so a writer that re-takes the lock
+ * at once can starve it. Every method that runs more than one statement opens its own
+ * savepoint, so it is atomic alone and nests inside a caller's transaction.
+ *
+ * ## Concurrency and durability
+ *
+ * WAL journal (readers never block the writer), `busy_timeout` 5000 ms, BEGIN IMMEDIATE for
+ * every transaction (a writer queues for the lock up front instead of failing when it upgrades
+ * a read), `synchronous = FULL` (a commit is on disk before `transaction` returns, so an ack
+ * sent after it can never lose a message to a power cut), foreign keys on, `secure_delete` on
+ * (deleted rows are overwritten in the main file; old sealed versions may linger in the WAL
+ * until the next checkpoint).
+ */
+import { chmodSync, closeSync, openSync } from "node:fs";
+import { join } from "node:path";
+import { bytesEqual, utf8 } from "../../crypto/bytes.js";
+import type { Rng } from "../../crypto/rng.js";
+import { CryptoVerificationError, InternalError } from "../../src/errors.js";
+import { systemRng } from "../../src/system-rng.js";
+import { STORE_FILE } from "../profile/paths.js";
+import { AccountTable } from "./account.js";
+import { ChatsTable } from "./chats.js";
+import { ContactsTable } from "./contacts.js";
+import { StoreContext } from "./context.js";
+import { CursorsTable } from "./cursors.js";
+import { StoreKeyMismatchError, StoreTooNewError } from "./errors.js";
+import { MembersTable } from "./members.js";
+import { MessagesTable } from "./messages.js";
+import { migrate, schemaVersion } from "./migrate.js";
+import { OutboxTable } from "./outbox.js";
+import { PrekeysTable } from "./prekeys.js";
+import { SCHEMA_VERSION } from "./schema.js";
+import { Sealer } from "./sealed.js";
+import { SenderKeysTable } from "./sender-keys.js";
+import { SessionsTable } from "./sessions.js";
+import { type Database, blob, openDatabase } from "./sqlite.js";
+import type { ChatRecord } from "./types.js";
+
+/** The busy timeout: how long a write waits for another process's transaction, in ms. */
+export const BUSY_TIMEOUT_MS = 5000;
+
+/** The plaintext of the key check row (meta 'key_check'). */
+const KEY_CHECK = "SocketMessenger store key check v1";
+
+/** Options of ClientStore.open. */
+export interface ClientStoreOptions {
+  /** Where seal nonces come from; the system CSPRNG by default. */
+  readonly rng?: Rng;
+  /** The clock for created_at / updated_at / stored_at, in ms; Date.now by default. */
+  readonly now?: () => number;
+  /** SQLite busy timeout in ms; BUSY_TIMEOUT_MS by default. */
+  readonly busyTimeoutMs?: number;
+}
+
+/** Checks the key check row, creating it in a new store. Throws StoreKeyMismatchError. */
+function checkDataKey(db: Database, sealer: Sealer): void {
+  const read = (): Uint8Array | undefined => {
+    const r = db.prepare("SELECT value FROM meta WHERE key = 'key_check'").get() as { value: Uint8Array } | undefined;
+    return r && blob(r.value);
+  };
+  let sealed = read();
+  if (sealed === undefined) {
+    sealed = db
+      .transaction(() => {
+        const again = read();
+        if (again) return again;
+        const fresh = sealer.seal("meta", "value", ["key_check"], utf8(KEY_CHECK));
+        db.prepare("INSERT INTO meta (key, value) VALUES ('key_check', ?)").run(fresh);
+        return fresh;
+      })
+      .immediate();
+  }
+  try {
+    if (!bytesEqual(sealer.open("meta", "value", ["key_check"], sealed), utf8(KEY_CHECK))) throw new StoreKeyMismatchError();
+  } catch (err) {
+    if (err instanceof CryptoVerificationError) throw new StoreKeyMismatchError();
+    throw err;
+  }
+}
+
+/** The client's local store (see the file comment). Open one per process with `ClientStore.open`. */
+export class ClientStore {
+  /** The account row. */
+  readonly account: AccountTable;
+  /** Our signed and one-time prekeys. */
+  readonly prekeys: PrekeysTable;
+  /** Pinned contact identities. */
+  readonly contacts: ContactsTable;
+  /** Pairwise sessions and the first-message replay guard. */
+  readonly sessions: SessionsTable;
+  /** Chats. */
+  readonly chats: ChatsTable;
+  /** Chat members. */
+  readonly members: MembersTable;
+  /** Decrypted history. */
+  readonly messages: MessagesTable;
+  /** Envelopes waiting for the relay's acknowledgement. */
+  readonly outbox: OutboxTable;
+  /** Group sender keys. */
+  readonly senderKeys: SenderKeysTable;
+  /** Delivery cursors. */
+  readonly cursors: CursorsTable;
+
+  private closed = false;
+
+  private constructor(
+    private readonly db: Database,
+    private readonly ctx: StoreContext,
+    /** The database file. */
+    readonly path: string,
+  ) {
+    this.account = new AccountTable(ctx);
+    this.prekeys = new PrekeysTable(ctx);
+    this.contacts = new ContactsTable(ctx);
+    this.sessions = new SessionsTable(ctx);
+    this.chats = new ChatsTable(ctx);
+    this.members = new MembersTable(ctx);
+    this.messages = new MessagesTable(ctx);
+    this.outbox = new OutboxTable(ctx);
+    this.senderKeys = new SenderKeysTable(ctx);
+    this.cursors = new CursorsTable(ctx);
+  }
+
+  /**
+   * Opens (creating if needed) `<profileDir>/store.sqlite` in an existing profile folder
+   * (client/profile/paths.ts ensureProfileDir) with `dataKey` (32 bytes, from
+   * client/profile/keystore.ts; not kept: the store derives its subkeys and the caller may
+   * wipe it). The file is created with mode 0600 (SQLite gives its -wal and -shm files the
+   * same mode). Applies missing migrations.
+   * Throws StoreTooNewError when a newer client wrote the file, StoreKeyMismatchError when
+   * `dataKey` is not the store's key, or SQLite's error (e.g. SQLITE_NOTADB for a damaged file).
+   */
+  static open(profileDir: string, dataKey: Uint8Array, opts: ClientStoreOptions = {}): ClientStore {
+    const path = join(profileDir, STORE_FILE);
+    closeSync(openSync(path, "a", 0o600));
+    chmodSync(path, 0o600);
+    const db = openDatabase(path, { timeout: opts.busyTimeoutMs ?? BUSY_TIMEOUT_MS });
+    let sealer: Sealer | undefined;
+    try {
+      const mode = db.pragma("journal_mode = WAL", { simple: true });
+      if (mode !== "wal") throw new InternalError(`SQLite refused WAL mode (${String(mode)})`);
+      db.pragma("synchronous = FULL");
+      db.pragma("foreign_keys = ON");
+      db.pragma("secure_delete = ON");
+      const found = schemaVersion(db);
+      if (found > SCHEMA_VERSION) throw new StoreTooNewError(found, SCHEMA_VERSION);
+      if (found < SCHEMA_VERSION) migrate(db);
+      sealer = new Sealer(dataKey, opts.rng ?? systemRng);
+      checkDataKey(db, sealer);
+      return new ClientStore(db, new StoreContext(db, sealer, opts.now ?? Date.now), path);
+    } catch (err) {
+      sealer?.destroy();
+      db.close();
+      throw err;
+    }
+  }
+
+  /**
+   * Runs `fn` in one transaction (BEGIN IMMEDIATE; a savepoint when nested) and returns its
+   * result. If `fn` throws, everything it wrote is rolled back and the error rethrown. `fn` must
+   * be synchronous (see the file comment).
+   */
+  transaction<T>(fn: () => T): T {
+    return this.ctx.tx(fn);
+  }
+
+  /** The chat a CHAT argument names: an id, a name or a direct chat's peer (ChatsTable.resolve). */
+  resolveChat(arg: string): ChatRecord {
+    return this.chats.resolve(arg);
+  }
+
+  /** The schema version of the file (PRAGMA user_version). */
+  schemaVersion(): number {
+    return schemaVersion(this.db);
+  }
+
+  /** True while the store is open. */
+  get isOpen(): boolean {
+    return !this.closed;
+  }
+
+  /** Wipes the subkeys and closes the connection. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.ctx.sealer.destroy();
+    this.db.close();
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * Decrypted history (`messages`). Row key of the sealed `body` column: [local id]. A row is
+ * inserted with its body in one savepoint (insert, then seal the body under the new id), so a
+ * message is never visible without its body.
+ */
+import { UsageError } from "../../src/errors.js";
+import { type StoreContext } from "./context.js";
+import { blobOrNull } from "./sqlite.js";
+import type { HistoryPage, InsertedMessage, MessageInput, MessageRecord, MessageStatus } from "./types.js";
+
+interface Row {
+  id: number;
+  chat_id: number;
+  relay_msg_id: number | null;
+  sender: string;
+  sent_at: number;
+  body: Uint8Array | null;
+  direction: "in" | "out";
+  status: MessageStatus;
+  sender_seq: number | null;
+  stored_at: number;
+}
+
+/** The most messages one history page returns. */
+export const MAX_HISTORY_PAGE = 1000;
+
+/** History (store.messages). */
+export class MessagesTable {
+  constructor(private readonly ctx: StoreContext) {}
+
+  private record(r: Row): MessageRecord {
+    const body = blobOrNull(r.body);
+    return {
+      id: r.id,
+      chatId: r.chat_id,
+      relayMsgId: r.relay_msg_id,
+      sender: r.sender,
+      sentAt: r.sent_at,
+      body: body === null ? null : this.ctx.sealer.openText("messages", "body", [r.id], body),
+      direction: r.direction,
+      status: r.status,
+      senderSeq: r.sender_seq,
+      storedAt: r.stored_at,
+    };
+  }
+
+  /**
+   * Stores a message, its body sealed. Idempotent on (chat, relay id): when that pair is already
+   * stored, nothing changes and the existing local id is returned with `inserted: false` (a
+   * message delivered twice is shown once). The chat must exist (foreign key).
+   */
+  insert(m: MessageInput): InsertedMessage {
+    return this.ctx.tx(() => {
+      const relayId = m.relayMsgId ?? null;
+      if (relayId !== null) {
+        const old = this.ctx.stmt("SELECT id FROM messages WHERE chat_id = ? AND relay_msg_id = ?").get(m.chatId, relayId) as
+          | { id: number }
+          | undefined;
+        if (old) return { id: old.id, inserted: false };
+      }
+      const res = this.ctx
+        .stmt(
+          `INSERT INTO messages (chat_id, relay_msg_id, sender, sent_at, body, direction, status, sender_seq, stored_at)
+           VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?)`,
+        )
+        .run(m.chatId, relayId, m.sender, m.sentAt, m.direction, m.status, m.senderSeq ?? null, this.ctx.now());
+      const id = Number(res.lastInsertRowid);
+      if (m.body !== null) {
+        this.ctx.stmt("UPDATE messages SET body = ? WHERE id = ?").run(this.ctx.sealer.sealText("messages", "body", [id], m.body), id);
+      }
+      return { id, inserted: true };
+    });
+  }
+
+  /** The message with this local id, or undefined. */
+  get(id: number): MessageRecord | undefined {
+    const r = this.ctx.stmt("SELECT * FROM messages WHERE id = ?").get(id) as Row | undefined;
+    return r && this.record(r);
+  }
+
+  /** The message with this relay id in this chat, or undefined. */
+  getByRelayId(chatId: number, relayMsgId: number): MessageRecord | undefined {
+    const r = this.ctx.stmt("SELECT * FROM messages WHERE chat_id = ? AND relay_msg_id = ?").get(chatId, relayMsgId) as Row | undefined;
+    return r && this.record(r);
+  }
+
+  /**
+   * One page of a chat's history: the `limit` (default 50, at most MAX_HISTORY_PAGE) newest
+   * messages with a local id below `beforeId` (all when undefined), returned oldest first.
+   * The next older page: `beforeId` = the first message's id, while `more` is true.
+   */
+  history(chatId: number, opts: { limit?: number; beforeId?: number } = {}): HistoryPage {
+    const limit = opts.limit ?? 50;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_HISTORY_PAGE) throw new UsageError(`limit must be 1..${MAX_HISTORY_PAGE}`);
+    const rows = this.ctx
+      .stmt("SELECT * FROM messages WHERE chat_id = ? AND id < ? ORDER BY id DESC LIMIT ?")
+      .all(chatId, opts.beforeId ?? Number.MAX_SAFE_INTEGER, limit + 1) as Row[];
+    const more = rows.length > limit;
+    return { messages: rows.slice(0, limit).reverse().map((r) => this.record(r)), more };
+  }
+
+  /**
+   * Records the relay's acknowledgement of an outgoing message: its relay id and time, status
+   * "sent". Call it in the transaction that removes the outbox entry. Throws UsageError for an
+   * unknown message, and the database's constraint error if that relay id is already stored
+   * in the chat.
+   */
+  markSent(id: number, relayMsgId: number, sentAt: number): void {
+    const res = this.ctx
+      .stmt("UPDATE messages SET relay_msg_id = ?, sent_at = ?, status = 'sent' WHERE id = ?")
+      .run(relayMsgId, sentAt, id);
+    if (res.changes === 0) throw new UsageError(`unknown message ${id}`);
+  }
+
+  /** Sets a message's status. Returns whether it exists. */
+  setStatus(id: number, status: MessageStatus): boolean {
+    return this.ctx.stmt("UPDATE messages SET status = ? WHERE id = ?").run(status, id).changes > 0;
+  }
+
+  /** The highest sequence number stored from `sender` in a chat (to detect gaps), or null. */
+  lastSenderSeq(chatId: number, sender: string): number | null {
+    const r = this.ctx.stmt("SELECT max(sender_seq) AS s FROM messages WHERE chat_id = ? AND sender = ?").get(chatId, sender);
+    return (r as { s: number | null }).s;
+  }
+
+  /** How many messages a chat holds. */
+  count(chatId: number): number {
+    return (this.ctx.stmt("SELECT count(*) AS n FROM messages WHERE chat_id = ?").get(chatId) as { n: number }).n;
+  }
+}

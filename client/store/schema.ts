@@ -1,0 +1,174 @@
+/**
+ * The local store's schema as numbered migrations. `PRAGMA user_version` holds the number of
+ * the last one applied; migrate.ts applies the missing ones in order, each in one transaction.
+ * A migration is never edited once released: a change is a new migration.
+ *
+ * Conventions. Every table is STRICT. Times are milliseconds since the epoch (INTEGER).
+ * Booleans are INTEGER 0/1. Columns marked "sealed" hold `Sealer.seal(table, column, row key,
+ * plaintext)` (sealed.ts): the row key is the table's primary key, in the order written in its
+ * comment. Usernames are canonical (lowercase). Chat and message ids are the relay's.
+ */
+
+/** One migration: applied when `user_version < version`. */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+const V1 = `
+-- Store-wide values. 'key_check' holds a sealed constant (row key ['key_check']) that proves
+-- the data key belongs to this store; 'next_signed_prekey_id' and 'next_one_time_prekey_id'
+-- are id counters, so a prekey id is never reused.
+CREATE TABLE meta (
+  key   TEXT PRIMARY KEY,
+  value ANY  NOT NULL
+) STRICT;
+
+-- The account of this profile: exactly one row (id = 1, the row key of its sealed columns).
+CREATE TABLE account (
+  id               INTEGER PRIMARY KEY CHECK (id = 1),
+  relay_host       TEXT    NOT NULL,
+  relay_port       INTEGER NOT NULL CHECK (relay_port BETWEEN 1 AND 65535),
+  relay_key        BLOB    NOT NULL CHECK (length(relay_key) = 32),  -- pinned Noise static key
+  username         TEXT    NOT NULL,
+  display_name     BLOB,                                             -- sealed, text
+  credential       BLOB    NOT NULL,                                 -- sealed, 32 bytes
+  identity_secrets BLOB    NOT NULL,                                 -- sealed, Ed25519 seed 32 || X25519 private 32
+  created_at       INTEGER NOT NULL
+) STRICT;
+
+-- Our signed prekeys (SECURITY.md §4.2), by key id. At most one is current; older ones are
+-- kept for first messages still in flight.
+CREATE TABLE signed_prekeys (
+  id         INTEGER PRIMARY KEY CHECK (id BETWEEN 0 AND 4294967295),
+  private    BLOB    NOT NULL,                                   -- sealed, 32 bytes
+  public     BLOB    NOT NULL CHECK (length(public) = 32),
+  signature  BLOB    NOT NULL CHECK (length(signature) = 64),
+  created_at INTEGER NOT NULL,
+  current    INTEGER NOT NULL DEFAULT 0 CHECK (current IN (0, 1))
+) STRICT;
+CREATE UNIQUE INDEX signed_prekeys_current ON signed_prekeys (current) WHERE current = 1;
+
+-- Our one-time prekeys, by key id; published = uploaded to the relay.
+CREATE TABLE one_time_prekeys (
+  id         INTEGER PRIMARY KEY CHECK (id BETWEEN 0 AND 4294967295),
+  private    BLOB    NOT NULL,                                   -- sealed, 32 bytes
+  public     BLOB    NOT NULL CHECK (length(public) = 32),
+  published  INTEGER NOT NULL DEFAULT 0 CHECK (published IN (0, 1)),
+  created_at INTEGER NOT NULL
+) STRICT;
+
+-- Pinned contact identities (trust on first use). pending_identity is a different key the relay
+-- presented later; while it is set, sending to the contact stops until the user accepts it or
+-- verifies it. verified: the user compared safety numbers for the pinned key.
+CREATE TABLE contacts (
+  username         TEXT    PRIMARY KEY,
+  identity         BLOB    NOT NULL CHECK (length(identity) = 128),  -- IdentityPublic (§4.1)
+  first_seen       INTEGER NOT NULL,
+  verified         INTEGER NOT NULL DEFAULT 0 CHECK (verified IN (0, 1)),
+  pending_identity BLOB    CHECK (pending_identity IS NULL OR length(pending_identity) = 128),
+  key_changed_at   INTEGER,
+  display_name     BLOB                                              -- sealed, text
+) STRICT;
+
+-- Pairwise sessions (SECURITY.md §5, §6), by (peer, base key). At most one current per peer.
+CREATE TABLE sessions (
+  peer       TEXT    NOT NULL REFERENCES contacts (username) ON DELETE CASCADE,
+  base_key   BLOB    NOT NULL,
+  state      BLOB    NOT NULL,                                   -- sealed, session state blob
+  current    INTEGER NOT NULL DEFAULT 0 CHECK (current IN (0, 1)),
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (peer, base_key)
+) STRICT;
+CREATE UNIQUE INDEX sessions_current ON sessions (peer) WHERE current = 1;
+
+-- First (prekey) messages already accepted, so a replayed one is refused.
+CREATE TABLE seen_prekey_messages (
+  base_key BLOB    NOT NULL,
+  spk_id   INTEGER NOT NULL,
+  seen_at  INTEGER NOT NULL,
+  PRIMARY KEY (base_key, spk_id)
+) STRICT, WITHOUT ROWID;
+
+-- Chats, by the relay's chat id. peer: the other member of a direct chat. name: set by the
+-- chat's members (end to end) or locally; name_tag = keyed hash of its folded form, for lookup.
+CREATE TABLE chats (
+  id            INTEGER PRIMARY KEY CHECK (id >= 0),
+  kind          TEXT    NOT NULL CHECK (kind IN ('direct', 'group')),
+  peer          TEXT,
+  name          BLOB,                                            -- sealed, text
+  name_tag      BLOB,
+  closed        INTEGER NOT NULL DEFAULT 0 CHECK (closed IN (0, 1)),
+  my_role       TEXT    NOT NULL CHECK (my_role IN ('admin', 'member')),
+  created_at    INTEGER NOT NULL,
+  last_read_msg INTEGER NOT NULL DEFAULT 0,                      -- relay message id read up to
+  CHECK ((kind = 'direct') = (peer IS NOT NULL)),
+  CHECK ((name IS NULL) = (name_tag IS NULL))
+) STRICT;
+CREATE INDEX chats_peer ON chats (peer) WHERE peer IS NOT NULL;
+CREATE INDEX chats_name_tag ON chats (name_tag) WHERE name_tag IS NOT NULL;
+
+-- Members of each chat as last seen. announced: an admin's end-to-end signed announcement of
+-- this member was seen (a member without one gets no sender keys: DESIGN.md "Groups").
+CREATE TABLE chat_members (
+  chat_id   INTEGER NOT NULL REFERENCES chats (id) ON DELETE CASCADE,
+  username  TEXT    NOT NULL,
+  role      TEXT    NOT NULL CHECK (role IN ('admin', 'member')),
+  announced INTEGER NOT NULL DEFAULT 0 CHECK (announced IN (0, 1)),
+  PRIMARY KEY (chat_id, username)
+) STRICT, WITHOUT ROWID;
+
+-- Decrypted history. id is local (row key of body); relay_msg_id is null for an outgoing message
+-- not yet acknowledged. sender_seq: the sender's in-message sequence number, to detect gaps.
+CREATE TABLE messages (
+  id           INTEGER PRIMARY KEY AUTOINCREMENT,
+  chat_id      INTEGER NOT NULL REFERENCES chats (id) ON DELETE CASCADE,
+  relay_msg_id INTEGER,
+  sender       TEXT    NOT NULL,
+  sent_at      INTEGER NOT NULL,
+  body         BLOB,                                             -- sealed, text; null if none
+  direction    TEXT    NOT NULL CHECK (direction IN ('in', 'out')),
+  status       TEXT    NOT NULL CHECK (status IN ('pending', 'sent', 'delivered', 'failed', 'undecryptable')),
+  sender_seq   INTEGER,
+  stored_at    INTEGER NOT NULL,
+  UNIQUE (chat_id, relay_msg_id)
+) STRICT;
+CREATE INDEX messages_chat ON messages (chat_id, id);
+CREATE INDEX messages_sender_seq ON messages (chat_id, sender, sender_seq) WHERE sender_seq IS NOT NULL;
+
+-- Envelopes to send, retried with the same idempotency id until the relay acknowledges them.
+-- Ordered by rowid (insertion order). The envelope is already end-to-end encrypted.
+CREATE TABLE outbox (
+  idem       BLOB    PRIMARY KEY CHECK (length(idem) = 16),
+  chat_id    INTEGER NOT NULL REFERENCES chats (id) ON DELETE CASCADE,
+  message_id INTEGER REFERENCES messages (id) ON DELETE SET NULL,
+  envelope   BLOB    NOT NULL,
+  recipient  TEXT,
+  created_at INTEGER NOT NULL,
+  attempts   INTEGER NOT NULL DEFAULT 0
+) STRICT;
+
+-- Sender keys (SECURITY.md §7) by (chat, sender, key id); own = ours.
+CREATE TABLE sender_keys (
+  chat_id    INTEGER NOT NULL REFERENCES chats (id) ON DELETE CASCADE,
+  sender     TEXT    NOT NULL,
+  key_id     INTEGER NOT NULL,
+  state      BLOB    NOT NULL,                                   -- sealed, sender-key state blob
+  own        INTEGER NOT NULL DEFAULT 0 CHECK (own IN (0, 1)),
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (chat_id, sender, key_id)
+) STRICT;
+
+-- The last relay message id acknowledged in each chat (never decreases).
+CREATE TABLE cursors (
+  chat_id    INTEGER PRIMARY KEY REFERENCES chats (id) ON DELETE CASCADE,
+  last_acked INTEGER NOT NULL
+) STRICT;
+`;
+
+/** Every migration, in order. The last one's version is the schema this client writes. */
+export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: "init", sql: V1 }];
+
+/** The schema version this client creates and understands. */
+export const SCHEMA_VERSION: number = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -1,0 +1,128 @@
+/**
+ * Pairwise sessions (SECURITY.md §5–§6) as opaque state blobs, and the first messages already
+ * accepted. Row key of the sealed `state` column: [peer, base_key].
+ *
+ * The decrypt pattern (DESIGN.md "Client": ratchet state and history change together):
+ *
+ * ```ts
+ * store.transaction(() => {
+ *   const s = store.sessions.get(peer, baseKey);            // open the sealed state
+ *   const { newState, plaintext } = decrypt(s.state, env);   // pure, synchronous crypto
+ *   store.sessions.put(peer, baseKey, newState);              // seal the new state
+ *   store.messages.insert({ ... body: plaintext ... });       // and the message, same commit
+ *   store.cursors.set(chatId, relayMsgId);
+ * });
+ * ```
+ */
+import { type StoreContext } from "./context.js";
+import { blob } from "./sqlite.js";
+import type { SessionRecord } from "./types.js";
+
+interface Row {
+  peer: string;
+  base_key: Uint8Array;
+  state: Uint8Array;
+  current: number;
+  updated_at: number;
+}
+
+/** Sessions with peers and the replay guard for first messages (store.sessions). */
+export class SessionsTable {
+  constructor(private readonly ctx: StoreContext) {}
+
+  private record(r: Row): SessionRecord {
+    const baseKey = blob(r.base_key).slice();
+    return {
+      peer: r.peer,
+      baseKey,
+      state: this.ctx.sealer.open("sessions", "state", [r.peer, baseKey], blob(r.state)),
+      current: r.current === 1,
+      updatedAt: r.updated_at,
+    };
+  }
+
+  /** The session with `peer` identified by `baseKey`, or undefined. */
+  get(peer: string, baseKey: Uint8Array): SessionRecord | undefined {
+    const r = this.ctx.stmt("SELECT * FROM sessions WHERE peer = ? AND base_key = ?").get(peer, baseKey) as Row | undefined;
+    return r && this.record(r);
+  }
+
+  /** The current session with `peer` (the one to send with), or undefined. */
+  current(peer: string): SessionRecord | undefined {
+    const r = this.ctx.stmt("SELECT * FROM sessions WHERE peer = ? AND current = 1").get(peer) as Row | undefined;
+    return r && this.record(r);
+  }
+
+  /** Every session with `peer`, most recently updated first. */
+  list(peer: string): SessionRecord[] {
+    const rows = this.ctx.stmt("SELECT * FROM sessions WHERE peer = ? ORDER BY updated_at DESC, rowid DESC").all(peer) as Row[];
+    return rows.map((r) => this.record(r));
+  }
+
+  /**
+   * Stores a session's state (insert or update), sealed. It becomes the peer's current session
+   * when `makeCurrent` is true or when the peer has no current session; otherwise its flag is
+   * kept. The peer must be a contact (its identity pinned): the foreign key refuses otherwise.
+   */
+  put(peer: string, baseKey: Uint8Array, state: Uint8Array, opts: { makeCurrent?: boolean } = {}): void {
+    this.ctx.tx(() => {
+      const sealed = this.ctx.sealer.seal("sessions", "state", [peer, baseKey], state);
+      this.ctx
+        .stmt(
+          `INSERT INTO sessions (peer, base_key, state, current, updated_at) VALUES (?, ?, ?, 0, ?)
+           ON CONFLICT (peer, base_key) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at`,
+        )
+        .run(peer, baseKey, sealed, this.ctx.now());
+      const hasCurrent = this.ctx.stmt("SELECT 1 FROM sessions WHERE peer = ? AND current = 1").get(peer) !== undefined;
+      if (opts.makeCurrent === true || !hasCurrent) this.setCurrent(peer, baseKey);
+    });
+  }
+
+  /** Makes this session the peer's current one. Returns whether it exists. */
+  setCurrent(peer: string, baseKey: Uint8Array): boolean {
+    return this.ctx.tx(() => {
+      if (this.ctx.stmt("SELECT 1 FROM sessions WHERE peer = ? AND base_key = ?").get(peer, baseKey) === undefined) return false;
+      this.ctx.stmt("UPDATE sessions SET current = 0 WHERE peer = ? AND current = 1").run(peer);
+      this.ctx.stmt("UPDATE sessions SET current = 1 WHERE peer = ? AND base_key = ?").run(peer, baseKey);
+      return true;
+    });
+  }
+
+  /** Deletes one session. Returns whether it existed. */
+  delete(peer: string, baseKey: Uint8Array): boolean {
+    return this.ctx.stmt("DELETE FROM sessions WHERE peer = ? AND base_key = ?").run(peer, baseKey).changes > 0;
+  }
+
+  /** Deletes every session with `peer` (after accepting a changed identity). Returns how many. */
+  deleteAll(peer: string): number {
+    return this.ctx.stmt("DELETE FROM sessions WHERE peer = ?").run(peer).changes;
+  }
+
+  // -- first messages already accepted -------------------------------------------------------
+
+  /**
+   * Records a first (prekey) message by its base key and the signed prekey it used. Returns
+   * false when it was already recorded: a replay, to refuse. Call it in the transaction that
+   * stores the session the message created.
+   */
+  markPrekeyMessageSeen(baseKey: Uint8Array, spkId: number): boolean {
+    return (
+      this.ctx
+        .stmt("INSERT OR IGNORE INTO seen_prekey_messages (base_key, spk_id, seen_at) VALUES (?, ?, ?)")
+        .run(baseKey, spkId, this.ctx.now()).changes > 0
+    );
+  }
+
+  /** True when a first message with this base key and signed prekey id was already accepted. */
+  hasSeenPrekeyMessage(baseKey: Uint8Array, spkId: number): boolean {
+    return this.ctx.stmt("SELECT 1 FROM seen_prekey_messages WHERE base_key = ? AND spk_id = ?").get(baseKey, spkId) !== undefined;
+  }
+
+  /**
+   * Forgets the first messages made with signed prekey `spkId`, once that key is deleted (a
+   * message for a deleted key cannot be decrypted anyway). Returns how many were forgotten.
+   */
+  forgetPrekeyMessages(spkId: number): number {
+    return this.ctx.stmt("DELETE FROM seen_prekey_messages WHERE spk_id = ?").run(spkId).changes;
+  }
+}

@@ -1,0 +1,226 @@
+/**
+ * The records the local store reads and writes (client-store.ts). Secrets appear here in clear:
+ * the store seals them on write and opens them on read (sealed.ts). Byte arrays returned by the
+ * store are fresh copies the caller may wipe. Times are milliseconds since the epoch.
+ */
+
+/** "direct" or "group" (as on the wire). */
+export type ChatKind = "direct" | "group";
+
+/** A member's role in a chat (as on the wire). */
+export type ChatRole = "admin" | "member";
+
+/** The account of the profile: how to reach the relay and who we are on it. */
+export interface AccountRecord {
+  readonly relayHost: string;
+  readonly relayPort: number;
+  /** The relay's Noise static public key, pinned from the invite (32 bytes). */
+  readonly relayKey: Uint8Array;
+  readonly username: string;
+  readonly displayName: string | null;
+  /** The random 256-bit login credential (sealed at rest). */
+  readonly credential: Uint8Array;
+  /** The identity's Ed25519 seed (sealed at rest; SECURITY.md §4.1). */
+  readonly signingSeed: Uint8Array;
+  /** The identity's X25519 private key (sealed at rest; SECURITY.md §4.1). */
+  readonly dhPrivate: Uint8Array;
+  readonly createdAt: number;
+}
+
+/** What `account.set` takes: an AccountRecord whose createdAt defaults to now. */
+export type AccountInput = Omit<AccountRecord, "createdAt"> & { readonly createdAt?: number };
+
+/** One of our signed prekeys (SECURITY.md §4.2). */
+export interface SignedPrekeyRecord {
+  readonly id: number;
+  readonly privateKey: Uint8Array;
+  readonly publicKey: Uint8Array;
+  readonly signature: Uint8Array;
+  readonly createdAt: number;
+  /** The one we publish now; at most one is current. */
+  readonly current: boolean;
+}
+
+/** One of our one-time prekeys (SECURITY.md §4.2). */
+export interface OneTimePrekeyRecord {
+  readonly id: number;
+  readonly privateKey: Uint8Array;
+  readonly publicKey: Uint8Array;
+  /** Uploaded to the relay. */
+  readonly published: boolean;
+  readonly createdAt: number;
+}
+
+/** A contact: an identity pinned on first use (DESIGN.md "Safety numbers"). */
+export interface ContactRecord {
+  readonly username: string;
+  /** The pinned IdentityPublic (128 bytes, SECURITY.md §4.1). */
+  readonly identity: Uint8Array;
+  readonly firstSeen: number;
+  /** The user compared safety numbers for the pinned identity. */
+  readonly verified: boolean;
+  /** A different identity was presented and not yet accepted: do not send to this contact. */
+  readonly keyChanged: boolean;
+  /** That different identity, until accepted (null when keyChanged is false). */
+  readonly pendingIdentity: Uint8Array | null;
+  readonly keyChangedAt: number | null;
+  readonly displayName: string | null;
+}
+
+/** What `contacts.pin` did: pinned a new contact, found the same key, or recorded a change. */
+export type PinResult = "pinned" | "same" | "changed";
+
+/** A pairwise session with a peer (SECURITY.md §5–§6), as an opaque state blob. */
+export interface SessionRecord {
+  readonly peer: string;
+  /** What identifies the session among the peer's: the X3DH base key. */
+  readonly baseKey: Uint8Array;
+  /** The encoded session state (sealed at rest). */
+  readonly state: Uint8Array;
+  /** The session used to send to this peer; at most one per peer. */
+  readonly current: boolean;
+  readonly updatedAt: number;
+}
+
+/** A chat as the store keeps it. */
+export interface ChatRecord {
+  /** The relay's chat id. */
+  readonly id: number;
+  readonly kind: ChatKind;
+  /** The other member of a direct chat; null for a group. */
+  readonly peer: string | null;
+  /** The chat's name (sealed at rest), null when it has none. */
+  readonly name: string | null;
+  readonly closed: boolean;
+  readonly myRole: ChatRole;
+  readonly createdAt: number;
+  /** The relay message id the user has read up to (0: none). */
+  readonly lastReadMsg: number;
+}
+
+/** A chat in a listing, with what a chat list shows. */
+export interface ChatListItem extends ChatRecord {
+  /** Incoming messages with a relay id above lastReadMsg. */
+  readonly unread: number;
+  /** The local id of the newest message, or null when there is none. */
+  readonly lastMessageId: number | null;
+}
+
+/** What `chats.upsert` takes. `name` undefined keeps the stored name; null removes it. */
+export interface ChatInput {
+  readonly id: number;
+  readonly kind: ChatKind;
+  readonly peer?: string | null;
+  readonly name?: string | null;
+  readonly closed?: boolean;
+  readonly myRole: ChatRole;
+  readonly createdAt?: number;
+}
+
+/** A member of a chat. */
+export interface MemberRecord {
+  readonly username: string;
+  readonly role: ChatRole;
+  /** An admin's end-to-end signed announcement of this member was seen. */
+  readonly announced: boolean;
+}
+
+/** What `members.set` takes: `announced` undefined keeps a member's stored flag (false if new). */
+export interface MemberInput {
+  readonly username: string;
+  readonly role: ChatRole;
+  readonly announced?: boolean;
+}
+
+/** Where a message stands. */
+export type MessageStatus = "pending" | "sent" | "delivered" | "failed" | "undecryptable";
+
+/** "in": received; "out": sent by us. */
+export type MessageDirection = "in" | "out";
+
+/** A message of the history. */
+export interface MessageRecord {
+  /** Local id (increases in insertion order). */
+  readonly id: number;
+  readonly chatId: number;
+  /** The relay's message id; null for an outgoing message not yet acknowledged. */
+  readonly relayMsgId: number | null;
+  readonly sender: string;
+  readonly sentAt: number;
+  /** The decrypted text (sealed at rest); null when there is none (undecryptable). */
+  readonly body: string | null;
+  readonly direction: MessageDirection;
+  readonly status: MessageStatus;
+  /** The sender's in-message sequence number, when the message had one. */
+  readonly senderSeq: number | null;
+  /** When this store wrote it. */
+  readonly storedAt: number;
+}
+
+/** What `messages.insert` takes. */
+export interface MessageInput {
+  readonly chatId: number;
+  readonly relayMsgId?: number | null;
+  readonly sender: string;
+  readonly sentAt: number;
+  readonly body: string | null;
+  readonly direction: MessageDirection;
+  readonly status: MessageStatus;
+  readonly senderSeq?: number | null;
+}
+
+/** What `messages.insert` returns: the local id, and false when (chat, relay id) was already stored. */
+export interface InsertedMessage {
+  readonly id: number;
+  readonly inserted: boolean;
+}
+
+/** One page of history: oldest first; `more` when older messages exist before the first. */
+export interface HistoryPage {
+  readonly messages: readonly MessageRecord[];
+  readonly more: boolean;
+}
+
+/** An envelope waiting to be sent (or re-sent with the same idempotency id). */
+export interface OutboxRecord {
+  /** The 16-byte idempotency id the relay deduplicates on. */
+  readonly idem: Uint8Array;
+  readonly chatId: number;
+  /** The local message this envelope carries, if any (a sender-key hand-over carries none). */
+  readonly messageId: number | null;
+  readonly envelope: Uint8Array;
+  /** The one member it is addressed to, or null for the whole chat. */
+  readonly to: string | null;
+  readonly createdAt: number;
+  readonly attempts: number;
+}
+
+/** What `outbox.add` takes. */
+export interface OutboxInput {
+  readonly idem: Uint8Array;
+  readonly chatId: number;
+  readonly messageId?: number | null;
+  readonly envelope: Uint8Array;
+  readonly to?: string | null;
+}
+
+/** A sender key of a chat member (SECURITY.md §7), as an opaque state blob. */
+export interface SenderKeyRecord {
+  readonly chatId: number;
+  readonly sender: string;
+  readonly keyId: number;
+  /** The encoded sender-key state (sealed at rest). */
+  readonly state: Uint8Array;
+  /** Ours (we send with it) rather than a member's. */
+  readonly own: boolean;
+  readonly createdAt: number;
+}
+
+/** What `senderKeys.put` takes. */
+export interface SenderKeyInput {
+  readonly chatId: number;
+  readonly sender: string;
+  readonly keyId: number;
+  readonly state: Uint8Array;
+  readonly own: boolean;
+}
