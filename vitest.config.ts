@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // Compiles to dist/ first when a source changed, for suites that run the built CLI.
+    globalSetup: ["./test/global-setup.ts"],
     // Two cores: keep workers at two so property tests don't starve each other.
     maxWorkers: 2,
     testTimeout: 60_000,

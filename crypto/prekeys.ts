@@ -3,7 +3,7 @@
  * the public halves and hands out a bundle; the owner keeps the private halves.
  */
 import { concat, u32be } from "./bytes.js";
-import { CryptoVerificationError } from "./errors.js";
+import { CryptoVerificationError, UsageError } from "./errors.js";
 import { type IdentityKeyPair, type IdentityPublic, verifyIdentityPublic } from "./identity.js";
 import { label } from "./labels.js";
 import { type X25519KeyPair, ed25519Sign, ed25519Verify, x25519KeyPair } from "./primitives.js";
@@ -35,17 +35,24 @@ function signedPrekeyMessage(id: number, publicKey: Uint8Array): Uint8Array {
   return concat(label("signedPrekey"), u32be(id), publicKey);
 }
 
-/** A new signed prekey: 32 bytes of `rng` for the X25519 key, signed by the identity. */
+/** A new signed prekey: 32 bytes of `rng` for the X25519 key, signed by the identity. Throws UsageError for an id that is not a u32. */
 export function generateSignedPrekey(rng: Rng, identity: IdentityKeyPair, id: number): SignedPrekey {
   const keyPair = x25519KeyPair(rng);
   const signature = ed25519Sign(identity.signing.privateKey, signedPrekeyMessage(id, keyPair.publicKey));
   return { id, keyPair, signature };
 }
 
-/** `count` one-time prekeys with ids startId, startId+1, …; 32 bytes of `rng` each. */
+/**
+ * `count` one-time prekeys with ids startId, startId+1, …, startId+count−1; 32 bytes of `rng`
+ * each. Ids are u32 and never wrap: throws UsageError unless startId is a u32, count a
+ * non-negative integer and startId + count − 1 ≤ 2^32 − 1 (the caller picks a new range).
+ */
 export function generateOneTimePrekeys(rng: Rng, startId: number, count: number): OneTimePrekey[] {
+  if (!Number.isInteger(startId) || startId < 0 || startId > 0xffffffff) throw new UsageError("one-time prekey start id must be a u32");
+  if (!Number.isInteger(count) || count < 0) throw new UsageError("one-time prekey count must be a non-negative integer");
+  if (startId + count - 1 > 0xffffffff) throw new UsageError("one-time prekey ids would pass 2^32 − 1");
   const out: OneTimePrekey[] = [];
-  for (let i = 0; i < count; i++) out.push({ id: (startId + i) >>> 0, keyPair: x25519KeyPair(rng) });
+  for (let i = 0; i < count; i++) out.push({ id: startId + i, keyPair: x25519KeyPair(rng) });
   return out;
 }
 

@@ -3,11 +3,13 @@
  * store it (encrypted at rest) in the same transaction as the message it produced or consumed.
  */
 import { Reader, concat, lengthPrefixed, u32be } from "./bytes.js";
-import { CodecError } from "./errors.js";
+import { CodecError, UsageError } from "./errors.js";
 import { x25519Base } from "./primitives.js";
 import { MAX_SKIPPED_KEYS, type RatchetState, type SkippedKey } from "./ratchet.js";
 
 const STATE_VERSION = 0x01;
+/** Longest associated data a stored state may hold (X3DH's is 128 bytes). */
+export const MAX_STATE_AD_BYTES = 1024;
 const HAS_REMOTE = 1;
 const HAS_SEND = 2;
 const HAS_RECV = 4;
@@ -15,10 +17,15 @@ const HAS_RECV = 4;
 /**
  * Layout: version 0x01 || u32 len(ad) || ad || rootKey 32 || dhSelf private 32 || flags u8 ||
  * [dhRemote 32] [sendChain 32] [recvChain 32] || sendN u32 || recvN u32 || prevSendN u32 ||
- * step u32 || u32 count || count × (dh 32 || n u32 || step u32 || messageKey 32).
+ * step u32 || u32 count || count × (dh 32 || n u32 || step u32 || messageKey 32), the skipped
+ * keys in the state's order (oldest first), each messageKey the raw mk of §6.2.
  * The public ratchet key is recomputed from the private one on decode.
+ * Throws UsageError for a state the decoder would refuse (AD over 1024 bytes, more than
+ * MAX_SKIPPED_KEYS skipped keys, a counter that is not a u32).
  */
 export function encodeRatchetState(s: RatchetState): Uint8Array {
+  if (s.ad.length > MAX_STATE_AD_BYTES) throw new UsageError(`ratchet state: associated data longer than ${MAX_STATE_AD_BYTES} bytes`);
+  if (s.skipped.length > MAX_SKIPPED_KEYS) throw new UsageError("ratchet state: too many skipped keys");
   const flags = (s.dhRemote ? HAS_REMOTE : 0) | (s.sendChain ? HAS_SEND : 0) | (s.recvChain ? HAS_RECV : 0);
   const parts: Uint8Array[] = [
     new Uint8Array([STATE_VERSION]),
@@ -35,11 +42,15 @@ export function encodeRatchetState(s: RatchetState): Uint8Array {
   return concat(...parts);
 }
 
-/** Decodes what encodeRatchetState wrote. Throws CodecError on any malformed input, including trailing bytes. */
+/**
+ * Decodes what encodeRatchetState wrote. Throws CodecError on any malformed input: an unknown
+ * version or flag bit, AD over 1024 bytes, more than MAX_SKIPPED_KEYS skipped keys, a truncated
+ * input, trailing bytes.
+ */
 export function decodeRatchetState(bytes: Uint8Array): RatchetState {
   const r = new Reader(bytes, "ratchet state");
   if (r.u8() !== STATE_VERSION) throw new CodecError("ratchet state: unknown version");
-  const ad = r.varBytes(1024);
+  const ad = r.varBytes(MAX_STATE_AD_BYTES);
   const rootKey = r.bytes(32);
   const dhPrivate = r.bytes(32);
   const flags = r.u8();

@@ -5,10 +5,15 @@
  *
  * State is immutable: encrypt and decrypt return a new state and never touch the one passed
  * in, so a message that fails to decrypt leaves the caller's state exactly as it was, and the
- * caller commits the new state together with the message it produced or consumed.
+ * caller commits the new state together with the message it produced or consumed. Input and
+ * output states may share byte arrays (they never change); traces and `consumed` never share
+ * any with a state, so the caller may wipe them at any time (SECURITY.md §6.7).
+ *
+ * A state encrypts at most once (§6.4): the caller stores the state `ratchetEncrypt` returned
+ * before the message leaves, and a state object that has encrypted is refused afterwards.
  */
 import { bytesEqual, concat } from "./bytes.js";
-import { CryptoVerificationError, LimitError, UsageError } from "./errors.js";
+import { CodecError, CryptoVerificationError, LimitError, UsageError } from "./errors.js";
 import { label } from "./labels.js";
 import {
   type X25519KeyPair,
@@ -28,10 +33,17 @@ export const MAX_SKIP = 1000;
 export const MAX_SKIPPED_KEYS = 2000;
 /** A skipped key is deleted once this many DH ratchet steps have happened since it was stored. */
 export const SKIPPED_KEY_MAX_STEPS = 10;
-/** Chain counters are u32 on the wire; a chain refuses to go past this. */
+/**
+ * Chain counters are u32 on the wire. A sending chain at this count is exhausted (the last
+ * message it sent was number 2^32 − 2), and no message numbered 2^32 − 1 is ever accepted, so
+ * the receiving counter never passes it either (§6.4, §6.7).
+ */
 const MAX_COUNTER = 0xffffffff;
 
-/** A message key kept for a message that has not arrived yet (Signal §3.5). */
+/**
+ * A message key kept for a message that has not arrived yet (Signal §3.5): the raw message key
+ * `mk` of §6.2, expanded (§6.3) only if that message arrives.
+ */
 export interface SkippedKey {
   readonly dh: Uint8Array;
   readonly n: number;
@@ -56,10 +68,15 @@ export interface RatchetState {
   readonly prevSendN: number;
   /** How many DH ratchet steps this side has taken on receipt; ages skipped keys. */
   readonly step: number;
+  /** In the order stored: the first entry is the oldest, evicted first (§6.7 step 6). */
   readonly skipped: readonly SkippedKey[];
 }
 
-/** The derivations of one chain step, reported for vectors and audits. */
+/**
+ * The derivations of one chain step, reported for vectors and audits. Every trace holds
+ * secrets: it is a copy that shares no array with any state, so the caller may wipe it (or
+ * should at least drop it) as soon as it has looked at it.
+ */
 export interface MessageKeyTrace {
   readonly chainKey: Uint8Array;
   readonly messageKey: Uint8Array;
@@ -81,11 +98,21 @@ function kdfRoot(rootKey: Uint8Array, dhOutput: Uint8Array): RootStepTrace {
   return { dhOutput, rootKey: out.slice(0, 32), chainKey: out.slice(32, 64) };
 }
 
-/** KDF_CK (§6.2): mk = HMAC(ck, label message key), ck' = HMAC(ck, label next key); then AEAD key and nonce (§6.3). */
-function kdfChain(chainKey: Uint8Array): MessageKeyTrace {
-  const messageKey = hmacSha256(chainKey, label("chainMessageKey"));
-  const nextChainKey = hmacSha256(chainKey, label("chainNextKey"));
-  return { chainKey, messageKey, nextChainKey, ...expandMessageKey(messageKey) };
+/** The KDF_CK labels, encoded once (read only; one message may make us use them 4000 times). */
+const CHAIN_MESSAGE_KEY = label("chainMessageKey");
+const CHAIN_NEXT_KEY = label("chainNextKey");
+
+/**
+ * KDF_CK (§6.2): mk = HMAC(ck, "SMSG-v1 chain message key"), ck' = HMAC(ck, "SMSG-v1 chain next key").
+ * The AEAD key and nonce are expanded from mk separately (§6.3), only for the key actually
+ * used: a skipped key is stored raw, so a forged message that makes us skip a thousand keys
+ * costs HMACs, not a thousand HKDFs as well.
+ */
+function kdfChain(chainKey: Uint8Array): { messageKey: Uint8Array; nextChainKey: Uint8Array } {
+  return {
+    messageKey: hmacSha256(chainKey, CHAIN_MESSAGE_KEY),
+    nextChainKey: hmacSha256(chainKey, CHAIN_NEXT_KEY),
+  };
 }
 
 /** §6.3: HKDF-SHA256(ikm = mk, salt = 32 zero bytes, info = "SMSG-v1 message keys", 56) → key 32 || nonce 24. */
@@ -94,7 +121,34 @@ function expandMessageKey(messageKey: Uint8Array): { aeadKey: Uint8Array; nonce:
   return { aeadKey: okm.slice(0, 32), nonce: okm.slice(32, 56) };
 }
 
-/** The initiator's (Alice's) first state (Signal §3.3 RatchetInitAlice). Draws one ratchet key (32 bytes of `rng`). */
+/**
+ * A deep copy of a trace: every byte array in it is replaced by a copy, so nothing in what we
+ * hand out for audits shares memory with a state, and wiping it cannot corrupt one (§6.7).
+ */
+function detached<T>(value: T): T {
+  if (value instanceof Uint8Array) return value.slice() as T;
+  if (Array.isArray(value)) return value.map((v: unknown) => detached(v)) as T;
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, detached(v)])) as T;
+  }
+  return value;
+}
+
+/**
+ * States that have encrypted a message, and the sending chain keys they encrypted with. The
+ * chain key is tracked too because states that share it are the same sending position: a
+ * decrypt without a DH step copies the sending chain into its new state, so a caller who kept
+ * a spent state and decrypted on it would otherwise get an unspent state at the same position.
+ * A guard within one process, not across a restart: the stored state is what counts (§6.4).
+ */
+const spent = new WeakSet<object>();
+
+/**
+ * The initiator's (Alice's) first state (Signal §3.3 RatchetInitAlice, SECURITY.md §6.1). Draws
+ * one ratchet key (32 bytes of `rng`). The trace (the first KDF_RK and the drawn key pair, for
+ * vectors) is a copy that shares nothing with the state. Throws CryptoVerificationError("invalid
+ * public key") for a low-order responder key.
+ */
 export function ratchetInitInitiator(
   rng: Rng,
   sharedSecret: Uint8Array,
@@ -116,7 +170,7 @@ export function ratchetInitInitiator(
     step: 0,
     skipped: [],
   };
-  return { state, trace: { root, dhSelf } };
+  return { state, trace: detached({ root, dhSelf }) };
 }
 
 /** The responder's (Bob's) first state (Signal §3.3 RatchetInitBob): its signed prekey is the first ratchet key. */
@@ -145,25 +199,39 @@ export interface EncryptResult {
 }
 
 /**
- * RatchetEncrypt (Signal §3.4). Needs no randomness. Throws UsageError before the first
- * message was received on a responder state (it has no sending chain yet) and LimitError
- * when the chain counter would overflow.
+ * RatchetEncrypt (Signal §3.4, SECURITY.md §6.4). Needs no randomness. The caller stores the
+ * returned state before the message leaves (in the same transaction as the outgoing message)
+ * and never encrypts from `state` again: two messages from one state would share a key and
+ * nonce. A state object that has encrypted once — or any state holding the same sending chain
+ * key — is refused (UsageError); a state reloaded from storage is a new object, so after a
+ * failed commit the caller reloads and encrypts again (the same bytes come out).
+ *
+ * Throws UsageError before the first message was received on a responder state (it has no
+ * sending chain yet) or when the state already encrypted, LimitError when the sending chain
+ * is exhausted (sendN = 2^32 − 1).
  */
 export function ratchetEncrypt(state: RatchetState, plaintext: Uint8Array): EncryptResult {
   if (!state.sendChain) throw new UsageError("cannot send before the session has received its first message");
+  if (spent.has(state) || spent.has(state.sendChain)) {
+    throw new UsageError("this ratchet state has already encrypted a message; use the state it returned");
+  }
   if (state.sendN >= MAX_COUNTER) throw new LimitError("sending chain exhausted");
-  const keys = kdfChain(state.sendChain);
+  const chainKey = state.sendChain;
+  const { messageKey, nextChainKey } = kdfChain(chainKey);
+  const { aeadKey, nonce } = expandMessageKey(messageKey);
   const header = encodeHeader({ dh: state.dhSelf.publicKey, pn: state.prevSendN, n: state.sendN });
   const associatedData = concat(state.ad, header);
-  const ciphertext = xchachaEncrypt(keys.aeadKey, keys.nonce, plaintext, associatedData);
+  const ciphertext = xchachaEncrypt(aeadKey, nonce, plaintext, associatedData);
+  spent.add(state);
+  spent.add(chainKey);
   return {
-    state: { ...state, sendChain: keys.nextChainKey, sendN: state.sendN + 1 },
+    state: { ...state, sendChain: nextChainKey, sendN: state.sendN + 1 },
     message: concat(header, ciphertext),
-    trace: { ...keys, header, associatedData },
+    trace: detached({ chainKey, messageKey, nextChainKey, aeadKey, nonce, header, associatedData }),
   };
 }
 
-/** What decryption did, for vectors and audits. */
+/** What decryption did, for vectors and audits. A copy: it shares no array with any state. */
 export interface DecryptTrace {
   /** Present when the message started a new receiving chain (a DH ratchet step, §3.4 DHRatchet). */
   readonly dhRatchet?: { readonly receive: RootStepTrace; readonly newDhSelf: X25519KeyPair; readonly send: RootStepTrace };
@@ -180,7 +248,14 @@ export interface DecryptTrace {
 export interface DecryptResult {
   readonly state: RatchetState;
   readonly plaintext: Uint8Array;
-  /** The message key just used; the caller wipes it once the new state is committed. */
+  /**
+   * A copy of the message key just used (§6.7). It shares no memory with `state` or with the
+   * input state, so wiping it never corrupts either: the caller wipes it once the new state
+   * and the plaintext are committed (or at once, if it has no use for it). The input state
+   * still holds what it held (on the skipped-key path, this very key): after committing, the
+   * caller drops the input state; it must not wipe the arrays of either state, which share
+   * them with each other.
+   */
   readonly consumed: Uint8Array;
   readonly trace: DecryptTrace;
 }
@@ -188,31 +263,52 @@ export interface DecryptResult {
 /** Mutable working copy used inside ratchetDecrypt; never escapes unless decryption succeeded. */
 type Draft = { -readonly [K in keyof RatchetState]: RatchetState[K] } & { skipped: SkippedKey[] };
 
-/** Signal §3.5 SkipMessageKeys: stores keys for recvN..until-1 of the current receiving chain. */
+/**
+ * Signal §3.5 SkipMessageKeys (§6.7 step 6): refuses to skip more than MAX_SKIP keys (checked
+ * even when there is no receiving chain), then stores the raw message keys for recvN..until-1
+ * of the current receiving chain, if there is one, and evicts the oldest beyond MAX_SKIPPED_KEYS.
+ */
 function skipMessageKeys(draft: Draft, until: number, stored: { dh: Uint8Array; n: number }[]): void {
   if (until - draft.recvN > MAX_SKIP) throw new LimitError("too many skipped messages");
   if (!draft.recvChain || !draft.dhRemote) return;
   while (draft.recvN < until) {
-    const keys = kdfChain(draft.recvChain);
-    draft.skipped.push({ dh: draft.dhRemote, n: draft.recvN, messageKey: keys.messageKey, step: draft.step });
+    const { messageKey, nextChainKey } = kdfChain(draft.recvChain);
+    draft.skipped.push({ dh: draft.dhRemote, n: draft.recvN, messageKey, step: draft.step });
     stored.push({ dh: draft.dhRemote, n: draft.recvN });
-    draft.recvChain = keys.nextChainKey;
+    draft.recvChain = nextChainKey;
     draft.recvN += 1;
   }
-  // Bound the store: the oldest keys go first.
+  // Bound the store: the oldest (first stored, first in the list) go first.
   if (draft.skipped.length > MAX_SKIPPED_KEYS) draft.skipped.splice(0, draft.skipped.length - MAX_SKIPPED_KEYS);
 }
 
 /**
- * RatchetDecrypt (Signal §3.5). `rng` supplies the new ratchet key on a DH ratchet step
- * (32 bytes). Throws CryptoVerificationError("could not decrypt") for anything that does not
- * authenticate (tampering, replay, a reflected own message, a wrong session), CodecError for
- * a message too short to hold a header, LimitError when it would skip more than MAX_SKIP
- * keys. On any throw, `state` is unchanged and still decrypts the genuine messages.
+ * RatchetDecrypt (Signal §3.5, SECURITY.md §6.7). `rng` supplies the new ratchet key on a DH
+ * ratchet step (32 bytes).
+ *
+ * Throws CryptoVerificationError("could not decrypt") for everything about the message that
+ * fails (a short message, an unknown header version, n = 2^32 − 1, a low-order ratchet key,
+ * tampering, a replay, a reflected own message, a wrong session), never saying which check
+ * failed; LimitError("too many skipped messages") when it would skip more than MAX_SKIP keys —
+ * checked before the AEAD, so it is NOT authenticated: anyone can cause it with a forged header,
+ * and the caller must not treat it as coming from the peer; UsageError for a broken `rng`. On
+ * any throw, `state` is unchanged and still decrypts the genuine messages.
  */
 export function ratchetDecrypt(rng: Rng, state: RatchetState, message: Uint8Array): DecryptResult {
+  try {
+    return decrypt(rng, state, message);
+  } catch (e) {
+    // §2: a codec failure of the header or a DH or AEAD failure says only "could not decrypt".
+    if (e instanceof CodecError || e instanceof CryptoVerificationError) throw new CryptoVerificationError();
+    throw e;
+  }
+}
+
+function decrypt(rng: Rng, state: RatchetState, message: Uint8Array): DecryptResult {
   const header = decodeHeader(message);
-  const headerBytes = message.subarray(0, HEADER_BYTES);
+  // No sender uses the last counter value (§6.4); accepting it would let Nr pass 2^32 − 1.
+  if (header.n >= MAX_COUNTER) throw new CryptoVerificationError();
+  const headerBytes = message.slice(0, HEADER_BYTES);
   const ciphertext = message.subarray(HEADER_BYTES);
   const associatedData = concat(state.ad, headerBytes);
 
@@ -222,14 +318,21 @@ export function ratchetDecrypt(rng: Rng, state: RatchetState, message: Uint8Arra
   const skippedIndex = state.skipped.findIndex((k) => k.n === header.n && bytesEqual(k.dh, header.dh));
   if (skippedIndex >= 0) {
     const entry = state.skipped[skippedIndex]!;
-    const keys = expandMessageKey(entry.messageKey);
-    const plaintext = xchachaDecrypt(keys.aeadKey, keys.nonce, ciphertext, associatedData);
+    const { aeadKey, nonce } = expandMessageKey(entry.messageKey);
+    const plaintext = xchachaDecrypt(aeadKey, nonce, ciphertext, associatedData);
     const skipped = state.skipped.filter((_, i) => i !== skippedIndex);
     return {
       state: { ...state, skipped },
       plaintext,
-      consumed: entry.messageKey,
-      trace: { usedSkippedKey: true, storedSkipped: [], keys: { messageKey: entry.messageKey, ...keys }, header: headerBytes.slice(), associatedData },
+      // A copy: the input state still holds this key, and must stay usable if the commit fails.
+      consumed: entry.messageKey.slice(),
+      trace: detached({
+        usedSkippedKey: true,
+        storedSkipped: [],
+        keys: { messageKey: entry.messageKey, aeadKey, nonce },
+        header: headerBytes,
+        associatedData,
+      }),
     };
   }
 
@@ -259,22 +362,26 @@ export function ratchetDecrypt(rng: Rng, state: RatchetState, message: Uint8Arra
     throw new CryptoVerificationError();
   }
   skipMessageKeys(draft, header.n, stored);
+  // Only the initiator before its first reply has DHr without CKr: a message under DHr (the
+  // responder's signed prekey) cannot be genuine then.
   if (!draft.recvChain) throw new CryptoVerificationError();
-  const keys = kdfChain(draft.recvChain);
-  const plaintext = xchachaDecrypt(keys.aeadKey, keys.nonce, ciphertext, associatedData);
-  draft.recvChain = keys.nextChainKey;
+  const chainKey = draft.recvChain;
+  const { messageKey, nextChainKey } = kdfChain(chainKey);
+  const { aeadKey, nonce } = expandMessageKey(messageKey);
+  const plaintext = xchachaDecrypt(aeadKey, nonce, ciphertext, associatedData);
+  draft.recvChain = nextChainKey;
   draft.recvN += 1;
   return {
     state: draft,
     plaintext,
-    consumed: keys.messageKey,
-    trace: {
+    consumed: messageKey.slice(),
+    trace: detached({
       ...(dhRatchet ? { dhRatchet } : {}),
       usedSkippedKey: false,
       storedSkipped: stored,
-      keys,
-      header: headerBytes.slice(),
+      keys: { chainKey, messageKey, nextChainKey, aeadKey, nonce },
+      header: headerBytes,
       associatedData,
-    },
+    }),
   };
 }

@@ -6,7 +6,7 @@
 import { concat, u32be } from "./bytes.js";
 import { label as labelBytes } from "./labels.js";
 import { UsageError } from "./errors.js";
-import { sodium } from "./sodium.js";
+import { blake2b } from "./primitives.js";
 
 /** Returns `n` fresh random bytes. */
 export type Rng = (n: number) => Uint8Array;
@@ -23,7 +23,7 @@ export function seededRng(seed: Uint8Array): Rng {
   const label = labelBytes("seededRng");
   return (n: number) => {
     while (pool.length < n) {
-      const block = sodium.crypto_generichash(64, concat(label, u32be(counter++)), seed);
+      const block = blake2b(concat(label, u32be(counter++)), 64, seed);
       pool = concat(pool, block);
     }
     const out = pool.slice(0, n);

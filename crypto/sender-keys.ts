@@ -206,9 +206,10 @@ function drawKeyId(rng: Rng): number {
 /**
  * Rotation (SECURITY.md §7.6): a brand-new sender key whose key id differs from `previous`'s.
  * It is `createSenderKey(rng, id)` where id is drawn from `rng` (4 bytes) and drawn again while
- * it equals previous.keyId. The client calls it whenever a member leaves or is removed (and
- * when the chain is exhausted), stores it, and distributes it only to the remaining members.
- * Throws UsageError if `rng` keeps returning the previous key id (a broken RNG).
+ * it equals previous.keyId, at most 16 draws in all. The client calls it whenever a member
+ * leaves or is removed (and when the chain is exhausted), stores it, and distributes it only
+ * to the remaining members. Throws UsageError if all 16 draws return the previous key id (a
+ * broken RNG: a working one does that with probability 2^−512).
  */
 export function rotateSenderKey(rng: Rng, previous: SenderKeyOwnState): SenderKeyOwnState {
   for (let attempt = 0; attempt < 16; attempt++) {

@@ -53,7 +53,11 @@ export const sessionVectors: VectorSuite = {
     let a = initiateSession(aliceRng, alice, bundleOf(bob, spk, opk)).session;
     const e1 = sessionEncrypt(a, alice.publicKey, p1);
     a = e1.session;
-    const store = { signedPrekey: (id: number) => (id === spkId ? spk : undefined), oneTimePrekey: (id: number) => (id === opkId ? opk : undefined) };
+    const store = {
+      signedPrekey: (id: number) => (id === spkId ? spk : undefined),
+      oneTimePrekey: (id: number) => (id === opkId ? opk : undefined),
+      acceptedBefore: () => false, // Bob's first contact: nothing accepted yet
+    };
     const accepted = acceptSession(bobRng, bob, store, parseEnvelope(e1.envelope));
     const e2 = sessionEncrypt(accepted.session, bob.publicKey, p2);
     a = sessionDecrypt(aliceRng, a, parseEnvelope(e2.envelope)).session;

@@ -6,7 +6,10 @@ import type { PrekeyBundle } from "../../crypto/prekeys.js";
 import { seededRng } from "../../crypto/rng.js";
 import { x3dhInitiate, x3dhRespond } from "../../crypto/x3dh.js";
 import { bundleFor, makeParty } from "../helpers/parties.js";
-import { utf8 } from "../../crypto/bytes.js";
+import { toHex, utf8 } from "../../crypto/bytes.js";
+import { ratchetDecrypt, ratchetEncrypt, ratchetInitInitiator, ratchetInitResponder } from "../../crypto/ratchet.js";
+import { encodeRatchetState } from "../../crypto/ratchet-codec.js";
+import { x25519KeyPair } from "../../crypto/primitives.js";
 
 const alice = makeParty("alice");
 const bob = makeParty("bob");
@@ -73,6 +76,37 @@ describe("X3DH (Signal X3DH §3)", () => {
       // As the initiator's ephemeral key, on the responder's side.
       expect(() => x3dhRespond(bob.identity, bob.signedPrekey, undefined, alice.identity.publicKey, bad)).toThrow(CryptoVerificationError);
     }
+  });
+
+  test("a low-order ratchet key in a message header is 'could not decrypt' and leaves the state unchanged (§2, §6.7)", () => {
+    const setup = seededRng(utf8("low-order header seed"));
+    const sk = setup(32);
+    const ad = setup(128);
+    const bobKey = x25519KeyPair(setup);
+    let alice = ratchetInitInitiator(setup, sk, ad, bobKey.publicKey).state;
+    const fresh = ratchetInitResponder(sk, ad, bobKey);
+    const e0 = ratchetEncrypt(alice, utf8("first"));
+    alice = e0.state;
+    const e1 = ratchetEncrypt(alice, utf8("second"));
+    // Bob before his first message (only his signed prekey) and Bob in a running session.
+    const running = ratchetDecrypt(setup, fresh, e0.message).state;
+    for (const bob of [fresh, running]) {
+      const before = toHex(encodeRatchetState(bob));
+      for (const bad of LOW_ORDER) {
+        const msg = e1.message.slice();
+        msg.set(bad, 1);
+        let thrown: unknown;
+        try {
+          ratchetDecrypt(setup, bob, msg);
+        } catch (err) {
+          thrown = err;
+        }
+        expect(thrown).toBeInstanceOf(CryptoVerificationError);
+        expect((thrown as Error).message).toBe("could not decrypt");
+        expect(toHex(encodeRatchetState(bob))).toBe(before);
+      }
+    }
+    expect(new TextDecoder().decode(ratchetDecrypt(setup, running, e1.message).plaintext)).toBe("second");
   });
 
   test("a wrong identity key makes the two sides disagree", () => {

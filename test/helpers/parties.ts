@@ -32,11 +32,3 @@ export function bundleFor(p: Party, withOneTime = true) {
   const opk = withOneTime ? [...p.oneTimePrekeys.values()][0] : undefined;
   return bundleOf(p.identity, p.signedPrekey, opk);
 }
-
-/** The responder's prekey lookup, deleting nothing (the tests decide). */
-export function prekeyStore(p: Party) {
-  return {
-    signedPrekey: (id: number) => (id === p.signedPrekey.id ? p.signedPrekey : undefined),
-    oneTimePrekey: (id: number) => p.oneTimePrekeys.get(id),
-  };
-}
