@@ -128,6 +128,15 @@ async function serve(argv: Record<string, unknown> & CommonArgs): Promise<void> 
     limits,
   };
   const log = createLogger();
+  // Listen for the stop signals before anything starts, so a stop during start-up is clean too.
+  const stopRequested = new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log.info({ signal }, "stopping");
+      resolve();
+    };
+    process.once("SIGINT", () => stop("SIGINT"));
+    process.once("SIGTERM", () => stop("SIGTERM"));
+  });
   const { keyPair, created } = loadOrCreateRelayKey(dataDir, systemRng);
   const db = await openDatabase(config, log);
   const relay = new Relay({ config, db, keyPair, rng: systemRng, log });
@@ -156,14 +165,7 @@ async function serve(argv: Record<string, unknown> & CommonArgs): Promise<void> 
     await db.close().catch(() => undefined);
     throw e;
   }
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      log.info({ signal }, "stopping");
-      resolve();
-    };
-    process.once("SIGINT", () => stop("SIGINT"));
-    process.once("SIGTERM", () => stop("SIGTERM"));
-  });
+  await stopRequested;
   await relay.stop();
   admin?.close();
   await db.close();
