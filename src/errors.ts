@@ -4,7 +4,7 @@
  * crypto/errors.ts (crypto/ may import nothing else) and the connection kinds in
  * src/transport/errors.ts; this file re-exports them and adds the wire kinds:
  *
- * - `ProtocolError`: the peer's bytes broke the wire protocol (src/wire/WIRE-SPEC.md §2–§4).
+ * - `ProtocolError`: the peer's bytes broke the wire protocol (src/wire/SECURITY.md §14.2–§4).
  * - `RemoteError`: the relay answered a request with an `error` message.
  *
  * `ERROR_CODES` is the table of every code the relay may put in an `error` message. The codes
@@ -25,7 +25,7 @@ export {
 export { ConnectionClosedError, TimeoutError } from "./transport/errors.js";
 
 /**
- * Every code the relay may send in an `error` message (WIRE-SPEC.md §6), with its meaning and
+ * Every code the relay may send in an `error` message (SECURITY.md §14.6), with its meaning and
  * whether the relay closes the connection right after sending it (`closes: true`); after any
  * other code the connection stays usable and only the request with that `id` failed.
  */

@@ -1,5 +1,5 @@
 /**
- * Frames of the wire protocol (WIRE-SPEC.md §2): inside the Noise channel, the byte stream is a
+ * Frames of the wire protocol (SECURITY.md §14.2): inside the Noise channel, the byte stream is a
  * sequence of `u32be length || payload`, where the payload is one msgpack message of 1..max
  * bytes. Sans-I/O, after node-postgres' pg-protocol parser: `FrameDecoder.push(chunk)` takes
  * whatever bytes arrived, in any cut, and returns the whole frames they complete.
@@ -23,7 +23,7 @@ export interface FrameDecoderOptions {
 }
 
 /**
- * Splits a byte stream into frames (WIRE-SPEC.md §2).
+ * Splits a byte stream into frames (SECURITY.md §14.2).
  *
  * - Partial frames are kept across pushes as a list of the chunks received, so many small
  *   chunks cost O(total bytes), never a concatenation per push.
@@ -160,7 +160,7 @@ export class FrameDecoder {
 const EMPTY = new Uint8Array(0);
 
 /**
- * Frames one payload: `u32be length || payload`, in a new array (WIRE-SPEC.md §2).
+ * Frames one payload: `u32be length || payload`, in a new array (SECURITY.md §14.2).
  * Throws UsageError when the payload is empty or longer than `maxFrameBytes`
  * (default DEFAULT_MAX_FRAME_BYTES): the receiving FrameDecoder would refuse it.
  */

@@ -1,4 +1,4 @@
-/** The wire protocol (WIRE-SPEC.md): frames, msgpack profile, schemas, message catalogue. Re-exports only. */
+/** The wire protocol (SECURITY.md §14): frames, msgpack profile, schemas, message catalogue. Re-exports only. */
 export * from "./limits.js";
 export * from "./frame-decoder.js";
 export * from "./msgpack.js";

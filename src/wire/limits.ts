@@ -1,5 +1,5 @@
 /**
- * The numbers of wire protocol v1 (WIRE-SPEC.md §1). Both sides check them: a sender refuses to
+ * The numbers of wire protocol v1 (SECURITY.md §14.1). Both sides check them: a sender refuses to
  * encode past them, a receiver refuses to decode past them. Changing one changes the protocol.
  */
 

@@ -1,5 +1,5 @@
 /**
- * The message catalogue of wire protocol v1 (WIRE-SPEC.md §6) and the codec around it. Every
+ * The message catalogue of wire protocol v1 (SECURITY.md §14.6) and the codec around it. Every
  * message is a msgpack map with a type tag `t`; a request also has `id`, a u32 its reply (or
  * its `error`) echoes. Byte fields are msgpack bin. Each message type has one schema here, and
  * its TypeScript type is derived from the schema, so handlers see exactly what was validated.
@@ -152,7 +152,7 @@ const pageLimit = optional(u32({ min: 1, max: MAX_PAGE_LIMIT }));
 // Client → relay
 // ---------------------------------------------------------------------------------------------
 
-/** Every message a client may send, by `t` (WIRE-SPEC.md §6.1). */
+/** Every message a client may send, by `t` (SECURITY.md §14.6.1). */
 export const CLIENT_MESSAGES = catalogue({
   /** First frame of every connection: the protocol version and the client's name. → welcome */
   hello: message("hello", { v: literal(PROTOCOL_VERSION), client: str({ min: 1, max: MAX_NAME_BYTES }) }),
@@ -232,7 +232,7 @@ export const CLIENT_MESSAGES = catalogue({
 // Relay → client
 // ---------------------------------------------------------------------------------------------
 
-/** Every message the relay may send, by `t` (WIRE-SPEC.md §6.2). */
+/** Every message the relay may send, by `t` (SECURITY.md §14.6.2). */
 export const RELAY_MESSAGES = catalogue({
   /** Answer to hello: the version the relay speaks and its name. */
   welcome: message("welcome", { v: literal(PROTOCOL_VERSION), relay: str({ min: 1, max: MAX_NAME_BYTES }) }),
@@ -354,7 +354,7 @@ export interface DecodeOptions {
 }
 
 /**
- * Decodes and validates one frame payload from a client (WIRE-SPEC.md §4).
+ * Decodes and validates one frame payload from a client (SECURITY.md §14.4).
  * Throws ProtocolError: BAD_FRAME (msgpack), BAD_MESSAGE (not a map, or a field wrong),
  * UNKNOWN_TYPE (`t` not a client message), UNSUPPORTED_VERSION (hello.v is not 1). The error's
  * `requestId` is the message's `id` when it had a valid one.

@@ -1,5 +1,5 @@
 /**
- * The msgpack profile of the wire protocol (WIRE-SPEC.md §3): the standard msgpack types
+ * The msgpack profile of the wire protocol (SECURITY.md §14.3): the standard msgpack types
  * except extensions (so no timestamps, records or other msgpackr additions), map keys that are
  * unique UTF-8 strings, strict UTF-8 in every string, one value per frame, bounded nesting and
  * size. Decoding runs `scanMsgpack`, an iterative check of exactly that, before msgpackr sees

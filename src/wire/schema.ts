@@ -1,5 +1,5 @@
 /**
- * A small validator combinator library for decoded msgpack (WIRE-SPEC.md §4). Each schema
+ * A small validator combinator library for decoded msgpack (SECURITY.md §14.4). Each schema
  * checks an `unknown` value and returns it typed, or throws ProtocolError BAD_MESSAGE naming
  * the field path and what was expected: "send.envelope: expected bytes of at most 65536, got
  * 70000 bytes". Messages describe types and sizes only; they never echo the peer's data.

@@ -1,5 +1,5 @@
 /**
- * Usernames (WIRE-SPEC.md §5): 3 to 32 characters of lowercase ASCII letters, digits, '_', '.'
+ * Usernames (SECURITY.md §14.5): 3 to 32 characters of lowercase ASCII letters, digits, '_', '.'
  * and '-', starting with a letter or digit. People may type any case: the canonical form is the
  * input with ASCII A–Z lowercased, and only that form is validated, stored and compared.
  * Only ASCII is lowercased, so no Unicode case folding (the Kelvin sign "K" becomes "k" under

@@ -1,5 +1,5 @@
 /**
- * join and login against a real relay over loopback sockets (SECURITY.md §10.4, WIRE-SPEC.md
+ * join and login against a real relay over loopback sockets (SECURITY.md §10.4, SECURITY.md §14
  * §6.1): invites, usernames, the signature over the connection's handshake hash, failed logins
  * that all look alike, backoff per account and per address, disabled accounts, admin invites.
  *

@@ -38,7 +38,7 @@ for (const storage of relayStorages()) {
       const first = await alice.client.request<"open_direct">({ t: "open_direct", username: "bob" });
       expect(first.chat).toMatchObject({ kind: "direct", closed: false });
       expect(first.chat.members.map((m) => m.username).sort()).toEqual(["alice", "bob"]);
-      // Direct chats have no admins (WIRE-SPEC "Member"; src/wire/messages.ts chatMemberSchema).
+      // Direct chats have no admins (SECURITY.md §14.6 "Member"; src/wire/messages.ts chatMemberSchema).
       expect(first.chat.members.map((m) => m.role)).toEqual(["member", "member"]);
       await bob.inbox.event({ chat: first.chat.id, event: "added", user: "bob", by: "alice" });
 

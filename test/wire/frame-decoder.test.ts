@@ -1,5 +1,5 @@
 /**
- * The frame decoder (WIRE-SPEC.md §2): any cut of the stream gives the same frames, oversized
+ * The frame decoder (SECURITY.md §14.2): any cut of the stream gives the same frames, oversized
  * lengths are refused from the header alone, and garbage only ever raises ProtocolError.
  */
 import fc from "fast-check";

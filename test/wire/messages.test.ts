@@ -1,5 +1,5 @@
 /**
- * The v1 message catalogue (WIRE-SPEC.md §6) and its codec: every message round-trips, every
+ * The v1 message catalogue (SECURITY.md §14.6) and its codec: every message round-trips, every
  * field is checked (type, presence, size) with its path in the refusal, and no input at all
  * makes a decoder do anything but return a valid message or throw ProtocolError.
  */

@@ -1,5 +1,5 @@
 /**
- * The msgpack profile (WIRE-SPEC.md §3): the scan refuses deep nesting, extensions, trailing
+ * The msgpack profile (SECURITY.md §14.3): the scan refuses deep nesting, extensions, trailing
  * bytes, impossible lengths, bad UTF-8 and odd keys, without recursion; what it accepts,
  * msgpackr decodes; encodeMsgpack writes only what the scan accepts.
  */

@@ -1,4 +1,4 @@
-/** The validator combinators (WIRE-SPEC.md §4): what each accepts, refuses and says. */
+/** The validator combinators (SECURITY.md §14.4): what each accepts, refuses and says. */
 import { describe, expect, expectTypeOf, test } from "vitest";
 import { ProtocolError, UsageError } from "../../src/errors.js";
 import {

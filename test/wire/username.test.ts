@@ -1,4 +1,4 @@
-/** Usernames (WIRE-SPEC.md §5): the canonical form and its rule. */
+/** Usernames (SECURITY.md §14.5): the canonical form and its rule. */
 import { describe, expect, test } from "vitest";
 import { UsageError } from "../../src/errors.js";
 import { isValidUsername, normalizeUsername, tryNormalizeUsername } from "../../src/wire/index.js";
