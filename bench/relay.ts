@@ -61,8 +61,7 @@ const sockets: Socket[] = [];
 
 async function connect(): Promise<RelayClient> {
   const c = await RelayClient.connect({ host: "127.0.0.1", port, relayKey, rng: systemRng, timeoutMs: 60_000, requestTimeoutMs: 120_000 });
-  const s = (c as unknown as { noise: { stream: Socket } }).noise.stream;
-  sockets.push(s);
+  sockets.push(socketOf(c));
   return c;
 }
 
@@ -96,14 +95,36 @@ async function login(u: User): Promise<RelayClient> {
   return c;
 }
 
-function wireBytes(): number {
-  return sockets.reduce((n, s) => n + s.bytesRead + s.bytesWritten, 0);
+function wireBytes(clients?: RelayClient[]): number {
+  const of = clients ? clients.map(socketOf) : sockets;
+  return of.reduce((n, s) => n + s.bytesRead + s.bytesWritten, 0);
 }
 
+function socketOf(c: RelayClient): Socket {
+  return (c as unknown as { noise: { stream: Socket } }).noise.stream;
+}
+
+/**
+ * Envelopes and idempotency ids are cheap to make, so the load generator spends its share of
+ * the two cores on the protocol, not on randomness: random filler drawn once, then a counter.
+ */
+const FILLER = new Uint8Array(randomBytes(ENVELOPE_BYTES));
+let counter = 0n;
+
 function envelopeAt(t: bigint): Uint8Array {
-  const e = new Uint8Array(randomBytes(ENVELOPE_BYTES));
-  new DataView(e.buffer).setBigUint64(0, t);
+  const e = FILLER.slice();
+  const v = new DataView(e.buffer);
+  v.setBigUint64(0, t);
+  v.setBigUint64(8, counter++);
   return e;
+}
+
+const IDEM_PREFIX = new Uint8Array(randomBytes(8));
+function nextIdem(): Uint8Array {
+  const idem = new Uint8Array(16);
+  idem.set(IDEM_PREFIX);
+  new DataView(idem.buffer).setBigUint64(8, counter++);
+  return idem;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -144,6 +165,8 @@ async function throughput() {
   const sink: Sink = { delivered: 0, latenciesMs: [] };
   for (const c of rc) receive(c, sink);
   const bytes0 = wireBytes();
+  const up0 = wireBytes(sc);
+  const down0 = wireBytes(rc);
   const t0 = performance.now();
   const end = t0 + SECONDS * 1000;
   let acked = 0;
@@ -151,7 +174,7 @@ async function throughput() {
     sc.map(async (c, i) => {
       const worker = async () => {
         while (performance.now() < end) {
-          await c.request<"send">({ t: "send", chat: chats[i]!, idem: new Uint8Array(randomBytes(16)), envelope: envelopeAt(process.hrtime.bigint()) });
+          await c.request<"send">({ t: "send", chat: chats[i]!, idem: nextIdem(), envelope: envelopeAt(process.hrtime.bigint()) });
           acked++;
         }
       };
@@ -170,6 +193,9 @@ async function throughput() {
     deliveredPerSecond: Math.round(sink.delivered / secs),
     latencyMs: { p50: percentile(lat, 50), p95: percentile(lat, 95), p99: percentile(lat, 99) },
     wireBytesPerDelivered: Math.round((wireBytes() - bytes0) / Math.max(1, sink.delivered)),
+    // The two legs: sender↔relay (send + sent) and relay↔recipient (msg + its acks).
+    senderLegBytesPerMessage: Math.round((wireBytes(sc) - up0) / Math.max(1, acked)),
+    recipientLegBytesPerMessage: Math.round((wireBytes(rc) - down0) / Math.max(1, sink.delivered)),
   };
   for (const c of [...sc, ...rc]) c.close();
   return result;
@@ -186,6 +212,8 @@ async function latency() {
   const sink: Sink = { delivered: 0, latenciesMs: [] };
   for (const c of rc) receive(c, sink);
   const bytes0 = wireBytes();
+  const up0 = wireBytes(sc);
+  const down0 = wireBytes(rc);
   const total = RATE * SECONDS;
   const intervalMs = 1000 / RATE;
   const t0 = performance.now();
@@ -198,7 +226,7 @@ async function latency() {
     if (due > now) await new Promise((r) => setTimeout(r, Math.max(0, due - now - 0.5)));
     while (sent < total && t0 + sent * intervalMs <= performance.now()) {
       const i = sent % PAIRS;
-      pending.push(sc[i]!.request<"send">({ t: "send", chat: chats[i]!, idem: new Uint8Array(randomBytes(16)), envelope: envelopeAt(process.hrtime.bigint()) }));
+      pending.push(sc[i]!.request<"send">({ t: "send", chat: chats[i]!, idem: nextIdem(), envelope: envelopeAt(process.hrtime.bigint()) }));
       sent++;
     }
   }
@@ -213,6 +241,8 @@ async function latency() {
     achievedPerSecond: Math.round(sent / ((performance.now() - t0) / 1000)),
     latencyMs: { p50: percentile(lat, 50), p95: percentile(lat, 95), p99: percentile(lat, 99), max: lat[lat.length - 1] },
     wireBytesPerDelivered: Math.round((wireBytes() - bytes0) / Math.max(1, sink.delivered)),
+    senderLegBytesPerMessage: Math.round((wireBytes(sc) - up0) / Math.max(1, sent)),
+    recipientLegBytesPerMessage: Math.round((wireBytes(rc) - down0) / Math.max(1, sink.delivered)),
   };
   for (const c of [...sc, ...rc]) c.close();
   return result;
@@ -241,7 +271,7 @@ async function group() {
       const c = clients[g * MEMBERS]!;
       const worker = async () => {
         while (performance.now() < end) {
-          await c.request<"send">({ t: "send", chat, idem: new Uint8Array(randomBytes(16)), envelope: envelopeAt(process.hrtime.bigint()) });
+          await c.request<"send">({ t: "send", chat, idem: nextIdem(), envelope: envelopeAt(process.hrtime.bigint()) });
           acked++;
         }
       };
