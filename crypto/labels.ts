@@ -31,6 +31,14 @@ export const LABELS = {
   senderMessageSignature: "SMSG-v1 sender key message",
   /** Ed25519 signature by the identity key over the Noise handshake hash: login and join (§10.4). */
   relayLogin: "SMSG-v1 relay login",
+  /** Ed25519 signed-message prefix of a group state announced by an admin (§15.4). */
+  groupState: "SMSG-v1 group state",
+  /** AEAD associated-data prefix of the wrapped profile data key in key.json (§16.1). */
+  keystore: "SMSG-v1 keystore",
+  /** HKDF info deriving the key that seals the client store's secret columns (§16.2). */
+  storeColumnKey: "SMSG-v1 store column key",
+  /** HKDF info deriving the key of the client store's chat-name index (§16.2). */
+  storeNameIndex: "SMSG-v1 store name index",
   /** Iterated hash input of a safety-number fingerprint (§9). */
   safetyNumber: "SMSG-v1 safety number",
   /** Block input of the deterministic RNG used for vectors and tests (§11). */

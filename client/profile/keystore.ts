@@ -19,6 +19,7 @@
  * Every write replaces key.json atomically (atomic-file.ts): a crash or a wrong passphrase
  * never loses the key.
  */
+import { LABELS } from "../../crypto/labels.js";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fromHex, toHex, utf8, concat } from "../../crypto/bytes.js";
@@ -38,12 +39,8 @@ import { PassphraseRequiredError, ProfileExistsError, ProfileNotFoundError, Wron
 import { passphraseKey } from "./passphrase.js";
 import { KEYSTORE_FILE, ensureProfileDir } from "./paths.js";
 
-/**
- * The AEAD label of a wrapped data key.
- * TODO(labels): this must move to crypto/labels.ts (LABELS.keystore) and SECURITY.md §3; it is
- * defined here only because crypto/ is being edited by someone else at the moment.
- */
-export const KEYSTORE_LABEL = "SMSG-v1 keystore";
+/** The AEAD label of a wrapped data key (crypto/labels.ts, SECURITY.md §16.1). */
+export const KEYSTORE_LABEL = LABELS.keystore;
 
 /** The key.json format version, also the last byte of the AEAD's associated data. */
 export const KEYSTORE_VERSION = 1;

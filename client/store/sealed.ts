@@ -26,6 +26,7 @@
  * by name and keep names unique without storing them in clear. It reveals only which rows
  * have equal names to someone without the data key.
  */
+import { LABELS } from "../../crypto/labels.js";
 import { concat, u32be, utf8 } from "../../crypto/bytes.js";
 import { CodecError, UsageError } from "../../src/errors.js";
 import {
@@ -40,16 +41,11 @@ import {
 } from "../../crypto/primitives.js";
 import type { Rng } from "../../crypto/rng.js";
 
-/**
- * HKDF info of the column key. TODO(labels): must move to crypto/labels.ts and SECURITY.md §3;
- * defined here because crypto/ is owned by someone else at the moment.
- */
-export const STORE_COLUMN_KEY_LABEL = "SMSG-v1 store column key";
+/** HKDF info of the column key (crypto/labels.ts, SECURITY.md §16.2). */
+export const STORE_COLUMN_KEY_LABEL = LABELS.storeColumnKey;
 
-/**
- * HKDF info of the name-index key. TODO(labels): must move to crypto/labels.ts and SECURITY.md §3.
- */
-export const STORE_NAME_INDEX_LABEL = "SMSG-v1 store name index";
+/** HKDF info of the name-index key (crypto/labels.ts, SECURITY.md §16.2). */
+export const STORE_NAME_INDEX_LABEL = LABELS.storeNameIndex;
 
 /** Format version of a sealed value (its first byte, and the first byte of its AD). */
 export const SEALED_VERSION = 1;
