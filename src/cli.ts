@@ -5,6 +5,7 @@
  */
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
+import { clientCommands } from "../client/commands/client-commands.js";
 import { vectorsCommand } from "../client/commands/vectors.js";
 import { relayCommand } from "../relay/commands/relay-command.js";
 import { EXIT } from "./exit-codes.js";
@@ -22,6 +23,7 @@ async function main(): Promise<void> {
       process.exit(EXIT.usage);
     })
     .help();
+  cli = clientCommands(cli);
   cli = vectorsCommand(cli);
   cli = relayCommand(cli);
   await cli.parseAsync();

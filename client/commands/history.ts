@@ -1,0 +1,127 @@
+/**
+ * `smsg history CHAT [--limit N] [--before ID] [--offline]`: a page of a chat's history, oldest
+ * first. It first fetches what is waiting on the relay (unless --offline), so a message someone
+ * just sent shows at once; it marks what it shows as read.
+ */
+import type { Argv } from "yargs";
+import { UsageError } from "../../src/errors.js";
+import { findChat } from "../engine/chats.js";
+import { isControlRow } from "../engine/inbox.js";
+import { type Account, closeAccount } from "../engine/open-account.js";
+import { type ChatRecord, MAX_HISTORY_PAGE, type MessageRecord } from "../store/index.js";
+import { type ProfileArgs, displayNameOf, openAccountOf, withOnlineAccount, withProfileOptions } from "./common.js";
+import { runCommand } from "./exit.js";
+import { gapLine, messageJson, messageLine, printJson, printLine } from "./output.js";
+
+/** One page of what the history shows (control rows left out): oldest first, and whether older ones exist. */
+export function visibleHistory(acct: Account, chatId: number, limit: number, beforeId?: number): { messages: MessageRecord[]; more: boolean } {
+  const out: MessageRecord[] = [];
+  let before = beforeId;
+  for (;;) {
+    const page = acct.store.messages.history(chatId, { limit: MAX_HISTORY_PAGE, ...(before !== undefined ? { beforeId: before } : {}) });
+    const shown = page.messages.filter((m) => !isControlRow(m));
+    out.unshift(...shown);
+    const first = page.messages[0];
+    if (out.length >= limit || !page.more || first === undefined) {
+      return { messages: out.slice(-limit), more: out.length > limit || page.more };
+    }
+    before = first.id;
+  }
+}
+
+/**
+ * Whether an incoming message is to be flagged as sent with an unverified new key: the peer's
+ * key change is still pending and the message was stored after the change was seen. (The store
+ * keeps no per-message flag yet, so this is by time; `listen` flags each message exactly.)
+ */
+export function flaggedByKeyChange(acct: Account, chat: ChatRecord, m: MessageRecord): boolean {
+  if (m.direction !== "in" || chat.peer === null) return false;
+  const c = acct.store.contacts.get(chat.peer);
+  return c !== undefined && c.keyChanged && c.keyChangedAt !== null && m.storedAt >= c.keyChangedAt;
+}
+
+/**
+ * The sequence numbers missing before each message of a page, by message id: for each sender,
+ * the numbers between the previous one shown and this one that appear nowhere in the page.
+ * Before a sender's first message in the page only when `fromStart` (the page starts the chat).
+ */
+export function gapsBefore(messages: readonly MessageRecord[], fromStart: boolean): Map<number, [from: number, to: number]> {
+  const seen = new Map<string, Set<number>>();
+  for (const m of messages) {
+    if (m.direction !== "in" || m.senderSeq === null) continue;
+    const s = seen.get(m.sender) ?? new Set<number>();
+    s.add(m.senderSeq);
+    seen.set(m.sender, s);
+  }
+  const last = new Map<string, number>();
+  const out = new Map<number, [number, number]>();
+  for (const m of messages) {
+    if (m.direction !== "in" || m.senderSeq === null) continue;
+    const prev = last.get(m.sender) ?? (fromStart ? 0 : undefined);
+    if (prev !== undefined && m.senderSeq > prev + 1) {
+      const all = seen.get(m.sender)!;
+      let from = prev + 1;
+      while (from < m.senderSeq && all.has(from)) from++;
+      let to = m.senderSeq - 1;
+      while (to > from && all.has(to)) to--;
+      if (from <= to && !all.has(from)) out.set(m.id, [from, to]);
+    }
+    if (prev === undefined || m.senderSeq > prev) last.set(m.sender, m.senderSeq);
+  }
+  return out;
+}
+
+function show(acct: Account, chat: ChatRecord, argv: ProfileArgs & { limit: number; before?: number | undefined }): void {
+  if (!Number.isInteger(argv.limit) || argv.limit < 1 || argv.limit > MAX_HISTORY_PAGE) throw new UsageError(`--limit must be 1..${MAX_HISTORY_PAGE}`);
+  if (argv.before !== undefined && (!Number.isSafeInteger(argv.before) || argv.before < 1)) throw new UsageError("--before takes a message id (#N)");
+  const page = visibleHistory(acct, chat.id, argv.limit, argv.before);
+  const gaps = gapsBefore(page.messages, !page.more);
+  const names = displayNameOf(acct);
+  for (const m of page.messages) {
+    const gap = gaps.get(m.id);
+    if (gap) {
+      const [from, to] = gap;
+      if (argv.json) printJson("gap", { chat: chat.id, from: m.sender, missing_from: from, missing_to: to, before_id: m.id });
+      else printLine(gapLine(m.sender, from, to, names));
+    }
+    const flagged = flaggedByKeyChange(acct, chat, m);
+    if (argv.json) printJson("message", messageJson(m, flagged));
+    else printLine(messageLine(m, flagged, names));
+  }
+  const first = page.messages[0];
+  if (argv.json) printJson("history_end", { chat: chat.id, more: page.more, ...(page.more && first ? { before: first.id } : {}) });
+  else if (page.messages.length === 0) printLine("(no messages)");
+  else if (page.more && first) printLine(`(older messages: smsg history ${chat.id} --before ${first.id})`);
+  const newestIn = Math.max(0, ...page.messages.filter((m) => m.direction === "in" && m.relayMsgId !== null).map((m) => m.relayMsgId!));
+  if (newestIn > 0) acct.store.chats.markRead(chat.id, newestIn);
+}
+
+/** Mounts `history`. */
+export function historyCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> {
+  return y.command(
+    "history <chat>",
+    "Show a chat's messages, oldest first (fetches new ones first)",
+    (a) =>
+      withProfileOptions(a)
+        .positional("chat", { type: "string", demandOption: true, describe: "Chat id, chat name, or the other member of a direct chat" })
+        .option("limit", { type: "number", default: 50, describe: `How many messages (1..${MAX_HISTORY_PAGE})` })
+        .option("before", { type: "number", describe: "Only messages older than this id (#N)" })
+        .option("offline", { type: "boolean", default: false, describe: "Do not contact the relay first" }),
+    (argv) =>
+      runCommand(async () => {
+        const args = argv as ProfileArgs & typeof argv;
+        if (args.offline) {
+          const acct = await openAccountOf(args);
+          try {
+            show(acct, acct.store.resolveChat(args.chat), args);
+          } finally {
+            closeAccount(acct);
+          }
+          return;
+        }
+        await withOnlineAccount(args, async (acct, online) => {
+          show(acct, await findChat(acct, online.relay, args.chat), args);
+        });
+      }),
+  );
+}

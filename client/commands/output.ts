@@ -1,0 +1,141 @@
+/**
+ * What the client commands print. Data goes to stdout: for people as plain lines, with `--json`
+ * as JSON lines, each an object `{"v":1,"type":…}` (schema version 1; a new field may be added,
+ * an existing one never changes meaning). Warnings and errors go to stderr. Text written by
+ * other people is made harmless for a terminal before it is shown (`terminalSafe`).
+ */
+import type { EngineEvent } from "../engine/events.js";
+import type { ListenStatus } from "../engine/listener.js";
+import { displayText, senderLabel } from "../protocol/text-rules.js";
+import type { MessageRecord } from "../store/index.js";
+
+/** The version of every JSON line the client prints. */
+export const JSON_SCHEMA_VERSION = 1;
+
+/** Prints one JSON line `{"v":1,"type":type,...fields}` on stdout. */
+export function printJson(type: string, fields: Record<string, unknown> = {}): void {
+  process.stdout.write(`${JSON.stringify({ v: JSON_SCHEMA_VERSION, type, ...fields })}\n`);
+}
+
+/** Prints one line on stdout. */
+export function printLine(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+/** Prints `smsg: warning: …` on stderr. */
+export function warn(message: string): void {
+  process.stderr.write(`smsg: warning: ${message}\n`);
+}
+
+/**
+ * `text` as it may reach a terminal (client/protocol/text-rules.ts displayText): no escape
+ * sequences, C0/C1 controls or bidi overrides; line breaks kept. For display only: `--json`
+ * output carries the text as it was sent (JSON escapes it).
+ */
+export function terminalSafe(text: string): string {
+  return displayText(text);
+}
+
+/** A time for people: local `YYYY-MM-DD HH:MM`. */
+export function shortTime(ms: number): string {
+  const d = new Date(ms);
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
+}
+
+/** The JSON fields of an engine event (snake_case, as the other JSON lines). */
+export function eventJson(e: EngineEvent): Record<string, unknown> {
+  switch (e.type) {
+    case "message":
+      return {
+        chat: e.chat,
+        id: e.id,
+        relay_msg: e.relayMsg,
+        from: e.from,
+        ts: e.ts,
+        seq: e.seq,
+        seq_status: e.seqStatus,
+        body: e.body,
+        key_changed: e.keyChanged,
+      };
+    case "key_change":
+      return { user: e.user, chat: e.chat };
+    case "gap":
+      return { chat: e.chat, from: e.from, missing_from: e.missingFrom, missing_to: e.missingTo };
+    case "undecryptable":
+      return { chat: e.chat, id: e.id, relay_msg: e.relayMsg, from: e.from, ts: e.ts, reason: e.reason };
+    case "profile":
+      return { user: e.user, display_name: e.displayName };
+    case "chat_event":
+      return { chat: e.chat, event: e.event, user: e.user, by: e.by };
+  }
+}
+
+/** A user's display name, if known (contacts), for sender labels. */
+export type DisplayNameOf = (username: string) => string | null | undefined;
+
+/** How a sender is shown (SECURITY.md §15.5): `Display Name (@username)`, or `@username`. */
+export function sender(username: string, nameOf?: DisplayNameOf): string {
+  return senderLabel(username, nameOf?.(username) ?? undefined);
+}
+
+/** The line shown where a sender's numbers jump (SECURITY.md §15.3.2). */
+export function gapLine(from: string, missingFrom: number, missingTo: number, nameOf?: DisplayNameOf): string {
+  const n = missingTo - missingFrom + 1;
+  return `⚠ ${n} message${n === 1 ? "" : "s"} from ${sender(from, nameOf)} ${n === 1 ? "is" : "are"} missing (the relay did not deliver ${n === 1 ? "it" : "them"}; numbers ${missingFrom}–${missingTo})`;
+}
+
+/** An engine event as one line for people. */
+export function eventLine(e: EngineEvent, nameOf?: DisplayNameOf): string {
+  switch (e.type) {
+    case "message":
+      return `[chat ${e.chat}] ${shortTime(e.ts)} ${sender(e.from, nameOf)}: ${terminalSafe(e.body)}${e.keyChanged ? "  (⚠ sent with an unverified new key)" : ""}${seqNote(e.seqStatus, e.from)}`;
+    case "key_change":
+      return `⚠ ${e.user}'s identity key changed: nothing is sent to them until you check it (smsg verify ${e.user})`;
+    case "gap":
+      return `[chat ${e.chat}] ${gapLine(e.from, e.missingFrom, e.missingTo, nameOf)}`;
+    case "undecryptable":
+      return `⚠ [chat ${e.chat}] a message from ${e.from} could not be read: ${e.reason}`;
+    case "profile":
+      return `${e.user} is now called ${e.displayName === null ? "(no display name)" : terminalSafe(e.displayName)}`;
+    case "chat_event":
+      return `[chat ${e.chat}] ${e.user !== null && e.event !== "closed" && e.event !== "reopened" ? `${e.user} ` : ""}${e.event} by ${e.by}`;
+  }
+}
+
+function seqNote(s: string, from: string): string {
+  if (s === "late") return "  (arrived late)";
+  if (s === "duplicate") return `  (⚠ ${from} reused a message number)`;
+  if (s === "stale") return "  (⚠ out of order)";
+  return "";
+}
+
+/** The JSON fields of a stored message (history). */
+export function messageJson(m: MessageRecord, keyChanged: boolean): Record<string, unknown> {
+  return {
+    chat: m.chatId,
+    id: m.id,
+    relay_msg: m.relayMsgId,
+    from: m.sender,
+    direction: m.direction,
+    status: m.status,
+    ts: m.sentAt,
+    seq: m.senderSeq,
+    body: m.body,
+    key_changed: keyChanged,
+  };
+}
+
+/** A stored message as one line for people: `#ID TIME SENDER: TEXT` and its status. */
+export function messageLine(m: MessageRecord, keyChanged: boolean, nameOf?: DisplayNameOf): string {
+  const head = `#${m.id} ${shortTime(m.sentAt)} ${sender(m.sender, nameOf)}:`;
+  if (m.status === "undecryptable") return `${head} ⚠ (this message could not be decrypted)`;
+  const body = terminalSafe(m.body ?? "");
+  const status = m.status === "pending" ? "  (not sent yet)" : m.status === "failed" ? "  (⚠ failed: not delivered)" : "";
+  return `${head} ${body}${status}${keyChanged ? "  (⚠ sent with an unverified new key)" : ""}`;
+}
+
+/** A listener status as a JSON line's fields. */
+export function statusJson(s: ListenStatus): [type: string, fields: Record<string, unknown>] {
+  return s.state === "listening" ? ["listening", {}] : ["disconnected", { reason: s.reason, retry_in_ms: s.retryInMs }];
+}

@@ -1,0 +1,119 @@
+/**
+ * Chats as the relay knows them, mirrored into the local store: open a direct chat, learn the
+ * chats the relay lists (a peer may have opened one with us), close and reopen, and follow the
+ * relay's chat events. Group chats are listed but not usable yet (a later version).
+ */
+import { RemoteError, UsageError } from "../../src/errors.js";
+import { MAX_CHATS_PER_PAGE } from "../../src/wire/limits.js";
+import type { RelayMessageOf } from "../../src/wire/messages.js";
+import { normalizeUsername } from "../../src/wire/username.js";
+import type { RelayClient } from "../relay-client.js";
+import { type ChatRecord, ChatNotFoundError } from "../store/index.js";
+import { UserUnknownError } from "./errors.js";
+import type { Account } from "./open-account.js";
+import { checkIdentity } from "./sessions.js";
+
+/**
+ * Reads every chat the relay lists for us (list_chats, page by page) and stores what it says:
+ * kind, peer, closed, our role. A direct chat whose other member left (the relay then names no
+ * peer) keeps the peer stored before, or is skipped when it has none. Returns the stored chats.
+ */
+export async function refreshChats(acct: Account, relay: RelayClient): Promise<ChatRecord[]> {
+  const out: ChatRecord[] = [];
+  let after: number | undefined;
+  for (let page = 0; page < 10_000; page++) {
+    const r = await relay.request<"list_chats">({ t: "list_chats", ...(after !== undefined ? { after } : {}) });
+    acct.store.transaction(() => {
+      for (const c of r.chats) {
+        const peer = c.kind === "direct" ? (c.peer ?? acct.store.chats.get(c.id)?.peer ?? null) : null;
+        if (c.kind === "direct" && peer === null) continue;
+        out.push(acct.store.chats.upsert({ id: c.id, kind: c.kind, peer, closed: c.closed, myRole: c.role }));
+      }
+    });
+    const last = r.chats[r.chats.length - 1];
+    if (!r.more || last === undefined || r.chats.length < 1 || r.chats.length > MAX_CHATS_PER_PAGE) break;
+    after = last.id;
+  }
+  return out;
+}
+
+/** What openDirectChat returns. */
+export interface OpenedChat {
+  readonly chat: ChatRecord;
+  /** The peer's identity key was pinned just now (first contact). */
+  readonly pinnedNow: boolean;
+}
+
+/**
+ * Opens (or finds again) the direct chat with `username` on the relay (open_direct), stores it
+ * with its members, then checks the peer's identity key against the pinned one (pinning it on
+ * first use). Throws UsageError for an invalid name or ourselves, UserUnknownError, and
+ * KeyChangedError when the relay presents another key than the pinned one (the chat is stored
+ * all the same; the change is recorded).
+ */
+export async function openDirectChat(acct: Account, relay: RelayClient, username: string): Promise<OpenedChat> {
+  const peer = normalizeUsername(username);
+  if (peer === acct.username) throw new UsageError("you cannot open a direct chat with yourself");
+  let reply;
+  try {
+    reply = await relay.request<"open_direct">({ t: "open_direct", username: peer });
+  } catch (e) {
+    if (e instanceof RemoteError && e.code === "USER_UNKNOWN") throw new UserUnknownError(peer);
+    throw e;
+  }
+  const info = reply.chat;
+  const chat = acct.store.transaction(() => {
+    const c = acct.store.chats.upsert({ id: info.id, kind: "direct", peer, closed: info.closed, myRole: "member" });
+    acct.store.members.set(info.id, info.members.map((m) => ({ username: m.username, role: m.role })));
+    return c;
+  });
+  const pin = await checkIdentity(acct, relay, peer);
+  return { chat, pinnedNow: pin === "pinned" };
+}
+
+/**
+ * The chat a CHAT argument names (an id, a name, or a direct chat's peer; ChatsTable.resolve).
+ * When it is not known locally and `relay` is given, the relay's chat list is read first and
+ * the lookup tried again. Throws ChatNotFoundError or AmbiguousChatError.
+ */
+export async function findChat(acct: Account, relay: RelayClient | undefined, arg: string): Promise<ChatRecord> {
+  try {
+    return acct.store.resolveChat(arg);
+  } catch (e) {
+    if (!(e instanceof ChatNotFoundError) || !relay) throw e;
+  }
+  await refreshChats(acct, relay);
+  return acct.store.resolveChat(arg);
+}
+
+/**
+ * Closes or reopens a chat on the relay (close_chat / reopen_chat) and locally. Throws
+ * ChatNotFoundError when the relay says we are not in it, or the relay's RemoteError
+ * (NOT_CHAT_ADMIN for a group we do not administer).
+ */
+export async function setChatClosed(acct: Account, relay: RelayClient, chat: ChatRecord, closed: boolean): Promise<ChatRecord> {
+  try {
+    if (closed) await relay.request<"close_chat">({ t: "close_chat", chat: chat.id });
+    else await relay.request<"reopen_chat">({ t: "reopen_chat", chat: chat.id });
+  } catch (e) {
+    if (e instanceof RemoteError && e.code === "CHAT_UNKNOWN") throw new ChatNotFoundError(String(chat.id));
+    throw e;
+  }
+  acct.store.chats.setClosed(chat.id, closed);
+  return acct.store.chats.get(chat.id)!;
+}
+
+/**
+ * Applies a pushed chat event to the local store: closed / reopened set the flag; a member
+ * added, removed or leaving makes us read the chat list again (which also learns a chat a peer
+ * just opened with us).
+ */
+export async function applyChatEvent(acct: Account, relay: RelayClient, ev: RelayMessageOf<"chat_event">): Promise<void> {
+  if (ev.event === "closed" || ev.event === "reopened") {
+    if (acct.store.chats.get(ev.chat)) {
+      acct.store.chats.setClosed(ev.chat, ev.event === "closed");
+      return;
+    }
+  }
+  await refreshChats(acct, relay);
+}

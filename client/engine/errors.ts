@@ -1,0 +1,84 @@
+/**
+ * The errors of the client engine: SmsgErrors with stable codes (src/errors.ts), each one
+ * clear sentence the CLI prints as it is (DESIGN.md "Client": errors are one clear sentence and
+ * a non-zero exit code; client/commands/exit.ts maps each code to its exit code). Local only:
+ * the relay never sends these codes.
+ */
+import { SmsgError } from "../../src/errors.js";
+
+/** The relay cannot be reached (refused, timed out, closed during the handshake). Code RELAY_UNREACHABLE. */
+export class RelayUnreachableError extends SmsgError {
+  constructor(host: string, port: number, reason: string, options?: { cause?: unknown }) {
+    super("RELAY_UNREACHABLE", `cannot reach the relay at ${host}:${port} (${reason})`, options);
+  }
+}
+
+/**
+ * A message was encrypted and queued, but the relay could not be reached to send it: it stays
+ * in the outbox and the next command that reaches the relay sends it. Code QUEUED_OFFLINE.
+ */
+export class QueuedOfflineError extends SmsgError {
+  /** The local id of the queued message. */
+  readonly messageId: number;
+  constructor(host: string, port: number, messageId: number, options?: { cause?: unknown }) {
+    super(
+      "QUEUED_OFFLINE",
+      `cannot reach the relay at ${host}:${port}: message #${messageId} is queued and the next smsg command that reaches the relay sends it`,
+      options,
+    );
+    this.messageId = messageId;
+  }
+}
+
+/** The profile folder holds a keystore but no account: join never completed. Code NOT_JOINED. */
+export class NotJoinedError extends SmsgError {
+  constructor(dir: string) {
+    super("NOT_JOINED", `the profile in ${dir} has no account: its join did not complete; delete the folder and join again`);
+  }
+}
+
+/** The relay refused the login (unknown account, wrong credential or signature). Code LOGIN_FAILED. */
+export class LoginFailedError extends SmsgError {
+  constructor(username: string, options?: { cause?: unknown }) {
+    super("LOGIN_FAILED", `the relay refused the login as ${username}: this profile's keys are not the account's`, options);
+  }
+}
+
+/**
+ * The relay presents a different identity key for a contact than the one pinned on first use
+ * (SECURITY.md §1; DESIGN.md "Safety numbers"). Nothing is sent to them until the user runs
+ * `smsg verify USER --confirm` (after comparing safety numbers) or `--accept-new-key`.
+ * Code KEY_CHANGED.
+ */
+export class KeyChangedError extends SmsgError {
+  /** The contact whose key changed. */
+  readonly username: string;
+  constructor(username: string) {
+    super(
+      "KEY_CHANGED",
+      `${username}'s identity key changed: nothing is sent to them until you compare safety numbers (smsg verify ${username}) and run smsg verify ${username} --confirm, or --accept-new-key`,
+    );
+    this.username = username;
+  }
+}
+
+/** The chat is closed: nothing can be sent until it is reopened. Code CHAT_CLOSED. */
+export class ChatClosedError extends SmsgError {
+  constructor(chatId: number) {
+    super("CHAT_CLOSED", `chat ${chatId} is closed: reopen it (smsg chat reopen ${chatId}) before sending`);
+  }
+}
+
+/** The relay knows no such user. Code USER_UNKNOWN. */
+export class UserUnknownError extends SmsgError {
+  constructor(username: string) {
+    super("USER_UNKNOWN", `the relay has no user named ${username}`);
+  }
+}
+
+/** The command needs a feature this client does not have yet (groups). Code NOT_SUPPORTED. */
+export class NotSupportedError extends SmsgError {
+  constructor(message: string) {
+    super("NOT_SUPPORTED", message);
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * What the engine reports while it receives: the events `smsg listen --json` prints, one JSON
+ * line each (client/commands/output.ts), and the one-shot commands report as warnings.
+ */
+import type { ChatEventKind } from "../../src/wire/messages.js";
+
+/** Where a text message's sequence number stands (client/protocol/sequence.ts). */
+export type SeqStatus = "ok" | "gap" | "late" | "duplicate" | "stale";
+
+/** A text message received and stored. */
+export interface MessageEvent {
+  readonly type: "message";
+  readonly chat: number;
+  /** Local message id (what `history --before` takes). */
+  readonly id: number;
+  /** The relay's message id. */
+  readonly relayMsg: number;
+  readonly from: string;
+  /** The relay's time of the message, ms since the epoch. */
+  readonly ts: number;
+  /** The sender's sequence number in this chat. */
+  readonly seq: number;
+  readonly seqStatus: SeqStatus;
+  readonly body: string;
+  /**
+   * It came on a session whose identity is not the pinned one: the relay may be impersonating
+   * the sender. Shown flagged until the user verifies or accepts the key.
+   */
+  readonly keyChanged: boolean;
+}
+
+/** A contact's identity key changed (seen in a first message, a bundle or a lookup). */
+export interface KeyChangeEvent {
+  readonly type: "key_change";
+  readonly user: string;
+  readonly chat: number | null;
+}
+
+/** Sequence numbers from a sender that never arrived (the relay dropped or still holds them). */
+export interface GapEvent {
+  readonly type: "gap";
+  readonly chat: number;
+  readonly from: string;
+  readonly missingFrom: number;
+  readonly missingTo: number;
+}
+
+/** A message that could not be decrypted: stored as such, never dropped. */
+export interface UndecryptableEvent {
+  readonly type: "undecryptable";
+  readonly chat: number;
+  readonly id: number;
+  readonly relayMsg: number;
+  readonly from: string;
+  readonly ts: number;
+  /** Why, in words that reveal nothing secret ("could not decrypt", "sent by a newer version", …). */
+  readonly reason: string;
+}
+
+/** A contact announced a display name. */
+export interface ProfileEvent {
+  readonly type: "profile";
+  readonly user: string;
+  readonly displayName: string | null;
+}
+
+/** A chat changed on the relay (closed, reopened, member added, removed, left). */
+export interface ChatEventEvent {
+  readonly type: "chat_event";
+  readonly chat: number;
+  readonly event: ChatEventKind;
+  readonly user: string | null;
+  readonly by: string;
+}
+
+/** Any engine event. */
+export type EngineEvent = MessageEvent | KeyChangeEvent | GapEvent | UndecryptableEvent | ProfileEvent | ChatEventEvent;
+
+/** Receives engine events. */
+export type EventSink = (event: EngineEvent) => void;

@@ -1,0 +1,114 @@
+/**
+ * `smsg listen`: stay connected and report what arrives. Goes online (online.ts: login, prekeys,
+ * outbox, sync), then processes pushes as they come; shortly after pushes it syncs, which moves
+ * the delivery cursors over them (sync.ts). Refills prekeys when the relay says they run low.
+ * When the connection drops it reconnects with exponential backoff, and does the whole round
+ * again (the outbox is resent with the same idems, the sync fetches what was missed).
+ */
+import type { RelayMessageOf } from "../../src/wire/messages.js";
+import { RelayUnreachableError } from "./errors.js";
+import type { EventSink } from "./events.js";
+import { goOnline } from "./online.js";
+import type { Account } from "./open-account.js";
+import { maintainPrekeys } from "./prekeys.js";
+
+/** How the listener's connection stands. */
+export type ListenStatus =
+  | { readonly state: "listening" }
+  | { readonly state: "disconnected"; readonly reason: string; readonly retryInMs: number };
+
+/** Options of listen. */
+export interface ListenOptions {
+  readonly onEvent: EventSink;
+  readonly onStatus?: (status: ListenStatus) => void;
+  /** Something failed that does not stop listening. */
+  readonly onWarning?: (err: unknown) => void;
+  /** Stops listening (the promise then resolves). */
+  readonly signal?: AbortSignal;
+  /** Wait this long after a push before syncing (default 300 ms), so a burst is acked once. */
+  readonly syncDelayMs?: number;
+  /** First reconnection delay (default 500 ms); doubles up to maxBackoffMs. */
+  readonly minBackoffMs?: number;
+  /** Longest reconnection delay (default 30 s). */
+  readonly maxBackoffMs?: number;
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+/**
+ * Listens until `opts.signal` aborts (see the file comment). Rejects only for what reconnecting
+ * cannot fix: LoginFailedError, a disabled account, a damaged store.
+ */
+export async function listen(acct: Account, opts: ListenOptions): Promise<void> {
+  const { signal } = opts;
+  const minBackoff = opts.minBackoffMs ?? 500;
+  const maxBackoff = opts.maxBackoffMs ?? 30_000;
+  let backoff = minBackoff;
+  while (!signal?.aborted) {
+    let online;
+    try {
+      online = await goOnline(acct, {
+        onEvent: opts.onEvent,
+        ...(opts.onWarning ? { onWarning: opts.onWarning } : {}),
+      });
+    } catch (e) {
+      if (!(e instanceof RelayUnreachableError)) throw e;
+      opts.onStatus?.({ state: "disconnected", reason: e.message, retryInMs: backoff });
+      await sleep(backoff, signal);
+      backoff = Math.min(maxBackoff, backoff * 2);
+      continue;
+    }
+    backoff = minBackoff;
+    for (const f of online.flushed.failed) opts.onWarning?.(new Error(`message #${f.messageId ?? "?"} in chat ${f.chat} was refused: ${f.reason}`));
+    opts.onStatus?.({ state: "listening" });
+    const { relay, receiver } = online;
+
+    let timer: NodeJS.Timeout | undefined;
+    const syncSoon = () => {
+      if (timer || receiver.inSyncRound) return;
+      timer = setTimeout(() => {
+        timer = undefined;
+        receiver.syncAll().catch((e: unknown) => {
+          if (!relay.isClosed) opts.onWarning?.(e);
+        });
+      }, opts.syncDelayMs ?? 300);
+    };
+    const onLow = (m: RelayMessageOf<"prekeys_low">) => {
+      maintainPrekeys(acct, relay, m.stock).catch((e: unknown) => {
+        if (!relay.isClosed) opts.onWarning?.(e);
+      });
+    };
+    relay.on("msg", syncSoon);
+    relay.on("prekeys_low", onLow);
+    const reason = await new Promise<string | undefined>((resolve) => {
+      if (relay.isClosed) return resolve("the connection closed");
+      const onAbort = () => resolve(undefined);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      relay.once("close", (err) => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve(err?.message ?? "the relay closed the connection");
+      });
+    });
+    if (timer) clearTimeout(timer);
+    relay.off("msg", syncSoon);
+    relay.off("prekeys_low", onLow);
+    await receiver.drain();
+    online.close();
+    if (reason === undefined) break;
+    opts.onStatus?.({ state: "disconnected", reason, retryInMs: backoff });
+    await sleep(backoff, signal);
+    backoff = Math.min(maxBackoff, backoff * 2);
+  }
+}

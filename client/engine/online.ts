@@ -1,0 +1,66 @@
+/**
+ * Going online, the way every command that needs the relay does it: connect and log in
+ * (open-account.ts), start receiving (sync.ts), top up prekeys (prekeys.ts), send what the
+ * outbox holds (outbox.ts), then fetch what is waiting (`sync` until there is no more), so that
+ * `history` right after someone sent us something shows it.
+ */
+import type { RelayClient } from "../relay-client.js";
+import type { EventSink } from "./events.js";
+import { type ConnectOptions, type LoginInfo, asUnreachable, connectAccount } from "./open-account.js";
+import type { Account } from "./open-account.js";
+import { type FlushResult, flushOutbox } from "./outbox.js";
+import { maintainPrekeys } from "./prekeys.js";
+import { Receiver } from "./sync.js";
+
+/** An account connected to its relay. */
+export interface Online {
+  readonly relay: RelayClient;
+  readonly receiver: Receiver;
+  readonly login: LoginInfo;
+  /** What flushing the outbox at connection did. */
+  readonly flushed: FlushResult;
+  /** Frames the first sync brought. */
+  readonly synced: number;
+  /** Stops receiving and closes the connection. */
+  close(): void;
+}
+
+/** Options of goOnline. */
+export interface GoOnlineOptions {
+  readonly onEvent?: EventSink;
+  /** Something went wrong that does not stop the command (prekey upload, one frame). */
+  readonly onWarning?: (err: unknown) => void;
+  readonly connect?: ConnectOptions;
+  /** Send the outbox (default true). */
+  readonly flush?: boolean;
+  /** Fetch what is waiting (default true). */
+  readonly sync?: boolean;
+}
+
+/**
+ * Connects, logs in and does the rest (see the file comment). Throws RelayUnreachableError,
+ * LoginFailedError or the relay's RemoteError; on a failure after login the connection is
+ * closed again.
+ */
+export async function goOnline(acct: Account, opts: GoOnlineOptions = {}): Promise<Online> {
+  const { relay, login } = await connectAccount(acct, opts.connect);
+  const receiver = new Receiver(acct, relay, { ...(opts.onEvent ? { onEvent: opts.onEvent } : {}), ...(opts.onWarning ? { onError: opts.onWarning } : {}) });
+  const close = () => {
+    receiver.detach();
+    relay.close();
+  };
+  try {
+    try {
+      await maintainPrekeys(acct, relay, login.stock);
+    } catch (e) {
+      if (relay.isClosed) throw e;
+      opts.onWarning?.(e);
+    }
+    const flushed = opts.flush === false ? { sent: [], failed: [] } : await flushOutbox(acct, relay);
+    const synced = opts.sync === false ? 0 : await receiver.syncAll();
+    return { relay, receiver, login, flushed, synced, close };
+  } catch (e) {
+    close();
+    throw asUnreachable(acct.relayHost, acct.relayPort, e);
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * Opening the account of a profile, the way every `smsg` command after `join` starts: unlock
+ * the profile (with the passphrase when it has one), read the account row and rebuild the
+ * identity, then, when the command needs the relay, connect to the pinned relay and log in
+ * (SECURITY.md §10.4). Every failure is one clear sentence: no profile, wrong passphrase, relay
+ * unreachable, login refused.
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { type IdentityKeyPair, identityFromSecrets } from "../../crypto/identity.js";
+import { wipe } from "../../crypto/primitives.js";
+import type { Rng } from "../../crypto/rng.js";
+import { ConnectionClosedError, RemoteError, TimeoutError } from "../../src/errors.js";
+import { systemRng } from "../../src/system-rng.js";
+import { ProfileNotFoundError } from "../profile/errors.js";
+import { openProfile } from "../profile/open.js";
+import { KEYSTORE_FILE, STORE_FILE } from "../profile/paths.js";
+import { RelayClient } from "../relay-client.js";
+import type { ClientStore, ClientStoreOptions } from "../store/index.js";
+import { LoginFailedError, NotJoinedError, RelayUnreachableError } from "./errors.js";
+
+/** How long connecting, the handshake and hello may take together, by default (ms). */
+export const CONNECT_TIMEOUT_MS = 10_000;
+
+/** An opened account: the profile's store and who we are. Everything else takes one of these. */
+export interface Account {
+  /** The profile folder. */
+  readonly dir: string;
+  readonly store: ClientStore;
+  /** Our username on the relay (canonical). */
+  readonly username: string;
+  readonly displayName: string | null;
+  readonly relayHost: string;
+  readonly relayPort: number;
+  /** The relay's Noise static key, pinned from the invite. */
+  readonly relayKey: Uint8Array;
+  /** Our identity (private keys included). */
+  readonly identity: IdentityKeyPair;
+  /** The login credential (32 bytes). */
+  readonly credential: Uint8Array;
+  readonly rng: Rng;
+  /** The clock, in ms since the epoch. */
+  readonly now: () => number;
+}
+
+/** Options of openLocalAccount. */
+export interface OpenAccountOptions {
+  /** The profile folder (client/profile/paths.ts resolveProfileDir). */
+  readonly dir: string;
+  /** The profile's passphrase, when it has one. */
+  readonly passphrase?: string | undefined;
+  /** Randomness for crypto and seal nonces; the system CSPRNG by default. */
+  readonly rng?: Rng;
+  /** The clock; Date.now by default. */
+  readonly now?: () => number;
+  /** Passed on to the store (busy timeout, clock). */
+  readonly store?: ClientStoreOptions;
+}
+
+/**
+ * Opens the profile in `opts.dir` and its account, without touching the network.
+ * Throws ProfileNotFoundError (no profile there), PassphraseRequiredError, WrongPassphraseError
+ * (nothing changed on disk), NotJoinedError (a profile whose join never completed), or what
+ * openProfile throws for a damaged profile.
+ */
+export function openLocalAccount(opts: OpenAccountOptions): Account {
+  const { dir } = opts;
+  if (!existsSync(join(dir, KEYSTORE_FILE)) || !existsSync(join(dir, STORE_FILE))) throw new ProfileNotFoundError(dir);
+  const rng = opts.rng ?? systemRng;
+  const now = opts.now ?? Date.now;
+  const store = openProfile(dir, opts.passphrase, { rng, now, ...opts.store });
+  try {
+    const a = store.account.get();
+    if (!a) throw new NotJoinedError(dir);
+    const identity = identityFromSecrets(a.signingSeed, a.dhPrivate);
+    wipe(a.signingSeed, a.dhPrivate);
+    return {
+      dir,
+      store,
+      username: a.username,
+      displayName: a.displayName,
+      relayHost: a.relayHost,
+      relayPort: a.relayPort,
+      relayKey: a.relayKey,
+      identity,
+      credential: a.credential,
+      rng,
+      now,
+    };
+  } catch (e) {
+    store.close();
+    throw e;
+  }
+}
+
+/** Closes the account's store and wipes its private keys. Idempotent. */
+export function closeAccount(acct: Account): void {
+  if (acct.store.isOpen) acct.store.close();
+  wipe(acct.identity.signing.privateKey, acct.identity.dh.privateKey, acct.credential);
+}
+
+/** What the relay said when we logged in. */
+export interface LoginInfo {
+  readonly isAdmin: boolean;
+  /** One-time prekeys the relay still holds for us. */
+  readonly stock: number;
+}
+
+/** Options of connectRelay / connectAccount. */
+export interface ConnectOptions {
+  /** Connecting, handshake and hello together (default CONNECT_TIMEOUT_MS). */
+  readonly timeoutMs?: number;
+  /** Per request (RelayClient's default when absent). */
+  readonly requestTimeoutMs?: number;
+}
+
+/**
+ * Connects to a relay with its pinned key (TCP, Noise NK, hello). Throws RelayUnreachableError
+ * whatever went wrong on the way: refused, timed out, or closed during the handshake (which is
+ * also what a wrong pinned key looks like, SECURITY.md §10.3).
+ */
+export async function connectRelay(
+  target: { host: string; port: number; relayKey: Uint8Array; rng: Rng },
+  opts: ConnectOptions = {},
+): Promise<RelayClient> {
+  try {
+    return await RelayClient.connect({
+      host: target.host,
+      port: target.port,
+      relayKey: target.relayKey,
+      rng: target.rng,
+      timeoutMs: opts.timeoutMs ?? CONNECT_TIMEOUT_MS,
+      ...(opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
+    });
+  } catch (e) {
+    throw asUnreachable(target.host, target.port, e);
+  }
+}
+
+/**
+ * Connects to the account's relay and logs in. Throws RelayUnreachableError, LoginFailedError
+ * (AUTH_FAILED), or the relay's RemoteError (ACCOUNT_DISABLED, RATE_LIMITED, …).
+ */
+export async function connectAccount(acct: Account, opts: ConnectOptions = {}): Promise<{ relay: RelayClient; login: LoginInfo }> {
+  const relay = await connectRelay({ host: acct.relayHost, port: acct.relayPort, relayKey: acct.relayKey, rng: acct.rng }, opts);
+  try {
+    const r = await relay.login(acct.username, acct.credential, acct.identity);
+    return { relay, login: { isAdmin: r.is_admin, stock: r.stock } };
+  } catch (e) {
+    relay.close();
+    if (e instanceof RemoteError && e.code === "AUTH_FAILED") throw new LoginFailedError(acct.username, { cause: e });
+    throw asUnreachable(acct.relayHost, acct.relayPort, e);
+  }
+}
+
+/**
+ * `e` as RelayUnreachableError when it says the relay could not be talked to (a closed or
+ * timed-out connection, or the relay shutting down); otherwise `e` itself.
+ */
+export function asUnreachable(host: string, port: number, e: unknown): unknown {
+  if (e instanceof RelayUnreachableError) return e;
+  if (e instanceof ConnectionClosedError || e instanceof TimeoutError) {
+    return new RelayUnreachableError(host, port, shortReason(e.message, host, port), { cause: e });
+  }
+  if (e instanceof RemoteError && (e.code === "SHUTTING_DOWN" || e.code === "TOO_MANY_CONNECTIONS" || e.code === "TIMEOUT")) {
+    return new RelayUnreachableError(host, port, e.message, { cause: e });
+  }
+  return e;
+}
+
+/** The reason without the "cannot reach the relay at host:port" that RelayClient already put in. */
+function shortReason(message: string, host: string, port: number): string {
+  const m = new RegExp(`^cannot reach the relay at ${host.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:${port} \\((.*)\\)$`).exec(message);
+  return m?.[1] ?? message;
+}

@@ -1,0 +1,62 @@
+/**
+ * Sending one text message in a direct chat, online or not. Online: check the peer's identity
+ * key with the relay (a changed key stops the send, SECURITY.md §1), make sure a session exists
+ * (X3DH on first contact), queue (outbox.ts: encrypt + store + outbox in one transaction) and
+ * flush. Offline: when a session already exists the message is encrypted and queued, and the
+ * next command that reaches the relay sends it; without one nothing is stored.
+ */
+import { SmsgError } from "../../src/errors.js";
+import type { RelayClient } from "../relay-client.js";
+import type { ChatRecord } from "../store/index.js";
+import { refreshChats } from "./chats.js";
+import { ChatClosedError, QueuedOfflineError, RelayUnreachableError } from "./errors.js";
+import type { Account } from "./open-account.js";
+import { type QueuedMessage, type SentMessage, flushOutbox, queueText, sendablePeer } from "./outbox.js";
+import { checkIdentity, ensureSession } from "./sessions.js";
+
+/** What sendText returns: the message as queued and as the relay acknowledged it. */
+export interface SendResult {
+  readonly queued: QueuedMessage;
+  readonly sent: SentMessage;
+}
+
+/**
+ * Sends `body` in `chat` over `relay` (see the file comment). Throws NotSupportedError (a
+ * group), ChatClosedError (closed here or on the relay: then the message is marked failed),
+ * KeyChangedError, UserUnknownError, UsageError (empty or too long text), or a connection error
+ * (the message then stays queued).
+ */
+export async function sendText(acct: Account, relay: RelayClient, given: ChatRecord, body: string): Promise<SendResult> {
+  let chat = given;
+  // Closed here: maybe reopened since (by the peer, while we were not listening). Ask the relay.
+  if (chat.closed) {
+    await refreshChats(acct, relay);
+    chat = acct.store.chats.get(chat.id) ?? chat;
+  }
+  const peer = sendablePeer(acct, chat);
+  await checkIdentity(acct, relay, peer);
+  await ensureSession(acct, relay, peer);
+  const queued = queueText(acct, chat, body);
+  const flushed = await flushOutbox(acct, relay);
+  const sent = flushed.sent.find((s) => s.messageId === queued.messageId);
+  if (sent) return { queued, sent };
+  const failed = flushed.failed.find((f) => f.messageId === queued.messageId);
+  if (failed?.code === "CHAT_CLOSED") {
+    acct.store.chats.setClosed(chat.id, true);
+    throw new ChatClosedError(chat.id);
+  }
+  throw new SmsgError(failed?.code ?? "SEND_FAILED", `the relay refused the message: ${failed?.reason ?? "no answer"}`);
+}
+
+/**
+ * Without the relay: encrypts and queues `body` when a session with the peer exists, then
+ * throws QueuedOfflineError (the message is safe in the outbox); otherwise rethrows `offline`
+ * (the RelayUnreachableError that got us here) and stores nothing. Throws what sendablePeer and
+ * queueText throw.
+ */
+export function queueTextOffline(acct: Account, chat: ChatRecord, body: string, offline: RelayUnreachableError): never {
+  const peer = sendablePeer(acct, chat);
+  if (!acct.store.sessions.current(peer)) throw offline;
+  const q = queueText(acct, chat, body);
+  throw new QueuedOfflineError(acct.relayHost, acct.relayPort, q.messageId, { cause: offline });
+}

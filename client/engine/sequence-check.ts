@@ -1,0 +1,78 @@
+/**
+ * The verdict on a received text message's sequence number (client/protocol/sequence.ts,
+ * SECURITY.md §15.3), computed from the history already stored: the local store keeps each
+ * message's `sender_seq` but no tracker state, so the tracker is rebuilt from the stored
+ * numbers — the highest one, and a lookup to tell a late number from a reused one.
+ *
+ * After a contact's key change was resolved (accepted or confirmed), the tracker restarts
+ * unanchored (§15.3.2: the sender's counters went with the old key): only numbers stored since
+ * the change count. Rebuilding that looks through at most MAX_MISSING recent messages of the
+ * chat; past that the change is old enough for the plain rule to hold.
+ */
+import { type SequenceState, type SequenceVerdict, MAX_MISSING, newSequence, observe, unanchoredSequence } from "../protocol/sequence.js";
+import { MAX_HISTORY_PAGE } from "../store/index.js";
+import type { ClientStore, MessageRecord } from "../store/index.js";
+
+/**
+ * What message `seq` from `sender` in chat `chatId` means, before it is stored: "ok" (the next
+ * one, or the first after a reset), "gap" (numbers from..to never arrived), "late" (fills an
+ * earlier gap) or "duplicate" (that number was stored before: the sender reused it). Reads only.
+ */
+export function sequenceVerdict(store: ClientStore, chatId: number, sender: string, seq: number): SequenceVerdict {
+  const contact = store.contacts.get(sender);
+  const since = contact && !contact.keyChanged ? contact.keyChangedAt : null;
+  if (since !== null) {
+    const recent = recentSeqs(store, chatId, sender, since);
+    if (recent !== undefined) {
+      if (recent.size === 0) return observe(unanchoredSequence(), seq).verdict;
+      return verdictFrom(Math.max(...recent), seq, () => recent.has(seq));
+    }
+  }
+  const last = store.messages.lastSenderSeq(chatId, sender) ?? 0;
+  return verdictFrom(last, seq, () => seqStored(store, chatId, sender, seq));
+}
+
+function verdictFrom(last: number, seq: number, stored: () => boolean): SequenceVerdict {
+  if (seq > last) {
+    const state: SequenceState = { ...newSequence(), highest: last };
+    return observe(state, seq).verdict;
+  }
+  return stored() ? { kind: "duplicate" } : { kind: "late" };
+}
+
+/** Newest first, page by page, up to `max` messages of a chat. */
+function* recentMessages(store: ClientStore, chatId: number, max: number): Generator<MessageRecord> {
+  let before: number | undefined;
+  let seen = 0;
+  for (;;) {
+    const page = store.messages.history(chatId, { limit: MAX_HISTORY_PAGE, ...(before !== undefined ? { beforeId: before } : {}) });
+    for (let i = page.messages.length - 1; i >= 0; i--) {
+      if (seen++ >= max) return;
+      yield page.messages[i]!;
+    }
+    const first = page.messages[0];
+    if (!page.more || first === undefined) return;
+    before = first.id;
+  }
+}
+
+/**
+ * The numbers from `sender` stored at or after `since`, or undefined when more than MAX_MISSING
+ * messages were stored since then (the change is old: use the plain rule).
+ */
+function recentSeqs(store: ClientStore, chatId: number, sender: string, since: number): Set<number> | undefined {
+  const out = new Set<number>();
+  for (const m of recentMessages(store, chatId, MAX_MISSING + 1)) {
+    if (m.storedAt < since) return out;
+    if (m.sender === sender && m.senderSeq !== null) out.add(m.senderSeq);
+  }
+  return store.messages.count(chatId) > MAX_MISSING ? undefined : out;
+}
+
+/** Whether a message numbered `seq` from `sender` is stored in the chat (pages through its history: a rare path). */
+function seqStored(store: ClientStore, chatId: number, sender: string, seq: number): boolean {
+  for (const m of recentMessages(store, chatId, Number.MAX_SAFE_INTEGER)) {
+    if (m.sender === sender && m.senderSeq === seq) return true;
+  }
+  return false;
+}

@@ -1,0 +1,303 @@
+/**
+ * Pairwise sessions with other users (SECURITY.md §5–§6) and the identity keys pinned for them
+ * (SECURITY.md §1: the relay can substitute bundles, so each contact's identity is pinned on
+ * first use, a change is shown loudly, and nothing is sent to that contact until the user
+ * verifies or accepts the new key).
+ *
+ * - Sending: `ensureSession` starts a session when there is none (fetch_bundle, verify, pin,
+ *   X3DH); `encryptForPeer` encrypts on the current session inside the caller's transaction.
+ * - Receiving: `decryptFromPeer`, inside the caller's transaction, decrypts an envelope on the
+ *   session it names (PREKEY) or on whichever session authenticates it (MESSAGE), or accepts a
+ *   first message (X3DH as responder, with the one-time prekey deletion and the replay guard in
+ *   the same transaction, §6.5). An identity other than the pinned one is never silently taken:
+ *   the contact is marked key-changed and the message is flagged.
+ * - Deciding: `confirmIdentity` (safety numbers compared) and `acceptNewIdentity` resolve a
+ *   change and drop the sessions made with any other key.
+ *
+ * Everything here that touches the store is synchronous (crypto/ is), except the two functions
+ * that ask the relay, which do their store work in one transaction after the reply.
+ */
+import { bytesEqual } from "../../crypto/bytes.js";
+import { CodecError, CryptoVerificationError, LimitError } from "../../crypto/errors.js";
+import { type IdentityPublic, decodeIdentityPublic, encodeIdentityPublic, identityKey } from "../../crypto/identity.js";
+import { type PrekeyBundle, verifyBundle } from "../../crypto/prekeys.js";
+import { wipe } from "../../crypto/primitives.js";
+import { formatSafetyNumber, safetyNumber } from "../../crypto/safety-number.js";
+import { decodeSessionState, encodeSessionState } from "../../crypto/session-codec.js";
+import {
+  type PrekeyStore,
+  type SessionState,
+  acceptSession,
+  initiateSession,
+  parseEnvelope,
+  sessionDecrypt,
+  sessionEncrypt,
+} from "../../crypto/session.js";
+import { RemoteError, UsageError } from "../../src/errors.js";
+import type { RelayClient } from "../relay-client.js";
+import type { ClientStore, ContactRecord, PinResult } from "../store/index.js";
+import { KeyChangedError, UserUnknownError } from "./errors.js";
+import type { Account } from "./open-account.js";
+
+/** Throws KeyChangedError when a key change is pending for `peer` (nothing may be sent to them). */
+export function assertTrusted(store: ClientStore, peer: string): void {
+  if (store.contacts.get(peer)?.keyChanged) throw new KeyChangedError(peer);
+}
+
+/** Maps the relay's USER_UNKNOWN to UserUnknownError; anything else is returned as it is. */
+function userError(e: unknown, username: string): unknown {
+  return e instanceof RemoteError && e.code === "USER_UNKNOWN" ? new UserUnknownError(username) : e;
+}
+
+/**
+ * Asks the relay for `peer`'s identity (lookup_user) and pins it on first use. Returns what
+ * the pin did. Throws KeyChangedError when it differs from the pinned one (the change is
+ * recorded first), UserUnknownError, CryptoVerificationError("invalid identity key") for an
+ * identity whose binding signature does not verify, or what RelayClient.request throws.
+ */
+export async function checkIdentity(acct: Account, relay: RelayClient, peer: string): Promise<PinResult> {
+  let reply;
+  try {
+    reply = await relay.request<"lookup_user">({ t: "lookup_user", username: peer });
+  } catch (e) {
+    throw userError(e, peer);
+  }
+  decodeIdentityPublic(reply.identity);
+  const pin = acct.store.contacts.pin(peer, reply.identity);
+  if (pin === "changed") throw new KeyChangedError(peer);
+  return pin;
+}
+
+/**
+ * Makes sure there is a current session with `peer` to send on: returns "existing" when there
+ * is one, else fetches a bundle (consuming one of their one-time prekeys), verifies it, pins
+ * its identity on first use and starts a session (X3DH, SECURITY.md §5), stored as current.
+ * Throws KeyChangedError (a change is pending, or the bundle carries another identity than the
+ * pinned one: recorded, no session made), UserUnknownError, CryptoVerificationError("invalid
+ * prekey bundle"), or what RelayClient.request throws.
+ */
+export async function ensureSession(acct: Account, relay: RelayClient, peer: string): Promise<"existing" | "new"> {
+  const { store } = acct;
+  assertTrusted(store, peer);
+  if (store.sessions.current(peer)) return "existing";
+  let b;
+  try {
+    b = await relay.request<"fetch_bundle">({ t: "fetch_bundle", username: peer });
+  } catch (e) {
+    throw userError(e, peer);
+  }
+  const bundle: PrekeyBundle = {
+    identity: decodeIdentityPublic(b.identity),
+    signedPrekey: { id: b.signed_prekey.key_id, publicKey: b.signed_prekey.public_key, signature: b.signed_prekey.signature },
+    ...(b.one_time_prekey ? { oneTimePrekey: { id: b.one_time_prekey.key_id, publicKey: b.one_time_prekey.public_key } } : {}),
+  };
+  verifyBundle(bundle);
+  const outcome = store.transaction(() => {
+    if (store.contacts.pin(peer, b.identity) === "changed") return "changed" as const;
+    // Another process (a running `smsg listen`) may have made one while we waited.
+    if (store.sessions.current(peer)) return "existing" as const;
+    const { session } = initiateSession(acct.rng, acct.identity, bundle);
+    store.sessions.put(peer, session.baseKey, encodeSessionState(session), { makeCurrent: true });
+    return "new" as const;
+  });
+  if (outcome === "changed") throw new KeyChangedError(peer);
+  return outcome;
+}
+
+/**
+ * Encrypts `plaintext` for `peer` on the current session and stores the advanced session.
+ * Call it inside the transaction that stores the outgoing message and its outbox entry
+ * (SECURITY.md §6.4: the new state is stored before the envelope leaves). Throws
+ * KeyChangedError, UsageError when there is no session (call ensureSession first), or what
+ * sessionEncrypt throws.
+ */
+export function encryptForPeer(acct: Account, peer: string, plaintext: Uint8Array): Uint8Array {
+  const { store } = acct;
+  return store.transaction(() => {
+    assertTrusted(store, peer);
+    const rec = store.sessions.current(peer);
+    if (!rec) throw new UsageError(`no session with ${peer} yet`);
+    const session = decodeSessionState(rec.state);
+    wipe(rec.state);
+    const out = sessionEncrypt(session, acct.identity.publicKey, plaintext);
+    store.sessions.put(peer, rec.baseKey, encodeSessionState(out.session));
+    return out.envelope;
+  });
+}
+
+/** What decryptFromPeer returns. */
+export interface Decrypted {
+  /** The application payload (unpadded). The caller wipes it once stored. */
+  readonly plaintext: Uint8Array;
+  /** The message came on a session whose identity is not the pinned (accepted) one: flag it. */
+  readonly keyChanged: boolean;
+  /** This message revealed the change: the contact was not marked key-changed before it. */
+  readonly keyChangeDetected: boolean;
+  /** It started a new session (a first message accepted as responder). */
+  readonly newSession: boolean;
+}
+
+/** True for the errors a received envelope can cause: report it as "could not decrypt" (SECURITY.md §2). */
+export function isDecryptFailure(e: unknown): boolean {
+  return e instanceof CryptoVerificationError || e instanceof CodecError || e instanceof LimitError;
+}
+
+/** Our prekeys as acceptSession reads them, with the replay guard of §6.5. */
+function prekeyStore(store: ClientStore): PrekeyStore {
+  return {
+    signedPrekey(id) {
+      const k = store.prekeys.getSigned(id);
+      return k && { id: k.id, keyPair: { privateKey: k.privateKey, publicKey: k.publicKey }, signature: k.signature };
+    },
+    oneTimePrekey(id) {
+      const k = store.prekeys.getOneTime(id);
+      return k && { id: k.id, keyPair: { privateKey: k.privateKey, publicKey: k.publicKey } };
+    },
+    acceptedBefore(signedPrekeyId, baseKey) {
+      return store.sessions.hasSeenPrekeyMessage(baseKey, signedPrekeyId);
+    },
+  };
+}
+
+/**
+ * Decrypts an envelope `peer` sent us and stores the advanced (or new) session, inside the
+ * caller's transaction (SECURITY.md §6.5, §6.7), so the caller stores the message in the same
+ * commit. A PREKEY envelope goes to the session its base key names, or starts a new one: the
+ * sender's identity is pinned on first use, compared otherwise; the one-time prekey is deleted
+ * and the (signed prekey id, base key) pair recorded (a replay is refused). A MESSAGE envelope
+ * is tried on the current session, then on the others.
+ *
+ * Throws CryptoVerificationError, CodecError or LimitError (isDecryptFailure: "could not
+ * decrypt"), changing nothing; anything else is a local failure.
+ */
+export function decryptFromPeer(acct: Account, peer: string, envelopeBytes: Uint8Array): Decrypted {
+  const { store } = acct;
+  return store.transaction(() => {
+    const before = store.contacts.get(peer);
+    const env = parseEnvelope(envelopeBytes);
+    let session: SessionState;
+    let plaintext: Uint8Array;
+    let newSession = false;
+    if (env.type === "prekey") {
+      const existing = store.sessions.get(peer, env.ephemeral);
+      if (existing) {
+        const dec = sessionDecrypt(acct.rng, decodeSessionState(existing.state), env);
+        store.sessions.put(peer, existing.baseKey, encodeSessionState(dec.session));
+        wipe(dec.consumed, existing.state);
+        ({ session, plaintext } = dec);
+      } else {
+        const acc = acceptSession(acct.rng, acct.identity, prekeyStore(store), env);
+        const pin = store.contacts.pin(peer, encodeIdentityPublic(env.identity));
+        if (!store.sessions.markPrekeyMessageSeen(acc.baseKey, acc.signedPrekeyId)) throw new CryptoVerificationError();
+        // The peer started a new session: answer on it (unless its key is not the pinned one).
+        store.sessions.put(peer, acc.baseKey, encodeSessionState(acc.session), { makeCurrent: pin !== "changed" });
+        if (acc.usedOneTimePrekeyId !== undefined) store.prekeys.deleteOneTime(acc.usedOneTimePrekeyId);
+        wipe(acc.consumed);
+        ({ session, plaintext } = acc);
+        newSession = true;
+      }
+    } else {
+      const dec = decryptOnAnySession(acct, peer, env);
+      ({ session, plaintext } = dec);
+    }
+    const contact = store.contacts.get(peer);
+    const keyChanged = contact === undefined || !sameIdentity(contact.identity, session.remoteIdentity);
+    return {
+      plaintext,
+      keyChanged,
+      keyChangeDetected: (contact?.keyChanged ?? false) && !(before?.keyChanged ?? false),
+      newSession,
+    };
+  });
+}
+
+/** Tries the current session first, then the others, most recent first; stores the one that worked. */
+function decryptOnAnySession(acct: Account, peer: string, env: ReturnType<typeof parseEnvelope>) {
+  const { store } = acct;
+  const all = store.sessions.list(peer).sort((a, b) => Number(b.current) - Number(a.current));
+  let failure: unknown = new CryptoVerificationError();
+  for (const rec of all) {
+    try {
+      const dec = sessionDecrypt(acct.rng, decodeSessionState(rec.state), env);
+      store.sessions.put(peer, rec.baseKey, encodeSessionState(dec.session));
+      wipe(dec.consumed);
+      return dec;
+    } catch (e) {
+      if (!isDecryptFailure(e)) throw e;
+      // A skip-bound failure on one session says more than "not this session" on the others.
+      if (e instanceof LimitError || !(failure instanceof LimitError)) failure = e;
+    } finally {
+      wipe(rec.state);
+    }
+  }
+  throw failure;
+}
+
+function sameIdentity(pinned: Uint8Array, other: IdentityPublic): boolean {
+  return bytesEqual(identityKey(decodeIdentityPublic(pinned)), identityKey(other));
+}
+
+/**
+ * After a key change is resolved: drops every session with `peer` whose identity is not the
+ * pinned one, and makes the most recent remaining one current if none is. Inside a transaction.
+ */
+function dropSessionsWithOtherKeys(store: ClientStore, peer: string): number {
+  const c = store.contacts.get(peer);
+  if (!c) return 0;
+  let dropped = 0;
+  const kept: { baseKey: Uint8Array; current: boolean }[] = [];
+  for (const rec of store.sessions.list(peer)) {
+    const s = decodeSessionState(rec.state);
+    wipe(rec.state);
+    if (sameIdentity(c.identity, s.remoteIdentity)) kept.push({ baseKey: rec.baseKey, current: rec.current });
+    else {
+      store.sessions.delete(peer, rec.baseKey);
+      dropped++;
+    }
+  }
+  if (kept.length > 0 && !kept.some((k) => k.current)) store.sessions.setCurrent(peer, kept[0]!.baseKey);
+  return dropped;
+}
+
+/**
+ * The user compared safety numbers and they match (`smsg verify USER --confirm`): a pending
+ * key becomes the pinned one, verified; without a pending change the pinned key is marked
+ * verified. Sessions made with another key are dropped. Throws UsageError for an unknown
+ * contact. Returns the contact afterwards.
+ */
+export function confirmIdentity(store: ClientStore, peer: string): ContactRecord {
+  return store.transaction(() => {
+    const c = store.contacts.get(peer);
+    if (!c) throw new UsageError(`no key is pinned for ${peer} yet`);
+    store.contacts.verify(peer, c.pendingIdentity ?? c.identity);
+    dropSessionsWithOtherKeys(store, peer);
+    return store.contacts.get(peer)!;
+  });
+}
+
+/**
+ * The user accepts a changed key without comparing safety numbers (`--accept-new-key`): it
+ * becomes the pinned key, unverified; sessions made with another key are dropped. Throws
+ * UsageError when no change is pending. Returns the contact afterwards.
+ */
+export function acceptNewIdentity(store: ClientStore, peer: string): ContactRecord {
+  return store.transaction(() => {
+    store.contacts.acceptChange(peer);
+    dropSessionsWithOtherKeys(store, peer);
+    return store.contacts.get(peer)!;
+  });
+}
+
+/** The safety numbers of a contact (SECURITY.md §9), formatted: for the pinned key and, during a change, the pending one. */
+export interface SafetyNumbers {
+  readonly pinned: string;
+  readonly pending: string | null;
+}
+
+/** Computes the safety numbers between us and `contact` (SECURITY.md §9). */
+export function safetyNumbersWith(acct: Account, contact: ContactRecord): SafetyNumbers {
+  const me = { id: acct.username, identityKey: identityKey(acct.identity.publicKey) };
+  const of = (identity: Uint8Array) =>
+    formatSafetyNumber(safetyNumber(me, { id: contact.username, identityKey: identityKey(decodeIdentityPublic(identity)) }));
+  return { pinned: of(contact.identity), pending: contact.pendingIdentity ? of(contact.pendingIdentity) : null };
+}

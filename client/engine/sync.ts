@@ -1,0 +1,162 @@
+/**
+ * Receiving on one logged-in connection: every `msg` frame (pushed or from a `sync` reply) is
+ * processed in arrival order, one at a time (inbox.ts), and chat events are applied. Delivery
+ * cursors move only through `sync`: a sync reply holds, for each chat, everything after our
+ * cursor in id order, so acking the highest id of a reply never skips a message. Pushed
+ * messages are stored at once, but acked only when a later sync returns them again (they are
+ * then recognised and not decrypted twice): pushes relayed by different relays can arrive out
+ * of order, and acking one could skip a message still on its way.
+ *
+ * Limitation: a `msg` frame carries nothing that says whether it answers the sync in flight or
+ * was pushed meanwhile, so a push that arrives between a `sync` and its `synced` counts as part
+ * of the reply. Only a cross-relay race within that window can make this ack past a message
+ * not yet committed; that message then reaches us as a push (if we stay online) but not by sync.
+ */
+import type { RelayMessageOf } from "../../src/wire/messages.js";
+import { MAX_PAGE_LIMIT } from "../../src/wire/limits.js";
+import type { RelayClient } from "../relay-client.js";
+import { applyChatEvent } from "./chats.js";
+import type { EventSink } from "./events.js";
+import { receiveMessage } from "./inbox.js";
+import type { Account } from "./open-account.js";
+
+/** Messages asked for per `sync` request. */
+export const SYNC_PAGE = 500;
+/** Most `sync` rounds one syncAll makes (each acks what it got, so this bounds only a runaway relay). */
+const MAX_SYNC_ROUNDS = 10_000;
+
+/** The frames one `sync` reply brought, per chat: ids stored (or already stored) and ids that failed. */
+interface SyncWindow {
+  readonly stored: Map<number, number[]>;
+  readonly failed: Map<number, number[]>;
+}
+
+function add(map: Map<number, number[]>, chat: number, id: number): void {
+  const ids = map.get(chat);
+  if (ids) ids.push(id);
+  else map.set(chat, [id]);
+}
+
+/** Options of Receiver. */
+export interface ReceiverOptions {
+  /** Gets every event (messages, gaps, key changes, undecryptable messages, chat events). */
+  readonly onEvent?: EventSink;
+  /** A frame or event that could not be processed for a local reason (it comes again with the next sync). */
+  readonly onError?: (err: unknown) => void;
+}
+
+/** Processes what one connection receives, and runs `sync` (see the file comment). */
+export class Receiver {
+  private queue: Promise<void> = Promise.resolve();
+  private window: SyncWindow | undefined;
+  private syncing: Promise<unknown> = Promise.resolve();
+  private readonly onMsg = (m: RelayMessageOf<"msg">) => this.enqueueMessage(m);
+  private readonly onChatEvent = (ev: RelayMessageOf<"chat_event">) => this.enqueueChatEvent(ev);
+
+  /** Starts listening to `relay`'s msg and chat_event events. */
+  constructor(
+    private readonly acct: Account,
+    private readonly relay: RelayClient,
+    private readonly opts: ReceiverOptions = {},
+  ) {
+    relay.on("msg", this.onMsg);
+    relay.on("chat_event", this.onChatEvent);
+  }
+
+  /** Stops listening to the connection. */
+  detach(): void {
+    this.relay.off("msg", this.onMsg);
+    this.relay.off("chat_event", this.onChatEvent);
+  }
+
+  /** True between a `sync` request and its `synced` reply: frames arriving now count as its reply. */
+  get inSyncRound(): boolean {
+    return this.window !== undefined;
+  }
+
+  /** Resolves once every frame received so far has been processed. */
+  async drain(): Promise<void> {
+    for (;;) {
+      const q = this.queue;
+      await q;
+      if (q === this.queue) return;
+    }
+  }
+
+  private enqueueMessage(m: RelayMessageOf<"msg">): void {
+    const w = this.window;
+    this.queue = this.queue.then(async () => {
+      try {
+        const r = await receiveMessage(this.acct, this.relay, m);
+        if (w) add(w.stored, m.chat, m.msg);
+        for (const e of r.events) this.opts.onEvent?.(e);
+      } catch (e) {
+        if (w) add(w.failed, m.chat, m.msg);
+        this.opts.onError?.(e);
+      }
+    });
+  }
+
+  private enqueueChatEvent(ev: RelayMessageOf<"chat_event">): void {
+    this.queue = this.queue.then(async () => {
+      try {
+        await applyChatEvent(this.acct, this.relay, ev);
+        this.opts.onEvent?.({ type: "chat_event", chat: ev.chat, event: ev.event, user: ev.user ?? null, by: ev.by });
+      } catch (e) {
+        this.opts.onError?.(e);
+      }
+    });
+  }
+
+  /**
+   * Fetches everything waiting for us: `sync` rounds until the relay says there is no more,
+   * each round processed, committed and then acked. Concurrent calls run one after the other.
+   * Returns how many frames the rounds brought. Throws what RelayClient.request throws.
+   */
+  syncAll(): Promise<number> {
+    const run = this.syncing.then(async () => {
+      let frames = 0;
+      for (let round = 0; round < MAX_SYNC_ROUNDS; round++) {
+        const r = await this.syncRound();
+        frames += r.frames;
+        if (!r.more || r.frames === 0) break;
+      }
+      return frames;
+    });
+    this.syncing = run.catch(() => undefined);
+    return run;
+  }
+
+  /** One `sync`: collect its frames, wait until they are stored, move the cursors, ack. */
+  private async syncRound(): Promise<{ more: boolean; frames: number }> {
+    await this.drain(); // pushes received before the request are not part of its reply
+    const w: SyncWindow = { stored: new Map(), failed: new Map() };
+    this.window = w;
+    let more: boolean;
+    try {
+      more = (await this.relay.request<"sync">({ t: "sync", limit: Math.min(SYNC_PAGE, MAX_PAGE_LIMIT) })).more;
+    } finally {
+      this.window = undefined;
+    }
+    await this.drain();
+    const acks: [chat: number, upto: number][] = [];
+    let frames = 0;
+    for (const [chat, ids] of w.stored) {
+      frames += ids.length;
+      const failed = w.failed.get(chat) ?? [];
+      const firstFailed = failed.length > 0 ? Math.min(...failed) : Infinity;
+      const ok = ids.filter((id) => id < firstFailed);
+      if (ok.length > 0) acks.push([chat, Math.max(...ok)]);
+    }
+    for (const ids of w.failed.values()) frames += ids.length;
+    if (acks.length > 0) {
+      this.acct.store.transaction(() => {
+        for (const [chat, upto] of acks) if (this.acct.store.chats.get(chat)) this.acct.store.cursors.set(chat, upto);
+      });
+      for (const [chat, upto] of acks) this.relay.notify({ t: "ack", chat, upto });
+    }
+    // A round whose frames all failed must not loop forever on the same page.
+    const progressed = acks.length > 0;
+    return { more: more && progressed, frames };
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * Fixtures for the engine suites: an in-process relay (test/relay/harness.ts), accounts that
+ * join it for real with client/engine/join.ts in a temporary profile, and ways to tamper with
+ * the relay's database the way a malicious operator could.
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type IdentityKeyPair, encodeIdentityPublic, generateIdentity } from "../../../crypto/identity.js";
+import { generateOneTimePrekeys, generateSignedPrekey } from "../../../crypto/prekeys.js";
+import { type Account, closeAccount, openLocalAccount } from "../../../client/engine/open-account.js";
+import { joinRelay } from "../../../client/engine/join.js";
+import type { EngineEvent } from "../../../client/engine/events.js";
+import { type Online, goOnline } from "../../../client/engine/online.js";
+import { formatInviteLink } from "../../../src/invite-link.js";
+import { systemRng } from "../../../src/system-rng.js";
+import type { Db } from "../../../relay/store/index.js";
+import type { TestRelay } from "../../relay/harness.js";
+
+/** A new empty folder for a profile. */
+export function profileDir(name: string): string {
+  return join(mkdtempSync(join(tmpdir(), "smsg-engine-")), name);
+}
+
+/** An invite link of `tr` (one use). */
+export async function inviteLink(tr: TestRelay): Promise<string> {
+  const code = await tr.invite();
+  return formatInviteLink({ host: "127.0.0.1", port: tr.port, relayKey: tr.keyPair.publicKey, code });
+}
+
+/** A user as the engine suites drive it: the profile folder and its open account. */
+export interface EngineUser {
+  readonly name: string;
+  readonly dir: string;
+  acct: Account;
+  /** Every event the engine reported for this user. */
+  readonly events: EngineEvent[];
+  /** Reopens the account (a new process, in effect), closing the old one. */
+  reopen(opts?: { now?: () => number }): Account;
+  /** Goes online (login, prekeys, outbox, sync), recording events. */
+  online(): Promise<Online>;
+  close(): void;
+}
+
+/** Joins `name` to `tr` with the real join flow and opens its account. */
+export async function engineUser(tr: TestRelay, name: string, opts: { displayName?: string } = {}): Promise<EngineUser> {
+  const dir = profileDir(name);
+  await joinRelay({ dir, link: await inviteLink(tr), username: name, displayName: opts.displayName });
+  const events: EngineEvent[] = [];
+  const u: EngineUser = {
+    name,
+    dir,
+    acct: openLocalAccount({ dir }),
+    events,
+    reopen(o = {}) {
+      closeAccount(u.acct);
+      u.acct = openLocalAccount({ dir, ...(o.now ? { now: o.now } : {}) });
+      return u.acct;
+    },
+    online() {
+      return goOnline(u.acct, { onEvent: (e) => events.push(e) });
+    },
+    close() {
+      closeAccount(u.acct);
+    },
+  };
+  return u;
+}
+
+/** The relay's account id of `username`. */
+export async function accountId(tr: TestRelay, username: string): Promise<number> {
+  const rows = await tr.db.query<{ id: number }>("SELECT id FROM accounts WHERE username = $1", [username]);
+  return Number(rows[0]!.id);
+}
+
+/**
+ * What a malicious relay operator can do: give `username` a new identity key and new prekeys
+ * in the database (the account's owner keeps the old keys and can no longer log in). Returns
+ * the forged identity.
+ */
+export async function forgeIdentity(tr: TestRelay, username: string): Promise<IdentityKeyPair> {
+  return forgeIdentityIn(tr.db, username);
+}
+
+/** forgeIdentity on a relay database opened directly (the relay must not be running on PGlite). */
+export async function forgeIdentityIn(db: Db, username: string): Promise<IdentityKeyPair> {
+  const rows = await db.query<{ id: number }>("SELECT id FROM accounts WHERE username = $1", [username]);
+  const id = Number(rows[0]!.id);
+  const forged = generateIdentity(systemRng);
+  const spk = generateSignedPrekey(systemRng, forged, 900_000);
+  const opks = generateOneTimePrekeys(systemRng, 900_000, 3);
+  await db.transaction(async (tx) => {
+    await tx.query("UPDATE accounts SET identity = $1 WHERE id = $2", [encodeIdentityPublic(forged.publicKey), id]);
+    await tx.query("DELETE FROM signed_prekeys WHERE account_id = $1", [id]);
+    await tx.query("DELETE FROM one_time_prekeys WHERE account_id = $1", [id]);
+    await tx.query("INSERT INTO signed_prekeys (account_id, key_id, public_key, signature) VALUES ($1, $2, $3, $4)", [
+      id,
+      spk.id,
+      spk.keyPair.publicKey,
+      spk.signature,
+    ]);
+    for (const k of opks) {
+      await tx.query("INSERT INTO one_time_prekeys (account_id, key_id, public_key) VALUES ($1, $2, $3)", [id, k.id, k.keyPair.publicKey]);
+    }
+  });
+  return forged;
+}
+
+/** Resolves when `cond` holds, polling every 20 ms; rejects after `timeoutMs`. */
+export async function until(cond: () => boolean, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Resolves with `fn()` once it equals `expected`, polling every 20 ms; rejects after `timeoutMs` with the last value. */
+export async function eventually<T>(fn: () => Promise<T>, expected: T, timeoutMs = 5000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v === expected) return v;
+    if (Date.now() > end) throw new Error(`expected ${String(expected)}, still ${String(v)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

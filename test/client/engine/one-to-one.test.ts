@@ -1,0 +1,202 @@
+/**
+ * 1:1 chat through the engine against an in-process relay: first contact while the peer is
+ * offline (X3DH), the reply, exactly-once storage, cursors that move only through sync,
+ * undecryptable and replayed envelopes, gaps in the sender's sequence numbers.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
+import { openDirectChat } from "../../../client/engine/chats.js";
+import { ChatClosedError } from "../../../client/engine/errors.js";
+import { storeIncoming } from "../../../client/engine/inbox.js";
+import { flushOutbox, queueText } from "../../../client/engine/outbox.js";
+import { sendText } from "../../../client/engine/send.js";
+import { setChatClosed } from "../../../client/engine/chats.js";
+import { decodeSessionState } from "../../../crypto/session-codec.js";
+import { RelayClient } from "../../../client/relay-client.js";
+import type { RelayMessageOf } from "../../../src/wire/messages.js";
+import { systemRng } from "../../../src/system-rng.js";
+import { type TestRelay, idem, startRelay } from "../../relay/harness.js";
+import { type EngineUser, accountId, engineUser, eventually, until } from "./helpers.js";
+
+let tr: TestRelay;
+let alice: EngineUser;
+let bob: EngineUser;
+
+beforeAll(async () => {
+  tr = await startRelay();
+});
+afterAll(async () => {
+  await tr.stop();
+});
+beforeEach(async () => {
+  alice?.close();
+  bob?.close();
+  await tr.db.exec("TRUNCATE messages, chat_members, chats, one_time_prekeys, signed_prekeys, invites, accounts RESTART IDENTITY CASCADE");
+  alice = await engineUser(tr, "alice", { displayName: "Alice A." });
+  bob = await engineUser(tr, "bob");
+});
+
+/** The relay's delivery cursor of `user` in `chat`. */
+async function relayCursor(user: string, chat: number): Promise<number> {
+  const rows = await tr.db.query<{ cursor: number }>("SELECT cursor FROM chat_members WHERE chat_id = $1 AND account_id = $2", [
+    chat,
+    await accountId(tr, user),
+  ]);
+  return Number(rows[0]!.cursor);
+}
+
+/** Bodies of a chat's shown history (control rows left out), oldest first. */
+function bodies(u: EngineUser, chat: number): (string | null)[] {
+  return u.acct.store.messages
+    .history(chat, { limit: 1000 })
+    .messages.filter((m) => m.body !== null || m.status === "undecryptable")
+    .map((m) => m.body);
+}
+
+describe("1:1 chat through the engine", () => {
+  test("first message to an offline peer, its reply, and the sessions on both sides", async () => {
+    const a = await alice.online();
+    const { chat, pinnedNow } = await openDirectChat(alice.acct, a.relay, "bob");
+    expect(pinnedNow).toBe(true);
+    const sent = await sendText(alice.acct, a.relay, chat, "hello bob");
+    expect(sent.sent.duplicate).toBe(false);
+    expect(alice.acct.store.messages.get(sent.queued.messageId)).toMatchObject({ status: "sent", relayMsgId: sent.sent.relayMsg, senderSeq: 1 });
+    expect(alice.acct.store.outbox.count()).toBe(0);
+    expect(decodeSessionState(alice.acct.store.sessions.current("bob")!.state).pendingPreKey).not.toBeNull();
+
+    // Bob was offline: he learns the chat, the message and alice's display name on his first sync.
+    const b = await bob.online();
+    expect(bodies(bob, chat.id)).toEqual(["hello bob"]);
+    expect(bob.events.filter((e) => e.type === "message")).toEqual([
+      expect.objectContaining({ type: "message", chat: chat.id, from: "alice", body: "hello bob", seq: 1, seqStatus: "ok", keyChanged: false }),
+    ]);
+    expect(bob.acct.store.contacts.get("alice")).toMatchObject({ displayName: "Alice A.", keyChanged: false });
+    expect(bob.acct.store.chats.get(chat.id)).toMatchObject({ kind: "direct", peer: "alice" });
+    // Acked through sync: the relay's cursor and ours are at the last message.
+    await eventually(() => relayCursor("bob", chat.id), sent.sent.relayMsg);
+    expect(bob.acct.store.cursors.get(chat.id)).toBe(sent.sent.relayMsg);
+    // The one-time prekey alice used is gone from bob's store.
+    expect(bob.acct.store.prekeys.countOneTime()).toBe(99);
+
+    const reply = await sendText(bob.acct, b.relay, bob.acct.store.chats.get(chat.id)!, "hi alice");
+    await until(() => bodies(alice, chat.id).length === 2);
+    expect(bodies(alice, chat.id)).toEqual(["hello bob", "hi alice"]);
+    // Once alice has heard back she sends plain MESSAGE envelopes.
+    expect(decodeSessionState(alice.acct.store.sessions.current("bob")!.state).pendingPreKey).toBeNull();
+    await sendText(alice.acct, a.relay, chat, "third");
+    await until(() => bodies(bob, chat.id).length === 3);
+    expect(bodies(bob, chat.id)).toEqual(["hello bob", "hi alice", "third"]);
+    expect(reply.queued.seq).toBe(1);
+    a.close();
+    b.close();
+  });
+
+  test("a pushed message is stored at once but acked only by a sync; processing it twice stores it once", async () => {
+    const a = await alice.online();
+    const b = await bob.online();
+    const { chat } = await openDirectChat(alice.acct, a.relay, "bob");
+    const pushed: RelayMessageOf<"msg">[] = [];
+    b.relay.on("msg", (m) => pushed.push(m));
+    const sent = await sendText(alice.acct, a.relay, chat, "pushed");
+    await until(() => bodies(bob, chat.id).length === 1);
+    await new Promise((r) => setTimeout(r, 200)); // an ack, had one been sent, would have landed
+    expect(await relayCursor("bob", chat.id)).toBe(0);
+    expect(bob.acct.store.cursors.get(chat.id)).toBe(0);
+
+    // The same frame again (a retry, a second relay): nothing new, no decryption attempt.
+    const frame = pushed.find((m) => m.msg === sent.sent.relayMsg)!;
+    expect(storeIncoming(bob.acct, frame)).toEqual({ stored: false, events: [] });
+
+    await b.receiver.syncAll();
+    await eventually(() => relayCursor("bob", chat.id), sent.sent.relayMsg);
+    expect(bodies(bob, chat.id)).toEqual(["pushed"]);
+    expect(bob.events.filter((e) => e.type === "message")).toHaveLength(1);
+    a.close();
+    b.close();
+  });
+
+  test("garbage and a replayed first message are stored as undecryptable, acked, and break nothing", async () => {
+    const a = await alice.online();
+    const { chat } = await openDirectChat(alice.acct, a.relay, "bob");
+    const first = await sendText(alice.acct, a.relay, chat, "one");
+    const envelope = (await tr.db.query<{ envelope: Uint8Array }>("SELECT envelope FROM messages WHERE id = $1", [first.sent.relayMsg]))[0]!.envelope;
+    // A malicious relay (or alice's account, captured) replays the first message and sends garbage.
+    await a.relay.request<"send">({ t: "send", chat: chat.id, idem: idem(), envelope });
+    await a.relay.request<"send">({ t: "send", chat: chat.id, idem: idem(), envelope: systemRng(200) });
+    await sendText(alice.acct, a.relay, chat, "two");
+
+    const b = await bob.online();
+    expect(bodies(bob, chat.id)).toEqual(["one", null, null, "two"]);
+    const statuses = bob.acct.store.messages.history(chat.id).messages.filter((m) => m.body !== null || m.status === "undecryptable");
+    expect(statuses.map((m) => m.status)).toEqual(["delivered", "undecryptable", "undecryptable", "delivered"]);
+    expect(bob.events.filter((e) => e.type === "undecryptable")).toHaveLength(2);
+    expect(bob.events.filter((e) => e.type === "gap")).toHaveLength(0);
+    const last = (await tr.db.query<{ m: number }>("SELECT max(id)::int AS m FROM messages"))[0]!.m;
+    await eventually(() => relayCursor("bob", chat.id), last);
+    a.close();
+    b.close();
+  });
+
+  test("a message the relay drops shows as a gap in the sender's sequence numbers", async () => {
+    const a = await alice.online();
+    const { chat } = await openDirectChat(alice.acct, a.relay, "bob");
+    await sendText(alice.acct, a.relay, chat, "1");
+    // "2" is encrypted and queued, but never reaches the relay (as if the relay dropped it).
+    const dropped = queueText(alice.acct, chat, "2");
+    alice.acct.store.outbox.remove(dropped.idem);
+    await sendText(alice.acct, a.relay, chat, "3");
+
+    const b = await bob.online();
+    expect(bodies(bob, chat.id)).toEqual(["1", "3"]);
+    expect(bob.events.filter((e) => e.type === "gap")).toEqual([{ type: "gap", chat: chat.id, from: "alice", missingFrom: 2, missingTo: 2 }]);
+    expect(bob.events.find((e) => e.type === "message" && e.body === "3")).toMatchObject({ seq: 3, seqStatus: "gap" });
+    a.close();
+    b.close();
+  });
+
+  test("retries use the same idempotency id: a lost acknowledgement never duplicates a message", async () => {
+    const a = await alice.online();
+    const { chat } = await openDirectChat(alice.acct, a.relay, "bob");
+    await sendText(alice.acct, a.relay, chat, "before");
+    const q = queueText(alice.acct, chat, "once");
+    const row = alice.acct.store.outbox.get(q.idem)!;
+    // The relay stores it, but the answer is lost (the connection dies before `sent`).
+    const raw = await RelayClient.connect({ host: "127.0.0.1", port: tr.port, relayKey: tr.keyPair.publicKey, rng: systemRng });
+    await raw.login("alice", alice.acct.credential, alice.acct.identity);
+    await raw.request<"send">({ t: "send", chat: chat.id, idem: row.idem, envelope: row.envelope });
+    raw.close();
+    expect(alice.acct.store.outbox.count()).toBe(1);
+
+    // The next flush sends it again with the same idem: the relay answers with the first copy.
+    const flushed = await flushOutbox(alice.acct, a.relay);
+    expect(flushed.sent).toEqual([expect.objectContaining({ messageId: q.messageId, duplicate: true })]);
+    expect(alice.acct.store.messages.get(q.messageId)!.status).toBe("sent");
+
+    const b = await bob.online();
+    expect(bodies(bob, chat.id)).toEqual(["before", "once"]);
+    a.close();
+    b.close();
+  });
+
+  test("a closed chat refuses sending until reopened", async () => {
+    const a = await alice.online();
+    const { chat } = await openDirectChat(alice.acct, a.relay, "bob");
+    await sendText(alice.acct, a.relay, chat, "hi");
+    const b = await bob.online();
+    const bobChat = bob.acct.store.chats.get(chat.id)!;
+    await setChatClosed(bob.acct, b.relay, bobChat, true);
+    // Alice hears of it through a chat event.
+    await until(() => alice.acct.store.chats.get(chat.id)!.closed);
+    await expect(sendText(alice.acct, a.relay, alice.acct.store.chats.get(chat.id)!, "no")).rejects.toBeInstanceOf(ChatClosedError);
+    // Even if alice's copy were stale, the relay refuses, and the message is marked failed.
+    alice.acct.store.chats.setClosed(chat.id, false);
+    await expect(sendText(alice.acct, a.relay, alice.acct.store.chats.get(chat.id)!, "stale")).rejects.toBeInstanceOf(ChatClosedError);
+    expect(alice.acct.store.messages.history(chat.id).messages.at(-1)).toMatchObject({ body: "stale", status: "failed" });
+    expect(alice.acct.store.outbox.count()).toBe(0);
+
+    await setChatClosed(alice.acct, a.relay, alice.acct.store.chats.get(chat.id)!, false);
+    await sendText(alice.acct, a.relay, alice.acct.store.chats.get(chat.id)!, "open again");
+    await until(() => bodies(bob, chat.id).includes("open again"));
+    a.close();
+    b.close();
+  });
+});

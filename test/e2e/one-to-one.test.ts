@@ -1,0 +1,202 @@
+/**
+ * 1:1 chat end to end with the built `smsg` binary (dist/src/cli.js; vitest's global setup
+ * builds it) and a real relay process (`smsg relay serve` on PGlite), the way people use it:
+ * alice and bob join with invites printed by `smsg relay invite`; alice opens the chat while bob
+ * is offline and sends (X3DH first message); bob's `history` shows it (one-shot sync); bob
+ * replies through stdin; `listen --json` streams a message; a wrong passphrase fails with its
+ * exit code and loses nothing; the relay is killed mid-conversation and a message sent
+ * meanwhile is delivered exactly once after the restart; a key change forged in the relay's
+ * database blocks sending with KEY_CHANGED until `verify --confirm`.
+ */
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { promisify } from "node:util";
+import { afterAll, describe, expect, test } from "vitest";
+import { EXIT } from "../../src/exit-codes.js";
+import { openPgliteDriver } from "../../relay/store/index.js";
+import { CLI, type RelayProcess, freePort, startRelayProcess } from "../../bench/relay-process.js";
+import { forgeIdentityIn } from "../client/engine/helpers.js";
+
+const root = mkdtempSync(join(tmpdir(), "smsg-e2e-"));
+const relayData = join(root, "relay");
+const home = (user: string) => join(root, user);
+const BOB_PASSPHRASE = "correct horse battery staple";
+
+let relay: RelayProcess | undefined;
+const children: ChildProcess[] = [];
+afterAll(async () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  if (relay && relay.child.exitCode === null && relay.child.signalCode === null) {
+    relay.child.kill("SIGTERM");
+    await relay.exited;
+  }
+});
+
+interface Result {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `smsg ARGS` as `user` (SMSG_HOME), with `input` on stdin. Never rejects: the exit code is the result. */
+function smsg(user: string, args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, SMSG_HOME: home(user), SMSG_LOG_LEVEL: "silent", ...opts.env };
+    if (user === "bob" && !opts.env?.["SMSG_PASSPHRASE"]) env["SMSG_PASSPHRASE"] = BOB_PASSPHRASE;
+    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.once("error", reject);
+    child.once("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(opts.input ?? "");
+  });
+}
+
+/** The JSON lines of a command's stdout. */
+function lines(r: Result): Record<string, unknown>[] {
+  return r.stdout
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** The bodies of a `history --json` output, in order. */
+function bodies(r: Result): unknown[] {
+  return lines(r)
+    .filter((l) => l["type"] === "message")
+    .map((l) => l["body"]);
+}
+
+function expectOk(r: Result): Result {
+  expect(r.stderr, r.stderr).toBe("");
+  expect(r.code).toBe(0);
+  return r;
+}
+
+async function invite(): Promise<string> {
+  const { stdout } = await promisify(execFile)(process.execPath, [CLI, "relay", "invite", "--data", relayData]);
+  return stdout.trim();
+}
+
+describe("smsg, 1:1, end to end", () => {
+  test("join, first contact offline, reply, listen, wrong passphrase, relay restart, forged key change", async () => {
+    const port = await freePort();
+    relay = await startRelayProcess(relayData, port);
+
+    // --- join -------------------------------------------------------------------------------
+    const joinedA = lines(expectOk(await smsg("alice", ["join", await invite(), "--name", "alice", "--display-name", "Alice Liddell", "--json"])));
+    expect(joinedA[0]).toMatchObject({ v: 1, type: "joined", username: "alice", relay: `127.0.0.1:${port}` });
+    expectOk(await smsg("bob", ["join", await invite(), "--name", "bob", "--passphrase"]));
+    const again = await smsg("alice", ["join", await invite(), "--name", "alice2"]);
+    expect(again.code).toBe(EXIT.profileExists);
+
+    // --- alice opens the chat while bob is offline and sends (X3DH first message) ------------
+    const opened = lines(expectOk(await smsg("alice", ["chat", "open", "bob", "--json"])))[0]!;
+    expect(opened).toMatchObject({ type: "chat", kind: "direct", peer: "bob", key_pinned_now: true });
+    const chatId = opened["chat"] as number;
+    const sent = lines(expectOk(await smsg("alice", ["send", "bob", "hello bob", "--json"])))[0]!;
+    expect(sent).toMatchObject({ type: "sent", chat: chatId, seq: 1, duplicate: false });
+
+    // --- bob's history fetches it first ---------------------------------------------------------
+    const hb = expectOk(await smsg("bob", ["history", "alice", "--json"]));
+    expect(lines(hb)).toEqual([
+      expect.objectContaining({ v: 1, type: "message", chat: chatId, from: "alice", direction: "in", status: "delivered", seq: 1, body: "hello bob", key_changed: false }),
+      { v: 1, type: "history_end", chat: chatId, more: false },
+    ]);
+    expect(expectOk(await smsg("bob", ["history", "alice"])).stdout).toMatch(/^#\d+ \d{4}-\d\d-\d\d \d\d:\d\d Alice Liddell \(@alice\): hello bob\n$/);
+
+    // --- bob replies through stdin; alice sees both, in order --------------------------------
+    expectOk(await smsg("bob", ["send", "alice"], { input: "hi alice\nhow are you?\n" }));
+    expect(bodies(expectOk(await smsg("alice", ["history", String(chatId), "--json"])))).toEqual(["hello bob", "hi alice\nhow are you?"]);
+    const list = lines(expectOk(await smsg("bob", ["chat", "list", "--json"])));
+    expect(list).toEqual([expect.objectContaining({ type: "chat", chat: chatId, peer: "alice", closed: false, unread: 0 })]);
+
+    // --- listen --json: a bot reads a JSON line per message ------------------------------------
+    const listener = spawn(process.execPath, [CLI, "listen", "--json"], {
+      env: { ...process.env, SMSG_HOME: home("bob"), SMSG_PASSPHRASE: BOB_PASSPHRASE },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    children.push(listener);
+    const events: Record<string, unknown>[] = [];
+    const rl = createInterface({ input: listener.stdout! });
+    rl.on("line", (l) => events.push(JSON.parse(l) as Record<string, unknown>));
+    const waitFor = async (pred: (e: Record<string, unknown>) => boolean, ms = 10_000) => {
+      const end = Date.now() + ms;
+      while (!events.some(pred)) {
+        if (Date.now() > end) throw new Error(`listen did not print the expected line; got ${JSON.stringify(events)}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      return events.find(pred)!;
+    };
+    await waitFor((e) => e["type"] === "listening");
+    expectOk(await smsg("alice", ["send", "bob", "ping"]));
+    const ev = await waitFor((e) => e["type"] === "message");
+    expect(ev).toMatchObject({ v: 1, type: "message", chat: chatId, from: "alice", body: "ping", seq: 2, seq_status: "ok", key_changed: false });
+    const listenerExit = new Promise<number | null>((resolve) => listener.once("exit", (code) => resolve(code)));
+    listener.kill("SIGTERM");
+    expect(await listenerExit).toBe(0);
+
+    // --- wrong passphrase: its exit code, one sentence, nothing lost ---------------------------
+    const wrong = await smsg("bob", ["history", "alice"], { env: { SMSG_PASSPHRASE: "wrong" } });
+    expect(wrong.code).toBe(EXIT.wrongPassphrase);
+    expect(wrong.stderr).toBe("smsg: wrong passphrase for this profile (or the file is damaged); nothing was changed\n");
+    expect(wrong.stdout).toBe("");
+    expect(bodies(expectOk(await smsg("bob", ["history", "alice", "--json"])))).toEqual(["hello bob", "hi alice\nhow are you?", "ping"]);
+
+    // --- the relay dies mid-conversation; a message sent meanwhile is queued --------------------
+    relay.child.kill("SIGKILL");
+    await relay.exited;
+    const down = await smsg("alice", ["send", "bob", "sent while the relay was down"]);
+    expect(down.code).toBe(EXIT.relayUnreachable);
+    expect(down.stderr).toMatch(/^smsg: cannot reach the relay at 127\.0\.0\.1:\d+: message #\d+ is queued/);
+    const offline = await smsg("bob", ["history", "alice"]);
+    expect(offline.code).toBe(EXIT.relayUnreachable);
+    expect(offline.stderr).toMatch(/^smsg: cannot reach the relay at 127\.0\.0\.1:\d+ \(ECONNREFUSED\)\n$/);
+
+    // After the restart, alice's next command sends the outbox; bob gets it exactly once.
+    relay = await startRelayProcess(relayData, port);
+    expectOk(await smsg("alice", ["whoami"]));
+    expectOk(await smsg("alice", ["whoami"])); // the outbox is empty now: nothing is sent twice
+    expect(bodies(expectOk(await smsg("bob", ["history", "alice", "--json"])))).toEqual([
+      "hello bob",
+      "hi alice\nhow are you?",
+      "ping",
+      "sent while the relay was down",
+    ]);
+    const mine = lines(expectOk(await smsg("alice", ["history", "bob", "--json", "--offline"]))).filter((l) => l["type"] === "message");
+    expect(mine.at(-1)).toMatchObject({ body: "sent while the relay was down", status: "sent", direction: "out" });
+
+    // --- a key change forged in the relay's database --------------------------------------------
+    relay.child.kill("SIGTERM");
+    await relay.exited;
+    const db = await openPgliteDriver({ dataDir: join(relayData, "db") });
+    try {
+      await forgeIdentityIn(db, "bob");
+    } finally {
+      await db.close();
+    }
+    relay = await startRelayProcess(relayData, port);
+
+    const blocked = await smsg("alice", ["send", "bob", "are you still bob?"]);
+    expect(blocked.code).toBe(EXIT.keyChanged);
+    expect(blocked.stderr).toMatch(/^smsg: bob's identity key changed: nothing is sent to them until/);
+    expect((await smsg("alice", ["send", "bob", "again?"])).code).toBe(EXIT.keyChanged);
+    const shown = expectOk(await smsg("alice", ["verify", "bob"]));
+    expect(shown.stdout).toMatch(/identity key CHANGED/);
+    expect(shown.stdout).toMatch(/(\d{5} ){3}\d{5}\n(\d{5} ){3}\d{5}\n(\d{5} ){3}\d{5}\n/);
+    const confirmed = lines(expectOk(await smsg("alice", ["verify", "bob", "--confirm", "--json"])))[0]!;
+    expect(confirmed).toMatchObject({ type: "safety_number", user: "bob", key_changed: false, verified: true, action: "confirmed" });
+    expect(lines(expectOk(await smsg("alice", ["send", "bob", "to the new key", "--json"])))[0]).toMatchObject({ type: "sent", chat: chatId });
+    // Nothing alice wrote before the change was lost or doubled.
+    const after = bodies(expectOk(await smsg("alice", ["history", "bob", "--json", "--offline"])));
+    expect(after).toEqual(["hello bob", "hi alice\nhow are you?", "ping", "sent while the relay was down", "to the new key"]);
+
+    // The real bob's keys are no longer the account's: his login is refused, with its own code.
+    expect((await smsg("bob", ["history", "alice"])).code).toBe(EXIT.loginFailed);
+  });
+});
