@@ -31,8 +31,10 @@ export class Fanout {
    * could overtake an earlier one and a client would see a chat's messages out of id order.
    */
   private pushing: Promise<void> = Promise.resolve();
-  /** The NOTIFYs of committed messages, likewise one after another (see `announce`). */
-  private announcing: Promise<void> = Promise.resolve();
+  /** Ids committed here and not yet announced to the other relays, in commit order (see `announce`). */
+  private readonly toAnnounce: { ids: number[]; resolve: () => void }[] = [];
+  /** The NOTIFY loop is running; it ends once `toAnnounce` is empty. */
+  private announcing = false;
 
   constructor(
     private readonly store: RelayStore,
@@ -59,21 +61,37 @@ export class Fanout {
   }
 
   /**
-   * Tells the other relays, in commit order: each NOTIFY is sent once the previous one is
-   * done, since two sent at once on different pool connections may reach the others swapped.
+   * Tells the other relays, in commit order. One NOTIFY at a time (two sent at once on
+   * different pool connections may reach the others swapped); ids committed while one is in
+   * flight wait and go together in the next, so a busy relay sends one NOTIFY per database
+   * round trip, not one per commit. Resolves once these ids have been announced.
    */
   private announce(messages: readonly StoredMessage[]): Promise<void> {
-    const run = this.announcing.then(async () => {
-      for (let i = 0; i < messages.length; i += IDS_PER_NOTIFY) {
-        const ids = messages.slice(i, i + IDS_PER_NOTIFY).map((m) => m.id);
-        await this.db.notify(MESSAGES_CHANNEL, JSON.stringify({ r: this.relayId, ids })).catch((e: unknown) => {
-          // Other relays' clients still get these on their next sync; nothing is lost.
-          this.log.warn({ err: String(e) }, "notify of new messages failed");
-        });
+    const done = new Promise<void>((resolve) => this.toAnnounce.push({ ids: messages.map((m) => m.id), resolve }));
+    if (!this.announcing) {
+      this.announcing = true;
+      void this.announceLoop();
+    }
+    return done;
+  }
+
+  private async announceLoop(): Promise<void> {
+    // Let every commit that completes in this tick join the first NOTIFY.
+    await Promise.resolve();
+    while (this.toAnnounce.length > 0) {
+      const waiting = this.toAnnounce.splice(0);
+      const ids = waiting.flatMap((w) => w.ids);
+      for (let i = 0; i < ids.length; i += IDS_PER_NOTIFY) {
+        await this.db
+          .notify(MESSAGES_CHANNEL, JSON.stringify({ r: this.relayId, ids: ids.slice(i, i + IDS_PER_NOTIFY) }))
+          .catch((e: unknown) => {
+            // Other relays' clients still get these on their next sync; nothing is lost.
+            this.log.warn({ err: String(e) }, "notify of new messages failed");
+          });
       }
-    });
-    this.announcing = run.catch(() => undefined);
-    return run;
+      for (const w of waiting) w.resolve();
+    }
+    this.announcing = false;
   }
 
   /** A chat event: push to the audience online here, tell the other relays. */

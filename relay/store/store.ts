@@ -169,6 +169,24 @@ async function lockChats(tx: Queryable, chatIds: readonly number[]): Promise<voi
   await tx.query("SELECT pg_advisory_xact_lock(u.id) FROM unnest($1::bigint[]) AS u(id)", [sorted]);
 }
 
+/**
+ * Batches up to this size are stored by one call of smsg_insert_messages (one round trip);
+ * larger ones by the four-statement transaction. Measured on PostgreSQL 15 (2 cores):
+ * the function saves ~1.3 ms per batch of 1 (0.7 vs 2.0 ms) but costs more per row, so from
+ * ~32 sends on the transaction is faster (64: 3.3 vs 5 ms; 256: 8 vs 13 ms). Small batches
+ * are what an unloaded relay commits (latency); large ones what a saturated one commits.
+ */
+export const SINGLE_STATEMENT_MAX_BATCH = 16;
+
+/** The refusals smsg_insert_messages reports, by name. */
+const INSERT_FAILURES: ReadonlySet<InsertFailure> = new Set<InsertFailure>([
+  "chat_unknown",
+  "not_member",
+  "chat_closed",
+  "recipient_not_member",
+  "idem_conflict",
+]);
+
 /** The largest message id in a chat (0 when it has none); call under the chat's lock. */
 const CHAT_MAX_ID = "(SELECT COALESCE(MAX(id), 0) FROM messages WHERE chat_id = $1)";
 
@@ -192,7 +210,15 @@ export function nextPageAfter(
  * connections of a relay, and between relays sharing one PostgreSQL.
  */
 export class RelayStore {
-  constructor(readonly db: Db) {}
+  /** Largest batch insertMessages stores with the one-statement function (see there). */
+  private readonly singleStatementMaxBatch: number;
+
+  constructor(
+    readonly db: Db,
+    options: { readonly singleStatementMaxBatch?: number } = {},
+  ) {
+    this.singleStatementMaxBatch = options.singleStatementMaxBatch ?? SINGLE_STATEMENT_MAX_BATCH;
+  }
 
   // ----- accounts and invites ----------------------------------------------------------------
 
@@ -516,9 +542,13 @@ export class RelayStore {
 
   /**
    * Stores a batch of sends in ONE transaction (group commit: the relay acks each send only
-   * after this resolves) and returns one result per item, in order. Four statements per batch
-   * whatever its size: lock the chats, look up earlier sends with the same (sender, idem),
-   * check chats and memberships, then one multi-row INSERT over unnest() arrays.
+   * after this resolves) and returns one result per item, in order. The work per batch is the
+   * same whatever its size: lock the chats, look up earlier sends with the same (sender,
+   * idem), check chats and memberships, then one multi-row INSERT over unnest() arrays. A
+   * small batch (up to SINGLE_STATEMENT_MAX_BATCH) does it in ONE statement in autocommit, a
+   * call of the PL/pgSQL function smsg_insert_messages (migrations/0002_…sql): one round
+   * trip, its own transaction, the chat locks held until it commits. A larger batch runs the
+   * four statements inside BEGIN … COMMIT, which costs less per row.
    *
    * Idempotency: a (sender, idem) already stored for the same chat returns the ORIGINAL id and
    * created_at with `duplicate: true` and stores nothing, even if the chat was closed or the
@@ -539,6 +569,70 @@ export class RelayStore {
    */
   async insertMessages(batch: readonly NewMessage[], now: Date): Promise<InsertResult[]> {
     if (batch.length === 0) return [];
+    return batch.length <= this.singleStatementMaxBatch ? this.insertInOneStatement(batch, now) : this.insertInTransaction(batch, now);
+  }
+
+  /** insertMessages for a small batch: one call of smsg_insert_messages, in autocommit. */
+  private async insertInOneStatement(batch: readonly NewMessage[], now: Date): Promise<InsertResult[]> {
+    // The first occurrence of each (sender, idem) in the batch, by position; repeats follow it.
+    const keyOf = (senderId: number, idem: Uint8Array): string => `${senderId}:${hex(idem)}`;
+    const firstIndex = new Map<string, number>();
+    const firsts: NewMessage[] = [];
+    const firstAt: number[] = [];
+    const firstOf: number[] = batch.map((m, i) => {
+      const key = keyOf(m.senderId, m.idem);
+      let f = firstIndex.get(key);
+      if (f === undefined) {
+        f = firsts.length;
+        firstIndex.set(key, f);
+        firsts.push(m);
+        firstAt.push(i);
+      }
+      return f;
+    });
+    const lock = [...new Set(batch.map((m) => m.chatId))].sort((a, b) => a - b);
+    // One statement, so one round trip and its own transaction (migrations/0002_…sql).
+    const rows = await this.db.query<{ r_ord: number; r_outcome: string; r_id: Int8 | null; r_created_at: Date | null }>(
+      `SELECT r_ord, r_outcome, r_id, r_created_at
+         FROM smsg_insert_messages($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bytea[], $6::bytea[], $7)`,
+      [
+        lock,
+        firsts.map((m) => m.chatId),
+        firsts.map((m) => m.senderId),
+        firsts.map((m) => m.recipientId),
+        firsts.map((m) => m.idem),
+        firsts.map((m) => m.envelope),
+        now,
+      ],
+    );
+    const outcome: InsertResult[] = new Array<InsertResult>(firsts.length);
+    for (const r of rows) {
+      let result: InsertResult;
+      if (r.r_outcome === "new" || r.r_outcome === "duplicate") {
+        if (r.r_id === null || r.r_created_at === null) throw new InternalError("a stored send came back without its id");
+        result = { ok: true, id: num(r.r_id), createdAt: r.r_created_at, duplicate: r.r_outcome === "duplicate" };
+      } else if (INSERT_FAILURES.has(r.r_outcome as InsertFailure)) {
+        result = { ok: false, reason: r.r_outcome as InsertFailure };
+      } else {
+        throw new InternalError(`unexpected send outcome ${r.r_outcome}`);
+      }
+      outcome[r.r_ord - 1] = result;
+    }
+
+    return batch.map((m, i): InsertResult => {
+      const f = firstOf[i]!;
+      const first = firsts[f]!;
+      const result = outcome[f];
+      if (result === undefined) throw new InternalError("no outcome for a send in the batch");
+      if (firstAt[f] === i) return result;
+      // A repeat within the batch: the same send again, or the idem reused for another chat.
+      if (first.chatId !== m.chatId) return { ok: false, reason: "idem_conflict" };
+      return result.ok ? { ...result, duplicate: true } : result;
+    });
+  }
+
+  /** insertMessages for a large batch: BEGIN, four statements, COMMIT (the same semantics). */
+  private async insertInTransaction(batch: readonly NewMessage[], now: Date): Promise<InsertResult[]> {
     return this.db.transaction(async (tx) => {
       await lockChats(tx, batch.map((m) => m.chatId));
 

@@ -75,8 +75,8 @@ describe.skipIf(url === undefined || url === "")("RelayStore on PostgreSQL", () 
       const dbUrl = await freshDatabase();
       const [one, two] = [driver(dbUrl, 2), driver(dbUrl, 2)];
       const [appliedByOne, appliedByTwo] = await Promise.all([migrate(one), migrate(two)]);
-      expect([...appliedByOne, ...appliedByTwo]).toEqual([1]);
-      expect(await one.query("SELECT version FROM schema_migrations")).toEqual([{ version: 1 }]);
+      expect([...appliedByOne, ...appliedByTwo].sort()).toEqual([1, 2]);
+      expect(await one.query("SELECT version FROM schema_migrations ORDER BY version")).toEqual([{ version: 1 }, { version: 2 }]);
       expect(await migrate(two)).toEqual([]);
     });
 

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeEach, describe, expect, test } from "vitest";
 import { checkDurability } from "../../../relay/store/db.js";
-import { nextPageAfter } from "../../../relay/store/store.js";
+import { RelayStore, nextPageAfter } from "../../../relay/store/store.js";
 import { migrate, migrationsDir } from "../../../relay/store/migrate.js";
 import type { InsertResult, NewMessage } from "../../../relay/store/types.js";
 import {
@@ -35,29 +35,33 @@ function msg(chatId: number, senderId: number, extra: Partial<NewMessage> = {}):
 
 /** Registers the shared suite; `get` returns the harness once the file's beforeAll has run. */
 export function storeSuite(get: () => Harness): void {
+  const getHarness = get;
   beforeEach(async () => {
     await resetTables(get().db);
   });
 
   describe("driver and migrations", () => {
-    test("migrate is idempotent: a second run applies nothing and version 1 is recorded once", async () => {
+    test("migrate is idempotent: a second run applies nothing and each version is recorded once", async () => {
       const { db } = get();
       expect(await migrate(db)).toEqual([]);
       expect(await migrate(db)).toEqual([]);
-      const rows = await db.query<{ version: number; name: string }>("SELECT version, name FROM schema_migrations");
-      expect(rows).toEqual([{ version: 1, name: "0001_init.sql" }]);
+      const rows = await db.query<{ version: number; name: string }>("SELECT version, name FROM schema_migrations ORDER BY version");
+      expect(rows).toEqual([
+        { version: 1, name: "0001_init.sql" },
+        { version: 2, name: "0002_insert_messages_function.sql" },
+      ]);
     });
 
     test("a failing migration is rolled back and not recorded; earlier ones stay", async () => {
       const { db } = get();
       const dir = mkdtempSync(join(tmpdir(), "smsg-migrations-"));
       try {
-        copyFileSync(join(migrationsDir(), "0001_init.sql"), join(dir, "0001_init.sql"));
-        writeFileSync(join(dir, "0002_broken.sql"), "CREATE TABLE half_done (x int);\nSELECT no_such_column FROM accounts;\n");
-        await expect(migrate(db, dir)).rejects.toThrow(/migration 0002_broken\.sql failed/);
+        for (const f of ["0001_init.sql", "0002_insert_messages_function.sql"]) copyFileSync(join(migrationsDir(), f), join(dir, f));
+        writeFileSync(join(dir, "0003_broken.sql"), "CREATE TABLE half_done (x int);\nSELECT no_such_column FROM accounts;\n");
+        await expect(migrate(db, dir)).rejects.toThrow(/migration 0003_broken\.sql failed/);
         const tables = await db.query("SELECT 1 FROM information_schema.tables WHERE table_name = 'half_done'");
         expect(tables).toEqual([]);
-        expect(await db.query("SELECT version FROM schema_migrations ORDER BY version")).toEqual([{ version: 1 }]);
+        expect(await db.query("SELECT version FROM schema_migrations ORDER BY version")).toEqual([{ version: 1 }, { version: 2 }]);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
@@ -324,7 +328,16 @@ export function storeSuite(get: () => Harness): void {
     });
   });
 
-  describe("insertMessages", () => {
+  // Small batches go through the one-statement function, large ones through the transaction
+  // (RelayStore.insertMessages); every case runs through both.
+  for (const path of ["one statement", "transaction"] as const)
+  describe(`insertMessages (${path})`, () => {
+    const get = (): Harness => {
+      const h = getHarness();
+      return path === "one statement"
+        ? { ...h, store: new RelayStore(h.db, { singleStatementMaxBatch: Number.MAX_SAFE_INTEGER }) }
+        : { ...h, store: new RelayStore(h.db, { singleStatementMaxBatch: 0 }) };
+    };
     async function twoPeople() {
       const { store } = get();
       const a = await makeAccount(store, "alice");
