@@ -1,13 +1,15 @@
 /**
- * `smsg chat open USER | list | close CHAT | reopen CHAT`: direct chats on the relay. CHAT is a
- * chat id, a chat name, or the other member of a direct chat.
+ * `smsg chat open USER | list | close CHAT | reopen CHAT`: chats on the relay, and groups:
+ * `chat create NAME --members a,b | add CHAT USER | remove CHAT USER | leave CHAT | members CHAT`
+ * (client/engine/groups.ts). CHAT is a chat id, a chat name, or the other member of a direct chat.
  */
 import type { Argv } from "yargs";
 import { findChat, openDirectChat, refreshChats, setChatClosed } from "../engine/chats.js";
 import type { ChatListItem, ChatRecord } from "../store/index.js";
+import { addMember, createGroup, groupMembers, leaveGroup, removeMember } from "../engine/groups.js";
 import { type ProfileArgs, withOnlineAccount, withProfileOptions } from "./common.js";
 import { runCommand } from "./exit.js";
-import { printJson, printLine, terminalSafe } from "./output.js";
+import { printJson, printLine, terminalSafe, warn } from "./output.js";
 
 /** The JSON fields of a chat. */
 function chatJson(c: ChatRecord): Record<string, unknown> {
@@ -72,7 +74,72 @@ export function chatCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> {
         (a) => withProfileOptions(a).positional("chat", { type: "string", demandOption: true }),
         (argv) => runCommand(() => setClosed(argv as ProfileArgs & { chat: string }, false)),
       )
-      .demandCommand(1, "Say open, list, close or reopen."),
+      .command(
+        "create <name>",
+        "Create a group chat with --members (you become its admin)",
+        (a) =>
+          withProfileOptions(a)
+            .positional("name", { type: "string", demandOption: true })
+            .option("members", { type: "string", demandOption: true, describe: "The other members, comma-separated" }),
+        (argv) =>
+          runCommand(() =>
+            withOnlineAccount(argv as ProfileArgs & typeof argv, async (acct, online) => {
+              const members = argv.members.split(",").map((m) => m.trim()).filter((m) => m !== "");
+              const r = await createGroup(acct, online.relay, argv.name, members);
+              for (const w of r.warnings) warn(w);
+              if (argv.json) printJson("chat", { ...chatJson(r.chat), members: r.state.members, admins: r.state.admins, epoch: r.state.epoch });
+              else printLine(`group ${r.chat.id} "${terminalSafe(argv.name)}" created with ${r.state.members.join(", ")}`);
+            }),
+          ),
+      )
+      .command(
+        "add <chat> <user>",
+        "Add USER to a group you administer (signed announcement to every member)",
+        (a) => withProfileOptions(a).positional("chat", { type: "string", demandOption: true }).positional("user", { type: "string", demandOption: true }),
+        (argv) => runCommand(() => changeMember(argv as ProfileArgs & { chat: string; user: string; json: boolean }, "add")),
+      )
+      .command(
+        "remove <chat> <user>",
+        "Remove USER from a group you administer (everyone's group key is renewed)",
+        (a) => withProfileOptions(a).positional("chat", { type: "string", demandOption: true }).positional("user", { type: "string", demandOption: true }),
+        (argv) => runCommand(() => changeMember(argv as ProfileArgs & { chat: string; user: string; json: boolean }, "remove")),
+      )
+      .command(
+        "leave <chat>",
+        "Leave a group",
+        (a) => withProfileOptions(a).positional("chat", { type: "string", demandOption: true }),
+        (argv) =>
+          runCommand(() =>
+            withOnlineAccount(argv as ProfileArgs & typeof argv, async (acct, online) => {
+              const chat = await findChat(acct, online.relay, argv.chat);
+              await leaveGroup(acct, online.relay, chat);
+              if (argv.json) printJson("chat_left", { chat: chat.id });
+              else printLine(`left chat ${chat.id}`);
+            }),
+          ),
+      )
+      .command(
+        "members <chat>",
+        "List a chat's members: role, whether an admin's signed announcement lists them, verified keys",
+        (a) => withProfileOptions(a).positional("chat", { type: "string", demandOption: true }),
+        (argv) =>
+          runCommand(() =>
+            withOnlineAccount(argv as ProfileArgs & typeof argv, async (acct, online) => {
+              const chat = await findChat(acct, online.relay, argv.chat);
+              const r = await groupMembers(acct, online.relay, chat);
+              for (const w of r.warnings) warn(w);
+              for (const m of r.members) {
+                if (argv.json) {
+                  printJson("member", { chat: chat.id, username: m.username, role: m.role, announced: m.announced, listed: m.listed, verified: m.verified });
+                } else {
+                  const flags = [m.role, m.verified ? "verified" : "unverified", ...(m.announced ? [] : ["NOT ANNOUNCED"]), ...(m.listed ? [] : ["not at the relay"])];
+                  printLine(`${m.username.padEnd(33)} ${flags.join(", ")}`);
+                }
+              }
+            }),
+          ),
+      )
+      .demandCommand(1, "Say open, list, close, reopen, create, add, remove, leave or members."),
   );
 }
 
@@ -82,5 +149,15 @@ async function setClosed(argv: ProfileArgs & { chat: string }, closed: boolean):
     const after = await setChatClosed(acct, online.relay, chat, closed);
     if (argv.json) printJson(closed ? "chat_closed" : "chat_reopened", chatJson(after));
     else printLine(`chat ${after.id} ${closed ? "closed" : "reopened"}`);
+  });
+}
+
+async function changeMember(argv: ProfileArgs & { chat: string; user: string; json: boolean }, op: "add" | "remove"): Promise<void> {
+  await withOnlineAccount(argv, async (acct, online) => {
+    const chat = await findChat(acct, online.relay, argv.chat);
+    const r = op === "add" ? await addMember(acct, online.relay, chat, argv.user) : await removeMember(acct, online.relay, chat, argv.user);
+    for (const w of r.warnings) warn(w);
+    if (argv.json) printJson(op === "add" ? "member_added" : "member_removed", { chat: chat.id, username: argv.user, epoch: r.state.epoch, members: r.state.members });
+    else printLine(`${op === "add" ? "added" : "removed"} ${argv.user} ${op === "add" ? "to" : "from"} chat ${chat.id}`);
   });
 }

@@ -1,16 +1,19 @@
 /** Every client command, mounted on the `smsg` yargs instance by src/cli.ts. */
 import type { Argv } from "yargs";
 import { chatCommand } from "./chat.js";
+import { exportCommand } from "./export.js";
 import { historyCommand } from "./history.js";
+import { importCommand } from "./import.js";
+import { interactiveCommands } from "./interactive.js";
 import { joinCommand } from "./join.js";
 import { listenCommand } from "./listen.js";
 import { sendCommand } from "./send.js";
 import { verifyCommand } from "./verify.js";
 import { whoamiCommand } from "./whoami.js";
 
-/** Mounts join, whoami, chat, send, history, listen and verify. */
+/** Mounts join, whoami, chat, send, history, listen, verify, export, import, open and the default (interactive) command. */
 export function clientCommands<T extends { json: boolean }>(y: Argv<T>): Argv<T> {
-  return [joinCommand, whoamiCommand, chatCommand, sendCommand, historyCommand, listenCommand, verifyCommand].reduce(
+  return [joinCommand, whoamiCommand, chatCommand, sendCommand, historyCommand, listenCommand, verifyCommand, exportCommand, importCommand, interactiveCommands].reduce(
     (acc: Argv<T>, mount) => mount(acc),
     y,
   );

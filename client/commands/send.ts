@@ -1,5 +1,5 @@
 /**
- * `smsg send CHAT [TEXT]`: sends TEXT, or all of stdin when TEXT is absent, in a direct chat.
+ * `smsg send CHAT [TEXT]`: sends TEXT, or all of stdin when TEXT is absent, in a direct or group chat.
  * When the relay cannot be reached but a session exists, the message is encrypted and queued
  * (exit code "relay unreachable"); the next command that reaches the relay sends it.
  */
@@ -51,6 +51,7 @@ export function sendCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> {
             for (const f of online.flushed.failed) warn(`message #${f.messageId ?? "?"} in chat ${f.chat} was not delivered: ${f.reason}`);
             const chat = await findChat(acct, online.relay, args.chat);
             const r = await sendText(acct, online.relay, chat, body);
+            for (const w of r.warnings ?? []) warn(w);
             if (args.json) {
               printJson("sent", { chat: chat.id, id: r.queued.messageId, relay_msg: r.sent.relayMsg, ts: r.sent.ts, seq: r.queued.seq, duplicate: r.sent.duplicate });
             } else {

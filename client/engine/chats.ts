@@ -1,7 +1,7 @@
 /**
  * Chats as the relay knows them, mirrored into the local store: open a direct chat, learn the
  * chats the relay lists (a peer may have opened one with us), close and reopen, and follow the
- * relay's chat events. Group chats are listed but not usable yet (a later version).
+ * relay's chat events. Group chats themselves (create, add, remove, send) are groups.ts.
  */
 import { RemoteError, UsageError } from "../../src/errors.js";
 import { MAX_CHATS_PER_PAGE } from "../../src/wire/limits.js";
@@ -10,6 +10,7 @@ import { normalizeUsername } from "../../src/wire/username.js";
 import type { RelayClient } from "../relay-client.js";
 import { type ChatRecord, ChatNotFoundError } from "../store/index.js";
 import { UserUnknownError } from "./errors.js";
+import { refreshMembers } from "./groups.js";
 import type { Account } from "./open-account.js";
 import { checkIdentity } from "./sessions.js";
 
@@ -116,4 +117,6 @@ export async function applyChatEvent(acct: Account, relay: RelayClient, ev: Rela
     }
   }
   await refreshChats(acct, relay);
+  // A group's member list feeds reconciliation with its signed state (groups.ts).
+  if (acct.store.chats.get(ev.chat)?.kind === "group") await refreshMembers(acct, relay, ev.chat);
 }

@@ -9,8 +9,8 @@
  *   never dropped, and never a reason to touch the session (SECURITY.md §6.7).
  * - Text carries the sender's per-chat sequence number (client/protocol/app-message.ts): a jump
  *   is reported as a gap, and the message is marked late or duplicate when it is one.
- * - Other application messages (a display name; group keys and states, which this version does
- *   not use yet) are stored as rows without a body, so they too are processed exactly once;
+ * - Group chats are handled by groups.ts (storeGroupIncoming), in the same transaction.
+ * - Other application messages (a display name; group keys and states) are stored as rows without a body, so they too are processed exactly once;
  *   the history does not show them.
  *
  * This file never moves delivery cursors: only sync.ts does, for what a `sync` returned.
@@ -24,6 +24,7 @@ import type { MessageRecord } from "../store/index.js";
 import { refreshChats } from "./chats.js";
 import type { EngineEvent, SeqStatus } from "./events.js";
 import type { Account } from "./open-account.js";
+import { prepareGroupFrame, storeGroupIncoming } from "./groups.js";
 import { sequenceVerdict } from "./sequence-check.js";
 import { type Decrypted, decryptFromPeer, isDecryptFailure } from "./sessions.js";
 
@@ -53,6 +54,7 @@ export async function receiveMessage(acct: Account, relay: RelayClient, m: Relay
     // Not listed (we left it since?): still store what was delivered, under a direct chat with the sender.
     if (!acct.store.chats.get(m.chat)) acct.store.chats.upsert({ id: m.chat, kind: "direct", peer: m.from, myRole: "member" });
   }
+  await prepareGroupFrame(acct, relay, m);
   return storeIncoming(acct, m);
 }
 
@@ -78,7 +80,7 @@ export function storeIncoming(acct: Account, m: RelayMessageOf<"msg">): Received
       return { stored: true, events: [{ type: "undecryptable", chat: m.chat, id, relayMsg: m.msg, from: m.from, ts: m.ts, reason }] };
     };
     if (!chat) return undecryptable("the chat is unknown");
-    if (chat.kind !== "direct") return undecryptable("group messages are not supported by this version yet");
+    if (chat.kind === "group") return storeGroupIncoming(acct, m, undecryptable);
     if (m.from !== chat.peer) return undecryptable(`the relay says it is from ${m.from}, who is not the other member of this chat`);
 
     let dec: Decrypted;

@@ -93,6 +93,8 @@ export async function listen(acct: Account, opts: ListenOptions): Promise<void> 
     relay.on("msg", syncSoon);
     relay.on("prekeys_low", onLow);
     const reason = await new Promise<string | undefined>((resolve) => {
+      // An abort while goOnline was still connecting fired before this listener existed.
+      if (signal?.aborted) return resolve(undefined);
       if (relay.isClosed) return resolve("the connection closed");
       const onAbort = () => resolve(undefined);
       signal?.addEventListener("abort", onAbort, { once: true });

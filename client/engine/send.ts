@@ -10,6 +10,7 @@ import type { RelayClient } from "../relay-client.js";
 import type { ChatRecord } from "../store/index.js";
 import { refreshChats } from "./chats.js";
 import { ChatClosedError, QueuedOfflineError, RelayUnreachableError } from "./errors.js";
+import { sendGroupText } from "./groups.js";
 import type { Account } from "./open-account.js";
 import { type QueuedMessage, type SentMessage, flushOutbox, queueText, sendablePeer } from "./outbox.js";
 import { checkIdentity, ensureSession } from "./sessions.js";
@@ -18,11 +19,13 @@ import { checkIdentity, ensureSession } from "./sessions.js";
 export interface SendResult {
   readonly queued: QueuedMessage;
   readonly sent: SentMessage;
+  /** Things the user should know (a group member the relay added without a signed announcement). */
+  readonly warnings?: readonly string[];
 }
 
 /**
- * Sends `body` in `chat` over `relay` (see the file comment). Throws NotSupportedError (a
- * group), ChatClosedError (closed here or on the relay: then the message is marked failed),
+ * Sends `body` in `chat` over `relay` (see the file comment; a group goes through
+ * groups.ts sendGroupText, online only). Throws ChatClosedError (closed here or on the relay: then the message is marked failed),
  * KeyChangedError, UserUnknownError, UsageError (empty or too long text), or a connection error
  * (the message then stays queued).
  */
@@ -32,6 +35,10 @@ export async function sendText(acct: Account, relay: RelayClient, given: ChatRec
   if (chat.closed) {
     await refreshChats(acct, relay);
     chat = acct.store.chats.get(chat.id) ?? chat;
+  }
+  if (chat.kind === "group") {
+    if (chat.closed) throw new ChatClosedError(chat.id);
+    return sendGroupText(acct, relay, chat, body);
   }
   const peer = sendablePeer(acct, chat);
   await checkIdentity(acct, relay, peer);
@@ -55,6 +62,7 @@ export async function sendText(acct: Account, relay: RelayClient, given: ChatRec
  * queueText throw.
  */
 export function queueTextOffline(acct: Account, chat: ChatRecord, body: string, offline: RelayUnreachableError): never {
+  if (chat.kind === "group") throw offline; // a group send needs the relay's member list
   const peer = sendablePeer(acct, chat);
   if (!acct.store.sessions.current(peer)) throw offline;
   const q = queueText(acct, chat, body);
