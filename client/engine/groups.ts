@@ -58,6 +58,7 @@ import type { Received } from "./inbox.js";
 import type { Account } from "./open-account.js";
 import { type QueuedMessage, flushOutbox } from "./outbox.js";
 import { sequenceVerdict } from "./sequence-check.js";
+import { storeIncomingText, storeOutgoingText } from "./text-rows.js";
 import { checkIdentity, decryptFromPeer, ensureSession, isDecryptFailure, encryptForPeer } from "./sessions.js";
 import type { SendResult } from "./send.js";
 
@@ -408,19 +409,7 @@ export async function sendGroupText(acct: Account, relay: RelayClient, chat: Cha
     const out = senderEncrypt(own, groupContext(chat.id, acct.username), padded);
     wipe(padded, ...out.consumed);
     putOwn(acct, chat.id, out.state);
-    const { id } = store.messages.insert({
-      chatId: chat.id,
-      relayMsgId: null,
-      sender: acct.username,
-      sentAt: ts,
-      body,
-      direction: "out",
-      status: "pending",
-      senderSeq: seq,
-    });
-    const idem = acct.rng(IDEM_BYTES);
-    store.outbox.add({ idem, chatId: chat.id, messageId: id, envelope: out.message });
-    return { messageId: id, idem, seq };
+    return storeOutgoingText(acct, chat.id, { seq, ts, body }, out.message);
   });
   const flushed = await flushOutbox(acct, relay);
   const sent = flushed.sent.find((s) => s.messageId === queued.messageId);
@@ -586,18 +575,7 @@ function storeSenderKeyMessage(acct: Account, m: RelayMessageOf<"msg">, undecryp
     // members added later were never meant to see the earlier ones.
     const verdict: ReturnType<typeof sequenceVerdict> =
       store.messages.lastSenderSeq(m.chat, m.from) === null ? { kind: "ok" } : sequenceVerdict(store, m.chat, m.from, app.seq);
-    if (verdict.kind === "gap") events.push({ type: "gap", chat: m.chat, from: m.from, missingFrom: verdict.from, missingTo: verdict.to });
-    const { id } = store.messages.insert({
-      chatId: m.chat,
-      relayMsgId: m.msg,
-      sender: m.from,
-      sentAt: m.ts,
-      body: app.body,
-      direction: "in",
-      status: "delivered",
-      senderSeq: app.seq,
-    });
-    events.push({ type: "message", chat: m.chat, id, relayMsg: m.msg, from: m.from, ts: m.ts, seq: app.seq, seqStatus: verdict.kind, body: app.body, keyChanged: false });
+    storeIncomingText(acct, m, app, verdict, false, events);
     return { stored: true, events };
   }
   if (app.k === "group_state") {

@@ -22,10 +22,11 @@ import { checkArrival } from "../protocol/arrival.js";
 import type { RelayClient } from "../relay-client.js";
 import type { MessageRecord } from "../store/index.js";
 import { refreshChats } from "./chats.js";
-import type { EngineEvent, SeqStatus } from "./events.js";
+import type { EngineEvent } from "./events.js";
 import type { Account } from "./open-account.js";
 import { prepareGroupFrame, storeGroupIncoming } from "./groups.js";
 import { sequenceVerdict } from "./sequence-check.js";
+import { storeIncomingText } from "./text-rows.js";
 import { type Decrypted, decryptFromPeer, isDecryptFailure } from "./sessions.js";
 
 /** What processing one frame did. */
@@ -131,30 +132,7 @@ function storeApp(
   switch (app.k) {
     case "text": {
       const verdict = sequenceVerdict(store, m.chat, m.from, app.seq);
-      if (verdict.kind === "gap") events.push({ type: "gap", chat: m.chat, from: m.from, missingFrom: verdict.from, missingTo: verdict.to });
-      const { id } = store.messages.insert({
-        chatId: m.chat,
-        relayMsgId: m.msg,
-        sender: m.from,
-        sentAt: m.ts,
-        body: app.body,
-        direction: "in",
-        status: "delivered",
-        senderSeq: app.seq,
-      });
-      const seqStatus: SeqStatus = verdict.kind;
-      events.push({
-        type: "message",
-        chat: m.chat,
-        id,
-        relayMsg: m.msg,
-        from: m.from,
-        ts: m.ts,
-        seq: app.seq,
-        seqStatus,
-        body: app.body,
-        keyChanged: dec.keyChanged,
-      });
+      storeIncomingText(acct, m, app, verdict, dec.keyChanged, events);
       return { stored: true, events };
     }
     case "profile": {

@@ -15,6 +15,7 @@ import { type ChatRecord, IDEM_BYTES } from "../store/index.js";
 import { ChatClosedError, NotSupportedError } from "./errors.js";
 import type { Account } from "./open-account.js";
 import { assertTrusted, encryptForPeer } from "./sessions.js";
+import { storeOutgoingText } from "./text-rows.js";
 
 /** A message queued by queueText. */
 export interface QueuedMessage {
@@ -51,21 +52,8 @@ export function queueText(acct: Account, chat: ChatRecord, body: string): Queued
     }
     const seq = nextSeq(last ?? 0);
     const text: AppMessage = { v: 1, k: "text", chat: chat.id, seq, ts, body };
-    const plaintext = encodeAppMessage(text);
-    const envelope = encryptForPeer(acct, peer, plaintext);
-    const { id } = store.messages.insert({
-      chatId: chat.id,
-      relayMsgId: null,
-      sender: acct.username,
-      sentAt: ts,
-      body,
-      direction: "out",
-      status: "pending",
-      senderSeq: seq,
-    });
-    const idem = acct.rng(IDEM_BYTES);
-    store.outbox.add({ idem, chatId: chat.id, messageId: id, envelope });
-    return { messageId: id, idem, seq };
+    const envelope = encryptForPeer(acct, peer, encodeAppMessage(text));
+    return storeOutgoingText(acct, chat.id, { seq, ts, body }, envelope);
   });
 }
 

@@ -1,0 +1,54 @@
+/**
+ * Storing text messages, the same for 1:1 chats and groups: an outgoing one as a pending row
+ * plus its outbox entry, an incoming one with the events it raises (a gap, the message).
+ * Callers run these inside the store transaction that also holds the session or sender-key
+ * update, so the message and the key state commit together.
+ */
+import type { RelayMessageOf } from "../../src/wire/messages.js";
+import type { TextMessage } from "../protocol/app-message.js";
+import { IDEM_BYTES } from "../store/index.js";
+import type { EngineEvent } from "./events.js";
+import type { Account } from "./open-account.js";
+import type { QueuedMessage } from "./outbox.js";
+import type { SequenceVerdict } from "../protocol/sequence.js";
+
+/** Stores our text as a pending message and queues its envelope under a fresh idempotency id. */
+export function storeOutgoingText(acct: Account, chatId: number, text: { seq: number; ts: number; body: string }, envelope: Uint8Array): QueuedMessage {
+  const { store } = acct;
+  const { id } = store.messages.insert({
+    chatId,
+    relayMsgId: null,
+    sender: acct.username,
+    sentAt: text.ts,
+    body: text.body,
+    direction: "out",
+    status: "pending",
+    senderSeq: text.seq,
+  });
+  const idem = acct.rng(IDEM_BYTES);
+  store.outbox.add({ idem, chatId, messageId: id, envelope });
+  return { messageId: id, idem, seq: text.seq };
+}
+
+/** Stores a received text and appends its events: a gap first when the sequence shows one. */
+export function storeIncomingText(
+  acct: Account,
+  m: RelayMessageOf<"msg">,
+  app: TextMessage,
+  verdict: SequenceVerdict,
+  keyChanged: boolean,
+  events: EngineEvent[],
+): void {
+  if (verdict.kind === "gap") events.push({ type: "gap", chat: m.chat, from: m.from, missingFrom: verdict.from, missingTo: verdict.to });
+  const { id } = acct.store.messages.insert({
+    chatId: m.chat,
+    relayMsgId: m.msg,
+    sender: m.from,
+    sentAt: m.ts,
+    body: app.body,
+    direction: "in",
+    status: "delivered",
+    senderSeq: app.seq,
+  });
+  events.push({ type: "message", chat: m.chat, id, relayMsg: m.msg, from: m.from, ts: m.ts, seq: app.seq, seqStatus: verdict.kind, body: app.body, keyChanged });
+}
