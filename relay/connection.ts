@@ -210,7 +210,9 @@ export class ClientConnection implements Pushable {
       this.transport.pause();
     }
     this.chain = this.chain.then(async () => {
-      if (this.phase !== "closed") await this.handle(msg);
+      // Acks already read still count after the client closed: a client that acks and then
+      // disconnects at once must not get those messages again on its next sync.
+      if (this.phase !== "closed" || msg.t === "ack") await this.handle(msg);
       this.pending -= 1;
       if (this.paused && !this.quiescing && this.pending <= MAX_PIPELINE / 2) {
         this.paused = false;
