@@ -14,7 +14,7 @@ import { keystoreProtection } from "../profile/keystore.js";
 import { envPassphrase } from "../profile/passphrase.js";
 import { resolveProfileDir } from "../profile/paths.js";
 import { errorSentence } from "./exit.js";
-import { eventLine, warn } from "./output.js";
+import { eventLine, syncProgress, warn } from "./output.js";
 
 /** The options every client command has. */
 export interface ProfileArgs {
@@ -140,7 +140,13 @@ export function warnOnEvent(e: EngineEvent): void {
 export async function withOnlineAccount<T>(argv: ProfileArgs, fn: (acct: Account, online: Online) => Promise<T>): Promise<T> {
   const acct = await openAccountOf(argv);
   try {
-    const online = await goOnline(acct, { onEvent: warnOnEvent, onWarning: warnError });
+    const progress = syncProgress(argv.json);
+    let online: Online;
+    try {
+      online = await goOnline(acct, { onEvent: warnOnEvent, onWarning: warnError, onSyncProgress: progress.onSyncProgress });
+    } finally {
+      progress.done();
+    }
     try {
       for (const f of online.flushed.failed) warn(`message #${f.messageId ?? "?"} in chat ${f.chat} was not delivered: ${f.reason}`);
       return await fn(acct, online);

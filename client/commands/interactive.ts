@@ -27,7 +27,7 @@ import { type ChatRecord, ChatNotFoundError, MAX_HISTORY_PAGE } from "../store/i
 import { type ProfileArgs, displayNameOf, openAccountOf, withProfileOptions } from "./common.js";
 import { errorSentence, exitCodeOf, runCommand } from "./exit.js";
 import { flaggedByKeyChange, visibleHistory } from "./history.js";
-import { eventJson, eventLine, messageJson, messageLine, printJson, statusJson } from "./output.js";
+import { type JsonEventType, eventJson, eventLine, messageJson, messageLine, printJson, statusJson } from "./output.js";
 
 /** What /help prints. */
 export const INTERACTIVE_HELP = [
@@ -99,7 +99,7 @@ class InteractiveUi {
   }
 
   /** A JSON line (`--json`). */
-  private emitJson(type: string, fields: Record<string, unknown> = {}): void {
+  private emitJson(type: JsonEventType, fields: Record<string, unknown> = {}): void {
     printJson(type, fields);
   }
 

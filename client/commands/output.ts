@@ -12,14 +12,71 @@ import type { MessageRecord } from "../store/index.js";
 /** The version of every JSON line the client prints. */
 export const JSON_SCHEMA_VERSION = 1;
 
+/**
+ * Every `type` a JSON line may have. README.md "JSON output (version 1)" documents each one
+ * (test/client/json-schema.test.ts checks that the table lists exactly these).
+ */
+export const JSON_EVENT_TYPES = [
+  // engine events (listen, interactive; eventJson)
+  "message",
+  "key_change",
+  "gap",
+  "undecryptable",
+  "profile",
+  "chat_event",
+  // connection status (listen, interactive; statusJson)
+  "listening",
+  "disconnected",
+  // command results
+  "history_end",
+  "sent",
+  "open",
+  "chat",
+  "chat_left",
+  "chat_closed",
+  "chat_reopened",
+  "member",
+  "member_added",
+  "member_removed",
+  "safety_number",
+  "joined",
+  "whoami",
+  "imported",
+  "exported",
+  "vector_written",
+  "vector_verified",
+] as const;
+
+/** The `type` of a JSON line. */
+export type JsonEventType = (typeof JSON_EVENT_TYPES)[number];
+
 /** Prints one JSON line `{"v":1,"type":type,...fields}` on stdout. */
-export function printJson(type: string, fields: Record<string, unknown> = {}): void {
+export function printJson(type: JsonEventType, fields: Record<string, unknown> = {}): void {
   process.stdout.write(`${JSON.stringify({ v: JSON_SCHEMA_VERSION, type, ...fields })}\n`);
 }
 
 /** Prints one line on stdout. */
 export function printLine(line: string): void {
   process.stdout.write(`${line}\n`);
+}
+
+/**
+ * "syncing… N messages" on stderr while a long sync runs (goOnline's onSyncProgress), redrawn
+ * in place per page; `done()` erases it. Nothing with --json or when stderr is not a terminal.
+ */
+export function syncProgress(json: boolean, out: Pick<NodeJS.WriteStream, "isTTY" | "write"> = process.stderr): { onSyncProgress(frames: number): void; done(): void } {
+  if (json || !out.isTTY) return { onSyncProgress: () => undefined, done: () => undefined };
+  let shown = false;
+  return {
+    onSyncProgress: (frames) => {
+      shown = true;
+      out.write(`\r\x1b[Ksyncing… ${frames} messages`);
+    },
+    done: () => {
+      if (shown) out.write("\r\x1b[K");
+      shown = false;
+    },
+  };
 }
 
 /** Prints `smsg: warning: …` on stderr. */
@@ -136,6 +193,6 @@ export function messageLine(m: MessageRecord, keyChanged: boolean, nameOf?: Disp
 }
 
 /** A listener status as a JSON line's fields. */
-export function statusJson(s: ListenStatus): [type: string, fields: Record<string, unknown>] {
+export function statusJson(s: ListenStatus): [type: JsonEventType, fields: Record<string, unknown>] {
   return s.state === "listening" ? ["listening", {}] : ["disconnected", { reason: s.reason, retry_in_ms: s.retryInMs }];
 }

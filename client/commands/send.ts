@@ -14,7 +14,7 @@ import { queueTextOffline, sendText } from "../engine/send.js";
 import { MAX_TEXT_BODY_BYTES } from "../protocol/app-message.js";
 import { type ProfileArgs, openAccountOf, readStdin, warnError, warnOnEvent, withProfileOptions } from "./common.js";
 import { runCommand } from "./exit.js";
-import { printJson, printLine, warn } from "./output.js";
+import { printJson, printLine, syncProgress, warn } from "./output.js";
 
 /** The text to send: the argument, else stdin without its final line break. Throws UsageError when empty or too long. */
 export function messageText(arg: string | undefined, stdin: string | undefined): string {
@@ -41,11 +41,14 @@ export function sendCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> {
           if (args.text === undefined && process.stdin.isTTY) process.stderr.write("smsg: type the message, then Ctrl-D on a line of its own\n");
           const body = messageText(args.text, args.text === undefined ? await readStdin() : undefined);
           let online;
+          const progress = syncProgress(args.json);
           try {
-            online = await goOnline(acct, { onEvent: warnOnEvent, onWarning: warnError });
+            online = await goOnline(acct, { onEvent: warnOnEvent, onWarning: warnError, onSyncProgress: progress.onSyncProgress });
           } catch (e) {
             if (!(e instanceof RelayUnreachableError)) throw e;
             queueTextOffline(acct, acct.store.resolveChat(args.chat), body, e);
+          } finally {
+            progress.done();
           }
           try {
             for (const f of online.flushed.failed) warn(`message #${f.messageId ?? "?"} in chat ${f.chat} was not delivered: ${f.reason}`);

@@ -8,6 +8,7 @@ import type { Argv } from "yargs";
 import { VECTOR_SUITES, canonicalVectorText, suiteFor, verifyVectorText } from "../../crypto/vectors/index.js";
 import { EXIT } from "../../src/exit-codes.js";
 import { packageRoot } from "../../src/paths.js";
+import { printJson } from "./output.js";
 
 const defaultDir = () => join(packageRoot(), "test", "vectors");
 
@@ -60,7 +61,7 @@ export function vectorsCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T>
         (a) => a.option("out", { type: "string", describe: "Folder to write into", default: undefined as string | undefined }),
         (argv) => {
           const written = generateVectorFiles(argv.out ?? defaultDir());
-          if (argv.json) for (const f of written) console.log(JSON.stringify({ v: 1, type: "vector_written", file: f }));
+          if (argv.json) for (const f of written) printJson("vector_written", { file: f });
           else for (const f of written) console.log(`wrote ${f}`);
         },
       )
@@ -71,7 +72,7 @@ export function vectorsCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T>
         (argv) => {
           const results = verifyVectorFiles((argv.files as string[] | undefined) ?? []);
           for (const r of results) {
-            if (argv.json) console.log(JSON.stringify({ v: 1, type: "vector_verified", file: r.file, ok: r.ok, ...(r.problem ? { problem: r.problem } : {}) }));
+            if (argv.json) printJson("vector_verified", { file: r.file, ok: r.ok, ...(r.problem ? { problem: r.problem } : {}) });
             else if (r.ok) console.log(`ok       ${r.file}`);
             else console.error(`MISMATCH ${r.file}: ${r.problem}`);
           }

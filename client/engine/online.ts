@@ -35,6 +35,8 @@ export interface GoOnlineOptions {
   readonly flush?: boolean;
   /** Fetch what is waiting (default true). */
   readonly sync?: boolean;
+  /** While a sync takes more than one page: the messages fetched so far, after each page. */
+  readonly onSyncProgress?: (frames: number) => void;
 }
 
 /**
@@ -57,7 +59,7 @@ export async function goOnline(acct: Account, opts: GoOnlineOptions = {}): Promi
       opts.onWarning?.(e);
     }
     const flushed = opts.flush === false ? { sent: [], failed: [] } : await flushOutbox(acct, relay);
-    const synced = opts.sync === false ? 0 : await receiver.syncAll();
+    const synced = opts.sync === false ? 0 : await receiver.syncAll(opts.onSyncProgress);
     return { relay, receiver, login, flushed, synced, close };
   } catch (e) {
     close();

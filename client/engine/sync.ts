@@ -112,14 +112,16 @@ export class Receiver {
    * Fetches everything waiting for us: `sync` rounds until the relay says there is no more,
    * each round processed, committed and then acked. Concurrent calls run one after the other.
    * Returns how many frames the rounds brought. Throws what RelayClient.request throws.
+   * `onProgress` gets the frames so far after each round that the relay says is not the last.
    */
-  syncAll(): Promise<number> {
+  syncAll(onProgress?: (frames: number) => void): Promise<number> {
     const run = this.syncing.then(async () => {
       let frames = 0;
       for (let round = 0; round < MAX_SYNC_ROUNDS; round++) {
         const r = await this.syncRound();
         frames += r.frames;
         if (!r.more || r.frames === 0) break;
+        onProgress?.(frames);
       }
       return frames;
     });

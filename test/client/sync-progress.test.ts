@@ -1,0 +1,39 @@
+/**
+ * The "syncing… N messages" indication (client/commands/output.ts syncProgress): on a terminal
+ * it is redrawn in place per page and erased at the end; with --json or without a terminal
+ * nothing is written.
+ */
+import { describe, expect, test } from "vitest";
+import { syncProgress } from "../../client/commands/output.js";
+
+function stream(isTTY: boolean) {
+  const written: string[] = [];
+  return { isTTY, written, write: (s: string | Uint8Array) => (written.push(String(s)), true) };
+}
+
+describe("syncProgress", () => {
+  test("on a terminal: one line redrawn per page, erased at the end", () => {
+    const out = stream(true);
+    const p = syncProgress(false, out);
+    p.onSyncProgress(500);
+    p.onSyncProgress(1000);
+    p.done();
+    expect(out.written).toEqual(["\r\x1b[Ksyncing… 500 messages", "\r\x1b[Ksyncing… 1000 messages", "\r\x1b[K"]);
+  });
+
+  test("a sync of one page shows nothing, and done() erases nothing", () => {
+    const out = stream(true);
+    syncProgress(false, out).done();
+    expect(out.written).toEqual([]);
+  });
+
+  test("nothing with --json or when stderr is not a terminal", () => {
+    for (const [json, tty] of [[true, true], [false, false], [true, false]] as const) {
+      const out = stream(tty);
+      const p = syncProgress(json, out);
+      p.onSyncProgress(500);
+      p.done();
+      expect(out.written).toEqual([]);
+    }
+  });
+});
