@@ -5,75 +5,25 @@
  * messages; a wrong passphrase exits 6 and writes nothing; an existing profile is kept unless
  * --force.
  */
-import { execFile, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, describe, expect, test } from "vitest";
 import { EXIT } from "../../src/exit-codes.js";
-import { CLI, type RelayProcess, freePort, startRelayProcess } from "../../bench/relay-process.js";
+import { bodies, createWorld, expectOk } from "./world.js";
 
-const root = mkdtempSync(join(tmpdir(), "smsg-e2e-export-"));
-const relayData = join(root, "relay");
+const world = createWorld("export");
+afterAll(() => world.close());
+const root = world.root;
 const EXPORT_PASSPHRASE = "moving day";
 
-let relay: RelayProcess | undefined;
-afterAll(async () => {
-  if (relay && relay.child.exitCode === null && relay.child.signalCode === null) {
-    relay.child.kill("SIGTERM");
-    await relay.exited;
-  }
-});
-
-interface Result {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs `smsg ARGS` with SMSG_HOME=`dir`. */
-function smsg(dir: string, args: string[], env: Record<string, string> = {}): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, SMSG_HOME: join(root, dir), SMSG_LOG_LEVEL: "silent", SMSG_PASSPHRASE: "", SMSG_EXPORT_PASSPHRASE: "", ...env },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.once("error", reject);
-    child.once("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end();
-  });
-}
-
-function expectOk(r: Result): Result {
-  expect(r.stderr, r.stderr).toBe("");
-  expect(r.code).toBe(0);
-  return r;
-}
-
-function bodies(r: Result): unknown[] {
-  return r.stdout
-    .split("\n")
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Record<string, unknown>)
-    .filter((l) => l["type"] === "message")
-    .map((l) => l["body"]);
-}
-
-async function invite(): Promise<string> {
-  const { stdout } = await promisify(execFile)(process.execPath, [CLI, "relay", "invite", "--data", relayData]);
-  return stdout.trim();
-}
+/** Runs `smsg ARGS` as `user`, with no export passphrase unless `env` gives one. */
+const smsg = (user: string, args: string[], env: Record<string, string> = {}) => world.smsg(user, args, { env: { SMSG_EXPORT_PASSPHRASE: "", ...env } });
 
 describe("smsg export / import", () => {
   test("export, import into a new home, log in and read history; wrong passphrase exits 6 and writes nothing", async () => {
-    relay = await startRelayProcess(relayData, await freePort());
-    expectOk(await smsg("alice", ["join", await invite(), "--name", "alice"]));
-    expectOk(await smsg("bob", ["join", await invite(), "--name", "bob"]));
+    await world.startRelay();
+    await world.join("alice");
+    await world.join("bob");
     expectOk(await smsg("alice", ["chat", "open", "bob"]));
     expectOk(await smsg("alice", ["send", "bob", "before the move"]));
     expectOk(await smsg("bob", ["send", "alice", "reply before the move"]));

@@ -5,66 +5,16 @@
  * `/history`, `/members`, `/help`, `/quit` work; at end of input pending sends are acknowledged
  * before it exits.
  */
-import { type ChildProcessWithoutNullStreams, execFile, spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, describe, expect, test } from "vitest";
-import { CLI, type RelayProcess, freePort, startRelayProcess } from "../../bench/relay-process.js";
+import { bodies, createWorld, expectOk, lines } from "./world.js";
 
-const root = mkdtempSync(join(tmpdir(), "smsg-e2e-interactive-"));
-const relayData = join(root, "relay");
-const home = (user: string) => join(root, user);
-
-let relay: RelayProcess | undefined;
-const children: ChildProcessWithoutNullStreams[] = [];
-afterAll(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-  if (relay && relay.child.exitCode === null && relay.child.signalCode === null) {
-    relay.child.kill("SIGTERM");
-    await relay.exited;
-  }
-});
-
-interface Result {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function env(user: string): NodeJS.ProcessEnv {
-  return { ...process.env, SMSG_HOME: home(user), SMSG_LOG_LEVEL: "silent", SMSG_PASSPHRASE: "" };
-}
-
-function smsg(user: string, args: string[], input = ""): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: env(user), stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.once("error", reject);
-    child.once("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
-
-function expectOk(r: Result): Result {
-  expect(r.stderr, r.stderr).toBe("");
-  expect(r.code).toBe(0);
-  return r;
-}
-
-async function invite(): Promise<string> {
-  const { stdout } = await promisify(execFile)(process.execPath, [CLI, "relay", "invite", "--data", relayData]);
-  return stdout.trim();
-}
+const world = createWorld("interactive");
+afterAll(() => world.close());
+const smsg = (user: string, args: string[], input = "") => world.smsg(user, args, { input });
 
 /** A running `smsg …` whose output is collected, with a way to wait for a line. */
 function interactive(user: string, args: string[]) {
-  const child = spawn(process.execPath, [CLI, ...args], { env: env(user), stdio: ["pipe", "pipe", "pipe"] });
-  children.push(child);
+  const child = world.spawn(user, args, { keepStdinOpen: true });
   const out = { stdout: "", stderr: "" };
   child.stdout.on("data", (d: Buffer) => (out.stdout += d.toString()));
   child.stderr.on("data", (d: Buffer) => (out.stderr += d.toString()));
@@ -83,9 +33,9 @@ function interactive(user: string, args: string[]) {
 
 describe("smsg interactive mode (pipe)", () => {
   test("typed lines are sent and acked, incoming messages appear live, slash-commands, /quit", async () => {
-    relay = await startRelayProcess(relayData, await freePort());
-    expectOk(await smsg("alice", ["join", await invite(), "--name", "alice"]));
-    expectOk(await smsg("bob", ["join", await invite(), "--name", "bob", "--display-name", "Bob B."]));
+    await world.startRelay();
+    await world.join("alice");
+    await world.join("bob", ["--display-name", "Bob B."]);
 
     // No chat yet: `open bob` opens the direct chat with bob on the relay.
     const a = interactive("alice", ["open", "bob"]);
@@ -112,23 +62,12 @@ describe("smsg interactive mode (pipe)", () => {
     expect(await a.exited).toBe(0);
 
     // What alice typed reached bob, in order.
-    const hb = expectOk(await smsg("bob", ["history", "alice", "--json"]));
-    const bodies = hb.stdout
-      .split("\n")
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as Record<string, unknown>)
-      .filter((l) => l["type"] === "message")
-      .map((l) => l["body"]);
-    expect(bodies).toEqual(["hello from the prompt", "second line", "hi alice, live?"]);
+    expect(bodies(expectOk(await smsg("bob", ["history", "alice", "--json"])))).toEqual(["hello from the prompt", "second line", "hi alice, live?"]);
 
     // End of input: pending sends are acknowledged before it exits, with --json lines.
     const piped = await smsg("alice", ["open", "bob", "--json"], "one\ntwo\n//slash\n");
     expect(piped.code).toBe(0);
-    const sent = piped.stdout
-      .split("\n")
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as Record<string, unknown>)
-      .filter((l) => l["type"] === "sent");
+    const sent = lines(piped).filter((l) => l["type"] === "sent");
     expect(sent).toHaveLength(3);
     const hb2 = expectOk(await smsg("bob", ["history", "alice", "--limit", "3"]));
     expect(hb2.stdout).toMatch(/: one\n.*: two\n.*: \/slash\n/);

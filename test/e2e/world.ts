@@ -25,6 +25,8 @@ export interface Result {
 export interface RunOptions {
   /** Written to stdin (then closed); empty by default. */
   readonly input?: string;
+  /** Leave stdin open for the test to write to (World.spawn only). */
+  readonly keepStdinOpen?: boolean;
   /** Extra environment variables. */
   readonly env?: Record<string, string>;
 }
@@ -99,7 +101,9 @@ export class World {
     const child = spawn(process.execPath, [CLI, ...args], { env: this.env(user, opts.env), stdio: ["pipe", "pipe", "pipe"] });
     this.children.push(child);
     child.stdin.on("error", () => undefined); // EPIPE when the child is killed before it reads stdin
-    child.stdin.end(opts.input ?? "");
+    if (opts.keepStdinOpen) {
+      if (opts.input) child.stdin.write(opts.input);
+    } else child.stdin.end(opts.input ?? "");
     return child;
   }
 
