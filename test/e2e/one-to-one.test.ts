@@ -8,91 +8,34 @@
  * meanwhile is delivered exactly once after the restart; a key change forged in the relay's
  * database blocks sending with KEY_CHANGED until `verify --confirm`.
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { promisify } from "node:util";
 import { afterAll, describe, expect, test } from "vitest";
 import { EXIT } from "../../src/exit-codes.js";
 import { openPgliteDriver } from "../../relay/store/index.js";
-import { CLI, type RelayProcess, freePort, startRelayProcess } from "../../bench/relay-process.js";
 import { forgeIdentityIn } from "../client/engine/helpers.js";
+import { type RunOptions, bodies, createWorld, expectOk, lines } from "./world.js";
 
-const root = mkdtempSync(join(tmpdir(), "smsg-e2e-"));
-const relayData = join(root, "relay");
-const home = (user: string) => join(root, user);
+const world = createWorld("one-to-one");
+afterAll(() => world.close());
 const BOB_PASSPHRASE = "correct horse battery staple";
 
-let relay: RelayProcess | undefined;
-const children: ChildProcess[] = [];
-afterAll(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-  if (relay && relay.child.exitCode === null && relay.child.signalCode === null) {
-    relay.child.kill("SIGTERM");
-    await relay.exited;
-  }
-});
-
-interface Result {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs `smsg ARGS` as `user` (SMSG_HOME), with `input` on stdin. Never rejects: the exit code is the result. */
-function smsg(user: string, args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, SMSG_HOME: home(user), SMSG_LOG_LEVEL: "silent", ...opts.env };
-    if (user === "bob" && !opts.env?.["SMSG_PASSPHRASE"]) env["SMSG_PASSPHRASE"] = BOB_PASSPHRASE;
-    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.once("error", reject);
-    child.once("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(opts.input ?? "");
-  });
-}
-
-/** The JSON lines of a command's stdout. */
-function lines(r: Result): Record<string, unknown>[] {
-  return r.stdout
-    .split("\n")
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
-
-/** The bodies of a `history --json` output, in order. */
-function bodies(r: Result): unknown[] {
-  return lines(r)
-    .filter((l) => l["type"] === "message")
-    .map((l) => l["body"]);
-}
-
-function expectOk(r: Result): Result {
-  expect(r.stderr, r.stderr).toBe("");
-  expect(r.code).toBe(0);
-  return r;
-}
-
-async function invite(): Promise<string> {
-  const { stdout } = await promisify(execFile)(process.execPath, [CLI, "relay", "invite", "--data", relayData]);
-  return stdout.trim();
+/** Runs `smsg ARGS` as `user`; bob's profile is passphrase-protected, so his runs get it unless `opts.env` says otherwise. */
+function smsg(user: string, args: string[], opts: RunOptions = {}) {
+  const env = user === "bob" && !opts.env?.["SMSG_PASSPHRASE"] ? { ...opts.env, SMSG_PASSPHRASE: BOB_PASSPHRASE } : opts.env;
+  return world.smsg(user, args, { ...opts, ...(env ? { env } : {}) });
 }
 
 describe("smsg, 1:1, end to end", () => {
   test("join, first contact offline, reply, listen, wrong passphrase, relay restart, forged key change", async () => {
-    const port = await freePort();
-    relay = await startRelayProcess(relayData, port);
+    await world.startRelay();
+    const port = world.port;
 
     // --- join -------------------------------------------------------------------------------
-    const joinedA = lines(expectOk(await smsg("alice", ["join", await invite(), "--name", "alice", "--display-name", "Alice Liddell", "--json"])));
+    const joinedA = lines(expectOk(await smsg("alice", ["join", await world.invite(), "--name", "alice", "--display-name", "Alice Liddell", "--json"])));
     expect(joinedA[0]).toMatchObject({ v: 1, type: "joined", username: "alice", relay: `127.0.0.1:${port}` });
-    expectOk(await smsg("bob", ["join", await invite(), "--name", "bob", "--passphrase"]));
-    const again = await smsg("alice", ["join", await invite(), "--name", "alice2"]);
+    expectOk(await smsg("bob", ["join", await world.invite(), "--name", "bob", "--passphrase"]));
+    const again = await smsg("alice", ["join", await world.invite(), "--name", "alice2"]);
     expect(again.code).toBe(EXIT.profileExists);
 
     // --- alice opens the chat while bob is offline and sends (X3DH first message) ------------
@@ -117,11 +60,7 @@ describe("smsg, 1:1, end to end", () => {
     expect(list).toEqual([expect.objectContaining({ type: "chat", chat: chatId, peer: "alice", closed: false, unread: 0 })]);
 
     // --- listen --json: a bot reads a JSON line per message ------------------------------------
-    const listener = spawn(process.execPath, [CLI, "listen", "--json"], {
-      env: { ...process.env, SMSG_HOME: home("bob"), SMSG_PASSPHRASE: BOB_PASSPHRASE },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    children.push(listener);
+    const listener = world.spawn("bob", ["listen", "--json"], { env: { SMSG_PASSPHRASE: BOB_PASSPHRASE }, keepStdinOpen: true });
     const events: Record<string, unknown>[] = [];
     const rl = createInterface({ input: listener.stdout! });
     rl.on("line", (l) => events.push(JSON.parse(l) as Record<string, unknown>));
@@ -149,8 +88,7 @@ describe("smsg, 1:1, end to end", () => {
     expect(bodies(expectOk(await smsg("bob", ["history", "alice", "--json"])))).toEqual(["hello bob", "hi alice\nhow are you?", "ping"]);
 
     // --- the relay dies mid-conversation; a message sent meanwhile is queued --------------------
-    relay.child.kill("SIGKILL");
-    await relay.exited;
+    await world.stopRelay("SIGKILL");
     const down = await smsg("alice", ["send", "bob", "sent while the relay was down"]);
     expect(down.code).toBe(EXIT.relayUnreachable);
     expect(down.stderr).toMatch(/^smsg: cannot reach the relay at 127\.0\.0\.1:\d+: message #\d+ is queued/);
@@ -159,7 +97,7 @@ describe("smsg, 1:1, end to end", () => {
     expect(offline.stderr).toMatch(/^smsg: cannot reach the relay at 127\.0\.0\.1:\d+ \(ECONNREFUSED\)\n$/);
 
     // After the restart, alice's next command sends the outbox; bob gets it exactly once.
-    relay = await startRelayProcess(relayData, port);
+    await world.startRelay();
     expectOk(await smsg("alice", ["whoami"]));
     expectOk(await smsg("alice", ["whoami"])); // the outbox is empty now: nothing is sent twice
     expect(bodies(expectOk(await smsg("bob", ["history", "alice", "--json"])))).toEqual([
@@ -172,15 +110,14 @@ describe("smsg, 1:1, end to end", () => {
     expect(mine.at(-1)).toMatchObject({ body: "sent while the relay was down", status: "sent", direction: "out" });
 
     // --- a key change forged in the relay's database --------------------------------------------
-    relay.child.kill("SIGTERM");
-    await relay.exited;
-    const db = await openPgliteDriver({ dataDir: join(relayData, "db") });
+    await world.stopRelay();
+    const db = await openPgliteDriver({ dataDir: join(world.relayData, "db") });
     try {
       await forgeIdentityIn(db, "bob");
     } finally {
       await db.close();
     }
-    relay = await startRelayProcess(relayData, port);
+    await world.startRelay();
 
     const blocked = await smsg("alice", ["send", "bob", "are you still bob?"]);
     expect(blocked.code).toBe(EXIT.keyChanged);
