@@ -412,7 +412,8 @@ const candidate: fc.Arbitrary<Record<string, unknown>> = fc
     ),
   })
   .map(({ v, k, fields, presence, extra }) => {
-    const own = typeof k === "string" ? (FIELDS[k] ?? []) : [];
+    // Own keys only: a junk k such as "constructor" must not find Object.prototype's members.
+    const own: readonly string[] = typeof k === "string" && Object.hasOwn(FIELDS, k) ? (FIELDS[k] ?? []) : [];
     const m: Record<string, unknown> = { v, k };
     ALL_FIELDS.forEach((f, i) => {
       // A field of the kind is usually present; another kind's field rarely.
