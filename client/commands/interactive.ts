@@ -16,7 +16,7 @@ import { type Interface, clearLine, createInterface, cursorTo } from "node:readl
 import type { Argv } from "yargs";
 import { UsageError } from "../../src/errors.js";
 import { normalizeUsername } from "../../src/wire/username.js";
-import { findChat, openDirectChat, setChatClosed } from "../engine/chats.js";
+import { findOrOpenChat, setChatClosed } from "../engine/chats.js";
 import { KeyChangedError } from "../engine/errors.js";
 import type { EngineEvent } from "../engine/events.js";
 import { InteractiveSession } from "../engine/interactive.js";
@@ -144,12 +144,7 @@ class InteractiveUi {
       if (!(e instanceof ChatNotFoundError)) throw e;
       chat = await this.session.withRelay(async (relay) => {
         try {
-          return await findChat(this.acct, relay, arg);
-        } catch (err) {
-          if (!(err instanceof ChatNotFoundError) || /^\d+$/.test(arg)) throw err;
-        }
-        try {
-          const opened = await openDirectChat(this.acct, relay, arg);
+          const opened = await findOrOpenChat(this.acct, relay, arg);
           if (opened.pinnedNow && !this.json) this.note(`${opened.chat.peer}'s identity key is pinned now; compare safety numbers with /verify`);
           return opened.chat;
         } catch (err) {

@@ -6,7 +6,7 @@
 import type { Argv } from "yargs";
 import { utf8 } from "../../crypto/bytes.js";
 import { UsageError } from "../../src/errors.js";
-import { findChat } from "../engine/chats.js";
+import { findOrOpenChat } from "../engine/chats.js";
 import { RelayUnreachableError } from "../engine/errors.js";
 import { closeAccount } from "../engine/open-account.js";
 import { goOnline } from "../engine/online.js";
@@ -52,7 +52,8 @@ export function sendCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> {
           }
           try {
             for (const f of online.flushed.failed) warn(`message #${f.messageId ?? "?"} in chat ${f.chat} was not delivered: ${f.reason}`);
-            const chat = await findChat(acct, online.relay, args.chat);
+            const { chat, pinnedNow } = await findOrOpenChat(acct, online.relay, args.chat);
+            if (pinnedNow && !args.json) warn(`${chat.peer}'s identity key is pinned now; compare safety numbers with smsg verify ${chat.peer}`);
             const r = await sendText(acct, online.relay, chat, body);
             for (const w of r.warnings ?? []) warn(w);
             if (args.json) {

@@ -6,7 +6,7 @@
 import { RemoteError, UsageError } from "../../src/errors.js";
 import { MAX_CHATS_PER_PAGE } from "../../src/wire/limits.js";
 import type { RelayMessageOf } from "../../src/wire/messages.js";
-import { normalizeUsername } from "../../src/wire/username.js";
+import { normalizeUsername, tryNormalizeUsername } from "../../src/wire/username.js";
 import type { RelayClient } from "../relay-client.js";
 import { type ChatRecord, ChatNotFoundError } from "../store/index.js";
 import { UserUnknownError } from "./errors.js";
@@ -85,6 +85,21 @@ export async function findChat(acct: Account, relay: RelayClient | undefined, ar
   }
   await refreshChats(acct, relay);
   return acct.store.resolveChat(arg);
+}
+
+/**
+ * The chat a CHAT argument names, as findChat, or else, when the argument is a username (not a
+ * bare number: that is a chat id), the direct chat with that user, opened on the relay now
+ * (openDirectChat): `smsg send bob hi` works without a `smsg chat open bob` first. Throws what
+ * findChat and openDirectChat throw (ChatNotFoundError, UserUnknownError, KeyChangedError, …).
+ */
+export async function findOrOpenChat(acct: Account, relay: RelayClient, arg: string): Promise<OpenedChat> {
+  try {
+    return { chat: await findChat(acct, relay, arg), pinnedNow: false };
+  } catch (e) {
+    if (!(e instanceof ChatNotFoundError) || /^\d+$/.test(arg) || tryNormalizeUsername(arg) === undefined) throw e;
+  }
+  return openDirectChat(acct, relay, arg);
 }
 
 /**
