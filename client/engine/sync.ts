@@ -48,6 +48,7 @@ export interface ReceiverOptions {
 /** Processes what one connection receives, and runs `sync` (see the file comment). */
 export class Receiver {
   private queue: Promise<void> = Promise.resolve();
+  private detached = false;
   private window: SyncWindow | undefined;
   private syncing: Promise<unknown> = Promise.resolve();
   private readonly onMsg = (m: RelayMessageOf<"msg">) => this.enqueueMessage(m);
@@ -63,8 +64,14 @@ export class Receiver {
     relay.on("chat_event", this.onChatEvent);
   }
 
-  /** Stops listening to the connection. */
+  /**
+   * Stops listening to the connection. Frames already queued are dropped, and a frame being
+   * processed that then fails (the store closes after this) is not reported: none of them was
+   * acked, so the next sync brings them again. (A one-shot command's own actions are pushed
+   * back to it as chat events, often just as it ends.)
+   */
   detach(): void {
+    this.detached = true;
     this.relay.off("msg", this.onMsg);
     this.relay.off("chat_event", this.onChatEvent);
   }
@@ -86,24 +93,26 @@ export class Receiver {
   private enqueueMessage(m: RelayMessageOf<"msg">): void {
     const w = this.window;
     this.queue = this.queue.then(async () => {
+      if (this.detached) return;
       try {
         const r = await receiveMessage(this.acct, this.relay, m);
         if (w) add(w.stored, m.chat, m.msg);
         for (const e of r.events) this.opts.onEvent?.(e);
       } catch (e) {
         if (w) add(w.failed, m.chat, m.msg);
-        this.opts.onError?.(e);
+        if (!this.detached) this.opts.onError?.(e);
       }
     });
   }
 
   private enqueueChatEvent(ev: RelayMessageOf<"chat_event">): void {
     this.queue = this.queue.then(async () => {
+      if (this.detached) return;
       try {
         await applyChatEvent(this.acct, this.relay, ev);
         this.opts.onEvent?.({ type: "chat_event", chat: ev.chat, event: ev.event, user: ev.user ?? null, by: ev.by });
       } catch (e) {
-        this.opts.onError?.(e);
+        if (!this.detached) this.opts.onError?.(e);
       }
     });
   }
