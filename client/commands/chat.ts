@@ -112,7 +112,7 @@ export function chatCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> {
           runCommand(() =>
             withOnlineAccount(argv as ProfileArgs & typeof argv, async (acct, online) => {
               const chat = await findChat(acct, online.relay, argv.chat);
-              await leaveGroup(acct, online.relay, chat);
+              for (const w of await leaveGroup(acct, online.relay, chat)) warn(w);
               if (argv.json) printJson("chat_left", { chat: chat.id });
               else printLine(`left chat ${chat.id}`);
             }),

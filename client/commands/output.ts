@@ -4,7 +4,7 @@
  * an existing one never changes meaning). Warnings and errors go to stderr. Text written by
  * other people is made harmless for a terminal before it is shown (`terminalSafe`).
  */
-import type { EngineEvent } from "../engine/events.js";
+import type { EngineEvent, GroupStateEvent } from "../engine/events.js";
 import type { ListenStatus } from "../engine/listener.js";
 import { displayText, senderLabel } from "../protocol/text-rules.js";
 import type { MessageRecord } from "../store/index.js";
@@ -24,6 +24,7 @@ export const JSON_EVENT_TYPES = [
   "undecryptable",
   "profile",
   "chat_event",
+  "group_state",
   // connection status (listen, interactive; statusJson)
   "listening",
   "disconnected",
@@ -125,6 +126,19 @@ export function eventJson(e: EngineEvent): Record<string, unknown> {
       return { user: e.user, display_name: e.displayName };
     case "chat_event":
       return { chat: e.chat, event: e.event, user: e.user, by: e.by };
+    case "group_state":
+      return {
+        chat: e.chat,
+        epoch: e.epoch,
+        by: e.by,
+        name: e.name,
+        members: e.members,
+        admins: e.admins,
+        added: e.added,
+        removed: e.removed,
+        renamed: e.renamed,
+        bootstrap: e.bootstrap,
+      };
   }
 }
 
@@ -157,7 +171,26 @@ export function eventLine(e: EngineEvent, nameOf?: DisplayNameOf): string {
       return `${e.user} is now called ${e.displayName === null ? "(no display name)" : terminalSafe(e.displayName)}`;
     case "chat_event":
       return `[chat ${e.chat}] ${e.user !== null && e.event !== "closed" && e.event !== "reopened" ? `${e.user} ` : ""}${e.event} by ${e.by}`;
+    case "group_state":
+      return `[chat ${e.chat}] ${groupStateText(e, nameOf)}`;
   }
+}
+
+/** What an accepted group state changed, in the words of SECURITY.md §15.4.2. */
+function groupStateText(e: GroupStateEvent, nameOf?: DisplayNameOf): string {
+  const who = (users: readonly string[]) => users.map((u) => sender(u, nameOf)).join(", ");
+  const by = sender(e.by, nameOf);
+  if (e.bootstrap) {
+    return `membership of "${terminalSafe(e.name)}" announced by ${by} (first seen; not verified before): ${who(e.members)}`;
+  }
+  const parts: string[] = [];
+  if (e.added.length > 0) parts.push(`${by} added ${who(e.added)}`);
+  const removed = e.removed.filter((u) => u !== e.by);
+  if (e.removed.includes(e.by)) parts.push(`${by} left`);
+  if (removed.length > 0) parts.push(`${by} removed ${who(removed)}`);
+  if (e.renamed) parts.push(`${by} renamed the group to "${terminalSafe(e.name)}"`);
+  if (parts.length === 0) parts.push(`${by} changed the admins: ${who(e.admins)}`);
+  return parts.join("; ");
 }
 
 function seqNote(s: string, from: string): string {

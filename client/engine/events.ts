@@ -73,8 +73,30 @@ export interface ChatEventEvent {
   readonly by: string;
 }
 
+/**
+ * A group's admin-signed membership was accepted (SECURITY.md §15.4.2): who signed it and what
+ * changed. Refused states are UndecryptableEvents saying why.
+ */
+export interface GroupStateEvent {
+  readonly type: "group_state";
+  readonly chat: number;
+  readonly epoch: number;
+  /** The admin who signed it. */
+  readonly by: string;
+  readonly name: string;
+  readonly members: readonly string[];
+  readonly admins: readonly string[];
+  /** Members new in this state (every member on bootstrap). */
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+  /** The group's name differs from the one accepted before. */
+  readonly renamed: boolean;
+  /** The first state seen for this group: trusted because the relay names its signer an admin (§15.4.5). */
+  readonly bootstrap: boolean;
+}
+
 /** Any engine event. */
-export type EngineEvent = MessageEvent | KeyChangeEvent | GapEvent | UndecryptableEvent | ProfileEvent | ChatEventEvent;
+export type EngineEvent = MessageEvent | KeyChangeEvent | GapEvent | UndecryptableEvent | ProfileEvent | ChatEventEvent | GroupStateEvent;
 
 /** Receives engine events. */
 export type EventSink = (event: EngineEvent) => void;

@@ -53,6 +53,7 @@ import { nextSeq } from "../protocol/sequence.js";
 import type { RelayClient } from "../relay-client.js";
 import { type ChatRecord, type ClientStore, ChatNotFoundError, IDEM_BYTES } from "../store/index.js";
 import { KeyChangedError } from "./errors.js";
+import { takeDisplayName } from "./display-names.js";
 import type { EngineEvent } from "./events.js";
 import type { Received } from "./inbox.js";
 import type { Account } from "./open-account.js";
@@ -92,9 +93,12 @@ function storeAccepted(store: ClientStore, state: GroupStateMessage): void {
   });
 }
 
+/** Who holds our current sender key in a chat, and who has had our display name in it. */
 interface Holders {
   readonly keyId: number;
   readonly users: readonly string[];
+  /** Members our `profile` went to with a key (kept across rotations: a name is sent once). */
+  readonly profiled?: readonly string[];
 }
 
 function getHolders(store: ClientStore, chat: number): Holders | undefined {
@@ -212,7 +216,7 @@ export async function distributeOwnKey(acct: Account, relay: RelayClient, chat: 
       const next = own === undefined ? createSenderKey(acct.rng) : rotateSenderKey(acct.rng, own);
       if (own !== undefined) store.senderKeys.delete(chat, acct.username, own.keyId);
       putOwn(acct, chat, next);
-      setHolders(store, chat, { keyId: next.keyId, users: [] });
+      setHolders(store, chat, { keyId: next.keyId, users: [], profiled: holders?.profiled ?? [] });
     }
   });
   const holders = getHolders(store, chat)!;
@@ -223,8 +227,16 @@ export async function distributeOwnKey(acct: Account, relay: RelayClient, chat: 
     const own = ownState(store, chat)!;
     const h = getHolders(store, chat)!;
     const distribution = distributionMessage(own);
-    for (const p of to) queuePairwise(acct, chat, p, { v: 1, k: "sender_key", chat, epoch: accepted.epoch, distribution });
-    setHolders(store, chat, { keyId: own.keyId, users: [...new Set([...h.users, ...to])].sort() });
+    const profiled = new Set(h.profiled ?? []);
+    for (const p of to) {
+      // Our display name goes to each member once, ahead of the first key they get from us.
+      if (acct.displayName !== null && !profiled.has(p)) {
+        queuePairwise(acct, chat, p, { v: 1, k: "profile", display_name: acct.displayName });
+        profiled.add(p);
+      }
+      queuePairwise(acct, chat, p, { v: 1, k: "sender_key", chat, epoch: accepted.epoch, distribution });
+    }
+    setHolders(store, chat, { keyId: own.keyId, users: [...new Set([...h.users, ...to])].sort(), profiled: [...profiled].sort() });
   });
   return warnings;
 }
@@ -282,20 +294,21 @@ function adminState(acct: Account, chat: ChatRecord): GroupStateMessage {
   return s;
 }
 
-/** Signs and stores the next state, and announces it to `recipients`. */
+/** Signs and stores the next state, and announces it to `recipients`. Admins: those of `prev` still members, unless given. */
 async function nextState(
   acct: Account,
   relay: RelayClient,
   prev: GroupStateMessage,
   members: readonly string[],
   recipients: readonly string[],
+  admins: readonly string[] = prev.admins.filter((a) => members.includes(a)),
 ): Promise<{ state: GroupStateMessage; warnings: string[] }> {
   const state = signGroupState(acct.identity, {
     chat: prev.chat,
     epoch: prev.epoch + 1,
     name: prev.name,
     members: [...members],
-    admins: prev.admins.filter((a) => members.includes(a)),
+    admins: [...admins],
     by: acct.username,
     ts: acct.now(),
   });
@@ -326,18 +339,36 @@ export async function removeMember(acct: Account, relay: RelayClient, chat: Chat
   if (user === acct.username) throw new UsageError("to leave a group use smsg chat leave");
   if (!prev.members.includes(user)) throw new UsageError(`${user} is not a member of chat ${chat.id}`);
   const members = prev.members.filter((m) => m !== user);
-  // Announce first (the removed member gets the state while still in the chat), then remove at the relay.
-  const { state, warnings } = await nextState(acct, relay, prev, members, prev.members);
+  // Announce first (the removed member gets the state while still in the chat), then remove at
+  // the relay. Only to those still in the chat there: the relay refuses envelopes for anyone else.
+  await refreshMembers(acct, relay, chat.id);
+  const listed = relayMembers(acct.store, chat.id);
+  const { state, warnings } = await nextState(acct, relay, prev, members, prev.members.filter((m) => listed.includes(m)));
   await flushOrThrow(acct, relay);
-  await relay.request<"remove_member">({ t: "remove_member", chat: chat.id, username: user });
+  try {
+    await relay.request<"remove_member">({ t: "remove_member", chat: chat.id, username: user });
+  } catch (e) {
+    // Already gone at the relay (it left): the signed state catches up with it, which is the point.
+    if (!(e instanceof RemoteError && e.code === "NOT_A_MEMBER")) throw e;
+  }
   await refreshMembers(acct, relay, chat.id);
   warnings.push(...(await distributeOwnKey(acct, relay, chat.id))); // rotates: user held our key
   await flushOrThrow(acct, relay);
   return { chat, state, warnings };
 }
 
-/** `chat leave CHAT`: leave_chat at the relay; our sender keys for the chat are deleted (history is kept). */
-export async function leaveGroup(acct: Account, relay: RelayClient, chat: ChatRecord): Promise<void> {
+/**
+ * `chat leave CHAT`: an admin first signs the state without itself and sends it to the others
+ * (SECURITY.md §15.4.2 "An admin leaving": the sole admin names the relay's heir); then
+ * leave_chat at the relay; our sender keys for the chat are deleted (history is kept). Returns
+ * warnings (a member who could not be sent the state).
+ */
+export async function leaveGroup(acct: Account, relay: RelayClient, chat: ChatRecord): Promise<string[]> {
+  const warnings: string[] = [];
+  const accepted = chat.kind === "group" ? acceptedState(acct.store, chat.id) : undefined;
+  if (accepted && accepted.admins.includes(acct.username) && accepted.members.length > 1) {
+    warnings.push(...(await signLeaving(acct, relay, accepted)));
+  }
   try {
     await relay.request<"leave_chat">({ t: "leave_chat", chat: chat.id });
   } catch (e) {
@@ -350,6 +381,21 @@ export async function leaveGroup(acct: Account, relay: RelayClient, chat: ChatRe
     store.members.set(chat.id, []);
     store.chats.setClosed(chat.id, true);
   });
+  return warnings;
+}
+
+/** The state an admin signs as it leaves (see leaveGroup), sent to the remaining members. */
+async function signLeaving(acct: Account, relay: RelayClient, prev: GroupStateMessage): Promise<string[]> {
+  const rest = prev.members.filter((m) => m !== acct.username);
+  let admins = prev.admins.filter((a) => a !== acct.username);
+  if (admins.length === 0) {
+    // list_members is in join order: the relay promotes the first remaining one.
+    const listed = (await relay.request<"list_members">({ t: "list_members", chat: prev.chat })).members.map((m) => m.username);
+    admins = [listed.find((u) => u !== acct.username && rest.includes(u)) ?? rest[0]!];
+  }
+  const { warnings } = await nextState(acct, relay, prev, rest, rest, admins);
+  await flushOrThrow(acct, relay);
+  return warnings;
 }
 
 /** One row of `chat members`. */
@@ -460,6 +506,41 @@ function settlePending(store: ClientStore, state: GroupStateMessage): void {
   }
 }
 
+/**
+ * Decides on a received group state (SECURITY.md §15.4.2, bootstrap signers = the admins the
+ * relay lists) and, when accepted, stores it, settles pending keys and reports a `group_state`
+ * event. Returns why it was refused, in the words of §15.4.2, or undefined (accepted, a
+ * duplicate, or a stale replay: ignored silently). Inside the caller's transaction.
+ */
+function takeGroupState(acct: Account, chat: number, app: GroupStateMessage, events: EngineEvent[]): string | undefined {
+  const { store } = acct;
+  const prev = acceptedState(store, chat);
+  const admins = store.members.list(chat).filter((x) => x.role === "admin").map((x) => x.username);
+  const v = acceptGroupState(prev, app, { chat, signingKeyOf: (u) => signingKeyOf(acct, u), bootstrapSigners: admins });
+  if (v.verdict === "accepted") {
+    storeAccepted(store, v.state);
+    settlePending(store, v.state);
+    const s = v.state;
+    events.push({
+      type: "group_state",
+      chat,
+      epoch: s.epoch,
+      by: s.by,
+      name: s.name,
+      members: s.members,
+      admins: s.admins,
+      added: v.added,
+      removed: v.removed,
+      renamed: prev !== undefined && prev.name !== s.name,
+      bootstrap: v.bootstrap,
+    });
+    return undefined;
+  }
+  if (v.verdict === "duplicate" || v.reason === "stale_epoch") return undefined;
+  if (v.reason === "conflict") return `two different memberships of this group were announced (epoch ${app.epoch}): ask your admins`;
+  return `a membership change could not be verified (${v.reason.replace("_", " ")})`;
+}
+
 /** Stores (inside storeIncoming's transaction) a frame of a group chat. */
 export function storeGroupIncoming(acct: Account, m: RelayMessageOf<"msg">, undecryptable: Undecryptable): Received {
   return m.to !== undefined ? storePairwise(acct, m, undecryptable) : storeSenderKeyMessage(acct, m, undecryptable);
@@ -501,16 +582,8 @@ function storePairwise(acct: Account, m: RelayMessageOf<"msg">, undecryptable: U
     };
     switch (app.k) {
       case "group_state": {
-        const prev = acceptedState(store, m.chat);
-        const admins = store.members.list(m.chat).filter((x) => x.role === "admin").map((x) => x.username);
-        const v = acceptGroupState(prev, app, { chat: m.chat, signingKeyOf: (u) => signingKeyOf(acct, u), bootstrapSigners: admins });
-        if (v.verdict === "accepted") {
-          storeAccepted(store, v.state);
-          settlePending(store, v.state);
-        } else if (v.verdict === "rejected" && v.reason !== "stale_epoch") {
-          return withEvents(undecryptable(`a membership change could not be verified (${v.reason.replace("_", " ")})`));
-        }
-        return control();
+        const refused = takeGroupState(acct, m.chat, app, events);
+        return refused === undefined ? control() : withEvents(undecryptable(refused));
       }
       case "sender_key": {
         if (dec.keyChanged) return withEvents(undecryptable("a group key from a contact whose identity key changed was not taken"));
@@ -523,7 +596,7 @@ function storePairwise(acct: Account, m: RelayMessageOf<"msg">, undecryptable: U
         return control();
       }
       case "profile": {
-        if (!dec.keyChanged) store.contacts.setDisplayName(m.from, app.display_name === "" ? null : app.display_name);
+        takeDisplayName(acct, m.from, app, dec.keyChanged, events);
         return control();
       }
       default:
@@ -579,16 +652,9 @@ function storeSenderKeyMessage(acct: Account, m: RelayMessageOf<"msg">, undecryp
     return { stored: true, events };
   }
   if (app.k === "group_state") {
-    const v = acceptGroupState(accepted, app, {
-      chat: m.chat,
-      signingKeyOf: (u) => signingKeyOf(acct, u),
-      bootstrapSigners: store.members.list(m.chat).filter((x) => x.role === "admin").map((x) => x.username),
-    });
-    if (v.verdict === "accepted") {
-      storeAccepted(store, v.state);
-      settlePending(store, v.state);
-    }
-  } else if (app.k === "profile") store.contacts.setDisplayName(m.from, app.display_name === "" ? null : app.display_name);
+    const refused = takeGroupState(acct, m.chat, app, events);
+    if (refused !== undefined) return { stored: true, events: [...events, ...undecryptable(refused).events] };
+  } else if (app.k === "profile") takeDisplayName(acct, m.from, app, false, events);
   store.messages.insert({ chatId: m.chat, relayMsgId: m.msg, sender: m.from, sentAt: m.ts, body: null, direction: "in", status: "delivered" });
   return { stored: true, events };
 }

@@ -22,6 +22,7 @@ import { checkArrival } from "../protocol/arrival.js";
 import type { RelayClient } from "../relay-client.js";
 import type { MessageRecord } from "../store/index.js";
 import { refreshChats } from "./chats.js";
+import { takeDisplayName } from "./display-names.js";
 import type { EngineEvent } from "./events.js";
 import type { Account } from "./open-account.js";
 import { prepareGroupFrame, storeGroupIncoming } from "./groups.js";
@@ -136,12 +137,7 @@ function storeApp(
       return { stored: true, events };
     }
     case "profile": {
-      // A display name from a key that is not the pinned one is not taken.
-      const name = app.display_name === "" ? null : app.display_name;
-      if (!dec.keyChanged) {
-        store.contacts.setDisplayName(m.from, name);
-        events.push({ type: "profile", user: m.from, displayName: name });
-      }
+      takeDisplayName(acct, m.from, app, dec.keyChanged, events);
       controlRow();
       return { stored: true, events };
     }

@@ -106,6 +106,11 @@ export async function handleLeave(conn: ClientConnection, self: SessionAccount, 
   conn.send({ t: "ok", id: msg.id });
 }
 
+/** Longest-standing member first (ties by account id). */
+function byJoinOrder(a: Member, b: Member): number {
+  return a.joinedAt.getTime() - b.joinedAt.getTime() || a.accountId - b.accountId;
+}
+
 /**
  * Removes a member; if that leaves a group with members but no admin, the longest-standing
  * member becomes admin. Who is left is read after the removal, not taken from the snapshot
@@ -121,7 +126,7 @@ async function removeAndKeepAnAdmin(conn: ClientConnection, chatId: number, leav
   for (;;) {
     const rest = await store.members(chatId);
     if (rest.length === 0 || rest.some((m) => m.role === "admin")) return;
-    const heir = [...rest].sort((a, b) => a.joinedAt.getTime() - b.joinedAt.getTime() || a.accountId - b.accountId)[0]!;
+    const heir = [...rest].sort(byJoinOrder)[0]!;
     // false: the heir left in the meantime; look again.
     if (await store.setRole(chatId, heir.accountId, "admin")) return;
   }
@@ -172,5 +177,8 @@ export async function handleListChats(conn: ClientConnection, self: SessionAccou
 
 export async function handleListMembers(conn: ClientConnection, self: SessionAccount, msg: ClientMessageOf<"list_members">): Promise<void> {
   const { chat, members } = await memberChat(conn, self, msg.chat);
-  conn.send({ t: "members", id: msg.id, chat: chat.id, members: members.map((m) => ({ username: m.username, role: shownRole(chat.kind, m.role) })) });
+  // In the order they joined (SECURITY.md §14.7): the first one after a leaving last admin is the heir
+  // removeAndKeepAnAdmin picks, so a leaving admin's client can name the same one in its signed state.
+  const ordered = [...members].sort(byJoinOrder);
+  conn.send({ t: "members", id: msg.id, chat: chat.id, members: ordered.map((m) => ({ username: m.username, role: shownRole(chat.kind, m.role) })) });
 }

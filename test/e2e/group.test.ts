@@ -2,8 +2,11 @@
  * Group chat end to end with the built `smsg` binary and a real relay process: alice, bob and
  * carol join; alice creates a group of three; messages go both ways; `chat members` shows
  * everyone announced; alice removes carol; what bob sends afterwards reaches alice but not
- * carol, whose history stops where she was removed.
+ * carol, whose history stops where she was removed. Then display names and signed membership
+ * changes as a member sees them (`listen --json`), the only admin leaving and handing over to
+ * the member the relay promotes, and `send USER` opening a direct chat on its own.
  */
+import { createInterface } from "node:readline";
 import { afterAll, describe, expect, test } from "vitest";
 import { bodies, createWorld, expectOk, lines } from "./world.js";
 
@@ -47,5 +50,65 @@ describe("smsg, groups, end to end", () => {
     expect(bodies(carolAfter)).not.toContain("carol is gone");
     const carolOnline = await smsg("carol", ["history", chat, "--json"]);
     expect(bodies(carolOnline)).not.toContain("carol is gone");
+  });
+  test("display names and membership changes reach members; the only admin leaving hands over; send USER opens a chat", async () => {
+    if (!world.relay) await world.startRelay();
+    await world.join("dora", ["--display-name", "Dora D."]);
+    for (const u of ["erin", "finn"]) await world.join(u);
+
+    const listener = world.spawn("erin", ["listen", "--json"], { keepStdinOpen: true });
+    const events: Record<string, unknown>[] = [];
+    createInterface({ input: listener.stdout }).on("line", (l) => events.push(JSON.parse(l) as Record<string, unknown>));
+    const waitFor = async (pred: (e: Record<string, unknown>) => boolean) => {
+      const end = Date.now() + 10_000;
+      while (!events.some(pred)) {
+        if (Date.now() > end) throw new Error(`listen did not print the expected line; got ${JSON.stringify(events)}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      return events.find(pred)!;
+    };
+    await waitFor((e) => e["type"] === "listening");
+
+    const created = lines(expectOk(await smsg("dora", ["chat", "create", "crew", "--members", "erin,finn", "--json"])))[0]!;
+    const chat = created["chat"] as number;
+    expectOk(await smsg("dora", ["send", "crew", "hi crew"]));
+    expect(await waitFor((e) => e["type"] === "group_state")).toMatchObject({
+      chat,
+      epoch: 1,
+      by: "dora",
+      name: "crew",
+      members: ["dora", "erin", "finn"],
+      admins: ["dora"],
+      bootstrap: true,
+    });
+    expect(await waitFor((e) => e["type"] === "profile")).toMatchObject({ user: "dora", display_name: "Dora D." });
+    expect(await waitFor((e) => e["type"] === "message")).toMatchObject({ chat, from: "dora", body: "hi crew" });
+    expect(expectOk(await smsg("finn", ["history", "crew"])).stdout).toMatch(/Dora D\. \(@dora\): hi crew\n$/);
+
+    // --- dora, the only admin, leaves: she signs erin (first to join after her) in as admin ---
+    expectOk(await smsg("dora", ["chat", "leave", "crew"]));
+    expect(await waitFor((e) => e["type"] === "group_state" && e["epoch"] === 2)).toMatchObject({
+      by: "dora",
+      members: ["erin", "finn"],
+      admins: ["erin"],
+      removed: ["dora"],
+      bootstrap: false,
+    });
+    listener.kill("SIGINT");
+    const members = expectOk(await smsg("finn", ["chat", "members", "crew", "--json"]));
+    expect(lines(members).map((m) => [m["username"], m["role"], m["announced"], m["listed"]])).toEqual([
+      ["erin", "admin", true, true],
+      ["finn", "member", true, true],
+    ]);
+    expect(members.stderr).toBe("");
+    // The relay made erin admin too: her signed change is accepted by finn.
+    expectOk(await smsg("erin", ["chat", "add", "crew", "dora"]));
+    expectOk(await smsg("finn", ["send", "crew", "welcome back"]));
+    expect(bodies(expectOk(await smsg("dora", ["history", "crew", "--json"])))).toEqual(["hi crew", "welcome back"]);
+
+    // --- send USER without `chat open USER` first ------------------------------------------
+    const direct = lines(expectOk(await smsg("finn", ["send", "dora", "a direct hello", "--json"])))[0]!;
+    expect(direct).toMatchObject({ type: "sent", seq: 1 });
+    expect(bodies(expectOk(await smsg("dora", ["history", "finn", "--json"])))).toEqual(["a direct hello"]);
   });
 });

@@ -232,4 +232,83 @@ describe("group chats through the engine", () => {
     await sync(bob);
     expect(shown(bob, chat.id).map(([, b]) => b)).toEqual(["one", "two"]);
   });
+  test("display names reach group members once, with the first key; states are reported as group_state events", async () => {
+    const dora = await engineUser(tr, "dora", { displayName: "Dora Explorer" });
+    try {
+      const { chat } = await withOnline(dora, (r) => createGroup(dora.acct, r, "crew", ["bob", "carol"]));
+      await withOnline(dora, (r) => sendGroupText(dora.acct, r, chat, "hello crew"));
+      await sync(bob);
+      expect(bob.acct.store.contacts.get("dora")?.displayName).toBe("Dora Explorer");
+      expect(bob.events.filter((e) => e.type === "profile")).toEqual([{ type: "profile", user: "dora", displayName: "Dora Explorer" }]);
+      expect(bob.events.filter((e) => e.type === "group_state")).toEqual([
+        {
+          type: "group_state",
+          chat: chat.id,
+          epoch: 1,
+          by: "dora",
+          name: "crew",
+          members: ["bob", "carol", "dora"],
+          admins: ["dora"],
+          added: ["bob", "carol", "dora"],
+          removed: [],
+          renamed: false,
+          bootstrap: true,
+        },
+      ]);
+      // carol is removed: dora rotates and sends the new key to bob, but not her name again.
+      await withOnline(dora, (r) => removeMember(dora.acct, r, chat, "carol"));
+      await withOnline(dora, (r) => sendGroupText(dora.acct, r, chat, "after carol"));
+      const profilesToBob = async () =>
+        (await tr.db.query("SELECT id FROM messages WHERE chat_id = $1 AND recipient_id = $2", [chat.id, await accountId(tr, "bob")])).length;
+      // To bob: profile, state 1, key 1, state 2, key 2 (no second profile).
+      expect(await profilesToBob()).toBe(5);
+      await sync(bob);
+      expect(bob.events.filter((e) => e.type === "profile")).toHaveLength(1);
+      expect(bob.events.filter((e) => e.type === "group_state").at(-1)).toMatchObject({
+        epoch: 2,
+        added: [],
+        removed: ["carol"],
+        bootstrap: false,
+      });
+      expect(shown(bob, chat.id).map(([, b]) => b)).toEqual(["hello crew", "after carol"]);
+    } finally {
+      dora.close();
+    }
+  });
+
+  test("the sole admin leaving names the relay's heir in a signed state; the heir can then change the group", async () => {
+    const { chat } = await withOnline(alice, (r) => createGroup(alice.acct, r, "team", ["bob", "carol"]));
+    await sync(bob);
+    await sync(carol);
+    const warnings = await withOnline(alice, (r) => leaveGroup(alice.acct, r, chat));
+    expect(warnings).toEqual([]);
+    await sync(bob);
+    await sync(carol);
+    for (const u of [bob, carol]) {
+      expect(acceptedState(u.acct.store, chat.id)).toMatchObject({ epoch: 2, members: ["bob", "carol"], admins: ["bob"], by: "alice" });
+      expect(u.events.filter((e) => e.type === "group_state").at(-1)).toMatchObject({ epoch: 2, removed: ["alice"], added: [] });
+    }
+    // The relay promoted the same member: bob is admin there and his signed changes are accepted.
+    const listed = await withOnline(bob, (r) => groupMembers(bob.acct, r, bob.acct.store.chats.get(chat.id)!));
+    expect(listed.members.map((m) => [m.username, m.role, m.listed])).toEqual([
+      ["bob", "admin", true],
+      ["carol", "member", true],
+    ]);
+    expect(listed.warnings).toEqual([]);
+    await withOnline(bob, (r) => addMember(bob.acct, r, bob.acct.store.chats.get(chat.id)!, "alice"));
+    await sync(carol);
+    expect(acceptedState(carol.acct.store, chat.id)).toMatchObject({ epoch: 3, members: ["alice", "bob", "carol"], admins: ["bob"], by: "bob" });
+  });
+
+  test("an admin can sign the removal of a member who already left at the relay", async () => {
+    const { chat } = await withOnline(alice, (r) => createGroup(alice.acct, r, "team", ["bob", "carol"]));
+    await sync(carol);
+    await withOnline(carol, (r) => leaveGroup(carol.acct, r, carol.acct.store.chats.get(chat.id)!));
+    const before = await withOnline(alice, (r) => groupMembers(alice.acct, r, chat));
+    expect(before.warnings).toEqual([expect.stringContaining("carol is in the signed membership but no longer in the chat")]);
+    const removed = await withOnline(alice, (r) => removeMember(alice.acct, r, chat, "carol"));
+    expect(removed.state).toMatchObject({ epoch: 2, members: ["alice", "bob"] });
+    const after = await withOnline(alice, (r) => groupMembers(alice.acct, r, chat));
+    expect(after.warnings).toEqual([]);
+  });
 });

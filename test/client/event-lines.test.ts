@@ -1,0 +1,39 @@
+/**
+ * How group events read for people (client/commands/output.ts eventLine), in the words of
+ * SECURITY.md §15.4.2: bootstrap, added, removed, left, renamed; names made terminal-safe.
+ */
+import { describe, expect, test } from "vitest";
+import { eventLine } from "../../client/commands/output.js";
+import type { GroupStateEvent } from "../../client/engine/events.js";
+
+const base: GroupStateEvent = {
+  type: "group_state",
+  chat: 7,
+  epoch: 2,
+  by: "alice",
+  name: "team",
+  members: ["alice", "bob"],
+  admins: ["alice"],
+  added: [],
+  removed: [],
+  renamed: false,
+  bootstrap: false,
+};
+const names = (u: string) => (u === "alice" ? "Alice L." : null);
+
+describe("group_state lines", () => {
+  test("bootstrap says the state is trusted on first use and lists the members", () => {
+    expect(eventLine({ ...base, epoch: 1, bootstrap: true, added: ["alice", "bob"] }, names)).toBe(
+      '[chat 7] membership of "team" announced by Alice L. (@alice) (first seen; not verified before): Alice L. (@alice), @bob',
+    );
+  });
+
+  test("additions, removals, an admin leaving and a rename, each said once", () => {
+    expect(eventLine({ ...base, added: ["carol"], removed: ["dave"] }, names)).toBe(
+      "[chat 7] Alice L. (@alice) added @carol; Alice L. (@alice) removed @dave",
+    );
+    expect(eventLine({ ...base, members: ["bob"], admins: ["bob"], removed: ["alice"] })).toBe("[chat 7] @alice left");
+    expect(eventLine({ ...base, renamed: true, name: "red\u001b[2Jteam" })).toBe('[chat 7] @alice renamed the group to "red?[2Jteam"');
+    expect(eventLine({ ...base, admins: ["alice", "bob"] })).toBe("[chat 7] @alice changed the admins: @alice, @bob");
+  });
+});
