@@ -27,7 +27,7 @@ import { type ChatRecord, ChatNotFoundError, MAX_HISTORY_PAGE } from "../store/i
 import { type ProfileArgs, displayNameOf, openAccountOf, withProfileOptions } from "./common.js";
 import { errorSentence, exitCodeOf, runCommand } from "./exit.js";
 import { flaggedByKeyChange, visibleHistory } from "./history.js";
-import { type JsonEventType, eventJson, eventLine, messageJson, messageLine, printJson, statusJson } from "./output.js";
+import { type JsonEventType, eventJson, eventLine, messageJson, messageLine, messageTime, printJson, statusJson } from "./output.js";
 
 /** What /help prints. */
 export const INTERACTIVE_HELP = [
@@ -119,7 +119,7 @@ class InteractiveUi {
       const where = this.current?.id === e.chat ? "" : `[${this.titleOf(e.chat)}] `;
       const label = senderLabel(e.from, this.names(e.from) ?? undefined);
       const flag = e.keyChanged ? "  (⚠ sent with an unverified new key)" : "";
-      this.out(`[${clockTime(e.ts)}] ${where}${label}: ${displayText(e.body)}${flag}`);
+      this.out(`[${messageTime(e.senderTs, e.ts, clockTime)}] ${where}${label}: ${displayText(e.body)}${flag}`);
       if (this.current?.id === e.chat) this.acct.store.chats.markRead(e.chat, e.relayMsg);
       return;
     }

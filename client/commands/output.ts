@@ -101,6 +101,20 @@ export function shortTime(ms: number): string {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
 }
 
+/** Beyond this distance the sender's clock and the relay's time of a message are both shown (SECURITY.md §15.5). */
+export const CLOCK_SKEW_SHOWN_MS = 5 * 60_000;
+
+/**
+ * The time a message is shown with (SECURITY.md §15.5): the sender's clock, and the relay's
+ * time beside it when the two are more than CLOCK_SKEW_SHOWN_MS apart (a wrong clock, or a
+ * message that waited offline); the relay's time alone for rows without a sender clock.
+ */
+export function messageTime(senderTs: number | null, relayTs: number, format: (ms: number) => string = shortTime): string {
+  if (senderTs === null) return format(relayTs);
+  if (Math.abs(senderTs - relayTs) <= CLOCK_SKEW_SHOWN_MS) return format(senderTs);
+  return `${format(senderTs)} (relay ${format(relayTs)})`;
+}
+
 /** The JSON fields of an engine event (snake_case, as the other JSON lines). */
 export function eventJson(e: EngineEvent): Record<string, unknown> {
   switch (e.type) {
@@ -111,6 +125,7 @@ export function eventJson(e: EngineEvent): Record<string, unknown> {
         relay_msg: e.relayMsg,
         from: e.from,
         ts: e.ts,
+        sender_ts: e.senderTs,
         seq: e.seq,
         seq_status: e.seqStatus,
         body: e.body,
@@ -160,7 +175,7 @@ export function gapLine(from: string, missingFrom: number, missingTo: number, na
 export function eventLine(e: EngineEvent, nameOf?: DisplayNameOf): string {
   switch (e.type) {
     case "message":
-      return `[chat ${e.chat}] ${shortTime(e.ts)} ${sender(e.from, nameOf)}: ${terminalSafe(e.body)}${e.keyChanged ? "  (⚠ sent with an unverified new key)" : ""}${seqNote(e.seqStatus, e.from)}`;
+      return `[chat ${e.chat}] ${messageTime(e.senderTs, e.ts)} ${sender(e.from, nameOf)}: ${terminalSafe(e.body)}${e.keyChanged ? "  (⚠ sent with an unverified new key)" : ""}${seqNote(e.seqStatus, e.from)}`;
     case "key_change":
       return `⚠ ${e.user}'s identity key changed: nothing is sent to them until you check it (smsg verify ${e.user})`;
     case "gap":
@@ -210,6 +225,7 @@ export function messageJson(m: MessageRecord, keyChanged: boolean): Record<strin
     direction: m.direction,
     status: m.status,
     ts: m.sentAt,
+    sender_ts: m.senderTs,
     seq: m.senderSeq,
     body: m.body,
     key_changed: keyChanged,
@@ -218,7 +234,7 @@ export function messageJson(m: MessageRecord, keyChanged: boolean): Record<strin
 
 /** A stored message as one line for people: `#ID TIME SENDER: TEXT` and its status. */
 export function messageLine(m: MessageRecord, keyChanged: boolean, nameOf?: DisplayNameOf): string {
-  const head = `#${m.id} ${shortTime(m.sentAt)} ${sender(m.sender, nameOf)}:`;
+  const head = `#${m.id} ${messageTime(m.senderTs, m.sentAt)} ${sender(m.sender, nameOf)}:`;
   if (m.status === "undecryptable") return `${head} ⚠ (this message could not be decrypted)`;
   const body = terminalSafe(m.body ?? "");
   const status = m.status === "pending" ? "  (not sent yet)" : m.status === "failed" ? "  (⚠ failed: not delivered)" : "";

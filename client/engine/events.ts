@@ -18,6 +18,8 @@ export interface MessageEvent {
   readonly from: string;
   /** The relay's time of the message, ms since the epoch. */
   readonly ts: number;
+  /** The sender's clock when it wrote the message (inside the encryption: the relay cannot change it, the sender can). */
+  readonly senderTs: number;
   /** The sender's sequence number in this chat. */
   readonly seq: number;
   readonly seqStatus: SeqStatus;

@@ -24,6 +24,7 @@ export function storeOutgoingText(acct: Account, chatId: number, text: { seq: nu
     direction: "out",
     status: "pending",
     senderSeq: text.seq,
+    senderTs: text.ts,
   });
   const idem = acct.rng(IDEM_BYTES);
   store.outbox.add({ idem, chatId, messageId: id, envelope });
@@ -49,6 +50,19 @@ export function storeIncomingText(
     direction: "in",
     status: "delivered",
     senderSeq: app.seq,
+    senderTs: app.ts,
   });
-  events.push({ type: "message", chat: m.chat, id, relayMsg: m.msg, from: m.from, ts: m.ts, seq: app.seq, seqStatus: verdict.kind, body: app.body, keyChanged });
+  events.push({
+    type: "message",
+    chat: m.chat,
+    id,
+    relayMsg: m.msg,
+    from: m.from,
+    ts: m.ts,
+    senderTs: app.ts,
+    seq: app.seq,
+    seqStatus: verdict.kind,
+    body: app.body,
+    keyChanged,
+  });
 }

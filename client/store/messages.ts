@@ -19,6 +19,7 @@ interface Row {
   status: MessageStatus;
   sender_seq: number | null;
   stored_at: number;
+  sender_ts: number | null;
 }
 
 /** The most messages one history page returns. */
@@ -40,6 +41,7 @@ export class MessagesTable {
       direction: r.direction,
       status: r.status,
       senderSeq: r.sender_seq,
+      senderTs: r.sender_ts,
       storedAt: r.stored_at,
     };
   }
@@ -60,10 +62,10 @@ export class MessagesTable {
       }
       const res = this.ctx
         .stmt(
-          `INSERT INTO messages (chat_id, relay_msg_id, sender, sent_at, body, direction, status, sender_seq, stored_at)
-           VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?)`,
+          `INSERT INTO messages (chat_id, relay_msg_id, sender, sent_at, body, direction, status, sender_seq, sender_ts, stored_at)
+           VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?, ?)`,
         )
-        .run(m.chatId, relayId, m.sender, m.sentAt, m.direction, m.status, m.senderSeq ?? null, this.ctx.now());
+        .run(m.chatId, relayId, m.sender, m.sentAt, m.direction, m.status, m.senderSeq ?? null, m.senderTs ?? null, this.ctx.now());
       const id = Number(res.lastInsertRowid);
       if (m.body !== null) {
         this.ctx.stmt("UPDATE messages SET body = ? WHERE id = ?").run(this.ctx.sealer.sealText("messages", "body", [id], m.body), id);

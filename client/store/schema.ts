@@ -167,8 +167,18 @@ CREATE TABLE cursors (
 ) STRICT;
 `;
 
+const V2 = `
+-- The sender's own clock for a text message (the \`ts\` inside the encryption, SECURITY.md
+-- §15.2.1), beside sent_at (the relay's time); null for rows without text and rows stored
+-- before this migration.
+ALTER TABLE messages ADD COLUMN sender_ts INTEGER;
+`;
+
 /** Every migration, in order. The last one's version is the schema this client writes. */
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: "init", sql: V1 }];
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: "init", sql: V1 },
+  { version: 2, name: "sender_ts", sql: V2 },
+];
 
 /** The schema version this client creates and understands. */
 export const SCHEMA_VERSION: number = MIGRATIONS[MIGRATIONS.length - 1]!.version;

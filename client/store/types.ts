@@ -146,7 +146,10 @@ export interface MessageRecord {
   /** The relay's message id; null for an outgoing message not yet acknowledged. */
   readonly relayMsgId: number | null;
   readonly sender: string;
+  /** The relay's time of the message (for an outgoing one not yet acknowledged: when it was written). */
   readonly sentAt: number;
+  /** The sender's clock when it wrote a text message (inside the encryption); null without text. */
+  readonly senderTs: number | null;
   /** The decrypted text (sealed at rest); null when there is none (undecryptable). */
   readonly body: string | null;
   readonly direction: MessageDirection;
@@ -167,6 +170,7 @@ export interface MessageInput {
   readonly direction: MessageDirection;
   readonly status: MessageStatus;
   readonly senderSeq?: number | null;
+  readonly senderTs?: number | null;
 }
 
 /** What `messages.insert` returns: the local id, and false when (chat, relay id) was already stored. */

@@ -1,9 +1,10 @@
 /**
  * How group events read for people (client/commands/output.ts eventLine), in the words of
  * SECURITY.md §15.4.2: bootstrap, added, removed, left, renamed; names made terminal-safe.
+ * And a message's time (§15.5): the sender's clock, with the relay's beside it when far apart.
  */
 import { describe, expect, test } from "vitest";
-import { eventLine } from "../../client/commands/output.js";
+import { CLOCK_SKEW_SHOWN_MS, eventLine, messageTime } from "../../client/commands/output.js";
 import type { GroupStateEvent } from "../../client/engine/events.js";
 
 const base: GroupStateEvent = {
@@ -35,5 +36,15 @@ describe("group_state lines", () => {
     expect(eventLine({ ...base, members: ["bob"], admins: ["bob"], removed: ["alice"] })).toBe("[chat 7] @alice left");
     expect(eventLine({ ...base, renamed: true, name: "red\u001b[2Jteam" })).toBe('[chat 7] @alice renamed the group to "red?[2Jteam"');
     expect(eventLine({ ...base, admins: ["alice", "bob"] })).toBe("[chat 7] @alice changed the admins: @alice, @bob");
+  });
+});
+
+describe("message times", () => {
+  const fmt = (ms: number) => `t${ms}`;
+  test("the sender's clock; the relay's time too beyond five minutes; the relay's alone without a sender clock", () => {
+    expect(messageTime(1000, 1000 + CLOCK_SKEW_SHOWN_MS, fmt)).toBe("t1000");
+    expect(messageTime(1000 + CLOCK_SKEW_SHOWN_MS + 1, 1000, fmt)).toBe(`t${1001 + CLOCK_SKEW_SHOWN_MS} (relay t1000)`);
+    expect(messageTime(1000, 1001 + CLOCK_SKEW_SHOWN_MS, fmt)).toBe(`t1000 (relay t${1001 + CLOCK_SKEW_SHOWN_MS})`);
+    expect(messageTime(null, 42, fmt)).toBe("t42");
   });
 });

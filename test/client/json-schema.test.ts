@@ -75,7 +75,7 @@ describe("README.md JSON output (version 1)", () => {
   test("engine events and listener statuses print the fields the table names", () => {
     const [client] = jsonTables();
     const samples: EngineEvent[] = [
-      { type: "message", chat: 1, id: 1, relayMsg: 1, from: "a", ts: 0, seq: 1, seqStatus: "ok", body: "x", keyChanged: false },
+      { type: "message", chat: 1, id: 1, relayMsg: 1, from: "a", ts: 0, senderTs: 0, seq: 1, seqStatus: "ok", body: "x", keyChanged: false },
       { type: "key_change", user: "a", chat: null },
       { type: "gap", chat: 1, from: "a", missingFrom: 1, missingTo: 2 },
       { type: "undecryptable", chat: 1, id: 1, relayMsg: 1, from: "a", ts: 0, reason: "r" },

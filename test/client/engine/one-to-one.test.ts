@@ -66,8 +66,13 @@ describe("1:1 chat through the engine", () => {
     // Bob was offline: he learns the chat, the message and alice's display name on his first sync.
     const b = await bob.online();
     expect(bodies(bob, chat.id)).toEqual(["hello bob"]);
+    // Both keep alice's clock at writing (inside the encryption) beside the relay's time.
+    const writtenAt = alice.acct.store.messages.get(sent.queued.messageId)!.senderTs!;
+    expect(writtenAt).toBeGreaterThan(0);
+    const received = bob.acct.store.messages.getByRelayId(chat.id, sent.sent.relayMsg)!;
+    expect(received).toMatchObject({ senderTs: writtenAt, sentAt: sent.sent.ts });
     expect(bob.events.filter((e) => e.type === "message")).toEqual([
-      expect.objectContaining({ type: "message", chat: chat.id, from: "alice", body: "hello bob", seq: 1, seqStatus: "ok", keyChanged: false }),
+      expect.objectContaining({ type: "message", chat: chat.id, from: "alice", body: "hello bob", seq: 1, seqStatus: "ok", keyChanged: false, senderTs: writtenAt }),
     ]);
     expect(bob.acct.store.contacts.get("alice")).toMatchObject({ displayName: "Alice A.", keyChanged: false });
     expect(bob.acct.store.chats.get(chat.id)).toMatchObject({ kind: "direct", peer: "alice" });

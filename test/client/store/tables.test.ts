@@ -65,6 +65,20 @@ describe("opening", () => {
     raw.close();
   });
 
+  test("a schema 1 store is upgraded in place: its messages stay, without a sender clock", () => {
+    const { dir, store } = fresh();
+    store.chats.upsert({ id: 1, kind: "group", myRole: "admin" });
+    const { id } = store.messages.insert({ chatId: 1, relayMsgId: 5, sender: "bob", sentAt: 1000, body: "old", direction: "in", status: "delivered", senderTs: 900 });
+    store.close();
+    const raw = openDatabase(join(dir, "store.sqlite"));
+    raw.exec("ALTER TABLE messages DROP COLUMN sender_ts; PRAGMA user_version = 1;"); // as schema 1 wrote it
+    raw.close();
+    const again = openTestStore(dir);
+    expect(again.schemaVersion()).toBe(SCHEMA_VERSION);
+    expect(again.messages.get(id)).toMatchObject({ body: "old", sentAt: 1000, senderTs: null });
+    again.close();
+  });
+
   test("a closed store refuses to seal", () => {
     const { store } = fresh();
     store.close();
