@@ -59,7 +59,9 @@ export async function goOnline(acct: Account, opts: GoOnlineOptions = {}): Promi
       opts.onWarning?.(e);
     }
     const flushed = opts.flush === false ? { sent: [], failed: [] } : await flushOutbox(acct, relay);
-    const synced = opts.sync === false ? 0 : await receiver.syncAll(opts.onSyncProgress);
+    let synced = 0;
+    if (opts.sync === false) receiver.releasePushes();
+    else synced = await receiver.syncAll(opts.onSyncProgress);
     return { relay, receiver, login, flushed, synced, close };
   } catch (e) {
     close();

@@ -7,10 +7,10 @@
  * then recognised and not decrypted twice): pushes relayed by different relays can arrive out
  * of order, and acking one could skip a message still on its way.
  *
- * Limitation: a `msg` frame carries nothing that says whether it answers the sync in flight or
- * was pushed meanwhile, so a push that arrives between a `sync` and its `synced` counts as part
- * of the reply. Only a cross-relay race within that window can make this ack past a message
- * not yet committed; that message then reaches us as a push (if we stay online) but not by sync.
+ * The relay marks the frames answering a request (`reply`), so a round counts only its own
+ * frames. Pushes are held back until the first sync is done and while a round runs, then
+ * processed after its frames: a message pushed while older ones of the same sender still wait
+ * in the sync would otherwise be seen first and raise a false gap (sequence numbers).
  */
 import type { RelayMessageOf } from "../../src/wire/messages.js";
 import { MAX_PAGE_LIMIT } from "../../src/wire/limits.js";
@@ -49,9 +49,14 @@ export interface ReceiverOptions {
 export class Receiver {
   private queue: Promise<void> = Promise.resolve();
   private detached = false;
+  /** Pushes held back (see the file comment); undefined while pushes are processed as they come. */
+  private held: RelayMessageOf<"msg">[] | undefined = [];
   private window: SyncWindow | undefined;
   private syncing: Promise<unknown> = Promise.resolve();
-  private readonly onMsg = (m: RelayMessageOf<"msg">) => this.enqueueMessage(m);
+  private readonly onMsg = (m: RelayMessageOf<"msg">) => {
+    if (m.reply !== true && this.held) this.held.push(m);
+    else this.enqueueMessage(m);
+  };
   private readonly onChatEvent = (ev: RelayMessageOf<"chat_event">) => this.enqueueChatEvent(ev);
 
   /** Starts listening to `relay`'s msg and chat_event events. */
@@ -76,7 +81,14 @@ export class Receiver {
     this.relay.off("chat_event", this.onChatEvent);
   }
 
-  /** True between a `sync` request and its `synced` reply: frames arriving now count as its reply. */
+  /** Processes the pushes held so far and those that come from now on (done by each sync round; call it when going online without a sync). */
+  releasePushes(): void {
+    const held = this.held;
+    this.held = undefined;
+    for (const m of held ?? []) this.enqueueMessage(m);
+  }
+
+  /** True between a `sync` request and its `synced` reply. */
   get inSyncRound(): boolean {
     return this.window !== undefined;
   }
@@ -91,7 +103,7 @@ export class Receiver {
   }
 
   private enqueueMessage(m: RelayMessageOf<"msg">): void {
-    const w = this.window;
+    const w = m.reply === true ? this.window : undefined;
     this.queue = this.queue.then(async () => {
       if (this.detached) return;
       try {
@@ -140,14 +152,16 @@ export class Receiver {
 
   /** One `sync`: collect its frames, wait until they are stored, move the cursors, ack. */
   private async syncRound(): Promise<{ more: boolean; frames: number }> {
-    await this.drain(); // pushes received before the request are not part of its reply
+    await this.drain();
     const w: SyncWindow = { stored: new Map(), failed: new Map() };
     this.window = w;
+    this.held ??= [];
     let more: boolean;
     try {
       more = (await this.relay.request<"sync">({ t: "sync", limit: Math.min(SYNC_PAGE, MAX_PAGE_LIMIT) })).more;
     } finally {
       this.window = undefined;
+      this.releasePushes(); // after the round's own frames, which were queued as they came
     }
     await this.drain();
     const acks: [chat: number, upto: number][] = [];

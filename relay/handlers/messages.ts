@@ -51,6 +51,8 @@ async function messageFrame(conn: ClientConnection, m: StoredMessage): Promise<U
     ts: m.createdAt.getTime(),
     envelope: m.envelope,
     ...(m.recipientId !== null ? { to: await presence.usernameOf(m.recipientId) } : {}),
+    // Tells the client this frame is part of the answer, not a push that overtook it (SECURITY.md §14.7).
+    reply: true,
   });
 }
 

@@ -269,6 +269,8 @@ export const RELAY_MESSAGES = catalogue({
     ts: uint53(),
     envelope: bin({ min: 1, max: MAX_ENVELOPE_BYTES }),
     to: optional(usernameSchema),
+    /** True on frames answering a sync or history request; absent on pushes. */
+    reply: optional(literal(true)),
   }),
   /** Ends the msg frames answering a sync; `more` when pending messages remain. */
   synced: withId("synced", { more: bool() }),
