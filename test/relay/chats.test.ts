@@ -170,9 +170,10 @@ for (const storage of relayStorages()) {
       await alice.client.request<"leave_chat">({ t: "leave_chat", chat });
       for (const p of [alice, bob, carol]) await p.inbox.event({ chat, event: "left", user: "alice", by: "alice" });
       const members = await bob.client.request<"list_members">({ t: "list_members", chat });
+      // Listed in join order: the heir first.
       expect(members.members).toEqual([
-        { username: "bob", role: "member" },
         { username: "carol", role: "admin" },
+        { username: "bob", role: "member" },
       ]);
       await expect(alice.client.request<"list_members">({ t: "list_members", chat })).rejects.toMatchObject({ code: "CHAT_UNKNOWN" });
       await expect(alice.client.request<"leave_chat">({ t: "leave_chat", chat })).rejects.toMatchObject({ code: "CHAT_UNKNOWN" });
@@ -182,8 +183,8 @@ for (const storage of relayStorages()) {
       await bob.client.request<"leave_chat">({ t: "leave_chat", chat });
       const after = await carol.client.request<"list_members">({ t: "list_members", chat });
       expect(after.members).toEqual([
-        { username: "alice", role: "member" },
         { username: "carol", role: "admin" },
+        { username: "alice", role: "member" },
       ]);
     });
 
