@@ -62,52 +62,62 @@ export async function receiveMessage(acct: Account, relay: RelayClient, m: Relay
 
 /**
  * Decrypts and stores one `msg` frame of a chat already in the store, in one transaction (see
- * the file comment). Synchronous. Throws only for local failures (nothing is then stored).
+ * the file comment), with the events it raised appended to the event journal (so a listener in
+ * another process reports them too: client/store/event-journal.ts). Synchronous. Throws only
+ * for local failures (nothing is then stored).
  */
 export function storeIncoming(acct: Account, m: RelayMessageOf<"msg">): Received {
   const { store } = acct;
   return store.transaction((): Received => {
-    if (store.messages.getByRelayId(m.chat, m.msg)) return { stored: false, events: [] };
-    const chat = store.chats.get(m.chat);
-    const undecryptable = (reason: string): Received => {
-      const { id } = store.messages.insert({
-        chatId: m.chat,
-        relayMsgId: m.msg,
-        sender: m.from,
-        sentAt: m.ts,
-        body: null,
-        direction: "in",
-        status: "undecryptable",
-      });
-      return { stored: true, events: [{ type: "undecryptable", chat: m.chat, id, relayMsg: m.msg, from: m.from, ts: m.ts, reason }] };
-    };
-    if (!chat) return undecryptable("the chat is unknown");
-    if (chat.kind === "group") return storeGroupIncoming(acct, m, undecryptable);
-    if (m.from !== chat.peer) return undecryptable(`the relay says it is from ${m.from}, who is not the other member of this chat`);
-
-    let dec: Decrypted;
-    try {
-      dec = decryptFromPeer(acct, m.from, m.envelope);
-    } catch (e) {
-      if (isDecryptFailure(e)) return undecryptable("could not decrypt");
-      throw e;
-    }
-    const events: EngineEvent[] = [];
-    if (dec.keyChangeDetected) events.push({ type: "key_change", user: m.from, chat: m.chat });
-    try {
-      return storeApp(acct, m, dec, events, undecryptable);
-    } catch (e) {
-      if (e instanceof AppMessageError) {
-        const reason =
-          e.reason === "unsupported_version" || e.reason === "unknown_kind" ? "sent by a newer version of SocketMessenger" : "the message is malformed";
-        const r = undecryptable(reason);
-        return { stored: true, events: [...events, ...r.events] };
-      }
-      throw e;
-    } finally {
-      wipe(dec.plaintext);
-    }
+    const r = storeFrame(acct, m);
+    for (const e of r.events) store.journal.append(JSON.stringify(e));
+    return r;
   });
+}
+
+/** storeIncoming without the journal, inside its transaction. */
+function storeFrame(acct: Account, m: RelayMessageOf<"msg">): Received {
+  const { store } = acct;
+  if (store.messages.getByRelayId(m.chat, m.msg)) return { stored: false, events: [] };
+  const chat = store.chats.get(m.chat);
+  const undecryptable = (reason: string): Received => {
+    const { id } = store.messages.insert({
+      chatId: m.chat,
+      relayMsgId: m.msg,
+      sender: m.from,
+      sentAt: m.ts,
+      body: null,
+      direction: "in",
+      status: "undecryptable",
+    });
+    return { stored: true, events: [{ type: "undecryptable", chat: m.chat, id, relayMsg: m.msg, from: m.from, ts: m.ts, reason }] };
+  };
+  if (!chat) return undecryptable("the chat is unknown");
+  if (chat.kind === "group") return storeGroupIncoming(acct, m, undecryptable);
+  if (m.from !== chat.peer) return undecryptable(`the relay says it is from ${m.from}, who is not the other member of this chat`);
+
+  let dec: Decrypted;
+  try {
+    dec = decryptFromPeer(acct, m.from, m.envelope);
+  } catch (e) {
+    if (isDecryptFailure(e)) return undecryptable("could not decrypt");
+    throw e;
+  }
+  const events: EngineEvent[] = [];
+  if (dec.keyChangeDetected) events.push({ type: "key_change", user: m.from, chat: m.chat });
+  try {
+    return storeApp(acct, m, dec, events, undecryptable);
+  } catch (e) {
+    if (e instanceof AppMessageError) {
+      const reason =
+        e.reason === "unsupported_version" || e.reason === "unknown_kind" ? "sent by a newer version of SocketMessenger" : "the message is malformed";
+      const r = undecryptable(reason);
+      return { stored: true, events: [...events, ...r.events] };
+    }
+    throw e;
+  } finally {
+    wipe(dec.plaintext);
+  }
 }
 
 /** Stores the decoded application message of a decrypted frame (inside storeIncoming's transaction). */

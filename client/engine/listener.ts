@@ -4,10 +4,16 @@
  * the delivery cursors over them (sync.ts). Refills prekeys when the relay says they run low.
  * When the connection drops it reconnects with exponential backoff, and does the whole round
  * again (the outbox is resent with the same idems, the sync fetches what was missed).
+ *
+ * What messages raise is reported from the profile's event journal (client/store/
+ * event-journal.ts), read past a mark after every frame, not from the frame's own processing:
+ * a one-shot command running on the same profile may fetch and store a message first, and the
+ * listener, which gets the same frame pushed, then finds it stored. Every message is so
+ * reported once, whichever process stored it. Chat events come straight from the connection.
  */
 import type { RelayMessageOf } from "../../src/wire/messages.js";
 import { RelayUnreachableError } from "./errors.js";
-import type { EventSink } from "./events.js";
+import type { EngineEvent, EventSink } from "./events.js";
 import { goOnline } from "./online.js";
 import type { Account } from "./open-account.js";
 import { maintainPrekeys } from "./prekeys.js";
@@ -53,6 +59,21 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  */
 export async function listen(acct: Account, opts: ListenOptions): Promise<void> {
   const { signal } = opts;
+  let mark = acct.store.journal.lastId();
+  const report = (): void => {
+    try {
+      for (let more = true; more; ) {
+        const entries = acct.store.journal.after(mark);
+        for (const e of entries) {
+          mark = e.id;
+          opts.onEvent(JSON.parse(e.json) as EngineEvent);
+        }
+        more = entries.length > 0;
+      }
+    } catch (e) {
+      opts.onWarning?.(e);
+    }
+  };
   const minBackoff = opts.minBackoffMs ?? 500;
   const maxBackoff = opts.maxBackoffMs ?? 30_000;
   let backoff = minBackoff;
@@ -60,7 +81,10 @@ export async function listen(acct: Account, opts: ListenOptions): Promise<void> 
     let online;
     try {
       online = await goOnline(acct, {
-        onEvent: opts.onEvent,
+        onEvent: (e) => {
+          if (e.type === "chat_event") opts.onEvent(e);
+        },
+        onFrame: report,
         ...(opts.onWarning ? { onWarning: opts.onWarning } : {}),
       });
     } catch (e) {
@@ -71,6 +95,7 @@ export async function listen(acct: Account, opts: ListenOptions): Promise<void> 
       continue;
     }
     backoff = minBackoff;
+    report(); // what others stored while we were connecting
     for (const f of online.flushed.failed) opts.onWarning?.(new Error(`message #${f.messageId ?? "?"} in chat ${f.chat} was refused: ${f.reason}`));
     opts.onStatus?.({ state: "listening" });
     const { relay, receiver } = online;

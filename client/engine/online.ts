@@ -28,6 +28,8 @@ export interface Online {
 /** Options of goOnline. */
 export interface GoOnlineOptions {
   readonly onEvent?: EventSink;
+  /** After each received msg frame was processed (Receiver's onFrame). */
+  readonly onFrame?: () => void;
   /** Something went wrong that does not stop the command (prekey upload, one frame). */
   readonly onWarning?: (err: unknown) => void;
   readonly connect?: ConnectOptions;
@@ -46,7 +48,11 @@ export interface GoOnlineOptions {
  */
 export async function goOnline(acct: Account, opts: GoOnlineOptions = {}): Promise<Online> {
   const { relay, login } = await connectAccount(acct, opts.connect);
-  const receiver = new Receiver(acct, relay, { ...(opts.onEvent ? { onEvent: opts.onEvent } : {}), ...(opts.onWarning ? { onError: opts.onWarning } : {}) });
+  const receiver = new Receiver(acct, relay, {
+    ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
+    ...(opts.onWarning ? { onError: opts.onWarning } : {}),
+    ...(opts.onFrame ? { onFrame: opts.onFrame } : {}),
+  });
   const close = () => {
     receiver.detach();
     relay.close();

@@ -43,6 +43,8 @@ export interface ReceiverOptions {
   readonly onEvent?: EventSink;
   /** A frame or event that could not be processed for a local reason (it comes again with the next sync). */
   readonly onError?: (err: unknown) => void;
+  /** Called after each msg frame was processed (stored, found stored already, or failed). */
+  readonly onFrame?: () => void;
 }
 
 /** Processes what one connection receives, and runs `sync` (see the file comment). */
@@ -114,6 +116,7 @@ export class Receiver {
         if (w) add(w.failed, m.chat, m.msg);
         if (!this.detached) this.opts.onError?.(e);
       }
+      if (!this.detached) this.opts.onFrame?.();
     });
   }
 

@@ -72,6 +72,7 @@ import { ChatsTable } from "./chats.js";
 import { ContactsTable } from "./contacts.js";
 import { StoreContext } from "./context.js";
 import { CursorsTable } from "./cursors.js";
+import { EventJournalTable } from "./event-journal.js";
 import { StoreKeyMismatchError, StoreTooNewError } from "./errors.js";
 import { MembersTable } from "./members.js";
 import { MessagesTable } from "./messages.js";
@@ -149,6 +150,8 @@ export class ClientStore {
   readonly senderKeys: SenderKeysTable;
   /** Delivery cursors. */
   readonly cursors: CursorsTable;
+  /** Events of stored incoming messages, for listeners in any process. */
+  readonly journal: EventJournalTable;
 
   private closed = false;
 
@@ -168,6 +171,7 @@ export class ClientStore {
     this.outbox = new OutboxTable(ctx);
     this.senderKeys = new SenderKeysTable(ctx);
     this.cursors = new CursorsTable(ctx);
+    this.journal = new EventJournalTable(ctx);
   }
 
   /**

@@ -174,10 +174,23 @@ const V2 = `
 ALTER TABLE messages ADD COLUMN sender_ts INTEGER;
 `;
 
+const V3 = `
+-- Events raised by stored incoming messages, as JSON, in commit order, so that a running
+-- \`smsg listen\` also reports what another process on this profile stored first
+-- (event-journal.ts). AUTOINCREMENT: an id is never reused, so a reader's mark stays valid.
+CREATE TABLE event_journal (
+  id         INTEGER PRIMARY KEY AUTOINCREMENT,
+  created_at INTEGER NOT NULL,
+  event      BLOB    NOT NULL                                    -- sealed, JSON text
+) STRICT;
+CREATE INDEX event_journal_created ON event_journal (created_at);
+`;
+
 /** Every migration, in order. The last one's version is the schema this client writes. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "init", sql: V1 },
   { version: 2, name: "sender_ts", sql: V2 },
+  { version: 3, name: "event_journal", sql: V3 },
 ];
 
 /** The schema version this client creates and understands. */

@@ -2,7 +2,8 @@
  * `listen` (client/engine/listener.ts): events as they arrive, cursors moved by the sync that
  * follows pushes, prekeys refilled on `prekeys_low`, and a relay restart in the middle of a
  * conversation: the listener reconnects, and a message queued while the relay was down is
- * delivered exactly once.
+ * delivered exactly once. And a message that another process on the same profile fetched and
+ * stored first is still reported by the listener, once (the event journal).
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { openDirectChat } from "../../../client/engine/chats.js";
@@ -10,6 +11,7 @@ import { RelayUnreachableError } from "../../../client/engine/errors.js";
 import type { EngineEvent } from "../../../client/engine/events.js";
 import { type ListenStatus, listen } from "../../../client/engine/listener.js";
 import { goOnline } from "../../../client/engine/online.js";
+import { closeAccount, openLocalAccount } from "../../../client/engine/open-account.js";
 import { flushOutbox, queueText } from "../../../client/engine/outbox.js";
 import { sendText } from "../../../client/engine/send.js";
 import { type TestRelay, startRelay } from "../../relay/harness.js";
@@ -78,6 +80,47 @@ describe("listen", () => {
     expect(events.filter((e) => e.type === "message").map((e) => (e.type === "message" ? e.body : ""))).toEqual(["one", "sent while the relay was down"]);
     a2.close();
 
+    stop.abort();
+    await listening;
+    alice.close();
+    bob.close();
+  });
+  test("a message another process on the profile stored first is reported once", async () => {
+    const alice = await engineUser(tr, "alice2");
+    const bob = await engineUser(tr, "bob2");
+    const a0 = await alice.online();
+    const { chat } = await openDirectChat(alice.acct, a0.relay, "bob2");
+    a0.close();
+    const events: EngineEvent[] = [];
+    const statuses: ListenStatus[] = [];
+    const stop = new AbortController();
+    // A long first backoff: the relay restarts, and another process catches up, while the listener waits.
+    const listening = listen(bob.acct, { signal: stop.signal, onEvent: (e) => events.push(e), onStatus: (s) => statuses.push(s), minBackoffMs: 3000 });
+    await until(() => statuses.some((s) => s.state === "listening"));
+    await tr.stop();
+    await until(() => statuses.some((s) => s.state === "disconnected"));
+    tr = await startRelay({ db: tr.db, keyPair: tr.keyPair, config: { port: tr.port } });
+    const a = await alice.online();
+    await sendText(alice.acct, a.relay, chat, "stored by the other process");
+    // A second process on bob's profile (its own store handle and connection) fetches, stores and acks it.
+    const other = openLocalAccount({ dir: bob.dir });
+    const otherEvents: EngineEvent[] = [];
+    const o = await goOnline(other, { onEvent: (e) => otherEvents.push(e) });
+    o.close();
+    closeAccount(other);
+    expect(otherEvents).toEqual([expect.objectContaining({ type: "message", body: "stored by the other process" })]);
+    expect(statuses.filter((s) => s.state === "listening")).toHaveLength(1); // the listener was still waiting
+    // The listener reconnects, gets nothing from the relay (acked), and reports it from the journal.
+    await until(() => events.some((e) => e.type === "message"), 10_000);
+    // Later messages come the usual way; nothing is reported twice.
+    await sendText(alice.acct, a.relay, chat, "pushed to the listener");
+    await until(() => events.filter((e) => e.type === "message").length >= 2);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(events.filter((e) => e.type === "message").map((e) => (e.type === "message" ? e.body : ""))).toEqual([
+      "stored by the other process",
+      "pushed to the listener",
+    ]);
+    a.close();
     stop.abort();
     await listening;
     alice.close();

@@ -5,6 +5,7 @@ import { describe, expect, test } from "vitest";
 import { utf8 } from "../../../crypto/bytes.js";
 import { seededRng } from "../../../crypto/rng.js";
 import { ClientStore, MIGRATIONS, SCHEMA_VERSION, StoreKeyMismatchError, StoreTooNewError } from "../../../client/store/index.js";
+import { JOURNAL_KEEP_MS } from "../../../client/store/event-journal.js";
 import { migrate } from "../../../client/store/migrate.js";
 import { openDatabase } from "../../../client/store/sqlite.js";
 import { UsageError } from "../../../src/errors.js";
@@ -71,7 +72,7 @@ describe("opening", () => {
     const { id } = store.messages.insert({ chatId: 1, relayMsgId: 5, sender: "bob", sentAt: 1000, body: "old", direction: "in", status: "delivered", senderTs: 900 });
     store.close();
     const raw = openDatabase(join(dir, "store.sqlite"));
-    raw.exec("ALTER TABLE messages DROP COLUMN sender_ts; PRAGMA user_version = 1;"); // as schema 1 wrote it
+    raw.exec("DROP TABLE event_journal; ALTER TABLE messages DROP COLUMN sender_ts; PRAGMA user_version = 1;"); // as schema 1 wrote it
     raw.close();
     const again = openTestStore(dir);
     expect(again.schemaVersion()).toBe(SCHEMA_VERSION);
@@ -345,5 +346,29 @@ describe("outbox and sender keys", () => {
     expect(store.senderKeys.delete(1, "bob", 10)).toBe(1);
     expect(store.senderKeys.delete(1, "bob")).toBe(1);
     expect(store.senderKeys.get(1, "bob", 5)).toBeUndefined();
+  });
+});
+
+describe("event journal", () => {
+  test("appends in order, reads past a mark, seals each entry to its row, prunes what is a day old", () => {
+    let now = 1_000_000;
+    const store = openTestStore(tempDir(), testKey(), { now: () => now });
+    expect(store.journal.lastId()).toBe(0);
+    const ids = ["a", "b", "c"].map((x) => store.journal.append(JSON.stringify({ x })));
+    expect(store.journal.lastId()).toBe(ids[2]);
+    expect(store.journal.after(ids[0]!).map((e) => JSON.parse(e.json))).toEqual([{ x: "b" }, { x: "c" }]);
+    expect(store.journal.after(0, 1)).toHaveLength(1);
+    // A sealed entry moved to another row does not open.
+    const raw = openDatabase(store.path);
+    raw.prepare("UPDATE event_journal SET event = (SELECT event FROM event_journal WHERE id = ?) WHERE id = ?").run(ids[0]!, ids[1]!);
+    raw.close();
+    expect(() => store.journal.after(ids[0]!)).toThrow();
+    // Pruning runs every 256 appends and drops entries older than a day; ids are never reused.
+    now += JOURNAL_KEEP_MS + 1;
+    let last = 0;
+    for (let i = 0; i < 256; i++) last = store.journal.append("{}");
+    expect(store.journal.after(0, 1)[0]!.id).toBeGreaterThan(ids[2]!);
+    expect(store.journal.lastId()).toBe(last);
+    store.close();
   });
 });
