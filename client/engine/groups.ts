@@ -446,22 +446,30 @@ export async function sendGroupText(acct: Account, relay: RelayClient, chat: Cha
   await refreshMembers(acct, relay, chat.id);
   const warnings = await distributeOwnKey(acct, relay, chat.id);
   const queued = store.transaction((): QueuedMessage => {
-    const own = ownState(store, chat.id);
-    if (!own) throw new UsageError(`no sender key for chat ${chat.id}`);
-    const last = store.messages.lastSenderSeq(chat.id, acct.username);
-    const seq = nextSeq(last ?? 0);
+    const seq = nextSeq(store.messages.lastSenderSeq(chat.id, acct.username) ?? 0);
     const ts = acct.now();
-    const padded = pad(encodeAppMessage({ v: 1, k: "text", chat: chat.id, seq, ts, body }));
-    const out = senderEncrypt(own, groupContext(chat.id, acct.username), padded);
-    wipe(padded, ...out.consumed);
-    putOwn(acct, chat.id, out.state);
-    return storeOutgoingText(acct, chat.id, { seq, ts, body }, out.message);
+    return storeOutgoingText(acct, chat.id, { seq, ts, body }, sealGroupText(acct, chat.id, { seq, ts, body }));
   });
   const flushed = await flushOutbox(acct, relay);
   const sent = flushed.sent.find((s) => s.messageId === queued.messageId);
   if (sent) return { queued, sent, warnings };
   const failed = flushed.failed.find((f) => f.messageId === queued.messageId);
   throw new SmsgError(failed?.code ?? "SEND_FAILED", `the relay refused the message: ${failed?.reason ?? "no answer"}`);
+}
+
+/**
+ * Encrypts a text message under our current sender key of `chat` (padded app message) and
+ * stores the advanced key. Call distributeOwnKey first, and this inside the transaction that
+ * also stores the message, so the key and the message commit together.
+ */
+export function sealGroupText(acct: Account, chat: number, text: { seq: number; ts: number; body: string }): Uint8Array {
+  const own = ownState(acct.store, chat);
+  if (!own) throw new UsageError(`no sender key for chat ${chat}`);
+  const padded = pad(encodeAppMessage({ v: 1, k: "text", chat, ...text }));
+  const out = senderEncrypt(own, groupContext(chat, acct.username), padded);
+  wipe(padded, ...out.consumed);
+  putOwn(acct, chat, out.state);
+  return out.message;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,13 +1,15 @@
 /**
  * Going online, the way every command that needs the relay does it: connect and log in
- * (open-account.ts), start receiving (sync.ts), top up prekeys (prekeys.ts), send what the
- * outbox holds (outbox.ts), then fetch what is waiting (`sync` until there is no more), so that
+ * (open-account.ts), start receiving (sync.ts), top up prekeys (prekeys.ts), encrypt the group
+ * texts written offline (group-deferred.ts), send what the outbox holds (outbox.ts), then
+ * fetch what is waiting (`sync` until there is no more), so that
  * `history` right after someone sent us something shows it.
  */
 import type { RelayClient } from "../relay-client.js";
 import type { EventSink } from "./events.js";
 import { type ConnectOptions, type LoginInfo, asUnreachable, connectAccount } from "./open-account.js";
 import type { Account } from "./open-account.js";
+import { encryptDeferredGroupTexts } from "./group-deferred.js";
 import { type FlushResult, flushOutbox } from "./outbox.js";
 import { maintainPrekeys } from "./prekeys.js";
 import { Receiver } from "./sync.js";
@@ -64,6 +66,7 @@ export async function goOnline(acct: Account, opts: GoOnlineOptions = {}): Promi
       if (relay.isClosed) throw e;
       opts.onWarning?.(e);
     }
+    if (opts.flush !== false) await encryptDeferredGroupTexts(acct, relay, opts.onWarning);
     const flushed = opts.flush === false ? { sent: [], failed: [] } : await flushOutbox(acct, relay);
     let synced = 0;
     if (opts.sync === false) receiver.releasePushes();

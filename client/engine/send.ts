@@ -3,13 +3,15 @@
  * key with the relay (a changed key stops the send, SECURITY.md §1), make sure a session exists
  * (X3DH on first contact), queue (outbox.ts: encrypt + store + outbox in one transaction) and
  * flush. Offline: when a session already exists the message is encrypted and queued, and the
- * next command that reaches the relay sends it; without one nothing is stored.
+ * next command that reaches the relay sends it; without one nothing is stored. A group text
+ * written offline is stored and encrypted once online (group-deferred.ts).
  */
 import { SmsgError } from "../../src/errors.js";
 import type { RelayClient } from "../relay-client.js";
 import type { ChatRecord } from "../store/index.js";
 import { refreshChats } from "./chats.js";
 import { ChatClosedError, QueuedOfflineError, RelayUnreachableError } from "./errors.js";
+import { deferGroupText } from "./group-deferred.js";
 import { sendGroupText } from "./groups.js";
 import type { Account } from "./open-account.js";
 import { type QueuedMessage, type SentMessage, flushOutbox, queueText, sendablePeer } from "./outbox.js";
@@ -56,13 +58,17 @@ export async function sendText(acct: Account, relay: RelayClient, given: ChatRec
 }
 
 /**
- * Without the relay: encrypts and queues `body` when a session with the peer exists, then
- * throws QueuedOfflineError (the message is safe in the outbox); otherwise rethrows `offline`
- * (the RelayUnreachableError that got us here) and stores nothing. Throws what sendablePeer and
- * queueText throw.
+ * Without the relay: in a direct chat, encrypts and queues `body` when a session with the peer
+ * exists; in a group, stores it to be encrypted once online (group-deferred.ts); then throws
+ * QueuedOfflineError (the message is safe in the store). A direct chat without a session:
+ * rethrows `offline` (the RelayUnreachableError that got us here) and stores nothing. Throws
+ * what sendablePeer, queueText and deferGroupText throw.
  */
 export function queueTextOffline(acct: Account, chat: ChatRecord, body: string, offline: RelayUnreachableError): never {
-  if (chat.kind === "group") throw offline; // a group send needs the relay's member list
+  if (chat.kind === "group") {
+    const id = deferGroupText(acct, chat, body);
+    throw new QueuedOfflineError(acct.relayHost, acct.relayPort, id, { cause: offline });
+  }
   const peer = sendablePeer(acct, chat);
   if (!acct.store.sessions.current(peer)) throw offline;
   const q = queueText(acct, chat, body);

@@ -114,6 +114,23 @@ export class MessagesTable {
     if (res.changes === 0) throw new UsageError(`unknown message ${id}`);
   }
 
+  /**
+   * Our texts written while the relay could not be reached, in a chat whose messages are
+   * encrypted only once online (groups: client/engine/group-deferred.ts): outgoing, pending, with
+   * a body but no sequence number yet. Oldest first.
+   */
+  deferredTexts(): MessageRecord[] {
+    const rows = this.ctx
+      .stmt("SELECT * FROM messages WHERE direction = 'out' AND status = 'pending' AND sender_seq IS NULL AND body IS NOT NULL ORDER BY id")
+      .all() as Row[];
+    return rows.map((r) => this.record(r));
+  }
+
+  /** Gives a deferred text its sequence number once it is encrypted. Returns whether it exists. */
+  setSenderSeq(id: number, seq: number): boolean {
+    return this.ctx.stmt("UPDATE messages SET sender_seq = ? WHERE id = ?").run(seq, id).changes > 0;
+  }
+
   /** Sets a message's status. Returns whether it exists. */
   setStatus(id: number, status: MessageStatus): boolean {
     return this.ctx.stmt("UPDATE messages SET status = ? WHERE id = ?").run(status, id).changes > 0;

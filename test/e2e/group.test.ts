@@ -4,10 +4,12 @@
  * everyone announced; alice removes carol; what bob sends afterwards reaches alice but not
  * carol, whose history stops where she was removed. Then display names and signed membership
  * changes as a member sees them (`listen --json`), the only admin leaving and handing over to
- * the member the relay promotes, and `send USER` opening a direct chat on its own.
+ * the member the relay promotes, a group message written while the relay is down and sent by
+ * the next command, and `send USER` opening a direct chat on its own.
  */
 import { createInterface } from "node:readline";
 import { afterAll, describe, expect, test } from "vitest";
+import { EXIT } from "../../src/exit-codes.js";
 import { bodies, createWorld, expectOk, lines } from "./world.js";
 
 const world = createWorld("group");
@@ -105,6 +107,15 @@ describe("smsg, groups, end to end", () => {
     expectOk(await smsg("erin", ["chat", "add", "crew", "dora"]));
     expectOk(await smsg("finn", ["send", "crew", "welcome back"]));
     expect(bodies(expectOk(await smsg("dora", ["history", "crew", "--json"])))).toEqual(["hi crew", "welcome back"]);
+
+    // --- written while the relay is down: stored, encrypted and sent by the next command -----
+    await world.stopRelay();
+    const offline = await smsg("finn", ["send", "crew", "written offline"]);
+    expect(offline.code).toBe(EXIT.relayUnreachable);
+    expect(offline.stderr).toMatch(/is queued and the next smsg command that reaches the relay sends it/);
+    await world.startRelay();
+    expectOk(await smsg("finn", ["chat", "list"]));
+    expect(bodies(expectOk(await smsg("erin", ["history", "crew", "--json"])))).toEqual(["hi crew", "welcome back", "written offline"]);
 
     // --- send USER without `chat open USER` first ------------------------------------------
     const direct = lines(expectOk(await smsg("finn", ["send", "dora", "a direct hello", "--json"])))[0]!;

@@ -16,7 +16,9 @@ import {
   sendGroupText,
 } from "../../../client/engine/groups.js";
 import { storeIncoming } from "../../../client/engine/inbox.js";
-import { sendText } from "../../../client/engine/send.js";
+import { goOnline } from "../../../client/engine/online.js";
+import { QueuedOfflineError, RelayUnreachableError } from "../../../client/engine/errors.js";
+import { queueTextOffline, sendText } from "../../../client/engine/send.js";
 import { decodeSenderState, senderDecrypt } from "../../../crypto/sender-keys.js";
 import { type TestRelay, startRelay } from "../../relay/harness.js";
 import { type EngineUser, accountId, engineUser } from "./helpers.js";
@@ -310,5 +312,50 @@ describe("group chats through the engine", () => {
     expect(removed.state).toMatchObject({ epoch: 2, members: ["alice", "bob"] });
     const after = await withOnline(alice, (r) => groupMembers(alice.acct, r, chat));
     expect(after.warnings).toEqual([]);
+  });
+  test("a group text written offline is encrypted once online, after the rotation a removal made necessary", async () => {
+    const { chat } = await withOnline(alice, (r) => createGroup(alice.acct, r, "team", ["bob", "carol"]));
+    await sync(bob);
+    await sync(carol);
+    const bobChat = () => bob.acct.store.chats.get(chat.id)!;
+    await withOnline(bob, (r) => sendGroupText(bob.acct, r, bobChat(), "before")); // carol holds bob's key
+    const keyBefore = bob.acct.store.senderKeys.own(chat.id)!.keyId;
+    const offline = new RelayUnreachableError("127.0.0.1", 1, "test");
+    let queued: QueuedOfflineError | undefined;
+    try {
+      queueTextOffline(bob.acct, bobChat(), "written offline", offline);
+    } catch (e) {
+      queued = e as QueuedOfflineError;
+    }
+    expect(queued).toBeInstanceOf(QueuedOfflineError);
+    // Stored as written; nothing encrypted yet.
+    expect(bob.acct.store.messages.get(queued!.messageId)).toMatchObject({ status: "pending", senderSeq: null, body: "written offline" });
+    expect(bob.acct.store.outbox.count()).toBe(0);
+    const writtenAt = bob.acct.store.messages.get(queued!.messageId)!.senderTs;
+
+    // Meanwhile carol is removed; bob's next going online encrypts under a new key.
+    await withOnline(alice, (r) => removeMember(alice.acct, r, chat, "carol"));
+    await sync(bob);
+    expect(bob.acct.store.messages.get(queued!.messageId)).toMatchObject({ status: "sent", senderSeq: 2, senderTs: writtenAt });
+    expect(bob.acct.store.senderKeys.own(chat.id)!.keyId).not.toBe(keyBefore);
+    await sync(alice);
+    expect(shown(alice, chat.id).map(([, b]) => b)).toEqual(["before", "written offline"]);
+    const frame = await lastRelayMessage(chat.id, "bob");
+    expect(storeIncoming(carol.acct, frame).events).toEqual([expect.objectContaining({ type: "undecryptable" })]);
+  });
+
+  test("a group text written offline by someone removed meanwhile fails with a warning, and nothing is sent", async () => {
+    const { chat } = await withOnline(alice, (r) => createGroup(alice.acct, r, "team", ["bob", "carol"]));
+    await sync(carol);
+    const offline = new RelayUnreachableError("127.0.0.1", 1, "test");
+    expect(() => queueTextOffline(carol.acct, carol.acct.store.chats.get(chat.id)!, "too late", offline)).toThrow(QueuedOfflineError);
+    await withOnline(alice, (r) => removeMember(alice.acct, r, chat, "carol"));
+    const warnings: unknown[] = [];
+    const o = await goOnline(carol.acct, { onWarning: (w) => warnings.push(w) });
+    o.close();
+    expect(warnings).toEqual([expect.objectContaining({ message: expect.stringContaining("1 message(s) written offline in chat") })]);
+    expect(carol.acct.store.messages.deferredTexts()).toEqual([]);
+    expect(shown(carol, chat.id).find(([, b]) => b === "too late")).toBeDefined();
+    expect(carol.acct.store.messages.history(chat.id).messages.find((m) => m.body === "too late")).toMatchObject({ status: "failed" });
   });
 });

@@ -1,0 +1,91 @@
+/**
+ * Group texts written while the relay could not be reached. A group message can only be
+ * encrypted safely with the chat's current membership (who holds our sender key, whether it
+ * must be rotated first: groups.ts distributeOwnKey), which only the relay can tell. So
+ * offline the text is stored as written (body sealed at rest, status pending, no sequence number
+ * yet) and nothing is encrypted; the next time the profile goes online (online.ts, before the
+ * outbox is flushed) each one is encrypted as an online send would be, with the clock of its
+ * writing as the sender's `ts`, and queued in the outbox.
+ */
+import { SmsgError, UsageError } from "../../src/errors.js";
+import { nextSeq } from "../protocol/sequence.js";
+import type { RelayClient } from "../relay-client.js";
+import { type ChatRecord, IDEM_BYTES } from "../store/index.js";
+import { ChatClosedError } from "./errors.js";
+import { acceptedState, distributeOwnKey, refreshMembers, sealGroupText } from "./groups.js";
+import type { Account } from "./open-account.js";
+
+/**
+ * Stores `body` for `chat` (a group) to be encrypted and sent once online; returns its local id.
+ * Throws ChatClosedError, or UsageError when no signed membership lists us.
+ */
+export function deferGroupText(acct: Account, chat: ChatRecord, body: string): number {
+  if (chat.closed) throw new ChatClosedError(chat.id);
+  const accepted = acceptedState(acct.store, chat.id);
+  if (!accepted?.members.includes(acct.username)) throw new UsageError(`you are not a member of chat ${chat.id} (its signed membership does not list you)`);
+  const now = acct.now();
+  return acct.store.messages.insert({
+    chatId: chat.id,
+    relayMsgId: null,
+    sender: acct.username,
+    sentAt: now,
+    body,
+    direction: "out",
+    status: "pending",
+    senderSeq: null,
+    senderTs: now,
+  }).id;
+}
+
+/**
+ * Encrypts and queues every deferred group text, chat by chat, oldest first (see the file
+ * comment). A text that can no longer be sent (the chat closed, we are no longer a member) is
+ * marked failed and reported through `onWarning`; connection errors are thrown (the texts stay
+ * deferred for the next time).
+ */
+export async function encryptDeferredGroupTexts(acct: Account, relay: RelayClient, onWarning?: (err: unknown) => void): Promise<void> {
+  const { store } = acct;
+  const byChat = new Map<number, number[]>();
+  for (const m of store.messages.deferredTexts()) byChat.set(m.chatId, [...(byChat.get(m.chatId) ?? []), m.id]);
+  for (const [chatId, ids] of byChat) {
+    const fail = (reason: string) => {
+      store.transaction(() => {
+        for (const id of ids) store.messages.setStatus(id, "failed");
+      });
+      onWarning?.(new SmsgError("SEND_FAILED", `${ids.length} message(s) written offline in chat ${chatId} were not sent: ${reason}`));
+    };
+    const chat = store.chats.get(chatId);
+    if (!chat || chat.kind !== "group") {
+      fail("the chat is not a group here");
+      continue;
+    }
+    if (chat.closed) {
+      fail("the chat is closed");
+      continue;
+    }
+    await refreshMembers(acct, relay, chatId);
+    if (!store.members.get(chatId, acct.username)) {
+      fail("you are no longer a member of it");
+      continue;
+    }
+    let warnings: string[];
+    try {
+      warnings = await distributeOwnKey(acct, relay, chatId);
+    } catch (e) {
+      if (!(e instanceof UsageError)) throw e;
+      fail(e.message);
+      continue;
+    }
+    for (const w of warnings) onWarning?.(new SmsgError("GROUP_WARNING", w));
+    store.transaction(() => {
+      for (const id of ids) {
+        const m = store.messages.get(id);
+        if (!m || m.status !== "pending" || m.senderSeq !== null || m.body === null) continue; // another process took it
+        const seq = nextSeq(store.messages.lastSenderSeq(chatId, acct.username) ?? 0);
+        const envelope = sealGroupText(acct, chatId, { seq, ts: m.senderTs ?? m.sentAt, body: m.body });
+        store.messages.setSenderSeq(id, seq);
+        store.outbox.add({ idem: acct.rng(IDEM_BYTES), chatId, messageId: id, envelope });
+      }
+    });
+  }
+}
