@@ -40,6 +40,8 @@ export const EXIT = {
   keyChanged: 17,
   /** The relay asks to slow down (too many requests or failed logins). */
   rateLimited: 18,
-  /** This version cannot do that yet (group chats). */
+  /** This version cannot do that. */
   notSupported: 19,
+  /** The machine's storage failed under the profile (disk full, read-only, damaged database); nothing was changed. */
+  storage: 20,
 } as const;

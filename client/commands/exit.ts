@@ -5,6 +5,7 @@
  */
 import { SmsgError } from "../../src/errors.js";
 import { EXIT } from "../../src/exit-codes.js";
+import { storageFailureSentence } from "./storage-failure.js";
 
 /** Error code → exit code. Codes not listed exit with EXIT.failure. */
 export const EXIT_BY_CODE: Readonly<Record<string, number>> = {
@@ -41,12 +42,15 @@ export const EXIT_BY_CODE: Readonly<Record<string, number>> = {
 /** The exit code for an error thrown by a client command. */
 export function exitCodeOf(err: unknown): number {
   if (err instanceof SmsgError) return EXIT_BY_CODE[err.code] ?? EXIT.failure;
+  if (storageFailureSentence(err) !== undefined) return EXIT.storage;
   return EXIT.failure;
 }
 
 /** The one sentence printed for an error (without the "smsg: " prefix). */
 export function errorSentence(err: unknown): string {
   if (err instanceof SmsgError) return err.message;
+  const storage = storageFailureSentence(err);
+  if (storage !== undefined) return storage;
   if (err instanceof Error) return `unexpected error: ${err.message}`;
   return `unexpected error: ${String(err)}`;
 }
