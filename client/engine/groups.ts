@@ -20,9 +20,7 @@
  *   (simplest correct behaviour; the relay orders each chat, so a key sent before a message
  *   always arrives before it).
  *
- * Storage without a schema change: the accepted signed state, the list of users holding our
- * current key, and pending (too new) sender keys live in `sender_keys` rows under reserved
- * sender names that can never be usernames ("" and "?user"), sealed like every sender key.
+ * Storage: accepted state, key holders and pending sender keys are in store.groupStates (group-states.ts).
  * The sender-key context's group id is the chat id as ASCII decimal (utf8(String(chat))).
  */
 import { utf8 } from "../../crypto/bytes.js";
@@ -64,12 +62,7 @@ import { checkIdentity, decryptFromPeer, ensureSession, isDecryptFailure, encryp
 import type { SendResult } from "./send.js";
 
 // ---------------------------------------------------------------------------------------------
-// Local group records (reserved sender_keys rows)
-
-const META = ""; // never a username
-const ACCEPTED_ID = 0;
-const HOLDERS_ID = 1;
-const pendingRow = (from: string) => `?${from}`;
+// Local group records (store.groupStates)
 
 /** The sender-key context of a group message (SECURITY.md §7.4): group id = ASCII decimal chat id. */
 export function groupContext(chat: number, sender: string): SenderKeyContext {
@@ -78,16 +71,16 @@ export function groupContext(chat: number, sender: string): SenderKeyContext {
 
 /** The accepted signed group state of a chat, or undefined. */
 export function acceptedState(store: ClientStore, chat: number): GroupStateMessage | undefined {
-  const r = store.senderKeys.get(chat, META, ACCEPTED_ID);
-  if (!r) return undefined;
-  const app = decodeAppMessage(r.state);
+  const encoded = store.groupStates.getState(chat);
+  if (!encoded) return undefined;
+  const app = decodeAppMessage(encoded);
   return app.k === "group_state" ? app : undefined;
 }
 
 /** Stores `state` as accepted, sets the chat's name and the members' announced flags. In a transaction. */
 function storeAccepted(store: ClientStore, state: GroupStateMessage): void {
   store.transaction(() => {
-    store.senderKeys.put({ chatId: state.chat, sender: META, keyId: ACCEPTED_ID, state: encodeAppMessage(state), own: false });
+    store.groupStates.putState(state.chat, encodeAppMessage(state));
     if (state.name.trim() !== "") store.chats.setName(state.chat, state.name);
     for (const m of store.members.list(state.chat)) store.members.setAnnounced(state.chat, m.username, state.members.includes(m.username));
   });
@@ -102,12 +95,12 @@ interface Holders {
 }
 
 function getHolders(store: ClientStore, chat: number): Holders | undefined {
-  const r = store.senderKeys.get(chat, META, HOLDERS_ID);
-  return r ? (JSON.parse(Buffer.from(r.state).toString("utf8")) as Holders) : undefined;
+  const json = store.groupStates.getHolders(chat);
+  return json === undefined ? undefined : (JSON.parse(json) as Holders);
 }
 
 function setHolders(store: ClientStore, chat: number, h: Holders): void {
-  store.senderKeys.put({ chatId: chat, sender: META, keyId: HOLDERS_ID, state: utf8(JSON.stringify(h)), own: false });
+  store.groupStates.setHolders(chat, JSON.stringify(h));
 }
 
 /** The relay's member list of a chat as last stored. */
@@ -377,7 +370,8 @@ export async function leaveGroup(acct: Account, relay: RelayClient, chat: ChatRe
   }
   const { store } = acct;
   store.transaction(() => {
-    for (const k of store.senderKeys.list(chat.id)) if (k.sender !== META) store.senderKeys.delete(chat.id, k.sender, k.keyId);
+    for (const k of store.senderKeys.list(chat.id)) store.senderKeys.delete(chat.id, k.sender, k.keyId);
+    store.groupStates.deletePending(chat.id);
     store.members.set(chat.id, []);
     store.chats.setClosed(chat.id, true);
   });
@@ -502,14 +496,13 @@ function takeSenderKey(store: ClientStore, chat: number, from: string, distribut
 
 /** After a state was accepted: pending keys whose epoch is now covered are decided again. */
 function settlePending(store: ClientStore, state: GroupStateMessage): void {
-  for (const k of store.senderKeys.list(state.chat)) {
-    if (!k.sender.startsWith("?")) continue;
-    const from = k.sender.slice(1);
-    const msg = decodeAppMessage(k.state);
+  for (const p of store.groupStates.listPending(state.chat)) {
+    const from = p.sender;
+    const msg = decodeAppMessage(p.message);
     if (msg.k !== "sender_key") continue;
     const v = senderKeyVerdict(state, relayMembers(store, state.chat), state.chat, from, msg);
     if (v.verdict === "pending") continue;
-    store.senderKeys.delete(state.chat, k.sender, k.keyId);
+    store.groupStates.deletePending(state.chat, from);
     if (v.verdict === "accept") takeSenderKey(store, state.chat, from, msg.distribution);
   }
 }
@@ -598,8 +591,7 @@ function storePairwise(acct: Account, m: RelayMessageOf<"msg">, undecryptable: U
         const v = senderKeyVerdict(acceptedState(store, m.chat), relayMembers(store, m.chat), m.chat, m.from, app);
         if (v.verdict === "accept") takeSenderKey(store, m.chat, m.from, app.distribution);
         else if (v.verdict === "pending") {
-          store.senderKeys.delete(m.chat, pendingRow(m.from));
-          store.senderKeys.put({ chatId: m.chat, sender: pendingRow(m.from), keyId: app.epoch, state: encodeAppMessage(app), own: false });
+          store.groupStates.putPending(m.chat, m.from, app.epoch, encodeAppMessage(app));
         } else return withEvents(undecryptable(`a group key from ${m.from} was refused (${v.reason.replace("_", " ")})`));
         return control();
       }

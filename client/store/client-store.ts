@@ -14,10 +14,12 @@
  * | `messages` | messages | messages.ts |
  * | `outbox` | outbox | outbox.ts |
  * | `senderKeys` | sender_keys | sender-keys.ts |
+ * | `groupStates` | group_states, pending_sender_keys | group-states.ts |
  * | `cursors` | cursors | cursors.ts |
+ * | `journal` | event_journal | event-journal.ts |
  *
- * Secrets (private keys, credential, session and sender-key states, message bodies, chat
- * names, display names) are sealed with the profile's data key (sealed.ts); the rest (usernames,
+ * Secrets (private keys, credential, session and sender-key states, group states, message
+ * bodies, chat names, display names) are sealed with the profile's data key (sealed.ts); the rest (usernames,
  * ids, times, public keys, envelopes that are already end-to-end encrypted) is plain, so the
  * store can index it. Someone holding the file without the key learns what the relay already
  * knows, plus when messages were stored.
@@ -73,6 +75,7 @@ import { ContactsTable } from "./contacts.js";
 import { StoreContext } from "./context.js";
 import { CursorsTable } from "./cursors.js";
 import { EventJournalTable } from "./event-journal.js";
+import { GroupStatesTable } from "./group-states.js";
 import { StoreKeyMismatchError, StoreTooNewError } from "./errors.js";
 import { MembersTable } from "./members.js";
 import { MessagesTable } from "./messages.js";
@@ -128,6 +131,42 @@ function checkDataKey(db: Database, sealer: Sealer): void {
   }
 }
 
+/**
+ * The sender_keys rows under the sender names schema 1-3 reserved for group records, which are
+ * never usernames: '' (the accepted state at key id 0, the holders record at key id 1) and
+ * '?user' (user's pending sender key, at key id = its epoch). Oldest first.
+ */
+const RESERVED_SENDER_KEY_ROWS =
+  "SELECT chat_id, sender, key_id FROM sender_keys WHERE sender = '' OR substr(sender, 1, 1) = '?' ORDER BY created_at, rowid";
+
+/**
+ * Moves the group records that schema 1-3 kept in sender_keys under reserved sender names
+ * (RESERVED_SENDER_KEY_ROWS) into group_states and pending_sender_keys (migration 4), and deletes
+ * the old rows. Migration 4's SQL cannot do it: each value is sealed to its row key, so it is
+ * opened with the old one (through SenderKeysTable) and sealed again with the new one (through
+ * GroupStatesTable). All in one transaction, once: a store without such rows (new, or already
+ * moved) costs one read and writes nothing. A holders record without an accepted state (never
+ * written) is dropped.
+ */
+function moveReservedGroupRows(ctx: StoreContext, senderKeys: SenderKeysTable, groupStates: GroupStatesTable): void {
+  type Key = { chat_id: number; sender: string; key_id: number };
+  const reserved = (): Key[] => ctx.stmt(RESERVED_SENDER_KEY_ROWS).all() as Key[];
+  if (reserved().length === 0) return;
+  ctx.tx(() => {
+    const rows = reserved();
+    const isState = (k: Key): boolean => k.sender === "" && k.key_id === 0;
+    // States first: a holders record is stored beside its chat's state.
+    for (const k of [...rows.filter(isState), ...rows.filter((k) => !isState(k))]) {
+      const value = senderKeys.get(k.chat_id, k.sender, k.key_id)!.state;
+      if (isState(k)) groupStates.putState(k.chat_id, value);
+      else if (k.sender === "" && k.key_id === 1) {
+        if (groupStates.getState(k.chat_id) !== undefined) groupStates.setHolders(k.chat_id, Buffer.from(value).toString("utf8"));
+      } else if (k.sender !== "") groupStates.putPending(k.chat_id, k.sender.slice(1), k.key_id, value);
+      senderKeys.delete(k.chat_id, k.sender, k.key_id);
+    }
+  });
+}
+
 /** The client's local store (see the file comment). Open one per process with `ClientStore.open`. */
 export class ClientStore {
   /** The account row. */
@@ -148,6 +187,8 @@ export class ClientStore {
   readonly outbox: OutboxTable;
   /** Group sender keys. */
   readonly senderKeys: SenderKeysTable;
+  /** Accepted group states, holders of our sender key, pending sender keys. */
+  readonly groupStates: GroupStatesTable;
   /** Delivery cursors. */
   readonly cursors: CursorsTable;
   /** Events of stored incoming messages, for listeners in any process. */
@@ -170,6 +211,7 @@ export class ClientStore {
     this.messages = new MessagesTable(ctx);
     this.outbox = new OutboxTable(ctx);
     this.senderKeys = new SenderKeysTable(ctx);
+    this.groupStates = new GroupStatesTable(ctx);
     this.cursors = new CursorsTable(ctx);
     this.journal = new EventJournalTable(ctx);
   }
@@ -179,7 +221,8 @@ export class ClientStore {
    * (client/profile/paths.ts ensureProfileDir) with `dataKey` (32 bytes, from
    * client/profile/keystore.ts; not kept: the store derives its subkeys and the caller may
    * wipe it). The file is created with mode 0600 (SQLite gives its -wal and -shm files the
-   * same mode). Applies missing migrations.
+   * same mode). Applies missing migrations, then moves group records a schema 1-3 store kept
+   * in sender_keys (moveReservedGroupRows).
    * Throws StoreTooNewError when a newer client wrote the file, StoreKeyMismatchError when
    * `dataKey` is not the store's key, or SQLite's error (e.g. SQLITE_NOTADB for a damaged file).
    */
@@ -200,7 +243,9 @@ export class ClientStore {
       if (found < SCHEMA_VERSION) migrate(db);
       sealer = new Sealer(dataKey, opts.rng ?? systemRng);
       checkDataKey(db, sealer);
-      return new ClientStore(db, new StoreContext(db, sealer, opts.now ?? Date.now), path);
+      const store = new ClientStore(db, new StoreContext(db, sealer, opts.now ?? Date.now), path);
+      moveReservedGroupRows(store.ctx, store.senderKeys, store.groupStates);
+      return store;
     } catch (err) {
       sealer?.destroy();
       db.close();

@@ -186,11 +186,38 @@ CREATE TABLE event_journal (
 CREATE INDEX event_journal_created ON event_journal (created_at);
 `;
 
+const V4 = `
+-- The group records client/engine/groups.ts keeps besides sender keys (group-states.ts). Schema
+-- 1-3 stores kept them in sender_keys under sender names that are never usernames ('' and
+-- '?user'); ClientStore.open moves such rows here, resealed (SQL cannot reseal).
+
+-- Per group chat: the accepted admin-signed membership (SECURITY.md §15.4) and who holds our
+-- current sender key. Row key of both sealed columns: [chat_id].
+CREATE TABLE group_states (
+  chat_id INTEGER PRIMARY KEY REFERENCES chats (id) ON DELETE CASCADE,
+  state   BLOB    NOT NULL,                                      -- sealed, encoded group_state app message
+  holders BLOB                                                   -- sealed, JSON text {keyId, users, profiled}; null until our key went out
+) STRICT;
+
+-- Pending sender keys (SECURITY.md §15.4.4): a member's sender_key app message naming an epoch
+-- newer than our accepted state (or sent before any), kept until a state covering it is
+-- accepted; the latest per sender. epoch: the message's. Row key of the sealed column:
+-- [chat_id, sender].
+CREATE TABLE pending_sender_keys (
+  chat_id INTEGER NOT NULL REFERENCES chats (id) ON DELETE CASCADE,
+  sender  TEXT    NOT NULL,
+  epoch   INTEGER NOT NULL CHECK (epoch >= 0),
+  message BLOB    NOT NULL,                                      -- sealed, encoded sender_key app message
+  PRIMARY KEY (chat_id, sender)
+) STRICT, WITHOUT ROWID;
+`;
+
 /** Every migration, in order. The last one's version is the schema this client writes. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "init", sql: V1 },
   { version: 2, name: "sender_ts", sql: V2 },
   { version: 3, name: "event_journal", sql: V3 },
+  { version: 4, name: "group_states", sql: V4 },
 ];
 
 /** The schema version this client creates and understands. */

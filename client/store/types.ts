@@ -228,3 +228,13 @@ export interface SenderKeyInput {
   readonly state: Uint8Array;
   readonly own: boolean;
 }
+
+/** A member's sender_key app message waiting for a newer group state (`groupStates.putPending`). */
+export interface PendingSenderKeyRecord {
+  readonly chatId: number;
+  readonly sender: string;
+  /** The group state epoch the message names. */
+  readonly epoch: number;
+  /** The encoded sender_key app message (sealed at rest). */
+  readonly message: Uint8Array;
+}

@@ -72,7 +72,8 @@ describe("opening", () => {
     const { id } = store.messages.insert({ chatId: 1, relayMsgId: 5, sender: "bob", sentAt: 1000, body: "old", direction: "in", status: "delivered", senderTs: 900 });
     store.close();
     const raw = openDatabase(join(dir, "store.sqlite"));
-    raw.exec("DROP TABLE event_journal; ALTER TABLE messages DROP COLUMN sender_ts; PRAGMA user_version = 1;"); // as schema 1 wrote it
+    // As schema 1 wrote it.
+    raw.exec("DROP TABLE group_states; DROP TABLE pending_sender_keys; DROP TABLE event_journal; ALTER TABLE messages DROP COLUMN sender_ts; PRAGMA user_version = 1;");
     raw.close();
     const again = openTestStore(dir);
     expect(again.schemaVersion()).toBe(SCHEMA_VERSION);
@@ -346,6 +347,115 @@ describe("outbox and sender keys", () => {
     expect(store.senderKeys.delete(1, "bob", 10)).toBe(1);
     expect(store.senderKeys.delete(1, "bob")).toBe(1);
     expect(store.senderKeys.get(1, "bob", 5)).toBeUndefined();
+  });
+});
+
+describe("group states and pending sender keys", () => {
+  test("state, holders and pending keys round trip, sealed to their rows, and go with the chat", () => {
+    const { store } = fresh();
+    store.chats.upsert({ id: 1, kind: "group", myRole: "member" });
+    store.chats.upsert({ id: 2, kind: "group", myRole: "member" });
+    expect(store.groupStates.getState(1)).toBeUndefined();
+    expect(store.groupStates.getHolders(1)).toBeUndefined();
+    expect(() => store.groupStates.setHolders(1, "{}")).toThrow(UsageError); // no state yet
+    store.groupStates.putState(1, utf8("state 1"));
+    expect(store.groupStates.getState(1)).toEqual(utf8("state 1"));
+    expect(store.groupStates.getHolders(1)).toBeUndefined();
+    store.groupStates.setHolders(1, '{"keyId":7,"users":["bob"]}');
+    store.groupStates.putState(1, utf8("state 2")); // keeps the holders
+    expect(store.groupStates.getState(1)).toEqual(utf8("state 2"));
+    expect(store.groupStates.getHolders(1)).toBe('{"keyId":7,"users":["bob"]}');
+    store.groupStates.putState(2, utf8("other chat"));
+    expect(() => store.groupStates.putState(99, utf8("x"))).toThrow(); // unknown chat: foreign key
+
+    store.groupStates.putPending(1, "carol", 3, utf8("carol at 3"));
+    store.groupStates.putPending(1, "bob", 4, utf8("bob at 4"));
+    store.groupStates.putPending(1, "carol", 5, utf8("carol at 5")); // replaces carol's
+    store.groupStates.putPending(2, "bob", 2, utf8("bob in 2"));
+    expect(store.groupStates.listPending(1)).toEqual([
+      { chatId: 1, sender: "bob", epoch: 4, message: utf8("bob at 4") },
+      { chatId: 1, sender: "carol", epoch: 5, message: utf8("carol at 5") },
+    ]);
+    expect(() => store.groupStates.putPending(1, "bob", -1, utf8("x"))).toThrow(UsageError);
+    expect(store.groupStates.deletePending(1, "bob")).toBe(1);
+    expect(store.groupStates.deletePending(1, "bob")).toBe(0);
+    expect(store.groupStates.deletePending(1)).toBe(1);
+    expect(store.groupStates.listPending(1)).toEqual([]);
+    expect(store.groupStates.listPending(2)).toHaveLength(1);
+
+    // A sealed value moved to another row does not open.
+    const raw = openDatabase(store.path);
+    raw.prepare("UPDATE group_states SET state = (SELECT state FROM group_states WHERE chat_id = 1) WHERE chat_id = 2").run();
+    raw.close();
+    expect(() => store.groupStates.getState(2)).toThrow();
+    expect(store.chats.delete(2)).toBe(true);
+    expect(store.groupStates.getState(2)).toBeUndefined();
+    expect(store.groupStates.listPending(2)).toEqual([]);
+    store.close();
+  });
+
+  test("records a schema 3 store kept in sender_keys under reserved names are moved on open, once", () => {
+    const { dir, store } = fresh();
+    store.chats.upsert({ id: 1, kind: "group", myRole: "member" });
+    store.chats.upsert({ id: 2, kind: "group", myRole: "member" });
+    const holders = JSON.stringify({ keyId: 9, users: ["bob"], profiled: ["bob"] });
+    // As the old client/engine/groups.ts wrote them: (chat, "", 0) state, (chat, "", 1) holders, (chat, "?user", epoch) pending.
+    const old = [
+      { chatId: 1, sender: "", keyId: 0, state: utf8("accepted state 1") },
+      { chatId: 1, sender: "", keyId: 1, state: utf8(holders) },
+      { chatId: 1, sender: "?carol", keyId: 4, state: utf8("carol's key at epoch 4") },
+      { chatId: 1, sender: "?dave", keyId: 5, state: utf8("dave's key at epoch 5") },
+      { chatId: 2, sender: "", keyId: 0, state: utf8("accepted state 2") },
+      { chatId: 2, sender: "", keyId: 1, state: utf8("{}") },
+      { chatId: 2, sender: "bob", keyId: 3, state: utf8("a real sender key") },
+      { chatId: 1, sender: "me", keyId: 1, state: utf8("our key"), own: true },
+    ];
+    for (const k of old) store.senderKeys.put({ own: false, ...k });
+    store.close();
+    // Back to schema 3, as an older client left the file.
+    const raw = openDatabase(join(dir, "store.sqlite"));
+    raw.exec("DROP TABLE group_states; DROP TABLE pending_sender_keys; PRAGMA user_version = 3;");
+    raw.close();
+
+    const again = openTestStore(dir);
+    expect(again.schemaVersion()).toBe(SCHEMA_VERSION);
+    expect(again.groupStates.getState(1)).toEqual(utf8("accepted state 1"));
+    expect(again.groupStates.getHolders(1)).toBe(holders);
+    expect(again.groupStates.getState(2)).toEqual(utf8("accepted state 2"));
+    expect(again.groupStates.getHolders(2)).toBe("{}");
+    expect(again.groupStates.listPending(1)).toEqual([
+      { chatId: 1, sender: "carol", epoch: 4, message: utf8("carol's key at epoch 4") },
+      { chatId: 1, sender: "dave", epoch: 5, message: utf8("dave's key at epoch 5") },
+    ]);
+    expect(again.groupStates.listPending(2)).toEqual([]);
+    // The reserved rows are gone; real sender keys stay.
+    expect(again.senderKeys.list(1).map((k) => [k.sender, k.keyId])).toEqual([["me", 1]]);
+    expect(again.senderKeys.list(2).map((k) => [k.sender, k.keyId, k.state])).toEqual([["bob", 3, utf8("a real sender key")]]);
+    again.groupStates.setHolders(1, "{\"keyId\":10,\"users\":[]}");
+    again.close();
+
+    // Opening again moves nothing and changes nothing.
+    const third = openTestStore(dir);
+    expect(third.groupStates.getState(1)).toEqual(utf8("accepted state 1"));
+    expect(third.groupStates.getHolders(1)).toBe('{"keyId":10,"users":[]}');
+    expect(third.groupStates.listPending(1)).toHaveLength(2);
+    expect(third.senderKeys.list(1)).toHaveLength(1);
+    third.close();
+  });
+
+  test("the move keeps a sender's newest pending key and drops a holders record without a state", () => {
+    const { dir, store } = fresh();
+    store.chats.upsert({ id: 1, kind: "group", myRole: "member" });
+    store.senderKeys.put({ chatId: 1, sender: "?carol", keyId: 2, state: utf8("older"), own: false });
+    store.senderKeys.put({ chatId: 1, sender: "?carol", keyId: 3, state: utf8("newer"), own: false });
+    store.senderKeys.put({ chatId: 1, sender: "", keyId: 1, state: utf8("{}"), own: false });
+    store.close();
+    const again = openTestStore(dir);
+    expect(again.groupStates.listPending(1)).toEqual([{ chatId: 1, sender: "carol", epoch: 3, message: utf8("newer") }]);
+    expect(again.groupStates.getState(1)).toBeUndefined();
+    expect(again.groupStates.getHolders(1)).toBeUndefined();
+    expect(again.senderKeys.list(1)).toEqual([]);
+    again.close();
   });
 });
 
