@@ -12,7 +12,7 @@ import { nextSeq } from "../protocol/sequence.js";
 import type { RelayClient } from "../relay-client.js";
 import { type ChatRecord, IDEM_BYTES } from "../store/index.js";
 import { ChatClosedError } from "./errors.js";
-import { acceptedState, distributeOwnKey, refreshMembers, sealGroupText } from "./groups.js";
+import { acceptedState, distributeOwnKey, ownKeyCurrent, refreshMembers, sealGroupText } from "./groups.js";
 import type { Account } from "./open-account.js";
 
 /**
@@ -39,12 +39,15 @@ export function deferGroupText(acct: Account, chat: ChatRecord, body: string): n
 
 /**
  * Encrypts and queues every deferred group text, chat by chat, oldest first (see the file
- * comment). A text that can no longer be sent (the chat closed, we are no longer a member) is
- * marked failed and reported through `onWarning`; connection errors are thrown (the texts stay
- * deferred for the next time).
+ * comment); returns how many were queued. Call it after syncing, so that membership changes
+ * already sent to us are applied first. A text that can no longer be sent (the chat closed, we
+ * are no longer a member) is marked failed and reported through `onWarning`; any other failure
+ * in one chat is reported and its texts stay deferred for the next time, so one chat cannot
+ * stop the others or the command; a lost connection is thrown.
  */
-export async function encryptDeferredGroupTexts(acct: Account, relay: RelayClient, onWarning?: (err: unknown) => void): Promise<void> {
+export async function encryptDeferredGroupTexts(acct: Account, relay: RelayClient, onWarning?: (err: unknown) => void): Promise<number> {
   const { store } = acct;
+  let queued = 0;
   const byChat = new Map<number, number[]>();
   for (const m of store.messages.deferredTexts()) byChat.set(m.chatId, [...(byChat.get(m.chatId) ?? []), m.id]);
   for (const [chatId, ids] of byChat) {
@@ -63,29 +66,34 @@ export async function encryptDeferredGroupTexts(acct: Account, relay: RelayClien
       fail("the chat is closed");
       continue;
     }
-    await refreshMembers(acct, relay, chatId);
-    if (!store.members.get(chatId, acct.username)) {
-      fail("you are no longer a member of it");
-      continue;
-    }
-    let warnings: string[];
     try {
-      warnings = await distributeOwnKey(acct, relay, chatId);
-    } catch (e) {
-      if (!(e instanceof UsageError)) throw e;
-      fail(e.message);
-      continue;
-    }
-    for (const w of warnings) onWarning?.(new SmsgError("GROUP_WARNING", w));
-    store.transaction(() => {
-      for (const id of ids) {
-        const m = store.messages.get(id);
-        if (!m || m.status !== "pending" || m.senderSeq !== null || m.body === null) continue; // another process took it
-        const seq = nextSeq(store.messages.lastSenderSeq(chatId, acct.username) ?? 0);
-        const envelope = sealGroupText(acct, chatId, { seq, ts: m.senderTs ?? m.sentAt, body: m.body });
-        store.messages.setSenderSeq(id, seq);
-        store.outbox.add({ idem: acct.rng(IDEM_BYTES), chatId, messageId: id, envelope });
+      await refreshMembers(acct, relay, chatId);
+      if (!store.members.get(chatId, acct.username)) {
+        fail("you are no longer a member of it");
+        continue;
       }
-    });
+      const warnings = await distributeOwnKey(acct, relay, chatId);
+      for (const w of warnings) onWarning?.(new SmsgError("GROUP_WARNING", w));
+      queued += store.transaction(() => {
+        if (!ownKeyCurrent(acct, chatId)) throw new SmsgError("GROUP_CHANGED", "the membership changed while the group key was being sent: they are sent next time");
+        let n = 0;
+        for (const id of ids) {
+          const m = store.messages.get(id);
+          if (!m || m.status !== "pending" || m.senderSeq !== null || m.body === null) continue; // another process took it
+          const seq = nextSeq(store.messages.lastSenderSeq(chatId, acct.username) ?? 0);
+          const envelope = sealGroupText(acct, chatId, { seq, ts: m.senderTs ?? m.sentAt, body: m.body });
+          store.messages.setSenderSeq(id, seq);
+          store.outbox.add({ idem: acct.rng(IDEM_BYTES), chatId, messageId: id, envelope });
+          n++;
+        }
+        return n;
+      });
+    } catch (e) {
+      if (e instanceof UsageError) fail(e.message);
+      else if (e instanceof SmsgError && !relay.isClosed) {
+        onWarning?.(new SmsgError(e.code, `message(s) written offline in chat ${chatId} are not sent yet: ${e.message}`));
+      } else throw e;
+    }
   }
+  return queued;
 }

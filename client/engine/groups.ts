@@ -158,7 +158,13 @@ function queuePairwise(acct: Account, chat: number, peer: string, app: AppMessag
   store.outbox.add({ idem: acct.rng(IDEM_BYTES), chatId: chat, messageId: id, envelope, to: peer });
 }
 
-/** Makes sure a session exists with each peer; returns those we can send to, with a warning for each other one. */
+/**
+ * Makes sure a session exists with each peer; returns those we can send to, with a warning for
+ * each other one. A peer we cannot reach (key changed, unknown to the relay, a bundle that
+ * does not verify, the relay refusing the request) is skipped, so one member cannot stop the
+ * group; it is not recorded as a holder, so the next send tries again. A lost connection is
+ * thrown.
+ */
 async function reachable(acct: Account, relay: RelayClient, peers: readonly string[], warnings: string[]): Promise<string[]> {
   const ok: string[] = [];
   for (const p of peers) {
@@ -168,6 +174,7 @@ async function reachable(acct: Account, relay: RelayClient, peers: readonly stri
       ok.push(p);
     } catch (e) {
       if (e instanceof KeyChangedError) warnings.push(`${p}'s identity key changed: they get nothing from this group until you verify it`);
+      else if (e instanceof SmsgError && !relay.isClosed) warnings.push(`${p} cannot be given this group's messages now (${e.message}); a later send tries again`);
       else throw e;
     }
   }
@@ -199,17 +206,12 @@ export async function distributeOwnKey(acct: Account, relay: RelayClient, chat: 
   store.transaction(() => {
     const own = ownState(store, chat);
     const holders = getHolders(store, chat);
-    const stale =
-      own !== undefined &&
-      (own.iteration >= MAX_SENDER_ITERATION - 1 ||
-        holders === undefined ||
-        holders.keyId !== own.keyId ||
-        holders.users.some((u) => !confirmed.includes(u)));
-    if (own === undefined || stale) {
+    if (own === undefined || !keyStillGood(own, holders, confirmed)) {
       const next = own === undefined ? createSenderKey(acct.rng) : rotateSenderKey(acct.rng, own);
       if (own !== undefined) store.senderKeys.delete(chat, acct.username, own.keyId);
       putOwn(acct, chat, next);
-      setHolders(store, chat, { keyId: next.keyId, users: [], profiled: holders?.profiled ?? [] });
+      // A member removed and added again gets our name again with the key.
+      setHolders(store, chat, { keyId: next.keyId, users: [], profiled: (holders?.profiled ?? []).filter((u) => confirmed.includes(u)) });
     }
   });
   const holders = getHolders(store, chat)!;
@@ -232,6 +234,31 @@ export async function distributeOwnKey(acct: Account, relay: RelayClient, chat: 
     setHolders(store, chat, { keyId: own.keyId, users: [...new Set([...h.users, ...to])].sort(), profiled: [...profiled].sort() });
   });
   return warnings;
+}
+
+/** True while only confirmed members hold our current key `own` and its chain is not spent. */
+function keyStillGood(own: SenderKeyOwnState, holders: Holders | undefined, confirmed: readonly string[]): boolean {
+  return (
+    own.iteration < MAX_SENDER_ITERATION - 1 &&
+    holders !== undefined &&
+    holders.keyId === own.keyId &&
+    holders.users.every((u) => confirmed.includes(u))
+  );
+}
+
+/**
+ * True when our current sender key of `chat` may still be used as stored: no one holds it who
+ * is not confirmed by the accepted state and the relay's list as stored now. Checked inside the
+ * transaction that encrypts, because a state accepted meanwhile (a listener in this process, or
+ * another process, while distributeOwnKey waited on the network) may have removed a holder.
+ */
+export function ownKeyCurrent(acct: Account, chat: number): boolean {
+  const { store } = acct;
+  const own = ownState(store, chat);
+  const accepted = acceptedState(store, chat);
+  if (own === undefined || accepted === undefined) return false;
+  const confirmed = reconcile(accepted, relayMembers(store, chat)).confirmed;
+  return confirmed.includes(acct.username) && keyStillGood(own, getHolders(store, chat), confirmed);
 }
 
 /** What the group operations return besides their result. */
@@ -437,16 +464,24 @@ export async function groupMembers(acct: Account, relay: RelayClient, chat: Chat
  */
 export async function sendGroupText(acct: Account, relay: RelayClient, chat: ChatRecord, body: string): Promise<SendResult & { warnings: string[] }> {
   const { store } = acct;
-  await refreshMembers(acct, relay, chat.id);
-  const warnings = await distributeOwnKey(acct, relay, chat.id);
-  const queued = store.transaction((): QueuedMessage => {
-    const seq = nextSeq(store.messages.lastSenderSeq(chat.id, acct.username) ?? 0);
-    const ts = acct.now();
-    return storeOutgoingText(acct, chat.id, { seq, ts, body }, sealGroupText(acct, chat.id, { seq, ts, body }));
-  });
+  const warnings: string[] = [];
+  let queued: QueuedMessage | undefined;
+  // The key check and the encryption share one transaction; a membership change accepted while
+  // distributeOwnKey waited on the network means distributing (rotating) again.
+  for (let attempt = 0; queued === undefined; attempt++) {
+    if (attempt === 3) throw new SmsgError("GROUP_CHANGED", `the membership of chat ${chat.id} kept changing while sending: nothing was sent, try again`);
+    await refreshMembers(acct, relay, chat.id);
+    warnings.push(...(await distributeOwnKey(acct, relay, chat.id)));
+    queued = store.transaction((): QueuedMessage | undefined => {
+      if (!ownKeyCurrent(acct, chat.id)) return undefined;
+      const seq = nextSeq(store.messages.lastSenderSeq(chat.id, acct.username) ?? 0);
+      const ts = acct.now();
+      return storeOutgoingText(acct, chat.id, { seq, ts, body }, sealGroupText(acct, chat.id, { seq, ts, body }));
+    });
+  }
   const flushed = await flushOutbox(acct, relay);
   const sent = flushed.sent.find((s) => s.messageId === queued.messageId);
-  if (sent) return { queued, sent, warnings };
+  if (sent) return { queued, sent, warnings: [...new Set(warnings)] };
   const failed = flushed.failed.find((f) => f.messageId === queued.messageId);
   throw new SmsgError(failed?.code ?? "SEND_FAILED", `the relay refused the message: ${failed?.reason ?? "no answer"}`);
 }

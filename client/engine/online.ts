@@ -1,9 +1,9 @@
 /**
  * Going online, the way every command that needs the relay does it: connect and log in
- * (open-account.ts), start receiving (sync.ts), top up prekeys (prekeys.ts), encrypt the group
- * texts written offline (group-deferred.ts), send what the outbox holds (outbox.ts), then
- * fetch what is waiting (`sync` until there is no more), so that
- * `history` right after someone sent us something shows it.
+ * (open-account.ts), start receiving (sync.ts), top up prekeys (prekeys.ts), send what the
+ * outbox holds (outbox.ts), fetch what is waiting (`sync` until there is no more), so that
+ * `history` right after someone sent us something shows it, then encrypt and send the group
+ * texts written offline (group-deferred.ts: after the sync, which may change the membership).
  */
 import type { RelayClient } from "../relay-client.js";
 import type { EventSink } from "./events.js";
@@ -66,11 +66,16 @@ export async function goOnline(acct: Account, opts: GoOnlineOptions = {}): Promi
       if (relay.isClosed) throw e;
       opts.onWarning?.(e);
     }
-    if (opts.flush !== false) await encryptDeferredGroupTexts(acct, relay, opts.onWarning);
-    const flushed = opts.flush === false ? { sent: [], failed: [] } : await flushOutbox(acct, relay);
+    let flushed: FlushResult = opts.flush === false ? { sent: [], failed: [] } : await flushOutbox(acct, relay);
     let synced = 0;
     if (opts.sync === false) receiver.releasePushes();
     else synced = await receiver.syncAll(opts.onSyncProgress);
+    // After the sync: a membership change waiting for us must be applied before a group text
+    // written offline is encrypted (group-deferred.ts).
+    if (opts.flush !== false && opts.sync !== false && (await encryptDeferredGroupTexts(acct, relay, opts.onWarning)) > 0) {
+      const again = await flushOutbox(acct, relay);
+      flushed = { sent: [...flushed.sent, ...again.sent], failed: [...flushed.failed, ...again.failed] };
+    }
     return { relay, receiver, login, flushed, synced, close };
   } catch (e) {
     close();
