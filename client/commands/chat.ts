@@ -112,9 +112,10 @@ export function chatCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> {
           runCommand(() =>
             withOnlineAccount(argv as ProfileArgs & typeof argv, async (acct, online) => {
               const chat = await findChat(acct, online.relay, argv.chat);
-              for (const w of await leaveGroup(acct, online.relay, chat)) warn(w);
-              if (argv.json) printJson("chat_left", { chat: chat.id });
-              else printLine(`left chat ${chat.id}`);
+              const left = await leaveGroup(acct, online.relay, chat);
+              for (const w of left.warnings) warn(w);
+              if (argv.json) printJson("chat_left", { chat: chat.id, heir: left.heir ?? null });
+              else printLine(`left chat ${chat.id}${left.heir !== undefined ? `; ${left.heir} is its admin now` : ""}`);
             }),
           ),
       )

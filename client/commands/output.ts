@@ -151,6 +151,7 @@ export function eventJson(e: EngineEvent): Record<string, unknown> {
         admins: e.admins,
         added: e.added,
         removed: e.removed,
+        promoted: e.promoted,
         renamed: e.renamed,
         bootstrap: e.bootstrap,
       };
@@ -204,6 +205,7 @@ function groupStateText(e: GroupStateEvent, nameOf?: DisplayNameOf): string {
   if (e.removed.includes(e.by)) parts.push(`${by} left`);
   if (removed.length > 0) parts.push(`${by} removed ${who(removed)}`);
   if (e.renamed) parts.push(`${by} renamed the group to "${terminalSafe(e.name)}"`);
+  if (e.promoted.length > 0) parts.push(`${who(e.promoted)} ${e.promoted.length === 1 ? "is an admin" : "are admins"} now`);
   if (parts.length === 0) parts.push(`${by} changed the admins: ${who(e.admins)}`);
   return parts.join("; ");
 }

@@ -2,16 +2,16 @@
  * Failures of the machine's own storage while a command reads or writes the profile, in one
  * sentence a person can act on: SQLite's result codes (better-sqlite3's SqliteError `code`) and
  * Node's file system errors (`code` ENOSPC, EROFS, …). Every write to the store is one
- * transaction, so when SQLite fails the profile is as it was before the command: what was
- * being received stays at the relay (it was not acknowledged), what was being sent was not
- * sent. README lists the exit code (EXIT.storage).
+ * transaction, so the write that failed changed nothing: what was being received stays at the
+ * relay (it was not acknowledged), what was being written was not sent. A command of several
+ * steps (a group change) keeps the steps before it. README lists the exit code (EXIT.storage).
  */
 
 /** The sentence for a storage failure, or undefined when `err` is not one. */
 export function storageFailureSentence(err: unknown): string | undefined {
   const code = typeof err === "object" && err !== null && "code" in err ? (err as { code: unknown }).code : undefined;
   if (typeof code !== "string") return undefined;
-  const unchanged = "nothing in the profile was changed";
+  const unchanged = "what was being written was not stored";
   if (code.startsWith("SQLITE_FULL") || code === "ENOSPC" || code === "EDQUOT") {
     return `the disk holding the profile is full: ${unchanged}; free some space and run the command again`;
   }

@@ -8,7 +8,7 @@ import { MAX_CHATS_PER_PAGE } from "../../src/wire/limits.js";
 import type { RelayMessageOf } from "../../src/wire/messages.js";
 import { normalizeUsername, tryNormalizeUsername } from "../../src/wire/username.js";
 import type { RelayClient } from "../relay-client.js";
-import { type ChatRecord, ChatNotFoundError } from "../store/index.js";
+import { AmbiguousChatError, type ChatRecord, ChatNotFoundError } from "../store/index.js";
 import { UserUnknownError } from "./errors.js";
 import { refreshMembers } from "./groups.js";
 import type { Account } from "./open-account.js";
@@ -94,12 +94,24 @@ export async function findChat(acct: Account, relay: RelayClient | undefined, ar
  * findChat and openDirectChat throw (ChatNotFoundError, UserUnknownError, KeyChangedError, …).
  */
 export async function findOrOpenChat(acct: Account, relay: RelayClient, arg: string): Promise<OpenedChat> {
+  const user = /^\d+$/.test(arg.trim()) ? undefined : tryNormalizeUsername(arg.trim());
+  let chat: ChatRecord;
   try {
-    return { chat: await findChat(acct, relay, arg), pinnedNow: false };
+    chat = await findChat(acct, relay, arg);
   } catch (e) {
-    if (!(e instanceof ChatNotFoundError) || /^\d+$/.test(arg) || tryNormalizeUsername(arg) === undefined) throw e;
+    if (!(e instanceof ChatNotFoundError) || user === undefined) throw e;
+    return openDirectChat(acct, relay, arg);
   }
-  return openDirectChat(acct, relay, arg);
+  // A group's name is chosen by its admins: one named after a contact must not catch what was
+  // meant for that person alone.
+  if (chat.kind === "group" && user !== undefined && acct.store.contacts.get(user)) {
+    throw new AmbiguousChatError(
+      arg,
+      [chat.id],
+      `"${arg}" is the name of group chat ${chat.id} and also a contact of yours: give the chat id, or smsg chat open ${user} for the direct chat`,
+    );
+  }
+  return { chat, pinnedNow: false };
 }
 
 /**

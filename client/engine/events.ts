@@ -91,6 +91,8 @@ export interface GroupStateEvent {
   /** Members new in this state (every member on bootstrap). */
   readonly added: readonly string[];
   readonly removed: readonly string[];
+  /** Admins new in this state (every admin on bootstrap): an admin leaving names one this way. */
+  readonly promoted: readonly string[];
   /** The group's name differs from the one accepted before. */
   readonly renamed: boolean;
   /** The first state seen for this group: trusted because the relay names its signer an admin (§15.4.5). */

@@ -332,9 +332,14 @@ async function nextState(
     by: acct.username,
     ts: acct.now(),
   });
-  storeAccepted(acct.store, state);
+  // Sessions first (network), then the state and its envelopes in one transaction: a state we
+  // accepted is never left without the envelopes that tell the others.
   const warnings: string[] = [];
-  await announce(acct, relay, state, recipients, warnings);
+  const to = await reachable(acct, relay, recipients.filter((p) => p !== acct.username), warnings);
+  acct.store.transaction(() => {
+    storeAccepted(acct.store, state);
+    for (const p of to) queuePairwise(acct, state.chat, p, state);
+  });
   return { state, warnings };
 }
 
@@ -377,17 +382,24 @@ export async function removeMember(acct: Account, relay: RelayClient, chat: Chat
   return { chat, state, warnings };
 }
 
+/** What leaveGroup did besides leaving. */
+export interface LeaveResult {
+  /** The member our signed leaving state named admin because no other admin stays, if any. */
+  readonly heir: string | undefined;
+  readonly warnings: readonly string[];
+}
+
 /**
  * `chat leave CHAT`: an admin first signs the state without itself and sends it to the others
- * (SECURITY.md §15.4.2 "An admin leaving": the sole admin names the relay's heir); then
- * leave_chat at the relay; our sender keys for the chat are deleted (history is kept). Returns
- * warnings (a member who could not be sent the state).
+ * (SECURITY.md §15.4.2 "An admin leaving": when no other admin stays, it names the member the
+ * relay will have as admin); then leave_chat at the relay; our sender keys for the chat are
+ * deleted (history is kept).
  */
-export async function leaveGroup(acct: Account, relay: RelayClient, chat: ChatRecord): Promise<string[]> {
-  const warnings: string[] = [];
+export async function leaveGroup(acct: Account, relay: RelayClient, chat: ChatRecord): Promise<LeaveResult> {
+  let result: LeaveResult = { heir: undefined, warnings: [] };
   const accepted = chat.kind === "group" ? acceptedState(acct.store, chat.id) : undefined;
-  if (accepted && accepted.admins.includes(acct.username) && accepted.members.length > 1) {
-    warnings.push(...(await signLeaving(acct, relay, accepted)));
+  if (accepted && accepted.admins.includes(acct.username) && accepted.members.includes(acct.username)) {
+    result = await signLeaving(acct, relay, accepted);
   }
   try {
     await relay.request<"leave_chat">({ t: "leave_chat", chat: chat.id });
@@ -402,21 +414,39 @@ export async function leaveGroup(acct: Account, relay: RelayClient, chat: ChatRe
     store.members.set(chat.id, []);
     store.chats.setClosed(chat.id, true);
   });
-  return warnings;
+  return result;
 }
 
-/** The state an admin signs as it leaves (see leaveGroup), sent to the remaining members. */
-async function signLeaving(acct: Account, relay: RelayClient, prev: GroupStateMessage): Promise<string[]> {
-  const rest = prev.members.filter((m) => m !== acct.username);
-  let admins = prev.admins.filter((a) => a !== acct.username);
-  if (admins.length === 0) {
-    // list_members is in join order: the relay promotes the first remaining one.
-    const listed = (await relay.request<"list_members">({ t: "list_members", chat: prev.chat })).members.map((m) => m.username);
-    admins = [listed.find((u) => u !== acct.username && rest.includes(u)) ?? rest[0]!];
+/**
+ * The state an admin signs as it leaves (see leaveGroup), sent to the remaining members still
+ * in the chat at the relay (it refuses envelopes for anyone else). When no other signed admin
+ * stays, it names the one the relay will have as admin: its remaining admin, else the
+ * longest-standing remaining member (list_members is in join order, §14.6.1). If that one is
+ * not in the signed membership, the first announced member still there is named instead, with
+ * a warning: members and relay then disagree on the admin. Nobody announced left: nothing to sign.
+ */
+async function signLeaving(acct: Account, relay: RelayClient, prev: GroupStateMessage): Promise<LeaveResult> {
+  const me = acct.username;
+  const rest = prev.members.filter((m) => m !== me);
+  const listed = (await relay.request<"list_members">({ t: "list_members", chat: prev.chat })).members.filter((m) => m.username !== me);
+  const present = listed.map((m) => m.username).filter((u) => rest.includes(u));
+  if (present.length === 0) {
+    return { heir: undefined, warnings: rest.length === 0 ? [] : ["no member of the signed membership is still in the chat: no one was told you left"] };
   }
-  const { warnings } = await nextState(acct, relay, prev, rest, rest, admins);
+  const warnings: string[] = [];
+  let admins = prev.admins.filter((a) => a !== me);
+  let heir: string | undefined;
+  if (!admins.some((a) => present.includes(a))) {
+    const relayHeir = (listed.find((m) => m.role === "admin") ?? listed[0])!.username;
+    heir = present.includes(relayHeir) ? relayHeir : present[0]!;
+    if (heir !== relayHeir) {
+      warnings.push(`the relay will make ${relayHeir} admin, who is not in the signed membership; ${heir} is named admin instead and cannot add or remove members at the relay`);
+    }
+    admins = [...admins, heir];
+  }
+  const next = await nextState(acct, relay, prev, rest, present, admins);
   await flushOrThrow(acct, relay);
-  return warnings;
+  return { heir, warnings: [...warnings, ...next.warnings] };
 }
 
 /** One row of `chat members`. */
@@ -567,6 +597,7 @@ function takeGroupState(acct: Account, chat: number, app: GroupStateMessage, eve
       admins: s.admins,
       added: v.added,
       removed: v.removed,
+      promoted: s.admins.filter((a) => !(prev?.admins ?? []).includes(a)),
       renamed: prev !== undefined && prev.name !== s.name,
       bootstrap: v.bootstrap,
     });

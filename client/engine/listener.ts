@@ -11,6 +11,7 @@
  * listener, which gets the same frame pushed, then finds it stored. Every message is so
  * reported once, whichever process stored it. Chat events come straight from the connection.
  */
+import { SmsgError } from "../../src/errors.js";
 import type { RelayMessageOf } from "../../src/wire/messages.js";
 import { RelayUnreachableError } from "./errors.js";
 import type { EngineEvent, EventSink } from "./events.js";
@@ -65,8 +66,11 @@ export async function listen(acct: Account, opts: ListenOptions): Promise<void> 
       for (let more = true; more; ) {
         const entries = acct.store.journal.after(mark);
         for (const e of entries) {
+          // A hole: entries pruned before we read them (we were suspended for more than a day).
+          if (e.id > mark + 1 && mark > 0) opts.onWarning?.(new SmsgError("EVENTS_DROPPED", `${e.id - mark - 1} events older than a day were not reported: smsg history shows the messages`));
           mark = e.id;
-          opts.onEvent(JSON.parse(e.json) as EngineEvent);
+          if (e.json === undefined) opts.onWarning?.(new SmsgError("EVENT_DAMAGED", `event ${e.id} of the profile's journal does not open: smsg history shows the messages`));
+          else opts.onEvent(JSON.parse(e.json) as EngineEvent);
         }
         more = entries.length > 0;
       }

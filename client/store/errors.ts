@@ -15,8 +15,9 @@ export class ChatNotFoundError extends SmsgError {
 /** A CHAT argument matches more than one chat; `ids` lists them so the user can pick by id. */
 export class AmbiguousChatError extends SmsgError {
   readonly ids: readonly number[];
-  constructor(arg: string, ids: readonly number[]) {
-    super("CHAT_AMBIGUOUS", `"${arg}" matches several chats (ids ${ids.join(", ")}): use the chat id`);
+  /** `message` replaces the default sentence. */
+  constructor(arg: string, ids: readonly number[], message?: string) {
+    super("CHAT_AMBIGUOUS", message ?? `"${arg}" matches several chats (ids ${ids.join(", ")}): use the chat id`);
     this.ids = ids;
   }
 }

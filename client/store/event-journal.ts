@@ -18,8 +18,8 @@ const PRUNE_EVERY = 256;
 /** One journal entry. */
 export interface JournalEntry {
   readonly id: number;
-  /** The event, as the JSON text it was appended with. */
-  readonly json: string;
+  /** The event, as the JSON text it was appended with; undefined when the entry does not open (damaged). */
+  readonly json: string | undefined;
 }
 
 /** The event journal (store.journal). */
@@ -43,9 +43,19 @@ export class EventJournalTable {
     return r.id ?? 0;
   }
 
-  /** Entries with an id above `mark`, oldest first, at most `limit`. */
+  /**
+   * Entries with an id above `mark`, oldest first, at most `limit`. Each opens on its own: a
+   * damaged one comes with `json` undefined, so a reader can report it and go past it. Ids have
+   * no holes except where pruning removed entries.
+   */
   after(mark: number, limit = 1000): JournalEntry[] {
     const rows = this.ctx.stmt("SELECT id, event FROM event_journal WHERE id > ? ORDER BY id LIMIT ?").all(mark, limit) as { id: number; event: unknown }[];
-    return rows.map((r) => ({ id: r.id, json: this.ctx.sealer.openText("event_journal", "event", [r.id], blob(r.event)) }));
+    return rows.map((r) => {
+      try {
+        return { id: r.id, json: this.ctx.sealer.openText("event_journal", "event", [r.id], blob(r.event)) };
+      } catch {
+        return { id: r.id, json: undefined };
+      }
+    });
   }
 }

@@ -33,7 +33,7 @@ describe("exit codes", () => {
 
   test("storage failures: a sentence to act on and exit code 20; other errors are not taken for them", () => {
     const fail = (code: string, message = "x") => Object.assign(new Error(message), { code });
-    expect(errorSentence(fail("SQLITE_FULL", "database or disk is full"))).toMatch(/disk holding the profile is full: nothing in the profile was changed/);
+    expect(errorSentence(fail("SQLITE_FULL", "database or disk is full"))).toMatch(/disk holding the profile is full: what was being written was not stored/);
     expect(errorSentence(fail("ENOSPC"))).toMatch(/is full/);
     expect(errorSentence(fail("SQLITE_BUSY_SNAPSHOT"))).toMatch(/another smsg process kept the profile locked/);
     expect(errorSentence(fail("SQLITE_READONLY"))).toMatch(/cannot be written/);

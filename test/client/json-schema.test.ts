@@ -81,7 +81,7 @@ describe("README.md JSON output (version 1)", () => {
       { type: "undecryptable", chat: 1, id: 1, relayMsg: 1, from: "a", ts: 0, reason: "r" },
       { type: "profile", user: "a", displayName: null },
       { type: "chat_event", chat: 1, event: "added", user: "b", by: "a" },
-      { type: "group_state", chat: 1, epoch: 2, by: "a", name: "g", members: ["a", "b"], admins: ["a"], added: ["b"], removed: [], renamed: false, bootstrap: false },
+      { type: "group_state", chat: 1, epoch: 2, by: "a", name: "g", members: ["a", "b"], admins: ["a"], added: ["b"], removed: [], promoted: [], renamed: false, bootstrap: false },
     ];
     const statuses = [statusJson({ state: "listening" }), statusJson({ state: "disconnected", reason: "r", retryInMs: 1 })];
     for (const [type, fields] of [...samples.map((e) => [e.type, eventJson(e)] as const), ...statuses]) {

@@ -88,7 +88,7 @@ describe("smsg, groups, end to end", () => {
     expect(expectOk(await smsg("finn", ["history", "crew"])).stdout).toMatch(/Dora D\. \(@dora\): hi crew\n$/);
 
     // --- dora, the only admin, leaves: she signs erin (first to join after her) in as admin ---
-    expectOk(await smsg("dora", ["chat", "leave", "crew"]));
+    expect(expectOk(await smsg("dora", ["chat", "leave", "crew"])).stdout).toMatch(/^left chat \d+; erin is its admin now\n$/);
     expect(await waitFor((e) => e["type"] === "group_state" && e["epoch"] === 2)).toMatchObject({
       by: "dora",
       members: ["erin", "finn"],

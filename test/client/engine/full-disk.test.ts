@@ -56,7 +56,7 @@ describe("a full disk", () => {
     o.close();
     expect(warnings.length).toBeGreaterThan(0);
     const err = warnings[0];
-    expect(errorSentence(err)).toMatch(/^the disk holding the profile is full: nothing in the profile was changed/);
+    expect(errorSentence(err)).toMatch(/^the disk holding the profile is full: what was being written was not stored/);
     expect(exitCodeOf(err)).toBe(EXIT.storage);
     // What fitted was stored; the rest was not, nor acked past: the cursor stays at the last stored one.
     const all = ["one", ...[0, 1, 2, 3, 4].map((i) => `${i} ${big}`)];

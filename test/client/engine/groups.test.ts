@@ -15,7 +15,11 @@ import {
   removeMember,
   sendGroupText,
 } from "../../../client/engine/groups.js";
+import { findOrOpenChat } from "../../../client/engine/chats.js";
 import { storeIncoming } from "../../../client/engine/inbox.js";
+import { encryptForPeer } from "../../../client/engine/sessions.js";
+import { encodeAppMessage } from "../../../client/protocol/app-message.js";
+import { signGroupState } from "../../../client/protocol/group-state.js";
 import { goOnline } from "../../../client/engine/online.js";
 import { QueuedOfflineError, RelayUnreachableError } from "../../../client/engine/errors.js";
 import { queueTextOffline, sendText } from "../../../client/engine/send.js";
@@ -253,6 +257,7 @@ describe("group chats through the engine", () => {
           admins: ["dora"],
           added: ["bob", "carol", "dora"],
           removed: [],
+          promoted: ["dora"],
           renamed: false,
           bootstrap: true,
         },
@@ -282,13 +287,13 @@ describe("group chats through the engine", () => {
     const { chat } = await withOnline(alice, (r) => createGroup(alice.acct, r, "team", ["bob", "carol"]));
     await sync(bob);
     await sync(carol);
-    const warnings = await withOnline(alice, (r) => leaveGroup(alice.acct, r, chat));
-    expect(warnings).toEqual([]);
+    const left = await withOnline(alice, (r) => leaveGroup(alice.acct, r, chat));
+    expect(left).toEqual({ heir: "bob", warnings: [] });
     await sync(bob);
     await sync(carol);
     for (const u of [bob, carol]) {
       expect(acceptedState(u.acct.store, chat.id)).toMatchObject({ epoch: 2, members: ["bob", "carol"], admins: ["bob"], by: "alice" });
-      expect(u.events.filter((e) => e.type === "group_state").at(-1)).toMatchObject({ epoch: 2, removed: ["alice"], added: [] });
+      expect(u.events.filter((e) => e.type === "group_state").at(-1)).toMatchObject({ epoch: 2, removed: ["alice"], added: [], promoted: ["bob"] });
     }
     // The relay promoted the same member: bob is admin there and his signed changes are accepted.
     const listed = await withOnline(bob, (r) => groupMembers(bob.acct, r, bob.acct.store.chats.get(chat.id)!));
@@ -363,5 +368,54 @@ describe("group chats through the engine", () => {
     expect(carol.acct.store.messages.deferredTexts()).toEqual([]);
     expect(shown(carol, chat.id).find(([, b]) => b === "too late")).toBeDefined();
     expect(carol.acct.store.messages.history(chat.id).messages.find((m) => m.body === "too late")).toMatchObject({ status: "failed" });
+  });
+  test("the sole admin leaving: members already gone are not sent the state; a relay heir outside the signed membership is warned about", async () => {
+    const dave = await engineUser(tr, "dave");
+    try {
+      const { chat } = await withOnline(alice, (r) => createGroup(alice.acct, r, "team", ["bob", "carol"]));
+      await sync(bob);
+      await sync(carol);
+      await withOnline(carol, (r) => leaveGroup(carol.acct, r, carol.acct.store.chats.get(chat.id)!));
+      // The relay slips dave in as if he had joined first: it would promote him.
+      await tr.db.query("INSERT INTO chat_members (chat_id, account_id, role, joined_at) VALUES ($1, $2, 'member', '2000-01-01')", [chat.id, await accountId(tr, "dave")]);
+      const left = await withOnline(alice, (r) => leaveGroup(alice.acct, r, chat));
+      expect(left.heir).toBe("bob");
+      expect(left.warnings).toEqual([expect.stringContaining("the relay will make dave admin, who is not in the signed membership; bob is named admin instead")]);
+      await sync(bob);
+      expect(acceptedState(bob.acct.store, chat.id)).toMatchObject({ epoch: 2, members: ["bob", "carol"], admins: ["bob"] });
+    } finally {
+      dave.close();
+    }
+  });
+  test("a group named after a contact does not catch what is sent to that contact by name", async () => {
+    const { chat } = await withOnline(alice, (r) => createGroup(alice.acct, r, "carol", ["bob", "carol"]));
+    await sync(bob);
+    await withOnline(bob, (r) => sendGroupText(bob.acct, r, bob.acct.store.chats.get(chat.id)!, "hi")); // bob pins carol's key
+    await expect(withOnline(bob, (r) => findOrOpenChat(bob.acct, r, "carol"))).rejects.toMatchObject({
+      code: "CHAT_AMBIGUOUS",
+      message: expect.stringContaining(`is the name of group chat ${chat.id} and also a contact of yours`),
+    });
+    // By id it is the group; an unknown user is said to be unknown.
+    expect((await withOnline(bob, (r) => findOrOpenChat(bob.acct, r, String(chat.id)))).chat.kind).toBe("group");
+    await expect(withOnline(bob, (r) => findOrOpenChat(bob.acct, r, "nosuchuser"))).rejects.toMatchObject({ code: "USER_UNKNOWN" });
+    // For alice, who opened no direct chat with carol either, it is ambiguous too.
+    await expect(withOnline(alice, (r) => findOrOpenChat(alice.acct, r, "carol"))).rejects.toMatchObject({ code: "CHAT_AMBIGUOUS" });
+  });
+  test("a membership change signed by a member who is not an admin is refused and reported; the state stays", async () => {
+    const { chat } = await withOnline(alice, (r) => createGroup(alice.acct, r, "team", ["bob", "carol"]));
+    await sync(bob);
+    await sync(carol);
+    await withOnline(bob, (r) => sendGroupText(bob.acct, r, bob.acct.store.chats.get(chat.id)!, "hi")); // sessions bob <-> carol
+    await sync(carol);
+    // bob signs a state that makes him admin and drops alice, and sends it to carol pairwise.
+    const forged = signGroupState(bob.acct.identity, { chat: chat.id, epoch: 2, name: "team", members: ["bob", "carol"], admins: ["bob"], by: "bob", ts: 1 });
+    await withOnline(bob, async (r) => {
+      const envelope = bob.acct.store.transaction(() => encryptForPeer(bob.acct, "carol", encodeAppMessage(forged)));
+      await r.request<"send">({ t: "send", chat: chat.id, idem: new Uint8Array(16).fill(7), envelope, to: "carol" });
+    });
+    carol.events.length = 0;
+    await sync(carol);
+    expect(carol.events).toEqual([expect.objectContaining({ type: "undecryptable", from: "bob", reason: "a membership change could not be verified (not admin)" })]);
+    expect(acceptedState(carol.acct.store, chat.id)).toMatchObject({ epoch: 1, admins: ["alice"] });
   });
 });

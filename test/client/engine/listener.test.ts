@@ -14,6 +14,7 @@ import { goOnline } from "../../../client/engine/online.js";
 import { closeAccount, openLocalAccount } from "../../../client/engine/open-account.js";
 import { flushOutbox, queueText } from "../../../client/engine/outbox.js";
 import { sendText } from "../../../client/engine/send.js";
+import { openDatabase } from "../../../client/store/sqlite.js";
 import { type TestRelay, startRelay } from "../../relay/harness.js";
 import { accountId, engineUser, eventually, until } from "./helpers.js";
 
@@ -120,6 +121,41 @@ describe("listen", () => {
       "stored by the other process",
       "pushed to the listener",
     ]);
+    a.close();
+    stop.abort();
+    await listening;
+    alice.close();
+    bob.close();
+  });
+  test("a damaged journal entry and entries pruned before they were read are reported as warnings; the rest still comes", async () => {
+    const alice = await engineUser(tr, "alice3");
+    const bob = await engineUser(tr, "bob3");
+    const events: EngineEvent[] = [];
+    const warnings: unknown[] = [];
+    const statuses: ListenStatus[] = [];
+    const stop = new AbortController();
+    const listening = listen(bob.acct, {
+      signal: stop.signal,
+      onEvent: (e) => events.push(e),
+      onStatus: (s) => statuses.push(s),
+      onWarning: (w) => warnings.push(w),
+      syncDelayMs: 50,
+    });
+    await until(() => statuses.some((s) => s.state === "listening"));
+    const a = await alice.online();
+    const { chat } = await openDirectChat(alice.acct, a.relay, "bob3");
+    await sendText(alice.acct, a.relay, chat, "first");
+    await until(() => events.some((e) => e.type === "message"));
+    // Another process wrote three entries; one is damaged on disk, one was pruned.
+    const ids = [1, 2, 3].map(() => bob.acct.store.journal.append(JSON.stringify({ type: "profile", user: "alice3", displayName: "A" })));
+    const raw = openDatabase(bob.acct.store.path);
+    raw.prepare("UPDATE event_journal SET event = x'00' WHERE id = ?").run(ids[0]!);
+    raw.prepare("DELETE FROM event_journal WHERE id = ?").run(ids[1]!);
+    raw.close();
+    await sendText(alice.acct, a.relay, chat, "second");
+    await until(() => events.filter((e) => e.type === "message").length === 2);
+    expect(warnings.map((w) => (w as { code: string }).code)).toEqual(["EVENT_DAMAGED", "EVENTS_DROPPED"]);
+    expect(events.filter((e) => e.type === "profile")).toHaveLength(1); // the third entry
     a.close();
     stop.abort();
     await listening;

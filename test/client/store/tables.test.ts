@@ -466,13 +466,16 @@ describe("event journal", () => {
     expect(store.journal.lastId()).toBe(0);
     const ids = ["a", "b", "c"].map((x) => store.journal.append(JSON.stringify({ x })));
     expect(store.journal.lastId()).toBe(ids[2]);
-    expect(store.journal.after(ids[0]!).map((e) => JSON.parse(e.json))).toEqual([{ x: "b" }, { x: "c" }]);
+    expect(store.journal.after(ids[0]!).map((e) => JSON.parse(e.json!))).toEqual([{ x: "b" }, { x: "c" }]);
     expect(store.journal.after(0, 1)).toHaveLength(1);
-    // A sealed entry moved to another row does not open.
+    // A sealed entry moved to another row does not open; the others still do.
     const raw = openDatabase(store.path);
     raw.prepare("UPDATE event_journal SET event = (SELECT event FROM event_journal WHERE id = ?) WHERE id = ?").run(ids[0]!, ids[1]!);
     raw.close();
-    expect(() => store.journal.after(ids[0]!)).toThrow();
+    expect(store.journal.after(ids[0]!)).toEqual([
+      { id: ids[1], json: undefined },
+      { id: ids[2], json: '{"x":"c"}' },
+    ]);
     // Pruning runs every 256 appends and drops entries older than a day; ids are never reused.
     now += JOURNAL_KEEP_MS + 1;
     let last = 0;
