@@ -61,17 +61,31 @@ export function printLine(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
+/** Width of the sync progress bar, in characters. */
+const BAR_WIDTH = 24;
+
 /**
- * "syncing… N messages" on stderr while a long sync runs (goOnline's onSyncProgress), redrawn
- * in place per page; `done()` erases it. Nothing with --json or when stderr is not a terminal.
+ * A progress bar on stderr while a long sync runs (goOnline's onSyncProgress):
+ * `syncing [#####·······] 500/1200 messages`, redrawn in place per page, or `syncing… N
+ * messages` when the relay gave no total; `done()` erases it. Nothing with --json or when
+ * stderr is not a terminal.
  */
-export function syncProgress(json: boolean, out: Pick<NodeJS.WriteStream, "isTTY" | "write"> = process.stderr): { onSyncProgress(frames: number): void; done(): void } {
+export function syncProgress(
+  json: boolean,
+  out: Pick<NodeJS.WriteStream, "isTTY" | "write"> = process.stderr,
+): { onSyncProgress(frames: number, total?: number): void; done(): void } {
   if (json || !out.isTTY) return { onSyncProgress: () => undefined, done: () => undefined };
   let shown = false;
   return {
-    onSyncProgress: (frames) => {
+    onSyncProgress: (frames, total) => {
       shown = true;
-      out.write(`\r\x1b[Ksyncing… ${frames} messages`);
+      if (total === undefined || total <= 0) {
+        out.write(`\r\x1b[Ksyncing… ${frames} messages`);
+        return;
+      }
+      const shownTotal = Math.max(total, frames); // messages that arrived meanwhile
+      const filled = Math.round((BAR_WIDTH * frames) / shownTotal);
+      out.write(`\r\x1b[Ksyncing [${"#".repeat(filled)}${"·".repeat(BAR_WIDTH - filled)}] ${frames}/${shownTotal} messages`);
     },
     done: () => {
       if (shown) out.write("\r\x1b[K");

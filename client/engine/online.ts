@@ -40,7 +40,7 @@ export interface GoOnlineOptions {
   /** Fetch what is waiting (default true). */
   readonly sync?: boolean;
   /** While a sync takes more than one page: the messages fetched so far, after each page. */
-  readonly onSyncProgress?: (frames: number) => void;
+  readonly onSyncProgress?: (frames: number, total: number | undefined) => void;
 }
 
 /**

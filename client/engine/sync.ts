@@ -136,16 +136,20 @@ export class Receiver {
    * Fetches everything waiting for us: `sync` rounds until the relay says there is no more,
    * each round processed, committed and then acked. Concurrent calls run one after the other.
    * Returns how many frames the rounds brought. Throws what RelayClient.request throws.
-   * `onProgress` gets the frames so far after each round that the relay says is not the last.
+   * `onProgress` gets the frames so far after each round that the relay says is not the last,
+   * and the total expected: the first round asks the relay how many more wait (`count`), so a
+   * long sync can show a bar (messages arriving meanwhile can take `frames` past it).
    */
-  syncAll(onProgress?: (frames: number) => void): Promise<number> {
+  syncAll(onProgress?: (frames: number, total: number | undefined) => void): Promise<number> {
     const run = this.syncing.then(async () => {
       let frames = 0;
+      let total: number | undefined;
       for (let round = 0; round < MAX_SYNC_ROUNDS; round++) {
-        const r = await this.syncRound();
+        const r = await this.syncRound(round === 0 && onProgress !== undefined);
         frames += r.frames;
+        if (r.pending !== undefined) total = frames + r.pending;
         if (!r.more || r.frames === 0) break;
-        onProgress?.(frames);
+        onProgress?.(frames, total);
       }
       return frames;
     });
@@ -153,15 +157,18 @@ export class Receiver {
     return run;
   }
 
-  /** One `sync`: collect its frames, wait until they are stored, move the cursors, ack. */
-  private async syncRound(): Promise<{ more: boolean; frames: number }> {
+  /** One `sync`: collect its frames, wait until they are stored, move the cursors, ack. `count`: ask how many more wait. */
+  private async syncRound(count = false): Promise<{ more: boolean; frames: number; pending: number | undefined }> {
     await this.drain();
     const w: SyncWindow = { stored: new Map(), failed: new Map() };
     this.window = w;
     this.held ??= [];
     let more: boolean;
+    let pending: number | undefined;
     try {
-      more = (await this.relay.request<"sync">({ t: "sync", limit: Math.min(SYNC_PAGE, MAX_PAGE_LIMIT) })).more;
+      const r = await this.relay.request<"sync">({ t: "sync", limit: Math.min(SYNC_PAGE, MAX_PAGE_LIMIT), ...(count ? { count: true as const } : {}) });
+      more = r.more;
+      pending = r.pending;
     } finally {
       this.window = undefined;
       this.releasePushes(); // after the round's own frames, which were queued as they came
@@ -185,6 +192,6 @@ export class Receiver {
     }
     // A round whose frames all failed must not loop forever on the same page.
     const progressed = acks.length > 0;
-    return { more: more && progressed, frames };
+    return { more: more && progressed, frames, pending };
   }
 }

@@ -6,7 +6,7 @@
 import type { ClientMessageOf } from "../../src/wire/index.js";
 import { encodeMessageFrame } from "../../src/wire/index.js";
 import { type ClientConnection, RelayError, type SessionAccount } from "../connection.js";
-import type { InsertFailure, StoredMessage } from "../store/index.js";
+import { type InsertFailure, type StoredMessage, nextPageAfter } from "../store/index.js";
 import { accountNamed } from "./keys.js";
 
 const DEFAULT_PAGE = 500;
@@ -59,25 +59,33 @@ async function messageFrame(conn: ClientConnection, m: StoredMessage): Promise<U
 /**
  * Pushes the first `limit` of `rows` (read with one row beyond the page, so that `more` is
  * true only when something is left), stopping early (more = true) before the outbound queue
- * limit. Returns `more`.
+ * limit. Returns `more` and how many rows were pushed.
  */
-async function pushPage(conn: ClientConnection, rows: StoredMessage[], limit: number): Promise<boolean> {
+async function pushPage(conn: ClientConnection, rows: StoredMessage[], limit: number): Promise<{ more: boolean; pushed: number }> {
   const budget = conn.ctx.config.limits.maxOutboundBytes / 2;
   let bytes = 0;
+  let pushed = 0;
   for (const m of rows.slice(0, limit)) {
     const frame = await messageFrame(conn, m);
     bytes += frame.length;
-    if (bytes > budget) return true;
+    if (bytes > budget) return { more: true, pushed };
     conn.push(frame);
+    pushed++;
   }
-  return rows.length > limit;
+  return { more: rows.length > limit, pushed };
 }
+
+/** The most a `synced` reply's `pending` counts (bounds the count query). */
+export const MAX_PENDING_COUNT = 1_000_000;
 
 export async function handleSync(conn: ClientConnection, self: SessionAccount, msg: ClientMessageOf<"sync">): Promise<void> {
   const limit = msg.limit ?? DEFAULT_PAGE;
   const rows = await conn.ctx.store.pendingFor(self.id, { limit: limit + 1 });
-  const more = await pushPage(conn, rows, limit);
-  conn.send({ t: "synced", id: msg.id, more });
+  const { more, pushed } = await pushPage(conn, rows, limit);
+  // Asked for (a client's first round, for its progress bar) and only worth counting when more waits.
+  const pending =
+    msg.count === true && more ? await conn.ctx.store.pendingCount(self.id, nextPageAfter(rows.slice(0, pushed)), MAX_PENDING_COUNT) : undefined;
+  conn.send({ t: "synced", id: msg.id, more, ...(pending !== undefined ? { pending } : {}) });
 }
 
 export async function handleAck(conn: ClientConnection, self: SessionAccount, msg: ClientMessageOf<"ack">): Promise<void> {
@@ -92,6 +100,6 @@ export async function handleHistory(conn: ClientConnection, self: SessionAccount
   if (!chat || !role) throw new RelayError("CHAT_UNKNOWN", `no chat ${msg.chat} that you belong to`);
   const limit = msg.limit ?? DEFAULT_PAGE;
   const rows = await store.fetchChatMessages(msg.chat, self.id, msg.after ?? 0, limit + 1);
-  const more = await pushPage(conn, rows, limit);
+  const { more } = await pushPage(conn, rows, limit);
   conn.send({ t: "history_end", id: msg.id, more });
 }

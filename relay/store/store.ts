@@ -780,6 +780,28 @@ export class RelayStore {
   }
 
   /**
+   * How many messages wait for `accountId` beyond the page `afterByChat` describes (the same
+   * rule as pendingFor), at most `cap`: for a client's progress bar, asked once per sync.
+   */
+  async pendingCount(accountId: number, afterByChat: ReadonlyMap<number, number>, cap: number): Promise<number> {
+    const after = [...afterByChat];
+    const rows = await this.db.query<{ n: Int8 }>(
+      `SELECT count(*) AS n FROM (
+         SELECT 1
+           FROM chat_members cm
+           LEFT JOIN unnest($2::bigint[], $3::bigint[]) AS a(chat_id, after_id) ON a.chat_id = cm.chat_id
+           JOIN messages m ON m.chat_id = cm.chat_id
+          WHERE cm.account_id = $1
+            AND m.id > GREATEST(cm.cursor, cm.member_since_message, COALESCE(a.after_id, 0))
+            AND m.sender_id <> $1
+            AND (m.recipient_id IS NULL OR m.recipient_id = $1)
+          LIMIT $4) AS waiting`,
+      [accountId, after.map(([chatId]) => chatId), after.map(([, id]) => id), cap],
+    );
+    return num(rows[0]!.n);
+  }
+
+  /**
    * Records that `accountId` has everything in `chatId` up to message `upTo`. The cursor never
    * moves backwards, nor beyond the chat's newest message (a client cannot skip messages that
    * do not exist yet). Returns the cursor now stored, or undefined when the account is not a

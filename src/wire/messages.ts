@@ -217,7 +217,7 @@ export const CLIENT_MESSAGES = catalogue({
     to: optional(usernameSchema),
   }),
   /** Asks for pending messages: the relay sends up to `limit` msg, then synced. */
-  sync: withId("sync", { limit: pageLimit }),
+  sync: withId("sync", { limit: pageLimit, count: optional(literal(true)) }),
   /** Marks a chat's messages up to and including `upto` as received. No reply. */
   ack: message("ack", { chat: uint53(), upto: uint53() }),
   /** Asks for messages the relay still holds in a chat, after `after`: msg…, then history_end. */
@@ -273,7 +273,7 @@ export const RELAY_MESSAGES = catalogue({
     reply: optional(literal(true)),
   }),
   /** Ends the msg frames answering a sync; `more` when pending messages remain. */
-  synced: withId("synced", { more: bool() }),
+  synced: withId("synced", { more: bool(), pending: optional(u32()) }),
   /** Ends the msg frames answering a history; `more` when newer messages remain. */
   history_end: withId("history_end", { more: bool() }),
   /** Membership or state of a chat changed; `user` is whom it concerns, `by` who did it. */

@@ -1,5 +1,5 @@
 /**
- * The "syncing… N messages" indication (client/commands/output.ts syncProgress): on a terminal
+ * The sync progress bar, or "syncing… N messages" without a total (client/commands/output.ts syncProgress): on a terminal
  * it is redrawn in place per page and erased at the end; with --json or without a terminal
  * nothing is written.
  */
@@ -19,6 +19,19 @@ describe("syncProgress", () => {
     p.onSyncProgress(1000);
     p.done();
     expect(out.written).toEqual(["\r\x1b[Ksyncing… 500 messages", "\r\x1b[Ksyncing… 1000 messages", "\r\x1b[K"]);
+  });
+
+  test("with the relay's total: a bar, filled by the share fetched, never past full", () => {
+    const out = stream(true);
+    const p = syncProgress(false, out);
+    p.onSyncProgress(500, 2000);
+    p.onSyncProgress(2100, 2000); // more arrived meanwhile
+    p.done();
+    expect(out.written).toEqual([
+      `\r\x1b[Ksyncing [${"#".repeat(6)}${"·".repeat(18)}] 500/2000 messages`,
+      `\r\x1b[Ksyncing [${"#".repeat(24)}] 2100/2100 messages`,
+      "\r\x1b[K",
+    ]);
   });
 
   test("a sync of one page shows nothing, and done() erases nothing", () => {

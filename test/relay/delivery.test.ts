@@ -131,6 +131,9 @@ for (const storage of relayStorages()) {
       expect(first.more).toBe(true);
       // Without an ack, the same page comes again (at least once on the wire).
       expect((await syncPage(client, 4)).ids).toEqual(first.ids);
+      // Asked to count, the relay says how many wait beyond the page (for a progress bar); only when more do.
+      expect(await client.request<"sync">({ t: "sync", limit: 4, count: true })).toMatchObject({ more: true, pending: 8 });
+      expect((await client.request<"sync">({ t: "sync", limit: 12, count: true })).pending).toBeUndefined();
 
       const received: Msg[] = [];
       let page = first;

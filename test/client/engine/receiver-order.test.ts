@@ -30,13 +30,16 @@ const frame = (msg: number, reply?: true): RelayMessageOf<"msg"> => ({
 });
 
 /** A relay whose `sync` answers with `pages` (frames, pushes interleaved as given). */
-function fakeRelay(pages: RelayMessageOf<"msg">[][]) {
+function fakeRelay(pages: RelayMessageOf<"msg">[][], pending?: number) {
   const acks: { chat: number; upto: number }[] = [];
+  const requests: { t: string; count?: boolean }[] = [];
   const relay = Object.assign(new EventEmitter(), {
-    request: async (msg: { t: string }) => {
+    request: async (msg: { t: string; count?: boolean }) => {
       if (msg.t !== "sync") throw new Error(`unexpected ${msg.t}`);
+      requests.push(msg);
       for (const f of pages.shift() ?? []) relay.emit("msg", f);
-      return { t: "synced", more: false };
+      const more = pages.length > 0;
+      return { t: "synced", more, ...(more && msg.count ? { pending } : {}) };
     },
     notify: (m: { chat: number; upto: number }) => acks.push({ chat: m.chat, upto: m.upto }),
   });
@@ -48,7 +51,7 @@ function fakeRelay(pages: RelayMessageOf<"msg">[][]) {
       transaction: (fn: () => unknown) => fn(),
     },
   };
-  return { relay, acct, acks };
+  return { relay, acct, acks, requests };
 }
 
 describe("Receiver order", () => {
@@ -56,7 +59,7 @@ describe("Receiver order", () => {
     processed.length = 0;
     // The relay holds 10 and 11 for us; 12 is committed meanwhile and pushed twice: before the
     // sync and in the middle of its answer.
-    const f = fakeRelay([[frame(10, true), frame(12), frame(11, true)], []]);
+    const f = fakeRelay([[frame(10, true), frame(12), frame(11, true)]]);
     const r = new Receiver(f.acct as unknown as Account, f.relay as unknown as RelayClient);
     f.relay.emit("msg", frame(12));
     await new Promise((res) => setImmediate(res));
@@ -79,5 +82,17 @@ describe("Receiver order", () => {
     r.releasePushes();
     await r.drain();
     expect(processed).toEqual([5]);
+  });
+  test("the first round asks how many wait, and progress gets the total", async () => {
+    processed.length = 0;
+    const f = fakeRelay([[frame(1, true), frame(2, true)], [frame(3, true)], [frame(4, true)]], 2);
+    const r = new Receiver(f.acct as unknown as Account, f.relay as unknown as RelayClient);
+    const progress: [number, number | undefined][] = [];
+    expect(await r.syncAll((n, total) => progress.push([n, total]))).toBe(4);
+    expect(f.requests.map((q) => q.count === true)).toEqual([true, false, false]);
+    expect(progress).toEqual([
+      [2, 4],
+      [3, 4],
+    ]);
   });
 });
