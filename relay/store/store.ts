@@ -187,6 +187,20 @@ const INSERT_FAILURES: ReadonlySet<InsertFailure> = new Set<InsertFailure>([
   "idem_conflict",
 ]);
 
+/**
+ * FROM/WHERE of the messages waiting for account $1 (pendingFor, pendingCount): in its chats,
+ * above its cursor, its member_since_message and the page given as chat ids $2 / after ids $3;
+ * not its own; undirected or directed to it.
+ */
+const PENDING_FOR_ACCOUNT = `
+         FROM chat_members cm
+         LEFT JOIN unnest($2::bigint[], $3::bigint[]) AS a(chat_id, after_id) ON a.chat_id = cm.chat_id
+         JOIN messages m ON m.chat_id = cm.chat_id
+        WHERE cm.account_id = $1
+          AND m.id > GREATEST(cm.cursor, cm.member_since_message, COALESCE(a.after_id, 0))
+          AND m.sender_id <> $1
+          AND (m.recipient_id IS NULL OR m.recipient_id = $1)`;
+
 /** The largest message id in a chat (0 when it has none); call under the chat's lock. */
 const CHAT_MAX_ID = "(SELECT COALESCE(MAX(id), 0) FROM messages WHERE chat_id = $1)";
 
@@ -764,14 +778,7 @@ export class RelayStore {
     checkLimit(limit);
     const after = [...(page.afterByChat ?? new Map<number, number>())];
     const rows = await this.db.query<MessageRow>(
-      `SELECT ${MESSAGE_COLUMNS}
-         FROM chat_members cm
-         LEFT JOIN unnest($2::bigint[], $3::bigint[]) AS a(chat_id, after_id) ON a.chat_id = cm.chat_id
-         JOIN messages m ON m.chat_id = cm.chat_id
-        WHERE cm.account_id = $1
-          AND m.id > GREATEST(cm.cursor, cm.member_since_message, COALESCE(a.after_id, 0))
-          AND m.sender_id <> $1
-          AND (m.recipient_id IS NULL OR m.recipient_id = $1)
+      `SELECT ${MESSAGE_COLUMNS} ${PENDING_FOR_ACCOUNT}
         ORDER BY m.id
         LIMIT $4`,
       [accountId, after.map(([chatId]) => chatId), after.map(([, id]) => id), limit],
@@ -786,16 +793,7 @@ export class RelayStore {
   async pendingCount(accountId: number, afterByChat: ReadonlyMap<number, number>, cap: number): Promise<number> {
     const after = [...afterByChat];
     const rows = await this.db.query<{ n: Int8 }>(
-      `SELECT count(*) AS n FROM (
-         SELECT 1
-           FROM chat_members cm
-           LEFT JOIN unnest($2::bigint[], $3::bigint[]) AS a(chat_id, after_id) ON a.chat_id = cm.chat_id
-           JOIN messages m ON m.chat_id = cm.chat_id
-          WHERE cm.account_id = $1
-            AND m.id > GREATEST(cm.cursor, cm.member_since_message, COALESCE(a.after_id, 0))
-            AND m.sender_id <> $1
-            AND (m.recipient_id IS NULL OR m.recipient_id = $1)
-          LIMIT $4) AS waiting`,
+      `SELECT count(*) AS n FROM (SELECT 1 ${PENDING_FOR_ACCOUNT} LIMIT $4) AS waiting`,
       [accountId, after.map(([chatId]) => chatId), after.map(([, id]) => id), cap],
     );
     return num(rows[0]!.n);
