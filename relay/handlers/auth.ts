@@ -81,10 +81,15 @@ export async function handleJoin(conn: ClientConnection, msg: ClientMessageOf<"j
   conn.send({ t: "joined", id: msg.id, username: a.username, is_admin: a.isAdmin });
 }
 
+/**
+ * Backoff is per remote address only. A login needs the account's 256-bit random credential
+ * and a signature by its identity key, neither of which can be guessed, so counting failures
+ * per account would protect nothing and let anyone who knows a username lock its owner out.
+ */
 export async function handleLogin(conn: ClientConnection, msg: ClientMessageOf<"login">): Promise<void> {
   const { ctx } = conn;
-  const keys = [`user:${msg.username}`, `addr:${conn.remoteAddress}`];
-  backoffWait(conn, keys);
+  const addrKey = `addr:${conn.remoteAddress}`;
+  backoffWait(conn, [addrKey]);
   const account = await ctx.store.accountByUsername(msg.username);
   let identity = DUMMY_IDENTITY;
   try {
@@ -97,12 +102,11 @@ export async function handleLogin(conn: ClientConnection, msg: ClientMessageOf<"
   const credentialOk = ctEqual(sha256(msg.credential), account?.credentialHash ?? DUMMY_CREDENTIAL_HASH);
   const signatureOk = loginSignatureValid(identity, conn.handshakeHash, msg.signature);
   if (!account || !credentialOk || !signatureOk) {
-    for (const k of keys) ctx.backoff.fail(k, ctx.now());
+    ctx.backoff.fail(addrKey, ctx.now());
     throw new RelayError("AUTH_FAILED", "login failed");
   }
-  // Only the account's own count is cleared: one valid login must not reset the address's
-  // backoff, or a member could interleave guesses at other accounts with its own logins.
-  ctx.backoff.succeed(keys[0]!);
+  // A valid login does not clear the address's count, or a member could interleave attempts
+  // at other accounts with its own logins.
   if (account.disabled) throw new RelayError("ACCOUNT_DISABLED", "this account was disabled by the relay's operator");
   loggedIn(conn, { id: account.id, username: account.username, isAdmin: account.isAdmin });
   const stock = await ctx.store.oneTimePrekeyCount(account.id);

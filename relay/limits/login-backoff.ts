@@ -1,8 +1,8 @@
 /**
- * Backoff after failed logins, per key (an account name, whether or not it exists, and a
- * remote address). Once a key has `free` failures it must wait `baseMs` before its next attempt,
- * and each further failure doubles the wait, up to `maxMs`. A success clears the key. Entries
- * expire so the map cannot grow without bound.
+ * Backoff after failed logins and joins, per key (a remote address: relay/handlers/auth.ts).
+ * Once a key has `free` failures it must wait `baseMs` before its next attempt, and each
+ * further failure doubles the wait, up to `maxMs`. Entries expire so the map cannot grow
+ * without bound.
  */
 export class LoginBackoff {
   private readonly entries = new Map<string, { failures: number; until: number; touched: number }>();
@@ -34,10 +34,6 @@ export class LoginBackoff {
       const oldest = this.entries.keys().next().value;
       if (oldest !== undefined) this.entries.delete(oldest);
     }
-  }
-
-  succeed(key: string): void {
-    this.entries.delete(key);
   }
 
   /** Drops entries idle for longer than the longest backoff. */

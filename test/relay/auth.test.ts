@@ -1,7 +1,7 @@
 /**
  * join and login against a real relay over loopback sockets (SECURITY.md §10.4, SECURITY.md §14
  * §6.1): invites, usernames, the signature over the connection's handshake hash, failed logins
- * that all look alike, backoff per account and per address, disabled accounts, admin invites.
+ * that all look alike, backoff per address (not per account), disabled accounts, admin invites.
  *
  * The relay keys login backoff on the remote address, so every test connects from its own
  * 127.0.0.x address: one test's failures never throttle the next. (Linux routes all of
@@ -204,28 +204,20 @@ describe("login", () => {
     await expectServing(r, w);
   });
 
-  test("after 3 failures for one account, its next login is RATE_LIMITED even with the right credential", async () => {
+  test("failures for one account from many addresses do not lock its owner out", async () => {
     const dave = await joinUser(r, "dave");
-    const erin = await joinUser(r, "erin");
-    // Three failures for dave, each from another address, so no address reaches the limit.
-    for (let i = 0; i < 3; i++) {
+    // Ten failures for dave, each from another address (someone who knows his username).
+    for (let i = 0; i < 10; i++) {
       const c = await RawClient.ready(r, { localAddress: freshAddress() });
       expect(await c.login("dave", new Uint8Array(32), dave.identity)).toMatchObject({ t: "error", code: "AUTH_FAILED" });
       c.close();
     }
-    const address = freshAddress();
-    const c = await RawClient.ready(r, { localAddress: address });
-    const limited = errorOf(await c.login("dave", dave.credential, dave.identity));
-    expect(limited.code).toBe("RATE_LIMITED");
-    expect(limited.message).toMatch(/retry in \d+ s/);
-    expect(c.closed).toBe(false);
-    // The backoff is dave's: erin logs in from the same address, on the same connection.
-    expect(await c.login("erin", erin.credential, erin.identity)).toMatchObject({ t: "logged_in", username: "erin" });
+    const c = await RawClient.ready(r, { localAddress: freshAddress() });
+    expect(await c.login("dave", dave.credential, dave.identity)).toMatchObject({ t: "logged_in", username: "dave" });
     c.close();
     // dave's session from before the failures is untouched.
-    expect(await dave.client.request<"lookup_user">({ t: "lookup_user", username: "erin" })).toMatchObject({ t: "user" });
+    expect(await dave.client.request<"lookup_user">({ t: "lookup_user", username: "dave" })).toMatchObject({ t: "user" });
     dave.client.close();
-    erin.client.close();
     await expectServing(r, w);
   });
 
