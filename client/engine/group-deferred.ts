@@ -3,9 +3,9 @@
  * encrypted safely with the chat's current membership (who holds our sender key, whether it
  * must be rotated first: groups.ts distributeOwnKey), which only the relay can tell. So
  * offline the text is stored as written (body sealed at rest, status pending, no sequence number
- * yet) and nothing is encrypted; the next time the profile goes online (online.ts, before the
- * outbox is flushed) each one is encrypted as an online send would be, with the clock of its
- * writing as the sender's `ts`, and queued in the outbox.
+ * yet) and nothing is encrypted; the next time the profile goes online (online.ts, after the
+ * sync has applied the membership changes waiting for us) each one is encrypted as an online
+ * send would be, with the clock of its writing as the sender's `ts`, and sent.
  */
 import { SmsgError, UsageError } from "../../src/errors.js";
 import { nextSeq } from "../protocol/sequence.js";
