@@ -133,7 +133,8 @@ export function chatCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> {
                 if (argv.json) {
                   printJson("member", { chat: chat.id, username: m.username, role: m.role, announced: m.announced, listed: m.listed, verified: m.verified });
                 } else {
-                  const flags = [m.role, m.verified ? "verified" : "unverified", ...(m.announced ? [] : ["NOT ANNOUNCED"]), ...(m.listed ? [] : ["not at the relay"])];
+                  const you = m.username === acct.username;
+                  const flags = [m.role, you ? "you" : m.verified ? "verified" : "unverified", ...(m.announced ? [] : ["NOT ANNOUNCED"]), ...(m.listed ? [] : ["not at the relay"])];
                   printLine(`${m.username.padEnd(33)} ${flags.join(", ")}`);
                 }
               }

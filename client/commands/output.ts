@@ -4,7 +4,7 @@
  * an existing one never changes meaning). Warnings and errors go to stderr. Text written by
  * other people is made harmless for a terminal before it is shown (`terminalSafe`).
  */
-import type { EngineEvent, GroupStateEvent } from "../engine/events.js";
+import type { ChatEventEvent, EngineEvent, GroupStateEvent } from "../engine/events.js";
 import type { ListenStatus } from "../engine/listener.js";
 import { displayText, senderLabel } from "../protocol/text-rules.js";
 import type { MessageRecord } from "../store/index.js";
@@ -200,9 +200,29 @@ export function eventLine(e: EngineEvent, nameOf?: DisplayNameOf): string {
     case "profile":
       return `${e.user} is now called ${e.displayName === null ? "(no display name)" : terminalSafe(e.displayName)}`;
     case "chat_event":
-      return `[chat ${e.chat}] ${e.user !== null && e.event !== "closed" && e.event !== "reopened" ? `${e.user} ` : ""}${e.event} by ${e.by}`;
+      return `[chat ${e.chat}] relay: ${chatEventText(e)}`;
     case "group_state":
       return `[chat ${e.chat}] ${groupStateText(e, nameOf)}`;
+  }
+}
+
+/**
+ * A chat event in words. Shown after "relay:": unlike a group_state, nobody signed it (the
+ * relay says so), and in a group only a signed state changes who gets keys.
+ */
+function chatEventText(e: ChatEventEvent): string {
+  const user = e.user ?? "someone";
+  switch (e.event) {
+    case "added":
+      return `${e.by} added ${user}`;
+    case "removed":
+      return `${e.by} removed ${user}`;
+    case "left":
+      return `${user} left`;
+    case "closed":
+      return `${e.by} closed the chat`;
+    case "reopened":
+      return `${e.by} reopened the chat`;
   }
 }
 

@@ -51,3 +51,14 @@ describe("message times", () => {
     expect(messageTime(null, 42, fmt)).toBe("t42");
   });
 });
+
+describe("chat event lines", () => {
+  test("say that the relay reports them", () => {
+    const ev = { type: "chat_event", chat: 3, user: "carol", by: "alice" } as const;
+    expect(eventLine({ ...ev, event: "added" })).toBe("[chat 3] relay: alice added carol");
+    expect(eventLine({ ...ev, event: "removed" })).toBe("[chat 3] relay: alice removed carol");
+    expect(eventLine({ ...ev, event: "left", by: "carol" })).toBe("[chat 3] relay: carol left");
+    expect(eventLine({ ...ev, event: "closed", user: null })).toBe("[chat 3] relay: alice closed the chat");
+    expect(eventLine({ ...ev, event: "reopened", user: null })).toBe("[chat 3] relay: alice reopened the chat");
+  });
+});
