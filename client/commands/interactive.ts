@@ -77,6 +77,10 @@ class InteractiveUi {
     this.names = displayNameOf(acct);
     this.session = new InteractiveSession(acct, {
       onEvent: (e) => this.onEvent(e),
+      onSent: (s) => {
+        if (this.json) this.emitJson("sent", { chat: s.chat, id: s.id, relay_msg: s.relayMsg, ts: s.ts, seq: s.seq, duplicate: s.duplicate });
+        else this.note(`message #${s.id} in ${this.titleOf(s.chat)}, written earlier, was delivered`);
+      },
       onStatus: (s) => {
         if (this.json) this.emitJson(...statusJson(s));
         else if (s.state === "listening") this.note(`connected as ${acct.username} to ${acct.relayHost}:${acct.relayPort}`);

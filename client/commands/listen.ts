@@ -1,7 +1,8 @@
 /**
  * `smsg listen [--json]`: stays connected and prints what arrives, until Ctrl-C or SIGTERM.
  * With --json, one JSON line per event, for bots: `message`, `key_change`, `gap`,
- * `undecryptable`, `profile`, `chat_event`, and the connection's `listening` / `disconnected`.
+ * `undecryptable`, `profile`, `chat_event`, `group_state`, `sent` (a text written earlier that
+ * the listener delivered on connecting), and the connection's `listening` / `disconnected`.
  */
 import type { Argv } from "yargs";
 import { closeAccount } from "../engine/open-account.js";
@@ -28,6 +29,10 @@ export function listenCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> 
           await listen(acct, {
             signal: stop.signal,
             onEvent: (e) => (argv.json ? printJson(e.type, eventJson(e)) : printLine(eventLine(e, names))),
+            onSent: (s) =>
+              argv.json
+                ? printJson("sent", { chat: s.chat, id: s.id, relay_msg: s.relayMsg, ts: s.ts, seq: s.seq, duplicate: s.duplicate })
+                : printLine(`[chat ${s.chat}] your message #${s.id}, written earlier, was delivered`),
             onStatus: (s) => {
               if (argv.json) printJson(...statusJson(s));
               else if (s.state === "listening") process.stderr.write(`smsg: listening as ${acct.username} on ${acct.relayHost}:${acct.relayPort}\n`);

@@ -11,13 +11,15 @@ import type { RelayClient } from "../relay-client.js";
 import type { ChatRecord } from "../store/index.js";
 import { RelayUnreachableError } from "./errors.js";
 import type { EventSink } from "./events.js";
-import { type ListenStatus, listen } from "./listener.js";
+import { type DeliveredText, type ListenStatus, listen } from "./listener.js";
 import { type Account, connectAccount } from "./open-account.js";
 import { type SendResult, queueTextOffline, sendText } from "./send.js";
 
 /** Options of InteractiveSession. */
 export interface InteractiveOptions {
   readonly onEvent: EventSink;
+  /** A text queued earlier that the listener delivered when it (re)connected. */
+  readonly onSent?: (sent: DeliveredText) => void;
   readonly onStatus?: (status: ListenStatus) => void;
   readonly onWarning?: (err: unknown) => void;
   /** Passed on to listen (tests). */
@@ -41,6 +43,7 @@ export class InteractiveSession {
     this.listening = listen(acct, {
       signal: this.stop.signal,
       onEvent: opts.onEvent,
+      ...(opts.onSent ? { onSent: opts.onSent } : {}),
       onStatus: (st) => opts.onStatus?.(st),
       ...(opts.onWarning ? { onWarning: opts.onWarning } : {}),
       ...(opts.minBackoffMs !== undefined ? { minBackoffMs: opts.minBackoffMs } : {}),

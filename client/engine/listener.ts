@@ -24,9 +24,24 @@ export type ListenStatus =
   | { readonly state: "listening" }
   | { readonly state: "disconnected"; readonly reason: string; readonly retryInMs: number };
 
+/** A text written earlier (offline, or by a command that could not finish) that the listener's outbox flush delivered. */
+export interface DeliveredText {
+  readonly chat: number;
+  /** Local message id. */
+  readonly id: number;
+  readonly relayMsg: number;
+  /** The relay's time of it. */
+  readonly ts: number;
+  readonly seq: number;
+  /** The relay had it already (an earlier attempt got through without its answer). */
+  readonly duplicate: boolean;
+}
+
 /** Options of listen. */
 export interface ListenOptions {
   readonly onEvent: EventSink;
+  /** The acknowledgement of each text this listener's outbox flush sent (at every (re)connection). */
+  readonly onSent?: (sent: DeliveredText) => void;
   readonly onStatus?: (status: ListenStatus) => void;
   /** Something failed that does not stop listening. */
   readonly onWarning?: (err: unknown) => void;
@@ -100,6 +115,11 @@ export async function listen(acct: Account, opts: ListenOptions): Promise<void> 
     }
     backoff = minBackoff;
     report(); // what others stored while we were connecting
+    for (const s of online.flushed.sent) {
+      const m = s.messageId === null ? undefined : acct.store.messages.get(s.messageId);
+      if (m === undefined || m.body === null || m.senderSeq === null) continue; // a key or name hand-over, not a text
+      opts.onSent?.({ chat: s.chat, id: m.id, relayMsg: s.relayMsg, ts: s.ts, seq: m.senderSeq, duplicate: s.duplicate });
+    }
     for (const f of online.flushed.failed) opts.onWarning?.(new Error(`message #${f.messageId ?? "?"} in chat ${f.chat} was refused: ${f.reason}`));
     opts.onStatus?.({ state: "listening" });
     const { relay, receiver } = online;

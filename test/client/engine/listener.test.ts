@@ -9,11 +9,12 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { openDirectChat } from "../../../client/engine/chats.js";
 import { RelayUnreachableError } from "../../../client/engine/errors.js";
 import type { EngineEvent } from "../../../client/engine/events.js";
-import { type ListenStatus, listen } from "../../../client/engine/listener.js";
+import { type DeliveredText, type ListenStatus, listen } from "../../../client/engine/listener.js";
 import { goOnline } from "../../../client/engine/online.js";
 import { closeAccount, openLocalAccount } from "../../../client/engine/open-account.js";
 import { flushOutbox, queueText } from "../../../client/engine/outbox.js";
 import { sendText } from "../../../client/engine/send.js";
+import { ensureSession } from "../../../client/engine/sessions.js";
 import { openDatabase } from "../../../client/store/sqlite.js";
 import { type TestRelay, startRelay } from "../../relay/harness.js";
 import { accountId, engineUser, eventually, until } from "./helpers.js";
@@ -157,6 +158,29 @@ describe("listen", () => {
     expect(warnings.map((w) => (w as { code: string }).code)).toEqual(["EVENT_DAMAGED", "EVENTS_DROPPED"]);
     expect(events.filter((e) => e.type === "profile")).toHaveLength(1); // the third entry
     a.close();
+    stop.abort();
+    await listening;
+    alice.close();
+    bob.close();
+  });
+  test("texts written earlier and delivered by the listener's flush are reported as sent; key hand-overs are not", async () => {
+    const alice = await engineUser(tr, "alice4", { displayName: "Alice" });
+    const bob = await engineUser(tr, "bob4");
+    const a = await alice.online();
+    const { chat } = await openDirectChat(alice.acct, a.relay, "bob4");
+    await ensureSession(alice.acct, a.relay, "bob4");
+    a.close();
+    // Written while not connected (the session exists): it waits in the outbox, after the
+    // display name that goes ahead of a first text.
+    const queued = queueText(alice.acct, chat, "written earlier");
+    expect(alice.acct.store.outbox.count()).toBe(2);
+    const sent: DeliveredText[] = [];
+    const statuses: ListenStatus[] = [];
+    const stop = new AbortController();
+    const listening = listen(alice.acct, { signal: stop.signal, onEvent: () => undefined, onSent: (s) => sent.push(s), onStatus: (s) => statuses.push(s) });
+    await until(() => statuses.some((s) => s.state === "listening"));
+    expect(sent).toEqual([{ chat: chat.id, id: queued.messageId, relayMsg: expect.any(Number), ts: expect.any(Number), seq: 1, duplicate: false }]);
+    expect(alice.acct.store.outbox.count()).toBe(0);
     stop.abort();
     await listening;
     alice.close();
