@@ -6,7 +6,8 @@
  * replies through stdin; `listen --json` streams a message; a wrong passphrase fails with its
  * exit code and loses nothing; the relay is killed mid-conversation and a message sent
  * meanwhile is delivered exactly once after the restart; a key change forged in the relay's
- * database blocks sending with KEY_CHANGED until `verify --confirm`.
+ * database blocks sending with KEY_CHANGED until `verify --confirm`. Closing the chat blocks
+ * sending on both sides until either reopens it.
  */
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -109,6 +110,20 @@ describe("smsg, 1:1, end to end", () => {
     const mine = lines(expectOk(await smsg("alice", ["history", "bob", "--json", "--offline"]))).filter((l) => l["type"] === "message");
     expect(mine.at(-1)).toMatchObject({ body: "sent while the relay was down", status: "sent", direction: "out" });
 
+    // --- close and reopen: a closed chat refuses sends on both sides until either reopens it -----
+    expect(lines(expectOk(await smsg("bob", ["chat", "close", "alice", "--json"])))[0]).toMatchObject({ type: "chat_closed", chat: chatId, closed: true });
+    const refused = await smsg("alice", ["send", "bob", "is it closed?"]);
+    expect(refused.code).toBe(EXIT.chatClosed);
+    expect(refused.stderr).toMatch(/^smsg: chat \d+ is closed/);
+    // alice did not know yet: her message was written, refused by the relay, and kept as failed.
+    const failedRow = lines(expectOk(await smsg("alice", ["history", "bob", "--json", "--offline"]))).filter((l) => l["type"] === "message").at(-1);
+    expect(failedRow).toMatchObject({ body: "is it closed?", status: "failed", direction: "out" });
+    expect((await smsg("bob", ["send", "alice", "me neither"])).code).toBe(EXIT.chatClosed);
+    expect(lines(expectOk(await smsg("alice", ["chat", "list", "--json"])))).toEqual([expect.objectContaining({ chat: chatId, closed: true })]);
+    expect(lines(expectOk(await smsg("alice", ["chat", "reopen", "bob", "--json"])))[0]).toMatchObject({ type: "chat_reopened", chat: chatId, closed: false });
+    expectOk(await smsg("bob", ["send", "alice", "open again"]));
+    expect(bodies(expectOk(await smsg("alice", ["history", "bob", "--json"]))).at(-1)).toBe("open again");
+
     // --- a key change forged in the relay's database --------------------------------------------
     await world.stopRelay();
     const db = await openPgliteDriver({ dataDir: join(world.relayData, "db") });
@@ -131,7 +146,7 @@ describe("smsg, 1:1, end to end", () => {
     expect(lines(expectOk(await smsg("alice", ["send", "bob", "to the new key", "--json"])))[0]).toMatchObject({ type: "sent", chat: chatId });
     // Nothing alice wrote before the change was lost or doubled.
     const after = bodies(expectOk(await smsg("alice", ["history", "bob", "--json", "--offline"])));
-    expect(after).toEqual(["hello bob", "hi alice\nhow are you?", "ping", "sent while the relay was down", "to the new key"]);
+    expect(after).toEqual(["hello bob", "hi alice\nhow are you?", "ping", "sent while the relay was down", "is it closed?", "open again", "to the new key"]);
 
     // The real bob's keys are no longer the account's: his login is refused, with its own code.
     expect((await smsg("bob", ["history", "alice"])).code).toBe(EXIT.loginFailed);
