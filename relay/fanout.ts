@@ -105,7 +105,12 @@ export class Fanout {
 
   private async pushLocal(messages: readonly StoredMessage[]): Promise<void> {
     for (const m of messages) {
-      const recipients = m.recipientId !== null ? [m.recipientId] : await this.presence.membersOf(m.chatId);
+      // Members who joined after the message never get it (as sync rules, SECURITY.md §14.7):
+      // a push can come late, announced by another relay after a member was added.
+      const recipients =
+        m.recipientId !== null
+          ? [m.recipientId]
+          : (await this.presence.membersOf(m.chatId)).filter((x) => x.sinceMessage < m.id).map((x) => x.accountId);
       let frame: Uint8Array | undefined;
       for (const accountId of recipients) {
         if (accountId === m.senderId) continue;

@@ -5,6 +5,13 @@
 import type { ErrorCode } from "../src/errors.js";
 import type { RelayStore } from "./store/index.js";
 
+/** What delivery needs to know of a chat member. */
+export interface ChatMember {
+  readonly accountId: number;
+  /** The chat's newest message id when it joined: it is pushed only messages above it. */
+  readonly sinceMessage: number;
+}
+
 /** What presence needs of a connection. */
 export interface Pushable {
   readonly accountId: number | undefined;
@@ -16,7 +23,7 @@ export interface Pushable {
 
 export class Presence {
   private readonly online = new Map<number, Set<Pushable>>();
-  private readonly members = new Map<number, Promise<number[]>>();
+  private readonly members = new Map<number, Promise<ChatMember[]>>();
   private readonly usernames = new Map<number, string>();
 
   constructor(private readonly store: RelayStore) {}
@@ -43,11 +50,11 @@ export class Presence {
     return this.online.size;
   }
 
-  /** The account ids of a chat's members, from memory after the first lookup. */
-  membersOf(chatId: number): Promise<number[]> {
+  /** A chat's members (account id, and the message id they joined after), from memory after the first lookup. */
+  membersOf(chatId: number): Promise<ChatMember[]> {
     let p = this.members.get(chatId);
     if (!p) {
-      p = this.store.members(chatId).then((ms) => ms.map((m) => m.accountId));
+      p = this.store.members(chatId).then((ms) => ms.map((m) => ({ accountId: m.accountId, sinceMessage: m.sinceMessage })));
       this.members.set(chatId, p);
       p.catch(() => this.members.delete(chatId));
     }

@@ -72,6 +72,7 @@ interface MemberRow {
   username: string;
   role: Role;
   joined_at: Date;
+  member_since_message: Int8;
 }
 
 interface MessageRow {
@@ -127,7 +128,7 @@ function toChat(r: ChatRow): Chat {
 }
 
 function toMember(r: MemberRow): Member {
-  return { accountId: num(r.account_id), username: r.username, role: r.role, joinedAt: r.joined_at };
+  return { accountId: num(r.account_id), username: r.username, role: r.role, joinedAt: r.joined_at, sinceMessage: num(r.member_since_message) };
 }
 
 function toMessage(r: MessageRow): StoredMessage {
@@ -500,9 +501,9 @@ export class RelayStore {
 
   /** Every chat the account belongs to, by chat id, each with its members (by account id). */
   async chatsOf(accountId: number): Promise<ChatWithMembers[]> {
-    const rows = await this.db.query<ChatRow & { account_id: Int8; username: string; role: Role; joined_at: Date }>(
+    const rows = await this.db.query<ChatRow & MemberRow>(
       `SELECT c.id, c.kind, c.closed, c.created_by, c.created_at,
-              m.account_id, a.username, m.role, m.joined_at
+              m.account_id, a.username, m.role, m.joined_at, m.member_since_message
          FROM chat_members me
          JOIN chats c ON c.id = me.chat_id
          JOIN chat_members m ON m.chat_id = c.id
@@ -938,7 +939,7 @@ async function addOneTimePrekeysIn(q: Queryable, accountId: number, keys: readon
 
 async function membersIn(q: Queryable, chatId: number): Promise<Member[]> {
   const rows = await q.query<MemberRow>(
-    `SELECT m.account_id, a.username, m.role, m.joined_at
+    `SELECT m.account_id, a.username, m.role, m.joined_at, m.member_since_message
        FROM chat_members m JOIN accounts a ON a.id = m.account_id
       WHERE m.chat_id = $1
       ORDER BY m.account_id`,

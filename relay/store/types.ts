@@ -97,6 +97,8 @@ export interface Member {
   readonly username: string;
   readonly role: Role;
   readonly joinedAt: Date;
+  /** The chat's newest message id when the member joined: it may see only messages above it. */
+  readonly sinceMessage: number;
 }
 
 /** A chat with its members, ordered by account id. */

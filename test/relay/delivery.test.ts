@@ -300,6 +300,16 @@ for (const storage of relayStorages()) {
       expect((await syncPage(carol.client)).ids).toEqual([fresh.msg]);
       expect((await historyPage(carol.client, chat)).ids).toEqual([fresh.msg]);
       expect((await historyPage(bob.client, chat)).ids).toEqual([...old.map((s) => s.msg), fresh.msg]);
+
+      // A push of the old messages that comes late (announced by another relay after carol was
+      // added) reaches bob, a member then, and not carol.
+      const bobId = (await r!.relay.ctx.store.accountByUsername("bob"))!.id;
+      const stored = (await r!.relay.ctx.store.fetchChatMessages(chat, bobId, 0, 10)).filter((m) => old.some((o) => o.msg === m.id));
+      expect(stored).toHaveLength(2);
+      await r!.relay.ctx.fanout.committed(stored);
+      await bob.inbox.message(old[0]!.msg);
+      await new Promise((res) => setTimeout(res, 100));
+      expect(carol.inbox.ids.filter((id) => old.some((o) => o.msg === id))).toEqual([]);
     });
 
     test("500 pipelined sends from one connection are all acked, with ids increasing in send order, and pushed in order", async () => {
