@@ -46,7 +46,7 @@ describe("smsg interactive mode (pipe)", () => {
     await a.waitFor("stdout", /sent #\d+\nsent #\d+\n/);
 
     expectOk(await smsg("bob", ["send", "alice", "hi alice, live?"]));
-    const live = await a.waitFor("stdout", /^\[\d\d:\d\d\] Bob B\. \(@bob\): hi alice, live\?$/m);
+    await a.waitFor("stdout", /^\[\d\d:\d\d\] Bob B\. \(@bob\): hi alice, live\?$/m);
     expect(a.out.stdout).toMatch(/bob is now called Bob B\.\n/);
 
     a.type("/history 10");
