@@ -10,7 +10,7 @@ import { join, resolve } from "node:path";
 import type { Argv } from "yargs";
 import { UsageError } from "../../src/errors.js";
 import { systemRng } from "../../src/system-rng.js";
-import { exportProfile } from "../profile/export.js";
+import { type StepListener, exportProfile } from "../profile/export.js";
 import { ProfileNotFoundError } from "../profile/errors.js";
 import { KEYSTORE_FILE, STORE_FILE } from "../profile/paths.js";
 import { promptHidden, readPassphraseFile } from "./common.js";
@@ -61,14 +61,28 @@ export async function exportPassphrase(args: TransferArgs, confirm: boolean): Pr
   return p;
 }
 
-/** Shows `what…` on a terminal's stderr while `fn` runs (not with --json); returns what `fn` returns. */
-export function withProgress<T>(json: boolean, what: string, fn: () => T): T {
-  const show = !json && Boolean(process.stderr.isTTY);
-  if (show) process.stderr.write(`smsg: ${what}…`);
+/**
+ * Runs `fn` with a step progress bar on a terminal's stderr (`smsg: import [######······] 2/4
+ * writing the profile`), redrawn before each step and erased at the end; nothing with --json
+ * or when stderr is not a terminal. Returns what `fn` returns.
+ */
+export function withSteps<T>(
+  json: boolean,
+  label: string,
+  fn: (onStep: StepListener) => T,
+  out: Pick<NodeJS.WriteStream, "isTTY" | "write"> = process.stderr,
+): T {
+  const show = !json && Boolean(out.isTTY);
+  const width = 12;
+  const onStep: StepListener = (step, steps, what) => {
+    if (!show) return;
+    const filled = Math.round((width * (step - 1)) / steps);
+    out.write(`\r\x1b[2Ksmsg: ${label} [${"#".repeat(filled)}${"·".repeat(width - filled)}] ${step}/${steps} ${what}…`);
+  };
   try {
-    return fn();
+    return fn(onStep);
   } finally {
-    if (show) process.stderr.write("\r\x1b[2K");
+    if (show) out.write("\r\x1b[2K");
   }
 }
 
@@ -86,9 +100,7 @@ export function exportCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> 
         const out = resolve(args.file);
         if (!args.force && existsSync(out)) throw new UsageError(`${args.file} already exists (--force replaces it)`);
         const passphrase = await exportPassphrase(args, true);
-        withProgress(args.json, "encrypting the profile (this takes a few seconds)", () =>
-          exportProfile(dir, out, passphrase, systemRng, { overwrite: args.force }),
-        );
+        withSteps(args.json, "export", (onStep) => exportProfile(dir, out, passphrase, systemRng, { overwrite: args.force, onStep }));
         if (args.json) printJson("exported", { file: out, profile_dir: dir });
         else printLine(`exported the profile to ${out}; on the new machine: smsg import ${args.file}`);
       }),

@@ -13,7 +13,7 @@ import { importProfile } from "../profile/export.js";
 import { keystoreProtection } from "../profile/keystore.js";
 import { KEYSTORE_FILE, STORE_FILE } from "../profile/paths.js";
 import { profileDirOf } from "./common.js";
-import { type TransferArgs, exportPassphrase, withProgress, withTransferOptions } from "./export.js";
+import { type TransferArgs, exportPassphrase, withSteps, withTransferOptions } from "./export.js";
 import { runCommand } from "./exit.js";
 import { printJson, printLine } from "./output.js";
 
@@ -30,7 +30,7 @@ export function importCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> 
         if (!existsSync(args.file)) throw new UsageError(`cannot read ${args.file}: no such file`);
         if (!args.force && (existsSync(join(dir, KEYSTORE_FILE)) || existsSync(join(dir, STORE_FILE)))) throw new ProfileExistsError(dir);
         const passphrase = await exportPassphrase(args, false);
-        withProgress(args.json, "decrypting and checking the export", () => importProfile(args.file, dir, passphrase, { overwrite: args.force }));
+        withSteps(args.json, "import", (onStep) => importProfile(args.file, dir, passphrase, { overwrite: args.force, onStep }));
         const protectedBy = keystoreProtection(dir);
         if (args.json) printJson("imported", { profile_dir: dir, passphrase_protected: protectedBy !== "none" });
         else {

@@ -78,12 +78,19 @@ export interface ExportOptions {
   readonly params?: Argon2Params;
   /** Replace an existing output file. */
   readonly overwrite?: boolean;
+  /** Told before each step (`step` of `steps`, from 1), for a progress bar. */
+  readonly onStep?: StepListener;
 }
+
+/** Told before each step of an export or import: `step` (from 1) of `steps`, and what it does. */
+export type StepListener = (step: number, steps: number, what: string) => void;
 
 /** Options of importProfile. */
 export interface ImportOptions {
   /** Replace an existing profile in the destination folder. */
   readonly overwrite?: boolean;
+  /** Told before each step (`step` of `steps`, from 1), for a progress bar. */
+  readonly onStep?: StepListener;
 }
 
 /** The payload container of `entries` (file comment). */
@@ -205,7 +212,11 @@ export function snapshotProfile(profileDir: string): ExportEntry[] {
  * `overwrite` is not set.
  */
 export function exportProfile(profileDir: string, outFile: string, passphrase: string, rng: Rng, opts: ExportOptions = {}): void {
-  const bytes = encodeExport(snapshotProfile(profileDir), passphrase, rng, opts.params);
+  opts.onStep?.(1, 3, "reading the profile");
+  const snapshot = snapshotProfile(profileDir);
+  opts.onStep?.(2, 3, "deriving the key from the passphrase and encrypting");
+  const bytes = encodeExport(snapshot, passphrase, rng, opts.params);
+  opts.onStep?.(3, 3, "writing the file");
   try {
     writeFileAtomic(outFile, bytes, 0o600, !opts.overwrite);
   } catch (err) {
@@ -243,6 +254,7 @@ function checkImportedStore(path: string): void {
  */
 export function importProfile(inFile: string, profileDir: string, passphrase: string, opts: ImportOptions = {}): void {
   const dest = resolve(profileDir);
+  opts.onStep?.(1, 4, "deriving the key from the passphrase and decrypting");
   const entries = decodeExport(new Uint8Array(readFileSync(inFile)), passphrase);
   try {
     const keyJson = entries.find((e) => e.name === KEYSTORE_FILE)!;
@@ -263,9 +275,12 @@ export function importProfile(inFile: string, profileDir: string, passphrase: st
     const tmp = join(parent, `.${basename(dest)}.import-${tag}`);
     mkdirSync(tmp, { mode: 0o700 });
     try {
+      opts.onStep?.(2, 4, "writing the profile");
       for (const e of entries) writeNewFileSync(join(tmp, e.name), e.data, 0o600);
       fsyncDir(tmp);
+      opts.onStep?.(3, 4, "checking its database");
       checkImportedStore(join(tmp, STORE_FILE));
+      opts.onStep?.(4, 4, "moving it into place");
       if (existing) {
         const old = join(parent, `.${basename(dest)}.replaced-${tag}`);
         renameSync(dest, old);

@@ -1,9 +1,10 @@
 /**
  * The sync progress bar, or "syncing… N messages" without a total (client/commands/output.ts syncProgress): on a terminal
  * it is redrawn in place per page and erased at the end; with --json or without a terminal
- * nothing is written.
+ * nothing is written. The same for export and import's step bar (withSteps).
  */
 import { describe, expect, test } from "vitest";
+import { withSteps } from "../../client/commands/export.js";
 import { syncProgress } from "../../client/commands/output.js";
 
 function stream(isTTY: boolean) {
@@ -48,5 +49,38 @@ describe("syncProgress", () => {
       p.done();
       expect(out.written).toEqual([]);
     }
+  });
+});
+
+describe("withSteps (export / import)", () => {
+  test("on a terminal: a step bar redrawn before each step and erased at the end; nothing otherwise", () => {
+    const out = stream(true);
+    const r = withSteps(false, "import", (onStep) => {
+      onStep(1, 2, "decrypting");
+      onStep(2, 2, "writing");
+      return 42;
+    }, out);
+    expect(r).toBe(42);
+    expect(out.written).toEqual([
+      `\r\x1b[2Ksmsg: import [${"·".repeat(12)}] 1/2 decrypting…`,
+      `\r\x1b[2Ksmsg: import [${"#".repeat(6)}${"·".repeat(6)}] 2/2 writing…`,
+      "\r\x1b[2K",
+    ]);
+    for (const [json, tty] of [[true, true], [false, false]] as const) {
+      const quiet = stream(tty);
+      withSteps(json, "export", (onStep) => onStep(1, 1, "x"), quiet);
+      expect(quiet.written).toEqual([]);
+    }
+  });
+
+  test("the bar is erased when a step fails", () => {
+    const out = stream(true);
+    expect(() =>
+      withSteps(false, "import", (onStep) => {
+        onStep(1, 4, "decrypting");
+        throw new Error("wrong passphrase");
+      }, out),
+    ).toThrow("wrong passphrase");
+    expect(out.written.at(-1)).toBe("\r\x1b[2K");
   });
 });

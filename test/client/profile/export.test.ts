@@ -118,12 +118,14 @@ describe("export and import", () => {
     const src = tempDir();
     makeProfile(src);
     const out = join(tempDir(), "alice.smsgexp");
-    exportProfile(src, out, "export pass", rng(), { params: FAST });
+    const steps: string[] = [];
+    exportProfile(src, out, "export pass", rng(), { params: FAST, onStep: (i, n) => steps.push(`export ${i}/${n}`) });
     expect(statSync(out).mode & 0o777).toBe(0o600);
     expect(readFileSync(out).includes(Buffer.from("relay.example"))).toBe(false);
 
     const dest = join(tempDir(), "new-machine", "profiles", "default");
-    importProfile(out, dest, "export pass");
+    importProfile(out, dest, "export pass", { onStep: (i, n) => steps.push(`import ${i}/${n}`) });
+    expect(steps).toEqual(["export 1/3", "export 2/3", "export 3/3", "import 1/4", "import 2/4", "import 3/4", "import 4/4"]);
     expect(statSync(dest).mode & 0o777).toBe(0o700);
     expect(statSync(join(dest, "key.json")).mode & 0o777).toBe(0o600);
     expect(statSync(join(dest, "store.sqlite")).mode & 0o777).toBe(0o600);
