@@ -172,7 +172,8 @@ async function lockChats(tx: Queryable, chatIds: readonly number[]): Promise<voi
 
 /**
  * Batches up to this size are stored by one call of smsg_insert_messages (one round trip);
- * larger ones by the four-statement transaction. Measured on PostgreSQL 15 (2 cores):
+ * larger ones by a transaction (insertInTransaction). Measured on PostgreSQL 15 (2 cores), with the
+ * four-statement transaction of before 2026-11-25:
  * the function saves ~1.3 ms per batch of 1 (0.7 vs 2.0 ms) but costs more per row, so from
  * ~32 sends on the transaction is faster (64: 3.3 vs 5 ms; 256: 8 vs 13 ms). Small batches
  * are what an unloaded relay commits (latency); large ones what a saturated one commits.
@@ -558,12 +559,12 @@ export class RelayStore {
   /**
    * Stores a batch of sends in ONE transaction (group commit: the relay acks each send only
    * after this resolves) and returns one result per item, in order. The work per batch is the
-   * same whatever its size: lock the chats, look up earlier sends with the same (sender,
-   * idem), check chats and memberships, then one multi-row INSERT over unnest() arrays. A
+   * same whatever its size: lock the chats, check chats and memberships and earlier sends with
+   * the same (sender, idem), and one multi-row INSERT over unnest() arrays. A
    * small batch (up to SINGLE_STATEMENT_MAX_BATCH) does it in ONE statement in autocommit, a
    * call of the PL/pgSQL function smsg_insert_messages (migrations/0002_…sql): one round
    * trip, its own transaction, the chat locks held until it commits. A larger batch runs the
-   * four statements inside BEGIN … COMMIT, which costs less per row.
+   * statements inside BEGIN … COMMIT (see insertInTransaction), which costs less per row.
    *
    * Idempotency: a (sender, idem) already stored for the same chat returns the ORIGINAL id and
    * created_at with `duplicate: true` and stores nothing, even if the chat was closed or the
@@ -646,13 +647,20 @@ export class RelayStore {
     });
   }
 
-  /** insertMessages for a large batch: BEGIN, four statements, COMMIT (the same semantics). */
+  /**
+   * insertMessages for a large batch: BEGIN, three statements, COMMIT (the same semantics).
+   * Lock the chats, read chat state and memberships, INSERT … ON CONFLICT DO NOTHING the sends
+   * that pass; only if some send was refused or not inserted (its (sender, idem) is already
+   * stored: a retry, or a concurrent transaction committed it first) a fourth statement reads
+   * the stored ones, and a stored send wins over a refusal, as if it had been looked up first.
+   * The common case, all new and all allowed, saves that lookup's round trip and index probes.
+   * (A send whose (sender, idem) is already stored may use up a message id: ids have gaps.)
+   */
   private async insertInTransaction(batch: readonly NewMessage[], now: Date): Promise<InsertResult[]> {
     return this.db.transaction(async (tx) => {
       await lockChats(tx, batch.map((m) => m.chatId));
 
-      // The first occurrence of each (sender, idem) in the batch, by position, and any earlier
-      // send with the same pair (committed before we took the locks, so visible now).
+      // The first occurrence of each (sender, idem) in the batch, by position.
       const keyOf = (senderId: number, idem: Uint8Array): string => `${senderId}:${hex(idem)}`;
       const firstIndex = new Map<string, number>();
       batch.forEach((m, i) => {
@@ -660,7 +668,6 @@ export class RelayStore {
         if (!firstIndex.has(key)) firstIndex.set(key, i);
       });
       const firstByKey = new Map([...firstIndex].map(([key, i]) => [key, batch[i] as NewMessage]));
-      const existing = await findByIdem(tx, [...firstByKey.values()]);
 
       // Chat state and memberships for every (chat, sender) and (chat, recipient) pair.
       const pairs = new Map<string, [number, number]>();
@@ -685,18 +692,9 @@ export class RelayStore {
 
       // Decide the first occurrence of each (sender, idem); repeats in the batch follow it.
       const outcome = new Map<string, InsertResult>();
+      const refused = new Map<string, InsertFailure>();
       const toInsert: NewMessage[] = [];
       for (const [key, m] of firstByKey) {
-        const stored = existing.get(key);
-        if (stored !== undefined) {
-          outcome.set(
-            key,
-            stored.chatId === m.chatId
-              ? { ok: true, id: stored.id, createdAt: stored.createdAt, duplicate: true }
-              : { ok: false, reason: "idem_conflict" },
-          );
-          continue;
-        }
         const closed = closedByChat.get(m.chatId);
         let refusal: InsertFailure | undefined;
         // A non-member learns only that the chat is unknown to it, not whether it is closed.
@@ -704,7 +702,7 @@ export class RelayStore {
         else if (!isMember.has(`${m.chatId}:${m.senderId}`)) refusal = "not_member";
         else if (closed) refusal = "chat_closed";
         else if (m.recipientId !== null && !isMember.has(`${m.chatId}:${m.recipientId}`)) refusal = "recipient_not_member";
-        if (refusal !== undefined) outcome.set(key, { ok: false, reason: refusal });
+        if (refusal !== undefined) refused.set(key, refusal);
         else toInsert.push(m);
       }
 
@@ -729,21 +727,29 @@ export class RelayStore {
         for (const r of rows) {
           outcome.set(keyOf(num(r.sender_id), r.idem), { ok: true, id: num(r.id), createdAt: r.created_at, duplicate: false });
         }
-        // Not inserted: a concurrent transaction (sending to another chat, so not serialised by
-        // our chat locks) committed the same (sender, idem) first. It is visible now.
-        const raced = toInsert.filter((m) => !outcome.has(keyOf(m.senderId, m.idem)));
-        if (raced.length > 0) {
-          const winners = await findByIdem(tx, raced);
-          for (const m of raced) {
-            const w = winners.get(keyOf(m.senderId, m.idem));
-            if (w === undefined) throw new InternalError("a send conflicted on its idempotency id but no earlier send was found");
+      }
+
+      // Not stored by this INSERT: refused, or the (sender, idem) is already stored (an earlier
+      // send, or a concurrent transaction sending to another chat, so not serialised by our
+      // chat locks, committed it first; visible now). A stored send is the answer: a duplicate
+      // for the same chat, idem_conflict for another, even if the chat was closed or the sender
+      // removed since. Otherwise the refusal stands.
+      const unresolved: [string, NewMessage][] = [];
+      for (const entry of firstByKey) if (!outcome.has(entry[0])) unresolved.push(entry);
+      if (unresolved.length > 0) {
+        const stored = await findByIdem(tx, unresolved.map((e) => e[1]));
+        for (const [key, m] of unresolved) {
+          const w = stored.get(key);
+          if (w !== undefined) {
             outcome.set(
-              keyOf(m.senderId, m.idem),
-              w.chatId === m.chatId
-                ? { ok: true, id: w.id, createdAt: w.createdAt, duplicate: true }
-                : { ok: false, reason: "idem_conflict" },
+              key,
+              w.chatId === m.chatId ? { ok: true, id: w.id, createdAt: w.createdAt, duplicate: true } : { ok: false, reason: "idem_conflict" },
             );
+            continue;
           }
+          const refusal = refused.get(key);
+          if (refusal === undefined) throw new InternalError("a send conflicted on its idempotency id but no earlier send was found");
+          outcome.set(key, { ok: false, reason: refusal });
         }
       }
 
