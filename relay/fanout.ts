@@ -3,7 +3,7 @@
  * relay, and to the other relays sharing the database through PostgreSQL LISTEN/NOTIFY
  * (DESIGN.md "Relay"). Offline recipients get everything on their next sync instead.
  */
-import { encodeMessageFrame, type ChatEventKind } from "../src/wire/index.js";
+import { encodeMessageFrame, encodeMsgFrame, type ChatEventKind } from "../src/wire/index.js";
 import type { Logger } from "./logger.js";
 import type { Presence } from "./presence.js";
 import type { Db, RelayStore, StoredMessage } from "./store/index.js";
@@ -116,8 +116,7 @@ export class Fanout {
         if (accountId === m.senderId) continue;
         const conns = this.presence.connectionsOf(accountId);
         if (!conns || conns.size === 0) continue;
-        frame ??= encodeMessageFrame({
-          t: "msg",
+        frame ??= encodeMsgFrame({
           chat: m.chatId,
           msg: m.id,
           from: await this.presence.usernameOf(m.senderId),

@@ -4,7 +4,7 @@
  * id gets the first result back and stores nothing.
  */
 import type { ClientMessageOf } from "../../src/wire/index.js";
-import { encodeMessageFrame } from "../../src/wire/index.js";
+import { encodeMsgFrame, encodeSentFrame } from "../../src/wire/index.js";
 import { type ClientConnection, RelayError, type SessionAccount } from "../connection.js";
 import { type InsertFailure, type StoredMessage, nextPageAfter } from "../store/index.js";
 import { accountNamed } from "./keys.js";
@@ -27,7 +27,8 @@ export async function handleSend(conn: ClientConnection, self: SessionAccount, m
     .submit({ chatId: msg.chat, senderId: self.id, recipientId, idem: msg.idem, envelope: msg.envelope })
     .then(
       (r) => {
-        if (r.ok) conn.send({ t: "sent", id: msg.id, msg: r.id, ts: r.createdAt.getTime(), duplicate: r.duplicate });
+        // The relay's own frame: encoded directly, the same bytes as conn.send would write.
+        if (r.ok) conn.push(encodeSentFrame({ id: msg.id, msg: r.id, ts: r.createdAt.getTime(), duplicate: r.duplicate }, ctx.config.limits.maxFrameBytes));
         else {
           const [code, text] = FAILURES[r.reason];
           conn.sendError(code, text, msg.id);
@@ -43,8 +44,7 @@ export async function handleSend(conn: ClientConnection, self: SessionAccount, m
 /** The msg frame of a stored message. */
 async function messageFrame(conn: ClientConnection, m: StoredMessage): Promise<Uint8Array> {
   const { presence } = conn.ctx;
-  return encodeMessageFrame({
-    t: "msg",
+  return encodeMsgFrame({
     chat: m.chatId,
     msg: m.id,
     from: await presence.usernameOf(m.senderId),

@@ -5,3 +5,4 @@ export * from "./msgpack.js";
 export * from "./schema.js";
 export * from "./username.js";
 export * from "./messages.js";
+export * from "./hot-frames.js";
