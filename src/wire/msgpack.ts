@@ -44,6 +44,9 @@ const packr = new Packr({
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
+/** ASCII map keys up to this long are built by scanMsgpack itself rather than by TextDecoder. */
+const SHORT_KEY = 32;
+
 /** An open container during the scan. */
 interface Open {
   /** Values still to read: elements of an array, keys plus values of a map. */
@@ -148,11 +151,25 @@ export function scanMsgpack(bytes: Uint8Array, limits: MsgpackLimits = DEFAULT_M
 
     if (strLength >= 0) {
       need(strLength);
-      let text: string;
-      try {
-        text = strictUtf8.decode(bytes.subarray(pos, pos + strLength));
-      } catch {
-        bad("invalid UTF-8 in a string");
+      // ASCII is valid UTF-8 and decodes to the same characters: check it (and build a short
+      // key) without a TextDecoder call; anything else goes through the strict decoder.
+      const strEnd = pos + strLength;
+      let ascii = true;
+      for (let i = pos; i < strEnd; i++) {
+        if (bytes[i]! > 0x7f) {
+          ascii = false;
+          break;
+        }
+      }
+      let text = "";
+      if (!ascii || (expectKey && strLength > SHORT_KEY)) {
+        try {
+          text = strictUtf8.decode(bytes.subarray(pos, strEnd));
+        } catch {
+          bad("invalid UTF-8 in a string");
+        }
+      } else if (expectKey) {
+        for (let i = pos; i < strEnd; i++) text += String.fromCharCode(bytes[i]!);
       }
       if (expectKey) {
         const keys = top?.keys as Set<string>;
