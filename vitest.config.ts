@@ -3,8 +3,9 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    // Compiles to dist/ first when a source changed, for suites that run the built CLI.
-    globalSetup: ["./test/global-setup.ts"],
+    // Compiles to dist/ first when a source changed, for suites that run the built CLI; and
+    // gives the run its own temporary folder, removed at the end.
+    globalSetup: ["./test/global-setup.ts", "./test/temp-root.ts"],
     // Two cores: keep workers at two so property tests don't starve each other.
     maxWorkers: 2,
     testTimeout: 60_000,
