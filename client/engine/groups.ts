@@ -44,7 +44,14 @@ import {
 import { RemoteError, SmsgError, UsageError } from "../../src/errors.js";
 import type { RelayMessageOf } from "../../src/wire/messages.js";
 import { normalizeUsername } from "../../src/wire/username.js";
-import { type AppMessage, type GroupStateMessage, AppMessageError, decodeAppMessage, encodeAppMessage } from "../protocol/app-message.js";
+import {
+  type AppMessage,
+  type GroupStateMessage,
+  AppMessageError,
+  appMessageErrorText,
+  decodeAppMessage,
+  encodeAppMessage,
+} from "../protocol/app-message.js";
 import { checkArrival } from "../protocol/arrival.js";
 import { acceptGroupState, reconcile, senderKeyVerdict, signGroupState } from "../protocol/group-state.js";
 import { nextSeq } from "../protocol/sequence.js";
@@ -58,7 +65,7 @@ import type { Account } from "./open-account.js";
 import { type QueuedMessage, flushOutbox } from "./outbox.js";
 import { sequenceVerdict } from "./sequence-check.js";
 import { storeIncomingText, storeOutgoingText } from "./text-rows.js";
-import { checkIdentity, decryptFromPeer, ensureSession, isDecryptFailure, encryptForPeer } from "./sessions.js";
+import { checkIdentity, ensureSession, isDecryptFailure, encryptForPeer, openPairwise } from "./sessions.js";
 import type { SendResult } from "./send.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -614,25 +621,15 @@ export function storeGroupIncoming(acct: Account, m: RelayMessageOf<"msg">, unde
 }
 
 function appError(e: unknown, undecryptable: Undecryptable): Received {
-  if (e instanceof AppMessageError) {
-    return undecryptable(
-      e.reason === "unsupported_version" || e.reason === "unknown_kind" ? "sent by a newer version of SocketMessenger" : "the message is malformed",
-    );
-  }
+  if (e instanceof AppMessageError) return undecryptable(appMessageErrorText(e));
   throw e;
 }
 
 function storePairwise(acct: Account, m: RelayMessageOf<"msg">, undecryptable: Undecryptable): Received {
   const { store } = acct;
-  let dec;
-  try {
-    dec = decryptFromPeer(acct, m.from, m.envelope);
-  } catch (e) {
-    if (isDecryptFailure(e)) return undecryptable("could not decrypt");
-    throw e;
-  }
   const events: EngineEvent[] = [];
-  if (dec.keyChangeDetected) events.push({ type: "key_change", user: m.from, chat: m.chat });
+  const dec = openPairwise(acct, m, events);
+  if (!dec) return undecryptable("could not decrypt");
   const withEvents = (r: Received): Received => ({ stored: true, events: [...events, ...r.events] });
   try {
     let app: AppMessage;

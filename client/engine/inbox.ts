@@ -17,7 +17,7 @@
  */
 import { wipe } from "../../crypto/primitives.js";
 import type { RelayMessageOf } from "../../src/wire/messages.js";
-import { AppMessageError, decodeAppMessage } from "../protocol/app-message.js";
+import { AppMessageError, appMessageErrorText, decodeAppMessage } from "../protocol/app-message.js";
 import { checkArrival } from "../protocol/arrival.js";
 import type { RelayClient } from "../relay-client.js";
 import type { MessageRecord } from "../store/index.js";
@@ -28,7 +28,7 @@ import type { Account } from "./open-account.js";
 import { prepareGroupFrame, storeGroupIncoming } from "./groups.js";
 import { sequenceVerdict } from "./sequence-check.js";
 import { storeIncomingText } from "./text-rows.js";
-import { type Decrypted, decryptFromPeer, isDecryptFailure } from "./sessions.js";
+import { type Decrypted, openPairwise } from "./sessions.js";
 
 /** What processing one frame did. */
 export interface Received {
@@ -96,24 +96,13 @@ function storeFrame(acct: Account, m: RelayMessageOf<"msg">): Received {
   if (chat.kind === "group") return storeGroupIncoming(acct, m, undecryptable);
   if (m.from !== chat.peer) return undecryptable(`the relay says it is from ${m.from}, who is not the other member of this chat`);
 
-  let dec: Decrypted;
-  try {
-    dec = decryptFromPeer(acct, m.from, m.envelope);
-  } catch (e) {
-    if (isDecryptFailure(e)) return undecryptable("could not decrypt");
-    throw e;
-  }
   const events: EngineEvent[] = [];
-  if (dec.keyChangeDetected) events.push({ type: "key_change", user: m.from, chat: m.chat });
+  const dec = openPairwise(acct, m, events);
+  if (!dec) return undecryptable("could not decrypt");
   try {
     return storeApp(acct, m, dec, events, undecryptable);
   } catch (e) {
-    if (e instanceof AppMessageError) {
-      const reason =
-        e.reason === "unsupported_version" || e.reason === "unknown_kind" ? "sent by a newer version of SocketMessenger" : "the message is malformed";
-      const r = undecryptable(reason);
-      return { stored: true, events: [...events, ...r.events] };
-    }
+    if (e instanceof AppMessageError) return { stored: true, events: [...events, ...undecryptable(appMessageErrorText(e)).events] };
     throw e;
   } finally {
     wipe(dec.plaintext);

@@ -34,9 +34,11 @@ import {
   sessionEncrypt,
 } from "../../crypto/session.js";
 import { RemoteError, UsageError } from "../../src/errors.js";
+import type { RelayMessageOf } from "../../src/wire/messages.js";
 import type { RelayClient } from "../relay-client.js";
 import type { ClientStore, ContactRecord, PinResult } from "../store/index.js";
 import { KeyChangedError, UserUnknownError } from "./errors.js";
+import type { EngineEvent } from "./events.js";
 import type { Account } from "./open-account.js";
 
 /** Throws KeyChangedError when a key change is pending for `peer` (nothing may be sent to them). */
@@ -157,6 +159,23 @@ function prekeyStore(store: ClientStore): PrekeyStore {
       return store.sessions.hasSeenPrekeyMessage(baseKey, signedPrekeyId);
     },
   };
+}
+
+/**
+ * decryptFromPeer for a received frame, inside the caller's transaction: undefined when the
+ * envelope does not decrypt (the caller stores the frame as undecryptable; nothing changed),
+ * and a key_change event in `events` when the session revealed a new identity key for the sender.
+ */
+export function openPairwise(acct: Account, m: RelayMessageOf<"msg">, events: EngineEvent[]): Decrypted | undefined {
+  let dec: Decrypted;
+  try {
+    dec = decryptFromPeer(acct, m.from, m.envelope);
+  } catch (e) {
+    if (isDecryptFailure(e)) return undefined;
+    throw e;
+  }
+  if (dec.keyChangeDetected) events.push({ type: "key_change", user: m.from, chat: m.chat });
+  return dec;
 }
 
 /**

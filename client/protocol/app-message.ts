@@ -103,6 +103,11 @@ export class AppMessageError extends CodecError {
   }
 }
 
+/** What a receiver tells the user about a refused application message (it names nothing secret). */
+export function appMessageErrorText(e: AppMessageError): string {
+  return e.reason === "unsupported_version" || e.reason === "unknown_kind" ? "sent by a newer version of SocketMessenger" : "the message is malformed";
+}
+
 // ---------------------------------------------------------------------------------------------
 // Field schemas
 
