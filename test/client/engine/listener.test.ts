@@ -9,9 +9,9 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { openDirectChat } from "../../../client/engine/chats.js";
 import { RelayUnreachableError } from "../../../client/engine/errors.js";
 import type { EngineEvent } from "../../../client/engine/events.js";
-import { type DeliveredText, type ListenStatus, listen } from "../../../client/engine/listener.js";
+import { type DeliveredText, type ListenOptions, type ListenStatus, listen } from "../../../client/engine/listener.js";
 import { goOnline } from "../../../client/engine/online.js";
-import { closeAccount, openLocalAccount } from "../../../client/engine/open-account.js";
+import { type Account, closeAccount, openLocalAccount } from "../../../client/engine/open-account.js";
 import { flushOutbox, queueText } from "../../../client/engine/outbox.js";
 import { sendText } from "../../../client/engine/send.js";
 import { ensureSession } from "../../../client/engine/sessions.js";
@@ -27,22 +27,42 @@ afterAll(async () => {
   await tr.stop();
 });
 
+/**
+ * Starts listen on `acct`, recording its events, statuses, warnings and delivered texts, and
+ * waits until it is listening. `stop()` ends it.
+ */
+async function startListening(acct: Account, opts: Partial<ListenOptions> = {}) {
+  const events: EngineEvent[] = [];
+  const statuses: ListenStatus[] = [];
+  const warnings: unknown[] = [];
+  const sent: DeliveredText[] = [];
+  const abort = new AbortController();
+  const done = listen(acct, {
+    signal: abort.signal,
+    onEvent: (e) => events.push(e),
+    onStatus: (st) => statuses.push(st),
+    onWarning: (w) => warnings.push(w),
+    onSent: (d) => sent.push(d),
+    ...opts,
+  });
+  await until(() => statuses.some((st) => st.state === "listening"));
+  return {
+    events,
+    statuses,
+    warnings,
+    sent,
+    stop: async () => {
+      abort.abort();
+      await done;
+    },
+  };
+}
+
 describe("listen", () => {
   test("streams messages, refills prekeys, survives a relay restart, and delivers the outbox once", async () => {
     const alice = await engineUser(tr, "alice");
     const bob = await engineUser(tr, "bob");
-    const events: EngineEvent[] = [];
-    const statuses: ListenStatus[] = [];
-    const stop = new AbortController();
-    const listening = listen(bob.acct, {
-      signal: stop.signal,
-      onEvent: (e) => events.push(e),
-      onStatus: (s) => statuses.push(s),
-      syncDelayMs: 50,
-      minBackoffMs: 50,
-      maxBackoffMs: 200,
-    });
-    await until(() => statuses.some((s) => s.state === "listening"));
+    const { events, statuses, stop } = await startListening(bob.acct, { syncDelayMs: 50, minBackoffMs: 50, maxBackoffMs: 200 });
 
     const a = await alice.online();
     const { chat } = await openDirectChat(alice.acct, a.relay, "bob");
@@ -82,8 +102,7 @@ describe("listen", () => {
     expect(events.filter((e) => e.type === "message").map((e) => (e.type === "message" ? e.body : ""))).toEqual(["one", "sent while the relay was down"]);
     a2.close();
 
-    stop.abort();
-    await listening;
+    await stop();
     alice.close();
     bob.close();
   });
@@ -93,12 +112,8 @@ describe("listen", () => {
     const a0 = await alice.online();
     const { chat } = await openDirectChat(alice.acct, a0.relay, "bob2");
     a0.close();
-    const events: EngineEvent[] = [];
-    const statuses: ListenStatus[] = [];
-    const stop = new AbortController();
     // A long first backoff: the relay restarts, and another process catches up, while the listener waits.
-    const listening = listen(bob.acct, { signal: stop.signal, onEvent: (e) => events.push(e), onStatus: (s) => statuses.push(s), minBackoffMs: 3000 });
-    await until(() => statuses.some((s) => s.state === "listening"));
+    const { events, statuses, stop } = await startListening(bob.acct, { minBackoffMs: 3000 });
     await tr.stop();
     await until(() => statuses.some((s) => s.state === "disconnected"));
     tr = await startRelay({ db: tr.db, keyPair: tr.keyPair, config: { port: tr.port } });
@@ -123,26 +138,14 @@ describe("listen", () => {
       "pushed to the listener",
     ]);
     a.close();
-    stop.abort();
-    await listening;
+    await stop();
     alice.close();
     bob.close();
   });
   test("a damaged journal entry and entries pruned before they were read are reported as warnings; the rest still comes", async () => {
     const alice = await engineUser(tr, "alice3");
     const bob = await engineUser(tr, "bob3");
-    const events: EngineEvent[] = [];
-    const warnings: unknown[] = [];
-    const statuses: ListenStatus[] = [];
-    const stop = new AbortController();
-    const listening = listen(bob.acct, {
-      signal: stop.signal,
-      onEvent: (e) => events.push(e),
-      onStatus: (s) => statuses.push(s),
-      onWarning: (w) => warnings.push(w),
-      syncDelayMs: 50,
-    });
-    await until(() => statuses.some((s) => s.state === "listening"));
+    const { events, warnings, stop } = await startListening(bob.acct, { syncDelayMs: 50 });
     const a = await alice.online();
     const { chat } = await openDirectChat(alice.acct, a.relay, "bob3");
     await sendText(alice.acct, a.relay, chat, "first");
@@ -158,8 +161,7 @@ describe("listen", () => {
     expect(warnings.map((w) => (w as { code: string }).code)).toEqual(["EVENT_DAMAGED", "EVENTS_DROPPED"]);
     expect(events.filter((e) => e.type === "profile")).toHaveLength(1); // the third entry
     a.close();
-    stop.abort();
-    await listening;
+    await stop();
     alice.close();
     bob.close();
   });
@@ -174,15 +176,10 @@ describe("listen", () => {
     // display name that goes ahead of a first text.
     const queued = queueText(alice.acct, chat, "written earlier");
     expect(alice.acct.store.outbox.count()).toBe(2);
-    const sent: DeliveredText[] = [];
-    const statuses: ListenStatus[] = [];
-    const stop = new AbortController();
-    const listening = listen(alice.acct, { signal: stop.signal, onEvent: () => undefined, onSent: (s) => sent.push(s), onStatus: (s) => statuses.push(s) });
-    await until(() => statuses.some((s) => s.state === "listening"));
+    const { sent, stop } = await startListening(alice.acct);
     expect(sent).toEqual([{ chat: chat.id, id: queued.messageId, relayMsg: expect.any(Number), ts: expect.any(Number), seq: 1, duplicate: false }]);
     expect(alice.acct.store.outbox.count()).toBe(0);
-    stop.abort();
-    await listening;
+    await stop();
     alice.close();
     bob.close();
   });
