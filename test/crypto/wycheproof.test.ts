@@ -1,5 +1,5 @@
 /**
- * Runs every Wycheproof file in ../shared/vectors/wycheproof/ (C2SP/wycheproof, testvectors_v1,
+ * Runs every Wycheproof file in test/vectors/third-party/wycheproof/ (C2SP/wycheproof, testvectors_v1,
  * unchanged; see the README there) against crypto/primitives.ts, read in place.
  *
  * Rules (from that README):
@@ -37,7 +37,7 @@ import {
 // The files and their shape (only the fields we read)
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const VECTORS_DIR = path.resolve(repoRoot, "../shared/vectors/wycheproof");
+const VECTORS_DIR = path.resolve(repoRoot, "test/vectors/third-party/wycheproof");
 
 type Result = "valid" | "invalid" | "acceptable";
 
@@ -305,7 +305,7 @@ const FILES: Record<string, () => ReturnType<typeof runFile>> = {
 };
 
 describe("Wycheproof", () => {
-  test("every JSON file in ../shared/vectors/wycheproof has a runner here", () => {
+  test("every JSON file in test/vectors/third-party/wycheproof has a runner here", () => {
     const onDisk = fs.readdirSync(VECTORS_DIR).filter((f) => f.endsWith(".json")).sort();
     expect(onDisk).toEqual(Object.keys(FILES).sort());
   });

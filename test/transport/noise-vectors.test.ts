@@ -1,5 +1,5 @@
 /**
- * The published cacophony Noise vectors (../shared/vectors/noise/, README.md there), run
+ * The published cacophony Noise vectors (test/vectors/third-party/noise/, README.md there), run
  * unchanged: each vector drives an initiator and a responder HandshakeState talking to each
  * other, and every handshake ciphertext, both handshake hashes and every transport message
  * (alternating direction, initiator first, nonces from 0, empty AD) must match byte for byte.
@@ -14,7 +14,7 @@ import { replayRng } from "../../crypto/rng.js";
 import { HandshakeState, parseProtocolName, type CipherState } from "../../src/transport/index.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const vectorDir = path.resolve(repoRoot, "../shared/vectors/noise");
+const vectorDir = path.resolve(repoRoot, "test/vectors/third-party/noise");
 
 interface CacophonyVector {
   protocol_name: string;
