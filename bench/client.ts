@@ -32,7 +32,13 @@ const smsg = (user: string, ...args: string[]) => run(process.execPath, [CLI, ..
 function stats(xs: number[]) {
   const s = [...xs].sort((a, b) => a - b);
   const at = (p: number) => s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-  return { n: s.length, min: +s[0]!.toFixed(1), p50: +at(50).toFixed(1), p95: +at(95).toFixed(1), max: +s[s.length - 1]!.toFixed(1) };
+  return {
+    n: s.length,
+    min: +s[0]!.toFixed(1),
+    p50: +at(50).toFixed(1),
+    p95: +at(95).toFixed(1),
+    max: +s[s.length - 1]!.toFixed(1),
+  };
 }
 
 async function main() {

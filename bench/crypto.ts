@@ -10,7 +10,13 @@ import { utf8 } from "../crypto/bytes.js";
 import { generateIdentity } from "../crypto/identity.js";
 import { bundleOf, generateOneTimePrekeys, generateSignedPrekey } from "../crypto/prekeys.js";
 import { ratchetDecrypt, ratchetEncrypt, ratchetInitInitiator, ratchetInitResponder } from "../crypto/ratchet.js";
-import { createSenderKey, distributionMessage, parseDistribution, senderDecrypt, senderEncrypt } from "../crypto/sender-keys.js";
+import {
+  createSenderKey,
+  distributionMessage,
+  parseDistribution,
+  senderDecrypt,
+  senderEncrypt,
+} from "../crypto/sender-keys.js";
 import { x3dhInitiate, x3dhRespond } from "../crypto/x3dh.js";
 import { x25519KeyPair } from "../crypto/primitives.js";
 import { systemRng as rng } from "../src/system-rng.js";
@@ -41,15 +47,18 @@ function ratchetPair() {
   const sk = rng(32);
   const ad = rng(128);
   const bobKey = x25519KeyPair(rng);
-  return { alice: ratchetInitInitiator(rng, sk, ad, bobKey.publicKey).state, bob: ratchetInitResponder(sk, ad, bobKey) };
+  return {
+    alice: ratchetInitInitiator(rng, sk, ad, bobKey.publicKey).state,
+    bob: ratchetInitResponder(sk, ad, bobKey),
+  };
 }
-let one = ratchetPair();
+const one = ratchetPair();
 const oneWay = measure("double ratchet encrypt+decrypt, 200 B, same chain", () => {
   const e = ratchetEncrypt(one.alice, message);
   one.alice = e.state;
   one.bob = ratchetDecrypt(rng, one.bob, e.message).state;
 });
-let pp = ratchetPair();
+const pp = ratchetPair();
 pp.bob = ratchetDecrypt(rng, pp.bob, ratchetEncrypt(pp.alice, message).message).state;
 let turn = 0;
 const pingPong = measure("double ratchet encrypt+decrypt, 200 B, DH step every message", () => {

@@ -37,14 +37,20 @@ export interface RelayProcess {
 export async function startRelayProcess(dataDir: string, port: number, extra: string[] = []): Promise<RelayProcess> {
   // SMSG_RELAY_NODE_ARGS: extra node flags for the relay, e.g. "--cpu-prof" when profiling a benchmark.
   const nodeArgs = (process.env["SMSG_RELAY_NODE_ARGS"] ?? "").split(" ").filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, CLI, "relay", "serve", "--data", dataDir, "--port", String(port), ...extra], {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, SMSG_LOG_LEVEL: "warn" },
-  });
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, CLI, "relay", "serve", "--data", dataDir, "--port", String(port), ...extra],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, SMSG_LOG_LEVEL: "warn" },
+    },
+  );
   const stdout: string[] = [];
   let stderr = "";
   child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | string>((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown")));
+  const exited = new Promise<number | string>((resolve) =>
+    child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown")),
+  );
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`relay did not start in time: ${stderr}`)), 60_000);
     child.stdout!.on("data", (d: Buffer) => {
@@ -63,8 +69,21 @@ export async function startRelayProcess(dataDir: string, port: number, extra: st
 }
 
 /** Runs `smsg relay invite` against the data folder and returns the invite code. */
-export async function inviteCode(dataDir: string, uses = 1, extra: string[] = []): Promise<{ code: Uint8Array; relayKey: Uint8Array }> {
-  const { stdout } = await run(process.execPath, [CLI, "relay", "invite", "--data", dataDir, "--uses", String(uses), ...extra]);
+export async function inviteCode(
+  dataDir: string,
+  uses = 1,
+  extra: string[] = [],
+): Promise<{ code: Uint8Array; relayKey: Uint8Array }> {
+  const { stdout } = await run(process.execPath, [
+    CLI,
+    "relay",
+    "invite",
+    "--data",
+    dataDir,
+    "--uses",
+    String(uses),
+    ...extra,
+  ]);
   const link = parseInviteLink(stdout.trim());
   return { code: link.code, relayKey: link.relayKey };
 }

@@ -60,7 +60,14 @@ let codeCounter = 0;
 const sockets: Socket[] = [];
 
 async function connect(): Promise<RelayClient> {
-  const c = await RelayClient.connect({ host: "127.0.0.1", port, relayKey, rng: systemRng, timeoutMs: 60_000, requestTimeoutMs: 120_000 });
+  const c = await RelayClient.connect({
+    host: "127.0.0.1",
+    port,
+    relayKey,
+    rng: systemRng,
+    timeoutMs: 60_000,
+    requestTimeoutMs: 120_000,
+  });
   sockets.push(socketOf(c));
   return c;
 }
@@ -156,7 +163,11 @@ async function pairsSetup(n: number) {
   const receivers = await makeUsers(n, "r");
   const sc = await Promise.all(senders.map(login));
   const rc = await Promise.all(receivers.map(login));
-  const chats = await Promise.all(sc.map((c, i) => c.request<"open_direct">({ t: "open_direct", username: receivers[i]!.name }).then((r) => r.chat.id)));
+  const chats = await Promise.all(
+    sc.map((c, i) =>
+      c.request<"open_direct">({ t: "open_direct", username: receivers[i]!.name }).then((r) => r.chat.id),
+    ),
+  );
   return { sc, rc, chats };
 }
 
@@ -174,7 +185,12 @@ async function throughput() {
     sc.map(async (c, i) => {
       const worker = async () => {
         while (performance.now() < end) {
-          await c.request<"send">({ t: "send", chat: chats[i]!, idem: nextIdem(), envelope: envelopeAt(process.hrtime.bigint()) });
+          await c.request<"send">({
+            t: "send",
+            chat: chats[i]!,
+            idem: nextIdem(),
+            envelope: envelopeAt(process.hrtime.bigint()),
+          });
           acked++;
         }
       };
@@ -226,7 +242,14 @@ async function latency() {
     if (due > now) await new Promise((r) => setTimeout(r, Math.max(0, due - now - 0.5)));
     while (sent < total && t0 + sent * intervalMs <= performance.now()) {
       const i = sent % PAIRS;
-      pending.push(sc[i]!.request<"send">({ t: "send", chat: chats[i]!, idem: nextIdem(), envelope: envelopeAt(process.hrtime.bigint()) }));
+      pending.push(
+        sc[i]!.request<"send">({
+          t: "send",
+          chat: chats[i]!,
+          idem: nextIdem(),
+          envelope: envelopeAt(process.hrtime.bigint()),
+        }),
+      );
       sent++;
     }
   }
@@ -239,7 +262,12 @@ async function latency() {
     sent,
     delivered: sink.delivered,
     achievedPerSecond: Math.round(sent / ((performance.now() - t0) / 1000)),
-    latencyMs: { p50: percentile(lat, 50), p95: percentile(lat, 95), p99: percentile(lat, 99), max: lat[lat.length - 1] },
+    latencyMs: {
+      p50: percentile(lat, 50),
+      p95: percentile(lat, 95),
+      p99: percentile(lat, 99),
+      max: lat[lat.length - 1],
+    },
     wireBytesPerDelivered: Math.round((wireBytes() - bytes0) / Math.max(1, sink.delivered)),
     senderLegBytesPerMessage: Math.round((wireBytes(sc) - up0) / Math.max(1, sent)),
     recipientLegBytesPerMessage: Math.round((wireBytes(rc) - down0) / Math.max(1, sink.delivered)),
@@ -258,7 +286,10 @@ async function group() {
   for (let g = 0; g < GROUPS; g++) {
     const members = users.slice(g * MEMBERS, (g + 1) * MEMBERS);
     const creator = clients[g * MEMBERS]!;
-    const chat = await creator.request<"create_group">({ t: "create_group", members: members.slice(1).map((u) => u.name) });
+    const chat = await creator.request<"create_group">({
+      t: "create_group",
+      members: members.slice(1).map((u) => u.name),
+    });
     chats.push(chat.chat.id);
     for (let m = 1; m < MEMBERS; m++) receive(clients[g * MEMBERS + m]!, sink);
   }
@@ -304,7 +335,11 @@ async function idle() {
   const before = relayRssKiB();
   const clients: RelayClient[] = [];
   for (let i = 0; i < IDLE; i += 200) {
-    clients.push(...(await Promise.all(Array.from({ length: Math.min(200, IDLE - i) }, (_, k) => login(users[(i + k) % users.length]!)))));
+    clients.push(
+      ...(await Promise.all(
+        Array.from({ length: Math.min(200, IDLE - i) }, (_, k) => login(users[(i + k) % users.length]!)),
+      )),
+    );
   }
   await new Promise((r) => setTimeout(r, 2000));
   const after = relayRssKiB();
@@ -327,7 +362,16 @@ async function main() {
     if (!url) throw new Error("--storage pg needs --database-url (an empty database)");
     extra = ["--database-url", url];
   }
-  const limits = ["--max-connections-per-address", "100000", "--message-rate", "1000000", "--message-burst", "1000000", "--max-outbound-bytes", String(64 * 1024 * 1024)];
+  const limits = [
+    "--max-connections-per-address",
+    "100000",
+    "--message-rate",
+    "1000000",
+    "--message-burst",
+    "1000000",
+    "--max-outbound-bytes",
+    String(64 * 1024 * 1024),
+  ];
   relay = await startRelayProcess(dataDir, port, [...extra, ...limits]);
   relayKey = (await inviteCode(dataDir, 1, extra)).relayKey;
   const results: unknown[] = [];

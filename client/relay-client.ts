@@ -151,7 +151,12 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
 
   /** Logs in to an existing account on this connection. */
   login(username: string, credential: Uint8Array, identity: IdentityKeyPair) {
-    return this.request<"login">({ t: "login", username, credential, signature: loginSignature(identity, this.handshakeHash) });
+    return this.request<"login">({
+      t: "login",
+      username,
+      credential,
+      signature: loginSignature(identity, this.handshakeHash),
+    });
   }
 
   close(): void {
@@ -226,7 +231,12 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
   private onClose(err: Error | undefined): void {
     if (this.closed) return;
     this.closed = true;
-    const reason = this.closedWith ?? this.connectionError ?? new ConnectionClosedError(err ? `the connection to the relay broke: ${err.message}` : "the relay closed the connection");
+    const reason =
+      this.closedWith ??
+      this.connectionError ??
+      new ConnectionClosedError(
+        err ? `the connection to the relay broke: ${err.message}` : "the relay closed the connection",
+      );
     this.closedWith = reason;
     for (const [id, p] of this.pending) {
       clearTimeout(p.timer);

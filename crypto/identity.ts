@@ -66,7 +66,8 @@ export function encodeIdentityPublic(pub: IdentityPublic): Uint8Array {
  * CryptoVerificationError("invalid identity key") when the dh key's signature does not verify.
  */
 export function decodeIdentityPublic(bytes: Uint8Array): IdentityPublic {
-  if (bytes.length !== IDENTITY_PUBLIC_BYTES) throw new CodecError(`identity public key must be ${IDENTITY_PUBLIC_BYTES} bytes`);
+  if (bytes.length !== IDENTITY_PUBLIC_BYTES)
+    throw new CodecError(`identity public key must be ${IDENTITY_PUBLIC_BYTES} bytes`);
   const r = new Reader(bytes, "identity public key");
   const pub = { signingKey: r.bytes(32), dhKey: r.bytes(32), dhKeySignature: r.bytes(64) };
   r.end();

@@ -63,7 +63,8 @@ export const MAX_PADDED_LENGTH = paddedLength(MAX_PLAINTEXT_LENGTH);
  */
 export function pad(plaintext: Uint8Array): Uint8Array {
   if (!(plaintext instanceof Uint8Array)) throw new UsageError("plaintext must be a Uint8Array");
-  if (plaintext.length > MAX_PLAINTEXT_LENGTH) throw new UsageError(`plaintext longer than ${MAX_PLAINTEXT_LENGTH} bytes`);
+  if (plaintext.length > MAX_PLAINTEXT_LENGTH)
+    throw new UsageError(`plaintext longer than ${MAX_PLAINTEXT_LENGTH} bytes`);
   const out = new Uint8Array(paddedLength(plaintext.length));
   out.set(plaintext, 0);
   out[plaintext.length] = PADDING_MARKER;

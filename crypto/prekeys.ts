@@ -48,8 +48,10 @@ export function generateSignedPrekey(rng: Rng, identity: IdentityKeyPair, id: nu
  * non-negative integer and startId + count − 1 ≤ 2^32 − 1 (the caller picks a new range).
  */
 export function generateOneTimePrekeys(rng: Rng, startId: number, count: number): OneTimePrekey[] {
-  if (!Number.isInteger(startId) || startId < 0 || startId > 0xffffffff) throw new UsageError("one-time prekey start id must be a u32");
-  if (!Number.isInteger(count) || count < 0) throw new UsageError("one-time prekey count must be a non-negative integer");
+  if (!Number.isInteger(startId) || startId < 0 || startId > 0xffffffff)
+    throw new UsageError("one-time prekey start id must be a u32");
+  if (!Number.isInteger(count) || count < 0)
+    throw new UsageError("one-time prekey count must be a non-negative integer");
   if (startId + count - 1 > 0xffffffff) throw new UsageError("one-time prekey ids would pass 2^32 − 1");
   const out: OneTimePrekey[] = [];
   for (let i = 0; i < count; i++) out.push({ id: startId + i, keyPair: x25519KeyPair(rng) });

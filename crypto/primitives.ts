@@ -199,7 +199,8 @@ export function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, 
 
 /** BLAKE2b (RFC 7693) with an output of 1..64 bytes and an optional key of up to 64 bytes. */
 export function blake2b(message: Uint8Array, outLength = 64, key?: Uint8Array): Uint8Array {
-  if (!Number.isInteger(outLength) || outLength < 1 || outLength > 64) throw new UsageError("BLAKE2b output must be 1..64 bytes");
+  if (!Number.isInteger(outLength) || outLength < 1 || outLength > 64)
+    throw new UsageError("BLAKE2b output must be 1..64 bytes");
   if (key && key.length > 64) throw new UsageError("BLAKE2b key must be at most 64 bytes");
   return sodium.crypto_generichash(outLength, message, key && key.length > 0 ? key : null);
 }
@@ -221,9 +222,17 @@ export function argon2id(password: Uint8Array, salt: Uint8Array, params: Argon2P
   need(salt, 16, "Argon2id salt");
   // libsodium's own limits, checked here so a bad parameter is a UsageError like everywhere else.
   if (!Number.isInteger(params.t) || params.t < 1) throw new UsageError("Argon2id needs at least one pass");
-  if (!Number.isInteger(params.memKiB) || params.memKiB < 8) throw new UsageError("Argon2id needs at least 8 KiB of memory");
+  if (!Number.isInteger(params.memKiB) || params.memKiB < 8)
+    throw new UsageError("Argon2id needs at least 8 KiB of memory");
   if (!Number.isInteger(outLength) || outLength < 16) throw new UsageError("Argon2id output must be at least 16 bytes");
-  return sodium.crypto_pwhash(outLength, password, salt, params.t, params.memKiB * 1024, sodium.crypto_pwhash_ALG_ARGON2ID13);
+  return sodium.crypto_pwhash(
+    outLength,
+    password,
+    salt,
+    params.t,
+    params.memKiB * 1024,
+    sodium.crypto_pwhash_ALG_ARGON2ID13,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------

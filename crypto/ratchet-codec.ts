@@ -24,7 +24,8 @@ const HAS_RECV = 4;
  * MAX_SKIPPED_KEYS skipped keys, a counter that is not a u32).
  */
 export function encodeRatchetState(s: RatchetState): Uint8Array {
-  if (s.ad.length > MAX_STATE_AD_BYTES) throw new UsageError(`ratchet state: associated data longer than ${MAX_STATE_AD_BYTES} bytes`);
+  if (s.ad.length > MAX_STATE_AD_BYTES)
+    throw new UsageError(`ratchet state: associated data longer than ${MAX_STATE_AD_BYTES} bytes`);
   if (s.skipped.length > MAX_SKIPPED_KEYS) throw new UsageError("ratchet state: too many skipped keys");
   const flags = (s.dhRemote ? HAS_REMOTE : 0) | (s.sendChain ? HAS_SEND : 0) | (s.recvChain ? HAS_RECV : 0);
   const parts: Uint8Array[] = [

@@ -174,7 +174,11 @@ export function ratchetInitInitiator(
 }
 
 /** The responder's (Bob's) first state (Signal §3.3 RatchetInitBob): its signed prekey is the first ratchet key. */
-export function ratchetInitResponder(sharedSecret: Uint8Array, ad: Uint8Array, ratchetKeyPair: X25519KeyPair): RatchetState {
+export function ratchetInitResponder(
+  sharedSecret: Uint8Array,
+  ad: Uint8Array,
+  ratchetKeyPair: X25519KeyPair,
+): RatchetState {
   return {
     ad: ad.slice(),
     rootKey: sharedSecret.slice(),
@@ -234,12 +238,22 @@ export function ratchetEncrypt(state: RatchetState, plaintext: Uint8Array): Encr
 /** What decryption did, for vectors and audits. A copy: it shares no array with any state. */
 export interface DecryptTrace {
   /** Present when the message started a new receiving chain (a DH ratchet step, §3.4 DHRatchet). */
-  readonly dhRatchet?: { readonly receive: RootStepTrace; readonly newDhSelf: X25519KeyPair; readonly send: RootStepTrace };
+  readonly dhRatchet?: {
+    readonly receive: RootStepTrace;
+    readonly newDhSelf: X25519KeyPair;
+    readonly send: RootStepTrace;
+  };
   /** Whether the message key came from the skipped-key store. */
   readonly usedSkippedKey: boolean;
   /** The (ratchet key, message number) pairs whose keys this message made us store. */
   readonly storedSkipped: readonly { readonly dh: Uint8Array; readonly n: number }[];
-  readonly keys: { readonly messageKey: Uint8Array; readonly aeadKey: Uint8Array; readonly nonce: Uint8Array; readonly chainKey?: Uint8Array; readonly nextChainKey?: Uint8Array };
+  readonly keys: {
+    readonly messageKey: Uint8Array;
+    readonly aeadKey: Uint8Array;
+    readonly nonce: Uint8Array;
+    readonly chainKey?: Uint8Array;
+    readonly nextChainKey?: Uint8Array;
+  };
   readonly header: Uint8Array;
   readonly associatedData: Uint8Array;
 }

@@ -42,7 +42,8 @@ function idBytes(id: string): Uint8Array {
   const bytes = utf8(id);
   // A lone surrogate would be replaced by U+FFFD, so two different strings could hash alike.
   if (new TextDecoder().decode(bytes) !== id) throw new UsageError("safety number id is not well-formed Unicode");
-  if (bytes.length > SAFETY_NUMBER_MAX_ID_BYTES) throw new UsageError(`safety number id longer than ${SAFETY_NUMBER_MAX_ID_BYTES} bytes`);
+  if (bytes.length > SAFETY_NUMBER_MAX_ID_BYTES)
+    throw new UsageError(`safety number id longer than ${SAFETY_NUMBER_MAX_ID_BYTES} bytes`);
   return bytes;
 }
 
@@ -82,7 +83,8 @@ export function fingerprintHash(party: SafetyNumberParty): Uint8Array {
  * Throws UsageError if `hash` is shorter than 30 bytes.
  */
 export function fingerprintDigits(hash: Uint8Array): string {
-  if (!(hash instanceof Uint8Array) || hash.length < 30) throw new UsageError("fingerprint hash must be at least 30 bytes");
+  if (!(hash instanceof Uint8Array) || hash.length < 30)
+    throw new UsageError("fingerprint hash must be at least 30 bytes");
   let out = "";
   for (let chunk = 0; chunk < 6; chunk++) {
     let v = 0;

@@ -155,7 +155,8 @@ export function senderSignatureInput(ad: Uint8Array, ciphertext: Uint8Array): Ui
 }
 
 function needKey(b: Uint8Array, what: string): void {
-  if (!(b instanceof Uint8Array) || b.length !== SENDER_CHAIN_KEY_BYTES) throw new UsageError(`${what} must be 32 bytes`);
+  if (!(b instanceof Uint8Array) || b.length !== SENDER_CHAIN_KEY_BYTES)
+    throw new UsageError(`${what} must be 32 bytes`);
 }
 
 function encodeContext(context: SenderKeyContext): Uint8Array {
@@ -163,11 +164,13 @@ function encodeContext(context: SenderKeyContext): Uint8Array {
   if (!(groupId instanceof Uint8Array) || groupId.length < 1 || groupId.length > MAX_SENDER_CONTEXT_FIELD_BYTES) {
     throw new UsageError(`group id must be 1..${MAX_SENDER_CONTEXT_FIELD_BYTES} bytes`);
   }
-  if (typeof senderId !== "string" || senderId.length === 0) throw new UsageError("sender id must be a non-empty string");
+  if (typeof senderId !== "string" || senderId.length === 0)
+    throw new UsageError("sender id must be a non-empty string");
   const sid = utf8(senderId);
   // A lone surrogate would become U+FFFD, so two different ids could encode alike.
   if (new TextDecoder().decode(sid) !== senderId) throw new UsageError("sender id is not well-formed Unicode");
-  if (sid.length > MAX_SENDER_CONTEXT_FIELD_BYTES) throw new UsageError(`sender id longer than ${MAX_SENDER_CONTEXT_FIELD_BYTES} bytes`);
+  if (sid.length > MAX_SENDER_CONTEXT_FIELD_BYTES)
+    throw new UsageError(`sender id longer than ${MAX_SENDER_CONTEXT_FIELD_BYTES} bytes`);
   return concat(u32be(groupId.length), groupId, u32be(sid.length), sid);
 }
 
@@ -287,11 +290,17 @@ const spent = new WeakSet<SenderKeyOwnState>();
  * not across a restart. Throws UsageError for a malformed state or context, LimitError when
  * the chain is exhausted (iteration 2^32 − 1; rotate).
  */
-export function senderEncrypt(state: SenderKeyOwnState, context: SenderKeyContext, plaintext: Uint8Array): SenderEncryptResult {
+export function senderEncrypt(
+  state: SenderKeyOwnState,
+  context: SenderKeyContext,
+  plaintext: Uint8Array,
+): SenderEncryptResult {
   checkOwn(state);
   if (!(plaintext instanceof Uint8Array)) throw new UsageError("plaintext must be a Uint8Array");
-  if (spent.has(state)) throw new UsageError("this sender key state has already encrypted a message; use the state it returned");
-  if (state.iteration >= MAX_SENDER_ITERATION) throw new LimitError("sender key chain exhausted; rotate the sender key");
+  if (spent.has(state))
+    throw new UsageError("this sender key state has already encrypted a message; use the state it returned");
+  if (state.iteration >= MAX_SENDER_ITERATION)
+    throw new LimitError("sender key chain exhausted; rotate the sender key");
   const header = senderMessageHeader(state.keyId, state.iteration);
   const ad = senderMessageAd(context, header);
   const { messageKey, nextChainKey } = senderChainStep(state.chainKey);
@@ -336,7 +345,11 @@ function fail(): never {
  * malformed state or context. On any throw, `state` is unchanged and still decrypts the
  * genuine messages; each message decrypts at most once.
  */
-export function senderDecrypt(state: SenderKeyReceiverState, context: SenderKeyContext, message: Uint8Array): SenderDecryptResult {
+export function senderDecrypt(
+  state: SenderKeyReceiverState,
+  context: SenderKeyContext,
+  message: Uint8Array,
+): SenderDecryptResult {
   checkReceiver(state);
   const contextBytes = encodeContext(context);
   if (!(message instanceof Uint8Array) || message.length < SENDER_MIN_MESSAGE_BYTES) fail();
@@ -464,7 +477,8 @@ function checkReceiver(s: SenderKeyReceiverState): void {
  * malformed state.
  */
 export function encodeSenderState(state: SenderKeyState): Uint8Array {
-  const prefix = (tag: number) => concat(new Uint8Array([SENDER_KEY_VERSION, tag]), u32be(state.keyId), u32be(state.iteration), state.chainKey);
+  const prefix = (tag: number) =>
+    concat(new Uint8Array([SENDER_KEY_VERSION, tag]), u32be(state.keyId), u32be(state.iteration), state.chainKey);
   if (state?.kind === "own") {
     checkOwn(state);
     return concat(prefix(STATE_OWN), state.signing.privateKey.subarray(0, 32), state.signing.publicKey);
@@ -501,7 +515,8 @@ export function decodeSenderState(bytes: Uint8Array): SenderKeyState {
     r.end();
     const signing = ed25519FromSeed(seed);
     wipe(seed);
-    if (!signing.publicKey.every((b, i) => b === publicKey[i])) throw new CodecError("sender key state: signing key mismatch");
+    if (!signing.publicKey.every((b, i) => b === publicKey[i]))
+      throw new CodecError("sender key state: signing key mismatch");
     return Object.freeze({ kind: "own", keyId, iteration, chainKey, signing });
   }
   if (tag !== STATE_RECEIVER) throw new CodecError("sender key state: unknown kind");

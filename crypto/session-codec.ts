@@ -18,7 +18,8 @@ const SESSION_VERSION = 0x01;
  */
 export function encodeSessionState(s: SessionState): Uint8Array {
   const p = s.pendingPreKey;
-  if (p && !bytesEqual(p.ephemeral, s.baseKey)) throw new UsageError("session state: pending ephemeral key is not the base key");
+  if (p && !bytesEqual(p.ephemeral, s.baseKey))
+    throw new UsageError("session state: pending ephemeral key is not the base key");
   const pending = p
     ? concat(
         new Uint8Array([1]),
@@ -27,7 +28,13 @@ export function encodeSessionState(s: SessionState): Uint8Array {
         p.oneTimePrekeyId !== undefined ? concat(new Uint8Array([1]), u32be(p.oneTimePrekeyId)) : new Uint8Array([0]),
       )
     : new Uint8Array([0]);
-  return concat(new Uint8Array([SESSION_VERSION]), encodeIdentityPublic(s.remoteIdentity), s.baseKey, pending, encodeRatchetState(s.ratchet));
+  return concat(
+    new Uint8Array([SESSION_VERSION]),
+    encodeIdentityPublic(s.remoteIdentity),
+    s.baseKey,
+    pending,
+    encodeRatchetState(s.ratchet),
+  );
 }
 
 /**
@@ -51,7 +58,8 @@ export function decodeSessionState(bytes: Uint8Array): SessionState {
     if (hasOpk > 1) throw new CodecError("session state: bad one-time prekey flag");
     pendingPreKey = { ephemeral, signedPrekeyId, ...(hasOpk ? { oneTimePrekeyId: r.u32() } : {}) };
     // The initiator's session is named by the EK its PREKEY envelopes carry (§6.5).
-    if (!bytesEqual(ephemeral, baseKey)) throw new CodecError("session state: pending ephemeral key is not the base key");
+    if (!bytesEqual(ephemeral, baseKey))
+      throw new CodecError("session state: pending ephemeral key is not the base key");
   }
   return { remoteIdentity, baseKey, pendingPreKey, ratchet: decodeRatchetState(r.rest()) };
 }

@@ -61,7 +61,11 @@ export type Envelope =
   | ({ readonly type: "prekey"; readonly identity: IdentityPublic; readonly message: Uint8Array } & PreKeyInfo);
 
 /** X3DH's secrets (SK, the DH outputs, the ephemeral private key) once the ratchet has what it needs. */
-function wipeX3dh(x3dh: { sharedSecret: Uint8Array; dhOutputs: readonly Uint8Array[]; ephemeral?: { privateKey: Uint8Array } }): void {
+function wipeX3dh(x3dh: {
+  sharedSecret: Uint8Array;
+  dhOutputs: readonly Uint8Array[];
+  ephemeral?: { privateKey: Uint8Array };
+}): void {
   wipe(x3dh.sharedSecret, ...x3dh.dhOutputs, x3dh.ephemeral?.privateKey);
 }
 
@@ -104,7 +108,10 @@ export function initiateSession(rng: Rng, self: IdentityKeyPair, bundle: PrekeyB
 /** Encodes an envelope. A PREKEY envelope carries the sender's identity: 0x02 || identity (128) || ephemeral (32) || u32 spk id || u8 has-opk || [u32 opk id] || message. */
 function encodeEnvelope(message: Uint8Array, self: IdentityPublic, pending: PreKeyInfo | null): Uint8Array {
   if (!pending) return concat(new Uint8Array([ENVELOPE_MESSAGE]), message);
-  const opk = pending.oneTimePrekeyId !== undefined ? concat(new Uint8Array([1]), u32be(pending.oneTimePrekeyId)) : new Uint8Array([0]);
+  const opk =
+    pending.oneTimePrekeyId !== undefined
+      ? concat(new Uint8Array([1]), u32be(pending.oneTimePrekeyId))
+      : new Uint8Array([0]);
   return concat(
     new Uint8Array([ENVELOPE_PREKEY]),
     encodeIdentityPublic(self),
@@ -161,7 +168,11 @@ export function parseEnvelope(bytes: Uint8Array): Envelope {
  * UsageError for that, for a responder session that has not received yet and for a plaintext
  * over 16 MiB; LimitError when the sending chain is exhausted.
  */
-export function sessionEncrypt(session: SessionState, self: IdentityPublic, plaintext: Uint8Array): { session: SessionState; envelope: Uint8Array } {
+export function sessionEncrypt(
+  session: SessionState,
+  self: IdentityPublic,
+  plaintext: Uint8Array,
+): { session: SessionState; envelope: Uint8Array } {
   const enc = ratchetEncrypt(session.ratchet, pad(plaintext));
   wipeTrace(enc.trace);
   return {
@@ -214,7 +225,12 @@ export interface AcceptedSession {
  * padding); LimitError (not authenticated, §6.7) from the ratchet's skip bound. Nothing is
  * consumed on a throw.
  */
-export function acceptSession(rng: Rng, self: IdentityKeyPair, prekeys: PrekeyStore, envelope: Envelope): AcceptedSession {
+export function acceptSession(
+  rng: Rng,
+  self: IdentityKeyPair,
+  prekeys: PrekeyStore,
+  envelope: Envelope,
+): AcceptedSession {
   if (envelope.type !== "prekey") throw new CryptoVerificationError();
   if (prekeys.acceptedBefore(envelope.signedPrekeyId, envelope.ephemeral)) throw new CryptoVerificationError();
   const spk = prekeys.signedPrekey(envelope.signedPrekeyId);

@@ -44,7 +44,11 @@ export function x3dhInitiate(rng: Rng, self: IdentityKeyPair, bundle: PrekeyBund
   verifyBundle(bundle);
   const ek = x25519KeyPair(rng);
   const spk = bundle.signedPrekey.publicKey;
-  const dhs = [x25519(self.dh.privateKey, spk), x25519(ek.privateKey, bundle.identity.dhKey), x25519(ek.privateKey, spk)];
+  const dhs = [
+    x25519(self.dh.privateKey, spk),
+    x25519(ek.privateKey, bundle.identity.dhKey),
+    x25519(ek.privateKey, spk),
+  ];
   if (bundle.oneTimePrekey) dhs.push(x25519(ek.privateKey, bundle.oneTimePrekey.publicKey));
   return {
     sharedSecret: deriveSharedSecret(dhs),

@@ -23,12 +23,30 @@ export interface InviteEndpoint {
 }
 
 /** Creates an invite; only the SHA-256 of its random 32-byte code is stored. Returns the link. */
-export async function createInvite(store: RelayStore, rng: Rng, endpoint: InviteEndpoint, req: InviteRequest, now: number) {
-  if (!Number.isInteger(req.uses) || req.uses < 1 || req.uses > 1_000_000) throw new UsageError("--uses must be a whole number from 1 to 1000000");
+export async function createInvite(
+  store: RelayStore,
+  rng: Rng,
+  endpoint: InviteEndpoint,
+  req: InviteRequest,
+  now: number,
+) {
+  if (!Number.isInteger(req.uses) || req.uses < 1 || req.uses > 1_000_000)
+    throw new UsageError("--uses must be a whole number from 1 to 1000000");
   const code = rng(32);
   const expiresAt = req.expiresInMs === null ? null : new Date(now + req.expiresInMs);
-  await store.createInvite({ codeHash: sha256(code), uses: req.uses, expiresAt, grantsAdmin: req.admin, createdBy: null });
-  return { link: formatInviteLink({ ...endpoint, code }), uses: req.uses, expiresAt: expiresAt?.toISOString() ?? null, admin: req.admin };
+  await store.createInvite({
+    codeHash: sha256(code),
+    uses: req.uses,
+    expiresAt,
+    grantsAdmin: req.admin,
+    createdBy: null,
+  });
+  return {
+    link: formatInviteLink({ ...endpoint, code }),
+    uses: req.uses,
+    expiresAt: expiresAt?.toISOString() ?? null,
+    admin: req.admin,
+  };
 }
 
 export interface AccountSummary {
@@ -48,7 +66,11 @@ export async function listAccounts(store: RelayStore): Promise<AccountSummary[]>
 }
 
 /** Disables (or re-enables) an account. Throws UsageError for an unknown user. */
-export async function setAccountDisabled(store: RelayStore, username: string, disabled: boolean): Promise<{ id: number; username: string }> {
+export async function setAccountDisabled(
+  store: RelayStore,
+  username: string,
+  disabled: boolean,
+): Promise<{ id: number; username: string }> {
   const name = normalizeUsername(username);
   const account = await store.accountByUsername(name);
   if (!account) throw new UsageError(`no user named ${name}`);

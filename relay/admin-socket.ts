@@ -59,7 +59,9 @@ async function answer(relay: Relay, endpoint: InviteEndpoint, line: string): Pro
       case "disable": {
         const r = await setAccountDisabled(store, req.username, req.disabled);
         // A disabled account loses its open connections at once.
-        if (req.disabled) for (const c of [...(ctx.presence.connectionsOf(r.id) ?? [])]) c.fail("ACCOUNT_DISABLED", "this account was disabled by the relay's operator");
+        if (req.disabled)
+          for (const c of [...(ctx.presence.connectionsOf(r.id) ?? [])])
+            c.fail("ACCOUNT_DISABLED", "this account was disabled by the relay's operator");
         return { ok: true, result: { username: r.username, disabled: req.disabled } };
       }
       default:
@@ -93,7 +95,9 @@ export function adminRequest(dataDir: string, req: AdminRequest): Promise<AdminR
     const s = createConnection(path);
     let buf = "";
     s.setEncoding("utf8");
-    s.once("error", (e: NodeJS.ErrnoException) => (e.code === "ECONNREFUSED" || e.code === "ENOENT" ? resolve(undefined) : reject(e)));
+    s.once("error", (e: NodeJS.ErrnoException) =>
+      e.code === "ECONNREFUSED" || e.code === "ENOENT" ? resolve(undefined) : reject(e),
+    );
     s.on("data", (d: string) => (buf += d));
     s.on("end", () => {
       try {

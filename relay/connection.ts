@@ -154,7 +154,10 @@ export class ClientConnection implements Pushable {
     // A graceful close waits for the peer to read what is queued and to close its side; a peer
     // that does neither (a slow consumer, a client ignoring the error) would keep the socket and
     // its queued bytes forever. It gets as long as a new peer gets for its handshake.
-    const cut = setTimeout(() => this.transport.destroy(), Math.min(0x7fffffff, this.ctx.config.limits.handshakeTimeoutMs));
+    const cut = setTimeout(
+      () => this.transport.destroy(),
+      Math.min(0x7fffffff, this.ctx.config.limits.handshakeTimeoutMs),
+    );
     cut.unref();
     this.transport.on("close", () => clearTimeout(cut));
     this.onClose();

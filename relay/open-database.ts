@@ -11,7 +11,10 @@ import type { RelayConfig } from "./config.js";
 import type { Logger } from "./logger.js";
 import { type Db, checkDurability, createPgDriver, migrate, openPgliteDriver } from "./store/index.js";
 
-export async function openDatabase(config: Pick<RelayConfig, "databaseUrl" | "dataDir" | "allowUnsafeDurability">, log: Logger): Promise<Db> {
+export async function openDatabase(
+  config: Pick<RelayConfig, "databaseUrl" | "dataDir" | "allowUnsafeDurability">,
+  log: Logger,
+): Promise<Db> {
   let db: Db;
   if (config.databaseUrl) {
     db = createPgDriver({
@@ -28,11 +31,15 @@ export async function openDatabase(config: Pick<RelayConfig, "databaseUrl" | "da
             "fix the server, or pass --allow-unsafe-durability to accept that risk",
         );
       }
-      if (off.length > 0) log.warn({ off }, "running with unsafe durability: acknowledged messages may be lost in a crash");
+      if (off.length > 0)
+        log.warn({ off }, "running with unsafe durability: acknowledged messages may be lost in a crash");
     } catch (e) {
       await db.close().catch(() => undefined);
       if (e instanceof SmsgError) throw e;
-      throw new SmsgError("DATABASE_UNREACHABLE", `cannot use the database: ${e instanceof Error ? e.message : String(e)}`);
+      throw new SmsgError(
+        "DATABASE_UNREACHABLE",
+        `cannot use the database: ${e instanceof Error ? e.message : String(e)}`,
+      );
     }
   } else {
     const dir = join(config.dataDir, "db");

@@ -54,7 +54,9 @@ export class Presence {
   membersOf(chatId: number): Promise<ChatMember[]> {
     let p = this.members.get(chatId);
     if (!p) {
-      p = this.store.members(chatId).then((ms) => ms.map((m) => ({ accountId: m.accountId, sinceMessage: m.sinceMessage })));
+      p = this.store
+        .members(chatId)
+        .then((ms) => ms.map((m) => ({ accountId: m.accountId, sinceMessage: m.sinceMessage })));
       this.members.set(chatId, p);
       p.catch(() => this.members.delete(chatId));
     }

@@ -18,7 +18,8 @@ export function loadOrCreateRelayKey(dataDir: string, rng: Rng): { keyPair: X255
     const mode = statSync(path).mode & 0o777;
     if (mode & 0o077) chmodSync(path, 0o600); // never leave it readable by others
     const privateKey = new Uint8Array(readFileSync(path));
-    if (privateKey.length !== 32) throw new SmsgError("CONFIG", `${path} is not a relay key (expected 32 bytes, found ${privateKey.length})`);
+    if (privateKey.length !== 32)
+      throw new SmsgError("CONFIG", `${path} is not a relay key (expected 32 bytes, found ${privateKey.length})`);
     return { keyPair: { privateKey, publicKey: x25519Base(privateKey) }, created: false };
   }
   const privateKey = rng(32);

@@ -48,7 +48,12 @@ export class Relay {
     const fanout = new Fanout(this.store, db, presence, randomBytes(8).toString("hex"), log);
     // PGlite is one connection: parallel transactions would only queue up there.
     const shards = db.kind === "pg" ? config.limits.commitShards : 1;
-    const sends = new ShardedGroupCommit<NewMessage, InsertResult>(shards, (m) => m.chatId, (batch) => this.commit(batch), config.limits.maxCommitBatch);
+    const sends = new ShardedGroupCommit<NewMessage, InsertResult>(
+      shards,
+      (m) => m.chatId,
+      (batch) => this.commit(batch),
+      config.limits.maxCommitBatch,
+    );
     this.ctx = {
       config,
       store: this.store,
@@ -72,11 +77,20 @@ export class Relay {
     results.forEach((r, i) => {
       const m = batch[i]!;
       if (r.ok && !r.duplicate) {
-        fresh.push({ id: r.id, chatId: m.chatId, senderId: m.senderId, recipientId: m.recipientId, envelope: m.envelope, createdAt: r.createdAt });
+        fresh.push({
+          id: r.id,
+          chatId: m.chatId,
+          senderId: m.senderId,
+          recipientId: m.recipientId,
+          envelope: m.envelope,
+          createdAt: r.createdAt,
+        });
       }
     });
     // Fan-out must not hold up the next commit; its failures lose nothing (recipients sync).
-    void this.ctx.fanout.committed(fresh).catch((e: unknown) => this.ctx.log.warn({ err: String(e) }, "fan-out failed"));
+    void this.ctx.fanout
+      .committed(fresh)
+      .catch((e: unknown) => this.ctx.log.warn({ err: String(e) }, "fan-out failed"));
     return results;
   }
 
@@ -141,13 +155,20 @@ export class Relay {
       else this.perAddress.set(addr, left);
     });
     const { limits } = this.deps.config;
-    serverHandshake(socket, { staticKeyPair: this.deps.keyPair, rng: this.ctx.rng, timeoutMs: limits.handshakeTimeoutMs }).then(
+    serverHandshake(socket, {
+      staticKeyPair: this.deps.keyPair,
+      rng: this.ctx.rng,
+      timeoutMs: limits.handshakeTimeoutMs,
+    }).then(
       (noise) => {
         const conn = new ClientConnection(this.ctx, noise, addr);
         this.ctx.connections.add(conn);
         if (this.stopping) conn.fail("SHUTTING_DOWN", "the relay is stopping; reconnect later");
         else if (count > limits.maxConnectionsPerAddress) {
-          conn.fail("TOO_MANY_CONNECTIONS", `more than ${limits.maxConnectionsPerAddress} connections from your address`);
+          conn.fail(
+            "TOO_MANY_CONNECTIONS",
+            `more than ${limits.maxConnectionsPerAddress} connections from your address`,
+          );
         }
       },
       (err: unknown) => {

@@ -58,8 +58,11 @@ export default function setup(): void {
   const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
   const r = spawnSync(process.execPath, [tsc, "-p", tsconfig], { cwd: root, encoding: "utf8" });
   if (r.status !== 0) {
-    process.stderr.write(`global setup: tsc -p tsconfig.json reported errors (dist/ was out of date at ${relative(root, stale)}):\n${r.stdout}${r.stderr}`);
+    process.stderr.write(
+      `global setup: tsc -p tsconfig.json reported errors (dist/ was out of date at ${relative(root, stale)}):\n${r.stdout}${r.stderr}`,
+    );
   }
   const still = staleSource();
-  if (still) throw new Error(`global setup: dist/ is still out of date after tsc (${relative(root, still)}); run npm run build`);
+  if (still)
+    throw new Error(`global setup: dist/ is still out of date after tsc (${relative(root, still)}); run npm run build`);
 }

@@ -23,7 +23,11 @@ function chatTitle(c: ChatRecord): string {
 }
 
 function listLine(c: ChatListItem): string {
-  const flags = [c.kind === "group" ? "group" : "direct", ...(c.closed ? ["closed"] : []), ...(c.unread > 0 ? [`${c.unread} unread`] : [])];
+  const flags = [
+    c.kind === "group" ? "group" : "direct",
+    ...(c.closed ? ["closed"] : []),
+    ...(c.unread > 0 ? [`${c.unread} unread`] : []),
+  ];
   return `${String(c.id).padStart(6)}  ${chatTitle(c).padEnd(32)} ${flags.join(", ")}`;
 }
 
@@ -42,7 +46,10 @@ export function chatCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> {
               if (argv.json) printJson("chat", { ...chatJson(chat), key_pinned_now: pinnedNow });
               else {
                 printLine(`chat ${chat.id} with ${chat.peer}${chat.closed ? " (closed)" : ""}`);
-                if (pinnedNow) printLine(`${chat.peer}'s identity key is pinned now; compare safety numbers with smsg verify ${chat.peer}`);
+                if (pinnedNow)
+                  printLine(
+                    `${chat.peer}'s identity key is pinned now; compare safety numbers with smsg verify ${chat.peer}`,
+                  );
               }
             }),
           ),
@@ -50,7 +57,12 @@ export function chatCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> {
       .command(
         "list",
         "List your chats with their unread counts",
-        (a) => withProfileOptions(a).option("closed", { type: "boolean", default: true, describe: "Include closed chats (--no-closed hides them)" }),
+        (a) =>
+          withProfileOptions(a).option("closed", {
+            type: "boolean",
+            default: true,
+            describe: "Include closed chats (--no-closed hides them)",
+          }),
         (argv) =>
           runCommand(() =>
             withOnlineAccount(argv as ProfileArgs & typeof argv, async (acct, online) => {
@@ -84,25 +96,43 @@ export function chatCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> {
         (argv) =>
           runCommand(() =>
             withOnlineAccount(argv as ProfileArgs & typeof argv, async (acct, online) => {
-              const members = argv.members.split(",").map((m) => m.trim()).filter((m) => m !== "");
+              const members = argv.members
+                .split(",")
+                .map((m) => m.trim())
+                .filter((m) => m !== "");
               const r = await createGroup(acct, online.relay, argv.name, members);
               for (const w of r.warnings) warn(w);
-              if (argv.json) printJson("chat", { ...chatJson(r.chat), members: r.state.members, admins: r.state.admins, epoch: r.state.epoch });
-              else printLine(`group ${r.chat.id} "${terminalSafe(argv.name)}" created with ${r.state.members.join(", ")}`);
+              if (argv.json)
+                printJson("chat", {
+                  ...chatJson(r.chat),
+                  members: r.state.members,
+                  admins: r.state.admins,
+                  epoch: r.state.epoch,
+                });
+              else
+                printLine(`group ${r.chat.id} "${terminalSafe(argv.name)}" created with ${r.state.members.join(", ")}`);
             }),
           ),
       )
       .command(
         "add <chat> <user>",
         "Add USER to a group you administer (signed announcement to every member)",
-        (a) => withProfileOptions(a).positional("chat", { type: "string", demandOption: true }).positional("user", { type: "string", demandOption: true }),
-        (argv) => runCommand(() => changeMember(argv as ProfileArgs & { chat: string; user: string; json: boolean }, "add")),
+        (a) =>
+          withProfileOptions(a)
+            .positional("chat", { type: "string", demandOption: true })
+            .positional("user", { type: "string", demandOption: true }),
+        (argv) =>
+          runCommand(() => changeMember(argv as ProfileArgs & { chat: string; user: string; json: boolean }, "add")),
       )
       .command(
         "remove <chat> <user>",
         "Remove USER from a group you administer (everyone's group key is renewed)",
-        (a) => withProfileOptions(a).positional("chat", { type: "string", demandOption: true }).positional("user", { type: "string", demandOption: true }),
-        (argv) => runCommand(() => changeMember(argv as ProfileArgs & { chat: string; user: string; json: boolean }, "remove")),
+        (a) =>
+          withProfileOptions(a)
+            .positional("chat", { type: "string", demandOption: true })
+            .positional("user", { type: "string", demandOption: true }),
+        (argv) =>
+          runCommand(() => changeMember(argv as ProfileArgs & { chat: string; user: string; json: boolean }, "remove")),
       )
       .command(
         "leave <chat>",
@@ -131,10 +161,22 @@ export function chatCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> {
               for (const w of r.warnings) warn(w);
               for (const m of r.members) {
                 if (argv.json) {
-                  printJson("member", { chat: chat.id, username: m.username, role: m.role, announced: m.announced, listed: m.listed, verified: m.verified });
+                  printJson("member", {
+                    chat: chat.id,
+                    username: m.username,
+                    role: m.role,
+                    announced: m.announced,
+                    listed: m.listed,
+                    verified: m.verified,
+                  });
                 } else {
                   const you = m.username === acct.username;
-                  const flags = [m.role, you ? "you" : m.verified ? "verified" : "unverified", ...(m.announced ? [] : ["NOT ANNOUNCED"]), ...(m.listed ? [] : ["not at the relay"])];
+                  const flags = [
+                    m.role,
+                    you ? "you" : m.verified ? "verified" : "unverified",
+                    ...(m.announced ? [] : ["NOT ANNOUNCED"]),
+                    ...(m.listed ? [] : ["not at the relay"]),
+                  ];
                   printLine(`${m.username.padEnd(33)} ${flags.join(", ")}`);
                 }
               }
@@ -154,12 +196,25 @@ async function setClosed(argv: ProfileArgs & { chat: string }, closed: boolean):
   });
 }
 
-async function changeMember(argv: ProfileArgs & { chat: string; user: string; json: boolean }, op: "add" | "remove"): Promise<void> {
+async function changeMember(
+  argv: ProfileArgs & { chat: string; user: string; json: boolean },
+  op: "add" | "remove",
+): Promise<void> {
   await withOnlineAccount(argv, async (acct, online) => {
     const chat = await findChat(acct, online.relay, argv.chat);
-    const r = op === "add" ? await addMember(acct, online.relay, chat, argv.user) : await removeMember(acct, online.relay, chat, argv.user);
+    const r =
+      op === "add"
+        ? await addMember(acct, online.relay, chat, argv.user)
+        : await removeMember(acct, online.relay, chat, argv.user);
     for (const w of r.warnings) warn(w);
-    if (argv.json) printJson(op === "add" ? "member_added" : "member_removed", { chat: chat.id, username: argv.user, epoch: r.state.epoch, members: r.state.members });
-    else printLine(`${op === "add" ? "added" : "removed"} ${argv.user} ${op === "add" ? "to" : "from"} chat ${chat.id}`);
+    if (argv.json)
+      printJson(op === "add" ? "member_added" : "member_removed", {
+        chat: chat.id,
+        username: argv.user,
+        epoch: r.state.epoch,
+        members: r.state.members,
+      });
+    else
+      printLine(`${op === "add" ? "added" : "removed"} ${argv.user} ${op === "add" ? "to" : "from"} chat ${chat.id}`);
   });
 }

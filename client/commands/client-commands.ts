@@ -13,8 +13,16 @@ import { whoamiCommand } from "./whoami.js";
 
 /** Mounts join, whoami, chat, send, history, listen, verify, export, import, open and the default (interactive) command. */
 export function clientCommands<T extends { json: boolean }>(y: Argv<T>): Argv<T> {
-  return [joinCommand, whoamiCommand, chatCommand, sendCommand, historyCommand, listenCommand, verifyCommand, exportCommand, importCommand, interactiveCommands].reduce(
-    (acc: Argv<T>, mount) => mount(acc),
-    y,
-  );
+  return [
+    joinCommand,
+    whoamiCommand,
+    chatCommand,
+    sendCommand,
+    historyCommand,
+    listenCommand,
+    verifyCommand,
+    exportCommand,
+    importCommand,
+    interactiveCommands,
+  ].reduce((acc: Argv<T>, mount) => mount(acc), y);
 }

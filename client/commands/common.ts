@@ -28,7 +28,7 @@ export function withProfileOptions<T>(y: Argv<T>) {
   return y
     .option("profile", {
       type: "string",
-      describe: "Profile name (default \"default\"; SMSG_HOME, when set, is the profile folder itself)",
+      describe: 'Profile name (default "default"; SMSG_HOME, when set, is the profile folder itself)',
     })
     .option("passphrase-file", {
       type: "string",
@@ -116,7 +116,8 @@ export async function openAccountOf(argv: ProfileArgs): Promise<Account> {
 
 /** Display names as this profile knows them: ours, and each contact's (for sender labels). */
 export function displayNameOf(acct: Account): (username: string) => string | null | undefined {
-  return (u) => (u === acct.username ? acct.displayName : acct.store.isOpen ? acct.store.contacts.get(u)?.displayName : undefined);
+  return (u) =>
+    u === acct.username ? acct.displayName : acct.store.isOpen ? acct.store.contacts.get(u)?.displayName : undefined;
 }
 
 /** Prints a warning for something that did not stop the command. */
@@ -130,25 +131,34 @@ export function warnError(err: unknown): void {
  * command's own business (`history` shows them).
  */
 export function warnOnEvent(e: EngineEvent): void {
-  if (e.type === "key_change" || e.type === "gap" || e.type === "undecryptable") process.stderr.write(`smsg: ${eventLine(e)}\n`);
+  if (e.type === "key_change" || e.type === "gap" || e.type === "undecryptable")
+    process.stderr.write(`smsg: ${eventLine(e)}\n`);
 }
 
 /**
  * Opens the account, goes online (login, prekeys, outbox, sync), runs `fn`, and closes
  * everything whatever happens. Outbox entries the relay refused are reported as warnings.
  */
-export async function withOnlineAccount<T>(argv: ProfileArgs, fn: (acct: Account, online: Online) => Promise<T>): Promise<T> {
+export async function withOnlineAccount<T>(
+  argv: ProfileArgs,
+  fn: (acct: Account, online: Online) => Promise<T>,
+): Promise<T> {
   const acct = await openAccountOf(argv);
   try {
     const progress = syncProgress(argv.json);
     let online: Online;
     try {
-      online = await goOnline(acct, { onEvent: warnOnEvent, onWarning: warnError, onSyncProgress: progress.onSyncProgress });
+      online = await goOnline(acct, {
+        onEvent: warnOnEvent,
+        onWarning: warnError,
+        onSyncProgress: progress.onSyncProgress,
+      });
     } finally {
       progress.done();
     }
     try {
-      for (const f of online.flushed.failed) warn(`message #${f.messageId ?? "?"} in chat ${f.chat} was not delivered: ${f.reason}`);
+      for (const f of online.flushed.failed)
+        warn(`message #${f.messageId ?? "?"} in chat ${f.chat} was not delivered: ${f.reason}`);
       return await fn(acct, online);
     } finally {
       online.close();

@@ -36,7 +36,7 @@ export function withTransferOptions<T>(y: Argv<T>, force: string) {
     .positional("file", { type: "string", demandOption: true })
     .option("profile", {
       type: "string",
-      describe: "Profile name (default \"default\"; SMSG_HOME, when set, is the profile folder itself)",
+      describe: 'Profile name (default "default"; SMSG_HOME, when set, is the profile folder itself)',
     })
     .option("passphrase-file", {
       type: "string",
@@ -57,7 +57,8 @@ export async function exportPassphrase(args: TransferArgs, confirm: boolean): Pr
   if (env !== undefined && env !== "") return env;
   const p = await promptHidden("Export passphrase: ");
   if (p === "") throw new UsageError("a passphrase cannot be empty");
-  if (confirm && (await promptHidden("Again: ")) !== p) throw new UsageError("the two passphrases differ; nothing was written");
+  if (confirm && (await promptHidden("Again: ")) !== p)
+    throw new UsageError("the two passphrases differ; nothing was written");
   return p;
 }
 
@@ -96,11 +97,14 @@ export function exportCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> 
       runCommand(async () => {
         const args = argv as unknown as TransferArgs;
         const dir = profileDirOf(args);
-        if (!existsSync(join(dir, KEYSTORE_FILE)) || !existsSync(join(dir, STORE_FILE))) throw new ProfileNotFoundError(dir);
+        if (!existsSync(join(dir, KEYSTORE_FILE)) || !existsSync(join(dir, STORE_FILE)))
+          throw new ProfileNotFoundError(dir);
         const out = resolve(args.file);
         if (!args.force && existsSync(out)) throw new UsageError(`${args.file} already exists (--force replaces it)`);
         const passphrase = await exportPassphrase(args, true);
-        withSteps(args.json, "export", (onStep) => exportProfile(dir, out, passphrase, systemRng, { overwrite: args.force, onStep }));
+        withSteps(args.json, "export", (onStep) =>
+          exportProfile(dir, out, passphrase, systemRng, { overwrite: args.force, onStep }),
+        );
         if (args.json) printJson("exported", { file: out, profile_dir: dir });
         else printLine(`exported the profile to ${out}; on the new machine: smsg import ${args.file}`);
       }),

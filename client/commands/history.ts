@@ -14,11 +14,19 @@ import { runCommand } from "./exit.js";
 import { gapLine, messageJson, messageLine, printJson, printLine } from "./output.js";
 
 /** One page of what the history shows (control rows left out): oldest first, and whether older ones exist. */
-export function visibleHistory(acct: Account, chatId: number, limit: number, beforeId?: number): { messages: MessageRecord[]; more: boolean } {
+export function visibleHistory(
+  acct: Account,
+  chatId: number,
+  limit: number,
+  beforeId?: number,
+): { messages: MessageRecord[]; more: boolean } {
   const out: MessageRecord[] = [];
   let before = beforeId;
   for (;;) {
-    const page = acct.store.messages.history(chatId, { limit: MAX_HISTORY_PAGE, ...(before !== undefined ? { beforeId: before } : {}) });
+    const page = acct.store.messages.history(chatId, {
+      limit: MAX_HISTORY_PAGE,
+      ...(before !== undefined ? { beforeId: before } : {}),
+    });
     const shown = page.messages.filter((m) => !isControlRow(m));
     out.unshift(...shown);
     const first = page.messages[0];
@@ -45,7 +53,10 @@ export function flaggedByKeyChange(acct: Account, chat: ChatRecord, m: MessageRe
  * the numbers between the previous one shown and this one that appear nowhere in the page.
  * Before a sender's first message in the page only when `fromStart` (the page starts the chat).
  */
-export function gapsBefore(messages: readonly MessageRecord[], fromStart: boolean): Map<number, [from: number, to: number]> {
+export function gapsBefore(
+  messages: readonly MessageRecord[],
+  fromStart: boolean,
+): Map<number, [from: number, to: number]> {
   const seen = new Map<string, Set<number>>();
   for (const m of messages) {
     if (m.direction !== "in" || m.senderSeq === null) continue;
@@ -71,9 +82,15 @@ export function gapsBefore(messages: readonly MessageRecord[], fromStart: boolea
   return out;
 }
 
-function show(acct: Account, chat: ChatRecord, argv: ProfileArgs & { limit: number; before?: number | undefined }): void {
-  if (!Number.isInteger(argv.limit) || argv.limit < 1 || argv.limit > MAX_HISTORY_PAGE) throw new UsageError(`--limit must be 1..${MAX_HISTORY_PAGE}`);
-  if (argv.before !== undefined && (!Number.isSafeInteger(argv.before) || argv.before < 1)) throw new UsageError("--before takes a message id (#N)");
+function show(
+  acct: Account,
+  chat: ChatRecord,
+  argv: ProfileArgs & { limit: number; before?: number | undefined },
+): void {
+  if (!Number.isInteger(argv.limit) || argv.limit < 1 || argv.limit > MAX_HISTORY_PAGE)
+    throw new UsageError(`--limit must be 1..${MAX_HISTORY_PAGE}`);
+  if (argv.before !== undefined && (!Number.isSafeInteger(argv.before) || argv.before < 1))
+    throw new UsageError("--before takes a message id (#N)");
   const page = visibleHistory(acct, chat.id, argv.limit, argv.before);
   const gaps = gapsBefore(page.messages, !page.more);
   const names = displayNameOf(acct);
@@ -81,7 +98,8 @@ function show(acct: Account, chat: ChatRecord, argv: ProfileArgs & { limit: numb
     const gap = gaps.get(m.id);
     if (gap) {
       const [from, to] = gap;
-      if (argv.json) printJson("gap", { chat: chat.id, from: m.sender, missing_from: from, missing_to: to, before_id: m.id });
+      if (argv.json)
+        printJson("gap", { chat: chat.id, from: m.sender, missing_from: from, missing_to: to, before_id: m.id });
       else printLine(gapLine(m.sender, from, to, names));
     }
     const flagged = flaggedByKeyChange(acct, chat, m);
@@ -89,10 +107,14 @@ function show(acct: Account, chat: ChatRecord, argv: ProfileArgs & { limit: numb
     else printLine(messageLine(m, flagged, names));
   }
   const first = page.messages[0];
-  if (argv.json) printJson("history_end", { chat: chat.id, more: page.more, ...(page.more && first ? { before: first.id } : {}) });
+  if (argv.json)
+    printJson("history_end", { chat: chat.id, more: page.more, ...(page.more && first ? { before: first.id } : {}) });
   else if (page.messages.length === 0) printLine("(no messages)");
   else if (page.more && first) printLine(`(older messages: smsg history ${chat.id} --before ${first.id})`);
-  const newestIn = Math.max(0, ...page.messages.filter((m) => m.direction === "in" && m.relayMsgId !== null).map((m) => m.relayMsgId!));
+  const newestIn = Math.max(
+    0,
+    ...page.messages.filter((m) => m.direction === "in" && m.relayMsgId !== null).map((m) => m.relayMsgId!),
+  );
   if (newestIn > 0) acct.store.chats.markRead(chat.id, newestIn);
 }
 
@@ -103,7 +125,11 @@ export function historyCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T>
     "Show a chat's messages, oldest first (fetches new ones first)",
     (a) =>
       withProfileOptions(a)
-        .positional("chat", { type: "string", demandOption: true, describe: "Chat id, chat name, or the other member of a direct chat" })
+        .positional("chat", {
+          type: "string",
+          demandOption: true,
+          describe: "Chat id, chat name, or the other member of a direct chat",
+        })
         .option("limit", { type: "number", default: 50, describe: `How many messages (1..${MAX_HISTORY_PAGE})` })
         .option("before", { type: "number", describe: "Only messages older than this id (#N)" })
         .option("offline", { type: "boolean", default: false, describe: "Do not contact the relay first" }),

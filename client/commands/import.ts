@@ -28,14 +28,18 @@ export function importCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> 
         const args = argv as unknown as TransferArgs;
         const dir = profileDirOf(args);
         if (!existsSync(args.file)) throw new UsageError(`cannot read ${args.file}: no such file`);
-        if (!args.force && (existsSync(join(dir, KEYSTORE_FILE)) || existsSync(join(dir, STORE_FILE)))) throw new ProfileExistsError(dir);
+        if (!args.force && (existsSync(join(dir, KEYSTORE_FILE)) || existsSync(join(dir, STORE_FILE))))
+          throw new ProfileExistsError(dir);
         const passphrase = await exportPassphrase(args, false);
-        withSteps(args.json, "import", (onStep) => importProfile(args.file, dir, passphrase, { overwrite: args.force, onStep }));
+        withSteps(args.json, "import", (onStep) =>
+          importProfile(args.file, dir, passphrase, { overwrite: args.force, onStep }),
+        );
         const protectedBy = keystoreProtection(dir);
         if (args.json) printJson("imported", { profile_dir: dir, passphrase_protected: protectedBy !== "none" });
         else {
           printLine(`imported the profile into ${dir}`);
-          if (protectedBy !== "none") printLine("the profile keeps its own passphrase (SMSG_PASSPHRASE or the prompt), as before");
+          if (protectedBy !== "none")
+            printLine("the profile keeps its own passphrase (SMSG_PASSPHRASE or the prompt), as before");
         }
       }),
   );

@@ -27,7 +27,16 @@ import { type ChatRecord, ChatNotFoundError, MAX_HISTORY_PAGE } from "../store/i
 import { type ProfileArgs, displayNameOf, openAccountOf, withProfileOptions } from "./common.js";
 import { errorSentence, exitCodeOf, runCommand } from "./exit.js";
 import { flaggedByKeyChange, visibleHistory } from "./history.js";
-import { type JsonEventType, eventJson, eventLine, messageJson, messageLine, messageTime, printJson, statusJson } from "./output.js";
+import {
+  type JsonEventType,
+  eventJson,
+  eventLine,
+  messageJson,
+  messageLine,
+  messageTime,
+  printJson,
+  statusJson,
+} from "./output.js";
 
 /** What /help prints. */
 export const INTERACTIVE_HELP = [
@@ -78,12 +87,21 @@ class InteractiveUi {
     this.session = new InteractiveSession(acct, {
       onEvent: (e) => this.onEvent(e),
       onSent: (s) => {
-        if (this.json) this.emitJson("sent", { chat: s.chat, id: s.id, relay_msg: s.relayMsg, ts: s.ts, seq: s.seq, duplicate: s.duplicate });
+        if (this.json)
+          this.emitJson("sent", {
+            chat: s.chat,
+            id: s.id,
+            relay_msg: s.relayMsg,
+            ts: s.ts,
+            seq: s.seq,
+            duplicate: s.duplicate,
+          });
         else this.note(`message #${s.id} in ${this.titleOf(s.chat)}, written earlier, was delivered`);
       },
       onStatus: (s) => {
         if (this.json) this.emitJson(...statusJson(s));
-        else if (s.state === "listening") this.note(`connected as ${acct.username} to ${acct.relayHost}:${acct.relayPort}`);
+        else if (s.state === "listening")
+          this.note(`connected as ${acct.username} to ${acct.relayHost}:${acct.relayPort}`);
         else this.note(`disconnected (${s.reason}); retrying in ${Math.round(s.retryInMs / 100) / 10} s`);
       },
       onWarning: (e) => this.note(`warning: ${errorSentence(e)}`),
@@ -149,7 +167,8 @@ class InteractiveUi {
       chat = await this.session.withRelay(async (relay) => {
         try {
           const opened = await findOrOpenChat(this.acct, relay, arg);
-          if (opened.pinnedNow && !this.json) this.note(`${opened.chat.peer}'s identity key is pinned now; compare safety numbers with /verify`);
+          if (opened.pinnedNow && !this.json)
+            this.note(`${opened.chat.peer}'s identity key is pinned now; compare safety numbers with /verify`);
           return opened.chat;
         } catch (err) {
           if (!(err instanceof KeyChangedError)) throw err;
@@ -159,8 +178,12 @@ class InteractiveUi {
       });
     }
     this.current = chat;
-    if (this.json) this.emitJson("open", { chat: chat.id, kind: chat.kind, peer: chat.peer, name: chat.name, closed: chat.closed });
-    else this.note(`chat ${chat.id} with ${chatTitle(chat)}${chat.closed ? " (closed: smsg chat reopen to write again)" : ""}`);
+    if (this.json)
+      this.emitJson("open", { chat: chat.id, kind: chat.kind, peer: chat.peer, name: chat.name, closed: chat.closed });
+    else
+      this.note(
+        `chat ${chat.id} with ${chatTitle(chat)}${chat.closed ? " (closed: smsg chat reopen to write again)" : ""}`,
+      );
     this.rl?.setPrompt(this.prompt());
   }
 
@@ -175,7 +198,14 @@ class InteractiveUi {
     this.session.send(chat, text).then(
       (r) => {
         if (this.json) {
-          this.emitJson("sent", { chat: chat.id, id: r.queued.messageId, relay_msg: r.sent.relayMsg, ts: r.sent.ts, seq: r.queued.seq, duplicate: r.sent.duplicate });
+          this.emitJson("sent", {
+            chat: chat.id,
+            id: r.queued.messageId,
+            relay_msg: r.sent.relayMsg,
+            ts: r.sent.ts,
+            seq: r.queued.seq,
+            duplicate: r.sent.duplicate,
+          });
         } else if (!this.tty) this.out(`sent #${r.queued.messageId}`);
       },
       (e: unknown) => {
@@ -188,7 +218,8 @@ class InteractiveUi {
   private history(nArg: string | undefined): void {
     const chat = this.needChat();
     const n = nArg === undefined ? 20 : Number(nArg);
-    if (!Number.isInteger(n) || n < 1 || n > MAX_HISTORY_PAGE) throw new UsageError(`/history takes a number 1..${MAX_HISTORY_PAGE}`);
+    if (!Number.isInteger(n) || n < 1 || n > MAX_HISTORY_PAGE)
+      throw new UsageError(`/history takes a number 1..${MAX_HISTORY_PAGE}`);
     const page = visibleHistory(this.acct, chat.id, n);
     for (const m of page.messages) {
       const flagged = flaggedByKeyChange(this.acct, chat, m);
@@ -197,7 +228,10 @@ class InteractiveUi {
     }
     if (this.json) this.emitJson("history_end", { chat: chat.id, more: page.more });
     else if (page.messages.length === 0) this.out("(no messages)");
-    const newestIn = Math.max(0, ...page.messages.filter((m) => m.direction === "in" && m.relayMsgId !== null).map((m) => m.relayMsgId!));
+    const newestIn = Math.max(
+      0,
+      ...page.messages.filter((m) => m.direction === "in" && m.relayMsgId !== null).map((m) => m.relayMsgId!),
+    );
     if (newestIn > 0) this.acct.store.chats.markRead(chat.id, newestIn);
   }
 
@@ -209,7 +243,10 @@ class InteractiveUi {
     }
     for (const m of list) {
       if (this.json) this.emitJson("member", { chat: chat.id, user: m.username, role: m.role });
-      else this.out(`${senderLabel(m.username, this.names(m.username) ?? undefined)}${m.role === "member" ? "" : ` (${m.role})`}${m.username === this.acct.username ? " (you)" : ""}`);
+      else
+        this.out(
+          `${senderLabel(m.username, this.names(m.username) ?? undefined)}${m.role === "member" ? "" : ` (${m.role})`}${m.username === this.acct.username ? " (you)" : ""}`,
+        );
     }
   }
 
@@ -250,7 +287,14 @@ class InteractiveUi {
     const after = await this.session.withRelay((relay) => setChatClosed(this.acct, relay, chat, true));
     this.current = undefined;
     this.rl?.setPrompt(this.prompt());
-    if (this.json) this.emitJson("chat_closed", { chat: after.id, kind: after.kind, peer: after.peer, name: after.name, closed: after.closed });
+    if (this.json)
+      this.emitJson("chat_closed", {
+        chat: after.id,
+        kind: after.kind,
+        peer: after.peer,
+        name: after.name,
+        closed: after.closed,
+      });
     else this.note(`chat ${after.id} closed (smsg chat reopen ${after.id} reopens it)`);
   }
 
@@ -297,7 +341,10 @@ class InteractiveUi {
 
   /** Reads lines until /quit or end of input; resolves once everything has been sent and closed. */
   async run(): Promise<void> {
-    const rl = createInterface({ input: process.stdin, ...(this.tty ? { output: process.stdout, terminal: true } : { terminal: false }) });
+    const rl = createInterface({
+      input: process.stdin,
+      ...(this.tty ? { output: process.stdout, terminal: true } : { terminal: false }),
+    });
     this.rl = rl;
     rl.setPrompt(this.prompt());
     if (this.tty) {
@@ -351,7 +398,10 @@ async function interactive(args: InteractiveArgs): Promise<void> {
       }
     } else if (!args.json) {
       const chats = acct.store.chats.list({ includeClosed: false });
-      if (!process.stdin.isTTY) process.stderr.write(`smsg: no chat is open (/open CHAT)${chats.length > 0 ? `; chats: ${chats.map((c) => chatTitle(c)).join(", ")}` : ""}\n`);
+      if (!process.stdin.isTTY)
+        process.stderr.write(
+          `smsg: no chat is open (/open CHAT)${chats.length > 0 ? `; chats: ${chats.map((c) => chatTitle(c)).join(", ")}` : ""}\n`,
+        );
     }
     await ui.run();
   } finally {
@@ -372,7 +422,12 @@ export function interactiveCommands<T extends { json: boolean }>(y: Argv<T>): Ar
     .command(
       "open <chat>",
       "Interactive mode in CHAT: incoming messages live, typed lines sent, /help for commands",
-      (a) => withProfileOptions(a).positional("chat", { type: "string", demandOption: true, describe: "Chat id, chat name, or a user" }),
+      (a) =>
+        withProfileOptions(a).positional("chat", {
+          type: "string",
+          demandOption: true,
+          describe: "Chat id, chat name, or a user",
+        }),
       (argv) => runCommand(() => interactive(argv as InteractiveArgs)),
     );
 }

@@ -13,7 +13,8 @@ import { printJson, printLine } from "./output.js";
 async function newPassphrase(argv: ProfileArgs): Promise<string> {
   const given = givenPassphrase(argv);
   if (given !== undefined) return given;
-  if (!process.stdin.isTTY) throw new UsageError("--passphrase needs SMSG_PASSPHRASE, --passphrase-file or a terminal to type it");
+  if (!process.stdin.isTTY)
+    throw new UsageError("--passphrase needs SMSG_PASSPHRASE, --passphrase-file or a terminal to type it");
   const first = await promptHidden("New passphrase: ");
   const again = await promptHidden("Repeat it: ");
   if (first !== again) throw new UsageError("the two passphrases differ; nothing was created");
@@ -29,18 +30,40 @@ export function joinCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> {
     (a) =>
       withProfileOptions(a)
         .positional("link", { type: "string", demandOption: true, describe: "The invite link" })
-        .option("name", { type: "string", demandOption: true, describe: "Your username: 3 to 32 of a-z, 0-9, '_', '.', '-'" })
+        .option("name", {
+          type: "string",
+          demandOption: true,
+          describe: "Your username: 3 to 32 of a-z, 0-9, '_', '.', '-'",
+        })
         .option("display-name", { type: "string", describe: "Your name as your contacts see it (sent end to end)" })
-        .option("passphrase", { type: "boolean", default: false, describe: "Protect the profile with a passphrase (SMSG_PASSPHRASE, --passphrase-file, or typed)" }),
+        .option("passphrase", {
+          type: "boolean",
+          default: false,
+          describe: "Protect the profile with a passphrase (SMSG_PASSPHRASE, --passphrase-file, or typed)",
+        }),
     (argv) =>
       runCommand(async () => {
         const dir = profileDirOf(argv);
         const passphrase = argv.passphrase ? await newPassphrase(argv) : undefined;
-        const r = await joinRelay({ dir, link: argv.link, username: argv.name, displayName: argv["display-name"], passphrase });
+        const r = await joinRelay({
+          dir,
+          link: argv.link,
+          username: argv.name,
+          displayName: argv["display-name"],
+          passphrase,
+        });
         if (argv.json) {
-          printJson("joined", { username: r.username, is_admin: r.isAdmin, relay: `${r.relayHost}:${r.relayPort}`, profile: dir, prekeys: r.oneTimePrekeys });
+          printJson("joined", {
+            username: r.username,
+            is_admin: r.isAdmin,
+            relay: `${r.relayHost}:${r.relayPort}`,
+            profile: dir,
+            prekeys: r.oneTimePrekeys,
+          });
         } else {
-          printLine(`joined ${r.relayHost}:${r.relayPort} as ${r.username}${r.isAdmin ? " (relay admin)" : ""}; profile in ${dir}`);
+          printLine(
+            `joined ${r.relayHost}:${r.relayPort} as ${r.username}${r.isAdmin ? " (relay admin)" : ""}; profile in ${dir}`,
+          );
         }
       }),
   );

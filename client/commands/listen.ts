@@ -31,12 +31,23 @@ export function listenCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> 
             onEvent: (e) => (argv.json ? printJson(e.type, eventJson(e)) : printLine(eventLine(e, names))),
             onSent: (s) =>
               argv.json
-                ? printJson("sent", { chat: s.chat, id: s.id, relay_msg: s.relayMsg, ts: s.ts, seq: s.seq, duplicate: s.duplicate })
+                ? printJson("sent", {
+                    chat: s.chat,
+                    id: s.id,
+                    relay_msg: s.relayMsg,
+                    ts: s.ts,
+                    seq: s.seq,
+                    duplicate: s.duplicate,
+                  })
                 : printLine(`[chat ${s.chat}] your message #${s.id}, written earlier, was delivered`),
             onStatus: (s) => {
               if (argv.json) printJson(...statusJson(s));
-              else if (s.state === "listening") process.stderr.write(`smsg: listening as ${acct.username} on ${acct.relayHost}:${acct.relayPort}\n`);
-              else process.stderr.write(`smsg: disconnected (${s.reason}); retrying in ${Math.round(s.retryInMs / 100) / 10} s\n`);
+              else if (s.state === "listening")
+                process.stderr.write(`smsg: listening as ${acct.username} on ${acct.relayHost}:${acct.relayPort}\n`);
+              else
+                process.stderr.write(
+                  `smsg: disconnected (${s.reason}); retrying in ${Math.round(s.retryInMs / 100) / 10} s\n`,
+                );
             },
             onWarning: warnError,
           });

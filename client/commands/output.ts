@@ -85,7 +85,9 @@ export function syncProgress(
       }
       const shownTotal = Math.max(total, frames); // messages that arrived meanwhile
       const filled = Math.round((BAR_WIDTH * frames) / shownTotal);
-      out.write(`\r\x1b[Ksyncing [${"#".repeat(filled)}${"·".repeat(BAR_WIDTH - filled)}] ${frames}/${shownTotal} messages`);
+      out.write(
+        `\r\x1b[Ksyncing [${"#".repeat(filled)}${"·".repeat(BAR_WIDTH - filled)}] ${frames}/${shownTotal} messages`,
+      );
     },
     done: () => {
       if (shown) out.write("\r\x1b[K");
@@ -123,7 +125,11 @@ export const CLOCK_SKEW_SHOWN_MS = 5 * 60_000;
  * time beside it when the two are more than CLOCK_SKEW_SHOWN_MS apart (a wrong clock, or a
  * message that waited offline); the relay's time alone for rows without a sender clock.
  */
-export function messageTime(senderTs: number | null, relayTs: number, format: (ms: number) => string = shortTime): string {
+export function messageTime(
+  senderTs: number | null,
+  relayTs: number,
+  format: (ms: number) => string = shortTime,
+): string {
   if (senderTs === null) return format(relayTs);
   if (Math.abs(senderTs - relayTs) <= CLOCK_SKEW_SHOWN_MS) return format(senderTs);
   return `${format(senderTs)} (relay ${format(relayTs)})`;
@@ -239,7 +245,8 @@ function groupStateText(e: GroupStateEvent, nameOf?: DisplayNameOf): string {
   if (e.removed.includes(e.by)) parts.push(`${by} left`);
   if (removed.length > 0) parts.push(`${by} removed ${who(removed)}`);
   if (e.renamed) parts.push(`${by} renamed the group to "${terminalSafe(e.name)}"`);
-  if (e.promoted.length > 0) parts.push(`${who(e.promoted)} ${e.promoted.length === 1 ? "is an admin" : "are admins"} now`);
+  if (e.promoted.length > 0)
+    parts.push(`${who(e.promoted)} ${e.promoted.length === 1 ? "is an admin" : "are admins"} now`);
   if (parts.length === 0) parts.push(`${by} changed the admins: ${who(e.admins)}`);
   return parts.join("; ");
 }
@@ -273,7 +280,8 @@ export function messageLine(m: MessageRecord, keyChanged: boolean, nameOf?: Disp
   const head = `#${m.id} ${messageTime(m.senderTs, m.sentAt)} ${sender(m.sender, nameOf)}:`;
   if (m.status === "undecryptable") return `${head} ⚠ (this message could not be decrypted)`;
   const body = terminalSafe(m.body ?? "");
-  const status = m.status === "pending" ? "  (not sent yet)" : m.status === "failed" ? "  (⚠ failed: not delivered)" : "";
+  const status =
+    m.status === "pending" ? "  (not sent yet)" : m.status === "failed" ? "  (⚠ failed: not delivered)" : "";
   return `${head} ${body}${status}${keyChanged ? "  (⚠ sent with an unverified new key)" : ""}`;
 }
 

@@ -20,7 +20,8 @@ import { printJson, printLine, syncProgress, warn } from "./output.js";
 export function messageText(arg: string | undefined, stdin: string | undefined): string {
   const text = arg ?? (stdin ?? "").replace(/\r?\n$/, "");
   if (text.trim() === "") throw new UsageError("nothing to send: give TEXT or pipe it on stdin");
-  if (utf8(text).length > MAX_TEXT_BODY_BYTES) throw new UsageError(`the message is longer than ${MAX_TEXT_BODY_BYTES} bytes`);
+  if (utf8(text).length > MAX_TEXT_BODY_BYTES)
+    throw new UsageError(`the message is longer than ${MAX_TEXT_BODY_BYTES} bytes`);
   return text;
 }
 
@@ -31,19 +32,28 @@ export function sendCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> {
     "Send a message (TEXT, or stdin when TEXT is absent) in a chat",
     (a) =>
       withProfileOptions(a)
-        .positional("chat", { type: "string", demandOption: true, describe: "Chat id, chat name, or the other member of a direct chat" })
+        .positional("chat", {
+          type: "string",
+          demandOption: true,
+          describe: "Chat id, chat name, or the other member of a direct chat",
+        })
         .positional("text", { type: "string", describe: "The message; read from stdin when absent" }),
     (argv) =>
       runCommand(async () => {
         const args = argv as ProfileArgs & { chat: string; text?: string };
         const acct = await openAccountOf(args);
         try {
-          if (args.text === undefined && process.stdin.isTTY) process.stderr.write("smsg: type the message, then Ctrl-D on a line of its own\n");
+          if (args.text === undefined && process.stdin.isTTY)
+            process.stderr.write("smsg: type the message, then Ctrl-D on a line of its own\n");
           const body = messageText(args.text, args.text === undefined ? await readStdin() : undefined);
           let online;
           const progress = syncProgress(args.json);
           try {
-            online = await goOnline(acct, { onEvent: warnOnEvent, onWarning: warnError, onSyncProgress: progress.onSyncProgress });
+            online = await goOnline(acct, {
+              onEvent: warnOnEvent,
+              onWarning: warnError,
+              onSyncProgress: progress.onSyncProgress,
+            });
           } catch (e) {
             if (!(e instanceof RelayUnreachableError)) throw e;
             queueTextOffline(acct, acct.store.resolveChat(args.chat), body, e);
@@ -51,13 +61,22 @@ export function sendCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> {
             progress.done();
           }
           try {
-            for (const f of online.flushed.failed) warn(`message #${f.messageId ?? "?"} in chat ${f.chat} was not delivered: ${f.reason}`);
+            for (const f of online.flushed.failed)
+              warn(`message #${f.messageId ?? "?"} in chat ${f.chat} was not delivered: ${f.reason}`);
             const { chat, pinnedNow } = await findOrOpenChat(acct, online.relay, args.chat);
-            if (pinnedNow && !args.json) warn(`${chat.peer}'s identity key is pinned now; compare safety numbers with smsg verify ${chat.peer}`);
+            if (pinnedNow && !args.json)
+              warn(`${chat.peer}'s identity key is pinned now; compare safety numbers with smsg verify ${chat.peer}`);
             const r = await sendText(acct, online.relay, chat, body);
             for (const w of r.warnings ?? []) warn(w);
             if (args.json) {
-              printJson("sent", { chat: chat.id, id: r.queued.messageId, relay_msg: r.sent.relayMsg, ts: r.sent.ts, seq: r.queued.seq, duplicate: r.sent.duplicate });
+              printJson("sent", {
+                chat: chat.id,
+                id: r.queued.messageId,
+                relay_msg: r.sent.relayMsg,
+                ts: r.sent.ts,
+                seq: r.queued.seq,
+                duplicate: r.sent.duplicate,
+              });
             } else {
               printLine(`sent #${r.queued.messageId} in chat ${chat.id}`);
             }

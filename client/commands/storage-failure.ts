@@ -27,6 +27,7 @@ export function storageFailureSentence(err: unknown): string | undefined {
   if (code.startsWith("SQLITE_IOERR") || code === "EIO") {
     return `the disk reported an input/output error while the profile was used: ${unchanged}`;
   }
-  if (code.startsWith("SQLITE_CANTOPEN")) return "the profile's database (store.sqlite) cannot be opened: check the folder's permissions";
+  if (code.startsWith("SQLITE_CANTOPEN"))
+    return "the profile's database (store.sqlite) cannot be opened: check the folder's permissions";
   return undefined;
 }

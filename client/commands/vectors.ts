@@ -29,7 +29,8 @@ export function verifyVectorFiles(files: string[]): FileResult[] {
       return { file, ok: false, problem: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
     }
     const suite = suiteFor(file, text);
-    if (!suite) return { file, ok: false, problem: "not a known vector suite (no matching \"suite\" field or file name)" };
+    if (!suite)
+      return { file, ok: false, problem: 'not a known vector suite (no matching "suite" field or file name)' };
     const problem = verifyVectorText(suite, text);
     return problem ? { file, ok: false, problem } : { file, ok: true };
   });
@@ -58,7 +59,12 @@ export function vectorsCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T>
       .command(
         "generate",
         "Write every vector file from its fixed seed",
-        (a) => a.option("out", { type: "string", describe: "Folder to write into", default: undefined as string | undefined }),
+        (a) =>
+          a.option("out", {
+            type: "string",
+            describe: "Folder to write into",
+            default: undefined as string | undefined,
+          }),
         (argv) => {
           const written = generateVectorFiles(argv.out ?? defaultDir());
           if (argv.json) for (const f of written) printJson("vector_written", { file: f });
@@ -72,7 +78,8 @@ export function vectorsCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T>
         (argv) => {
           const results = verifyVectorFiles((argv.files as string[] | undefined) ?? []);
           for (const r of results) {
-            if (argv.json) printJson("vector_verified", { file: r.file, ok: r.ok, ...(r.problem ? { problem: r.problem } : {}) });
+            if (argv.json)
+              printJson("vector_verified", { file: r.file, ok: r.ok, ...(r.problem ? { problem: r.problem } : {}) });
             else if (r.ok) console.log(`ok       ${r.file}`);
             else console.error(`MISMATCH ${r.file}: ${r.problem}`);
           }

@@ -40,11 +40,20 @@ export function verifyCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> 
     (a) =>
       withProfileOptions(a)
         .positional("user", { type: "string", demandOption: true })
-        .option("confirm", { type: "boolean", default: false, describe: "The safety numbers matched: mark the key verified (and take a pending new key)" })
-        .option("accept-new-key", { type: "boolean", default: false, describe: "Take a changed key without comparing safety numbers" }),
+        .option("confirm", {
+          type: "boolean",
+          default: false,
+          describe: "The safety numbers matched: mark the key verified (and take a pending new key)",
+        })
+        .option("accept-new-key", {
+          type: "boolean",
+          default: false,
+          describe: "Take a changed key without comparing safety numbers",
+        }),
     (argv) =>
       runCommand(async () => {
-        if (argv.confirm && argv["accept-new-key"]) throw new UsageError("give --confirm or --accept-new-key, not both");
+        if (argv.confirm && argv["accept-new-key"])
+          throw new UsageError("give --confirm or --accept-new-key, not both");
         const user = normalizeUsername(argv.user);
         const acct = await openAccountOf(argv as ProfileArgs);
         try {
@@ -72,8 +81,12 @@ export function verifyCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> 
             });
             return;
           }
-          if (action === "confirmed") printLine(`${user}'s identity key is verified${numbers.pending !== null ? " (the new key is now pinned)" : ""}; you can send to ${user}`);
-          else if (action === "accepted") printLine(`${user}'s new identity key is pinned (not verified); you can send to ${user}`);
+          if (action === "confirmed")
+            printLine(
+              `${user}'s identity key is verified${numbers.pending !== null ? " (the new key is now pinned)" : ""}; you can send to ${user}`,
+            );
+          else if (action === "accepted")
+            printLine(`${user}'s new identity key is pinned (not verified); you can send to ${user}`);
           else {
             if (numbers.pending !== null) {
               printLine(`⚠ ${user}'s identity key CHANGED. Sending to ${user} is blocked until you decide.`);

@@ -22,7 +22,12 @@ export function whoamiCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> 
   return y.command(
     "whoami",
     "Show this profile's account, relay and keys (logs in unless --offline)",
-    (a) => withProfileOptions(a).option("offline", { type: "boolean", default: false, describe: "Do not contact the relay" }),
+    (a) =>
+      withProfileOptions(a).option("offline", {
+        type: "boolean",
+        default: false,
+        describe: "Do not contact the relay",
+      }),
     (argv) =>
       runCommand(async () => {
         const acct = await openAccountOf(argv as ProfileArgs);
@@ -47,7 +52,9 @@ export function whoamiCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> 
               ...(login ? { is_admin: login.isAdmin, prekeys: login.stock } : {}),
             });
           } else {
-            printLine(`${acct.username}${acct.displayName !== null ? ` (${acct.displayName})` : ""} on ${relay}${login?.isAdmin ? ", relay admin" : ""}`);
+            printLine(
+              `${acct.username}${acct.displayName !== null ? ` (${acct.displayName})` : ""} on ${relay}${login?.isAdmin ? ", relay admin" : ""}`,
+            );
             printLine(`relay key:   ${relayFp}`);
             printLine(`fingerprint: ${fp.match(/.{5}/g)!.join(" ")}`);
             printLine(`profile:     ${acct.dir}`);

@@ -65,7 +65,10 @@ export async function openDirectChat(acct: Account, relay: RelayClient, username
   const info = reply.chat;
   const chat = acct.store.transaction(() => {
     const c = acct.store.chats.upsert({ id: info.id, kind: "direct", peer, closed: info.closed, myRole: "member" });
-    acct.store.members.set(info.id, info.members.map((m) => ({ username: m.username, role: m.role })));
+    acct.store.members.set(
+      info.id,
+      info.members.map((m) => ({ username: m.username, role: m.role })),
+    );
     return c;
   });
   const pin = await checkIdentity(acct, relay, peer);
@@ -119,7 +122,12 @@ export async function findOrOpenChat(acct: Account, relay: RelayClient, arg: str
  * ChatNotFoundError when the relay says we are not in it, or the relay's RemoteError
  * (NOT_CHAT_ADMIN for a group we do not administer).
  */
-export async function setChatClosed(acct: Account, relay: RelayClient, chat: ChatRecord, closed: boolean): Promise<ChatRecord> {
+export async function setChatClosed(
+  acct: Account,
+  relay: RelayClient,
+  chat: ChatRecord,
+  closed: boolean,
+): Promise<ChatRecord> {
   try {
     if (closed) await relay.request<"close_chat">({ t: "close_chat", chat: chat.id });
     else await relay.request<"reopen_chat">({ t: "reopen_chat", chat: chat.id });
@@ -136,7 +144,11 @@ export async function setChatClosed(acct: Account, relay: RelayClient, chat: Cha
  * added, removed or leaving makes us read the chat list again (which also learns a chat a peer
  * just opened with us).
  */
-export async function applyChatEvent(acct: Account, relay: RelayClient, ev: RelayMessageOf<"chat_event">): Promise<void> {
+export async function applyChatEvent(
+  acct: Account,
+  relay: RelayClient,
+  ev: RelayMessageOf<"chat_event">,
+): Promise<void> {
   if (ev.event === "closed" || ev.event === "reopened") {
     if (acct.store.chats.get(ev.chat)) {
       acct.store.chats.setClosed(ev.chat, ev.event === "closed");

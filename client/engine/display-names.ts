@@ -11,7 +11,13 @@ import type { Account } from "./open-account.js";
  * from the one stored. A name that came on a session whose key is not the pinned one
  * (`keyChanged`) is not taken: the relay may be impersonating the sender.
  */
-export function takeDisplayName(acct: Account, from: string, app: ProfileMessage, keyChanged: boolean, events: EngineEvent[]): void {
+export function takeDisplayName(
+  acct: Account,
+  from: string,
+  app: ProfileMessage,
+  keyChanged: boolean,
+  events: EngineEvent[],
+): void {
   if (keyChanged) return;
   const name = app.display_name === "" ? null : app.display_name;
   if ((acct.store.contacts.get(from)?.displayName ?? null) === name) return;

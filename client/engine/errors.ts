@@ -33,14 +33,21 @@ export class QueuedOfflineError extends SmsgError {
 /** The profile folder holds a keystore but no account: join never completed. Code NOT_JOINED. */
 export class NotJoinedError extends SmsgError {
   constructor(dir: string) {
-    super("NOT_JOINED", `the profile in ${dir} has no account: its join did not complete; delete the folder and join again`);
+    super(
+      "NOT_JOINED",
+      `the profile in ${dir} has no account: its join did not complete; delete the folder and join again`,
+    );
   }
 }
 
 /** The relay refused the login (unknown account, wrong credential or signature). Code LOGIN_FAILED. */
 export class LoginFailedError extends SmsgError {
   constructor(username: string, options?: { cause?: unknown }) {
-    super("LOGIN_FAILED", `the relay refused the login as ${username}: this profile's keys are not the account's`, options);
+    super(
+      "LOGIN_FAILED",
+      `the relay refused the login as ${username}: this profile's keys are not the account's`,
+      options,
+    );
   }
 }
 

@@ -100,7 +100,8 @@ export interface GroupStateEvent {
 }
 
 /** Any engine event. */
-export type EngineEvent = MessageEvent | KeyChangeEvent | GapEvent | UndecryptableEvent | ProfileEvent | ChatEventEvent | GroupStateEvent;
+export type EngineEvent =
+  MessageEvent | KeyChangeEvent | GapEvent | UndecryptableEvent | ProfileEvent | ChatEventEvent | GroupStateEvent;
 
 /** Receives engine events. */
 export type EventSink = (event: EngineEvent) => void;

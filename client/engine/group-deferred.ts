@@ -22,7 +22,8 @@ import type { Account } from "./open-account.js";
 export function deferGroupText(acct: Account, chat: ChatRecord, body: string): number {
   if (chat.closed) throw new ChatClosedError(chat.id);
   const accepted = acceptedState(acct.store, chat.id);
-  if (!accepted?.members.includes(acct.username)) throw new UsageError(`you are not a member of chat ${chat.id} (its signed membership does not list you)`);
+  if (!accepted?.members.includes(acct.username))
+    throw new UsageError(`you are not a member of chat ${chat.id} (its signed membership does not list you)`);
   const now = acct.now();
   return acct.store.messages.insert({
     chatId: chat.id,
@@ -45,7 +46,11 @@ export function deferGroupText(acct: Account, chat: ChatRecord, body: string): n
  * in one chat is reported and its texts stay deferred for the next time, so one chat cannot
  * stop the others or the command; a lost connection is thrown.
  */
-export async function encryptDeferredGroupTexts(acct: Account, relay: RelayClient, onWarning?: (err: unknown) => void): Promise<number> {
+export async function encryptDeferredGroupTexts(
+  acct: Account,
+  relay: RelayClient,
+  onWarning?: (err: unknown) => void,
+): Promise<number> {
   const { store } = acct;
   let queued = 0;
   const byChat = new Map<number, number[]>();
@@ -55,7 +60,12 @@ export async function encryptDeferredGroupTexts(acct: Account, relay: RelayClien
       store.transaction(() => {
         for (const id of ids) store.messages.setStatus(id, "failed");
       });
-      onWarning?.(new SmsgError("SEND_FAILED", `${ids.length} message(s) written offline in chat ${chatId} were not sent: ${reason}`));
+      onWarning?.(
+        new SmsgError(
+          "SEND_FAILED",
+          `${ids.length} message(s) written offline in chat ${chatId} were not sent: ${reason}`,
+        ),
+      );
     };
     const chat = store.chats.get(chatId);
     if (!chat || chat.kind !== "group") {
@@ -75,7 +85,11 @@ export async function encryptDeferredGroupTexts(acct: Account, relay: RelayClien
       const warnings = await distributeOwnKey(acct, relay, chatId);
       for (const w of warnings) onWarning?.(new SmsgError("GROUP_WARNING", w));
       queued += store.transaction(() => {
-        if (!ownKeyCurrent(acct, chatId)) throw new SmsgError("GROUP_CHANGED", "the membership changed while the group key was being sent: they are sent next time");
+        if (!ownKeyCurrent(acct, chatId))
+          throw new SmsgError(
+            "GROUP_CHANGED",
+            "the membership changed while the group key was being sent: they are sent next time",
+          );
         let n = 0;
         for (const id of ids) {
           const m = store.messages.get(id);
@@ -91,7 +105,9 @@ export async function encryptDeferredGroupTexts(acct: Account, relay: RelayClien
     } catch (e) {
       if (e instanceof UsageError) fail(e.message);
       else if (e instanceof SmsgError && !relay.isClosed) {
-        onWarning?.(new SmsgError(e.code, `message(s) written offline in chat ${chatId} are not sent yet: ${e.message}`));
+        onWarning?.(
+          new SmsgError(e.code, `message(s) written offline in chat ${chatId} are not sent yet: ${e.message}`),
+        );
       } else throw e;
     }
   }

@@ -89,7 +89,8 @@ function storeAccepted(store: ClientStore, state: GroupStateMessage): void {
   store.transaction(() => {
     store.groupStates.putState(state.chat, encodeAppMessage(state));
     if (state.name.trim() !== "") store.chats.setName(state.chat, state.name);
-    for (const m of store.members.list(state.chat)) store.members.setAnnounced(state.chat, m.username, state.members.includes(m.username));
+    for (const m of store.members.list(state.chat))
+      store.members.setAnnounced(state.chat, m.username, state.members.includes(m.username));
   });
 }
 
@@ -130,7 +131,11 @@ export async function refreshMembers(acct: Account, relay: RelayClient, chat: nu
   const accepted = acceptedState(acct.store, chat);
   acct.store.members.set(
     chat,
-    r.members.map((m) => ({ username: m.username, role: m.role, announced: accepted?.members.includes(m.username) ?? false })),
+    r.members.map((m) => ({
+      username: m.username,
+      role: m.role,
+      announced: accepted?.members.includes(m.username) ?? false,
+    })),
   );
 }
 
@@ -142,7 +147,13 @@ function ownState(store: ClientStore, chat: number): SenderKeyOwnState | undefin
 }
 
 function putOwn(acct: Account, chat: number, s: SenderKeyOwnState): void {
-  acct.store.senderKeys.put({ chatId: chat, sender: acct.username, keyId: s.keyId, state: encodeSenderState(s), own: true });
+  acct.store.senderKeys.put({
+    chatId: chat,
+    sender: acct.username,
+    keyId: s.keyId,
+    state: encodeSenderState(s),
+    own: true,
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -172,7 +183,12 @@ function queuePairwise(acct: Account, chat: number, peer: string, app: AppMessag
  * group; it is not recorded as a holder, so the next send tries again. A lost connection is
  * thrown.
  */
-async function reachable(acct: Account, relay: RelayClient, peers: readonly string[], warnings: string[]): Promise<string[]> {
+async function reachable(
+  acct: Account,
+  relay: RelayClient,
+  peers: readonly string[],
+  warnings: string[],
+): Promise<string[]> {
   const ok: string[] = [];
   for (const p of peers) {
     try {
@@ -180,8 +196,10 @@ async function reachable(acct: Account, relay: RelayClient, peers: readonly stri
       await ensureSession(acct, relay, p);
       ok.push(p);
     } catch (e) {
-      if (e instanceof KeyChangedError) warnings.push(`${p}'s identity key changed: they get nothing from this group until you verify it`);
-      else if (e instanceof SmsgError && !relay.isClosed) warnings.push(`${p} cannot be given this group's messages now (${e.message}); a later send tries again`);
+      if (e instanceof KeyChangedError)
+        warnings.push(`${p}'s identity key changed: they get nothing from this group until you verify it`);
+      else if (e instanceof SmsgError && !relay.isClosed)
+        warnings.push(`${p} cannot be given this group's messages now (${e.message}); a later send tries again`);
       else throw e;
     }
   }
@@ -189,8 +207,19 @@ async function reachable(acct: Account, relay: RelayClient, peers: readonly stri
 }
 
 /** Sends a signed state to `peers` (pairwise, in the group chat). */
-async function announce(acct: Account, relay: RelayClient, state: GroupStateMessage, peers: readonly string[], warnings: string[]): Promise<void> {
-  const to = await reachable(acct, relay, peers.filter((p) => p !== acct.username), warnings);
+async function announce(
+  acct: Account,
+  relay: RelayClient,
+  state: GroupStateMessage,
+  peers: readonly string[],
+  warnings: string[],
+): Promise<void> {
+  const to = await reachable(
+    acct,
+    relay,
+    peers.filter((p) => p !== acct.username),
+    warnings,
+  );
   acct.store.transaction(() => {
     for (const p of to) queuePairwise(acct, state.chat, p, state);
   });
@@ -205,10 +234,13 @@ export async function distributeOwnKey(acct: Account, relay: RelayClient, chat: 
   const { store } = acct;
   const warnings: string[] = [];
   const accepted = acceptedState(store, chat);
-  if (!accepted) throw new UsageError(`no admin-signed membership of chat ${chat} has been received yet: nothing can be sent in it`);
-  if (!accepted.members.includes(acct.username)) throw new UsageError(`you are not a member of chat ${chat} (its signed membership does not list you)`);
+  if (!accepted)
+    throw new UsageError(`no admin-signed membership of chat ${chat} has been received yet: nothing can be sent in it`);
+  if (!accepted.members.includes(acct.username))
+    throw new UsageError(`you are not a member of chat ${chat} (its signed membership does not list you)`);
   const rec = reconcile(accepted, relayMembers(store, chat));
-  for (const u of rec.unannounced) warnings.push(`the relay added ${u} without an admin's signed announcement; ${u} cannot read your messages`);
+  for (const u of rec.unannounced)
+    warnings.push(`the relay added ${u} without an admin's signed announcement; ${u} cannot read your messages`);
   const confirmed = rec.confirmed.filter((u) => u !== acct.username);
   store.transaction(() => {
     const own = ownState(store, chat);
@@ -218,7 +250,11 @@ export async function distributeOwnKey(acct: Account, relay: RelayClient, chat: 
       if (own !== undefined) store.senderKeys.delete(chat, acct.username, own.keyId);
       putOwn(acct, chat, next);
       // A member removed and added again gets our name again with the key.
-      setHolders(store, chat, { keyId: next.keyId, users: [], profiled: (holders?.profiled ?? []).filter((u) => confirmed.includes(u)) });
+      setHolders(store, chat, {
+        keyId: next.keyId,
+        users: [],
+        profiled: (holders?.profiled ?? []).filter((u) => confirmed.includes(u)),
+      });
     }
   });
   const holders = getHolders(store, chat)!;
@@ -238,7 +274,11 @@ export async function distributeOwnKey(acct: Account, relay: RelayClient, chat: 
       }
       queuePairwise(acct, chat, p, { v: 1, k: "sender_key", chat, epoch: accepted.epoch, distribution });
     }
-    setHolders(store, chat, { keyId: own.keyId, users: [...new Set([...h.users, ...to])].sort(), profiled: [...profiled].sort() });
+    setHolders(store, chat, {
+      keyId: own.keyId,
+      users: [...new Set([...h.users, ...to])].sort(),
+      profiled: [...profiled].sort(),
+    });
   });
   return warnings;
 }
@@ -285,7 +325,12 @@ async function flushOrThrow(acct: Account, relay: RelayClient): Promise<void> {
  * `chat create NAME --members a,b`: create_group at the relay, sign state epoch 1 (us the only
  * admin), send it to every member, then our sender key. Throws UsageError for a bad name or list.
  */
-export async function createGroup(acct: Account, relay: RelayClient, name: string, memberArgs: readonly string[]): Promise<GroupResult> {
+export async function createGroup(
+  acct: Account,
+  relay: RelayClient,
+  name: string,
+  memberArgs: readonly string[],
+): Promise<GroupResult> {
   if (name.trim() === "") throw new UsageError("a group needs a name");
   const others = [...new Set(memberArgs.map((m) => normalizeUsername(m.trim())))].filter((m) => m !== acct.username);
   const reply = await relay.request<"create_group">({ t: "create_group", members: others });
@@ -301,7 +346,10 @@ export async function createGroup(acct: Account, relay: RelayClient, name: strin
   });
   const chat = acct.store.transaction(() => {
     const c = acct.store.chats.upsert({ id: info.id, kind: "group", peer: null, closed: info.closed, myRole: "admin" });
-    acct.store.members.set(info.id, info.members.map((m) => ({ username: m.username, role: m.role })));
+    acct.store.members.set(
+      info.id,
+      info.members.map((m) => ({ username: m.username, role: m.role })),
+    );
     storeAccepted(acct.store, state);
     return c;
   });
@@ -342,7 +390,12 @@ async function nextState(
   // Sessions first (network), then the state and its envelopes in one transaction: a state we
   // accepted is never left without the envelopes that tell the others.
   const warnings: string[] = [];
-  const to = await reachable(acct, relay, recipients.filter((p) => p !== acct.username), warnings);
+  const to = await reachable(
+    acct,
+    relay,
+    recipients.filter((p) => p !== acct.username),
+    warnings,
+  );
   acct.store.transaction(() => {
     storeAccepted(acct.store, state);
     for (const p of to) queuePairwise(acct, state.chat, p, state);
@@ -351,7 +404,12 @@ async function nextState(
 }
 
 /** `chat add CHAT USER` (admins): add_member at the relay, then a signed state (epoch + 1) to every member; the new member gets our current key. */
-export async function addMember(acct: Account, relay: RelayClient, chat: ChatRecord, userArg: string): Promise<GroupResult> {
+export async function addMember(
+  acct: Account,
+  relay: RelayClient,
+  chat: ChatRecord,
+  userArg: string,
+): Promise<GroupResult> {
   const user = normalizeUsername(userArg);
   const prev = adminState(acct, chat);
   if (prev.members.includes(user)) throw new UsageError(`${user} is already a member of chat ${chat.id}`);
@@ -365,7 +423,12 @@ export async function addMember(acct: Account, relay: RelayClient, chat: ChatRec
 }
 
 /** `chat remove CHAT USER` (admins): remove_member at the relay, a signed state (epoch + 1) to the rest and to USER; our key is rotated. */
-export async function removeMember(acct: Account, relay: RelayClient, chat: ChatRecord, userArg: string): Promise<GroupResult> {
+export async function removeMember(
+  acct: Account,
+  relay: RelayClient,
+  chat: ChatRecord,
+  userArg: string,
+): Promise<GroupResult> {
   const user = normalizeUsername(userArg);
   const prev = adminState(acct, chat);
   if (user === acct.username) throw new UsageError("to leave a group use smsg chat leave");
@@ -375,7 +438,13 @@ export async function removeMember(acct: Account, relay: RelayClient, chat: Chat
   // the relay. Only to those still in the chat there: the relay refuses envelopes for anyone else.
   await refreshMembers(acct, relay, chat.id);
   const listed = relayMembers(acct.store, chat.id);
-  const { state, warnings } = await nextState(acct, relay, prev, members, prev.members.filter((m) => listed.includes(m)));
+  const { state, warnings } = await nextState(
+    acct,
+    relay,
+    prev,
+    members,
+    prev.members.filter((m) => listed.includes(m)),
+  );
   await flushOrThrow(acct, relay);
   try {
     await relay.request<"remove_member">({ t: "remove_member", chat: chat.id, username: user });
@@ -435,10 +504,16 @@ export async function leaveGroup(acct: Account, relay: RelayClient, chat: ChatRe
 async function signLeaving(acct: Account, relay: RelayClient, prev: GroupStateMessage): Promise<LeaveResult> {
   const me = acct.username;
   const rest = prev.members.filter((m) => m !== me);
-  const listed = (await relay.request<"list_members">({ t: "list_members", chat: prev.chat })).members.filter((m) => m.username !== me);
+  const listed = (await relay.request<"list_members">({ t: "list_members", chat: prev.chat })).members.filter(
+    (m) => m.username !== me,
+  );
   const present = listed.map((m) => m.username).filter((u) => rest.includes(u));
   if (present.length === 0) {
-    return { heir: undefined, warnings: rest.length === 0 ? [] : ["no member of the signed membership is still in the chat: no one was told you left"] };
+    return {
+      heir: undefined,
+      warnings:
+        rest.length === 0 ? [] : ["no member of the signed membership is still in the chat: no one was told you left"],
+    };
   }
   const warnings: string[] = [];
   let admins = prev.admins.filter((a) => a !== me);
@@ -447,7 +522,9 @@ async function signLeaving(acct: Account, relay: RelayClient, prev: GroupStateMe
     const relayHeir = (listed.find((m) => m.role === "admin") ?? listed[0])!.username;
     heir = present.includes(relayHeir) ? relayHeir : present[0]!;
     if (heir !== relayHeir) {
-      warnings.push(`the relay will make ${relayHeir} admin, who is not in the signed membership; ${heir} is named admin instead and cannot add or remove members at the relay`);
+      warnings.push(
+        `the relay will make ${relayHeir} admin, who is not in the signed membership; ${heir} is named admin instead and cannot add or remove members at the relay`,
+      );
     }
     admins = [...admins, heir];
   }
@@ -469,12 +546,19 @@ export interface GroupMember {
 }
 
 /** `chat members CHAT`: the relay's list reconciled with the signed state, and the warnings. */
-export async function groupMembers(acct: Account, relay: RelayClient, chat: ChatRecord): Promise<{ members: GroupMember[]; warnings: string[] }> {
+export async function groupMembers(
+  acct: Account,
+  relay: RelayClient,
+  chat: ChatRecord,
+): Promise<{ members: GroupMember[]; warnings: string[] }> {
   await refreshMembers(acct, relay, chat.id);
   const { store } = acct;
   const listed = store.members.list(chat.id);
   const accepted = chat.kind === "group" ? acceptedState(store, chat.id) : undefined;
-  const rec = reconcile(accepted, listed.map((m) => m.username));
+  const rec = reconcile(
+    accepted,
+    listed.map((m) => m.username),
+  );
   const names = [...new Set([...listed.map((m) => m.username), ...(accepted?.members ?? [])])].sort();
   const members = names.map((u): GroupMember => {
     const l = listed.find((m) => m.username === u);
@@ -488,8 +572,10 @@ export async function groupMembers(acct: Account, relay: RelayClient, chat: Chat
   });
   const warnings: string[] = [];
   if (chat.kind === "group") {
-    for (const u of rec.unannounced) warnings.push(`the relay added ${u} without an admin's signed announcement; ${u} cannot read your messages`);
-    for (const u of rec.departed) warnings.push(`${u} is in the signed membership but no longer in the chat at the relay`);
+    for (const u of rec.unannounced)
+      warnings.push(`the relay added ${u} without an admin's signed announcement; ${u} cannot read your messages`);
+    for (const u of rec.departed)
+      warnings.push(`${u} is in the signed membership but no longer in the chat at the relay`);
   }
   return { members, warnings };
 }
@@ -499,14 +585,23 @@ export async function groupMembers(acct: Account, relay: RelayClient, chat: Chat
  * sender key (padded app message), store the message and the advanced key in one transaction,
  * flush. Returns the send result and warnings.
  */
-export async function sendGroupText(acct: Account, relay: RelayClient, chat: ChatRecord, body: string): Promise<SendResult & { warnings: string[] }> {
+export async function sendGroupText(
+  acct: Account,
+  relay: RelayClient,
+  chat: ChatRecord,
+  body: string,
+): Promise<SendResult & { warnings: string[] }> {
   const { store } = acct;
   const warnings: string[] = [];
   let queued: QueuedMessage | undefined;
   // The key check and the encryption share one transaction; a membership change accepted while
   // distributeOwnKey waited on the network means distributing (rotating) again.
   for (let attempt = 0; queued === undefined; attempt++) {
-    if (attempt === 3) throw new SmsgError("GROUP_CHANGED", `the membership of chat ${chat.id} kept changing while sending: nothing was sent, try again`);
+    if (attempt === 3)
+      throw new SmsgError(
+        "GROUP_CHANGED",
+        `the membership of chat ${chat.id} kept changing while sending: nothing was sent, try again`,
+      );
     await refreshMembers(acct, relay, chat.id);
     warnings.push(...(await distributeOwnKey(acct, relay, chat.id)));
     queued = store.transaction((): QueuedMessage | undefined => {
@@ -528,7 +623,11 @@ export async function sendGroupText(acct: Account, relay: RelayClient, chat: Cha
  * stores the advanced key. Call distributeOwnKey first, and this inside the transaction that
  * also stores the message, so the key and the message commit together.
  */
-export function sealGroupText(acct: Account, chat: number, text: { seq: number; ts: number; body: string }): Uint8Array {
+export function sealGroupText(
+  acct: Account,
+  chat: number,
+  text: { seq: number; ts: number; body: string },
+): Uint8Array {
   const own = ownState(acct.store, chat);
   if (!own) throw new UsageError(`no sender key for chat ${chat}`);
   const padded = pad(encodeAppMessage({ v: 1, k: "text", chat, ...text }));
@@ -585,10 +684,18 @@ function settlePending(store: ClientStore, state: GroupStateMessage): void {
  * event. Returns why it was refused, in the words of §15.4.2, or undefined (accepted, a
  * duplicate, or a stale replay: ignored silently). Inside the caller's transaction.
  */
-function takeGroupState(acct: Account, chat: number, app: GroupStateMessage, events: EngineEvent[]): string | undefined {
+function takeGroupState(
+  acct: Account,
+  chat: number,
+  app: GroupStateMessage,
+  events: EngineEvent[],
+): string | undefined {
   const { store } = acct;
   const prev = acceptedState(store, chat);
-  const admins = store.members.list(chat).filter((x) => x.role === "admin").map((x) => x.username);
+  const admins = store.members
+    .list(chat)
+    .filter((x) => x.role === "admin")
+    .map((x) => x.username);
   const v = acceptGroupState(prev, app, { chat, signingKeyOf: (u) => signingKeyOf(acct, u), bootstrapSigners: admins });
   if (v.verdict === "accepted") {
     storeAccepted(store, v.state);
@@ -611,7 +718,8 @@ function takeGroupState(acct: Account, chat: number, app: GroupStateMessage, eve
     return undefined;
   }
   if (v.verdict === "duplicate" || v.reason === "stale_epoch") return undefined;
-  if (v.reason === "conflict") return `two different memberships of this group were announced (epoch ${app.epoch}): ask your admins`;
+  if (v.reason === "conflict")
+    return `two different memberships of this group were announced (epoch ${app.epoch}): ask your admins`;
   return `a membership change could not be verified (${v.reason.replace("_", " ")})`;
 }
 
@@ -641,7 +749,15 @@ function storePairwise(acct: Account, m: RelayMessageOf<"msg">, undecryptable: U
     const arrival = checkArrival(app, { chat: m.chat, chatKind: "group", channel: "pairwise" });
     if (!arrival.ok) return withEvents(undecryptable("it arrived in a way its kind may not (misrouted)"));
     const control = () => {
-      store.messages.insert({ chatId: m.chat, relayMsgId: m.msg, sender: m.from, sentAt: m.ts, body: null, direction: "in", status: "delivered" });
+      store.messages.insert({
+        chatId: m.chat,
+        relayMsgId: m.msg,
+        sender: m.from,
+        sentAt: m.ts,
+        body: null,
+        direction: "in",
+        status: "delivered",
+      });
       return { stored: true, events };
     };
     switch (app.k) {
@@ -650,12 +766,14 @@ function storePairwise(acct: Account, m: RelayMessageOf<"msg">, undecryptable: U
         return refused === undefined ? control() : withEvents(undecryptable(refused));
       }
       case "sender_key": {
-        if (dec.keyChanged) return withEvents(undecryptable("a group key from a contact whose identity key changed was not taken"));
+        if (dec.keyChanged)
+          return withEvents(undecryptable("a group key from a contact whose identity key changed was not taken"));
         const v = senderKeyVerdict(acceptedState(store, m.chat), relayMembers(store, m.chat), m.chat, m.from, app);
         if (v.verdict === "accept") takeSenderKey(store, m.chat, m.from, app.distribution);
         else if (v.verdict === "pending") {
           store.groupStates.putPending(m.chat, m.from, app.epoch, encodeAppMessage(app));
-        } else return withEvents(undecryptable(`a group key from ${m.from} was refused (${v.reason.replace("_", " ")})`));
+        } else
+          return withEvents(undecryptable(`a group key from ${m.from} was refused (${v.reason.replace("_", " ")})`));
         return control();
       }
       case "profile": {
@@ -679,7 +797,10 @@ function storeSenderKeyMessage(acct: Account, m: RelayMessageOf<"msg">, undecryp
   if (m.envelope.length < 9) return undecryptable("could not decrypt");
   const keyId = new DataView(m.envelope.buffer, m.envelope.byteOffset + 1, 4).getUint32(0, false);
   const rec = store.senderKeys.get(m.chat, m.from, keyId);
-  if (!rec) return undecryptable(`no group key from ${m.from} for this message (sent before you were added, or after you were removed)`);
+  if (!rec)
+    return undecryptable(
+      `no group key from ${m.from} for this message (sent before you were added, or after you were removed)`,
+    );
   const st = decodeSenderState(rec.state);
   if (st.kind !== "receiver") return undecryptable("could not decrypt");
   let out: { state: SenderKeyReceiverState; plaintext: Uint8Array };
@@ -710,7 +831,9 @@ function storeSenderKeyMessage(acct: Account, m: RelayMessageOf<"msg">, undecryp
     // A sender's first message we see in a group is taken as it comes (unanchored, §15.3.1):
     // members added later were never meant to see the earlier ones.
     const verdict: ReturnType<typeof sequenceVerdict> =
-      store.messages.lastSenderSeq(m.chat, m.from) === null ? { kind: "ok" } : sequenceVerdict(store, m.chat, m.from, app.seq);
+      store.messages.lastSenderSeq(m.chat, m.from) === null
+        ? { kind: "ok" }
+        : sequenceVerdict(store, m.chat, m.from, app.seq);
     storeIncomingText(acct, m, app, verdict, false, events);
     return { stored: true, events };
   }
@@ -718,6 +841,14 @@ function storeSenderKeyMessage(acct: Account, m: RelayMessageOf<"msg">, undecryp
     const refused = takeGroupState(acct, m.chat, app, events);
     if (refused !== undefined) return { stored: true, events: [...events, ...undecryptable(refused).events] };
   } else if (app.k === "profile") takeDisplayName(acct, m.from, app, false, events);
-  store.messages.insert({ chatId: m.chat, relayMsgId: m.msg, sender: m.from, sentAt: m.ts, body: null, direction: "in", status: "delivered" });
+  store.messages.insert({
+    chatId: m.chat,
+    relayMsgId: m.msg,
+    sender: m.from,
+    sentAt: m.ts,
+    body: null,
+    direction: "in",
+    status: "delivered",
+  });
   return { stored: true, events };
 }

@@ -54,7 +54,8 @@ export async function receiveMessage(acct: Account, relay: RelayClient, m: Relay
   if (!acct.store.chats.get(m.chat)) {
     await refreshChats(acct, relay);
     // Not listed (we left it since?): still store what was delivered, under a direct chat with the sender.
-    if (!acct.store.chats.get(m.chat)) acct.store.chats.upsert({ id: m.chat, kind: "direct", peer: m.from, myRole: "member" });
+    if (!acct.store.chats.get(m.chat))
+      acct.store.chats.upsert({ id: m.chat, kind: "direct", peer: m.from, myRole: "member" });
   }
   await prepareGroupFrame(acct, relay, m);
   return storeIncoming(acct, m);
@@ -90,11 +91,15 @@ function storeFrame(acct: Account, m: RelayMessageOf<"msg">): Received {
       direction: "in",
       status: "undecryptable",
     });
-    return { stored: true, events: [{ type: "undecryptable", chat: m.chat, id, relayMsg: m.msg, from: m.from, ts: m.ts, reason }] };
+    return {
+      stored: true,
+      events: [{ type: "undecryptable", chat: m.chat, id, relayMsg: m.msg, from: m.from, ts: m.ts, reason }],
+    };
   };
   if (!chat) return undecryptable("the chat is unknown");
   if (chat.kind === "group") return storeGroupIncoming(acct, m, undecryptable);
-  if (m.from !== chat.peer) return undecryptable(`the relay says it is from ${m.from}, who is not the other member of this chat`);
+  if (m.from !== chat.peer)
+    return undecryptable(`the relay says it is from ${m.from}, who is not the other member of this chat`);
 
   const events: EngineEvent[] = [];
   const dec = openPairwise(acct, m, events);
@@ -102,7 +107,8 @@ function storeFrame(acct: Account, m: RelayMessageOf<"msg">): Received {
   try {
     return storeApp(acct, m, dec, events, undecryptable);
   } catch (e) {
-    if (e instanceof AppMessageError) return { stored: true, events: [...events, ...undecryptable(appMessageErrorText(e)).events] };
+    if (e instanceof AppMessageError)
+      return { stored: true, events: [...events, ...undecryptable(appMessageErrorText(e)).events] };
     throw e;
   } finally {
     wipe(dec.plaintext);
@@ -123,12 +129,22 @@ function storeApp(
   const arrival = checkArrival(app, { chat: m.chat, chatKind: "direct", channel: "pairwise" });
   if (!arrival.ok) {
     const r = undecryptable(
-      arrival.reason === "wrong_chat" ? "the relay delivered it in another chat than it was sent in" : "it arrived in a way its kind may not (misrouted)",
+      arrival.reason === "wrong_chat"
+        ? "the relay delivered it in another chat than it was sent in"
+        : "it arrived in a way its kind may not (misrouted)",
     );
     return { stored: true, events: [...events, ...r.events] };
   }
   const controlRow = () =>
-    store.messages.insert({ chatId: m.chat, relayMsgId: m.msg, sender: m.from, sentAt: m.ts, body: null, direction: "in", status: "delivered" });
+    store.messages.insert({
+      chatId: m.chat,
+      relayMsgId: m.msg,
+      sender: m.from,
+      sentAt: m.ts,
+      body: null,
+      direction: "in",
+      status: "delivered",
+    });
   switch (app.k) {
     case "text": {
       const verdict = sequenceVerdict(store, m.chat, m.from, app.seq);

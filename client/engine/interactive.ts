@@ -92,7 +92,8 @@ export class InteractiveSession {
       try {
         relay = await this.commandRelay();
       } catch (e) {
-        if (e instanceof RelayUnreachableError) queueTextOffline(this.acct, this.acct.store.chats.get(chat.id) ?? chat, body, e);
+        if (e instanceof RelayUnreachableError)
+          queueTextOffline(this.acct, this.acct.store.chats.get(chat.id) ?? chat, body, e);
         throw e;
       }
       return sendText(this.acct, relay, this.acct.store.chats.get(chat.id) ?? chat, body);

@@ -120,8 +120,16 @@ export async function joinRelay(opts: JoinOptions): Promise<JoinResult> {
           signingSeed: seed,
           dhPrivate: identity.dh.privateKey,
         });
-        store.prekeys.putSigned({ id: spk.id, privateKey: spk.keyPair.privateKey, publicKey: spk.keyPair.publicKey, signature: spk.signature, current: true });
-        store.prekeys.putOneTime(opks.map((k) => ({ id: k.id, privateKey: k.keyPair.privateKey, publicKey: k.keyPair.publicKey })));
+        store.prekeys.putSigned({
+          id: spk.id,
+          privateKey: spk.keyPair.privateKey,
+          publicKey: spk.keyPair.publicKey,
+          signature: spk.signature,
+          current: true,
+        });
+        store.prekeys.putOneTime(
+          opks.map((k) => ({ id: k.id, privateKey: k.keyPair.privateKey, publicKey: k.keyPair.publicKey })),
+        );
       });
       wipe(seed);
       sent = true;
@@ -136,7 +144,13 @@ export async function joinRelay(opts: JoinOptions): Promise<JoinResult> {
         signature: loginSignature(identity, relay.handshakeHash),
       });
       store.prekeys.markPublished(opks.map((k) => k.id));
-      wipe(credential, identity.signing.privateKey, identity.dh.privateKey, spk.keyPair.privateKey, ...opks.map((k) => k.keyPair.privateKey));
+      wipe(
+        credential,
+        identity.signing.privateKey,
+        identity.dh.privateKey,
+        spk.keyPair.privateKey,
+        ...opks.map((k) => k.keyPair.privateKey),
+      );
       return {
         username: joined.username,
         isAdmin: joined.is_admin,
@@ -150,9 +164,15 @@ export async function joinRelay(opts: JoinOptions): Promise<JoinResult> {
   } catch (e) {
     const refused = e instanceof RemoteError;
     if (created && (refused || !sent)) removeProfileFiles(opts.dir, !dirExisted);
-    if (e instanceof RemoteError && e.code === "INVITE_INVALID") throw new InviteInvalidError("the relay refused the invite: it is unknown, used up or expired", { cause: e });
+    if (e instanceof RemoteError && e.code === "INVITE_INVALID")
+      throw new InviteInvalidError("the relay refused the invite: it is unknown, used up or expired", { cause: e });
     if (e instanceof RemoteError && (e.code === "USERNAME_TAKEN" || e.code === "USERNAME_INVALID")) {
-      throw new UsernameTakenError(e.code === "USERNAME_TAKEN" ? `the username ${username} is taken on this relay` : `the username ${username} is not allowed on this relay`, { cause: e });
+      throw new UsernameTakenError(
+        e.code === "USERNAME_TAKEN"
+          ? `the username ${username} is taken on this relay`
+          : `the username ${username} is not allowed on this relay`,
+        { cause: e },
+      );
     }
     const u = asUnreachable(link.host, link.port, e);
     if (sent && !refused && u !== e) {
@@ -194,6 +214,8 @@ export function checkDisplayName(name: string): void {
   try {
     encodeAppMessage({ v: 1, k: "profile", display_name: name });
   } catch {
-    throw new UsageError(`a display name is one line of at most ${MAX_DISPLAY_NAME_BYTES} bytes, without control characters`);
+    throw new UsageError(
+      `a display name is one line of at most ${MAX_DISPLAY_NAME_BYTES} bytes, without control characters`,
+    );
   }
 }

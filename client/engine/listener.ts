@@ -78,13 +78,25 @@ export async function listen(acct: Account, opts: ListenOptions): Promise<void> 
   let mark = acct.store.journal.lastId();
   const report = (): void => {
     try {
-      for (let more = true; more; ) {
+      for (let more = true; more;) {
         const entries = acct.store.journal.after(mark);
         for (const e of entries) {
           // A hole: entries pruned before we read them (we were suspended for more than a day).
-          if (e.id > mark + 1 && mark > 0) opts.onWarning?.(new SmsgError("EVENTS_DROPPED", `${e.id - mark - 1} events older than a day were not reported: smsg history shows the messages`));
+          if (e.id > mark + 1 && mark > 0)
+            opts.onWarning?.(
+              new SmsgError(
+                "EVENTS_DROPPED",
+                `${e.id - mark - 1} events older than a day were not reported: smsg history shows the messages`,
+              ),
+            );
           mark = e.id;
-          if (e.json === undefined) opts.onWarning?.(new SmsgError("EVENT_DAMAGED", `event ${e.id} of the profile's journal does not open: smsg history shows the messages`));
+          if (e.json === undefined)
+            opts.onWarning?.(
+              new SmsgError(
+                "EVENT_DAMAGED",
+                `event ${e.id} of the profile's journal does not open: smsg history shows the messages`,
+              ),
+            );
           else opts.onEvent(JSON.parse(e.json) as EngineEvent);
         }
         more = entries.length > 0;
@@ -118,9 +130,17 @@ export async function listen(acct: Account, opts: ListenOptions): Promise<void> 
     for (const s of online.flushed.sent) {
       const m = s.messageId === null ? undefined : acct.store.messages.get(s.messageId);
       if (m === undefined || m.body === null || m.senderSeq === null) continue; // a key or name hand-over, not a text
-      opts.onSent?.({ chat: s.chat, id: m.id, relayMsg: s.relayMsg, ts: s.ts, seq: m.senderSeq, duplicate: s.duplicate });
+      opts.onSent?.({
+        chat: s.chat,
+        id: m.id,
+        relayMsg: s.relayMsg,
+        ts: s.ts,
+        seq: m.senderSeq,
+        duplicate: s.duplicate,
+      });
     }
-    for (const f of online.flushed.failed) opts.onWarning?.(new Error(`message #${f.messageId ?? "?"} in chat ${f.chat} was refused: ${f.reason}`));
+    for (const f of online.flushed.failed)
+      opts.onWarning?.(new Error(`message #${f.messageId ?? "?"} in chat ${f.chat} was refused: ${f.reason}`));
     opts.onStatus?.({ state: "listening" });
     const { relay, receiver } = online;
 

@@ -72,7 +72,11 @@ export async function goOnline(acct: Account, opts: GoOnlineOptions = {}): Promi
     else synced = await receiver.syncAll(opts.onSyncProgress);
     // After the sync: a membership change waiting for us must be applied before a group text
     // written offline is encrypted (group-deferred.ts).
-    if (opts.flush !== false && opts.sync !== false && (await encryptDeferredGroupTexts(acct, relay, opts.onWarning)) > 0) {
+    if (
+      opts.flush !== false &&
+      opts.sync !== false &&
+      (await encryptDeferredGroupTexts(acct, relay, opts.onWarning)) > 0
+    ) {
       const again = await flushOutbox(acct, relay);
       flushed = { sent: [...flushed.sent, ...again.sent], failed: [...flushed.failed, ...again.failed] };
     }

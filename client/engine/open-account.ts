@@ -141,8 +141,14 @@ export async function connectRelay(
  * Connects to the account's relay and logs in. Throws RelayUnreachableError, LoginFailedError
  * (AUTH_FAILED), or the relay's RemoteError (ACCOUNT_DISABLED, RATE_LIMITED, …).
  */
-export async function connectAccount(acct: Account, opts: ConnectOptions = {}): Promise<{ relay: RelayClient; login: LoginInfo }> {
-  const relay = await connectRelay({ host: acct.relayHost, port: acct.relayPort, relayKey: acct.relayKey, rng: acct.rng }, opts);
+export async function connectAccount(
+  acct: Account,
+  opts: ConnectOptions = {},
+): Promise<{ relay: RelayClient; login: LoginInfo }> {
+  const relay = await connectRelay(
+    { host: acct.relayHost, port: acct.relayPort, relayKey: acct.relayKey, rng: acct.rng },
+    opts,
+  );
   try {
     const r = await relay.login(acct.username, acct.credential, acct.identity);
     return { relay, login: { isAdmin: r.is_admin, stock: r.stock } };
@@ -162,7 +168,10 @@ export function asUnreachable(host: string, port: number, e: unknown): unknown {
   if (e instanceof ConnectionClosedError || e instanceof TimeoutError) {
     return new RelayUnreachableError(host, port, shortReason(e.message, host, port), { cause: e });
   }
-  if (e instanceof RemoteError && (e.code === "SHUTTING_DOWN" || e.code === "TOO_MANY_CONNECTIONS" || e.code === "TIMEOUT")) {
+  if (
+    e instanceof RemoteError &&
+    (e.code === "SHUTTING_DOWN" || e.code === "TOO_MANY_CONNECTIONS" || e.code === "TIMEOUT")
+  ) {
     return new RelayUnreachableError(host, port, e.message, { cause: e });
   }
   return e;
@@ -170,6 +179,8 @@ export function asUnreachable(host: string, port: number, e: unknown): unknown {
 
 /** The reason without the "cannot reach the relay at host:port" that RelayClient already put in. */
 function shortReason(message: string, host: string, port: number): string {
-  const m = new RegExp(`^cannot reach the relay at ${host.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:${port} \\((.*)\\)$`).exec(message);
+  const m = new RegExp(
+    `^cannot reach the relay at ${host.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:${port} \\((.*)\\)$`,
+  ).exec(message);
   return m?.[1] ?? message;
 }

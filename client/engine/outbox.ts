@@ -28,7 +28,8 @@ export interface QueuedMessage {
 
 /** The peer of a direct chat we may send to. Throws NotSupportedError for a group, ChatClosedError, KeyChangedError. */
 export function sendablePeer(acct: Account, chat: ChatRecord): string {
-  if (chat.kind !== "direct" || chat.peer === null) throw new NotSupportedError("sending to group chats is not supported by this version yet");
+  if (chat.kind !== "direct" || chat.peer === null)
+    throw new NotSupportedError("sending to group chats is not supported by this version yet");
   if (chat.closed) throw new ChatClosedError(chat.id);
   assertTrusted(acct.store, chat.peer);
   return chat.peer;
@@ -122,7 +123,13 @@ export async function flushOutbox(acct: Account, relay: RelayClient): Promise<Fl
       store.outbox.bumpAttempts(o.idem);
       let r;
       try {
-        r = await relay.request<"send">({ t: "send", chat: o.chatId, idem: o.idem, envelope: o.envelope, ...(o.to !== null ? { to: o.to } : {}) });
+        r = await relay.request<"send">({
+          t: "send",
+          chat: o.chatId,
+          idem: o.idem,
+          envelope: o.envelope,
+          ...(o.to !== null ? { to: o.to } : {}),
+        });
       } catch (e) {
         if (e instanceof RemoteError && FINAL.has(e.code)) {
           store.transaction(() => {
@@ -142,7 +149,13 @@ export async function flushOutbox(acct: Account, relay: RelayClient): Promise<Fl
         }
         store.outbox.remove(o.idem);
       });
-      sent.push({ chat: o.chatId, messageId: o.messageId, relayMsg: reply.msg, ts: reply.ts, duplicate: reply.duplicate });
+      sent.push({
+        chat: o.chatId,
+        messageId: o.messageId,
+        relayMsg: reply.msg,
+        ts: reply.ts,
+        duplicate: reply.duplicate,
+      });
     }
   }
   return { sent, failed };

@@ -41,7 +41,11 @@ export interface PrekeyMaintenance {
  * file comment says. `relayStock` is the relay's last word on how many one-time prekeys it holds.
  * Throws what RelayClient.request throws (the stored keys are then uploaded next time).
  */
-export async function maintainPrekeys(acct: Account, relay: RelayClient, relayStock: number): Promise<PrekeyMaintenance> {
+export async function maintainPrekeys(
+  acct: Account,
+  relay: RelayClient,
+  relayStock: number,
+): Promise<PrekeyMaintenance> {
   const { store } = acct;
   const now = acct.now();
   let stock = relayStock;
@@ -54,7 +58,12 @@ export async function maintainPrekeys(acct: Account, relay: RelayClient, relaySt
     // the next run rotates again.
     const id = store.prekeys.allocateSignedId();
     const spk = generateSignedPrekey(acct.rng, acct.identity, id);
-    const record = { id, privateKey: spk.keyPair.privateKey, publicKey: spk.keyPair.publicKey, signature: spk.signature };
+    const record = {
+      id,
+      privateKey: spk.keyPair.privateKey,
+      publicKey: spk.keyPair.publicKey,
+      signature: spk.signature,
+    };
     store.prekeys.putSigned({ ...record, current: false });
     const r = await relay.request<"upload_prekeys">({
       t: "upload_prekeys",
@@ -72,7 +81,9 @@ export async function maintainPrekeys(acct: Account, relay: RelayClient, relaySt
     if (wanted > 0) {
       const first = store.prekeys.allocateOneTimeIds(wanted);
       const keys = generateOneTimePrekeys(acct.rng, first, wanted);
-      store.prekeys.putOneTime(keys.map((k) => ({ id: k.id, privateKey: k.keyPair.privateKey, publicKey: k.keyPair.publicKey })));
+      store.prekeys.putOneTime(
+        keys.map((k) => ({ id: k.id, privateKey: k.keyPair.privateKey, publicKey: k.keyPair.publicKey })),
+      );
     }
   }
 

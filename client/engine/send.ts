@@ -31,7 +31,12 @@ export interface SendResult {
  * KeyChangedError, UserUnknownError, UsageError (empty or too long text), or a connection error
  * (the message then stays queued).
  */
-export async function sendText(acct: Account, relay: RelayClient, given: ChatRecord, body: string): Promise<SendResult> {
+export async function sendText(
+  acct: Account,
+  relay: RelayClient,
+  given: ChatRecord,
+  body: string,
+): Promise<SendResult> {
   let chat = given;
   // Closed here: maybe reopened since (by the peer, while we were not listening). Ask the relay.
   if (chat.closed) {

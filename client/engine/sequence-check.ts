@@ -9,7 +9,14 @@
  * the change count. Rebuilding that looks through at most MAX_MISSING recent messages of the
  * chat; past that the change is old enough for the plain rule to hold.
  */
-import { type SequenceState, type SequenceVerdict, MAX_MISSING, newSequence, observe, unanchoredSequence } from "../protocol/sequence.js";
+import {
+  type SequenceState,
+  type SequenceVerdict,
+  MAX_MISSING,
+  newSequence,
+  observe,
+  unanchoredSequence,
+} from "../protocol/sequence.js";
 import { MAX_HISTORY_PAGE } from "../store/index.js";
 import type { ClientStore, MessageRecord } from "../store/index.js";
 
@@ -45,7 +52,10 @@ function* recentMessages(store: ClientStore, chatId: number, max: number): Gener
   let before: number | undefined;
   let seen = 0;
   for (;;) {
-    const page = store.messages.history(chatId, { limit: MAX_HISTORY_PAGE, ...(before !== undefined ? { beforeId: before } : {}) });
+    const page = store.messages.history(chatId, {
+      limit: MAX_HISTORY_PAGE,
+      ...(before !== undefined ? { beforeId: before } : {}),
+    });
     for (let i = page.messages.length - 1; i >= 0; i--) {
       if (seen++ >= max) return;
       yield page.messages[i]!;

@@ -90,8 +90,14 @@ export async function ensureSession(acct: Account, relay: RelayClient, peer: str
   }
   const bundle: PrekeyBundle = {
     identity: decodeIdentityPublic(b.identity),
-    signedPrekey: { id: b.signed_prekey.key_id, publicKey: b.signed_prekey.public_key, signature: b.signed_prekey.signature },
-    ...(b.one_time_prekey ? { oneTimePrekey: { id: b.one_time_prekey.key_id, publicKey: b.one_time_prekey.public_key } } : {}),
+    signedPrekey: {
+      id: b.signed_prekey.key_id,
+      publicKey: b.signed_prekey.public_key,
+      signature: b.signed_prekey.signature,
+    },
+    ...(b.one_time_prekey
+      ? { oneTimePrekey: { id: b.one_time_prekey.key_id, publicKey: b.one_time_prekey.public_key } }
+      : {}),
   };
   verifyBundle(bundle);
   const outcome = store.transaction(() => {
@@ -317,6 +323,8 @@ export interface SafetyNumbers {
 export function safetyNumbersWith(acct: Account, contact: ContactRecord): SafetyNumbers {
   const me = { id: acct.username, identityKey: identityKey(acct.identity.publicKey) };
   const of = (identity: Uint8Array) =>
-    formatSafetyNumber(safetyNumber(me, { id: contact.username, identityKey: identityKey(decodeIdentityPublic(identity)) }));
+    formatSafetyNumber(
+      safetyNumber(me, { id: contact.username, identityKey: identityKey(decodeIdentityPublic(identity)) }),
+    );
   return { pinned: of(contact.identity), pending: contact.pendingIdentity ? of(contact.pendingIdentity) : null };
 }

@@ -166,7 +166,11 @@ export class Receiver {
     let more: boolean;
     let pending: number | undefined;
     try {
-      const r = await this.relay.request<"sync">({ t: "sync", limit: Math.min(SYNC_PAGE, MAX_PAGE_LIMIT), ...(count ? { count: true as const } : {}) });
+      const r = await this.relay.request<"sync">({
+        t: "sync",
+        limit: Math.min(SYNC_PAGE, MAX_PAGE_LIMIT),
+        ...(count ? { count: true as const } : {}),
+      });
       more = r.more;
       pending = r.pending;
     } finally {

@@ -13,7 +13,12 @@ import type { QueuedMessage } from "./outbox.js";
 import type { SequenceVerdict } from "../protocol/sequence.js";
 
 /** Stores our text as a pending message and queues its envelope under a fresh idempotency id. */
-export function storeOutgoingText(acct: Account, chatId: number, text: { seq: number; ts: number; body: string }, envelope: Uint8Array): QueuedMessage {
+export function storeOutgoingText(
+  acct: Account,
+  chatId: number,
+  text: { seq: number; ts: number; body: string },
+  envelope: Uint8Array,
+): QueuedMessage {
   const { store } = acct;
   const { id } = store.messages.insert({
     chatId,
@@ -40,7 +45,8 @@ export function storeIncomingText(
   keyChanged: boolean,
   events: EngineEvent[],
 ): void {
-  if (verdict.kind === "gap") events.push({ type: "gap", chat: m.chat, from: m.from, missingFrom: verdict.from, missingTo: verdict.to });
+  if (verdict.kind === "gap")
+    events.push({ type: "gap", chat: m.chat, from: m.from, missingFrom: verdict.from, missingTo: verdict.to });
   const { id } = acct.store.messages.insert({
     chatId: m.chat,
     relayMsgId: m.msg,

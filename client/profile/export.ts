@@ -64,7 +64,12 @@ const MAX_ENTRIES = 16;
 const MAX_ENTRY_BYTES = 0xffffffff;
 
 /** The files that may appear in a profile folder; import refuses to replace a folder holding anything else. */
-const PROFILE_FOLDER_ENTRIES = new Set([...PROFILE_FILES, `${STORE_FILE}-wal`, `${STORE_FILE}-shm`, `${STORE_FILE}-journal`]);
+const PROFILE_FOLDER_ENTRIES = new Set([
+  ...PROFILE_FILES,
+  `${STORE_FILE}-wal`,
+  `${STORE_FILE}-shm`,
+  `${STORE_FILE}-journal`,
+]);
 
 /** One file of the payload. */
 export interface ExportEntry {
@@ -211,7 +216,13 @@ export function snapshotProfile(profileDir: string): ExportEntry[] {
  * `passphrase`. Throws ProfileNotFoundError, or UsageError when `outFile` exists and
  * `overwrite` is not set.
  */
-export function exportProfile(profileDir: string, outFile: string, passphrase: string, rng: Rng, opts: ExportOptions = {}): void {
+export function exportProfile(
+  profileDir: string,
+  outFile: string,
+  passphrase: string,
+  rng: Rng,
+  opts: ExportOptions = {},
+): void {
   opts.onStep?.(1, 3, "reading the profile");
   const snapshot = snapshotProfile(profileDir);
   opts.onStep?.(2, 3, "deriving the key from the passphrase and encrypting");
@@ -220,7 +231,8 @@ export function exportProfile(profileDir: string, outFile: string, passphrase: s
   try {
     writeFileAtomic(outFile, bytes, 0o600, !opts.overwrite);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "EEXIST") throw new UsageError(`${outFile} already exists (overwrite it explicitly)`);
+    if ((err as NodeJS.ErrnoException).code === "EEXIST")
+      throw new UsageError(`${outFile} already exists (overwrite it explicitly)`);
     throw err;
   }
 }
@@ -233,7 +245,9 @@ function checkImportedStore(path: string): void {
     if (check !== "ok") throw new CodecError("the exported database is damaged");
     const version = db.pragma("user_version", { simple: true });
     if (typeof version !== "number" || version < 1 || version > SCHEMA_VERSION) {
-      throw new CodecError(`the exported database has schema ${String(version)}; this client knows 1..${SCHEMA_VERSION}`);
+      throw new CodecError(
+        `the exported database has schema ${String(version)}; this client knows 1..${SCHEMA_VERSION}`,
+      );
     }
   } catch (err) {
     if (err instanceof CodecError) throw err;
@@ -264,9 +278,12 @@ export function importProfile(inFile: string, profileDir: string, passphrase: st
     if (existing) {
       const foreign = existing.filter((f) => !PROFILE_FOLDER_ENTRIES.has(f));
       if (foreign.length > 0) {
-        throw new UsageError(`${dest} holds files that are not a profile's (${foreign.join(", ")}); refusing to replace it`);
+        throw new UsageError(
+          `${dest} holds files that are not a profile's (${foreign.join(", ")}); refusing to replace it`,
+        );
       }
-      if (!opts.overwrite && (existing.includes(KEYSTORE_FILE) || existing.includes(STORE_FILE))) throw new ProfileExistsError(dest);
+      if (!opts.overwrite && (existing.includes(KEYSTORE_FILE) || existing.includes(STORE_FILE)))
+        throw new ProfileExistsError(dest);
     }
 
     const parent = dirname(dest);

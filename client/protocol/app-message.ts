@@ -105,7 +105,9 @@ export class AppMessageError extends CodecError {
 
 /** What a receiver tells the user about a refused application message (it names nothing secret). */
 export function appMessageErrorText(e: AppMessageError): string {
-  return e.reason === "unsupported_version" || e.reason === "unknown_kind" ? "sent by a newer version of SocketMessenger" : "the message is malformed";
+  return e.reason === "unsupported_version" || e.reason === "unknown_kind"
+    ? "sent by a newer version of SocketMessenger"
+    : "the message is malformed";
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -176,7 +178,8 @@ const memberList = arrayOf(canonicalUsername, { min: 1, max: MAX_GROUP_STATE_MEM
 const version: Schema<typeof APP_MESSAGE_VERSION> = {
   expected: "the version 1",
   parse(value, path) {
-    if (value !== APP_MESSAGE_VERSION && value !== BigInt(APP_MESSAGE_VERSION)) rejectField(path, "the version 1", value);
+    if (value !== APP_MESSAGE_VERSION && value !== BigInt(APP_MESSAGE_VERSION))
+      rejectField(path, "the version 1", value);
     return APP_MESSAGE_VERSION;
   },
 };
@@ -330,6 +333,7 @@ export function encodeAppMessage(message: AppMessage): Uint8Array {
   }
   const bytes = encodeMsgpack(checked);
   // Unreachable with the bounds above (a text message is at most ~61 500 bytes); kept as a guard.
-  if (bytes.length > MAX_APP_MESSAGE_BYTES) throw new UsageError(`app message longer than ${MAX_APP_MESSAGE_BYTES} bytes`);
+  if (bytes.length > MAX_APP_MESSAGE_BYTES)
+    throw new UsageError(`app message longer than ${MAX_APP_MESSAGE_BYTES} bytes`);
   return bytes;
 }

@@ -211,7 +211,8 @@ export function acceptGroupState(
 ): GroupStateVerdict {
   const next = checkedGroupState(incoming, "incoming");
   const prev = accepted === undefined ? undefined : checkedGroupState(accepted, "accepted");
-  if (prev !== undefined && prev.chat !== ctx.chat) throw new UsageError("the accepted group state belongs to another chat");
+  if (prev !== undefined && prev.chat !== ctx.chat)
+    throw new UsageError("the accepted group state belongs to another chat");
   if (next.chat !== ctx.chat) return { verdict: "rejected", reason: "wrong_chat" };
   const content = groupStateSignedBytes(next);
   if (prev !== undefined) {
@@ -223,7 +224,9 @@ export function acceptGroupState(
   if (!ed25519Verify(key, content, next.signature)) return { verdict: "rejected", reason: "bad_signature" };
   if (prev !== undefined && next.epoch === prev.epoch) return { verdict: "rejected", reason: "conflict" };
   const authorised =
-    prev !== undefined ? prev.admins.includes(next.by) : ctx.bootstrapSigners.includes(next.by) && next.admins.includes(next.by);
+    prev !== undefined
+      ? prev.admins.includes(next.by)
+      : ctx.bootstrapSigners.includes(next.by) && next.admins.includes(next.by);
   if (!authorised) return { verdict: "rejected", reason: "not_admin" };
   return {
     verdict: "accepted",

@@ -70,7 +70,12 @@ export interface SequenceOptions {
 }
 
 const EMPTY: SequenceState = Object.freeze({ anchored: true, highest: 0, forgotten: 0, missing: Object.freeze([]) });
-const UNANCHORED: SequenceState = Object.freeze({ anchored: false, highest: 0, forgotten: 0, missing: Object.freeze([]) });
+const UNANCHORED: SequenceState = Object.freeze({
+  anchored: false,
+  highest: 0,
+  forgotten: 0,
+  missing: Object.freeze([]),
+});
 
 /**
  * A tracker that expects number 1 first: for a direct chat, and for a group the client was a
@@ -90,11 +95,13 @@ export function unanchoredSequence(): SequenceState {
 }
 
 function checkSeq(seq: number): void {
-  if (!Number.isInteger(seq) || seq < 1 || seq > MAX_SEQ) throw new UsageError(`a sequence number is an integer in 1..${MAX_SEQ}`);
+  if (!Number.isInteger(seq) || seq < 1 || seq > MAX_SEQ)
+    throw new UsageError(`a sequence number is an integer in 1..${MAX_SEQ}`);
 }
 
 function checkMaxMissing(maxMissing: number): void {
-  if (!Number.isSafeInteger(maxMissing) || maxMissing < 0) throw new UsageError("maxMissing must be a non-negative integer");
+  if (!Number.isSafeInteger(maxMissing) || maxMissing < 0)
+    throw new UsageError("maxMissing must be a non-negative integer");
 }
 
 /** How many numbers `ranges` hold. */
@@ -212,10 +219,16 @@ export function deserializeSequence(text: string, options: SequenceOptions = {})
   if (typeof o.anchored !== "boolean") throw fail("anchored must be a boolean");
   if (!Array.isArray(o.missing)) throw fail("missing must be an array");
   const missing = o.missing.map((r: unknown) => {
-    if (!Array.isArray(r) || r.length !== 2 || !r.every((n) => Number.isInteger(n))) throw fail("a missing range is [from, to]");
+    if (!Array.isArray(r) || r.length !== 2 || !r.every((n) => Number.isInteger(n)))
+      throw fail("a missing range is [from, to]");
     return { from: r[0] as number, to: r[1] as number };
   });
-  const state: SequenceState = { anchored: o.anchored, highest: o.highest as number, forgotten: o.forgotten as number, missing };
+  const state: SequenceState = {
+    anchored: o.anchored,
+    highest: o.highest as number,
+    forgotten: o.forgotten as number,
+    missing,
+  };
   checkState(state, maxMissing, fail);
   return state;
 }
@@ -225,7 +238,8 @@ function checkState(state: SequenceState, maxMissing: number, fail: (m: string) 
   const { highest, forgotten, missing } = state;
   if (!Number.isInteger(highest) || highest < 0 || highest > MAX_SEQ) throw fail("highest out of range");
   if (!Number.isInteger(forgotten) || forgotten < 0 || forgotten > highest) throw fail("forgotten out of range");
-  if (!state.anchored && (highest !== 0 || forgotten !== 0 || missing.length > 0)) throw fail("an unanchored state holds nothing");
+  if (!state.anchored && (highest !== 0 || forgotten !== 0 || missing.length > 0))
+    throw fail("an unanchored state holds nothing");
   let floor = forgotten + 1; // the lowest number the next range may start at
   for (const r of missing) {
     if (!Number.isInteger(r.from) || !Number.isInteger(r.to) || r.from < floor || r.to < r.from || r.to >= highest) {

@@ -52,7 +52,8 @@ export class AccountTable {
 
   /** Writes the account row (insert or replace), sealing the credential, identity secrets and display name. */
   set(a: AccountInput): void {
-    if (a.signingSeed.length !== 32 || a.dhPrivate.length !== 32) throw new UsageError("identity secrets must be 32 bytes each");
+    if (a.signingSeed.length !== 32 || a.dhPrivate.length !== 32)
+      throw new UsageError("identity secrets must be 32 bytes each");
     const s = this.ctx.sealer;
     const secrets = concat(a.signingSeed, a.dhPrivate);
     this.ctx

@@ -99,7 +99,9 @@ export class ChatsTable {
   findByName(name: string): ChatRecord[] {
     const folded = foldChatName(name);
     if (folded === "") return [];
-    const rows = this.ctx.stmt("SELECT * FROM chats WHERE name_tag = ? ORDER BY id").all(this.ctx.sealer.nameTag(folded)) as Row[];
+    const rows = this.ctx
+      .stmt("SELECT * FROM chats WHERE name_tag = ? ORDER BY id")
+      .all(this.ctx.sealer.nameTag(folded)) as Row[];
     return rows.map((r) => this.record(r));
   }
 
@@ -155,7 +157,11 @@ export class ChatsTable {
     if (direct) found.set(direct.id, direct);
     const all = [...found.values()];
     if (all.length === 0) throw new ChatNotFoundError(a);
-    if (all.length > 1) throw new AmbiguousChatError(a, all.map((c) => c.id).sort((x, y) => x - y));
+    if (all.length > 1)
+      throw new AmbiguousChatError(
+        a,
+        all.map((c) => c.id).sort((x, y) => x - y),
+      );
     return all[0]!;
   }
 
@@ -178,7 +184,9 @@ export class ChatsTable {
 
   /** Marks messages up to relay id `upto` read; never moves backwards. Returns whether the chat exists. */
   markRead(id: number, upto: number): boolean {
-    return this.ctx.stmt("UPDATE chats SET last_read_msg = max(last_read_msg, ?) WHERE id = ?").run(upto, id).changes > 0;
+    return (
+      this.ctx.stmt("UPDATE chats SET last_read_msg = max(last_read_msg, ?) WHERE id = ?").run(upto, id).changes > 0
+    );
   }
 
   /**

@@ -124,7 +124,8 @@ function checkDataKey(db: Database, sealer: Sealer): void {
       .immediate();
   }
   try {
-    if (!bytesEqual(sealer.open("meta", "value", ["key_check"], sealed), utf8(KEY_CHECK))) throw new StoreKeyMismatchError();
+    if (!bytesEqual(sealer.open("meta", "value", ["key_check"], sealed), utf8(KEY_CHECK)))
+      throw new StoreKeyMismatchError();
   } catch (err) {
     if (err instanceof CryptoVerificationError) throw new StoreKeyMismatchError();
     throw err;
@@ -160,7 +161,8 @@ function moveReservedGroupRows(ctx: StoreContext, senderKeys: SenderKeysTable, g
       const value = senderKeys.get(k.chat_id, k.sender, k.key_id)!.state;
       if (isState(k)) groupStates.putState(k.chat_id, value);
       else if (k.sender === "" && k.key_id === 1) {
-        if (groupStates.getState(k.chat_id) !== undefined) groupStates.setHolders(k.chat_id, Buffer.from(value).toString("utf8"));
+        if (groupStates.getState(k.chat_id) !== undefined)
+          groupStates.setHolders(k.chat_id, Buffer.from(value).toString("utf8"));
       } else if (k.sender !== "") groupStates.putPending(k.chat_id, k.sender.slice(1), k.key_id, value);
       senderKeys.delete(k.chat_id, k.sender, k.key_id);
     }

@@ -23,7 +23,8 @@ interface Row {
 }
 
 function checkIdentity(identity: Uint8Array): void {
-  if (identity.length !== IDENTITY_BYTES) throw new UsageError(`an identity is ${IDENTITY_BYTES} bytes (IdentityPublic)`);
+  if (identity.length !== IDENTITY_BYTES)
+    throw new UsageError(`an identity is ${IDENTITY_BYTES} bytes (IdentityPublic)`);
 }
 
 /** Contacts and their pinned identities (store.contacts). */
@@ -68,7 +69,9 @@ export class ContactsTable {
     return this.ctx.tx(() => {
       const c = this.get(username);
       if (!c) {
-        this.ctx.stmt("INSERT INTO contacts (username, identity, first_seen) VALUES (?, ?, ?)").run(username, identity, this.ctx.now());
+        this.ctx
+          .stmt("INSERT INTO contacts (username, identity, first_seen) VALUES (?, ?, ?)")
+          .run(username, identity, this.ctx.now());
         return "pinned";
       }
       if (bytesEqual(c.identity, identity)) return c.keyChanged ? "changed" : "same";
@@ -124,7 +127,9 @@ export class ContactsTable {
         this.ctx.stmt("UPDATE contacts SET verified = 1 WHERE username = ?").run(username);
       } else if (c.pendingIdentity && bytesEqual(c.pendingIdentity, identity)) {
         this.ctx
-          .stmt("UPDATE contacts SET identity = pending_identity, pending_identity = NULL, verified = 1 WHERE username = ?")
+          .stmt(
+            "UPDATE contacts SET identity = pending_identity, pending_identity = NULL, verified = 1 WHERE username = ?",
+          )
           .run(username);
       } else {
         throw new UsageError(`that is not ${username}'s pinned or pending identity`);

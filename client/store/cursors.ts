@@ -12,7 +12,8 @@ export class CursorsTable {
 
   /** The last acknowledged relay message id of a chat, 0 when none. */
   get(chatId: number): number {
-    const r = this.ctx.stmt("SELECT last_acked FROM cursors WHERE chat_id = ?").get(chatId) as { last_acked: number } | undefined;
+    const r = this.ctx.stmt("SELECT last_acked FROM cursors WHERE chat_id = ?").get(chatId) as
+      { last_acked: number } | undefined;
     return r?.last_acked ?? 0;
   }
 
@@ -29,6 +30,9 @@ export class CursorsTable {
   /** Every chat's cursor, by chat id. */
   list(): { chatId: number; lastAcked: number }[] {
     const rows = this.ctx.stmt("SELECT chat_id, last_acked FROM cursors ORDER BY chat_id").all();
-    return (rows as { chat_id: number; last_acked: number }[]).map((r) => ({ chatId: r.chat_id, lastAcked: r.last_acked }));
+    return (rows as { chat_id: number; last_acked: number }[]).map((r) => ({
+      chatId: r.chat_id,
+      lastAcked: r.last_acked,
+    }));
   }
 }

@@ -25,13 +25,19 @@ export class AmbiguousChatError extends SmsgError {
 /** The store's schema is newer than this client knows: a newer client wrote it. */
 export class StoreTooNewError extends SmsgError {
   constructor(found: number, known: number) {
-    super("STORE_TOO_NEW", `this profile was written by a newer SocketMessenger (schema ${found}, this one knows ${known}): upgrade`);
+    super(
+      "STORE_TOO_NEW",
+      `this profile was written by a newer SocketMessenger (schema ${found}, this one knows ${known}): upgrade`,
+    );
   }
 }
 
 /** The data key does not open this store: key.json and store.sqlite do not belong together. */
 export class StoreKeyMismatchError extends SmsgError {
   constructor() {
-    super("STORE_KEY_MISMATCH", "the profile's key does not open its store: key.json and store.sqlite do not belong together");
+    super(
+      "STORE_KEY_MISMATCH",
+      "the profile's key does not open its store: key.json and store.sqlite do not belong together",
+    );
   }
 }

@@ -30,9 +30,14 @@ export class EventJournalTable {
   append(json: string): number {
     return this.ctx.tx(() => {
       const now = this.ctx.now();
-      const id = Number(this.ctx.stmt("INSERT INTO event_journal (created_at, event) VALUES (?, x'')").run(now).lastInsertRowid);
-      this.ctx.stmt("UPDATE event_journal SET event = ? WHERE id = ?").run(this.ctx.sealer.sealText("event_journal", "event", [id], json), id);
-      if (id % PRUNE_EVERY === 0) this.ctx.stmt("DELETE FROM event_journal WHERE created_at < ?").run(now - JOURNAL_KEEP_MS);
+      const id = Number(
+        this.ctx.stmt("INSERT INTO event_journal (created_at, event) VALUES (?, x'')").run(now).lastInsertRowid,
+      );
+      this.ctx
+        .stmt("UPDATE event_journal SET event = ? WHERE id = ?")
+        .run(this.ctx.sealer.sealText("event_journal", "event", [id], json), id);
+      if (id % PRUNE_EVERY === 0)
+        this.ctx.stmt("DELETE FROM event_journal WHERE created_at < ?").run(now - JOURNAL_KEEP_MS);
       return id;
     });
   }
@@ -49,7 +54,9 @@ export class EventJournalTable {
    * no holes except where pruning removed entries.
    */
   after(mark: number, limit = 1000): JournalEntry[] {
-    const rows = this.ctx.stmt("SELECT id, event FROM event_journal WHERE id > ? ORDER BY id LIMIT ?").all(mark, limit) as { id: number; event: unknown }[];
+    const rows = this.ctx
+      .stmt("SELECT id, event FROM event_journal WHERE id > ? ORDER BY id LIMIT ?")
+      .all(mark, limit) as { id: number; event: unknown }[];
     return rows.map((r) => {
       try {
         return { id: r.id, json: this.ctx.sealer.openText("event_journal", "event", [r.id], blob(r.event)) };

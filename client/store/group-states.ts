@@ -29,7 +29,8 @@ export class GroupStatesTable {
 
   /** The accepted state's encoding, or undefined when no state was accepted in the chat. */
   getState(chatId: number): Uint8Array | undefined {
-    const r = this.ctx.stmt("SELECT state FROM group_states WHERE chat_id = ?").get(chatId) as { state: unknown } | undefined;
+    const r = this.ctx.stmt("SELECT state FROM group_states WHERE chat_id = ?").get(chatId) as
+      { state: unknown } | undefined;
     return r && this.ctx.sealer.open("group_states", "state", [chatId], blob(r.state));
   }
 
@@ -37,14 +38,19 @@ export class GroupStatesTable {
   putState(chatId: number, state: Uint8Array): void {
     const sealed = this.ctx.sealer.seal("group_states", "state", [chatId], state);
     this.ctx
-      .stmt("INSERT INTO group_states (chat_id, state) VALUES (?, ?) ON CONFLICT (chat_id) DO UPDATE SET state = excluded.state")
+      .stmt(
+        "INSERT INTO group_states (chat_id, state) VALUES (?, ?) ON CONFLICT (chat_id) DO UPDATE SET state = excluded.state",
+      )
       .run(chatId, sealed);
   }
 
   /** The holders record (JSON text), or undefined when none was stored. */
   getHolders(chatId: number): string | undefined {
-    const r = this.ctx.stmt("SELECT holders FROM group_states WHERE chat_id = ?").get(chatId) as { holders: unknown } | undefined;
-    return r && r.holders !== null ? this.ctx.sealer.openText("group_states", "holders", [chatId], blob(r.holders)) : undefined;
+    const r = this.ctx.stmt("SELECT holders FROM group_states WHERE chat_id = ?").get(chatId) as
+      { holders: unknown } | undefined;
+    return r && r.holders !== null
+      ? this.ctx.sealer.openText("group_states", "holders", [chatId], blob(r.holders))
+      : undefined;
   }
 
   /** Replaces the holders record (JSON text), sealed. Throws UsageError when the chat has no accepted state. */
@@ -57,7 +63,8 @@ export class GroupStatesTable {
 
   /** Stores `sender`'s pending sender_key message (encoded), sealed, replacing theirs in the chat. The chat must exist. */
   putPending(chatId: number, sender: string, epoch: number, message: Uint8Array): void {
-    if (!Number.isSafeInteger(epoch) || epoch < 0) throw new UsageError("a group state epoch is a non-negative integer");
+    if (!Number.isSafeInteger(epoch) || epoch < 0)
+      throw new UsageError("a group state epoch is a non-negative integer");
     const sealed = this.ctx.sealer.seal("pending_sender_keys", "message", [chatId, sender], message);
     this.ctx
       .stmt(
@@ -69,7 +76,9 @@ export class GroupStatesTable {
 
   /** The pending sender keys of a chat, by sender. */
   listPending(chatId: number): PendingSenderKeyRecord[] {
-    const rows = this.ctx.stmt("SELECT * FROM pending_sender_keys WHERE chat_id = ? ORDER BY sender").all(chatId) as PendingRow[];
+    const rows = this.ctx
+      .stmt("SELECT * FROM pending_sender_keys WHERE chat_id = ? ORDER BY sender")
+      .all(chatId) as PendingRow[];
     return rows.map((r) => ({
       chatId: r.chat_id,
       sender: r.sender,

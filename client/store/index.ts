@@ -5,5 +5,12 @@ export { foldChatName } from "./chats.js";
 export { MAX_HISTORY_PAGE } from "./messages.js";
 export { IDEM_BYTES } from "./outbox.js";
 export { MIGRATIONS, SCHEMA_VERSION, type Migration } from "./schema.js";
-export { SEALED_OVERHEAD, STORE_COLUMN_KEY_LABEL, STORE_NAME_INDEX_LABEL, Sealer, type RowKey, sealedAd } from "./sealed.js";
+export {
+  SEALED_OVERHEAD,
+  STORE_COLUMN_KEY_LABEL,
+  STORE_NAME_INDEX_LABEL,
+  Sealer,
+  type RowKey,
+  sealedAd,
+} from "./sealed.js";
 export type * from "./types.js";

@@ -44,12 +44,16 @@ export class MembersTable {
 
   /** Removes one member. Returns whether they were listed. */
   remove(chatId: number, username: string): boolean {
-    return this.ctx.stmt("DELETE FROM chat_members WHERE chat_id = ? AND username = ?").run(chatId, username).changes > 0;
+    return (
+      this.ctx.stmt("DELETE FROM chat_members WHERE chat_id = ? AND username = ?").run(chatId, username).changes > 0
+    );
   }
 
   /** The members of a chat, by username. */
   list(chatId: number): MemberRecord[] {
-    const rows = this.ctx.stmt("SELECT username, role, announced FROM chat_members WHERE chat_id = ? ORDER BY username").all(chatId);
+    const rows = this.ctx
+      .stmt("SELECT username, role, announced FROM chat_members WHERE chat_id = ? ORDER BY username")
+      .all(chatId);
     return (rows as Row[]).map(record);
   }
 

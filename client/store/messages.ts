@@ -55,9 +55,9 @@ export class MessagesTable {
     return this.ctx.tx(() => {
       const relayId = m.relayMsgId ?? null;
       if (relayId !== null) {
-        const old = this.ctx.stmt("SELECT id FROM messages WHERE chat_id = ? AND relay_msg_id = ?").get(m.chatId, relayId) as
-          | { id: number }
-          | undefined;
+        const old = this.ctx
+          .stmt("SELECT id FROM messages WHERE chat_id = ? AND relay_msg_id = ?")
+          .get(m.chatId, relayId) as { id: number } | undefined;
         if (old) return { id: old.id, inserted: false };
       }
       const res = this.ctx
@@ -65,10 +65,22 @@ export class MessagesTable {
           `INSERT INTO messages (chat_id, relay_msg_id, sender, sent_at, body, direction, status, sender_seq, sender_ts, stored_at)
            VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?, ?)`,
         )
-        .run(m.chatId, relayId, m.sender, m.sentAt, m.direction, m.status, m.senderSeq ?? null, m.senderTs ?? null, this.ctx.now());
+        .run(
+          m.chatId,
+          relayId,
+          m.sender,
+          m.sentAt,
+          m.direction,
+          m.status,
+          m.senderSeq ?? null,
+          m.senderTs ?? null,
+          this.ctx.now(),
+        );
       const id = Number(res.lastInsertRowid);
       if (m.body !== null) {
-        this.ctx.stmt("UPDATE messages SET body = ? WHERE id = ?").run(this.ctx.sealer.sealText("messages", "body", [id], m.body), id);
+        this.ctx
+          .stmt("UPDATE messages SET body = ? WHERE id = ?")
+          .run(this.ctx.sealer.sealText("messages", "body", [id], m.body), id);
       }
       return { id, inserted: true };
     });
@@ -82,7 +94,8 @@ export class MessagesTable {
 
   /** The message with this relay id in this chat, or undefined. */
   getByRelayId(chatId: number, relayMsgId: number): MessageRecord | undefined {
-    const r = this.ctx.stmt("SELECT * FROM messages WHERE chat_id = ? AND relay_msg_id = ?").get(chatId, relayMsgId) as Row | undefined;
+    const r = this.ctx.stmt("SELECT * FROM messages WHERE chat_id = ? AND relay_msg_id = ?").get(chatId, relayMsgId) as
+      Row | undefined;
     return r && this.record(r);
   }
 
@@ -93,12 +106,19 @@ export class MessagesTable {
    */
   history(chatId: number, opts: { limit?: number; beforeId?: number } = {}): HistoryPage {
     const limit = opts.limit ?? 50;
-    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_HISTORY_PAGE) throw new UsageError(`limit must be 1..${MAX_HISTORY_PAGE}`);
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_HISTORY_PAGE)
+      throw new UsageError(`limit must be 1..${MAX_HISTORY_PAGE}`);
     const rows = this.ctx
       .stmt("SELECT * FROM messages WHERE chat_id = ? AND id < ? ORDER BY id DESC LIMIT ?")
       .all(chatId, opts.beforeId ?? Number.MAX_SAFE_INTEGER, limit + 1) as Row[];
     const more = rows.length > limit;
-    return { messages: rows.slice(0, limit).reverse().map((r) => this.record(r)), more };
+    return {
+      messages: rows
+        .slice(0, limit)
+        .reverse()
+        .map((r) => this.record(r)),
+      more,
+    };
   }
 
   /**
@@ -121,7 +141,9 @@ export class MessagesTable {
    */
   deferredTexts(): MessageRecord[] {
     const rows = this.ctx
-      .stmt("SELECT * FROM messages WHERE direction = 'out' AND status = 'pending' AND sender_seq IS NULL AND body IS NOT NULL ORDER BY id")
+      .stmt(
+        "SELECT * FROM messages WHERE direction = 'out' AND status = 'pending' AND sender_seq IS NULL AND body IS NOT NULL ORDER BY id",
+      )
       .all() as Row[];
     return rows.map((r) => this.record(r));
   }
@@ -138,7 +160,9 @@ export class MessagesTable {
 
   /** The highest sequence number stored from `sender` in a chat (to detect gaps), or null. */
   lastSenderSeq(chatId: number, sender: string): number | null {
-    const r = this.ctx.stmt("SELECT max(sender_seq) AS s FROM messages WHERE chat_id = ? AND sender = ?").get(chatId, sender);
+    const r = this.ctx
+      .stmt("SELECT max(sender_seq) AS s FROM messages WHERE chat_id = ? AND sender = ?")
+      .get(chatId, sender);
     return (r as { s: number | null }).s;
   }
 

@@ -21,7 +21,11 @@ export function schemaVersion(db: Database): number {
  * inside the same transaction (used to check or create the key check). Returns the version.
  * Throws StoreTooNewError, changing nothing, when the file is newer than this client.
  */
-export function migrate(db: Database, after: () => void = () => {}, migrations: readonly Migration[] = MIGRATIONS): number {
+export function migrate(
+  db: Database,
+  after: () => void = () => {},
+  migrations: readonly Migration[] = MIGRATIONS,
+): number {
   const target = migrations.length === 0 ? 0 : migrations[migrations.length - 1]!.version;
   const run = db.transaction(() => {
     const found = schemaVersion(db);

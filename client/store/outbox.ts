@@ -42,7 +42,9 @@ export class OutboxTable {
   add(o: OutboxInput): void {
     if (o.idem.length !== IDEM_BYTES) throw new UsageError(`an idempotency id is ${IDEM_BYTES} bytes`);
     this.ctx
-      .stmt("INSERT INTO outbox (idem, chat_id, message_id, envelope, recipient, created_at, attempts) VALUES (?, ?, ?, ?, ?, ?, 0)")
+      .stmt(
+        "INSERT INTO outbox (idem, chat_id, message_id, envelope, recipient, created_at, attempts) VALUES (?, ?, ?, ?, ?, ?, 0)",
+      )
       .run(o.idem, o.chatId, o.messageId ?? null, o.envelope, o.to ?? null, this.ctx.now());
   }
 

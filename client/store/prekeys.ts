@@ -59,7 +59,13 @@ export class PrekeysTable {
    * Stores a signed prekey (replacing one with the same id). With `current`, it becomes the
    * current one and the previous current one is kept as an old key.
    */
-  putSigned(k: { id: number; privateKey: Uint8Array; publicKey: Uint8Array; signature: Uint8Array; current: boolean }): void {
+  putSigned(k: {
+    id: number;
+    privateKey: Uint8Array;
+    publicKey: Uint8Array;
+    signature: Uint8Array;
+    current: boolean;
+  }): void {
     checkId(k.id);
     this.ctx.tx(() => {
       if (k.current) this.ctx.stmt("UPDATE signed_prekeys SET current = 0 WHERE current = 1 AND id <> ?").run(k.id);
@@ -93,7 +99,9 @@ export class PrekeysTable {
 
   /** Every signed prekey, oldest first. */
   listSigned(): SignedPrekeyRecord[] {
-    return (this.ctx.stmt("SELECT * FROM signed_prekeys ORDER BY created_at, id").all() as SignedRow[]).map((r) => this.signed(r));
+    return (this.ctx.stmt("SELECT * FROM signed_prekeys ORDER BY created_at, id").all() as SignedRow[]).map((r) =>
+      this.signed(r),
+    );
   }
 
   /** Deletes a signed prekey (an old one past its grace period). Returns whether it existed. */
@@ -115,7 +123,9 @@ export class PrekeysTable {
   putOneTime(keys: readonly { id: number; privateKey: Uint8Array; publicKey: Uint8Array }[]): void {
     this.ctx.tx(() => {
       const now = this.ctx.now();
-      const ins = this.ctx.stmt("INSERT INTO one_time_prekeys (id, private, public, published, created_at) VALUES (?, ?, ?, 0, ?)");
+      const ins = this.ctx.stmt(
+        "INSERT INTO one_time_prekeys (id, private, public, published, created_at) VALUES (?, ?, ?, 0, ?)",
+      );
       for (const k of keys) {
         checkId(k.id);
         ins.run(k.id, this.ctx.sealer.seal("one_time_prekeys", "private", [k.id], k.privateKey), k.publicKey, now);
@@ -149,7 +159,9 @@ export class PrekeysTable {
 
   /** One-time prekeys not yet uploaded, in id order, up to `limit`. */
   unpublishedOneTime(limit = 1000): OneTimePrekeyRecord[] {
-    const rows = this.ctx.stmt("SELECT * FROM one_time_prekeys WHERE published = 0 ORDER BY id LIMIT ?").all(limit) as OneTimeRow[];
+    const rows = this.ctx
+      .stmt("SELECT * FROM one_time_prekeys WHERE published = 0 ORDER BY id LIMIT ?")
+      .all(limit) as OneTimeRow[];
     return rows.map((r) => this.oneTime(r));
   }
 

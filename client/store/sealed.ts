@@ -66,7 +66,12 @@ function lp(b: Uint8Array): Uint8Array {
 /** The associated data binding a sealed value to its table, column and row (file comment). */
 export function sealedAd(table: string, column: string, rowKey: RowKey): Uint8Array {
   if (rowKey.length > 255) throw new UsageError("a row key has at most 255 parts");
-  const parts: Uint8Array[] = [new Uint8Array([SEALED_VERSION]), lp(utf8(table)), lp(utf8(column)), new Uint8Array([rowKey.length])];
+  const parts: Uint8Array[] = [
+    new Uint8Array([SEALED_VERSION]),
+    lp(utf8(table)),
+    lp(utf8(column)),
+    new Uint8Array([rowKey.length]),
+  ];
   for (const p of rowKey) {
     if (typeof p === "string") parts.push(new Uint8Array([1]), lp(utf8(p)));
     else if (typeof p === "number") {

@@ -36,7 +36,8 @@ export class SenderKeysTable {
    * must exist (foreign key).
    */
   put(k: SenderKeyInput): void {
-    if (!Number.isSafeInteger(k.keyId) || k.keyId < 0) throw new UsageError("a sender key id is a non-negative integer");
+    if (!Number.isSafeInteger(k.keyId) || k.keyId < 0)
+      throw new UsageError("a sender key id is a non-negative integer");
     const sealed = this.ctx.sealer.seal("sender_keys", "state", [k.chatId, k.sender, k.keyId], k.state);
     this.ctx
       .stmt(
@@ -48,9 +49,9 @@ export class SenderKeysTable {
 
   /** One sender key, or undefined. */
   get(chatId: number, sender: string, keyId: number): SenderKeyRecord | undefined {
-    const r = this.ctx.stmt("SELECT * FROM sender_keys WHERE chat_id = ? AND sender = ? AND key_id = ?").get(chatId, sender, keyId) as
-      | Row
-      | undefined;
+    const r = this.ctx
+      .stmt("SELECT * FROM sender_keys WHERE chat_id = ? AND sender = ? AND key_id = ?")
+      .get(chatId, sender, keyId) as Row | undefined;
     return r && this.record(r);
   }
 
@@ -75,7 +76,9 @@ export class SenderKeysTable {
     const rows = (
       sender === undefined
         ? this.ctx.stmt("SELECT * FROM sender_keys WHERE chat_id = ? ORDER BY created_at, rowid").all(chatId)
-        : this.ctx.stmt("SELECT * FROM sender_keys WHERE chat_id = ? AND sender = ? ORDER BY created_at, rowid").all(chatId, sender)
+        : this.ctx
+            .stmt("SELECT * FROM sender_keys WHERE chat_id = ? AND sender = ? ORDER BY created_at, rowid")
+            .all(chatId, sender)
     ) as Row[];
     return rows.map((r) => this.record(r));
   }
@@ -84,6 +87,8 @@ export class SenderKeysTable {
   delete(chatId: number, sender: string, keyId?: number): number {
     return keyId === undefined
       ? this.ctx.stmt("DELETE FROM sender_keys WHERE chat_id = ? AND sender = ?").run(chatId, sender).changes
-      : this.ctx.stmt("DELETE FROM sender_keys WHERE chat_id = ? AND sender = ? AND key_id = ?").run(chatId, sender, keyId).changes;
+      : this.ctx
+          .stmt("DELETE FROM sender_keys WHERE chat_id = ? AND sender = ? AND key_id = ?")
+          .run(chatId, sender, keyId).changes;
   }
 }

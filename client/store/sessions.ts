@@ -43,7 +43,8 @@ export class SessionsTable {
 
   /** The session with `peer` identified by `baseKey`, or undefined. */
   get(peer: string, baseKey: Uint8Array): SessionRecord | undefined {
-    const r = this.ctx.stmt("SELECT * FROM sessions WHERE peer = ? AND base_key = ?").get(peer, baseKey) as Row | undefined;
+    const r = this.ctx.stmt("SELECT * FROM sessions WHERE peer = ? AND base_key = ?").get(peer, baseKey) as
+      Row | undefined;
     return r && this.record(r);
   }
 
@@ -55,7 +56,9 @@ export class SessionsTable {
 
   /** Every session with `peer`, most recently updated first. */
   list(peer: string): SessionRecord[] {
-    const rows = this.ctx.stmt("SELECT * FROM sessions WHERE peer = ? ORDER BY updated_at DESC, rowid DESC").all(peer) as Row[];
+    const rows = this.ctx
+      .stmt("SELECT * FROM sessions WHERE peer = ? ORDER BY updated_at DESC, rowid DESC")
+      .all(peer) as Row[];
     return rows.map((r) => this.record(r));
   }
 
@@ -81,7 +84,8 @@ export class SessionsTable {
   /** Makes this session the peer's current one. Returns whether it exists. */
   setCurrent(peer: string, baseKey: Uint8Array): boolean {
     return this.ctx.tx(() => {
-      if (this.ctx.stmt("SELECT 1 FROM sessions WHERE peer = ? AND base_key = ?").get(peer, baseKey) === undefined) return false;
+      if (this.ctx.stmt("SELECT 1 FROM sessions WHERE peer = ? AND base_key = ?").get(peer, baseKey) === undefined)
+        return false;
       this.ctx.stmt("UPDATE sessions SET current = 0 WHERE peer = ? AND current = 1").run(peer);
       this.ctx.stmt("UPDATE sessions SET current = 1 WHERE peer = ? AND base_key = ?").run(peer, baseKey);
       return true;
@@ -115,7 +119,10 @@ export class SessionsTable {
 
   /** True when a first message with this base key and signed prekey id was already accepted. */
   hasSeenPrekeyMessage(baseKey: Uint8Array, spkId: number): boolean {
-    return this.ctx.stmt("SELECT 1 FROM seen_prekey_messages WHERE base_key = ? AND spk_id = ?").get(baseKey, spkId) !== undefined;
+    return (
+      this.ctx.stmt("SELECT 1 FROM seen_prekey_messages WHERE base_key = ? AND spk_id = ?").get(baseKey, spkId) !==
+      undefined
+    );
   }
 
   /**

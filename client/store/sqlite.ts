@@ -55,9 +55,13 @@ type DatabaseConstructor = new (filename: string | Uint8Array, options?: Databas
 const require = createRequire(import.meta.url);
 
 /** Opens a SQLite database file (or, given bytes, an in-memory copy of a serialized one). */
-export const openDatabase: (filename: string | Uint8Array, options?: DatabaseOptions) => Database = (filename, options) => {
+export const openDatabase: (filename: string | Uint8Array, options?: DatabaseOptions) => Database = (
+  filename,
+  options,
+) => {
   const Ctor = require("better-sqlite3") as DatabaseConstructor;
-  const source = filename instanceof Uint8Array ? Buffer.from(filename.buffer, filename.byteOffset, filename.byteLength) : filename;
+  const source =
+    filename instanceof Uint8Array ? Buffer.from(filename.buffer, filename.byteOffset, filename.byteLength) : filename;
   return new Ctor(source, options);
 };
 

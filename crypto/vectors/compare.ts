@@ -12,7 +12,11 @@ export function canonicalVectorText(value: unknown): string {
 
 /** The first path at which `actual` (the file) and `expected` (recomputed) differ, or null. */
 export function firstDifference(actual: unknown, expected: unknown, path = "$"): string | null {
-  if (typeof actual !== typeof expected || Array.isArray(actual) !== Array.isArray(expected) || (actual === null) !== (expected === null)) {
+  if (
+    typeof actual !== typeof expected ||
+    Array.isArray(actual) !== Array.isArray(expected) ||
+    (actual === null) !== (expected === null)
+  ) {
     return `${path}: file has ${describe(actual)}, recomputed ${describe(expected)}`;
   }
   if (Array.isArray(actual) && Array.isArray(expected)) {

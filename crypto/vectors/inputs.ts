@@ -25,9 +25,11 @@ export class Inputs {
   /** A lowercase hex string, optionally of an exact byte length. */
   hex(name: string, length?: number): Uint8Array {
     const v = this.raw(name);
-    if (typeof v !== "string" || !/^([0-9a-f]{2})*$/.test(v)) throw new CodecError(`${this.path}.${name}: missing or not lowercase hex`);
+    if (typeof v !== "string" || !/^([0-9a-f]{2})*$/.test(v))
+      throw new CodecError(`${this.path}.${name}: missing or not lowercase hex`);
     const b = fromHex(v);
-    if (length !== undefined && b.length !== length) throw new CodecError(`${this.path}.${name}: must be ${length} bytes`);
+    if (length !== undefined && b.length !== length)
+      throw new CodecError(`${this.path}.${name}: must be ${length} bytes`);
     return b;
   }
 
@@ -59,7 +61,8 @@ export class Inputs {
   /** A non-negative integer up to 2^32-1. */
   u32(name: string): number {
     const v = this.raw(name);
-    if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new CodecError(`${this.path}.${name}: missing or not a u32`);
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > 0xffffffff)
+      throw new CodecError(`${this.path}.${name}: missing or not a u32`);
     return v;
   }
 

@@ -31,7 +31,8 @@ function padCase(c: Inputs, i: number): Record<string, unknown> {
   if (!c.has("plaintext") && !c.has("length")) throw new CodecError(`${FILE}.cases[${i}]: missing plaintext or length`);
   if (c.has("plaintext")) {
     const plaintext = c.hex("plaintext");
-    if (plaintext.length > MAX_PLAINTEXT_LENGTH) throw new CodecError(`${FILE}: a plaintext is longer than ${MAX_PLAINTEXT_LENGTH} bytes`);
+    if (plaintext.length > MAX_PLAINTEXT_LENGTH)
+      throw new CodecError(`${FILE}: a plaintext is longer than ${MAX_PLAINTEXT_LENGTH} bytes`);
     const padded = pad(plaintext);
     return {
       plaintext: toHex(plaintext),
@@ -114,7 +115,11 @@ export const paddingVectors: VectorSuite = {
     const endsInMarker = rng(20);
     endsInMarker[19] = 0x80;
     const endsInMarkerZeros = concat(rng(37), new Uint8Array([0x80, 0, 0]));
-    cases.push({ plaintext: toHex(endsInMarker) }, { plaintext: toHex(endsInMarkerZeros) }, { plaintext: toHex(new Uint8Array(31)) });
+    cases.push(
+      { plaintext: toHex(endsInMarker) },
+      { plaintext: toHex(endsInMarkerZeros) },
+      { plaintext: toHex(new Uint8Array(31)) },
+    );
     for (const length of LENGTHS) cases.push({ length });
 
     return this.recompute({ cases });

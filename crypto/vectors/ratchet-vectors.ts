@@ -27,7 +27,11 @@ const DESCRIPTION =
   "message delivered, plus the new ratchet private key whenever a received message starts a DH ratchet step. " +
   "Outputs: every DH output, root, chain and message key, AEAD key, nonce, header, associated data and ciphertext.";
 
-const root = (r: RootStepTrace) => ({ dh_output: toHex(r.dhOutput), root_key: toHex(r.rootKey), chain_key: toHex(r.chainKey) });
+const root = (r: RootStepTrace) => ({
+  dh_output: toHex(r.dhOutput),
+  root_key: toHex(r.rootKey),
+  chain_key: toHex(r.chainKey),
+});
 
 function receiveOutputs(t: DecryptTrace) {
   return {
@@ -96,8 +100,16 @@ function run(f: Inputs, rngFor: (i: number, e: Inputs) => Rng) {
     try {
       const dec = ratchetDecrypt(rng, state[to], msg.bytes);
       state[to] = dec.state;
-      const newPrivate = dec.trace.dhRatchet ? { new_ratchet_private: toHex(dec.trace.dhRatchet.newDhSelf.privateKey) } : {};
-      return { ...common, ...newPrivate, result: "decrypted", ...receiveOutputs(dec.trace), plaintext: toHex(dec.plaintext) };
+      const newPrivate = dec.trace.dhRatchet
+        ? { new_ratchet_private: toHex(dec.trace.dhRatchet.newDhSelf.privateKey) }
+        : {};
+      return {
+        ...common,
+        ...newPrivate,
+        result: "decrypted",
+        ...receiveOutputs(dec.trace),
+        plaintext: toHex(dec.plaintext),
+      };
     } catch (err) {
       // Only the protocol's own rejections belong in a vector; anything else is a bug or a broken file.
       if (!(err instanceof SmsgError) || err.code === "USAGE" || err.code === "CODEC") throw err;
@@ -124,7 +136,7 @@ function side(s: string): Side {
 }
 
 /** The script: [op, side, plaintext text | message index]. 12 messages, both ways, some reordered, one replay, one reflection. */
-const SCRIPT: ([ "send", Side, string ] | [ "receive", Side, number ])[] = [
+const SCRIPT: (["send", Side, string] | ["receive", Side, number])[] = [
   ["send", "alice", "a0: first message"],
   ["send", "alice", "a1: overtaken by a2"],
   ["send", "alice", "a2"],
@@ -176,7 +188,9 @@ export const ratchetVectors: VectorSuite = {
       bob_ratchet_private: toHex(clamp(rng(32))),
       alice_ratchet_private: toHex(clamp(rng(32))),
       events: SCRIPT.map(([op, s, x]) =>
-        op === "send" ? { op, from: s, plaintext: toHex(utf8(x as string)) } : { op, to: s, message_index: x as number },
+        op === "send"
+          ? { op, from: s, plaintext: toHex(utf8(x as string)) }
+          : { op, to: s, message_index: x as number },
       ),
     };
     // First pass draws ratchet keys from the seeded RNG; the recorded keys become inputs.

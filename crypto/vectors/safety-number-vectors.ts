@@ -24,7 +24,7 @@ import type { VectorSuite } from "./suite.js";
 const FILE = "safety-number.json";
 
 const DESCRIPTION =
-  "Safety numbers. Per party: h = SHA-512(first_hash_input), first_hash_input = u16be(1) || \"SMSG-v1 safety number\" || " +
+  'Safety numbers. Per party: h = SHA-512(first_hash_input), first_hash_input = u16be(1) || "SMSG-v1 safety number" || ' +
   "u32be(64) || identity_key || u32be(len id) || utf8(id); then 5199 times h = SHA-512(h || identity_key) (fingerprint_hash); " +
   "the first 30 bytes as six 40-bit big-endian integers, each mod 100000 as 5 digits, give the 30-digit fingerprint. " +
   "The safety number is both fingerprints, the smaller first; formatted is 12 groups of 5 digits, 4 groups per line.";

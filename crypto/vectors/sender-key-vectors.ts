@@ -37,12 +37,12 @@ const FILE = "sender-keys.json";
 
 const DESCRIPTION =
   "Group messages with sender keys. Per key: the sender key built from key_id, chain_key and signing_seed at iteration 0, " +
-  "its 73-byte distribution message, then its messages in order: message_key = HMAC-SHA256(chain_key, \"SMSG-v1 sender chain message key\"), " +
-  "chain_key_after = HMAC-SHA256(chain_key, \"SMSG-v1 sender chain next key\"), aead_key || nonce = HKDF-SHA256(ikm = message_key, " +
-  "salt = 32 zero bytes, info = \"SMSG-v1 sender message keys\", 56), header = 0x01 || u32be(key_id) || u32be(iteration), " +
+  'its 73-byte distribution message, then its messages in order: message_key = HMAC-SHA256(chain_key, "SMSG-v1 sender chain message key"), ' +
+  'chain_key_after = HMAC-SHA256(chain_key, "SMSG-v1 sender chain next key"), aead_key || nonce = HKDF-SHA256(ikm = message_key, ' +
+  'salt = 32 zero bytes, info = "SMSG-v1 sender message keys", 56), header = 0x01 || u32be(key_id) || u32be(iteration), ' +
   "associated_data = u32be(len group_id) || group_id || u32be(len sender_id) || utf8(sender_id) || header, " +
   "ciphertext = XChaCha20-Poly1305(aead_key, nonce, plaintext, associated_data), signature = Ed25519(signing_seed, " +
-  "\"SMSG-v1 sender key message\" || associated_data || ciphertext), message = header || ciphertext || signature. " +
+  '"SMSG-v1 sender key message" || associated_data || ciphertext), message = header || ciphertext || signature. ' +
   "distribution_after is the distribution message after the last message. keys[1] is the same sender's key after a rotation.";
 
 function selfCheck(ok: boolean, what: string): void {

@@ -21,13 +21,22 @@ const DESCRIPTION =
   "plaintexts. Outputs: the padded plaintexts and the exact envelope bytes.";
 
 /** The random draws, in the order the two parties make them. */
-const RANDOM_INPUTS = ["alice_ephemeral_private", "alice_ratchet_private_1", "alice_ratchet_private_2", "bob_ratchet_private_1", "bob_ratchet_private_2"];
+const RANDOM_INPUTS = [
+  "alice_ephemeral_private",
+  "alice_ratchet_private_1",
+  "alice_ratchet_private_2",
+  "bob_ratchet_private_1",
+  "bob_ratchet_private_2",
+];
 
 export const sessionVectors: VectorSuite = {
   file: "session.json",
   recompute(file: unknown) {
     const f = new Inputs(file, "session.json");
-    const alice = identityFromSecrets(f.hex("alice_identity_signing_seed", 32), f.x25519Private("alice_identity_dh_private"));
+    const alice = identityFromSecrets(
+      f.hex("alice_identity_signing_seed", 32),
+      f.x25519Private("alice_identity_dh_private"),
+    );
     const bob = identityFromSecrets(f.hex("bob_identity_signing_seed", 32), f.x25519Private("bob_identity_dh_private"));
     const spkId = f.u32("bob_signed_prekey_id");
     const spkPrivate = f.x25519Private("bob_signed_prekey_private");
@@ -79,7 +88,10 @@ export const sessionVectors: VectorSuite = {
       ...Object.fromEntries(
         RANDOM_INPUTS.flatMap((name) => {
           const priv = f.x25519Private(name);
-          return [[name, toHex(priv)], [name.replace("_private", "_public"), toHex(x25519Base(priv))]];
+          return [
+            [name, toHex(priv)],
+            [name.replace("_private", "_public"), toHex(x25519Base(priv))],
+          ];
         }),
       ),
       alice_plaintext_1: toHex(p1),
@@ -115,7 +127,9 @@ export const sessionVectors: VectorSuite = {
       bob_ratchet_private_2: x(),
       alice_plaintext_1: toHex(utf8("Hi Bob, it's Alice. Are you there?")),
       bob_plaintext_2: toHex(utf8("Yes!")),
-      alice_plaintext_3: toHex(utf8("Great. This one is a plain MESSAGE envelope: Alice heard back, so no X3DH data any more.")),
+      alice_plaintext_3: toHex(
+        utf8("Great. This one is a plain MESSAGE envelope: Alice heard back, so no X3DH data any more."),
+      ),
     });
   },
 };

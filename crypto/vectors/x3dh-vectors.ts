@@ -16,7 +16,10 @@ const DESCRIPTION =
   "Outputs: public keys, signatures, DH1..DH4, the shared secret SK and the associated data AD, computed by both sides.";
 
 function computeCase(c: Inputs) {
-  const alice = identityFromSecrets(c.hex("alice_identity_signing_seed", 32), c.x25519Private("alice_identity_dh_private"));
+  const alice = identityFromSecrets(
+    c.hex("alice_identity_signing_seed", 32),
+    c.x25519Private("alice_identity_dh_private"),
+  );
   const bob = identityFromSecrets(c.hex("bob_identity_signing_seed", 32), c.x25519Private("bob_identity_dh_private"));
   const spkId = c.u32("bob_signed_prekey_id");
   const spkPrivate = c.x25519Private("bob_signed_prekey_private");
@@ -24,7 +27,10 @@ function computeCase(c: Inputs) {
   const spkSignature = ed25519Sign(bob.signing.privateKey, concat(label("signedPrekey"), u32be(spkId), spkPublic));
   const opkId = c.optionalU32("bob_one_time_prekey_id");
   const opkPrivate = opkId !== undefined ? c.x25519Private("bob_one_time_prekey_private") : undefined;
-  const opk = opkId !== undefined && opkPrivate ? { id: opkId, keyPair: { privateKey: opkPrivate, publicKey: x25519Base(opkPrivate) } } : undefined;
+  const opk =
+    opkId !== undefined && opkPrivate
+      ? { id: opkId, keyPair: { privateKey: opkPrivate, publicKey: x25519Base(opkPrivate) } }
+      : undefined;
   const ephemeralPrivate = c.x25519Private("alice_ephemeral_private");
   const bundle: PrekeyBundle = {
     identity: bob.publicKey,
@@ -32,8 +38,17 @@ function computeCase(c: Inputs) {
     ...(opk ? { oneTimePrekey: { id: opk.id, publicKey: opk.keyPair.publicKey } } : {}),
   };
   const init = x3dhInitiate(replayRng([ephemeralPrivate]), alice, bundle);
-  const resp = x3dhRespond(bob, { id: spkId, keyPair: { privateKey: spkPrivate, publicKey: spkPublic }, signature: spkSignature }, opk, alice.publicKey, init.ephemeral.publicKey);
-  if (toHex(init.sharedSecret) !== toHex(resp.sharedSecret) || toHex(init.associatedData) !== toHex(resp.associatedData)) {
+  const resp = x3dhRespond(
+    bob,
+    { id: spkId, keyPair: { privateKey: spkPrivate, publicKey: spkPublic }, signature: spkSignature },
+    opk,
+    alice.publicKey,
+    init.ephemeral.publicKey,
+  );
+  if (
+    toHex(init.sharedSecret) !== toHex(resp.sharedSecret) ||
+    toHex(init.associatedData) !== toHex(resp.associatedData)
+  ) {
     throw new InternalError("x3dh vectors: the two sides disagree");
   }
   return {
@@ -83,7 +98,13 @@ export const x3dhVectors: VectorSuite = {
     });
     return this.recompute({
       cases: [
-        { name: "with a one-time prekey", ...keys(), bob_one_time_prekey_id: 42, bob_one_time_prekey_private: x(), alice_ephemeral_private: x() },
+        {
+          name: "with a one-time prekey",
+          ...keys(),
+          bob_one_time_prekey_id: 42,
+          bob_one_time_prekey_private: x(),
+          alice_ephemeral_private: x(),
+        },
         { name: "without a one-time prekey", ...keys(), alice_ephemeral_private: x() },
       ],
     });

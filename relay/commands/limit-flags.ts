@@ -18,4 +18,3 @@ export const LIMIT_FLAGS: [flag: string, key: keyof RelayLimits, describe: strin
   ["max-commit-batch", "maxCommitBatch", "Most sends committed in one transaction"],
   ["commit-shards", "commitShards", "Send transactions committing in parallel on PostgreSQL"],
 ];
-

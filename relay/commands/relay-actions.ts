@@ -9,7 +9,14 @@ import { UsageError } from "../../crypto/errors.js";
 import { systemRng } from "../../src/system-rng.js";
 import { createInvite, listAccounts, setAccountDisabled } from "../admin-ops.js";
 import { type AdminRequest, adminRequest, startAdminSocket } from "../admin-socket.js";
-import { DEFAULT_LIMITS, DEFAULT_PORT, type RelayConfig, type RelayLimits, defaultRelayDataDir, parseDuration } from "../config.js";
+import {
+  DEFAULT_LIMITS,
+  DEFAULT_PORT,
+  type RelayConfig,
+  type RelayLimits,
+  defaultRelayDataDir,
+  parseDuration,
+} from "../config.js";
 import { createLogger } from "../logger.js";
 import { openDatabase } from "../open-database.js";
 import { loadOrCreateRelayKey, relayKeyFingerprint } from "../relay-key.js";
@@ -52,7 +59,13 @@ export async function operate(a: CommonArgs, req: AdminRequest): Promise<unknown
       case "invite": {
         const { keyPair } = loadOrCreateRelayKey(dataDir, systemRng);
         const ep = readEndpoint(dataDir);
-        return await createInvite(store, systemRng, { host: ep.publicHost, port: ep.port, relayKey: keyPair.publicKey }, req, Date.now());
+        return await createInvite(
+          store,
+          systemRng,
+          { host: ep.publicHost, port: ep.port, relayKey: keyPair.publicKey },
+          req,
+          Date.now(),
+        );
       }
       case "accounts":
         return await listAccounts(store);
@@ -84,8 +97,10 @@ export async function serve(argv: Record<string, unknown> & CommonArgs): Promise
     if (v !== undefined) {
       // Rates may be fractional (0.5 per second); sizes, counts and times are whole numbers.
       const fractional = key === "messageRate" || key === "bundleRate";
-      const ok = typeof v === "number" && Number.isFinite(v) && v > 0 && v <= 2 ** 31 - 1 && (fractional || Number.isInteger(v));
-      if (!ok) throw new UsageError(`--${flag} must be a positive ${fractional ? "number" : "whole number"} below 2^31`);
+      const ok =
+        typeof v === "number" && Number.isFinite(v) && v > 0 && v <= 2 ** 31 - 1 && (fractional || Number.isInteger(v));
+      if (!ok)
+        throw new UsageError(`--${flag} must be a positive ${fractional ? "number" : "whole number"} below 2^31`);
       limits[key] = v;
     }
   }
@@ -118,7 +133,9 @@ export async function serve(argv: Record<string, unknown> & CommonArgs): Promise
   try {
     const { port } = await relay.start();
     const endpoint = { host: config.publicHost, port, relayKey: keyPair.publicKey };
-    writeFileSync(join(dataDir, ENDPOINT_FILE), `${JSON.stringify({ publicHost: config.publicHost, port })}\n`, { mode: 0o600 });
+    writeFileSync(join(dataDir, ENDPOINT_FILE), `${JSON.stringify({ publicHost: config.publicHost, port })}\n`, {
+      mode: 0o600,
+    });
     admin = await startAdminSocket(relay, dataDir, endpoint);
     const storage = config.databaseUrl ? "PostgreSQL" : `embedded PGlite in ${join(dataDir, "db")}`;
     const lines = [
@@ -126,7 +143,13 @@ export async function serve(argv: Record<string, unknown> & CommonArgs): Promise
       `Relay key fingerprint: ${relayKeyFingerprint(keyPair.publicKey)}${created ? " (new key created)" : ""}`,
     ];
     if ((await relay.store.countAccounts()) === 0) {
-      const inv = await createInvite(relay.store, systemRng, endpoint, { uses: 1, expiresInMs: FIRST_INVITE_TTL_MS, admin: true }, Date.now());
+      const inv = await createInvite(
+        relay.store,
+        systemRng,
+        endpoint,
+        { uses: 1, expiresInMs: FIRST_INVITE_TTL_MS, admin: true },
+        Date.now(),
+      );
       lines.push(
         "No accounts yet. The first account joins with this one-time admin invite (valid 7 days):",
         `  ${inv.link}`,
@@ -145,9 +168,11 @@ export async function serve(argv: Record<string, unknown> & CommonArgs): Promise
   await db.close();
 }
 
-
 /** `smsg relay migrate`. */
 export async function migrateDatabase(a: CommonArgs): Promise<void> {
-  const db = await openDatabase({ dataDir: dataDirOf(a), databaseUrl: databaseUrlOf(a), allowUnsafeDurability: true }, createLogger("silent"));
+  const db = await openDatabase(
+    { dataDir: dataDirOf(a), databaseUrl: databaseUrlOf(a), allowUnsafeDurability: true },
+    createLogger("silent"),
+  );
   await db.close();
 }

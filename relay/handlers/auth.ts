@@ -8,7 +8,12 @@
  */
 import { concat, utf8 } from "../../crypto/bytes.js";
 import { SmsgError } from "../../crypto/errors.js";
-import { decodeIdentityPublic, generateIdentity, encodeIdentityPublic, type IdentityPublic } from "../../crypto/identity.js";
+import {
+  decodeIdentityPublic,
+  generateIdentity,
+  encodeIdentityPublic,
+  type IdentityPublic,
+} from "../../crypto/identity.js";
 import { label } from "../../crypto/labels.js";
 import { verifyBundle } from "../../crypto/prekeys.js";
 import { ctEqual, ed25519Verify, sha256 } from "../../crypto/primitives.js";
@@ -17,7 +22,9 @@ import type { ClientMessageOf } from "../../src/wire/index.js";
 import { type ClientConnection, RelayError, type SessionAccount } from "../connection.js";
 
 /** Stand-ins for a missing account, so a failed login costs the same either way. */
-const DUMMY_IDENTITY: IdentityPublic = generateIdentity(seededRng(utf8("SMSG-v1 relay dummy login identity"))).publicKey;
+const DUMMY_IDENTITY: IdentityPublic = generateIdentity(
+  seededRng(utf8("SMSG-v1 relay dummy login identity")),
+).publicKey;
 const DUMMY_IDENTITY_BYTES = encodeIdentityPublic(DUMMY_IDENTITY);
 const DUMMY_CREDENTIAL_HASH = sha256(utf8("SMSG-v1 relay dummy credential"));
 

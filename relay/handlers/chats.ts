@@ -36,13 +36,19 @@ async function memberChat(conn: ClientConnection, self: SessionAccount, chatId: 
 }
 
 function requireGroupAdmin(chat: { kind: string }, me: Member): void {
-  if (chat.kind !== "group") throw new RelayError("BAD_MESSAGE", "a direct chat has no admins and its members cannot change");
+  if (chat.kind !== "group")
+    throw new RelayError("BAD_MESSAGE", "a direct chat has no admins and its members cannot change");
   if (me.role !== "admin") throw new RelayError("NOT_CHAT_ADMIN", "only an admin of this group may do that");
 }
 
-export async function handleOpenDirect(conn: ClientConnection, self: SessionAccount, msg: ClientMessageOf<"open_direct">): Promise<void> {
+export async function handleOpenDirect(
+  conn: ClientConnection,
+  self: SessionAccount,
+  msg: ClientMessageOf<"open_direct">,
+): Promise<void> {
   const target = await accountNamed(conn, msg.username);
-  if (target.id === self.id) throw new RelayError("BAD_MESSAGE", "open_direct.username: you cannot open a direct chat with yourself");
+  if (target.id === self.id)
+    throw new RelayError("BAD_MESSAGE", "open_direct.username: you cannot open a direct chat with yourself");
   const { store } = conn.ctx;
   const opened = await store.openDirectChat(self.id, target.id);
   let chat = opened.chat;
@@ -54,16 +60,33 @@ export async function handleOpenDirect(conn: ClientConnection, self: SessionAcco
   if (rejoined.length > 0) chat = { ...chat, members: await store.members(chat.id) };
   conn.send({ t: "chat", id: msg.id, chat: chatInfo(chat) });
   if (opened.created) {
-    await conn.ctx.fanout.chatEvent({ chat: chat.id, event: "added", user: target.username, by: self.username, audience: [target.id] });
+    await conn.ctx.fanout.chatEvent({
+      chat: chat.id,
+      event: "added",
+      user: target.username,
+      by: self.username,
+      audience: [target.id],
+    });
   }
   for (const a of rejoined) {
-    await conn.ctx.fanout.chatEvent({ chat: chat.id, event: "added", user: a.username, by: self.username, audience: [self.id, target.id] });
+    await conn.ctx.fanout.chatEvent({
+      chat: chat.id,
+      event: "added",
+      user: a.username,
+      by: self.username,
+      audience: [self.id, target.id],
+    });
   }
 }
 
-export async function handleCreateGroup(conn: ClientConnection, self: SessionAccount, msg: ClientMessageOf<"create_group">): Promise<void> {
+export async function handleCreateGroup(
+  conn: ClientConnection,
+  self: SessionAccount,
+  msg: ClientMessageOf<"create_group">,
+): Promise<void> {
   const names = [...new Set(msg.members)].filter((n) => n !== self.username);
-  if (names.length + 1 > MAX_GROUP_MEMBERS) throw new RelayError("CHAT_FULL", `a group has at most ${MAX_GROUP_MEMBERS} members`);
+  if (names.length + 1 > MAX_GROUP_MEMBERS)
+    throw new RelayError("CHAT_FULL", `a group has at most ${MAX_GROUP_MEMBERS} members`);
   const others = [];
   for (const n of names) others.push(await accountNamed(conn, n));
   const chat = await conn.ctx.store.createGroupChat(
@@ -72,37 +95,69 @@ export async function handleCreateGroup(conn: ClientConnection, self: SessionAcc
   );
   conn.send({ t: "chat", id: msg.id, chat: chatInfo(chat) });
   const audience = others.map((a) => a.id);
-  for (const a of others) await conn.ctx.fanout.chatEvent({ chat: chat.id, event: "added", user: a.username, by: self.username, audience });
+  for (const a of others)
+    await conn.ctx.fanout.chatEvent({ chat: chat.id, event: "added", user: a.username, by: self.username, audience });
 }
 
-export async function handleAddMember(conn: ClientConnection, self: SessionAccount, msg: ClientMessageOf<"add_member">): Promise<void> {
+export async function handleAddMember(
+  conn: ClientConnection,
+  self: SessionAccount,
+  msg: ClientMessageOf<"add_member">,
+): Promise<void> {
   const { chat, members, me } = await memberChat(conn, self, msg.chat);
   requireGroupAdmin(chat, me);
   if (chat.closed) throw new RelayError("CHAT_CLOSED", "the chat is closed; reopen it first");
   const target = await accountNamed(conn, msg.username);
   if (!members.some((m) => m.accountId === target.id)) {
-    if (members.length >= MAX_GROUP_MEMBERS) throw new RelayError("CHAT_FULL", `a group has at most ${MAX_GROUP_MEMBERS} members`);
+    if (members.length >= MAX_GROUP_MEMBERS)
+      throw new RelayError("CHAT_FULL", `a group has at most ${MAX_GROUP_MEMBERS} members`);
     await conn.ctx.store.addMember(chat.id, target.id, "member");
     const audience = [...members.map((m) => m.accountId), target.id];
-    await conn.ctx.fanout.chatEvent({ chat: chat.id, event: "added", user: target.username, by: self.username, audience });
+    await conn.ctx.fanout.chatEvent({
+      chat: chat.id,
+      event: "added",
+      user: target.username,
+      by: self.username,
+      audience,
+    });
   }
   conn.send({ t: "ok", id: msg.id });
 }
 
-export async function handleRemoveMember(conn: ClientConnection, self: SessionAccount, msg: ClientMessageOf<"remove_member">): Promise<void> {
+export async function handleRemoveMember(
+  conn: ClientConnection,
+  self: SessionAccount,
+  msg: ClientMessageOf<"remove_member">,
+): Promise<void> {
   const { chat, members, me } = await memberChat(conn, self, msg.chat);
   requireGroupAdmin(chat, me);
   const target = members.find((m) => m.username === msg.username);
   if (!target) throw new RelayError("NOT_A_MEMBER", `${msg.username} is not a member of chat ${chat.id}`);
   await removeAndKeepAnAdmin(conn, chat.id, target);
-  await conn.ctx.fanout.chatEvent({ chat: chat.id, event: "removed", user: target.username, by: self.username, audience: members.map((m) => m.accountId) });
+  await conn.ctx.fanout.chatEvent({
+    chat: chat.id,
+    event: "removed",
+    user: target.username,
+    by: self.username,
+    audience: members.map((m) => m.accountId),
+  });
   conn.send({ t: "ok", id: msg.id });
 }
 
-export async function handleLeave(conn: ClientConnection, self: SessionAccount, msg: ClientMessageOf<"leave_chat">): Promise<void> {
+export async function handleLeave(
+  conn: ClientConnection,
+  self: SessionAccount,
+  msg: ClientMessageOf<"leave_chat">,
+): Promise<void> {
   const { chat, members, me } = await memberChat(conn, self, msg.chat);
   await removeAndKeepAnAdmin(conn, chat.id, me);
-  await conn.ctx.fanout.chatEvent({ chat: chat.id, event: "left", user: self.username, by: self.username, audience: members.map((m) => m.accountId) });
+  await conn.ctx.fanout.chatEvent({
+    chat: chat.id,
+    event: "left",
+    user: self.username,
+    by: self.username,
+    audience: members.map((m) => m.accountId),
+  });
   conn.send({ t: "ok", id: msg.id });
 }
 
@@ -152,7 +207,11 @@ export async function handleSetClosed(
   conn.send({ t: "ok", id: msg.id });
 }
 
-export async function handleListChats(conn: ClientConnection, self: SessionAccount, msg: ClientMessageOf<"list_chats">): Promise<void> {
+export async function handleListChats(
+  conn: ClientConnection,
+  self: SessionAccount,
+  msg: ClientMessageOf<"list_chats">,
+): Promise<void> {
   const after = msg.after ?? 0;
   const all = (await conn.ctx.store.chatsOf(self.id)).filter((c) => c.id > after).sort((a, b) => a.id - b.id);
   const page = all.slice(0, MAX_CHATS_PER_PAGE);
@@ -175,10 +234,19 @@ export async function handleListChats(conn: ClientConnection, self: SessionAccou
   });
 }
 
-export async function handleListMembers(conn: ClientConnection, self: SessionAccount, msg: ClientMessageOf<"list_members">): Promise<void> {
+export async function handleListMembers(
+  conn: ClientConnection,
+  self: SessionAccount,
+  msg: ClientMessageOf<"list_members">,
+): Promise<void> {
   const { chat, members } = await memberChat(conn, self, msg.chat);
   // In the order they joined (SECURITY.md §14.7): the first one after a leaving last admin is the heir
   // removeAndKeepAnAdmin picks, so a leaving admin's client can name the same one in its signed state.
   const ordered = [...members].sort(byJoinOrder);
-  conn.send({ t: "members", id: msg.id, chat: chat.id, members: ordered.map((m) => ({ username: m.username, role: shownRole(chat.kind, m.role) })) });
+  conn.send({
+    t: "members",
+    id: msg.id,
+    chat: chat.id,
+    members: ordered.map((m) => ({ username: m.username, role: shownRole(chat.kind, m.role) })),
+  });
 }

@@ -5,7 +5,16 @@
 import type { ClientMessage } from "../../src/wire/index.js";
 import { type ClientConnection, RelayError } from "../connection.js";
 import { handleJoin, handleLogin } from "./auth.js";
-import { handleAddMember, handleCreateGroup, handleListChats, handleListMembers, handleOpenDirect, handleRemoveMember, handleSetClosed, handleLeave } from "./chats.js";
+import {
+  handleAddMember,
+  handleCreateGroup,
+  handleListChats,
+  handleListMembers,
+  handleOpenDirect,
+  handleRemoveMember,
+  handleSetClosed,
+  handleLeave,
+} from "./chats.js";
 import { handleFetchBundle, handleLookupUser, handleUploadPrekeys } from "./keys.js";
 import { handleAck, handleHistory, handleSend, handleSync } from "./messages.js";
 import { PROTOCOL_VERSION } from "../../src/wire/index.js";

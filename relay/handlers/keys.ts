@@ -11,18 +11,29 @@ export async function accountNamed(conn: ClientConnection, username: string): Pr
   return account;
 }
 
-export async function handleUploadPrekeys(conn: ClientConnection, self: SessionAccount, msg: ClientMessageOf<"upload_prekeys">): Promise<void> {
+export async function handleUploadPrekeys(
+  conn: ClientConnection,
+  self: SessionAccount,
+  msg: ClientMessageOf<"upload_prekeys">,
+): Promise<void> {
   const { store } = conn.ctx;
   if (msg.signed_prekey) {
     const own = await store.accountById(self.id);
     if (!own) throw new RelayError("NOT_AUTHENTICATED", "the account no longer exists");
     const spk = msg.signed_prekey;
     try {
-      verifyBundle({ identity: decodeIdentityPublic(own.identity), signedPrekey: { id: spk.key_id, publicKey: spk.public_key, signature: spk.signature } });
+      verifyBundle({
+        identity: decodeIdentityPublic(own.identity),
+        signedPrekey: { id: spk.key_id, publicKey: spk.public_key, signature: spk.signature },
+      });
     } catch {
       throw new RelayError("BAD_MESSAGE", "upload_prekeys.signed_prekey: the signature does not verify");
     }
-    await store.putSignedPrekey(self.id, { keyId: spk.key_id, publicKey: spk.public_key, signature: spk.signature }, new Date(conn.ctx.now()));
+    await store.putSignedPrekey(
+      self.id,
+      { keyId: spk.key_id, publicKey: spk.public_key, signature: spk.signature },
+      new Date(conn.ctx.now()),
+    );
   }
   await store.addOneTimePrekeys(
     self.id,
@@ -42,8 +53,14 @@ export async function handleFetchBundle(conn: ClientConnection, msg: ClientMessa
     id: msg.id,
     username: target.username,
     identity: bundle.identity,
-    signed_prekey: { key_id: bundle.signedPrekey.keyId, public_key: bundle.signedPrekey.publicKey, signature: bundle.signedPrekey.signature },
-    ...(bundle.oneTimePrekey ? { one_time_prekey: { key_id: bundle.oneTimePrekey.keyId, public_key: bundle.oneTimePrekey.publicKey } } : {}),
+    signed_prekey: {
+      key_id: bundle.signedPrekey.keyId,
+      public_key: bundle.signedPrekey.publicKey,
+      signature: bundle.signedPrekey.signature,
+    },
+    ...(bundle.oneTimePrekey
+      ? { one_time_prekey: { key_id: bundle.oneTimePrekey.keyId, public_key: bundle.oneTimePrekey.publicKey } }
+      : {}),
   });
   // Tell the owner, if online here, that their stock is running low.
   const stock = await conn.ctx.store.oneTimePrekeyCount(target.id);

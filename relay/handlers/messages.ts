@@ -11,7 +11,10 @@ import { accountNamed } from "./keys.js";
 
 const DEFAULT_PAGE = 500;
 
-const FAILURES: Record<InsertFailure, [code: "CHAT_UNKNOWN" | "CHAT_CLOSED" | "NOT_A_MEMBER" | "IDEMPOTENCY_CONFLICT", text: string]> = {
+const FAILURES: Record<
+  InsertFailure,
+  [code: "CHAT_UNKNOWN" | "CHAT_CLOSED" | "NOT_A_MEMBER" | "IDEMPOTENCY_CONFLICT", text: string]
+> = {
   chat_unknown: ["CHAT_UNKNOWN", "no such chat that you belong to"],
   not_member: ["CHAT_UNKNOWN", "no such chat that you belong to"],
   chat_closed: ["CHAT_CLOSED", "the chat is closed; nothing can be sent until it is reopened"],
@@ -20,25 +23,33 @@ const FAILURES: Record<InsertFailure, [code: "CHAT_UNKNOWN" | "CHAT_CLOSED" | "N
 };
 
 /** Queues the send for the next group commit and answers when it has committed; does not wait itself. */
-export async function handleSend(conn: ClientConnection, self: SessionAccount, msg: ClientMessageOf<"send">): Promise<void> {
+export async function handleSend(
+  conn: ClientConnection,
+  self: SessionAccount,
+  msg: ClientMessageOf<"send">,
+): Promise<void> {
   const recipientId = msg.to !== undefined ? (await accountNamed(conn, msg.to)).id : null;
   const { ctx } = conn;
-  ctx.sends
-    .submit({ chatId: msg.chat, senderId: self.id, recipientId, idem: msg.idem, envelope: msg.envelope })
-    .then(
-      (r) => {
-        // The relay's own frame: encoded directly, the same bytes as conn.send would write.
-        if (r.ok) conn.push(encodeSentFrame({ id: msg.id, msg: r.id, ts: r.createdAt.getTime(), duplicate: r.duplicate }, ctx.config.limits.maxFrameBytes));
-        else {
-          const [code, text] = FAILURES[r.reason];
-          conn.sendError(code, text, msg.id);
-        }
-      },
-      (e: unknown) => {
-        ctx.log.error({ err: e instanceof Error ? e.message : String(e) }, "commit failed");
-        conn.sendError("INTERNAL", "the message was not stored; retry with the same idempotency id", msg.id);
-      },
-    );
+  ctx.sends.submit({ chatId: msg.chat, senderId: self.id, recipientId, idem: msg.idem, envelope: msg.envelope }).then(
+    (r) => {
+      // The relay's own frame: encoded directly, the same bytes as conn.send would write.
+      if (r.ok)
+        conn.push(
+          encodeSentFrame(
+            { id: msg.id, msg: r.id, ts: r.createdAt.getTime(), duplicate: r.duplicate },
+            ctx.config.limits.maxFrameBytes,
+          ),
+        );
+      else {
+        const [code, text] = FAILURES[r.reason];
+        conn.sendError(code, text, msg.id);
+      }
+    },
+    (e: unknown) => {
+      ctx.log.error({ err: e instanceof Error ? e.message : String(e) }, "commit failed");
+      conn.sendError("INTERNAL", "the message was not stored; retry with the same idempotency id", msg.id);
+    },
+  );
 }
 
 /** The msg frame of a stored message. */
@@ -61,7 +72,11 @@ async function messageFrame(conn: ClientConnection, m: StoredMessage): Promise<U
  * true only when something is left), stopping early (more = true) before the outbound queue
  * limit. Returns `more` and how many rows were pushed.
  */
-async function pushPage(conn: ClientConnection, rows: StoredMessage[], limit: number): Promise<{ more: boolean; pushed: number }> {
+async function pushPage(
+  conn: ClientConnection,
+  rows: StoredMessage[],
+  limit: number,
+): Promise<{ more: boolean; pushed: number }> {
   const budget = conn.ctx.config.limits.maxOutboundBytes / 2;
   let bytes = 0;
   let pushed = 0;
@@ -78,22 +93,36 @@ async function pushPage(conn: ClientConnection, rows: StoredMessage[], limit: nu
 /** The most a `synced` reply's `pending` counts (bounds the count query). */
 export const MAX_PENDING_COUNT = 1_000_000;
 
-export async function handleSync(conn: ClientConnection, self: SessionAccount, msg: ClientMessageOf<"sync">): Promise<void> {
+export async function handleSync(
+  conn: ClientConnection,
+  self: SessionAccount,
+  msg: ClientMessageOf<"sync">,
+): Promise<void> {
   const limit = msg.limit ?? DEFAULT_PAGE;
   const rows = await conn.ctx.store.pendingFor(self.id, { limit: limit + 1 });
   const { more, pushed } = await pushPage(conn, rows, limit);
   // Asked for (a client's first round, for its progress bar) and only worth counting when more waits.
   const pending =
-    msg.count === true && more ? await conn.ctx.store.pendingCount(self.id, nextPageAfter(rows.slice(0, pushed)), MAX_PENDING_COUNT) : undefined;
+    msg.count === true && more
+      ? await conn.ctx.store.pendingCount(self.id, nextPageAfter(rows.slice(0, pushed)), MAX_PENDING_COUNT)
+      : undefined;
   conn.send({ t: "synced", id: msg.id, more, ...(pending !== undefined ? { pending } : {}) });
 }
 
-export async function handleAck(conn: ClientConnection, self: SessionAccount, msg: ClientMessageOf<"ack">): Promise<void> {
+export async function handleAck(
+  conn: ClientConnection,
+  self: SessionAccount,
+  msg: ClientMessageOf<"ack">,
+): Promise<void> {
   const cursor = await conn.ctx.store.ackCursor(self.id, msg.chat, msg.upto);
   if (cursor === undefined) throw new RelayError("CHAT_UNKNOWN", `no chat ${msg.chat} that you belong to`);
 }
 
-export async function handleHistory(conn: ClientConnection, self: SessionAccount, msg: ClientMessageOf<"history">): Promise<void> {
+export async function handleHistory(
+  conn: ClientConnection,
+  self: SessionAccount,
+  msg: ClientMessageOf<"history">,
+): Promise<void> {
   const { store } = conn.ctx;
   const chat = await store.chat(msg.chat);
   const role = chat ? await store.memberRole(msg.chat, self.id) : undefined;

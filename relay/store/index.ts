@@ -1,5 +1,13 @@
 /** The relay's storage layer: the Db interface, its two drivers, migrations and RelayStore. */
-export { checkDurability, type Db, type DurabilitySetting, type Int8, type Queryable, type SqlParam, type Tx } from "./db.js";
+export {
+  checkDurability,
+  type Db,
+  type DurabilitySetting,
+  type Int8,
+  type Queryable,
+  type SqlParam,
+  type Tx,
+} from "./db.js";
 export { listMigrations, migrate, migrationsDir, type Migration } from "./migrate.js";
 export { createPgDriver, type PgDriverOptions } from "./pg-driver.js";
 export { openPgliteDriver, type PgliteDriverOptions } from "./pglite-driver.js";

@@ -106,7 +106,10 @@ export async function migrate(db: Db, dir: string = migrationsDir()): Promise<nu
           cause: err,
         });
       }
-      await tx.query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", [migration.version, migration.name]);
+      await tx.query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", [
+        migration.version,
+        migration.name,
+      ]);
       return true;
     });
     if (didApply) applied.push(migration.version);

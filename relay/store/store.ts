@@ -128,7 +128,13 @@ function toChat(r: ChatRow): Chat {
 }
 
 function toMember(r: MemberRow): Member {
-  return { accountId: num(r.account_id), username: r.username, role: r.role, joinedAt: r.joined_at, sinceMessage: num(r.member_since_message) };
+  return {
+    accountId: num(r.account_id),
+    username: r.username,
+    role: r.role,
+    joinedAt: r.joined_at,
+    sinceMessage: num(r.member_since_message),
+  };
 }
 
 function toMessage(r: MessageRow): StoredMessage {
@@ -449,10 +455,9 @@ export class RelayStore {
     const others = [...new Set(memberIds)].filter((id) => id !== creatorId);
     return this.db.transaction(async (tx) => {
       const chatRow = one(
-        await tx.query<ChatRow>(
-          `INSERT INTO chats (kind, created_by) VALUES ('group', $1) RETURNING ${CHAT_COLUMNS}`,
-          [creatorId],
-        ),
+        await tx.query<ChatRow>(`INSERT INTO chats (kind, created_by) VALUES ('group', $1) RETURNING ${CHAT_COLUMNS}`, [
+          creatorId,
+        ]),
       );
       await tx.query(
         `INSERT INTO chat_members (chat_id, account_id, role)
@@ -585,7 +590,9 @@ export class RelayStore {
    */
   async insertMessages(batch: readonly NewMessage[], now: Date): Promise<InsertResult[]> {
     if (batch.length === 0) return [];
-    return batch.length <= this.singleStatementMaxBatch ? this.insertInOneStatement(batch, now) : this.insertInTransaction(batch, now);
+    return batch.length <= this.singleStatementMaxBatch
+      ? this.insertInOneStatement(batch, now)
+      : this.insertInTransaction(batch, now);
   }
 
   /** insertMessages for a small batch: one call of smsg_insert_messages, in autocommit. */
@@ -608,7 +615,12 @@ export class RelayStore {
     });
     const lock = [...new Set(batch.map((m) => m.chatId))].sort((a, b) => a - b);
     // One statement, so one round trip and its own transaction (migrations/0002_…sql).
-    const rows = await this.db.query<{ r_ord: number; r_outcome: string; r_id: Int8 | null; r_created_at: Date | null }>(
+    const rows = await this.db.query<{
+      r_ord: number;
+      r_outcome: string;
+      r_id: Int8 | null;
+      r_created_at: Date | null;
+    }>(
       `SELECT r_ord, r_outcome, r_id, r_created_at
          FROM smsg_insert_messages($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bytea[], $6::bytea[], $7)`,
       [
@@ -625,7 +637,8 @@ export class RelayStore {
     for (const r of rows) {
       let result: InsertResult;
       if (r.r_outcome === "new" || r.r_outcome === "duplicate") {
-        if (r.r_id === null || r.r_created_at === null) throw new InternalError("a stored send came back without its id");
+        if (r.r_id === null || r.r_created_at === null)
+          throw new InternalError("a stored send came back without its id");
         result = { ok: true, id: num(r.r_id), createdAt: r.r_created_at, duplicate: r.r_outcome === "duplicate" };
       } else if (INSERT_FAILURES.has(r.r_outcome as InsertFailure)) {
         result = { ok: false, reason: r.r_outcome as InsertFailure };
@@ -658,7 +671,10 @@ export class RelayStore {
    */
   private async insertInTransaction(batch: readonly NewMessage[], now: Date): Promise<InsertResult[]> {
     return this.db.transaction(async (tx) => {
-      await lockChats(tx, batch.map((m) => m.chatId));
+      await lockChats(
+        tx,
+        batch.map((m) => m.chatId),
+      );
 
       // The first occurrence of each (sender, idem) in the batch, by position.
       const keyOf = (senderId: number, idem: Uint8Array): string => `${senderId}:${hex(idem)}`;
@@ -701,7 +717,8 @@ export class RelayStore {
         if (closed === undefined || closed === null) refusal = "chat_unknown";
         else if (!isMember.has(`${m.chatId}:${m.senderId}`)) refusal = "not_member";
         else if (closed) refusal = "chat_closed";
-        else if (m.recipientId !== null && !isMember.has(`${m.chatId}:${m.recipientId}`)) refusal = "recipient_not_member";
+        else if (m.recipientId !== null && !isMember.has(`${m.chatId}:${m.recipientId}`))
+          refusal = "recipient_not_member";
         if (refusal !== undefined) refused.set(key, refusal);
         else toInsert.push(m);
       }
@@ -725,7 +742,12 @@ export class RelayStore {
           ],
         );
         for (const r of rows) {
-          outcome.set(keyOf(num(r.sender_id), r.idem), { ok: true, id: num(r.id), createdAt: r.created_at, duplicate: false });
+          outcome.set(keyOf(num(r.sender_id), r.idem), {
+            ok: true,
+            id: num(r.id),
+            createdAt: r.created_at,
+            duplicate: false,
+          });
         }
       }
 
@@ -737,18 +759,24 @@ export class RelayStore {
       const unresolved: [string, NewMessage][] = [];
       for (const entry of firstByKey) if (!outcome.has(entry[0])) unresolved.push(entry);
       if (unresolved.length > 0) {
-        const stored = await findByIdem(tx, unresolved.map((e) => e[1]));
+        const stored = await findByIdem(
+          tx,
+          unresolved.map((e) => e[1]),
+        );
         for (const [key, m] of unresolved) {
           const w = stored.get(key);
           if (w !== undefined) {
             outcome.set(
               key,
-              w.chatId === m.chatId ? { ok: true, id: w.id, createdAt: w.createdAt, duplicate: true } : { ok: false, reason: "idem_conflict" },
+              w.chatId === m.chatId
+                ? { ok: true, id: w.id, createdAt: w.createdAt, duplicate: true }
+                : { ok: false, reason: "idem_conflict" },
             );
             continue;
           }
           const refusal = refused.get(key);
-          if (refusal === undefined) throw new InternalError("a send conflicted on its idempotency id but no earlier send was found");
+          if (refusal === undefined)
+            throw new InternalError("a send conflicted on its idempotency id but no earlier send was found");
           outcome.set(key, { ok: false, reason: refusal });
         }
       }

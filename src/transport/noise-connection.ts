@@ -47,7 +47,11 @@ export interface ServerHandshakeOptions {
  * wrong relay key sees: the relay drops it); UsageError for bad options.
  */
 export function clientHandshake(stream: Duplex, opts: ClientHandshakeOptions): Promise<NoiseConnection> {
-  return runHandshake(stream, opts.timeoutMs, () => new RelayHandshake({ role: "initiator", relayStaticKey: opts.relayStaticKey, rng: opts.rng }));
+  return runHandshake(
+    stream,
+    opts.timeoutMs,
+    () => new RelayHandshake({ role: "initiator", relayStaticKey: opts.relayStaticKey, rng: opts.rng }),
+  );
 }
 
 /**
@@ -63,7 +67,11 @@ export function clientHandshake(stream: Duplex, opts: ClientHandshakeOptions): P
  * ends, closes or fails first; UsageError for bad options.
  */
 export function serverHandshake(stream: Duplex, opts: ServerHandshakeOptions): Promise<NoiseConnection> {
-  return runHandshake(stream, opts.timeoutMs, () => new RelayHandshake({ role: "responder", staticPrivateKey: opts.staticKeyPair.privateKey, rng: opts.rng }));
+  return runHandshake(
+    stream,
+    opts.timeoutMs,
+    () => new RelayHandshake({ role: "responder", staticPrivateKey: opts.staticKeyPair.privateKey, rng: opts.rng }),
+  );
 }
 
 function ignore(): void {}
@@ -114,7 +122,9 @@ function runHandshake(stream: Duplex, timeoutMs: number, create: () => RelayHand
       fail(new ConnectionClosedError("the connection closed during the Noise handshake"));
     }
     function onError(err: Error): void {
-      fail(new ConnectionClosedError(`the connection failed during the Noise handshake: ${err.message}`, { cause: err }));
+      fail(
+        new ConnectionClosedError(`the connection failed during the Noise handshake: ${err.message}`, { cause: err }),
+      );
     }
 
     try {
@@ -130,7 +140,10 @@ function runHandshake(stream: Duplex, timeoutMs: number, create: () => RelayHand
       fail(new ConnectionClosedError("the connection is already closed"));
       return;
     }
-    timer = setTimeout(() => fail(new TimeoutError(`the Noise handshake did not finish within ${timeoutMs} ms`)), timeoutMs);
+    timer = setTimeout(
+      () => fail(new TimeoutError(`the Noise handshake did not finish within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     stream.on("data", onData);
     stream.on("end", onEnd);
     stream.on("close", onEnd);

@@ -116,20 +116,28 @@ export class HandshakeState {
     const reads = pattern.messages.filter((_, i) => !mine(i)).flat();
     const all = [...writes, ...reads];
     const usesLocalS =
-      localPre.includes("s") || writes.includes("s") || all.includes("ss") || all.includes(this.initiator ? "se" : "es");
+      localPre.includes("s") ||
+      writes.includes("s") ||
+      all.includes("ss") ||
+      all.includes(this.initiator ? "se" : "es");
     const name = this.protocol.name;
     if (usesLocalS && !this.s) throw new UsageError(`${name}: this side needs a static key`);
     if (!usesLocalS && this.s) throw new UsageError(`${name}: this side does not use a static key`);
-    if (remotePre.includes("s") && !this.rs) throw new UsageError(`${name}: the peer's static key must be known in advance`);
+    if (remotePre.includes("s") && !this.rs)
+      throw new UsageError(`${name}: the peer's static key must be known in advance`);
     if (!remotePre.includes("s") && this.rs) {
-      throw new UsageError(`${name}: the peer's static key is not a pre-message; compare remoteStatic after the handshake`);
+      throw new UsageError(
+        `${name}: the peer's static key is not a pre-message; compare remoteStatic after the handshake`,
+      );
     }
-    if (remotePre.includes("e") !== (this.re !== undefined)) throw new UsageError(`${name}: remote ephemeral pre-message mismatch`);
+    if (remotePre.includes("e") !== (this.re !== undefined))
+      throw new UsageError(`${name}: remote ephemeral pre-message mismatch`);
     const needsE = localPre.includes("e") || writes.includes("e");
     if (needsE && !this.injectedE && !this.rng) throw new UsageError(`${name}: need an ephemeral key or an rng`);
     if (!needsE && this.injectedE) throw new UsageError(`${name}: this side does not use an ephemeral key`);
     const pskCount = all.filter((t) => t === "psk").length;
-    if (this.psks.length !== pskCount) throw new UsageError(`${name}: expected ${pskCount} psk(s), got ${this.psks.length}`);
+    if (this.psks.length !== pskCount)
+      throw new UsageError(`${name}: expected ${pskCount} psk(s), got ${this.psks.length}`);
 
     this.sym = new SymmetricState(this.protocol.hash, utf8(this.protocol.name));
     this.sym.mixHash(opts.prologue ?? new Uint8Array(0));
@@ -185,7 +193,8 @@ export class HandshakeState {
   writeMessage(payload: Uint8Array = new Uint8Array(0)): Uint8Array {
     const tokens = this.turn("write");
     const { fixed, payloadTag } = this.layout(tokens);
-    if (fixed + payloadTag + payload.length > NOISE_MAX_MESSAGE_BYTES) throw new UsageError("Noise handshake message too long");
+    if (fixed + payloadTag + payload.length > NOISE_MAX_MESSAGE_BYTES)
+      throw new UsageError("Noise handshake message too long");
     return this.guard(() => {
       const parts: Uint8Array[] = [];
       for (const t of tokens) {
@@ -273,7 +282,11 @@ export class HandshakeState {
    */
   split(): TransportCiphers {
     if (this.state !== "complete") {
-      throw new UsageError(this.state === "running" ? "cannot split: the handshake is not complete" : `cannot split: the handshake is ${this.state}`);
+      throw new UsageError(
+        this.state === "running"
+          ? "cannot split: the handshake is not complete"
+          : `cannot split: the handshake is ${this.state}`,
+      );
     }
     const [c1, c2] = this.sym.split();
     this.state = "split";
@@ -293,7 +306,12 @@ export class HandshakeState {
   private turn(want: "write" | "read"): readonly NoiseToken[] {
     const action = this.action;
     if (action !== want) {
-      const why = action === "failed" ? "the handshake failed" : action === "write" || action === "read" ? `it is this side's turn to ${action}` : "the handshake is over";
+      const why =
+        action === "failed"
+          ? "the handshake failed"
+          : action === "write" || action === "read"
+            ? `it is this side's turn to ${action}`
+            : "the handshake is over";
       throw new UsageError(`cannot ${want} a handshake message: ${why}`);
     }
     return this.protocol.pattern.messages[this.index]!;

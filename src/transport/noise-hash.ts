@@ -76,8 +76,18 @@ export function noiseHmac(h: NoiseHash, key: Uint8Array, data: Uint8Array): Uint
  * HASHLEN bytes each. `ikm` is empty or 32 bytes in Noise (§4.3), but any length works.
  * Throws UsageError unless `numOutputs` is 2 or 3.
  */
-export function noiseHkdf(h: NoiseHash, chainingKey: Uint8Array, ikm: Uint8Array, numOutputs: 2): [Uint8Array, Uint8Array];
-export function noiseHkdf(h: NoiseHash, chainingKey: Uint8Array, ikm: Uint8Array, numOutputs: 3): [Uint8Array, Uint8Array, Uint8Array];
+export function noiseHkdf(
+  h: NoiseHash,
+  chainingKey: Uint8Array,
+  ikm: Uint8Array,
+  numOutputs: 2,
+): [Uint8Array, Uint8Array];
+export function noiseHkdf(
+  h: NoiseHash,
+  chainingKey: Uint8Array,
+  ikm: Uint8Array,
+  numOutputs: 3,
+): [Uint8Array, Uint8Array, Uint8Array];
 export function noiseHkdf(h: NoiseHash, chainingKey: Uint8Array, ikm: Uint8Array, numOutputs: 2 | 3): Uint8Array[] {
   if (numOutputs !== 2 && numOutputs !== 3) throw new UsageError("Noise HKDF gives 2 or 3 outputs");
   const tempKey = noiseHmac(h, chainingKey, ikm);

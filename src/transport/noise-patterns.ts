@@ -24,7 +24,15 @@ export interface HandshakePattern {
 /** The fundamental patterns implemented here (Noise §7.4 for NK, IK, XX). */
 export const BASE_PATTERNS: Readonly<Record<string, HandshakePattern>> = Object.freeze({
   // NK:  <- s  ...  -> e, es   <- e, ee
-  NK: { name: "NK", initiatorPreMessage: [], responderPreMessage: ["s"], messages: [["e", "es"], ["e", "ee"]] },
+  NK: {
+    name: "NK",
+    initiatorPreMessage: [],
+    responderPreMessage: ["s"],
+    messages: [
+      ["e", "es"],
+      ["e", "ee"],
+    ],
+  },
   // IK:  <- s  ...  -> e, es, s, ss   <- e, ee, se
   IK: {
     name: "IK",

@@ -78,8 +78,20 @@ export class RelayHandshake {
     const prologue = utf8(RELAY_PROLOGUE_TEXT);
     this.hs =
       opts.role === "initiator"
-        ? new HandshakeState({ protocolName: RELAY_PROTOCOL, initiator: true, prologue, remoteStaticPublicKey: opts.relayStaticKey, rng: opts.rng })
-        : new HandshakeState({ protocolName: RELAY_PROTOCOL, initiator: false, prologue, staticPrivateKey: opts.staticPrivateKey, rng: opts.rng });
+        ? new HandshakeState({
+            protocolName: RELAY_PROTOCOL,
+            initiator: true,
+            prologue,
+            remoteStaticPublicKey: opts.relayStaticKey,
+            rng: opts.rng,
+          })
+        : new HandshakeState({
+            protocolName: RELAY_PROTOCOL,
+            initiator: false,
+            prologue,
+            staticPrivateKey: opts.staticPrivateKey,
+            rng: opts.rng,
+          });
     this.state = opts.role === "initiator" ? "new" : "reading";
   }
 
@@ -94,7 +106,8 @@ export class RelayHandshake {
    * CryptoVerificationError if the pinned relay key is a low-order point.
    */
   start(): Uint8Array {
-    if (this.role !== "initiator" || this.state !== "new") throw new UsageError("start() is the initiator's first call, once");
+    if (this.role !== "initiator" || this.state !== "new")
+      throw new UsageError("start() is the initiator's first call, once");
     try {
       const m1 = this.hs.writeMessage(EMPTY);
       this.state = "reading";
@@ -118,7 +131,9 @@ export class RelayHandshake {
   receive(chunk: Uint8Array): RelayHandshakeStep {
     if (this.state !== "reading") {
       throw new UsageError(
-        this.state === "new" ? "the initiator must call start() first" : `the handshake is ${this.state === "done" ? "over: feed transport bytes to the session" : "dead"}`,
+        this.state === "new"
+          ? "the initiator must call start() first"
+          : `the handshake is ${this.state === "done" ? "over: feed transport bytes to the session" : "dead"}`,
       );
     }
     const take = Math.min(FRAMED_BYTES - this.filled, chunk.length);
@@ -129,7 +144,9 @@ export class RelayHandshake {
       const len = (this.buf[0]! << 8) | this.buf[1]!;
       if (len !== RELAY_HANDSHAKE_MESSAGE_BYTES) {
         this.fail();
-        throw new CodecError(`malformed Noise handshake message: ${len} bytes, expected ${RELAY_HANDSHAKE_MESSAGE_BYTES} (empty payload)`);
+        throw new CodecError(
+          `malformed Noise handshake message: ${len} bytes, expected ${RELAY_HANDSHAKE_MESSAGE_BYTES} (empty payload)`,
+        );
       }
     }
     if (this.filled < FRAMED_BYTES) return { send: EMPTY };

@@ -43,7 +43,8 @@ function fixstr(s: string): number[] {
 }
 
 // Fixed byte runs, in schema order (t, then the fields): map header, "t", the tag, first key.
-const MSG_HEAD = (fields: number): Uint8Array => Uint8Array.from([0x80 | fields, ...fixstr("t"), ...fixstr("msg"), ...fixstr("chat")]);
+const MSG_HEAD = (fields: number): Uint8Array =>
+  Uint8Array.from([0x80 | fields, ...fixstr("t"), ...fixstr("msg"), ...fixstr("chat")]);
 const MSG_HEAD_6 = MSG_HEAD(6);
 const MSG_HEAD_7 = MSG_HEAD(7);
 const MSG_HEAD_8 = MSG_HEAD(8);
@@ -160,7 +161,8 @@ export function encodeMsgFrame(fields: MsgFrameFields, maxFrameBytes: number = D
   ) {
     return generic({ t: "msg", ...fields }, maxFrameBytes);
   }
-  const head = to === undefined ? (reply === undefined ? MSG_HEAD_6 : MSG_HEAD_7) : reply === undefined ? MSG_HEAD_7 : MSG_HEAD_8;
+  const head =
+    to === undefined ? (reply === undefined ? MSG_HEAD_6 : MSG_HEAD_7) : reply === undefined ? MSG_HEAD_7 : MSG_HEAD_8;
   const length =
     head.length +
     uintBytes(chat) +
@@ -209,7 +211,15 @@ export function encodeSentFrame(fields: SentFrameFields, maxFrameBytes: number =
   if (!isU32(id) || !isUint53(msg) || !isUint53(ts) || typeof duplicate !== "boolean" || !validLimit(maxFrameBytes)) {
     return generic({ t: "sent", ...fields }, maxFrameBytes);
   }
-  const length = SENT_HEAD.length + uintBytes(id) + K_MSG.length + uintBytes(msg) + K_TS.length + uintBytes(ts) + K_DUPLICATE.length + 1;
+  const length =
+    SENT_HEAD.length +
+    uintBytes(id) +
+    K_MSG.length +
+    uintBytes(msg) +
+    K_TS.length +
+    uintBytes(ts) +
+    K_DUPLICATE.length +
+    1;
   if (length > maxFrameBytes) return generic({ t: "sent", ...fields }, maxFrameBytes);
   const out = new Uint8Array(FRAME_HEADER_BYTES + length);
   const view = new DataView(out.buffer);

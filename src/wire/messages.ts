@@ -256,7 +256,10 @@ export const RELAY_MESSAGES = catalogue({
   /** Answer to list_chats: one page; when `more`, ask again with after = the last id. */
   chats: withId("chats", { chats: arrayOf(chatSummarySchema, { max: MAX_CHATS_PER_PAGE }), more: bool() }),
   /** Answer to list_members. */
-  members: withId("members", { chat: uint53(), members: arrayOf(chatMemberSchema, { min: 1, max: MAX_GROUP_MEMBERS }) }),
+  members: withId("members", {
+    chat: uint53(),
+    members: arrayOf(chatMemberSchema, { min: 1, max: MAX_GROUP_MEMBERS }),
+  }),
   /** Answer to add_member, remove_member, leave_chat, close_chat and reopen_chat. */
   ok: withId("ok", {}),
   /** Answer to send, after the message is committed: its id and time (ms since the epoch). */
@@ -370,9 +373,16 @@ export function decodeRelayMessage(frame: Uint8Array, options: DecodeOptions = {
   return decodeWith(RELAY_MESSAGES, frame, options) as RelayMessage;
 }
 
-const ALL_MESSAGES: Readonly<Record<string, Schema<unknown>>> = Object.freeze({ ...CLIENT_MESSAGES, ...RELAY_MESSAGES });
+const ALL_MESSAGES: Readonly<Record<string, Schema<unknown>>> = Object.freeze({
+  ...CLIENT_MESSAGES,
+  ...RELAY_MESSAGES,
+});
 
-function decodeWith(table: Readonly<Record<string, Schema<unknown>>>, frame: Uint8Array, options: DecodeOptions): unknown {
+function decodeWith(
+  table: Readonly<Record<string, Schema<unknown>>>,
+  frame: Uint8Array,
+  options: DecodeOptions,
+): unknown {
   const raw = decodeMsgpack(frame, options.limits);
   if (!isPlainObject(raw)) rejectField("message", "a map", raw);
   const requestId = requestIdOf(raw);
@@ -406,7 +416,10 @@ function checkVersion(v: unknown): void {
   const n = typeof v === "bigint" ? v : typeof v === "number" && Number.isInteger(v) ? BigInt(v) : undefined;
   if (n !== undefined && n !== BigInt(PROTOCOL_VERSION)) {
     const shown = n >= 0n && n <= 0xffffffffn ? ` ${n}` : "";
-    throw new ProtocolError("UNSUPPORTED_VERSION", `protocol version${shown} is not supported (this side speaks ${PROTOCOL_VERSION})`);
+    throw new ProtocolError(
+      "UNSUPPORTED_VERSION",
+      `protocol version${shown} is not supported (this side speaks ${PROTOCOL_VERSION})`,
+    );
   }
 }
 
@@ -460,4 +473,3 @@ export function errorMessageFor(error: unknown, requestId?: number): RelayMessag
 export function remoteErrorOf(msg: RelayMessageOf<"error">): RemoteError {
   return new RemoteError(msg.code, msg.message, msg.id);
 }
-

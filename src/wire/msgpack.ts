@@ -120,26 +120,68 @@ export function scanMsgpack(bytes: Uint8Array, limits: MsgpackLimits = DEFAULT_M
         case 0xc2: // false
         case 0xc3: // true
           break;
-        case 0xc4: skip = u8(); break; // bin 8
-        case 0xc5: skip = u16(); break; // bin 16
-        case 0xc6: skip = u32(); break; // bin 32
-        case 0xca: skip = 4; break; // float 32
-        case 0xcb: skip = 8; break; // float 64
-        case 0xcc: skip = 1; break; // uint 8
-        case 0xcd: skip = 2; break; // uint 16
-        case 0xce: skip = 4; break; // uint 32
-        case 0xcf: skip = 8; break; // uint 64
-        case 0xd0: skip = 1; break; // int 8
-        case 0xd1: skip = 2; break; // int 16
-        case 0xd2: skip = 4; break; // int 32
-        case 0xd3: skip = 8; break; // int 64
-        case 0xd9: strLength = u8(); break; // str 8
-        case 0xda: strLength = u16(); break; // str 16
-        case 0xdb: strLength = u32(); break; // str 32
-        case 0xdc: count = u16(); break; // array 16
-        case 0xdd: count = u32(); break; // array 32
-        case 0xde: count = u16(); map = true; break; // map 16
-        case 0xdf: count = u32(); map = true; break; // map 32
+        case 0xc4:
+          skip = u8();
+          break; // bin 8
+        case 0xc5:
+          skip = u16();
+          break; // bin 16
+        case 0xc6:
+          skip = u32();
+          break; // bin 32
+        case 0xca:
+          skip = 4;
+          break; // float 32
+        case 0xcb:
+          skip = 8;
+          break; // float 64
+        case 0xcc:
+          skip = 1;
+          break; // uint 8
+        case 0xcd:
+          skip = 2;
+          break; // uint 16
+        case 0xce:
+          skip = 4;
+          break; // uint 32
+        case 0xcf:
+          skip = 8;
+          break; // uint 64
+        case 0xd0:
+          skip = 1;
+          break; // int 8
+        case 0xd1:
+          skip = 2;
+          break; // int 16
+        case 0xd2:
+          skip = 4;
+          break; // int 32
+        case 0xd3:
+          skip = 8;
+          break; // int 64
+        case 0xd9:
+          strLength = u8();
+          break; // str 8
+        case 0xda:
+          strLength = u16();
+          break; // str 16
+        case 0xdb:
+          strLength = u32();
+          break; // str 32
+        case 0xdc:
+          count = u16();
+          break; // array 16
+        case 0xdd:
+          count = u32();
+          break; // array 32
+        case 0xde:
+          count = u16();
+          map = true;
+          break; // map 16
+        case 0xdf:
+          count = u32();
+          map = true;
+          break; // map 32
         case 0xc1:
           bad("the unused type byte 0xc1");
         default: // 0xc7–0xc9 ext 8/16/32, 0xd4–0xd8 fixext

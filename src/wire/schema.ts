@@ -123,7 +123,8 @@ export function sanitizeText(text: string, maxBytes: number): string {
   let out = text.replace(unprintable, "?");
   // Every code unit is at least one byte: the cut never keeps more than maxBytes units.
   if (out.length > maxBytes) out = out.slice(0, maxBytes);
-  while (utf8Length(out) > maxBytes) out = out.slice(0, Math.max(0, out.length - Math.max(1, (utf8Length(out) - maxBytes) >> 2)));
+  while (utf8Length(out) > maxBytes)
+    out = out.slice(0, Math.max(0, out.length - Math.max(1, (utf8Length(out) - maxBytes) >> 2)));
   // The cut may split a surrogate pair: replace the half left over too.
   return out.replace(unprintable, "?");
 }
@@ -149,7 +150,8 @@ export function str(options: StrOptions): Schema<string> {
       const length = utf8Length(value);
       if (length < min || length > max) rejectField(path, expected, value);
       if (UNPRINTABLE.test(value)) rejectField(path, "a string without control characters");
-      if (pattern !== undefined && !pattern.test(value)) rejectField(path, options.patternName ?? `a string matching ${pattern}`);
+      if (pattern !== undefined && !pattern.test(value))
+        rejectField(path, options.patternName ?? `a string matching ${pattern}`);
       return value;
     },
   };
@@ -167,8 +169,11 @@ export function bin(options: BinOptions): Schema<Uint8Array> {
   return {
     expected,
     parse(value, path) {
-      if (!(value instanceof Uint8Array) || value.length < min || value.length > max) rejectField(path, expected, value);
-      return value.constructor === Uint8Array ? value : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+      if (!(value instanceof Uint8Array) || value.length < min || value.length > max)
+        rejectField(path, expected, value);
+      return value.constructor === Uint8Array
+        ? value
+        : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
     },
   };
 }
@@ -177,7 +182,9 @@ export function bin(options: BinOptions): Schema<Uint8Array> {
 function integerOf(value: unknown): number | undefined {
   if (typeof value === "number") return Number.isSafeInteger(value) ? value + 0 : undefined; // + 0: no −0
   if (typeof value === "bigint") {
-    return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : undefined;
+    return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)
+      ? Number(value)
+      : undefined;
   }
   return undefined;
 }

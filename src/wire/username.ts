@@ -14,8 +14,7 @@ export const USERNAME_MIN_LENGTH = 3;
 /** Longest username, in characters (and bytes: usernames are ASCII). */
 export const USERNAME_MAX_LENGTH = 32;
 /** The rule in words, for error messages. */
-export const USERNAME_RULE =
-  "a username: 3 to 32 of a-z, 0-9, '_', '.', '-', starting with a letter or digit";
+export const USERNAME_RULE = "a username: 3 to 32 of a-z, 0-9, '_', '.', '-', starting with a letter or digit";
 
 /** True when `name` is already a canonical username (lowercase, matching USERNAME_PATTERN). */
 export function isValidUsername(name: string): boolean {

@@ -35,8 +35,12 @@ describe("group_state lines", () => {
       "[chat 7] Alice L. (@alice) added @carol; Alice L. (@alice) removed @dave",
     );
     expect(eventLine({ ...base, members: ["bob"], admins: ["bob"], removed: ["alice"] })).toBe("[chat 7] @alice left");
-    expect(eventLine({ ...base, members: ["bob", "carol"], admins: ["bob"], removed: ["alice"], promoted: ["bob"] })).toBe("[chat 7] @alice left; @bob is an admin now");
-    expect(eventLine({ ...base, renamed: true, name: "red\u001b[2Jteam" })).toBe('[chat 7] @alice renamed the group to "red?[2Jteam"');
+    expect(
+      eventLine({ ...base, members: ["bob", "carol"], admins: ["bob"], removed: ["alice"], promoted: ["bob"] }),
+    ).toBe("[chat 7] @alice left; @bob is an admin now");
+    expect(eventLine({ ...base, renamed: true, name: "red\u001b[2Jteam" })).toBe(
+      '[chat 7] @alice renamed the group to "red?[2Jteam"',
+    );
     expect(eventLine({ ...base, admins: ["alice", "bob"], promoted: ["bob"] })).toBe("[chat 7] @bob is an admin now");
     expect(eventLine({ ...base, admins: ["alice"] })).toBe("[chat 7] @alice changed the admins: @alice");
   });

@@ -15,9 +15,12 @@ const readme = readFileSync(join(packageRoot(), "README.md"), "utf8");
 /** The codes in the table after README's "Exit codes" heading. */
 function readmeCodes(): number[] {
   const start = readme.search(/^## Exit codes/m);
-  expect(start, "README.md has no section \"Exit codes\"").toBeGreaterThanOrEqual(0);
+  expect(start, 'README.md has no section "Exit codes"').toBeGreaterThanOrEqual(0);
   const end = readme.indexOf("\n## ", start + 1);
-  const rows = readme.slice(start, end === -1 ? undefined : end).split("\n").filter((l) => /^\| \d+ \|/.test(l));
+  const rows = readme
+    .slice(start, end === -1 ? undefined : end)
+    .split("\n")
+    .filter((l) => /^\| \d+ \|/.test(l));
   return rows.map((l) => Number(/^\| (\d+) \|/.exec(l)![1]));
 }
 
@@ -33,13 +36,16 @@ describe("exit codes", () => {
 
   test("storage failures: a sentence to act on and exit code 20; other errors are not taken for them", () => {
     const fail = (code: string, message = "x") => Object.assign(new Error(message), { code });
-    expect(errorSentence(fail("SQLITE_FULL", "database or disk is full"))).toMatch(/disk holding the profile is full: what was being written was not stored/);
+    expect(errorSentence(fail("SQLITE_FULL", "database or disk is full"))).toMatch(
+      /disk holding the profile is full: what was being written was not stored/,
+    );
     expect(errorSentence(fail("ENOSPC"))).toMatch(/is full/);
     expect(errorSentence(fail("SQLITE_BUSY_SNAPSHOT"))).toMatch(/another smsg process kept the profile locked/);
     expect(errorSentence(fail("SQLITE_READONLY"))).toMatch(/cannot be written/);
     expect(errorSentence(fail("SQLITE_CORRUPT"))).toMatch(/is damaged: restore the profile from an export/);
     expect(errorSentence(fail("SQLITE_IOERR_WRITE"))).toMatch(/input\/output error/);
-    for (const c of ["SQLITE_FULL", "ENOSPC", "SQLITE_BUSY", "SQLITE_READONLY", "SQLITE_NOTADB", "SQLITE_IOERR_FSYNC"]) expect(exitCodeOf(fail(c)), c).toBe(EXIT.storage);
+    for (const c of ["SQLITE_FULL", "ENOSPC", "SQLITE_BUSY", "SQLITE_READONLY", "SQLITE_NOTADB", "SQLITE_IOERR_FSYNC"])
+      expect(exitCodeOf(fail(c)), c).toBe(EXIT.storage);
     expect(exitCodeOf(fail("ECONNRESET"))).toBe(EXIT.failure);
     expect(errorSentence(fail("ECONNRESET", "socket hang up"))).toBe("unexpected error: socket hang up");
   });

@@ -24,7 +24,7 @@ interface Row {
 /** The rows of the markdown tables in README's "JSON output" section, one array per table. */
 function jsonTables(): Row[][] {
   const start = readme.indexOf("## JSON output (version 1)");
-  expect(start, "README.md has no section \"JSON output (version 1)\"").toBeGreaterThanOrEqual(0);
+  expect(start, 'README.md has no section "JSON output (version 1)"').toBeGreaterThanOrEqual(0);
   const end = readme.indexOf("\n## ", start + 1);
   const section = readme.slice(start, end === -1 ? undefined : end);
   const tables: Row[][] = [];
@@ -34,7 +34,10 @@ function jsonTables(): Row[][] {
       current = undefined;
       continue;
     }
-    const cells = line.split("|").slice(1, -1).map((c) => c.trim());
+    const cells = line
+      .split("|")
+      .slice(1, -1)
+      .map((c) => c.trim());
     if (cells[0] === "type" || /^-+$/.test(cells[0] ?? "")) {
       if (cells[0] === "type") tables.push((current = []));
       continue;
@@ -67,7 +70,9 @@ describe("README.md JSON output (version 1)", () => {
   test("the relay table lists exactly the types the operator commands print", () => {
     const [, relay] = jsonTables();
     const src = readFileSync(join(root, "relay", "commands", "relay-command.ts"), "utf8");
-    const printed = [...src.matchAll(/(?:print\(argv\.json, \{ type|JSON\.stringify\(\{ v: 1, type): "([a-z_]+)"/g)].map((m) => m[1]!);
+    const printed = [
+      ...src.matchAll(/(?:print\(argv\.json, \{ type|JSON\.stringify\(\{ v: 1, type): "([a-z_]+)"/g),
+    ].map((m) => m[1]!);
     expect(printed.length).toBeGreaterThan(0);
     expect(sorted(relay!.map((r) => r.type))).toEqual(sorted(printed));
   });
@@ -75,15 +80,43 @@ describe("README.md JSON output (version 1)", () => {
   test("engine events and listener statuses print the fields the table names", () => {
     const [client] = jsonTables();
     const samples: EngineEvent[] = [
-      { type: "message", chat: 1, id: 1, relayMsg: 1, from: "a", ts: 0, senderTs: 0, seq: 1, seqStatus: "ok", body: "x", keyChanged: false },
+      {
+        type: "message",
+        chat: 1,
+        id: 1,
+        relayMsg: 1,
+        from: "a",
+        ts: 0,
+        senderTs: 0,
+        seq: 1,
+        seqStatus: "ok",
+        body: "x",
+        keyChanged: false,
+      },
       { type: "key_change", user: "a", chat: null },
       { type: "gap", chat: 1, from: "a", missingFrom: 1, missingTo: 2 },
       { type: "undecryptable", chat: 1, id: 1, relayMsg: 1, from: "a", ts: 0, reason: "r" },
       { type: "profile", user: "a", displayName: null },
       { type: "chat_event", chat: 1, event: "added", user: "b", by: "a" },
-      { type: "group_state", chat: 1, epoch: 2, by: "a", name: "g", members: ["a", "b"], admins: ["a"], added: ["b"], removed: [], promoted: [], renamed: false, bootstrap: false },
+      {
+        type: "group_state",
+        chat: 1,
+        epoch: 2,
+        by: "a",
+        name: "g",
+        members: ["a", "b"],
+        admins: ["a"],
+        added: ["b"],
+        removed: [],
+        promoted: [],
+        renamed: false,
+        bootstrap: false,
+      },
     ];
-    const statuses = [statusJson({ state: "listening" }), statusJson({ state: "disconnected", reason: "r", retryInMs: 1 })];
+    const statuses = [
+      statusJson({ state: "listening" }),
+      statusJson({ state: "disconnected", reason: "r", retryInMs: 1 }),
+    ];
     for (const [type, fields] of [...samples.map((e) => [e.type, eventJson(e)] as const), ...statuses]) {
       const rows = client!.filter((r) => r.type === type);
       // Some types have a row per command; the engine prints the always-present fields of one of them.

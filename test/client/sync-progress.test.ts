@@ -42,7 +42,11 @@ describe("syncProgress", () => {
   });
 
   test("nothing with --json or when stderr is not a terminal", () => {
-    for (const [json, tty] of [[true, true], [false, false], [true, false]] as const) {
+    for (const [json, tty] of [
+      [true, true],
+      [false, false],
+      [true, false],
+    ] as const) {
       const out = stream(tty);
       const p = syncProgress(json, out);
       p.onSyncProgress(500);
@@ -55,18 +59,26 @@ describe("syncProgress", () => {
 describe("withSteps (export / import)", () => {
   test("on a terminal: a step bar redrawn before each step and erased at the end; nothing otherwise", () => {
     const out = stream(true);
-    const r = withSteps(false, "import", (onStep) => {
-      onStep(1, 2, "decrypting");
-      onStep(2, 2, "writing");
-      return 42;
-    }, out);
+    const r = withSteps(
+      false,
+      "import",
+      (onStep) => {
+        onStep(1, 2, "decrypting");
+        onStep(2, 2, "writing");
+        return 42;
+      },
+      out,
+    );
     expect(r).toBe(42);
     expect(out.written).toEqual([
       `\r\x1b[2Ksmsg: import [${"·".repeat(12)}] 1/2 decrypting…`,
       `\r\x1b[2Ksmsg: import [${"#".repeat(6)}${"·".repeat(6)}] 2/2 writing…`,
       "\r\x1b[2K",
     ]);
-    for (const [json, tty] of [[true, true], [false, false]] as const) {
+    for (const [json, tty] of [
+      [true, true],
+      [false, false],
+    ] as const) {
       const quiet = stream(tty);
       withSteps(json, "export", (onStep) => onStep(1, 1, "x"), quiet);
       expect(quiet.written).toEqual([]);
@@ -76,10 +88,15 @@ describe("withSteps (export / import)", () => {
   test("the bar is erased when a step fails", () => {
     const out = stream(true);
     expect(() =>
-      withSteps(false, "import", (onStep) => {
-        onStep(1, 4, "decrypting");
-        throw new Error("wrong passphrase");
-      }, out),
+      withSteps(
+        false,
+        "import",
+        (onStep) => {
+          onStep(1, 4, "decrypting");
+          throw new Error("wrong passphrase");
+        },
+        out,
+      ),
     ).toThrow("wrong passphrase");
     expect(out.written.at(-1)).toBe("\r\x1b[2K");
   });

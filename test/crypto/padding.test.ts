@@ -78,10 +78,14 @@ describe("padme and paddedLength", () => {
 
   it("equals an independent BigInt Padmé for every length 0..70000 and a sample up to 16 MiB", () => {
     for (let l = 0; l <= 70000; l++) {
-      if (paddedLength(l) !== referencePaddedLength(l)) expect([l, paddedLength(l)]).toEqual([l, referencePaddedLength(l)]);
+      if (paddedLength(l) !== referencePaddedLength(l))
+        expect([l, paddedLength(l)]).toEqual([l, referencePaddedLength(l)]);
     }
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: MAX_PLAINTEXT_LENGTH }), (l) => paddedLength(l) === referencePaddedLength(l)),
+      fc.property(
+        fc.integer({ min: 0, max: MAX_PLAINTEXT_LENGTH }),
+        (l) => paddedLength(l) === referencePaddedLength(l),
+      ),
       { numRuns: 2000 },
     );
   });
@@ -138,7 +142,12 @@ describe("pad / unpad", () => {
   });
 
   it("roundtrips short plaintexts of arbitrary content, including ones ending in 0x80 and zeros", () => {
-    const tail = fc.constantFrom(new Uint8Array(0), new Uint8Array([0x80]), new Uint8Array([0x80, 0]), new Uint8Array([0, 0, 0]));
+    const tail = fc.constantFrom(
+      new Uint8Array(0),
+      new Uint8Array([0x80]),
+      new Uint8Array([0x80, 0]),
+      new Uint8Array([0, 0, 0]),
+    );
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 300 }), tail, (head, t) => {
         const plaintext = concat(head, t);
@@ -152,38 +161,46 @@ describe("pad / unpad", () => {
     const mutation = fc.oneof(
       fc.record({ kind: fc.constant("flip" as const), at: fc.nat(), xor: fc.integer({ min: 1, max: 255 }) }),
       fc.record({ kind: fc.constant("set" as const), at: fc.nat(), value: fc.constantFrom(0x00, 0x80, 0x01, 0xff) }),
-      fc.record({ kind: fc.constant("append" as const), n: fc.integer({ min: 1, max: 64 }), value: fc.constantFrom(0x00, 0x80) }),
+      fc.record({
+        kind: fc.constant("append" as const),
+        n: fc.integer({ min: 1, max: 64 }),
+        value: fc.constantFrom(0x00, 0x80),
+      }),
       fc.record({ kind: fc.constant("truncate" as const), n: fc.integer({ min: 1, max: 64 }) }),
       fc.record({ kind: fc.constant("repad" as const), total: fc.integer({ min: 0, max: 3000 }) }),
     );
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 2000 }), fc.array(mutation, { minLength: 1, maxLength: 3 }), (content, ms) => {
-        let x = pad(content);
-        for (const m of ms) {
-          if (m.kind === "flip" && x.length > 0) {
-            x = x.slice();
-            const i = m.at % x.length;
-            x[i] = x[i]! ^ m.xor;
-          } else if (m.kind === "set" && x.length > 0) {
-            x = x.slice();
-            x[m.at % x.length] = m.value;
-          } else if (m.kind === "append") {
-            x = concat(x, new Uint8Array(m.n).fill(m.value));
-          } else if (m.kind === "truncate") {
-            x = x.slice(0, Math.max(0, x.length - m.n));
-          } else if (m.kind === "repad") {
-            x = padTo(content, Math.max(content.length + 1, m.total));
+      fc.property(
+        fc.uint8Array({ maxLength: 2000 }),
+        fc.array(mutation, { minLength: 1, maxLength: 3 }),
+        (content, ms) => {
+          let x = pad(content);
+          for (const m of ms) {
+            if (m.kind === "flip" && x.length > 0) {
+              x = x.slice();
+              const i = m.at % x.length;
+              x[i] = x[i]! ^ m.xor;
+            } else if (m.kind === "set" && x.length > 0) {
+              x = x.slice();
+              x[m.at % x.length] = m.value;
+            } else if (m.kind === "append") {
+              x = concat(x, new Uint8Array(m.n).fill(m.value));
+            } else if (m.kind === "truncate") {
+              x = x.slice(0, Math.max(0, x.length - m.n));
+            } else if (m.kind === "repad") {
+              x = padTo(content, Math.max(content.length + 1, m.total));
+            }
           }
-        }
-        let out: Uint8Array | undefined;
-        try {
-          out = unpad(x);
-        } catch (e) {
-          expect(e).toBeInstanceOf(CodecError);
-          return;
-        }
-        expect(bytesEqual(pad(out), x)).toBe(true);
-      }),
+          let out: Uint8Array | undefined;
+          try {
+            out = unpad(x);
+          } catch (e) {
+            expect(e).toBeInstanceOf(CodecError);
+            return;
+          }
+          expect(bytesEqual(pad(out), x)).toBe(true);
+        },
+      ),
       { numRuns: 1500 },
     );
   });

@@ -205,25 +205,26 @@ const ED25519_VECTORS: Ed25519Vector[] = [
 ];
 
 describe("Ed25519", () => {
-  for (const v of ED25519_VECTORS) test(`${v.name}: public key, signature, verification, tampering`, () => {
-    const kp = ed25519FromSeed(fromHex(v.seed));
-    const message = fromHex(v.message);
-    expect(toHex(kp.publicKey)).toBe(v.publicKey);
+  for (const v of ED25519_VECTORS)
+    test(`${v.name}: public key, signature, verification, tampering`, () => {
+      const kp = ed25519FromSeed(fromHex(v.seed));
+      const message = fromHex(v.message);
+      expect(toHex(kp.publicKey)).toBe(v.publicKey);
 
-    const signature = ed25519Sign(kp.privateKey, message);
-    expect(toHex(signature)).toBe(v.signature);
-    expect(ed25519Verify(fromHex(v.publicKey), message, fromHex(v.signature))).toBe(true);
+      const signature = ed25519Sign(kp.privateKey, message);
+      expect(toHex(signature)).toBe(v.signature);
+      expect(ed25519Verify(fromHex(v.publicKey), message, fromHex(v.signature))).toBe(true);
 
-    // A flipped bit in R, in S, or in the message; another key; a truncated signature.
-    expect(ed25519Verify(kp.publicKey, message, flipBit(signature, 0))).toBe(false);
-    expect(ed25519Verify(kp.publicKey, message, flipBit(signature, 40))).toBe(false);
-    expect(ed25519Verify(kp.publicKey, message, flipBit(signature, 63, 7))).toBe(false);
-    expect(ed25519Verify(kp.publicKey, concat(message, new Uint8Array([0])), signature)).toBe(false);
-    if (message.length > 0) expect(ed25519Verify(kp.publicKey, flipBit(message, 0), signature)).toBe(false);
-    const other = ed25519FromSeed(repeat(7, 32));
-    expect(ed25519Verify(other.publicKey, message, signature)).toBe(false);
-    expect(ed25519Verify(kp.publicKey, message, signature.subarray(0, 63))).toBe(false);
-  });
+      // A flipped bit in R, in S, or in the message; another key; a truncated signature.
+      expect(ed25519Verify(kp.publicKey, message, flipBit(signature, 0))).toBe(false);
+      expect(ed25519Verify(kp.publicKey, message, flipBit(signature, 40))).toBe(false);
+      expect(ed25519Verify(kp.publicKey, message, flipBit(signature, 63, 7))).toBe(false);
+      expect(ed25519Verify(kp.publicKey, concat(message, new Uint8Array([0])), signature)).toBe(false);
+      if (message.length > 0) expect(ed25519Verify(kp.publicKey, flipBit(message, 0), signature)).toBe(false);
+      const other = ed25519FromSeed(repeat(7, 32));
+      expect(ed25519Verify(other.publicKey, message, signature)).toBe(false);
+      expect(ed25519Verify(kp.publicKey, message, signature.subarray(0, 63))).toBe(false);
+    });
 
   test("RFC 8032 §7.1 TEST 1024 message is 1023 bytes as printed", () => {
     expect(fromHex(TEST_1024_MESSAGE).length).toBe(1023);
@@ -280,7 +281,10 @@ describe("XChaCha20-Poly1305", () => {
 
   test("draft-irtf-cfrg-xchacha-03 §A.3.1 AEAD example: decrypt, and tampering is refused", () => {
     expect(toHex(xchachaDecrypt(key, nonce, sealed, aad))).toBe(toHex(SUNSCREEN));
-    expectThrowsKind(() => xchachaDecrypt(key, nonce, flipBit(sealed, sealed.length - 1), aad), CryptoVerificationError);
+    expectThrowsKind(
+      () => xchachaDecrypt(key, nonce, flipBit(sealed, sealed.length - 1), aad),
+      CryptoVerificationError,
+    );
     expectThrowsKind(() => xchachaDecrypt(key, nonce, flipBit(sealed, 0), aad), CryptoVerificationError);
     expectThrowsKind(() => xchachaDecrypt(key, nonce, sealed, flipBit(aad, 11)), CryptoVerificationError);
     // The extended part of the nonce (bytes 0..15, fed to HChaCha20) matters too.
@@ -348,12 +352,13 @@ const HKDF_VECTORS: HkdfVector[] = [
 ];
 
 describe("HKDF-SHA256", () => {
-  for (const v of HKDF_VECTORS) test(`${v.name}: PRK and OKM`, () => {
-    const prk = hkdfExtract(fromHex(v.salt), fromHex(v.ikm));
-    expect(toHex(prk)).toBe(v.prk);
-    expect(toHex(hkdfExpand(prk, fromHex(v.info), v.length))).toBe(v.okm);
-    expect(toHex(hkdfSha256(fromHex(v.ikm), fromHex(v.salt), fromHex(v.info), v.length))).toBe(v.okm);
-  });
+  for (const v of HKDF_VECTORS)
+    test(`${v.name}: PRK and OKM`, () => {
+      const prk = hkdfExtract(fromHex(v.salt), fromHex(v.ikm));
+      expect(toHex(prk)).toBe(v.prk);
+      expect(toHex(hkdfExpand(prk, fromHex(v.info), v.length))).toBe(v.okm);
+      expect(toHex(hkdfSha256(fromHex(v.ikm), fromHex(v.salt), fromHex(v.info), v.length))).toBe(v.okm);
+    });
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -416,12 +421,13 @@ const HMAC_VECTORS: HmacVector[] = [
 ];
 
 describe("HMAC-SHA-256", () => {
-  for (const v of HMAC_VECTORS) test(v.name, () => {
-    const mac = hmacSha256(v.key, v.data);
-    expect(mac.length).toBe(32);
-    // Test Case 5 publishes only the first 128 bits; the others publish all 256.
-    expect(toHex(mac.subarray(0, v.mac.length / 2))).toBe(v.mac);
-  });
+  for (const v of HMAC_VECTORS)
+    test(v.name, () => {
+      const mac = hmacSha256(v.key, v.data);
+      expect(mac.length).toBe(32);
+      // Test Case 5 publishes only the first 128 bits; the others publish all 256.
+      expect(toHex(mac.subarray(0, v.mac.length / 2))).toBe(v.mac);
+    });
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -552,11 +558,12 @@ const ARGON2ID_VECTORS: Argon2Vector[] = [
 ];
 
 describe("Argon2id", () => {
-  for (const v of ARGON2ID_VECTORS) test(v.name, () => {
-    const out = argon2id(fromHex(v.password), fromHex(v.salt), { t: v.t, memKiB: v.memKiB }, v.outLength);
-    expect(out.length).toBe(v.outLength);
-    expect(toHex(out)).toBe(v.hash);
-  });
+  for (const v of ARGON2ID_VECTORS)
+    test(v.name, () => {
+      const out = argon2id(fromHex(v.password), fromHex(v.salt), { t: v.t, memKiB: v.memKiB }, v.outLength);
+      expect(out.length).toBe(v.outLength);
+      expect(toHex(out)).toBe(v.hash);
+    });
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -49,7 +49,12 @@ function expectCouldNotDecrypt(f: () => unknown) {
   expect((thrown as Error).message).toBe("could not decrypt");
 }
 
-function expectRejected(rng: Rng, state: RatchetState, message: Uint8Array, kind: new (...a: never[]) => Error = CryptoVerificationError) {
+function expectRejected(
+  rng: Rng,
+  state: RatchetState,
+  message: Uint8Array,
+  kind: new (...a: never[]) => Error = CryptoVerificationError,
+) {
   const before = snapshot(state);
   if (kind === CryptoVerificationError) expectCouldNotDecrypt(() => ratchetDecrypt(rng, state, message));
   else expect(() => ratchetDecrypt(rng, state, message)).toThrow(kind);
@@ -410,7 +415,9 @@ describe("traces and consumed keys are copies (§6.7): wiping them never touches
       expect(snapshot(state)).toBe(inBefore);
       expect(snapshot(e.state)).toBe(outBefore);
       // The input still works: reloaded, as after a failed commit, it sends the very same bytes.
-      expect(toHex(ratchetEncrypt(decodeRatchetState(encodeRatchetState(state)), utf8(text)).message)).toBe(toHex(e.message));
+      expect(toHex(ratchetEncrypt(decodeRatchetState(encodeRatchetState(state)), utf8(text)).message)).toBe(
+        toHex(e.message),
+      );
       return e;
     };
     let step = 0;
@@ -518,7 +525,12 @@ describe("limits (§6.7)", () => {
     expect([toHex(bob.skipped.at(-1)!.dh), bob.skipped.at(-1)!.n]).toEqual([dh2, MAX_SKIP - 1]);
     expect(snapshot(decodeRatchetState(encodeRatchetState(bob)))).toBe(snapshot(bob));
     for (const gone of [0, 5, MAX_SKIP - 1]) expectRejected(rng, bob, chain1[gone]!);
-    for (const [msg, text] of [[chain1[MAX_SKIP + 1]!, `c1-${MAX_SKIP + 1}`], [chain1[2 * MAX_SKIP]!, `c1-${2 * MAX_SKIP}`], [chain2[0]!, "c2-0"], [chain2[MAX_SKIP - 1]!, `c2-${MAX_SKIP - 1}`]] as const) {
+    for (const [msg, text] of [
+      [chain1[MAX_SKIP + 1]!, `c1-${MAX_SKIP + 1}`],
+      [chain1[2 * MAX_SKIP]!, `c1-${2 * MAX_SKIP}`],
+      [chain2[0]!, "c2-0"],
+      [chain2[MAX_SKIP - 1]!, `c2-${MAX_SKIP - 1}`],
+    ] as const) {
       expect(new TextDecoder().decode(ratchetDecrypt(rng, bob, msg).plaintext)).toBe(text);
     }
   });
@@ -571,7 +583,12 @@ describe("limits (§6.7)", () => {
 describe("stored state codec (§6.6)", () => {
   test("refuses more than MAX_SKIPPED_KEYS skipped keys", () => {
     const { bob } = pair();
-    const entry = (n: number) => ({ dh: new Uint8Array(32).fill(7), n, messageKey: new Uint8Array(32).fill(n & 0xff), step: 0 });
+    const entry = (n: number) => ({
+      dh: new Uint8Array(32).fill(7),
+      n,
+      messageKey: new Uint8Array(32).fill(n & 0xff),
+      step: 0,
+    });
     const full: RatchetState = { ...bob, skipped: Array.from({ length: MAX_SKIPPED_KEYS }, (_, i) => entry(i)) };
     const bytes = encodeRatchetState(full);
     expect(decodeRatchetState(bytes).skipped).toHaveLength(MAX_SKIPPED_KEYS);
@@ -622,7 +639,11 @@ describe("random conversations", () => {
     { arbitrary: fc.nat().map((i) => ({ kind: "deliver" as const, i })), weight: 4 },
     { arbitrary: fc.nat().map((i) => ({ kind: "redeliver" as const, i })), weight: 1 },
   );
-  const script = fc.array(fc.tuple(fc.constantFrom<"a" | "b">("a", "b"), action), { minLength: 10, maxLength: 80, size: "max" });
+  const script = fc.array(fc.tuple(fc.constantFrom<"a" | "b">("a", "b"), action), {
+    minLength: 10,
+    maxLength: 80,
+    size: "max",
+  });
 
   test("each delivered message decrypts exactly once; replays, losses and reordering never corrupt a session", () => {
     // Guards against a vacuous property: the generated scripts must really exercise these paths.
@@ -641,11 +662,19 @@ describe("random conversations", () => {
             const text = `${who}-${counter++}`;
             const e = ratchetEncrypt(state[who], utf8(text));
             state[who] = e.state;
-            inFlight.push({ from: who, text, bytes: e.message, dh: toHex(decodeHeader(e.message).dh), delivered: false });
+            inFlight.push({
+              from: who,
+              text,
+              bytes: e.message,
+              dh: toHex(decodeHeader(e.message).dh),
+              delivered: false,
+            });
             continue;
           }
           // Deliver a message addressed to `who` (sent by the other side).
-          const pending = inFlight.filter((m) => m.from === other && (act.kind === "redeliver" ? m.delivered : !m.delivered));
+          const pending = inFlight.filter(
+            (m) => m.from === other && (act.kind === "redeliver" ? m.delivered : !m.delivered),
+          );
           if (pending.length === 0) continue;
           const m = pending[act.i % pending.length]!;
           const receiver = state[who];
@@ -673,7 +702,9 @@ describe("random conversations", () => {
       }),
       { numRuns: 60 },
     );
-    console.log(`ratchet property: ${seen.decrypted} decrypted (${seen.outOfOrder} out of order), ${seen.rejected} replays or aged-out rejected`);
+    console.log(
+      `ratchet property: ${seen.decrypted} decrypted (${seen.outOfOrder} out of order), ${seen.rejected} replays or aged-out rejected`,
+    );
     expect(seen.decrypted).toBeGreaterThan(300);
     expect(seen.outOfOrder).toBeGreaterThan(20);
     expect(seen.rejected).toBeGreaterThan(10);

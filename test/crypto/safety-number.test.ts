@@ -42,7 +42,10 @@ function referenceFingerprint(p: SafetyNumberParty): string {
 }
 
 const key = fc.uint8Array({ minLength: 64, maxLength: 64 });
-const id = fc.oneof(fc.stringMatching(/^[a-z0-9_.-]{1,32}$/), fc.string({ unit: "grapheme", minLength: 1, maxLength: 12 }));
+const id = fc.oneof(
+  fc.stringMatching(/^[a-z0-9_.-]{1,32}$/),
+  fc.string({ unit: "grapheme", minLength: 1, maxLength: 12 }),
+);
 const party = fc.record({ id, identityKey: key });
 
 // Each fingerprint is 5200 SHA-512s (~35 ms here): a few runs per property keep each test short.
@@ -123,7 +126,9 @@ describe("safety numbers", () => {
     expect(() => fingerprint({ id: "", identityKey: good })).toThrow(UsageError);
     expect(() => fingerprint({ id: "a\ud800", identityKey: good })).toThrow(UsageError);
     expect(() => fingerprint({ id: "a".repeat(1025), identityKey: good })).toThrow(UsageError);
-    expect(() => safetyNumber({ id: "a", identityKey: good }, { id: "b", identityKey: new Uint8Array(33) })).toThrow(UsageError);
+    expect(() => safetyNumber({ id: "a", identityKey: good }, { id: "b", identityKey: new Uint8Array(33) })).toThrow(
+      UsageError,
+    );
   });
 
   it("fingerprintDigits reads six 40-bit big-endian chunks mod 100000; combineFingerprints sorts", () => {
@@ -142,7 +147,10 @@ describe("safety numbers", () => {
   it("formats as 3 lines of 4 groups of 5 digits", () => {
     const s = "012345678901234567890123456789012345678901234567890123456789";
     expect(formatSafetyNumber(s)).toBe("01234 56789 01234 56789\n01234 56789 01234 56789\n01234 56789 01234 56789");
-    const n = safetyNumber({ id: "a", identityKey: new Uint8Array(64) }, { id: "b", identityKey: new Uint8Array(64).fill(1) });
+    const n = safetyNumber(
+      { id: "a", identityKey: new Uint8Array(64) },
+      { id: "b", identityKey: new Uint8Array(64).fill(1) },
+    );
     const f = formatSafetyNumber(n);
     expect(f.split("\n").map((l) => l.split(" ").length)).toEqual([4, 4, 4]);
     expect(f.replace(/[ \n]/g, "")).toBe(n);

@@ -93,8 +93,8 @@ function hchacha20(key: Uint8Array, nonce16: Uint8Array): Uint8Array {
     s[b] = rotl(s[b]! ^ s[c]!, 7);
   };
   for (let r = 0; r < 10; r++) {
-    qr(0, 4, 8, 12), qr(1, 5, 9, 13), qr(2, 6, 10, 14), qr(3, 7, 11, 15);
-    qr(0, 5, 10, 15), qr(1, 6, 11, 12), qr(2, 7, 8, 13), qr(3, 4, 9, 14);
+    (qr(0, 4, 8, 12), qr(1, 5, 9, 13), qr(2, 6, 10, 14), qr(3, 7, 11, 15));
+    (qr(0, 5, 10, 15), qr(1, 6, 11, 12), qr(2, 7, 8, 13), qr(3, 4, 9, 14));
   }
   const out = new Uint8Array(32);
   const ov = new DataView(out.buffer);
@@ -111,16 +111,30 @@ function refXchachaEncrypt(key: Uint8Array, nonce: Uint8Array, pt: Uint8Array, a
   return concat(c.update(pt), c.final(), c.getAuthTag());
 }
 
-function refMessage(chainKey: Uint8Array, seed: Uint8Array, keyId: number, iteration: number, groupId: Uint8Array, senderId: string, pt: Uint8Array) {
+function refMessage(
+  chainKey: Uint8Array,
+  seed: Uint8Array,
+  keyId: number,
+  iteration: number,
+  groupId: Uint8Array,
+  senderId: string,
+  pt: Uint8Array,
+) {
   const hmac = (k: Uint8Array, m: string) => new Uint8Array(createHmac("sha256", k).update(m, "ascii").digest());
   const mk = hmac(chainKey, "SMSG-v1 sender chain message key");
   const next = hmac(chainKey, "SMSG-v1 sender chain next key");
-  const okm = new Uint8Array(hkdfSync("sha256", mk, new Uint8Array(32), Buffer.from("SMSG-v1 sender message keys", "ascii"), 56));
+  const okm = new Uint8Array(
+    hkdfSync("sha256", mk, new Uint8Array(32), Buffer.from("SMSG-v1 sender message keys", "ascii"), 56),
+  );
   const header = concat(new Uint8Array([1]), u32be(keyId), u32be(iteration));
   const sid = Buffer.from(senderId, "utf8");
   const ad = concat(u32be(groupId.length), groupId, u32be(sid.length), sid, header);
   const ct = refXchachaEncrypt(okm.subarray(0, 32), okm.subarray(32, 56), pt, ad);
-  const priv = createPrivateKey({ key: Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), seed]), format: "der", type: "pkcs8" });
+  const priv = createPrivateKey({
+    key: Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), seed]),
+    format: "der",
+    type: "pkcs8",
+  });
   const sig = nodeSign(null, concat(Buffer.from("SMSG-v1 sender key message", "ascii"), ad, ct), priv);
   return { message: concat(header, ct, sig), next };
 }
@@ -197,7 +211,9 @@ describe("sender keys: group sessions", () => {
         (n, script, seed, g) => {
           const ids = Array.from({ length: n }, (_, i) => `member${i}`);
           let own = ids.map((id) => createSenderKey(rngFor(`${seed} ${id}`)));
-          const recv = ids.map((_, r) => ids.map((__, s) => (r === s ? undefined : parseDistribution(distributionMessage(own[s]!)))));
+          const recv = ids.map((_, r) =>
+            ids.map((__, s) => (r === s ? undefined : parseDistribution(distributionMessage(own[s]!)))),
+          );
           const sent = script.map(({ sender, plaintext, padIt }) => {
             const s = sender % n;
             const p = padIt ? pad(plaintext) : plaintext;
@@ -377,12 +393,16 @@ describe("sender keys: attacks", () => {
 
   it("a message is bound to its group id and sender id", () => {
     fc.assert(
-      fc.property(fc.uint8Array({ minLength: 1, maxLength: 40 }), fc.string({ minLength: 1, maxLength: 10 }), (g, s) => {
-        fc.pre(!bytesEqual(g, GROUP));
-        fc.pre(s !== "alice");
-        expectRejected(() => senderDecrypt(fresh, ctxOf("alice", g), messages[0]!));
-        expectRejected(() => senderDecrypt(fresh, ctxOf(s), messages[0]!));
-      }),
+      fc.property(
+        fc.uint8Array({ minLength: 1, maxLength: 40 }),
+        fc.string({ minLength: 1, maxLength: 10 }),
+        (g, s) => {
+          fc.pre(!bytesEqual(g, GROUP));
+          fc.pre(s !== "alice");
+          expectRejected(() => senderDecrypt(fresh, ctxOf("alice", g), messages[0]!));
+          expectRejected(() => senderDecrypt(fresh, ctxOf(s), messages[0]!));
+        },
+      ),
       { numRuns: 50 },
     );
     // Length prefixes: moving bytes between group id and sender id changes the AD.
@@ -415,7 +435,10 @@ describe("sender keys: attacks", () => {
 
   it("rotateSenderKey redraws a key id equal to the previous one and gives up on a stuck RNG", () => {
     const prev = createSenderKey(replayRng([u32be(7), new Uint8Array(32), new Uint8Array(32)]));
-    const next = rotateSenderKey(replayRng([u32be(7), u32be(8), new Uint8Array(32).fill(1), new Uint8Array(32).fill(2)]), prev);
+    const next = rotateSenderKey(
+      replayRng([u32be(7), u32be(8), new Uint8Array(32).fill(1), new Uint8Array(32).fill(2)]),
+      prev,
+    );
     expect(next.keyId).toBe(8);
     expect(() => rotateSenderKey(() => u32be(7), prev)).toThrow(UsageError);
   });
@@ -478,7 +501,11 @@ describe("sender keys: stored state", () => {
       fc.property(fc.integer(), fc.integer({ min: 1, max: 30 }), fc.gen(), (seed, count, g) => {
         const ctx = ctxOf("alice");
         const a = createSenderKey(rngFor(`recv ${seed}`));
-        const { messages } = sendAll(a, ctx, Array.from({ length: count }, (_, i) => utf8(`message ${i}`)));
+        const { messages } = sendAll(
+          a,
+          ctx,
+          Array.from({ length: count }, (_, i) => utf8(`message ${i}`)),
+        );
         let r = parseDistribution(distributionMessage(a));
         const order = messages.map((_, i) => i);
         for (let i = order.length - 1; i > 0; i--) {
@@ -553,6 +580,8 @@ describe("sender keys: stored state", () => {
     expect(() => encodeSenderState({ ...a, iteration: -1 })).toThrow(UsageError);
     const r = parseDistribution(distributionMessage(a));
     expect(() => encodeSenderState({ ...r, skipped: new Map([[0, new Uint8Array(32)]]) })).toThrow(UsageError);
-    expect(() => encodeSenderState({ ...r, signingPublic: ed25519KeyPair(rngFor("x")).privateKey })).toThrow(UsageError);
+    expect(() => encodeSenderState({ ...r, signingPublic: ed25519KeyPair(rngFor("x")).privateKey })).toThrow(
+      UsageError,
+    );
   });
 });

@@ -54,7 +54,8 @@ function recordingStore(p: Party) {
     },
     acceptedBefore: (spkId, baseKey) => accepted.has(`${spkId}:${toHex(baseKey)}`),
   };
-  const keyBytes = () => toHex(concat(p.signedPrekey.keyPair.privateKey, ...[...oneTime.values()].map((k) => k.keyPair.privateKey)));
+  const keyBytes = () =>
+    toHex(concat(p.signedPrekey.keyPair.privateKey, ...[...oneTime.values()].map((k) => k.keyPair.privateKey)));
   const receiveFirst = (env: Envelope) => {
     const r = acceptSession(p.rng, p.identity, store, env);
     if (r.usedOneTimePrekeyId !== undefined) {
@@ -244,7 +245,12 @@ describe("1:1 sessions (X3DH + Double Ratchet + padding + envelopes)", () => {
     expectCouldNotDecrypt(() => acceptSession(bob.rng, bob.identity, bobStore.store, env));
     // A new first message from Alice (a new base key) is still welcome.
     const a2 = initiateSession(alice.rng, alice.identity, bundleFor(bob, false)).session;
-    expect(text(bobStore.receiveFirst(parseEnvelope(sessionEncrypt(a2, alice.identity.publicKey, utf8("again")).envelope)).plaintext)).toBe("again");
+    expect(
+      text(
+        bobStore.receiveFirst(parseEnvelope(sessionEncrypt(a2, alice.identity.publicKey, utf8("again")).envelope))
+          .plaintext,
+      ),
+    ).toBe("again");
   });
 
   test("a session encrypts at most once from the same state (no key and nonce reuse)", () => {
@@ -266,7 +272,14 @@ describe("1:1 sessions (X3DH + Double Ratchet + padding + envelopes)", () => {
     const e = sessionEncrypt(init.session, alice.identity.publicKey, utf8("x"));
     expect(Object.keys(e).sort()).toEqual(["envelope", "session"]);
     const acc = recordingStore(bob).receiveFirst(parseEnvelope(e.envelope));
-    expect(Object.keys(acc).sort()).toEqual(["baseKey", "consumed", "plaintext", "session", "signedPrekeyId", "usedOneTimePrekeyId"]);
+    expect(Object.keys(acc).sort()).toEqual([
+      "baseKey",
+      "consumed",
+      "plaintext",
+      "session",
+      "signedPrekeyId",
+      "usedOneTimePrekeyId",
+    ]);
     expect(acc.consumed).toHaveLength(32);
     const before = snap(acc.session);
     acc.consumed.fill(0);
@@ -288,14 +301,21 @@ describe("1:1 sessions (X3DH + Double Ratchet + padding + envelopes)", () => {
     const a = initiateSession(alice.rng, alice.identity, bundleFor(bob)).session;
     const env = parseEnvelope(sessionEncrypt(a, alice.identity.publicKey, utf8("x")).envelope);
     if (env.type !== "prekey") throw new Error("expected a prekey envelope");
-    expect(() => acceptSession(bob.rng, bob.identity, recordingStore(bob).store, { ...env, identity: mallory.identity.publicKey })).toThrow(CryptoVerificationError);
+    expect(() =>
+      acceptSession(bob.rng, bob.identity, recordingStore(bob).store, { ...env, identity: mallory.identity.publicKey }),
+    ).toThrow(CryptoVerificationError);
   });
 
   test("a PREKEY envelope for another session is not decrypted on this one, and the session is unchanged", () => {
     const alice = makeParty("alice");
     const bob = makeParty("bob");
     const a1 = initiateSession(alice.rng, alice.identity, bundleFor(bob)).session;
-    const b = acceptSession(bob.rng, bob.identity, recordingStore(bob).store, parseEnvelope(sessionEncrypt(a1, alice.identity.publicKey, utf8("1")).envelope)).session;
+    const b = acceptSession(
+      bob.rng,
+      bob.identity,
+      recordingStore(bob).store,
+      parseEnvelope(sessionEncrypt(a1, alice.identity.publicKey, utf8("1")).envelope),
+    ).session;
     const a2 = initiateSession(alice.rng, alice.identity, bundleFor(bob, false)).session;
     const other = parseEnvelope(sessionEncrypt(a2, alice.identity.publicKey, utf8("2")).envelope);
     const before = snap(b);

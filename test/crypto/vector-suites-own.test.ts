@@ -17,7 +17,11 @@ type Leaf = string | number | boolean | null;
 /** Field names each suite reads as inputs; every other leaf is an output. */
 const SUITES: { suite: VectorSuite; name: string; inputs: ReadonlySet<string> }[] = [
   { suite: paddingVectors, name: "padding", inputs: new Set(["plaintext", "length"]) },
-  { suite: safetyNumberVectors, name: "safety-number", inputs: new Set(["a_id", "a_identity_key", "b_id", "b_identity_key"]) },
+  {
+    suite: safetyNumberVectors,
+    name: "safety-number",
+    inputs: new Set(["a_id", "a_identity_key", "b_id", "b_identity_key"]),
+  },
   {
     suite: senderKeyVectors,
     name: "sender-keys",
@@ -59,7 +63,8 @@ function mutate(v: Leaf): Leaf {
   return v + "x";
 }
 
-const isHex = (v: Leaf): v is string => typeof v === "string" && v.length > 0 && v.length % 2 === 0 && /^[0-9a-f]+$/.test(v);
+const isHex = (v: Leaf): v is string =>
+  typeof v === "string" && v.length > 0 && v.length % 2 === 0 && /^[0-9a-f]+$/.test(v);
 
 describe.each(SUITES)("vector suite $name", ({ suite, inputs }) => {
   const generated = suite.generate();
@@ -106,7 +111,9 @@ describe.each(SUITES)("vector suite $name", ({ suite, inputs }) => {
       }
       if (isHex(value)) {
         expect(() => suite.recompute(setAt(generated, path, value.slice(0, -1))), path.join(".")).toThrow(CodecError);
-        expect(() => suite.recompute(setAt(generated, path, "zz" + value.slice(2))), path.join(".")).toThrow(CodecError);
+        expect(() => suite.recompute(setAt(generated, path, "zz" + value.slice(2))), path.join(".")).toThrow(
+          CodecError,
+        );
       }
     }
     expect(() => suite.recompute(null)).toThrow(CodecError);

@@ -21,7 +21,9 @@ describe("published vectors (test/vectors/)", () => {
       const committed = readFileSync(join(vectorDir, suite.file), "utf8");
       expect(canonicalVectorText(suite.generate()), suite.file).toBe(committed);
     }
-    const files = readdirSync(vectorDir).filter((f) => f.endsWith(".json")).sort();
+    const files = readdirSync(vectorDir)
+      .filter((f) => f.endsWith(".json"))
+      .sort();
     expect(files).toEqual(VECTOR_SUITES.map((s) => s.file).sort());
   });
 

@@ -222,7 +222,9 @@ function runFile<G extends { readonly tests: readonly C[] }, C extends TestCase>
 function expectAllPassed({ tally, numberOfTests }: { tally: Tally; numberOfTests: number }): void {
   expect(tally.failures).toEqual([]);
   expect(tally.ran).toBe(numberOfTests);
-  expect(tally.validPassed + tally.invalidRejected + tally.acceptableAccepted + tally.acceptableRejected).toBe(numberOfTests);
+  expect(tally.validPassed + tally.invalidRejected + tally.acceptableAccepted + tally.acceptableRejected).toBe(
+    numberOfTests,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -297,16 +299,25 @@ const FILES: Record<string, () => ReturnType<typeof runFile>> = {
     runFile<XdhGroup, XdhCase>("x25519_test.json", judgeX25519, (tc) => tc.flags.includes("ZeroSharedSecret")),
   "ed25519_test.json": () => runFile<EddsaGroup, EddsaCase>("ed25519_test.json", judgeEd25519),
   "xchacha20_poly1305_test.json": () =>
-    runFile<AeadGroup, AeadCase>("xchacha20_poly1305_test.json", judgeAead(xchachaEncrypt, xchachaDecrypt, XCHACHA_NONCE_BYTES)),
+    runFile<AeadGroup, AeadCase>(
+      "xchacha20_poly1305_test.json",
+      judgeAead(xchachaEncrypt, xchachaDecrypt, XCHACHA_NONCE_BYTES),
+    ),
   "chacha20_poly1305_test.json": () =>
-    runFile<AeadGroup, AeadCase>("chacha20_poly1305_test.json", judgeAead(chachaEncrypt, chachaDecrypt, CHACHA_NONCE_BYTES)),
+    runFile<AeadGroup, AeadCase>(
+      "chacha20_poly1305_test.json",
+      judgeAead(chachaEncrypt, chachaDecrypt, CHACHA_NONCE_BYTES),
+    ),
   "hkdf_sha256_test.json": () => runFile<HkdfGroup, HkdfCase>("hkdf_sha256_test.json", judgeHkdf),
   "hmac_sha256_test.json": () => runFile<MacGroup, MacCase>("hmac_sha256_test.json", judgeHmac),
 };
 
 describe("Wycheproof", () => {
   test("every JSON file in test/vectors/third-party/wycheproof has a runner here", () => {
-    const onDisk = fs.readdirSync(VECTORS_DIR).filter((f) => f.endsWith(".json")).sort();
+    const onDisk = fs
+      .readdirSync(VECTORS_DIR)
+      .filter((f) => f.endsWith(".json"))
+      .sort();
     expect(onDisk).toEqual(Object.keys(FILES).sort());
   });
 

@@ -33,7 +33,12 @@ describe("X3DH (Signal X3DH §3)", () => {
       const resp = x3dhRespond(bob.identity, bob.signedPrekey, opk, alice.identity.publicKey, init.ephemeral.publicKey);
       expect(bytesEqual(init.sharedSecret, resp.sharedSecret)).toBe(true);
       expect(init.dhOutputs).toHaveLength(withOneTime ? 4 : 3);
-      expect(bytesEqual(init.associatedData, concat(identityKey(alice.identity.publicKey), identityKey(bob.identity.publicKey)))).toBe(true);
+      expect(
+        bytesEqual(
+          init.associatedData,
+          concat(identityKey(alice.identity.publicKey), identityKey(bob.identity.publicKey)),
+        ),
+      ).toBe(true);
       expect(bytesEqual(init.associatedData, resp.associatedData)).toBe(true);
     });
   }
@@ -47,7 +52,10 @@ describe("X3DH (Signal X3DH §3)", () => {
       expect(() => x3dhInitiate(rng, alice.identity, bad)).toThrow(CryptoVerificationError);
     }
     // A valid signature over a different key, or a different id, is refused too.
-    const otherKey = { ...good, signedPrekey: { ...good.signedPrekey, publicKey: alice.signedPrekey.keyPair.publicKey } };
+    const otherKey = {
+      ...good,
+      signedPrekey: { ...good.signedPrekey, publicKey: alice.signedPrekey.keyPair.publicKey },
+    };
     expect(() => x3dhInitiate(rng, alice.identity, otherKey)).toThrow(CryptoVerificationError);
     const otherId = { ...good, signedPrekey: { ...good.signedPrekey, id: good.signedPrekey.id + 1 } };
     expect(() => x3dhInitiate(rng, alice.identity, otherId)).toThrow(CryptoVerificationError);
@@ -56,7 +64,9 @@ describe("X3DH (Signal X3DH §3)", () => {
   test("a signed prekey signed by someone else's identity is refused", () => {
     const good = bundleFor(bob);
     const mallory = generateIdentity(seededRng(utf8("mallory's identity seed")));
-    expect(() => x3dhInitiate(rng, alice.identity, { ...good, identity: mallory.publicKey })).toThrow(CryptoVerificationError);
+    expect(() => x3dhInitiate(rng, alice.identity, { ...good, identity: mallory.publicKey })).toThrow(
+      CryptoVerificationError,
+    );
   });
 
   test("an identity whose dh key is not signed by its signing key is refused", () => {
@@ -64,7 +74,13 @@ describe("X3DH (Signal X3DH §3)", () => {
     const forged = { ...good.identity, dhKey: alice.identity.publicKey.dhKey };
     expect(() => x3dhInitiate(rng, alice.identity, { ...good, identity: forged })).toThrow(CryptoVerificationError);
     expect(() =>
-      x3dhRespond(bob.identity, bob.signedPrekey, undefined, { ...alice.identity.publicKey, dhKey: bob.identity.publicKey.dhKey }, new Uint8Array(32).fill(9)),
+      x3dhRespond(
+        bob.identity,
+        bob.signedPrekey,
+        undefined,
+        { ...alice.identity.publicKey, dhKey: bob.identity.publicKey.dhKey },
+        new Uint8Array(32).fill(9),
+      ),
     ).toThrow(CryptoVerificationError);
   });
 
@@ -72,9 +88,13 @@ describe("X3DH (Signal X3DH §3)", () => {
     const good = bundleFor(bob);
     for (const bad of LOW_ORDER) {
       // As a one-time prekey (unsigned, so only the DH check stands between it and use).
-      expect(() => x3dhInitiate(rng, alice.identity, { ...good, oneTimePrekey: { id: 1, publicKey: bad } })).toThrow(CryptoVerificationError);
+      expect(() => x3dhInitiate(rng, alice.identity, { ...good, oneTimePrekey: { id: 1, publicKey: bad } })).toThrow(
+        CryptoVerificationError,
+      );
       // As the initiator's ephemeral key, on the responder's side.
-      expect(() => x3dhRespond(bob.identity, bob.signedPrekey, undefined, alice.identity.publicKey, bad)).toThrow(CryptoVerificationError);
+      expect(() => x3dhRespond(bob.identity, bob.signedPrekey, undefined, alice.identity.publicKey, bad)).toThrow(
+        CryptoVerificationError,
+      );
     }
   });
 
@@ -114,13 +134,25 @@ describe("X3DH (Signal X3DH §3)", () => {
     const init = x3dhInitiate(rng, alice.identity, bundle);
     const carol = makeParty("carol");
     // Bob believes the message came from Carol: SK and AD both differ, so the first message will not decrypt.
-    const resp = x3dhRespond(bob.identity, bob.signedPrekey, undefined, carol.identity.publicKey, init.ephemeral.publicKey);
+    const resp = x3dhRespond(
+      bob.identity,
+      bob.signedPrekey,
+      undefined,
+      carol.identity.publicKey,
+      init.ephemeral.publicKey,
+    );
     expect(bytesEqual(init.sharedSecret, resp.sharedSecret)).toBe(false);
     expect(bytesEqual(init.associatedData, resp.associatedData)).toBe(false);
     // Alice holding a stale bundle of Bob's (another identity) also disagrees with the real Bob.
     const bob2 = makeParty("bob", 2);
     const init2 = x3dhInitiate(rng, alice.identity, bundleFor(bob2, false));
-    const resp2 = x3dhRespond(bob.identity, bob.signedPrekey, undefined, alice.identity.publicKey, init2.ephemeral.publicKey);
+    const resp2 = x3dhRespond(
+      bob.identity,
+      bob.signedPrekey,
+      undefined,
+      alice.identity.publicKey,
+      init2.ephemeral.publicKey,
+    );
     expect(bytesEqual(init2.sharedSecret, resp2.sharedSecret)).toBe(false);
   });
 });

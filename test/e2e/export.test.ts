@@ -17,7 +17,8 @@ const root = world.root;
 const EXPORT_PASSPHRASE = "moving day";
 
 /** Runs `smsg ARGS` as `user`, with no export passphrase unless `env` gives one. */
-const smsg = (user: string, args: string[], env: Record<string, string> = {}) => world.smsg(user, args, { env: { SMSG_EXPORT_PASSPHRASE: "", ...env } });
+const smsg = (user: string, args: string[], env: Record<string, string> = {}) =>
+  world.smsg(user, args, { env: { SMSG_EXPORT_PASSPHRASE: "", ...env } });
 
 describe("smsg export / import", () => {
   test("export, import into a new home, log in and read history; wrong passphrase exits 6 and writes nothing", async () => {
@@ -34,9 +35,13 @@ describe("smsg export / import", () => {
     const noPass = await smsg("alice", ["export", file]);
     expect(noPass.code).toBe(EXIT.passphraseRequired);
     expect(existsSync(file)).toBe(false);
-    const exported = expectOk(await smsg("alice", ["export", file, "--json"], { SMSG_EXPORT_PASSPHRASE: EXPORT_PASSPHRASE }));
+    const exported = expectOk(
+      await smsg("alice", ["export", file, "--json"], { SMSG_EXPORT_PASSPHRASE: EXPORT_PASSPHRASE }),
+    );
     expect(JSON.parse(exported.stdout)).toMatchObject({ v: 1, type: "exported", file });
-    expect((await smsg("alice", ["export", file], { SMSG_EXPORT_PASSPHRASE: EXPORT_PASSPHRASE })).code).toBe(EXIT.usage);
+    expect((await smsg("alice", ["export", file], { SMSG_EXPORT_PASSPHRASE: EXPORT_PASSPHRASE })).code).toBe(
+      EXIT.usage,
+    );
 
     // --- wrong passphrase: exit 6, nothing written ------------------------------------------
     const wrong = await smsg("elsewhere", ["import", file], { SMSG_EXPORT_PASSPHRASE: "not it" });
@@ -56,9 +61,16 @@ describe("smsg export / import", () => {
     expectOk(await smsg("alice2", ["import", file, "--passphrase-file", passFile, "--force"]));
 
     // The imported profile logs in, has the history, and receives what is sent next.
-    expect(bodies(expectOk(await smsg("alice2", ["history", "bob", "--json", "--offline"])))).toEqual(["before the move", "reply before the move"]);
+    expect(bodies(expectOk(await smsg("alice2", ["history", "bob", "--json", "--offline"])))).toEqual([
+      "before the move",
+      "reply before the move",
+    ]);
     expectOk(await smsg("bob", ["send", "alice", "after the move"]));
-    expect(bodies(expectOk(await smsg("alice2", ["history", "bob", "--json"])))).toEqual(["before the move", "reply before the move", "after the move"]);
+    expect(bodies(expectOk(await smsg("alice2", ["history", "bob", "--json"])))).toEqual([
+      "before the move",
+      "reply before the move",
+      "after the move",
+    ]);
     expectOk(await smsg("alice2", ["send", "bob", "from the new machine"]));
     expect(bodies(expectOk(await smsg("bob", ["history", "alice", "--json"]))).at(-1)).toBe("from the new machine");
   });

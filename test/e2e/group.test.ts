@@ -21,8 +21,17 @@ describe("smsg, groups, end to end", () => {
     await world.startRelay();
     for (const u of ["alice", "bob", "carol"]) await world.join(u);
 
-    const created = lines(expectOk(await smsg("alice", ["chat", "create", "team", "--members", "bob,carol", "--json"])))[0]!;
-    expect(created).toMatchObject({ type: "chat", kind: "group", name: "team", members: ["alice", "bob", "carol"], admins: ["alice"], epoch: 1 });
+    const created = lines(
+      expectOk(await smsg("alice", ["chat", "create", "team", "--members", "bob,carol", "--json"])),
+    )[0]!;
+    expect(created).toMatchObject({
+      type: "chat",
+      kind: "group",
+      name: "team",
+      members: ["alice", "bob", "carol"],
+      admins: ["alice"],
+      epoch: 1,
+    });
     const chat = String(created["chat"]);
 
     expectOk(await smsg("alice", ["send", "team", "hello team"]));
@@ -30,7 +39,11 @@ describe("smsg, groups, end to end", () => {
     expectOk(await smsg("bob", ["send", "team", "hi from bob"]));
     expect(bodies(expectOk(await smsg("carol", ["history", chat, "--json"])))).toEqual(["hello team", "hi from bob"]);
     expectOk(await smsg("carol", ["send", chat, "carol says hi"]));
-    expect(bodies(expectOk(await smsg("alice", ["history", chat, "--json"])))).toEqual(["hello team", "hi from bob", "carol says hi"]);
+    expect(bodies(expectOk(await smsg("alice", ["history", chat, "--json"])))).toEqual([
+      "hello team",
+      "hi from bob",
+      "carol says hi",
+    ]);
 
     const members = lines(expectOk(await smsg("bob", ["chat", "members", chat, "--json"])));
     expect(members.map((m) => [m["username"], m["role"], m["announced"]])).toEqual([
@@ -60,7 +73,9 @@ describe("smsg, groups, end to end", () => {
 
     const listener = world.spawn("erin", ["listen", "--json"], { keepStdinOpen: true });
     const events: Record<string, unknown>[] = [];
-    createInterface({ input: listener.stdout }).on("line", (l) => events.push(JSON.parse(l) as Record<string, unknown>));
+    createInterface({ input: listener.stdout }).on("line", (l) =>
+      events.push(JSON.parse(l) as Record<string, unknown>),
+    );
     const waitFor = async (pred: (e: Record<string, unknown>) => boolean) => {
       const end = Date.now() + 10_000;
       while (!events.some(pred)) {
@@ -71,7 +86,9 @@ describe("smsg, groups, end to end", () => {
     };
     await waitFor((e) => e["type"] === "listening");
 
-    const created = lines(expectOk(await smsg("dora", ["chat", "create", "crew", "--members", "erin,finn", "--json"])))[0]!;
+    const created = lines(
+      expectOk(await smsg("dora", ["chat", "create", "crew", "--members", "erin,finn", "--json"])),
+    )[0]!;
     const chat = created["chat"] as number;
     expectOk(await smsg("dora", ["send", "crew", "hi crew"]));
     expect(await waitFor((e) => e["type"] === "group_state")).toMatchObject({
@@ -88,7 +105,9 @@ describe("smsg, groups, end to end", () => {
     expect(expectOk(await smsg("finn", ["history", "crew"])).stdout).toMatch(/Dora D\. \(@dora\): hi crew\n$/);
 
     // --- dora, the only admin, leaves: she signs erin (first to join after her) in as admin ---
-    expect(expectOk(await smsg("dora", ["chat", "leave", "crew"])).stdout).toMatch(/^left chat \d+; erin is its admin now\n$/);
+    expect(expectOk(await smsg("dora", ["chat", "leave", "crew"])).stdout).toMatch(
+      /^left chat \d+; erin is its admin now\n$/,
+    );
     expect(await waitFor((e) => e["type"] === "group_state" && e["epoch"] === 2)).toMatchObject({
       by: "dora",
       members: ["erin", "finn"],
@@ -115,7 +134,11 @@ describe("smsg, groups, end to end", () => {
     expect(offline.stderr).toMatch(/is queued and the next smsg command that reaches the relay sends it/);
     await world.startRelay();
     expectOk(await smsg("finn", ["chat", "list"]));
-    expect(bodies(expectOk(await smsg("erin", ["history", "crew", "--json"])))).toEqual(["hi crew", "welcome back", "written offline"]);
+    expect(bodies(expectOk(await smsg("erin", ["history", "crew", "--json"])))).toEqual([
+      "hi crew",
+      "welcome back",
+      "written offline",
+    ]);
 
     // --- send USER without `chat open USER` first ------------------------------------------
     const direct = lines(expectOk(await smsg("finn", ["send", "dora", "a direct hello", "--json"])))[0]!;

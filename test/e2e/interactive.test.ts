@@ -24,7 +24,8 @@ function interactive(user: string, args: string[]) {
     for (;;) {
       const m = re.exec(out[stream]);
       if (m) return m;
-      if (Date.now() > end) throw new Error(`no ${String(re)} on ${stream}; stdout: ${out.stdout} stderr: ${out.stderr}`);
+      if (Date.now() > end)
+        throw new Error(`no ${String(re)} on ${stream}; stdout: ${out.stdout} stderr: ${out.stderr}`);
       await new Promise((r) => setTimeout(r, 25));
     }
   };
@@ -51,7 +52,9 @@ describe("smsg interactive mode (pipe)", () => {
 
     a.type("/history 10");
     await a.waitFor("stdout", /#\d+ .* \(@bob\): hi alice, live\?\n/);
-    expect(a.out.stdout).toMatch(/#\d+ \d{4}-\d\d-\d\d \d\d:\d\d @alice: hello from the prompt\n#\d+ .* @alice: second line\n#\d+ .* \(@bob\): hi alice, live\?\n/);
+    expect(a.out.stdout).toMatch(
+      /#\d+ \d{4}-\d\d-\d\d \d\d:\d\d @alice: hello from the prompt\n#\d+ .* @alice: second line\n#\d+ .* \(@bob\): hi alice, live\?\n/,
+    );
     a.type("/members");
     await a.waitFor("stdout", /@alice \(you\)\n/);
     a.type("/help");
@@ -62,7 +65,11 @@ describe("smsg interactive mode (pipe)", () => {
     expect(await a.exited).toBe(0);
 
     // What alice typed reached bob, in order.
-    expect(bodies(expectOk(await smsg("bob", ["history", "alice", "--json"])))).toEqual(["hello from the prompt", "second line", "hi alice, live?"]);
+    expect(bodies(expectOk(await smsg("bob", ["history", "alice", "--json"])))).toEqual([
+      "hello from the prompt",
+      "second line",
+      "hi alice, live?",
+    ]);
 
     // End of input: pending sends are acknowledged before it exits, with --json lines.
     const piped = await smsg("alice", ["open", "bob", "--json"], "one\ntwo\n//slash\n");

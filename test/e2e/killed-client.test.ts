@@ -82,8 +82,12 @@ describe("smsg, a client killed mid-send", () => {
       const r = await done;
       stop();
       // Where the killed run stopped, as alice's store shows it before anything else runs.
-      const left = messages(expectOk(await world.smsg("alice", ["history", "bob", "--json", "--offline", "--limit", "200"]))).find((m) => m["body"] === `msg ${n}`);
-      runs.push(`msg ${n}: kill ${how}: ${r.signal ?? `exit ${r.code}`}, ${left === undefined ? "not stored" : String(left["status"])}`);
+      const left = messages(
+        expectOk(await world.smsg("alice", ["history", "bob", "--json", "--offline", "--limit", "200"])),
+      ).find((m) => m["body"] === `msg ${n}`);
+      runs.push(
+        `msg ${n}: kill ${how}: ${r.signal ?? `exit ${r.code}`}, ${left === undefined ? "not stored" : String(left["status"])}`,
+      );
       // A run that was not killed succeeded.
       if (r.signal === null) expect(r.code, `${runs.join("\n")}\n${r.stderr}`).toBe(0);
       if (r.signal === null) expect(left?.["status"]).toBe("sent");
@@ -93,10 +97,17 @@ describe("smsg, a client killed mid-send", () => {
     // The "once queued" rounds died with the message stored and queued but not acknowledged.
     expect(runs.filter((l) => l.includes("once queued: SIGKILL, pending")).length, runs.join("\n")).toBeGreaterThan(0);
 
-    const mine = messages(expectOk(await world.smsg("alice", ["history", "bob", "--json", "--offline", "--limit", "200"])));
-    const written = mine.filter((m) => m["direction"] === "out" && (m["status"] === "sent" || m["status"] === "pending"));
+    const mine = messages(
+      expectOk(await world.smsg("alice", ["history", "bob", "--json", "--offline", "--limit", "200"])),
+    );
+    const written = mine.filter(
+      (m) => m["direction"] === "out" && (m["status"] === "sent" || m["status"] === "pending"),
+    );
     // Every message alice's store has is sent by now (the flush reached the relay).
-    expect(mine.map((m) => m["status"]), runs.join("\n")).toEqual(mine.map(() => "sent"));
+    expect(
+      mine.map((m) => m["status"]),
+      runs.join("\n"),
+    ).toEqual(mine.map(() => "sent"));
     const got = bodies(expectOk(await world.smsg("bob", ["history", "alice", "--json", "--limit", "200"])));
     // Exactly what alice stored, each once, in order; none twice, none that alice never stored.
     expect(got, runs.join("\n")).toEqual(written.map((m) => m["body"]));
@@ -105,8 +116,12 @@ describe("smsg, a client killed mid-send", () => {
 
     // The ratchets are in sync: later sends in both directions work.
     expectOk(await world.smsg("alice", ["send", "bob", "after the kills"]));
-    expect(bodies(expectOk(await world.smsg("bob", ["history", "alice", "--json", "--limit", "200"]))).at(-1)).toBe("after the kills");
+    expect(bodies(expectOk(await world.smsg("bob", ["history", "alice", "--json", "--limit", "200"]))).at(-1)).toBe(
+      "after the kills",
+    );
     expectOk(await world.smsg("bob", ["send", "alice", "all received"]));
-    expect(bodies(expectOk(await world.smsg("alice", ["history", "bob", "--json", "--limit", "200"]))).at(-1)).toBe("all received");
+    expect(bodies(expectOk(await world.smsg("alice", ["history", "bob", "--json", "--limit", "200"]))).at(-1)).toBe(
+      "all received",
+    );
   });
 });

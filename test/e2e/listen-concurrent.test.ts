@@ -44,12 +44,16 @@ function startListener(user: string) {
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once("exit", (code, signal) => resolve({ code, signal })),
   );
-  const describeState = () => `listen stdout: ${JSON.stringify(events)}\nnon-JSON lines: ${JSON.stringify(bad)}\nlisten stderr: ${stderr}`;
+  const describeState = () =>
+    `listen stdout: ${JSON.stringify(events)}\nnon-JSON lines: ${JSON.stringify(bad)}\nlisten stderr: ${stderr}`;
   /** Waits until `pred` holds (polling), or fails with what the listener printed. */
   const waitUntil = async (pred: () => boolean, what: string, ms = 15_000): Promise<void> => {
     const end = Date.now() + ms;
     while (!pred()) {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`listen exited (${child.exitCode ?? child.signalCode}) while waiting for ${what}\n${describeState()}`);
+      if (child.exitCode !== null || child.signalCode !== null)
+        throw new Error(
+          `listen exited (${child.exitCode ?? child.signalCode}) while waiting for ${what}\n${describeState()}`,
+        );
       if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${describeState()}`);
       await new Promise((r) => setTimeout(r, 25));
     }
@@ -130,7 +134,10 @@ describe("smsg listen next to one-shot commands on the same profile", () => {
       return out;
     })();
     const bobRuns: [string, Promise<Result>][] = [
-      ...fromBob.map((body): [string, Promise<Result>] => [`bob send ${body}`, world.smsg("bob", ["send", "alice", body, "--json"])]),
+      ...fromBob.map((body): [string, Promise<Result>] => [
+        `bob send ${body}`,
+        world.smsg("bob", ["send", "alice", body, "--json"]),
+      ]),
       ["bob history", world.smsg("bob", ["history", "alice", "--json"])],
       ["bob chat list", world.smsg("bob", ["chat", "list", "--json"])],
       ["bob history (2)", world.smsg("bob", ["history", "alice", "--json"])],
@@ -159,7 +166,10 @@ describe("smsg listen next to one-shot commands on the same profile", () => {
     }
 
     // Give the listener time to print alice's messages, then past its sync delay (a duplicate would show by then).
-    await listener.settle(() => aliceRelayIds.every((id) => listener.messageEvents().some((e) => e["relay_msg"] === id)), 5_000);
+    await listener.settle(
+      () => aliceRelayIds.every((id) => listener.messageEvents().some((e) => e["relay_msg"] === id)),
+      5_000,
+    );
     await new Promise((r) => setTimeout(r, 800));
 
     // Bob's history: alice's messages once each, his own once each and sent.
@@ -226,8 +236,14 @@ describe("smsg listen next to one-shot commands on the same profile", () => {
       expect(e).toMatchObject({ v: 1, type: "message", chat: chatOfAlice, from: "alice", key_changed: false });
     }
     // Nothing of bob's own came back to him, nothing undecryptable, no warning.
-    expect(heard.filter((e) => e["from"] !== "alice"), listener.describeState()).toEqual([]);
-    expect(listener.events.filter((e) => !["listening", "message"].includes(e["type"] as string)), listener.describeState()).toEqual([]);
+    expect(
+      heard.filter((e) => e["from"] !== "alice"),
+      listener.describeState(),
+    ).toEqual([]);
+    expect(
+      listener.events.filter((e) => !["listening", "message"].includes(e["type"] as string)),
+      listener.describeState(),
+    ).toEqual([]);
     expect(listener.bad).toEqual([]);
     expect(listener.stderr).toBe("");
 
@@ -241,7 +257,9 @@ describe("smsg listen next to one-shot commands on the same profile", () => {
   test("a burst of 20 while bob runs history five times next to his listen; SIGTERM stops it", async () => {
     const listener = startListener("bob");
     await listener.waitUntil(() => listener.events.some((e) => e["type"] === "listening"), "the listening line");
-    const before = messages(ok("bob history before", await world.smsg("bob", ["history", "alice", "--json", "--offline", "--limit", "500"])));
+    const before = messages(
+      ok("bob history before", await world.smsg("bob", ["history", "alice", "--json", "--offline", "--limit", "500"])),
+    );
 
     const burst = Array.from({ length: 20 }, (_, i) => `burst ${i + 1}`);
     // One piped `smsg open bob` sends the 20 lines back to back.
@@ -266,18 +284,25 @@ describe("smsg listen next to one-shot commands on the same profile", () => {
       expect(shown).toEqual(burst.slice(0, shown.length));
     });
 
-    await listener.settle(() => burstIds.every((id) => listener.messageEvents().some((e) => e["relay_msg"] === id)), 5_000);
+    await listener.settle(
+      () => burstIds.every((id) => listener.messageEvents().some((e) => e["relay_msg"] === id)),
+      5_000,
+    );
     await new Promise((r) => setTimeout(r, 800));
 
     // Bob's store: everything before, plus the burst once each, in order.
-    const after = messages(ok("bob history after", await world.smsg("bob", ["history", "alice", "--json", "--limit", "500"])));
+    const after = messages(
+      ok("bob history after", await world.smsg("bob", ["history", "alice", "--json", "--limit", "500"])),
+    );
     expect(after.map((m) => m["body"])).toEqual([...before.map((m) => m["body"]), ...burst]);
     expectEachOnce(
       after.map((m) => m["relay_msg"]),
       burstIds,
       "bob's history, burst relay ids",
     );
-    expect(after.filter((m) => burst.includes(m["body"] as string)).map((m) => m["status"])).toEqual(burst.map(() => "delivered"));
+    expect(after.filter((m) => burst.includes(m["body"] as string)).map((m) => m["status"])).toEqual(
+      burst.map(() => "delivered"),
+    );
 
     // The listener printed each message of the burst exactly once.
     const heard = listener.messageEvents();
@@ -292,7 +317,10 @@ describe("smsg listen next to one-shot commands on the same profile", () => {
       `listen, by body\n${listener.describeState()}`,
     );
     expect(heard).toHaveLength(burst.length);
-    expect(listener.events.filter((e) => !["listening", "message"].includes(e["type"] as string)), listener.describeState()).toEqual([]);
+    expect(
+      listener.events.filter((e) => !["listening", "message"].includes(e["type"] as string)),
+      listener.describeState(),
+    ).toEqual([]);
     expect(listener.stderr).toBe("");
 
     expect(listener.running(), listener.describeState()).toBe(true);

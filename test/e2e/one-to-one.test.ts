@@ -23,7 +23,8 @@ const BOB_PASSPHRASE = "correct horse battery staple";
 
 /** Runs `smsg ARGS` as `user`; bob's profile is passphrase-protected, so his runs get it unless `opts.env` says otherwise. */
 function smsg(user: string, args: string[], opts: RunOptions = {}) {
-  const env = user === "bob" && !opts.env?.["SMSG_PASSPHRASE"] ? { ...opts.env, SMSG_PASSPHRASE: BOB_PASSPHRASE } : opts.env;
+  const env =
+    user === "bob" && !opts.env?.["SMSG_PASSPHRASE"] ? { ...opts.env, SMSG_PASSPHRASE: BOB_PASSPHRASE } : opts.env;
   return world.smsg(user, args, { ...opts, ...(env ? { env } : {}) });
 }
 
@@ -33,7 +34,19 @@ describe("smsg, 1:1, end to end", () => {
     const port = world.port;
 
     // --- join -------------------------------------------------------------------------------
-    const joinedA = lines(expectOk(await smsg("alice", ["join", await world.invite(), "--name", "alice", "--display-name", "Alice Liddell", "--json"])));
+    const joinedA = lines(
+      expectOk(
+        await smsg("alice", [
+          "join",
+          await world.invite(),
+          "--name",
+          "alice",
+          "--display-name",
+          "Alice Liddell",
+          "--json",
+        ]),
+      ),
+    );
     expect(joinedA[0]).toMatchObject({ v: 1, type: "joined", username: "alice", relay: `127.0.0.1:${port}` });
     expectOk(await smsg("bob", ["join", await world.invite(), "--name", "bob", "--passphrase"]));
     const again = await smsg("alice", ["join", await world.invite(), "--name", "alice2"]);
@@ -49,19 +62,39 @@ describe("smsg, 1:1, end to end", () => {
     // --- bob's history fetches it first ---------------------------------------------------------
     const hb = expectOk(await smsg("bob", ["history", "alice", "--json"]));
     expect(lines(hb)).toEqual([
-      expect.objectContaining({ v: 1, type: "message", chat: chatId, from: "alice", direction: "in", status: "delivered", seq: 1, body: "hello bob", key_changed: false }),
+      expect.objectContaining({
+        v: 1,
+        type: "message",
+        chat: chatId,
+        from: "alice",
+        direction: "in",
+        status: "delivered",
+        seq: 1,
+        body: "hello bob",
+        key_changed: false,
+      }),
       { v: 1, type: "history_end", chat: chatId, more: false },
     ]);
-    expect(expectOk(await smsg("bob", ["history", "alice"])).stdout).toMatch(/^#\d+ \d{4}-\d\d-\d\d \d\d:\d\d Alice Liddell \(@alice\): hello bob\n$/);
+    expect(expectOk(await smsg("bob", ["history", "alice"])).stdout).toMatch(
+      /^#\d+ \d{4}-\d\d-\d\d \d\d:\d\d Alice Liddell \(@alice\): hello bob\n$/,
+    );
 
     // --- bob replies through stdin; alice sees both, in order --------------------------------
     expectOk(await smsg("bob", ["send", "alice"], { input: "hi alice\nhow are you?\n" }));
-    expect(bodies(expectOk(await smsg("alice", ["history", String(chatId), "--json"])))).toEqual(["hello bob", "hi alice\nhow are you?"]);
+    expect(bodies(expectOk(await smsg("alice", ["history", String(chatId), "--json"])))).toEqual([
+      "hello bob",
+      "hi alice\nhow are you?",
+    ]);
     const list = lines(expectOk(await smsg("bob", ["chat", "list", "--json"])));
-    expect(list).toEqual([expect.objectContaining({ type: "chat", chat: chatId, peer: "alice", closed: false, unread: 0 })]);
+    expect(list).toEqual([
+      expect.objectContaining({ type: "chat", chat: chatId, peer: "alice", closed: false, unread: 0 }),
+    ]);
 
     // --- listen --json: a bot reads a JSON line per message ------------------------------------
-    const listener = world.spawn("bob", ["listen", "--json"], { env: { SMSG_PASSPHRASE: BOB_PASSPHRASE }, keepStdinOpen: true });
+    const listener = world.spawn("bob", ["listen", "--json"], {
+      env: { SMSG_PASSPHRASE: BOB_PASSPHRASE },
+      keepStdinOpen: true,
+    });
     const events: Record<string, unknown>[] = [];
     const rl = createInterface({ input: listener.stdout! });
     rl.on("line", (l) => events.push(JSON.parse(l) as Record<string, unknown>));
@@ -76,7 +109,16 @@ describe("smsg, 1:1, end to end", () => {
     await waitFor((e) => e["type"] === "listening");
     expectOk(await smsg("alice", ["send", "bob", "ping"]));
     const ev = await waitFor((e) => e["type"] === "message");
-    expect(ev).toMatchObject({ v: 1, type: "message", chat: chatId, from: "alice", body: "ping", seq: 2, seq_status: "ok", key_changed: false });
+    expect(ev).toMatchObject({
+      v: 1,
+      type: "message",
+      chat: chatId,
+      from: "alice",
+      body: "ping",
+      seq: 2,
+      seq_status: "ok",
+      key_changed: false,
+    });
     const listenerExit = new Promise<number | null>((resolve) => listener.once("exit", (code) => resolve(code)));
     listener.kill("SIGTERM");
     expect(await listenerExit).toBe(0);
@@ -84,9 +126,15 @@ describe("smsg, 1:1, end to end", () => {
     // --- wrong passphrase: its exit code, one sentence, nothing lost ---------------------------
     const wrong = await smsg("bob", ["history", "alice"], { env: { SMSG_PASSPHRASE: "wrong" } });
     expect(wrong.code).toBe(EXIT.wrongPassphrase);
-    expect(wrong.stderr).toBe("smsg: wrong passphrase for this profile (or the file is damaged); nothing was changed\n");
+    expect(wrong.stderr).toBe(
+      "smsg: wrong passphrase for this profile (or the file is damaged); nothing was changed\n",
+    );
     expect(wrong.stdout).toBe("");
-    expect(bodies(expectOk(await smsg("bob", ["history", "alice", "--json"])))).toEqual(["hello bob", "hi alice\nhow are you?", "ping"]);
+    expect(bodies(expectOk(await smsg("bob", ["history", "alice", "--json"])))).toEqual([
+      "hello bob",
+      "hi alice\nhow are you?",
+      "ping",
+    ]);
 
     // --- the relay dies mid-conversation; a message sent meanwhile is queued --------------------
     await world.stopRelay("SIGKILL");
@@ -107,20 +155,34 @@ describe("smsg, 1:1, end to end", () => {
       "ping",
       "sent while the relay was down",
     ]);
-    const mine = lines(expectOk(await smsg("alice", ["history", "bob", "--json", "--offline"]))).filter((l) => l["type"] === "message");
+    const mine = lines(expectOk(await smsg("alice", ["history", "bob", "--json", "--offline"]))).filter(
+      (l) => l["type"] === "message",
+    );
     expect(mine.at(-1)).toMatchObject({ body: "sent while the relay was down", status: "sent", direction: "out" });
 
     // --- close and reopen: a closed chat refuses sends on both sides until either reopens it -----
-    expect(lines(expectOk(await smsg("bob", ["chat", "close", "alice", "--json"])))[0]).toMatchObject({ type: "chat_closed", chat: chatId, closed: true });
+    expect(lines(expectOk(await smsg("bob", ["chat", "close", "alice", "--json"])))[0]).toMatchObject({
+      type: "chat_closed",
+      chat: chatId,
+      closed: true,
+    });
     const refused = await smsg("alice", ["send", "bob", "is it closed?"]);
     expect(refused.code).toBe(EXIT.chatClosed);
     expect(refused.stderr).toMatch(/^smsg: chat \d+ is closed/);
     // alice did not know yet: her message was written, refused by the relay, and kept as failed.
-    const failedRow = lines(expectOk(await smsg("alice", ["history", "bob", "--json", "--offline"]))).filter((l) => l["type"] === "message").at(-1);
+    const failedRow = lines(expectOk(await smsg("alice", ["history", "bob", "--json", "--offline"])))
+      .filter((l) => l["type"] === "message")
+      .at(-1);
     expect(failedRow).toMatchObject({ body: "is it closed?", status: "failed", direction: "out" });
     expect((await smsg("bob", ["send", "alice", "me neither"])).code).toBe(EXIT.chatClosed);
-    expect(lines(expectOk(await smsg("alice", ["chat", "list", "--json"])))).toEqual([expect.objectContaining({ chat: chatId, closed: true })]);
-    expect(lines(expectOk(await smsg("alice", ["chat", "reopen", "bob", "--json"])))[0]).toMatchObject({ type: "chat_reopened", chat: chatId, closed: false });
+    expect(lines(expectOk(await smsg("alice", ["chat", "list", "--json"])))).toEqual([
+      expect.objectContaining({ chat: chatId, closed: true }),
+    ]);
+    expect(lines(expectOk(await smsg("alice", ["chat", "reopen", "bob", "--json"])))[0]).toMatchObject({
+      type: "chat_reopened",
+      chat: chatId,
+      closed: false,
+    });
     expectOk(await smsg("bob", ["send", "alice", "open again"]));
     expect(bodies(expectOk(await smsg("alice", ["history", "bob", "--json"]))).at(-1)).toBe("open again");
 
@@ -142,11 +204,28 @@ describe("smsg, 1:1, end to end", () => {
     expect(shown.stdout).toMatch(/identity key CHANGED/);
     expect(shown.stdout).toMatch(/(\d{5} ){3}\d{5}\n(\d{5} ){3}\d{5}\n(\d{5} ){3}\d{5}\n/);
     const confirmed = lines(expectOk(await smsg("alice", ["verify", "bob", "--confirm", "--json"])))[0]!;
-    expect(confirmed).toMatchObject({ type: "safety_number", user: "bob", key_changed: false, verified: true, action: "confirmed" });
-    expect(lines(expectOk(await smsg("alice", ["send", "bob", "to the new key", "--json"])))[0]).toMatchObject({ type: "sent", chat: chatId });
+    expect(confirmed).toMatchObject({
+      type: "safety_number",
+      user: "bob",
+      key_changed: false,
+      verified: true,
+      action: "confirmed",
+    });
+    expect(lines(expectOk(await smsg("alice", ["send", "bob", "to the new key", "--json"])))[0]).toMatchObject({
+      type: "sent",
+      chat: chatId,
+    });
     // Nothing alice wrote before the change was lost or doubled.
     const after = bodies(expectOk(await smsg("alice", ["history", "bob", "--json", "--offline"])));
-    expect(after).toEqual(["hello bob", "hi alice\nhow are you?", "ping", "sent while the relay was down", "is it closed?", "open again", "to the new key"]);
+    expect(after).toEqual([
+      "hello bob",
+      "hi alice\nhow are you?",
+      "ping",
+      "sent while the relay was down",
+      "is it closed?",
+      "open again",
+      "to the new key",
+    ]);
 
     // The real bob's keys are no longer the account's: his login is refused, with its own code.
     expect((await smsg("bob", ["history", "alice"])).code).toBe(EXIT.loginFailed);

@@ -98,7 +98,10 @@ export class World {
 
   /** Starts `smsg ARGS` as `user` and returns the child (killed by close() if still running). */
   spawn(user: string, args: string[], opts: RunOptions = {}): ChildProcessWithoutNullStreams {
-    const child = spawn(process.execPath, [CLI, ...args], { env: this.env(user, opts.env), stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: this.env(user, opts.env),
+      stdio: ["pipe", "pipe", "pipe"],
+    });
     this.children.push(child);
     child.stdin.on("error", () => undefined); // EPIPE when the child is killed before it reads stdin
     if (opts.keepStdinOpen) {

@@ -41,14 +41,24 @@ function freshAddress(): string {
 function newKeys(name: string) {
   const rng = seededRng(utf8(`auth test ${name} ${randomBytes(8).toString("hex")}`));
   const identity = generateIdentity(rng);
-  return { identity, spk: generateSignedPrekey(rng, identity, 1), opks: generateOneTimePrekeys(rng, 1, 3), credential: rng(32) };
+  return {
+    identity,
+    spk: generateSignedPrekey(rng, identity, 1),
+    opks: generateOneTimePrekeys(rng, 1, 3),
+    credential: rng(32),
+  };
 }
 
 /**
  * Sends a join on `c` (unchecked, so invalid usernames reach the relay); `signedHash` replaces
  * this connection's handshake hash in the signature.
  */
-function join(c: RawClient, invite: Uint8Array, username: string, opts: { keys?: ReturnType<typeof newKeys>; signedHash?: Uint8Array } = {}): Promise<RelayMessage> {
+function join(
+  c: RawClient,
+  invite: Uint8Array,
+  username: string,
+  opts: { keys?: ReturnType<typeof newKeys>; signedHash?: Uint8Array } = {},
+): Promise<RelayMessage> {
   const k = opts.keys ?? newKeys(username);
   return c.requestUnchecked({
     t: "join",
@@ -128,8 +138,14 @@ describe("join", () => {
     const other = await RawClient.ready(r);
     const invite = await r.invite({ uses: 1 });
     const keys = newKeys("mallory");
-    expect(await join(c, invite, "mallory", { keys, signedHash: other.handshakeHash })).toMatchObject({ t: "error", code: "AUTH_FAILED" });
-    expect(await join(c, invite, "mallory", { keys, signedHash: new Uint8Array(32) })).toMatchObject({ t: "error", code: "AUTH_FAILED" });
+    expect(await join(c, invite, "mallory", { keys, signedHash: other.handshakeHash })).toMatchObject({
+      t: "error",
+      code: "AUTH_FAILED",
+    });
+    expect(await join(c, invite, "mallory", { keys, signedHash: new Uint8Array(32) })).toMatchObject({
+      t: "error",
+      code: "AUTH_FAILED",
+    });
     expect(await lookup("mallory")).toMatchObject({ t: "error", code: "USER_UNKNOWN" });
     // The same keys, signed for the connection that carries them, are accepted.
     expect(await join(other, invite, "mallory", { keys })).toMatchObject({ t: "joined", username: "mallory" });
@@ -141,14 +157,26 @@ describe("join", () => {
   test("the first account from an admin invite is an admin; from a plain invite it is not", async () => {
     const c = await RawClient.ready(r, { localAddress: freshAddress() });
     const keys = newKeys("root");
-    expect(await join(c, await r.invite({ admin: true }), "root", { keys })).toMatchObject({ t: "joined", username: "root", is_admin: true });
+    expect(await join(c, await r.invite({ admin: true }), "root", { keys })).toMatchObject({
+      t: "joined",
+      username: "root",
+      is_admin: true,
+    });
     c.close();
     const again = await RawClient.ready(r);
-    expect(await again.login("root", keys.credential, keys.identity)).toMatchObject({ t: "logged_in", username: "root", is_admin: true });
+    expect(await again.login("root", keys.credential, keys.identity)).toMatchObject({
+      t: "logged_in",
+      username: "root",
+      is_admin: true,
+    });
     again.close();
 
     const plain = await RawClient.ready(r);
-    expect(await join(plain, await r.invite(), "pleb")).toMatchObject({ t: "joined", username: "pleb", is_admin: false });
+    expect(await join(plain, await r.invite(), "pleb")).toMatchObject({
+      t: "joined",
+      username: "pleb",
+      is_admin: false,
+    });
     plain.close();
     expect((await r.relay.store.accountByUsername("root"))?.isAdmin).toBe(true);
     expect((await r.relay.store.accountByUsername("pleb"))?.isAdmin).toBe(false);
@@ -183,7 +211,10 @@ describe("login", () => {
 
     // Two failures for carol are below the backoff: her own login still works.
     const ok = await RawClient.ready(r, { localAddress: freshAddress() });
-    expect(await ok.login("carol", carol.credential, carol.identity)).toMatchObject({ t: "logged_in", username: "carol" });
+    expect(await ok.login("carol", carol.credential, carol.identity)).toMatchObject({
+      t: "logged_in",
+      username: "carol",
+    });
     ok.close();
     await expectServing(r, w);
   });
@@ -193,11 +224,21 @@ describe("login", () => {
     const a = await RawClient.ready(r, { localAddress: address });
     const b = await RawClient.ready(r, { localAddress: address });
     const signatureForA = loginSignature(carol.identity, a.handshakeHash);
-    const replayed = await b.request<"login">({ t: "login", username: "carol", credential: carol.credential, signature: signatureForA });
+    const replayed = await b.request<"login">({
+      t: "login",
+      username: "carol",
+      credential: carol.credential,
+      signature: signatureForA,
+    });
     expect(replayed).toMatchObject({ t: "error", code: "AUTH_FAILED" });
     expect(errorOf(replayed).message).toBe("login failed");
     // The captured login is genuine: on the connection it was made for, it logs in.
-    const genuine = await a.request<"login">({ t: "login", username: "carol", credential: carol.credential, signature: signatureForA });
+    const genuine = await a.request<"login">({
+      t: "login",
+      username: "carol",
+      credential: carol.credential,
+      signature: signatureForA,
+    });
     expect(genuine).toMatchObject({ t: "logged_in", username: "carol" });
     a.close();
     b.close();
@@ -209,14 +250,19 @@ describe("login", () => {
     // Ten failures for dave, each from another address (someone who knows his username).
     for (let i = 0; i < 10; i++) {
       const c = await RawClient.ready(r, { localAddress: freshAddress() });
-      expect(await c.login("dave", new Uint8Array(32), dave.identity)).toMatchObject({ t: "error", code: "AUTH_FAILED" });
+      expect(await c.login("dave", new Uint8Array(32), dave.identity)).toMatchObject({
+        t: "error",
+        code: "AUTH_FAILED",
+      });
       c.close();
     }
     const c = await RawClient.ready(r, { localAddress: freshAddress() });
     expect(await c.login("dave", dave.credential, dave.identity)).toMatchObject({ t: "logged_in", username: "dave" });
     c.close();
     // dave's session from before the failures is untouched.
-    expect(await dave.client.request<"lookup_user">({ t: "lookup_user", username: "dave" })).toMatchObject({ t: "user" });
+    expect(await dave.client.request<"lookup_user">({ t: "lookup_user", username: "dave" })).toMatchObject({
+      t: "user",
+    });
     dave.client.close();
     await expectServing(r, w);
   });
@@ -225,11 +271,20 @@ describe("login", () => {
     const address = freshAddress();
     const c = await RawClient.ready(r, { localAddress: address });
     for (const ghost of ["ghost1", "ghost2", "ghost3"]) {
-      expect(await c.login(ghost, new Uint8Array(32), carol.identity)).toMatchObject({ t: "error", code: "AUTH_FAILED" });
+      expect(await c.login(ghost, new Uint8Array(32), carol.identity)).toMatchObject({
+        t: "error",
+        code: "AUTH_FAILED",
+      });
     }
-    expect(await c.login("carol", carol.credential, carol.identity)).toMatchObject({ t: "error", code: "RATE_LIMITED" });
+    expect(await c.login("carol", carol.credential, carol.identity)).toMatchObject({
+      t: "error",
+      code: "RATE_LIMITED",
+    });
     const next = await RawClient.ready(r, { localAddress: address }); // a new connection does not reset it
-    expect(await next.login("carol", carol.credential, carol.identity)).toMatchObject({ t: "error", code: "RATE_LIMITED" });
+    expect(await next.login("carol", carol.credential, carol.identity)).toMatchObject({
+      t: "error",
+      code: "RATE_LIMITED",
+    });
     // Joining from that address waits too.
     expect(await join(next, await r.invite(), "newcomer")).toMatchObject({ t: "error", code: "RATE_LIMITED" });
     c.close();
@@ -247,18 +302,27 @@ describe("login", () => {
     frank.client.close();
     await r.relay.store.setDisabled("frank", true);
     const wrong = await RawClient.ready(r, { localAddress: freshAddress() });
-    expect(await wrong.login("frank", new Uint8Array(32), frank.identity)).toMatchObject({ t: "error", code: "AUTH_FAILED" });
+    expect(await wrong.login("frank", new Uint8Array(32), frank.identity)).toMatchObject({
+      t: "error",
+      code: "AUTH_FAILED",
+    });
     wrong.close();
 
     const c = await RawClient.ready(r, { localAddress: freshAddress() });
-    expect(await c.login("frank", frank.credential, frank.identity)).toMatchObject({ t: "error", code: "ACCOUNT_DISABLED" });
+    expect(await c.login("frank", frank.credential, frank.identity)).toMatchObject({
+      t: "error",
+      code: "ACCOUNT_DISABLED",
+    });
     await c.waitClosed();
     expect(ERROR_CODES.ACCOUNT_DISABLED.closes).toBe(true);
     expect(await lookup("frank")).toMatchObject({ t: "error", code: "USER_UNKNOWN" });
 
     await r.relay.store.setDisabled("frank", false);
     const back = await RawClient.ready(r);
-    expect(await back.login("frank", frank.credential, frank.identity)).toMatchObject({ t: "logged_in", username: "frank" });
+    expect(await back.login("frank", frank.credential, frank.identity)).toMatchObject({
+      t: "logged_in",
+      username: "frank",
+    });
     back.close();
     await expectServing(r, w);
   });

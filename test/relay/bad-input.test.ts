@@ -200,7 +200,10 @@ describe("messages", () => {
     const err = await c.nextError();
     expect(err).toMatchObject({ id: 41, code: "UNKNOWN_TYPE" });
     expect(ERROR_CODES.UNKNOWN_TYPE.closes).toBe(false);
-    expect(await c.request<"lookup_user">({ t: "lookup_user", username: "alice" })).toMatchObject({ t: "user", username: "alice" });
+    expect(await c.request<"lookup_user">({ t: "lookup_user", username: "alice" })).toMatchObject({
+      t: "user",
+      username: "alice",
+    });
     expect(c.closed).toBe(false);
     c.close();
     await expectServing(r, w);
@@ -213,12 +216,32 @@ describe("messages", () => {
     const cases: { msg: unknown; id?: number; path: string }[] = [
       { msg: { t: "lookup_user", id: 1, username: 42 }, id: 1, path: "lookup_user.username: expected" },
       { msg: { t: "send", id: 2, chat: w.chat, idem: key(16) }, id: 2, path: "send.envelope: missing" },
-      { msg: { t: "lookup_user", id: 3, username: "alice", admin: true }, id: 3, path: 'lookup_user: unknown field "admin"' },
-      { msg: { t: "send", id: 4, chat: -1, idem: key(16), envelope: key(3) }, id: 4, path: "send.chat: expected a uint53" },
-      { msg: { t: "send", id: 5, chat: w.chat, idem: "0123456789abcdef", envelope: key(3) }, id: 5, path: "send.idem: expected 16 bytes, got a string" },
-      { msg: { t: "send", id: 6, chat: w.chat, idem: key(16), envelope: key(3), to: null }, id: 6, path: "send.to: expected" },
       {
-        msg: { t: "upload_prekeys", id: 7, one_time_prekeys: [0, 1, 2, 3].map((i) => ({ key_id: i, public_key: key(i === 3 ? 31 : 32) })) },
+        msg: { t: "lookup_user", id: 3, username: "alice", admin: true },
+        id: 3,
+        path: 'lookup_user: unknown field "admin"',
+      },
+      {
+        msg: { t: "send", id: 4, chat: -1, idem: key(16), envelope: key(3) },
+        id: 4,
+        path: "send.chat: expected a uint53",
+      },
+      {
+        msg: { t: "send", id: 5, chat: w.chat, idem: "0123456789abcdef", envelope: key(3) },
+        id: 5,
+        path: "send.idem: expected 16 bytes, got a string",
+      },
+      {
+        msg: { t: "send", id: 6, chat: w.chat, idem: key(16), envelope: key(3), to: null },
+        id: 6,
+        path: "send.to: expected",
+      },
+      {
+        msg: {
+          t: "upload_prekeys",
+          id: 7,
+          one_time_prekeys: [0, 1, 2, 3].map((i) => ({ key_id: i, public_key: key(i === 3 ? 31 : 32) })),
+        },
         id: 7,
         path: "upload_prekeys.one_time_prekeys[3].public_key: expected 32 bytes, got 31 bytes",
       },
@@ -241,7 +264,10 @@ describe("messages", () => {
     expect(err.message).toContain("lookup_user.username");
     expect(err.message).not.toContain("Secret");
 
-    expect(await c.request<"lookup_user">({ t: "lookup_user", username: "alice" })).toMatchObject({ t: "user", username: "alice" });
+    expect(await c.request<"lookup_user">({ t: "lookup_user", username: "alice" })).toMatchObject({
+      t: "user",
+      username: "alice",
+    });
     expect(c.closed).toBe(false);
     c.close();
     await expectServing(r, w);
@@ -322,7 +348,8 @@ describe("fuzz", () => {
         expect(m.code).not.toBe("INTERNAL");
       }
       if (m.t === "pong" && m.n === nonce) {
-        for (const e of seen) if (e.t === "error") expect(ERROR_CODES[e.code].closes, `stayed open after ${e.code}`).toBe(false);
+        for (const e of seen)
+          if (e.t === "error") expect(ERROR_CODES[e.code].closes, `stayed open after ${e.code}`).toBe(false);
         return;
       }
     }
@@ -332,7 +359,27 @@ describe("fuzz", () => {
   const FUZZ_ADDRESS = "127.0.0.77";
   const packr = new Packr({ useRecords: false, mapsAsObjects: true });
   const types = [...Object.keys(CLIENT_MESSAGES), "bogus"];
-  const fieldNames = ["v", "client", "invite", "username", "credential", "identity", "signed_prekey", "one_time_prekeys", "signature", "chat", "idem", "envelope", "to", "limit", "after", "upto", "members", "n", "id"];
+  const fieldNames = [
+    "v",
+    "client",
+    "invite",
+    "username",
+    "credential",
+    "identity",
+    "signed_prekey",
+    "one_time_prekeys",
+    "signature",
+    "chat",
+    "idem",
+    "envelope",
+    "to",
+    "limit",
+    "after",
+    "upto",
+    "members",
+    "n",
+    "id",
+  ];
   const fieldValue = fc.oneof(
     fc.integer(),
     fc.maxSafeNat(),
@@ -344,17 +391,24 @@ describe("fuzz", () => {
     fc.boolean(),
     fc.constant(null),
     fc.array(fc.nat(), { maxLength: 4 }),
-    fc.array(fc.record({ key_id: fc.nat(), public_key: fc.uint8Array({ minLength: 32, maxLength: 32 }) }), { maxLength: 3 }),
+    fc.array(fc.record({ key_id: fc.nat(), public_key: fc.uint8Array({ minLength: 32, maxLength: 32 }) }), {
+      maxLength: 3,
+    }),
   );
   const nearlyMessages = fc
-    .record({ t: fc.constantFrom(...types), rest: fc.dictionary(fc.constantFrom(...fieldNames), fieldValue, { maxKeys: 6 }) })
+    .record({
+      t: fc.constantFrom(...types),
+      rest: fc.dictionary(fc.constantFrom(...fieldNames), fieldValue, { maxKeys: 6 }),
+    })
     .map(({ t, rest }) => ({ ...rest, t }));
 
   test("arbitrary bytes as frames: the relay never crashes and keeps serving", async () => {
     let nonce = 1;
     await fc.assert(
       fc.asyncProperty(fc.uint8Array({ minLength: 1, maxLength: 300 }), fc.boolean(), async (payload, afterHello) => {
-        const c = afterHello ? await RawClient.ready(r, { localAddress: FUZZ_ADDRESS }) : await RawClient.connect(r, { localAddress: FUZZ_ADDRESS });
+        const c = afterHello
+          ? await RawClient.ready(r, { localAddress: FUZZ_ADDRESS })
+          : await RawClient.connect(r, { localAddress: FUZZ_ADDRESS });
         await probe(c, payload, nonce++);
         c.destroy();
       }),
@@ -399,10 +453,24 @@ describe("fuzz", () => {
       fc.record({ t: fc.constantFrom("add_member", "remove_member"), chat, username: name }),
       fc.record({ t: fc.constantFrom("leave_chat", "close_chat", "reopen_chat", "list_members"), chat }),
       fc.record({ t: fc.constant("list_chats"), after: fc.option(fc.maxSafeNat(), { nil: undefined }) }),
-      fc.record({ t: fc.constant("send"), chat, idem: bytes(16), envelope: fc.uint8Array({ minLength: 1, maxLength: 64 }), to: fc.option(name, { nil: undefined }) }),
+      fc.record({
+        t: fc.constant("send"),
+        chat,
+        idem: bytes(16),
+        envelope: fc.uint8Array({ minLength: 1, maxLength: 64 }),
+        to: fc.option(name, { nil: undefined }),
+      }),
       fc.record({ t: fc.constant("sync"), limit: fc.option(fc.integer({ min: 1, max: 1000 }), { nil: undefined }) }),
-      fc.record({ t: fc.constant("history"), chat, after: fc.option(fc.maxSafeNat(), { nil: undefined }), limit: fc.option(fc.integer({ min: 1, max: 1000 }), { nil: undefined }) }),
-      fc.record({ t: fc.constant("upload_prekeys"), one_time_prekeys: fc.array(fc.record({ key_id: fc.nat(), public_key: bytes(32) }), { maxLength: 3 }) }),
+      fc.record({
+        t: fc.constant("history"),
+        chat,
+        after: fc.option(fc.maxSafeNat(), { nil: undefined }),
+        limit: fc.option(fc.integer({ min: 1, max: 1000 }), { nil: undefined }),
+      }),
+      fc.record({
+        t: fc.constant("upload_prekeys"),
+        one_time_prekeys: fc.array(fc.record({ key_id: fc.nat(), public_key: bytes(32) }), { maxLength: 3 }),
+      }),
       fc.record({ t: fc.constant("ack"), chat, upto: fc.maxSafeNat() }),
     );
     let nonce = 5000;

@@ -7,7 +7,17 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } fr
 import { MAX_CHATS_PER_PAGE } from "../../src/wire/index.js";
 import { type TestRelay, startRelay } from "./harness.js";
 import { roundTrip } from "./inbox.js";
-import { type Person, group, historyPage, openDirect, person as join, reconnect, send, syncPage, text } from "./people.js";
+import {
+  type Person,
+  group,
+  historyPage,
+  openDirect,
+  person as join,
+  reconnect,
+  send,
+  syncPage,
+  text,
+} from "./people.js";
 import { explainSkip, relayStorages } from "./storages.js";
 
 explainSkip("Relay chats");
@@ -56,9 +66,11 @@ for (const storage of relayStorages()) {
         code: "BAD_MESSAGE",
         message: expect.stringContaining("yourself"),
       });
-      await expect(alice.client.request<"open_direct">({ t: "open_direct", username: "nobody" })).rejects.toMatchObject({
-        code: "USER_UNKNOWN",
-      });
+      await expect(alice.client.request<"open_direct">({ t: "open_direct", username: "nobody" })).rejects.toMatchObject(
+        {
+          code: "USER_UNKNOWN",
+        },
+      );
       const chats = await alice.client.request<"list_chats">({ t: "list_chats" });
       expect(chats.chats.map((c) => c.id)).toEqual([first.chat.id]);
     });
@@ -90,7 +102,10 @@ for (const storage of relayStorages()) {
 
     test("create_group: the creator is admin, the others members and told", async () => {
       const [alice, bob, carol] = [await person("alice"), await person("bob"), await person("carol")];
-      const reply = await alice.client.request<"create_group">({ t: "create_group", members: ["bob", "carol", "alice", "bob"] });
+      const reply = await alice.client.request<"create_group">({
+        t: "create_group",
+        members: ["bob", "carol", "alice", "bob"],
+      });
       const chat = reply.chat.id;
       expect(reply.chat).toMatchObject({ kind: "group", closed: false });
       expect(reply.chat.members).toEqual([
@@ -103,7 +118,9 @@ for (const storage of relayStorages()) {
         await p.inbox.event({ chat, event: "added", user: "carol", by: "alice" });
       }
 
-      await expect(alice.client.request<"create_group">({ t: "create_group", members: ["bob", "nobody"] })).rejects.toMatchObject({
+      await expect(
+        alice.client.request<"create_group">({ t: "create_group", members: ["bob", "nobody"] }),
+      ).rejects.toMatchObject({
         code: "USER_UNKNOWN",
       });
       // The refused group was not created.
@@ -112,16 +129,27 @@ for (const storage of relayStorages()) {
     });
 
     test("add and remove members: admins only; everyone online is told, the removed member too", async () => {
-      const [alice, bob, carol, dave] = [await person("alice"), await person("bob"), await person("carol"), await person("dave")];
+      const [alice, bob, carol, dave] = [
+        await person("alice"),
+        await person("bob"),
+        await person("carol"),
+        await person("dave"),
+      ];
       const chat = await group(alice, [bob]);
 
-      await expect(bob.client.request<"add_member">({ t: "add_member", chat, username: "carol" })).rejects.toMatchObject({
+      await expect(
+        bob.client.request<"add_member">({ t: "add_member", chat, username: "carol" }),
+      ).rejects.toMatchObject({
         code: "NOT_CHAT_ADMIN",
       });
-      await expect(dave.client.request<"add_member">({ t: "add_member", chat, username: "dave" })).rejects.toMatchObject({
+      await expect(
+        dave.client.request<"add_member">({ t: "add_member", chat, username: "dave" }),
+      ).rejects.toMatchObject({
         code: "CHAT_UNKNOWN",
       });
-      await expect(alice.client.request<"add_member">({ t: "add_member", chat, username: "nobody" })).rejects.toMatchObject({
+      await expect(
+        alice.client.request<"add_member">({ t: "add_member", chat, username: "nobody" }),
+      ).rejects.toMatchObject({
         code: "USER_UNKNOWN",
       });
 
@@ -136,27 +164,39 @@ for (const storage of relayStorages()) {
         { username: "carol", role: "member" },
       ]);
 
-      await expect(bob.client.request<"remove_member">({ t: "remove_member", chat, username: "carol" })).rejects.toMatchObject({
+      await expect(
+        bob.client.request<"remove_member">({ t: "remove_member", chat, username: "carol" }),
+      ).rejects.toMatchObject({
         code: "NOT_CHAT_ADMIN",
       });
-      await expect(alice.client.request<"remove_member">({ t: "remove_member", chat, username: "dave" })).rejects.toMatchObject({
+      await expect(
+        alice.client.request<"remove_member">({ t: "remove_member", chat, username: "dave" }),
+      ).rejects.toMatchObject({
         code: "NOT_A_MEMBER",
       });
       await alice.client.request<"remove_member">({ t: "remove_member", chat, username: "carol" });
       for (const p of [alice, bob, carol]) await p.inbox.event({ chat, event: "removed", user: "carol", by: "alice" });
       await roundTrip(dave.client);
       expect(dave.inbox.events).toEqual([]);
-      expect((await alice.client.request<"list_members">({ t: "list_members", chat })).members.map((m) => m.username)).toEqual(["alice", "bob"]);
-      await expect(carol.client.request<"list_members">({ t: "list_members", chat })).rejects.toMatchObject({ code: "CHAT_UNKNOWN" });
+      expect(
+        (await alice.client.request<"list_members">({ t: "list_members", chat })).members.map((m) => m.username),
+      ).toEqual(["alice", "bob"]);
+      await expect(carol.client.request<"list_members">({ t: "list_members", chat })).rejects.toMatchObject({
+        code: "CHAT_UNKNOWN",
+      });
       // The number of "added carol" events each saw: exactly one (the repeated add was silent).
       expect(bob.inbox.events.filter((e) => e.event === "added" && e.user === "carol")).toHaveLength(1);
 
       // A direct chat's members cannot change.
       const direct = await openDirect(alice, dave);
-      await expect(alice.client.request<"add_member">({ t: "add_member", chat: direct, username: "bob" })).rejects.toMatchObject({
+      await expect(
+        alice.client.request<"add_member">({ t: "add_member", chat: direct, username: "bob" }),
+      ).rejects.toMatchObject({
         code: "BAD_MESSAGE",
       });
-      await expect(alice.client.request<"remove_member">({ t: "remove_member", chat: direct, username: "dave" })).rejects.toMatchObject({
+      await expect(
+        alice.client.request<"remove_member">({ t: "remove_member", chat: direct, username: "dave" }),
+      ).rejects.toMatchObject({
         code: "BAD_MESSAGE",
       });
     });
@@ -175,8 +215,12 @@ for (const storage of relayStorages()) {
         { username: "carol", role: "admin" },
         { username: "bob", role: "member" },
       ]);
-      await expect(alice.client.request<"list_members">({ t: "list_members", chat })).rejects.toMatchObject({ code: "CHAT_UNKNOWN" });
-      await expect(alice.client.request<"leave_chat">({ t: "leave_chat", chat })).rejects.toMatchObject({ code: "CHAT_UNKNOWN" });
+      await expect(alice.client.request<"list_members">({ t: "list_members", chat })).rejects.toMatchObject({
+        code: "CHAT_UNKNOWN",
+      });
+      await expect(alice.client.request<"leave_chat">({ t: "leave_chat", chat })).rejects.toMatchObject({
+        code: "CHAT_UNKNOWN",
+      });
 
       // The new admin can act as one; a member who is not admin leaving changes no role.
       await carol.client.request<"add_member">({ t: "add_member", chat, username: "alice" });
@@ -191,7 +235,12 @@ for (const storage of relayStorages()) {
     test("the sole admin and the member next in line leaving at the same time still leave the group an admin", async () => {
       // Ten rounds: on PostgreSQL the race lost the admin in most rounds before the fix.
       for (let round = 0; round < 10; round++) {
-        const [alice, bob, carol, dave] = [await person(`alice${round}`), await person(`bob${round}`), await person(`carol${round}`), await person(`dave${round}`)];
+        const [alice, bob, carol, dave] = [
+          await person(`alice${round}`),
+          await person(`bob${round}`),
+          await person(`carol${round}`),
+          await person(`dave${round}`),
+        ];
         const chat = await group(alice, [bob, carol, dave]);
         await Promise.all([alice, bob].map((p) => p.client.request<"leave_chat">({ t: "leave_chat", chat })));
         const { members } = await carol.client.request<"list_members">({ t: "list_members", chat });
@@ -206,7 +255,9 @@ for (const storage of relayStorages()) {
       const before = await send(alice, chat, "before closing");
       await bob.inbox.message(before.msg);
 
-      await expect(bob.client.request<"close_chat">({ t: "close_chat", chat })).rejects.toMatchObject({ code: "NOT_CHAT_ADMIN" });
+      await expect(bob.client.request<"close_chat">({ t: "close_chat", chat })).rejects.toMatchObject({
+        code: "NOT_CHAT_ADMIN",
+      });
       await alice.client.request<"close_chat">({ t: "close_chat", chat });
       for (const p of [alice, bob]) await p.inbox.event({ chat, event: "closed", by: "alice" });
 
@@ -215,7 +266,9 @@ for (const storage of relayStorages()) {
         await expect(refused).rejects.toMatchObject({ code: "CHAT_CLOSED" });
         await expect(refused).rejects.toThrow(/closed.*reopen/);
       }
-      await expect(alice.client.request<"add_member">({ t: "add_member", chat, username: "bob" })).rejects.toMatchObject({
+      await expect(
+        alice.client.request<"add_member">({ t: "add_member", chat, username: "bob" }),
+      ).rejects.toMatchObject({
         code: "CHAT_CLOSED",
       });
       const history = await historyPage(bob.client, chat);
@@ -225,7 +278,9 @@ for (const storage of relayStorages()) {
       // Closing a closed chat is accepted and announces nothing new.
       await alice.client.request<"close_chat">({ t: "close_chat", chat });
 
-      await expect(bob.client.request<"reopen_chat">({ t: "reopen_chat", chat })).rejects.toMatchObject({ code: "NOT_CHAT_ADMIN" });
+      await expect(bob.client.request<"reopen_chat">({ t: "reopen_chat", chat })).rejects.toMatchObject({
+        code: "NOT_CHAT_ADMIN",
+      });
       await alice.client.request<"reopen_chat">({ t: "reopen_chat", chat });
       for (const p of [alice, bob]) await p.inbox.event({ chat, event: "reopened", by: "alice" });
       await roundTrip(bob.client);
@@ -267,46 +322,73 @@ for (const storage of relayStorages()) {
     });
 
     // Paging is the handler's work, the same on either storage: run it once.
-    test.skipIf(storage.name !== "PGlite")("list_chats: more chats than one page holds come in pages by after, none lost or repeated", async () => {
-      const alice = await person("alice");
-      await Promise.all(Array.from({ length: MAX_CHATS_PER_PAGE + 1 }, () => alice.client.request<"create_group">({ t: "create_group", members: [] })));
-      const seen: number[] = [];
-      let after: number | undefined;
-      let pages = 0;
-      for (;;) {
-        const page = await alice.client.request<"list_chats">({ t: "list_chats", ...(after !== undefined ? { after } : {}) });
-        pages += 1;
-        expect(page.chats.length).toBeLessThanOrEqual(MAX_CHATS_PER_PAGE);
-        seen.push(...page.chats.map((c) => c.id));
-        if (!page.more) break;
-        after = page.chats.at(-1)!.id;
-      }
-      expect(pages).toBe(2);
-      expect(seen).toHaveLength(MAX_CHATS_PER_PAGE + 1);
-      expect(seen).toEqual([...seen].sort((a, b) => a - b));
-      expect(new Set(seen).size).toBe(seen.length);
-    });
+    test.skipIf(storage.name !== "PGlite")(
+      "list_chats: more chats than one page holds come in pages by after, none lost or repeated",
+      async () => {
+        const alice = await person("alice");
+        await Promise.all(
+          Array.from({ length: MAX_CHATS_PER_PAGE + 1 }, () =>
+            alice.client.request<"create_group">({ t: "create_group", members: [] }),
+          ),
+        );
+        const seen: number[] = [];
+        let after: number | undefined;
+        let pages = 0;
+        for (;;) {
+          const page = await alice.client.request<"list_chats">({
+            t: "list_chats",
+            ...(after !== undefined ? { after } : {}),
+          });
+          pages += 1;
+          expect(page.chats.length).toBeLessThanOrEqual(MAX_CHATS_PER_PAGE);
+          seen.push(...page.chats.map((c) => c.id));
+          if (!page.more) break;
+          after = page.chats.at(-1)!.id;
+        }
+        expect(pages).toBe(2);
+        expect(seen).toHaveLength(MAX_CHATS_PER_PAGE + 1);
+        expect(seen).toEqual([...seen].sort((a, b) => a - b));
+        expect(new Set(seen).size).toBe(seen.length);
+      },
+    );
 
     test("list_members and history: a non-member learns nothing (CHAT_UNKNOWN, as for a chat that does not exist)", async () => {
       const [alice, bob, eve] = [await person("alice"), await person("bob"), await person("eve")];
       const chat = await group(alice, [bob]);
       await send(alice, chat, "members only");
       const members = await bob.client.request<"list_members">({ t: "list_members", chat });
-      expect(members).toMatchObject({ chat, members: [{ username: "alice", role: "admin" }, { username: "bob", role: "member" }] });
+      expect(members).toMatchObject({
+        chat,
+        members: [
+          { username: "alice", role: "admin" },
+          { username: "bob", role: "member" },
+        ],
+      });
 
       const history = eve.client.request<"history">({ t: "history", chat });
       await expect(history).rejects.toMatchObject({ code: "CHAT_UNKNOWN" });
-      await expect(eve.client.request<"list_members">({ t: "list_members", chat })).rejects.toMatchObject({ code: "CHAT_UNKNOWN" });
+      await expect(eve.client.request<"list_members">({ t: "list_members", chat })).rejects.toMatchObject({
+        code: "CHAT_UNKNOWN",
+      });
       await expect(send(eve, chat, "intruder")).rejects.toMatchObject({ code: "CHAT_UNKNOWN" });
-      await expect(eve.client.request<"history">({ t: "history", chat: chat + 1000 })).rejects.toMatchObject({ code: "CHAT_UNKNOWN" });
-      await expect(eve.client.request<"close_chat">({ t: "close_chat", chat })).rejects.toMatchObject({ code: "CHAT_UNKNOWN" });
+      await expect(eve.client.request<"history">({ t: "history", chat: chat + 1000 })).rejects.toMatchObject({
+        code: "CHAT_UNKNOWN",
+      });
+      await expect(eve.client.request<"close_chat">({ t: "close_chat", chat })).rejects.toMatchObject({
+        code: "CHAT_UNKNOWN",
+      });
       // Nothing was pushed to eve on the way.
       await roundTrip(eve.client);
       expect(eve.inbox.msgs).toEqual([]);
     });
 
     test("a removed member gets no further messages, pushed or on sync, and can no longer send", async () => {
-      const [alice, bob, carol, dave] = [await person("alice"), await person("bob"), await person("carol"), await person("dave")];
+      const [alice, bob, carol, dave] = [
+        await person("alice"),
+        await person("bob"),
+        await person("carol"),
+        await person("dave"),
+      ];
       const chat = await group(alice, [bob, carol, dave]);
       const m1 = await send(alice, chat, "m1");
       await carol.inbox.message(m1.msg);
@@ -323,7 +405,9 @@ for (const storage of relayStorages()) {
       expect(carol.inbox.ids).toEqual([m1.msg]);
 
       await expect(send(carol, chat, "still here?")).rejects.toMatchObject({ code: "CHAT_UNKNOWN" });
-      await expect(carol.client.request<"history">({ t: "history", chat })).rejects.toMatchObject({ code: "CHAT_UNKNOWN" });
+      await expect(carol.client.request<"history">({ t: "history", chat })).rejects.toMatchObject({
+        code: "CHAT_UNKNOWN",
+      });
       expect((await syncPage(carol.client)).ids).toEqual([]);
       const carolAgain = await reconnect(r, carol);
       expect((await syncPage(carolAgain)).ids).toEqual([]);

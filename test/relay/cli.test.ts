@@ -20,7 +20,8 @@ import { CLI, freePort, startRelayProcess } from "../../bench/relay-process.js";
 import { createThrowawayDatabase, pgUrl } from "../helpers/throwaway-pg.js";
 
 const run = promisify(execFile);
-const smsg = (...args: string[]) => run(process.execPath, [CLI, ...args], { env: { ...process.env, SMSG_LOG_LEVEL: "silent" } });
+const smsg = (...args: string[]) =>
+  run(process.execPath, [CLI, ...args], { env: { ...process.env, SMSG_LOG_LEVEL: "silent" } });
 
 async function joinWith(port: number, link: string, username: string) {
   const { relayKey, code } = parseInviteLink(link);
@@ -67,7 +68,10 @@ describe("smsg relay (operator commands)", () => {
       expect(parseInviteLink(parsed.link).port).toBe(port);
       const member = await joinWith(port, parsed.link, "member1");
       expect(member.joined.is_admin).toBe(false);
-      const accounts = (await smsg("relay", "accounts", "--data", data, "--json")).stdout.trim().split("\n").map((l) => JSON.parse(l) as { username: string; is_admin: boolean });
+      const accounts = (await smsg("relay", "accounts", "--data", data, "--json")).stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as { username: string; is_admin: boolean });
       expect(accounts.map((a) => [a.username, a.is_admin])).toEqual([
         ["root", true],
         ["member1", false],
@@ -149,7 +153,9 @@ describe.skipIf(!pgUrl)("smsg relay on PostgreSQL", () => {
     await c.end();
     const data = mkdtempSync(join(tmpdir(), "smsg-relay-unsafe-"));
     const port = await freePort();
-    await expect(startRelayProcess(data, port, ["--database-url", db.url])).rejects.toThrow(/synchronous_commit off.*--allow-unsafe-durability/s);
+    await expect(startRelayProcess(data, port, ["--database-url", db.url])).rejects.toThrow(
+      /synchronous_commit off.*--allow-unsafe-durability/s,
+    );
     const relay = await startRelayProcess(data, port, ["--database-url", db.url, "--allow-unsafe-durability"]);
     relay.child.kill("SIGTERM");
     expect(await relay.exited).toBe(0);

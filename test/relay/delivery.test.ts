@@ -11,7 +11,17 @@ import type { Db } from "../../relay/store/index.js";
 import { RemoteError } from "../../src/errors.js";
 import { type TestRelay, idem, startRelay } from "./harness.js";
 import { type Msg, roundTrip } from "./inbox.js";
-import { type Person, group, historyPage, openDirect, person as join, reconnect, send, syncPage, text } from "./people.js";
+import {
+  type Person,
+  group,
+  historyPage,
+  openDirect,
+  person as join,
+  reconnect,
+  send,
+  syncPage,
+  text,
+} from "./people.js";
 import { explainSkip, relayStorages } from "./storages.js";
 import { countRows } from "./store/harness.js";
 
@@ -132,7 +142,10 @@ for (const storage of relayStorages()) {
       // Without an ack, the same page comes again (at least once on the wire).
       expect((await syncPage(client, 4)).ids).toEqual(first.ids);
       // Asked to count, the relay says how many wait beyond the page (for a progress bar); only when more do.
-      expect(await client.request<"sync">({ t: "sync", limit: 4, count: true })).toMatchObject({ more: true, pending: 8 });
+      expect(await client.request<"sync">({ t: "sync", limit: 4, count: true })).toMatchObject({
+        more: true,
+        pending: 8,
+      });
       expect((await client.request<"sync">({ t: "sync", limit: 12, count: true })).pending).toBeUndefined();
 
       const received: Msg[] = [];
@@ -147,7 +160,8 @@ for (const storage of relayStorages()) {
       }
       // 12 messages in pages of 4: the third page is the last, and says so.
       expect(pages).toBe(3);
-      for (const [chat, ids] of sentByChat) expect(received.filter((m) => m.chat === chat).map((m) => m.msg)).toEqual(ids);
+      for (const [chat, ids] of sentByChat)
+        expect(received.filter((m) => m.chat === chat).map((m) => m.msg)).toEqual(ids);
       expect(received.map((m) => m.msg)).toEqual([...received.map((m) => m.msg)].sort((a, b) => a - b));
       expect(received.map(text)).toEqual(Array.from({ length: 12 }, (_, i) => `message ${i}`));
       expect(await syncPage(client, 4)).toEqual({ ids: [], msgs: [], more: false });
@@ -201,7 +215,10 @@ for (const storage of relayStorages()) {
       expect(retry).toMatchObject({ msg: first.msg, ts: first.ts, duplicate: true });
       // Two copies in flight together (one commit batch or two): one stored, one duplicate.
       const id2 = idem();
-      const [x, y] = await Promise.all([send(alice, chat, "twice", { idem: id2 }), send(alice, chat, "twice", { idem: id2 })]);
+      const [x, y] = await Promise.all([
+        send(alice, chat, "twice", { idem: id2 }),
+        send(alice, chat, "twice", { idem: id2 }),
+      ]);
       expect(x.msg).toBe(y.msg);
       expect([x.duplicate, y.duplicate].sort()).toEqual([false, true]);
       expect(await countRows(db, "messages")).toBe(2);
@@ -224,7 +241,9 @@ for (const storage of relayStorages()) {
       expect(await countRows(db, "messages")).toBe(2);
       expect(text(await alice.inbox.message(b.msg))).toBe("bob");
 
-      await expect(send(alice, other, "elsewhere", { idem: id })).rejects.toMatchObject({ code: "IDEMPOTENCY_CONFLICT" });
+      await expect(send(alice, other, "elsewhere", { idem: id })).rejects.toMatchObject({
+        code: "IDEMPOTENCY_CONFLICT",
+      });
       expect(await countRows(db, "messages")).toBe(2);
       // The original send is still recognised.
       expect(await send(alice, chat, "alice", { idem: id })).toMatchObject({ msg: a.msg, duplicate: true });
@@ -232,7 +251,13 @@ for (const storage of relayStorages()) {
 
     test("a directed envelope reaches only its recipient, pushed and on sync; to a non-member is refused", async () => {
       await start();
-      const [alice, bob, carol, dave, erin] = [await person("alice"), await person("bob"), await person("carol"), await person("dave"), await person("erin")];
+      const [alice, bob, carol, dave, erin] = [
+        await person("alice"),
+        await person("bob"),
+        await person("carol"),
+        await person("dave"),
+        await person("erin"),
+      ];
       const chat = await group(alice, [bob, carol, dave]);
       dave.client.close();
 
@@ -304,7 +329,9 @@ for (const storage of relayStorages()) {
       // A push of the old messages that comes late (announced by another relay after carol was
       // added) reaches bob, a member then, and not carol.
       const bobId = (await r!.relay.ctx.store.accountByUsername("bob"))!.id;
-      const stored = (await r!.relay.ctx.store.fetchChatMessages(chat, bobId, 0, 10)).filter((m) => old.some((o) => o.msg === m.id));
+      const stored = (await r!.relay.ctx.store.fetchChatMessages(chat, bobId, 0, 10)).filter((m) =>
+        old.some((o) => o.msg === m.id),
+      );
       expect(stored).toHaveLength(2);
       await r!.relay.ctx.fanout.committed(stored);
       await bob.inbox.message(old[0]!.msg);

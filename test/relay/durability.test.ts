@@ -71,7 +71,10 @@ async function scenario(extraArgs: string[]): Promise<void> {
   // Every message: a unique envelope and idempotency id, per sender.
   const PER_SENDER = 400;
   const plan = senders.map((s) =>
-    Array.from({ length: PER_SENDER }, (_, i) => ({ idem: new Uint8Array(randomBytes(16)), envelope: new TextEncoder().encode(`${s.name}#${i}#${randomBytes(4).toString("hex")}`) })),
+    Array.from({ length: PER_SENDER }, (_, i) => ({
+      idem: new Uint8Array(randomBytes(16)),
+      envelope: new TextEncoder().encode(`${s.name}#${i}#${randomBytes(4).toString("hex")}`),
+    })),
   );
   const acked = new Set<string>();
   const key = (e: Uint8Array) => Buffer.from(e).toString("hex");
@@ -133,7 +136,13 @@ async function scenario(extraArgs: string[]): Promise<void> {
     // The senders retry everything with the same idempotency ids: nothing is stored twice.
     const retryClients = await Promise.all(senders.map((s) => login(port, relayKey, s)));
     await Promise.all(
-      retryClients.map((c, si) => Promise.all(plan[si]!.map((m) => c.request<"send">({ t: "send", chat: chats.get(senders[si]!.name)!, idem: m.idem, envelope: m.envelope })))),
+      retryClients.map((c, si) =>
+        Promise.all(
+          plan[si]!.map((m) =>
+            c.request<"send">({ t: "send", chat: chats.get(senders[si]!.name)!, idem: m.idem, envelope: m.envelope }),
+          ),
+        ),
+      ),
     );
     for (const c of retryClients) c.close();
     const second = await readAll();
@@ -155,10 +164,14 @@ describe("durability across SIGKILL", () => {
   afterAll(async () => {
     for (const d of databases) await d.drop();
   });
-  test.skipIf(!pgUrl)("PostgreSQL: every acked message survives, none is delivered twice", async () => {
-    const db = await createThrowawayDatabase(pgUrl!);
-    databases.push(db);
-    await scenario(["--database-url", db.url]);
-  }, 120_000);
+  test.skipIf(!pgUrl)(
+    "PostgreSQL: every acked message survives, none is delivered twice",
+    async () => {
+      const db = await createThrowawayDatabase(pgUrl!);
+      databases.push(db);
+      await scenario(["--database-url", db.url]);
+    },
+    120_000,
+  );
   if (!pgUrl) console.log("durability on PostgreSQL: skipped, TEST_DATABASE_URL is not set");
 });

@@ -7,7 +7,12 @@ import { randomBytes } from "node:crypto";
 import { RelayClient, loginSignature } from "../../client/relay-client.js";
 import { utf8 } from "../../crypto/bytes.js";
 import { type IdentityKeyPair, encodeIdentityPublic, generateIdentity } from "../../crypto/identity.js";
-import { type OneTimePrekey, type SignedPrekey, generateOneTimePrekeys, generateSignedPrekey } from "../../crypto/prekeys.js";
+import {
+  type OneTimePrekey,
+  type SignedPrekey,
+  generateOneTimePrekeys,
+  generateSignedPrekey,
+} from "../../crypto/prekeys.js";
 import type { X25519KeyPair } from "../../crypto/primitives.js";
 import { x25519KeyPair } from "../../crypto/primitives.js";
 import { seededRng } from "../../crypto/rng.js";
@@ -108,11 +113,21 @@ export interface TestUser {
 }
 
 export function connectTo(r: TestRelay, opts: { relayKey?: Uint8Array } = {}): Promise<RelayClient> {
-  return RelayClient.connect({ host: "127.0.0.1", port: r.port, relayKey: opts.relayKey ?? r.keyPair.publicKey, rng: systemRng, timeoutMs: 5000 });
+  return RelayClient.connect({
+    host: "127.0.0.1",
+    port: r.port,
+    relayKey: opts.relayKey ?? r.keyPair.publicKey,
+    rng: systemRng,
+    timeoutMs: 5000,
+  });
 }
 
 /** Joins `username` with a fresh invite (or `invite`), publishing a signed prekey and `opks` one-time prekeys. */
-export async function joinUser(r: TestRelay, username: string, opts: { opks?: number; invite?: Uint8Array } = {}): Promise<TestUser> {
+export async function joinUser(
+  r: TestRelay,
+  username: string,
+  opts: { opks?: number; invite?: Uint8Array } = {},
+): Promise<TestUser> {
   const rng = seededRng(utf8(`test user ${username} ${randomBytes(8).toString("hex")}`));
   const identity = generateIdentity(rng);
   const spk = generateSignedPrekey(rng, identity, 1);

@@ -52,7 +52,11 @@ export class Inbox {
       };
       const timer = setTimeout(() => {
         this.waiters.delete(check);
-        reject(new Error(`timed out waiting for ${what} (msgs: ${JSON.stringify(this.ids)}, events: ${JSON.stringify(this.events.map((e) => `${e.event}:${e.user ?? ""}`))})`));
+        reject(
+          new Error(
+            `timed out waiting for ${what} (msgs: ${JSON.stringify(this.ids)}, events: ${JSON.stringify(this.events.map((e) => `${e.event}:${e.user ?? ""}`))})`,
+          ),
+        );
       }, timeoutMs);
       this.waiters.add(check);
     });
@@ -60,7 +64,9 @@ export class Inbox {
 
   /** Waits for the message with id `msg`. */
   message(msg: number): Promise<Msg> {
-    return this.until(() => this.msgs.some((m) => m.msg === msg), `message ${msg}`).then(() => this.msgs.find((m) => m.msg === msg)!);
+    return this.until(() => this.msgs.some((m) => m.msg === msg), `message ${msg}`).then(() =>
+      this.msgs.find((m) => m.msg === msg)!,
+    );
   }
 
   /** Waits until `n` messages have arrived in total. */
@@ -71,8 +77,13 @@ export class Inbox {
   /** Waits for a chat_event matching `e`. */
   event(e: { chat: number; event: ChatEventMsg["event"]; user?: string; by?: string }): Promise<ChatEventMsg> {
     const match = (x: ChatEventMsg) =>
-      x.chat === e.chat && x.event === e.event && (e.user === undefined || x.user === e.user) && (e.by === undefined || x.by === e.by);
-    return this.until(() => this.events.some(match), `chat_event ${JSON.stringify(e)}`).then(() => this.events.find(match)!);
+      x.chat === e.chat &&
+      x.event === e.event &&
+      (e.user === undefined || x.user === e.user) &&
+      (e.by === undefined || x.by === e.by);
+    return this.until(() => this.events.some(match), `chat_event ${JSON.stringify(e)}`).then(() =>
+      this.events.find(match)!,
+    );
   }
 
   private wake(): void {

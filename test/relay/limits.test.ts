@@ -50,7 +50,8 @@ describe("per connection", () => {
     // Another connection under the same limits that stays within its burst is served.
     const paced = await RawClient.ready(r, { localAddress: "127.0.0.2" });
     await paced.loginAs(w.bob);
-    for (let i = 0; i < 5; i++) expect(await paced.request<"lookup_user">({ t: "lookup_user", username: "alice" })).toMatchObject({ t: "user" });
+    for (let i = 0; i < 5; i++)
+      expect(await paced.request<"lookup_user">({ t: "lookup_user", username: "alice" })).toMatchObject({ t: "user" });
     paced.close();
     // bob's long-lived connection and alice's messages to it are untouched.
     limits.reset();
@@ -152,11 +153,16 @@ describe("heartbeats", () => {
     expect(err.message).toContain("ping");
     expect(silent.received.some((m) => m.t === "ping")).toBe(true); // it was asked before it was cut
     // Several idle timeouts' worth of pings later, the answering clients are still there.
-    await vi.waitFor(() => expect(answeringRaw.pingsAnswered).toBeGreaterThanOrEqual(3), { timeout: 10_000, interval: 50 });
+    await vi.waitFor(() => expect(answeringRaw.pingsAnswered).toBeGreaterThanOrEqual(3), {
+      timeout: 10_000,
+      interval: 50,
+    });
     expect(answeringRaw.closed).toBe(false);
     expect(answering.isClosed).toBe(false);
     expect(await answering.request<"lookup_user">({ t: "lookup_user", username: "bob" })).toMatchObject({ t: "user" });
-    expect(await answeringRaw.request<"lookup_user">({ t: "lookup_user", username: "bob" })).toMatchObject({ t: "user" });
+    expect(await answeringRaw.request<"lookup_user">({ t: "lookup_user", username: "bob" })).toMatchObject({
+      t: "user",
+    });
     answering.close();
     answeringRaw.close();
     limits.reset();
@@ -193,7 +199,12 @@ describe("slow consumer", () => {
       sent += replies.length;
     }
     // The sender keeps working, and dave, who reads, got everything and stays connected.
-    const after = await w.alice.client.request<"send">({ t: "send", chat, idem: idem(), envelope: new Uint8Array([1]) });
+    const after = await w.alice.client.request<"send">({
+      t: "send",
+      chat,
+      idem: idem(),
+      envelope: new Uint8Array([1]),
+    });
     expect(after).toMatchObject({ t: "sent" });
     sent++;
     await vi.waitFor(() => expect(daveGot).toBe(sent), { timeout: WAIT_MS, interval: 20 });
@@ -224,7 +235,8 @@ describe("bundle fetches", () => {
     const rick = await joinUser(r, "rick");
     const tinaId = (await r.relay.store.accountByUsername("tina"))!.id;
     limits.set({ bundleBurst: 3, bundleRate: 0.001 });
-    const fetchAs = (c: RelayClient) => c.request<"fetch_bundle">({ t: "fetch_bundle", username: "tina" }).catch((e: { code?: string }) => e.code);
+    const fetchAs = (c: RelayClient) =>
+      c.request<"fetch_bundle">({ t: "fetch_bundle", username: "tina" }).catch((e: { code?: string }) => e.code);
 
     const keyIds = new Set<number>();
     for (let i = 0; i < 3; i++) {
@@ -238,13 +250,18 @@ describe("bundle fetches", () => {
     // The fourth fails on its own (its id), takes nothing, and the connection stays usable.
     expect(await fetchAs(rick.client)).toBe("RATE_LIMITED");
     expect(ERROR_CODES.RATE_LIMITED.closes).toBe(false);
-    expect(await rick.client.request<"lookup_user">({ t: "lookup_user", username: "tina" })).toMatchObject({ t: "user" });
+    expect(await rick.client.request<"lookup_user">({ t: "lookup_user", username: "tina" })).toMatchObject({
+      t: "user",
+    });
     expect(await r.relay.store.oneTimePrekeyCount(tinaId)).toBe(7);
 
     // The budget is rick's, not his connection's: a new connection gets no fresh burst.
     const raw = await RawClient.ready(r);
     await raw.loginAs(rick);
-    const limited = (await raw.request<"fetch_bundle">({ t: "fetch_bundle", username: "tina" })) as RelayMessageOf<"error">;
+    const limited = (await raw.request<"fetch_bundle">({
+      t: "fetch_bundle",
+      username: "tina",
+    })) as RelayMessageOf<"error">;
     expect(limited).toMatchObject({ t: "error", code: "RATE_LIMITED" });
     expect(limited.id).toBeDefined();
     raw.close();
@@ -253,7 +270,10 @@ describe("bundle fetches", () => {
 
     // Another requester has a burst of its own.
     const sam = await joinUser(r, "sam");
-    expect(await sam.client.request<"fetch_bundle">({ t: "fetch_bundle", username: "tina" })).toMatchObject({ t: "bundle", username: "tina" });
+    expect(await sam.client.request<"fetch_bundle">({ t: "fetch_bundle", username: "tina" })).toMatchObject({
+      t: "bundle",
+      username: "tina",
+    });
     expect(await r.relay.store.oneTimePrekeyCount(tinaId)).toBe(6);
     rick.client.close();
     sam.client.close();

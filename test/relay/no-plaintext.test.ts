@@ -53,8 +53,14 @@ function marker(what: string): string {
 function bundleOf(reply: RelayMessageOf<"bundle">): PrekeyBundle {
   return {
     identity: decodeIdentityPublic(reply.identity),
-    signedPrekey: { id: reply.signed_prekey.key_id, publicKey: reply.signed_prekey.public_key, signature: reply.signed_prekey.signature },
-    ...(reply.one_time_prekey ? { oneTimePrekey: { id: reply.one_time_prekey.key_id, publicKey: reply.one_time_prekey.public_key } } : {}),
+    signedPrekey: {
+      id: reply.signed_prekey.key_id,
+      publicKey: reply.signed_prekey.public_key,
+      signature: reply.signed_prekey.signature,
+    },
+    ...(reply.one_time_prekey
+      ? { oneTimePrekey: { id: reply.one_time_prekey.key_id, publicKey: reply.one_time_prekey.public_key } }
+      : {}),
   };
 }
 

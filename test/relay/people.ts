@@ -25,18 +25,33 @@ export async function openDirect(a: Person, b: Person): Promise<number> {
 }
 
 export async function group(admin: Person, members: Person[]): Promise<number> {
-  return (await admin.client.request<"create_group">({ t: "create_group", members: members.map((m) => m.username) })).chat.id;
+  return (await admin.client.request<"create_group">({ t: "create_group", members: members.map((m) => m.username) }))
+    .chat.id;
 }
 
 /** Sends `body` (bytes or text) to `chat`; resolves with the `sent` reply. */
-export function send(p: Person | RelayClient, chat: number, body: string | Uint8Array, opts: { idem?: Uint8Array; to?: string } = {}) {
+export function send(
+  p: Person | RelayClient,
+  chat: number,
+  body: string | Uint8Array,
+  opts: { idem?: Uint8Array; to?: string } = {},
+) {
   const client = "client" in p ? p.client : p;
   const envelope = typeof body === "string" ? new TextEncoder().encode(body) : body;
-  return client.request<"send">({ t: "send", chat, idem: opts.idem ?? idem(), envelope, ...(opts.to !== undefined ? { to: opts.to } : {}) });
+  return client.request<"send">({
+    t: "send",
+    chat,
+    idem: opts.idem ?? idem(),
+    envelope,
+    ...(opts.to !== undefined ? { to: opts.to } : {}),
+  });
 }
 
 /** Runs a sync on `client` and returns the msg frames it pushed before `synced`, and `more`. */
-export async function syncPage(client: RelayClient, limit?: number): Promise<{ ids: number[]; msgs: Msg[]; more: boolean }> {
+export async function syncPage(
+  client: RelayClient,
+  limit?: number,
+): Promise<{ ids: number[]; msgs: Msg[]; more: boolean }> {
   const got: Msg[] = [];
   const on = (m: Msg) => got.push(m);
   client.on("msg", on);

@@ -33,7 +33,12 @@ export const WAIT_MS = 5000;
 /** Opens a plain TCP connection to the relay, from `localAddress` (any 127.x.y.z) if given. */
 export function openSocket(r: TestRelay, localAddress?: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: "127.0.0.1", port: r.port, noDelay: true, ...(localAddress ? { localAddress } : {}) });
+    const socket = connect({
+      host: "127.0.0.1",
+      port: r.port,
+      noDelay: true,
+      ...(localAddress ? { localAddress } : {}),
+    });
     socket.once("connect", () => {
       socket.off("error", reject);
       socket.on("error", () => undefined); // a reset by the relay is what some tests expect
@@ -101,7 +106,11 @@ export class RawClient {
   /** Connects and runs the Noise handshake (no hello). */
   static async connect(r: TestRelay, opts: RawOptions = {}): Promise<RawClient> {
     const socket = await openSocket(r, opts.localAddress);
-    const noise = await clientHandshake(socket, { relayStaticKey: opts.relayKey ?? r.keyPair.publicKey, rng: systemRng, timeoutMs: WAIT_MS });
+    const noise = await clientHandshake(socket, {
+      relayStaticKey: opts.relayKey ?? r.keyPair.publicKey,
+      rng: systemRng,
+      timeoutMs: WAIT_MS,
+    });
     return new RawClient(socket, noise, opts.answerPings ?? true);
   }
 
@@ -192,19 +201,32 @@ export class RawClient {
 
   /** Sends a login signed for this connection; resolves with the reply or error. */
   login(username: string, credential: Uint8Array, identity: IdentityKeyPair): Promise<RelayMessage> {
-    return this.request<"login">({ t: "login", username, credential, signature: loginSignature(identity, this.handshakeHash) });
+    return this.request<"login">({
+      t: "login",
+      username,
+      credential,
+      signature: loginSignature(identity, this.handshakeHash),
+    });
   }
 
   /** Logs in as `u` and expects success. */
   async loginAs(u: TestUser): Promise<void> {
-    expect(await this.login(u.username, u.credential, u.identity)).toMatchObject({ t: "logged_in", username: u.username });
+    expect(await this.login(u.username, u.credential, u.identity)).toMatchObject({
+      t: "logged_in",
+      username: u.username,
+    });
   }
 
   /** Resolves once the relay (or we) closed the connection; rejects after `waitMs`. */
   waitClosed(waitMs = WAIT_MS): Promise<void> {
     return Promise.race([
       this.closedOnce,
-      new Promise<void>((_, reject) => setTimeout(() => reject(new Error(`the connection stayed open; the relay sent ${summarize(this.received)}`)), waitMs).unref()),
+      new Promise<void>((_, reject) =>
+        setTimeout(
+          () => reject(new Error(`the connection stayed open; the relay sent ${summarize(this.received)}`)),
+          waitMs,
+        ).unref(),
+      ),
     ]);
   }
 
@@ -306,7 +328,12 @@ export async function expectServing(r: TestRelay, w: World, localAddress?: strin
   try {
     const sent = await c.request<"send">({ t: "send", chat: w.chat, idem: idem(), envelope });
     expect(sent).toMatchObject({ t: "sent", duplicate: false });
-    expect(await arriving).toMatchObject({ t: "msg", chat: w.chat, from: "alice", msg: (sent as RelayMessageOf<"sent">).msg });
+    expect(await arriving).toMatchObject({
+      t: "msg",
+      chat: w.chat,
+      from: "alice",
+      msg: (sent as RelayMessageOf<"sent">).msg,
+    });
   } finally {
     w.bob.client.off("msg", listener!);
     c.close();

@@ -23,15 +23,30 @@ describe("relay smoke", () => {
     expect(again.chat.id).toBe(chat.chat.id);
 
     const arriving = nextMessages(bob.client, 1);
-    const sent = await alice.client.request<"send">({ t: "send", chat: chat.chat.id, idem: idem(), envelope: new Uint8Array([1, 2, 3]) });
+    const sent = await alice.client.request<"send">({
+      t: "send",
+      chat: chat.chat.id,
+      idem: idem(),
+      envelope: new Uint8Array([1, 2, 3]),
+    });
     expect(sent.duplicate).toBe(false);
     const [m] = await arriving;
     expect(m).toMatchObject({ t: "msg", chat: chat.chat.id, msg: sent.msg, from: "alice" });
 
     bob.client.close();
     const id2 = idem();
-    const s2 = await alice.client.request<"send">({ t: "send", chat: chat.chat.id, idem: id2, envelope: new Uint8Array([4]) });
-    const retry = await alice.client.request<"send">({ t: "send", chat: chat.chat.id, idem: id2, envelope: new Uint8Array([4]) });
+    const s2 = await alice.client.request<"send">({
+      t: "send",
+      chat: chat.chat.id,
+      idem: id2,
+      envelope: new Uint8Array([4]),
+    });
+    const retry = await alice.client.request<"send">({
+      t: "send",
+      chat: chat.chat.id,
+      idem: id2,
+      envelope: new Uint8Array([4]),
+    });
     expect(retry).toMatchObject({ msg: s2.msg, duplicate: true });
 
     const c = await relogin(r, bob);
@@ -50,7 +65,10 @@ describe("acks right before disconnecting", () => {
     const fred = await joinUser(r, "fred");
     const chat = (await erin.client.request<"open_direct">({ t: "open_direct", username: "fred" })).chat.id;
     const ids: number[] = [];
-    for (let i = 0; i < 10; i++) ids.push((await erin.client.request<"send">({ t: "send", chat, idem: idem(), envelope: new Uint8Array([i + 1]) })).msg);
+    for (let i = 0; i < 10; i++)
+      ids.push(
+        (await erin.client.request<"send">({ t: "send", chat, idem: idem(), envelope: new Uint8Array([i + 1]) })).msg,
+      );
     // A connection of fred's over a fake transport: ten acks arrive, then the close, in one go.
     const transport = Object.assign(new EventEmitter(), {
       handshakeHash: new Uint8Array(32),

@@ -89,7 +89,11 @@ function closeReason(conn: NoiseConnection): Promise<Error | undefined> {
 }
 
 /** Acts as a client by hand, on a raw stream: handshake bytes out, the sans-I/O session back. */
-function rawClient(stream: Duplex, relayKey = RELAY_KEYS.publicKey, extra?: (session: SecureSession) => Uint8Array): Promise<SecureSession> {
+function rawClient(
+  stream: Duplex,
+  relayKey = RELAY_KEYS.publicKey,
+  extra?: (session: SecureSession) => Uint8Array,
+): Promise<SecureSession> {
   const hs = clientSide(1, relayKey);
   stream.write(hs.start());
   return new Promise((resolve, reject) => {
@@ -121,7 +125,10 @@ for (const [kind, makeLink] of Object.entries(LINKS)) {
 
     async function connected(): Promise<{ c: NoiseConnection; s: NoiseConnection; l: Link }> {
       const l = await link();
-      const [c, s] = await Promise.all([clientHandshake(l.client, clientOpts()), serverHandshake(l.server, serverOpts())]);
+      const [c, s] = await Promise.all([
+        clientHandshake(l.client, clientOpts()),
+        serverHandshake(l.server, serverOpts()),
+      ]);
       return { c, s, l };
     }
 
@@ -366,7 +373,9 @@ describe("the in-memory pair specifically", () => {
     expect(chunks.length).toBe(1);
     const pieces = sessions[0]!.open(chunks[0]!);
     expect(pieces.length).toBe(1); // one record: 18 bytes of length and tag for all ten
-    expect(pieces.map((p) => new TextDecoder().decode(p)).join("")).toBe(Array.from({ length: 10 }, (_, i) => `message ${i};`).join(""));
+    expect(pieces.map((p) => new TextDecoder().decode(p)).join("")).toBe(
+      Array.from({ length: 10 }, (_, i) => `message ${i};`).join(""),
+    );
     client.destroy();
   });
 

@@ -46,7 +46,14 @@ function sides(protocolName: string, rng: Rng, over: Partial<HandshakeOptions> =
     rng,
     ...over,
   });
-  const resp = new HandshakeState({ protocolName, initiator: false, prologue: PROLOGUE, staticPrivateKey: RESP_STATIC, psks, rng });
+  const resp = new HandshakeState({
+    protocolName,
+    initiator: false,
+    prologue: PROLOGUE,
+    staticPrivateKey: RESP_STATIC,
+    psks,
+    rng,
+  });
   return [init, resp];
 }
 
@@ -160,7 +167,13 @@ describe("tampering with any byte of any handshake message fails the handshake",
 
   test("a different prologue on one side fails at the first sealed message", () => {
     const [init] = sides(RELAY_PROTOCOL, seededRng(seed(9)));
-    const resp = new HandshakeState({ protocolName: RELAY_PROTOCOL, initiator: false, prologue: utf8("other"), staticPrivateKey: RESP_STATIC, rng: seededRng(seed(8)) });
+    const resp = new HandshakeState({
+      protocolName: RELAY_PROTOCOL,
+      initiator: false,
+      prologue: utf8("other"),
+      staticPrivateKey: RESP_STATIC,
+      rng: seededRng(seed(8)),
+    });
     expect(() => resp.readMessage(init.writeMessage())).toThrow(CryptoVerificationError);
   });
 });
@@ -174,14 +187,32 @@ describe("NK: the initiator only completes with the holder of the pinned static 
   test("an impostor relay cannot read message 0 nor forge message 1", () => {
     // The victim pins the real relay key. The impostor holds OTHER_STATIC.
     const victim = sides(RELAY_PROTOCOL, replayRng([seed(20)]))[0];
-    const impostor = new HandshakeState({ protocolName: RELAY_PROTOCOL, initiator: false, prologue: PROLOGUE, staticPrivateKey: OTHER_STATIC, rng: seededRng(seed(21)) });
+    const impostor = new HandshakeState({
+      protocolName: RELAY_PROTOCOL,
+      initiator: false,
+      prologue: PROLOGUE,
+      staticPrivateKey: OTHER_STATIC,
+      rng: seededRng(seed(21)),
+    });
     const m0 = victim.writeMessage();
     expect(() => impostor.readMessage(m0)).toThrow(CryptoVerificationError);
 
     // The best an impostor can do: run a session with a client that pinned ITS key, using the
     // victim's very ephemeral key, and replay its answer to the victim.
-    const dupe = new HandshakeState({ protocolName: RELAY_PROTOCOL, initiator: true, prologue: PROLOGUE, remoteStaticPublicKey: x25519Base(OTHER_STATIC), ephemeralPrivateKey: seed(20) });
-    const impostor2 = new HandshakeState({ protocolName: RELAY_PROTOCOL, initiator: false, prologue: PROLOGUE, staticPrivateKey: OTHER_STATIC, rng: seededRng(seed(21)) });
+    const dupe = new HandshakeState({
+      protocolName: RELAY_PROTOCOL,
+      initiator: true,
+      prologue: PROLOGUE,
+      remoteStaticPublicKey: x25519Base(OTHER_STATIC),
+      ephemeralPrivateKey: seed(20),
+    });
+    const impostor2 = new HandshakeState({
+      protocolName: RELAY_PROTOCOL,
+      initiator: false,
+      prologue: PROLOGUE,
+      staticPrivateKey: OTHER_STATIC,
+      rng: seededRng(seed(21)),
+    });
     const d0 = dupe.writeMessage();
     expect(toHex(d0.subarray(0, 32))).toBe(toHex(m0.subarray(0, 32))); // same ephemeral on the wire
     impostor2.readMessage(d0);
@@ -265,15 +296,32 @@ describe("HandshakeState API", () => {
 
   test("constructor refuses missing, surplus and malformed inputs", () => {
     const rng = seededRng(seed(9));
-    const mk = (o: Partial<HandshakeOptions>) => () => new HandshakeState({ protocolName: RELAY_PROTOCOL, initiator: true, rng, ...o });
+    const mk = (o: Partial<HandshakeOptions>) => () =>
+      new HandshakeState({ protocolName: RELAY_PROTOCOL, initiator: true, rng, ...o });
     expect(mk({})).toThrow(UsageError); // NK initiator needs rs
     expect(mk({ remoteStaticPublicKey: new Uint8Array(31) })).toThrow(UsageError);
     expect(mk({ remoteStaticPublicKey: x25519Base(RESP_STATIC), staticPrivateKey: INIT_STATIC })).toThrow(UsageError);
     expect(mk({ remoteStaticPublicKey: x25519Base(RESP_STATIC), rng: undefined })).toThrow(UsageError);
     expect(mk({ remoteStaticPublicKey: x25519Base(RESP_STATIC), psks: [PSK] })).toThrow(UsageError);
-    expect(mk({ protocolName: "Noise_XX_25519_ChaChaPoly_SHA256", staticPrivateKey: INIT_STATIC, remoteStaticPublicKey: x25519Base(RESP_STATIC) })).toThrow(UsageError);
-    expect(mk({ protocolName: "Noise_NKpsk0_25519_ChaChaPoly_SHA256", remoteStaticPublicKey: x25519Base(RESP_STATIC) })).toThrow(UsageError);
-    for (const bad of ["Noise_NK_448_ChaChaPoly_SHA256", "Noise_NK_25519_AESGCM_SHA256", "Noise_NK_25519_ChaChaPoly_SHA512", "Noise_KK_25519_ChaChaPoly_SHA256", "Noise_NKfallback_25519_ChaChaPoly_SHA256", "Noise_NKpsk3_25519_ChaChaPoly_SHA256", "NK"]) {
+    expect(
+      mk({
+        protocolName: "Noise_XX_25519_ChaChaPoly_SHA256",
+        staticPrivateKey: INIT_STATIC,
+        remoteStaticPublicKey: x25519Base(RESP_STATIC),
+      }),
+    ).toThrow(UsageError);
+    expect(
+      mk({ protocolName: "Noise_NKpsk0_25519_ChaChaPoly_SHA256", remoteStaticPublicKey: x25519Base(RESP_STATIC) }),
+    ).toThrow(UsageError);
+    for (const bad of [
+      "Noise_NK_448_ChaChaPoly_SHA256",
+      "Noise_NK_25519_AESGCM_SHA256",
+      "Noise_NK_25519_ChaChaPoly_SHA512",
+      "Noise_KK_25519_ChaChaPoly_SHA256",
+      "Noise_NKfallback_25519_ChaChaPoly_SHA256",
+      "Noise_NKpsk3_25519_ChaChaPoly_SHA256",
+      "NK",
+    ]) {
       expect(() => parseProtocolName(bad), bad).toThrow(UsageError);
     }
     expect(() => new HandshakeState({ protocolName: RELAY_PROTOCOL, initiator: false, rng })).toThrow(UsageError); // responder needs s
@@ -289,9 +337,13 @@ describe("transport CipherStates after Split()", () => {
   test("each side's send pairs with the other's recv", () => {
     const { i, r } = session();
     expect(new TextDecoder().decode(r.recv.decryptWithAd(empty, i.send.encryptWithAd(empty, utf8("up"))))).toBe("up");
-    expect(new TextDecoder().decode(i.recv.decryptWithAd(empty, r.send.encryptWithAd(empty, utf8("down"))))).toBe("down");
+    expect(new TextDecoder().decode(i.recv.decryptWithAd(empty, r.send.encryptWithAd(empty, utf8("down"))))).toBe(
+      "down",
+    );
     // The two directions use different keys: a message cannot be reflected back to its sender.
-    expect(() => i.recv.decryptWithAd(empty, i.send.encryptWithAd(empty, utf8("echo")))).toThrow(CryptoVerificationError);
+    expect(() => i.recv.decryptWithAd(empty, i.send.encryptWithAd(empty, utf8("echo")))).toThrow(
+      CryptoVerificationError,
+    );
   });
 
   test("replayed and reordered messages fail; the genuine sequence still decrypts", () => {

@@ -48,12 +48,16 @@ const tally = { vectors: 0, handshake: 0, transport: 0, patterns: new Map<string
 /** "NK/IK/XX × BLAKE2b/SHA256" when every pattern ran with the same hashes, else each pattern with its hashes. */
 function describeRun(patterns: string[]): string {
   const hashes = patterns.map((p) => [...tally.patterns.get(p)!].sort().join("/"));
-  return hashes.every((h) => h === hashes[0]) ? `${patterns.join("/")} × ${hashes[0]}` : patterns.map((p, i) => `${p}:${hashes[i]}`).join(", ");
+  return hashes.every((h) => h === hashes[0])
+    ? `${patterns.join("/")} × ${hashes[0]}`
+    : patterns.map((p, i) => `${p}:${hashes[i]}`).join(", ");
 }
 
 afterAll(() => {
   const all = [...tally.patterns.keys()];
-  const groups = [all.filter((p) => !p.includes("psk")), all.filter((p) => p.includes("psk"))].filter((g) => g.length > 0);
+  const groups = [all.filter((p) => !p.includes("psk")), all.filter((p) => p.includes("psk"))].filter(
+    (g) => g.length > 0,
+  );
   console.log(
     `noise: ${tally.vectors} vectors (${groups.map(describeRun).join("; ")}), ` +
       `${tally.handshake + tally.transport} messages checked (${tally.handshake} handshake, ${tally.transport} transport)`,
@@ -104,8 +108,10 @@ function runVector(v: CacophonyVector): void {
   expect(initiator.handshakeHash.length).toBe(protocol.hash.hashLen);
 
   // Both sides now know each other's static key, where the pattern has one.
-  if (v.init_static !== undefined) expect(toHex(responder.remoteStatic!)).toBe(toHex(x25519Base(fromHex(v.init_static))));
-  if (v.resp_static !== undefined) expect(toHex(initiator.remoteStatic!)).toBe(toHex(x25519Base(fromHex(v.resp_static))));
+  if (v.init_static !== undefined)
+    expect(toHex(responder.remoteStatic!)).toBe(toHex(x25519Base(fromHex(v.init_static))));
+  if (v.resp_static !== undefined)
+    expect(toHex(initiator.remoteStatic!)).toBe(toHex(x25519Base(fromHex(v.resp_static))));
 
   const i = initiator.split();
   const r = responder.split();

@@ -109,7 +109,8 @@ describe("RecordDecoder", () => {
         const d = new RecordDecoder();
         try {
           for (let i = 0; i < bytes.length; i += step) {
-            for (const r of d.push(bytes.subarray(i, i + step))) expect(r.length).toBeGreaterThanOrEqual(RECORD_MIN_BYTES);
+            for (const r of d.push(bytes.subarray(i, i + step)))
+              expect(r.length).toBeGreaterThanOrEqual(RECORD_MIN_BYTES);
           }
         } catch (err) {
           expect(err).toBeInstanceOf(CodecError);

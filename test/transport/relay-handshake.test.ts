@@ -131,6 +131,8 @@ describe("RelayHandshake", () => {
     const r = relaySide();
     r.receive(clientSide(2).start());
     expect(() => r.receive(new Uint8Array(1))).toThrow(/feed transport bytes to the session/);
-    expect(() => new RelayHandshake({ role: "initiator", relayStaticKey: new Uint8Array(31), rng: rngFor(1) })).toThrow(UsageError);
+    expect(() => new RelayHandshake({ role: "initiator", relayStaticKey: new Uint8Array(31), rng: rngFor(1) })).toThrow(
+      UsageError,
+    );
   });
 });

@@ -7,7 +7,13 @@ import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { concat, toHex, utf8 } from "../../crypto/bytes.js";
 import { CodecError, CryptoVerificationError, UsageError } from "../../crypto/errors.js";
-import { CipherState, NOISE_MAX_PLAINTEXT_BYTES, RecordDecoder, SecureSession, encodeRecord } from "../../src/transport/index.js";
+import {
+  CipherState,
+  NOISE_MAX_PLAINTEXT_BYTES,
+  RecordDecoder,
+  SecureSession,
+  encodeRecord,
+} from "../../src/transport/index.js";
 import { sessionPair } from "./fixtures.js";
 
 const bytes = (len: number, fill = 0) => new Uint8Array(len).map((_, i) => (i * 31 + fill) & 0xff);

@@ -47,7 +47,12 @@ const payloads = [
 ];
 const stream = concat(payloads.map((p) => encodeFrame(p)));
 /** Small frames, for the exhaustive cuts. */
-const small = [new Uint8Array([1]), new Uint8Array(40).map((_, i) => i), new Uint8Array([0, 0, 0, 0]), new Uint8Array([9, 9])];
+const small = [
+  new Uint8Array([1]),
+  new Uint8Array(40).map((_, i) => i),
+  new Uint8Array([0, 0, 0, 0]),
+  new Uint8Array([9, 9]),
+];
 const smallStream = concat(small.map((p) => encodeFrame(p)));
 
 describe("FrameDecoder", () => {
@@ -150,9 +155,7 @@ describe("FrameDecoder", () => {
 
   test("a zero-length frame is BAD_FRAME", () => {
     const decoder = new FrameDecoder();
-    expect(() => decoder.push(new Uint8Array([0, 0, 0, 0, 1]))).toThrow(
-      expect.objectContaining({ code: "BAD_FRAME" }),
-    );
+    expect(() => decoder.push(new Uint8Array([0, 0, 0, 0, 1]))).toThrow(expect.objectContaining({ code: "BAD_FRAME" }));
   });
 
   test("empty chunks are ignored", () => {

@@ -23,9 +23,14 @@ const uint53 = fc.oneof(
   fc.constantFrom(...EDGES),
   fc.integer({ min: 0, max: 0xffffffff }),
   fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
-  fc.constantFrom(...EDGES).chain((e) => fc.integer({ min: Math.max(0, e - 2), max: Math.min(Number.MAX_SAFE_INTEGER, e + 2) })),
+  fc
+    .constantFrom(...EDGES)
+    .chain((e) => fc.integer({ min: Math.max(0, e - 2), max: Math.min(Number.MAX_SAFE_INTEGER, e + 2) })),
 );
-const u32 = fc.oneof(fc.constantFrom(0, 1, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x10000, 0xffffffff), fc.integer({ min: 0, max: 0xffffffff }));
+const u32 = fc.oneof(
+  fc.constantFrom(0, 1, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x10000, 0xffffffff),
+  fc.integer({ min: 0, max: 0xffffffff }),
+);
 const HEAD = "abcdefghijklmnopqrstuvwxyz0123456789".split("");
 const TAIL = [...HEAD, "_", ".", "-"];
 const username = fc
@@ -39,7 +44,12 @@ const msgFields: fc.Arbitrary<MsgFrameFields> = fc.record(
   { chat: uint53, msg: uint53, from: username, ts: uint53, envelope, to: username, reply: fc.constant(true as const) },
   { requiredKeys: ["chat", "msg", "from", "ts", "envelope"] },
 );
-const sentFields: fc.Arbitrary<SentFrameFields> = fc.record({ id: u32, msg: uint53, ts: uint53, duplicate: fc.boolean() });
+const sentFields: fc.Arbitrary<SentFrameFields> = fc.record({
+  id: u32,
+  msg: uint53,
+  ts: uint53,
+  duplicate: fc.boolean(),
+});
 
 /** Byte equality without vitest's element-wise diff (slow on 64 KiB envelopes); shows the first difference. */
 function expectSameBytes(actual: Uint8Array, expected: Uint8Array): void {
@@ -100,7 +110,9 @@ describe("encodeMsgFrame", () => {
   test("out-of-profile input takes the generic path: normalised or refused the same way", () => {
     const base = { chat: 1, msg: 2, from: "alice", ts: 3, envelope: new Uint8Array(10) };
     // Upper case is normalised by the schema, so the same bytes as the canonical name.
-    expect(encodeMsgFrame({ ...base, from: "Alice", to: "BOB" })).toEqual(encodeMessageFrame({ t: "msg", ...base, to: "bob" }));
+    expect(encodeMsgFrame({ ...base, from: "Alice", to: "BOB" })).toEqual(
+      encodeMessageFrame({ t: "msg", ...base, to: "bob" }),
+    );
     const bad: MsgFrameFields[] = [
       { ...base, chat: -1 },
       { ...base, msg: 1.5 },

@@ -67,7 +67,10 @@ function raw(msg: ClientMessage | RelayMessage): Record<string, unknown> {
 }
 
 /** Every field path in a value: [path, parent, key] (arrays give "[i]"). */
-function fieldPaths(root: Record<string, unknown>, prefix: string): [string, Record<string, unknown> | unknown[], string | number][] {
+function fieldPaths(
+  root: Record<string, unknown>,
+  prefix: string,
+): [string, Record<string, unknown> | unknown[], string | number][] {
   const out: [string, Record<string, unknown> | unknown[], string | number][] = [];
   const walk = (node: unknown, path: string) => {
     if (Array.isArray(node)) {
@@ -97,7 +100,13 @@ function wrongType(v: unknown): unknown {
   return [1];
 }
 
-const PROTOCOL_CODES: readonly ProtocolErrorCode[] = ["BAD_FRAME", "FRAME_TOO_LARGE", "BAD_MESSAGE", "UNKNOWN_TYPE", "UNSUPPORTED_VERSION"];
+const PROTOCOL_CODES: readonly ProtocolErrorCode[] = [
+  "BAD_FRAME",
+  "FRAME_TOO_LARGE",
+  "BAD_MESSAGE",
+  "UNKNOWN_TYPE",
+  "UNSUPPORTED_VERSION",
+];
 
 /** The decoder contract: a valid message (which re-encodes to itself) or a ProtocolError. */
 function holdsContract(decode: Decode, frame: Uint8Array): "accepted" | "refused" {
@@ -118,7 +127,9 @@ describe("the catalogue", () => {
     expect(new Set(CLIENT_SAMPLES.map((m) => m.t))).toEqual(new Set(Object.keys(CLIENT_MESSAGES)));
     expect(new Set(RELAY_SAMPLES.map((m) => m.t))).toEqual(new Set(Object.keys(RELAY_MESSAGES)));
     const present = new Set(
-      [...CLIENT_SAMPLES, ...RELAY_SAMPLES].flatMap((m) => fieldPaths(raw(m), m.t).map(([p]) => p.replace(/\[\d+\]/g, "[0]"))),
+      [...CLIENT_SAMPLES, ...RELAY_SAMPLES].flatMap((m) =>
+        fieldPaths(raw(m), m.t).map(([p]) => p.replace(/\[\d+\]/g, "[0]")),
+      ),
     );
     for (const field of OPTIONAL_FIELDS) expect(present).toContain(field);
   });
@@ -212,7 +223,9 @@ describe.each(SIDES)("%s", (_, samples, decode) => {
       for (const [path, parent, key] of fieldPaths(raw(msg), msg.t)) {
         const broken = raw(msg);
         const [, brokenParent] = fieldPaths(broken, msg.t).find(([p]) => p === path)!;
-        (brokenParent as Record<string | number, unknown>)[key] = wrongType((parent as Record<string | number, unknown>)[key]);
+        (brokenParent as Record<string | number, unknown>)[key] = wrongType(
+          (parent as Record<string | number, unknown>)[key],
+        );
         const e = refusal(decode, broken);
         expect(e.code).toBe("BAD_MESSAGE");
         expect(e.message.startsWith(`${path}: expected `)).toBe(true);
@@ -296,7 +309,12 @@ describe.each(SIDES)("%s", (_, samples, decode) => {
       fc.constantFrom(0, 1, 16, 32, 64, 128, 1000).map((n) => bytes(n)),
     );
     const value = fc.letrec((tie) => ({
-      v: fc.oneof({ depthSize: "small" }, leaf, fc.array(tie("v"), { maxLength: 3 }), fc.dictionary(fc.constantFrom(...names), tie("v"), { maxKeys: 4 })),
+      v: fc.oneof(
+        { depthSize: "small" },
+        leaf,
+        fc.array(tie("v"), { maxLength: 3 }),
+        fc.dictionary(fc.constantFrom(...names), tie("v"), { maxKeys: 4 }),
+      ),
     })).v;
     const message = fc.record({
       t: fc.constantFrom(...samples.map((m) => m.t), "nope"),
@@ -353,8 +371,22 @@ describe("arbitrary input", () => {
       withBoxedValues: true,
     });
     const frames = fc.oneof(
-      ...[rawPackr, recordsPackr].map((p) => anything.map((v) => { try { return new Uint8Array(p.pack(v)); } catch { return undefined; } })),
-      anything.map((v) => { try { return encodeMsgpack(v); } catch { return undefined; } }),
+      ...[rawPackr, recordsPackr].map((p) =>
+        anything.map((v) => {
+          try {
+            return new Uint8Array(p.pack(v));
+          } catch {
+            return undefined;
+          }
+        }),
+      ),
+      anything.map((v) => {
+        try {
+          return encodeMsgpack(v);
+        } catch {
+          return undefined;
+        }
+      }),
     );
     fc.assert(
       fc.property(frames, (frame) => {
@@ -396,34 +428,102 @@ describe("specific rules", () => {
   const spk = { key_id: 1, public_key: bytes(32), signature: bytes(64) };
   const opks = (n: number) => Array.from({ length: n }, (_, i) => ({ key_id: i, public_key: bytes(32) }));
   const join = {
-    t: "join", id: 1, invite: bytes(32), username: "alice", credential: bytes(32), identity: bytes(128),
-    signed_prekey: spk, one_time_prekeys: [], signature: bytes(64),
+    t: "join",
+    id: 1,
+    invite: bytes(32),
+    username: "alice",
+    credential: bytes(32),
+    identity: bytes(128),
+    signed_prekey: spk,
+    one_time_prekeys: [],
+    signature: bytes(64),
   };
   const name = (n: number) => "u".repeat(n);
 
   test("oversized and undersized bins, strings and arrays are refused with their path", () => {
     const cases: [ProtocolError, string][] = [
-      [client({ ...send, envelope: bytes(MAX_ENVELOPE_BYTES + 1) }), "send.envelope: expected bytes of 1..65536, got 65537 bytes"],
+      [
+        client({ ...send, envelope: bytes(MAX_ENVELOPE_BYTES + 1) }),
+        "send.envelope: expected bytes of 1..65536, got 65537 bytes",
+      ],
       [client({ ...send, envelope: bytes(0) }), "send.envelope: expected bytes of 1..65536, got 0 bytes"],
       [client({ ...send, idem: bytes(15) }), "send.idem: expected 16 bytes, got 15 bytes"],
       [client({ ...join, identity: bytes(127) }), "join.identity: expected 128 bytes, got 127 bytes"],
-      [client({ ...join, signed_prekey: { ...spk, public_key: bytes(33) } }), "join.signed_prekey.public_key: expected 32 bytes, got 33 bytes"],
-      [client({ ...join, one_time_prekeys: opks(MAX_PREKEYS_PER_UPLOAD + 1) }), "join.one_time_prekeys: expected an array of at most 200 items, got an array of 201"],
-      [client({ t: "upload_prekeys", id: 1, one_time_prekeys: opks(201) }), "upload_prekeys.one_time_prekeys: expected an array of at most 200 items, got an array of 201"],
-      [client({ ...join, one_time_prekeys: [...opks(3), { key_id: 3, public_key: bytes(31) }] }), "join.one_time_prekeys[3].public_key: expected 32 bytes, got 31 bytes"],
-      [client({ t: "create_group", id: 1, members: Array.from({ length: MAX_GROUP_MEMBERS }, (_, i) => `user${i}`) }), "create_group.members: expected an array of at most 255 items, got an array of 256"],
-      [client({ t: "create_group", id: 1, members: ["bob", "x"] }), "create_group.members[1]: expected a username: 3 to 32 of a-z, 0-9, '_', '.', '-', starting with a letter or digit"],
-      [client({ t: "hello", v: 1, client: name(65) }), "hello.client: expected a string of 1..64 bytes, got a string of 65 bytes"],
+      [
+        client({ ...join, signed_prekey: { ...spk, public_key: bytes(33) } }),
+        "join.signed_prekey.public_key: expected 32 bytes, got 33 bytes",
+      ],
+      [
+        client({ ...join, one_time_prekeys: opks(MAX_PREKEYS_PER_UPLOAD + 1) }),
+        "join.one_time_prekeys: expected an array of at most 200 items, got an array of 201",
+      ],
+      [
+        client({ t: "upload_prekeys", id: 1, one_time_prekeys: opks(201) }),
+        "upload_prekeys.one_time_prekeys: expected an array of at most 200 items, got an array of 201",
+      ],
+      [
+        client({ ...join, one_time_prekeys: [...opks(3), { key_id: 3, public_key: bytes(31) }] }),
+        "join.one_time_prekeys[3].public_key: expected 32 bytes, got 31 bytes",
+      ],
+      [
+        client({ t: "create_group", id: 1, members: Array.from({ length: MAX_GROUP_MEMBERS }, (_, i) => `user${i}`) }),
+        "create_group.members: expected an array of at most 255 items, got an array of 256",
+      ],
+      [
+        client({ t: "create_group", id: 1, members: ["bob", "x"] }),
+        "create_group.members[1]: expected a username: 3 to 32 of a-z, 0-9, '_', '.', '-', starting with a letter or digit",
+      ],
+      [
+        client({ t: "hello", v: 1, client: name(65) }),
+        "hello.client: expected a string of 1..64 bytes, got a string of 65 bytes",
+      ],
       [client({ t: "sync", id: 1, limit: 1001 }), "sync.limit: expected a u32 in 1..1000, got an integer out of range"],
-      [client({ t: "history", id: 1, chat: 1, limit: 0 }), "history.limit: expected a u32 in 1..1000, got an integer out of range"],
+      [
+        client({ t: "history", id: 1, chat: 1, limit: 0 }),
+        "history.limit: expected a u32 in 1..1000, got an integer out of range",
+      ],
       [client({ t: "ack", chat: 2 ** 53, upto: 1 }), "ack.chat: expected a uint53, got an integer out of range"],
-      [relay({ t: "chats", id: 1, chats: Array.from({ length: MAX_CHATS_PER_PAGE + 1 }, (_, i) => ({ id: i, kind: "group", closed: false, role: "member", member_count: 2 })), more: false }), "chats.chats: expected an array of at most 500 items, got an array of 501"],
-      [relay({ t: "members", id: 1, chat: 1, members: [] }), "members.members: expected an array of 1..256 items, got an array of 0"],
-      [relay({ t: "error", code: "INTERNAL", message: name(MAX_ERROR_MESSAGE_BYTES + 1) }), "error.message: expected a string of at most 1024 bytes, got a string of 1025 bytes"],
-      [relay({ t: "error", code: "NOPE", message: "" }), `error.code: expected one of ${Object.keys(ERROR_CODES).map((c) => `"${c}"`).join(", ")}`],
-      [relay({ t: "error", code: "INTERNAL", message: "\u001b]0;pwned\u0007" }), "error.message: expected a string without control characters"],
-      [relay({ t: "welcome", v: 1, relay: "" }), "welcome.relay: expected a string of 1..64 bytes, got a string of 0 bytes"],
-      [relay({ t: "chat_event", chat: 1, event: "exploded", by: "bob" }), 'chat_event.event: expected one of "added", "removed", "left", "closed", "reopened"'],
+      [
+        relay({
+          t: "chats",
+          id: 1,
+          chats: Array.from({ length: MAX_CHATS_PER_PAGE + 1 }, (_, i) => ({
+            id: i,
+            kind: "group",
+            closed: false,
+            role: "member",
+            member_count: 2,
+          })),
+          more: false,
+        }),
+        "chats.chats: expected an array of at most 500 items, got an array of 501",
+      ],
+      [
+        relay({ t: "members", id: 1, chat: 1, members: [] }),
+        "members.members: expected an array of 1..256 items, got an array of 0",
+      ],
+      [
+        relay({ t: "error", code: "INTERNAL", message: name(MAX_ERROR_MESSAGE_BYTES + 1) }),
+        "error.message: expected a string of at most 1024 bytes, got a string of 1025 bytes",
+      ],
+      [
+        relay({ t: "error", code: "NOPE", message: "" }),
+        `error.code: expected one of ${Object.keys(ERROR_CODES)
+          .map((c) => `"${c}"`)
+          .join(", ")}`,
+      ],
+      [
+        relay({ t: "error", code: "INTERNAL", message: "\u001b]0;pwned\u0007" }),
+        "error.message: expected a string without control characters",
+      ],
+      [
+        relay({ t: "welcome", v: 1, relay: "" }),
+        "welcome.relay: expected a string of 1..64 bytes, got a string of 0 bytes",
+      ],
+      [
+        relay({ t: "chat_event", chat: 1, event: "exploded", by: "bob" }),
+        'chat_event.event: expected one of "added", "removed", "left", "closed", "reopened"',
+      ],
     ];
     for (const [error, message] of cases) {
       expect(error.code).toBe("BAD_MESSAGE");
@@ -459,23 +559,73 @@ describe("specific rules", () => {
   test("the largest message of each kind fits a default frame and the msgpack limits", () => {
     const longName = (i: number) => `${i}`.padEnd(32, "x");
     const big: (ClientMessage | RelayMessage)[] = [
-      { t: "send", id: 0xffffffff, chat: Number.MAX_SAFE_INTEGER, idem: bytes(16), envelope: bytes(MAX_ENVELOPE_BYTES), to: longName(1) },
-      { t: "msg", chat: Number.MAX_SAFE_INTEGER, msg: Number.MAX_SAFE_INTEGER, from: longName(1), ts: Number.MAX_SAFE_INTEGER, envelope: bytes(MAX_ENVELOPE_BYTES), to: longName(2) },
       {
-        t: "join", id: 0xffffffff, invite: bytes(32), username: longName(0), credential: bytes(32), identity: bytes(128),
+        t: "send",
+        id: 0xffffffff,
+        chat: Number.MAX_SAFE_INTEGER,
+        idem: bytes(16),
+        envelope: bytes(MAX_ENVELOPE_BYTES),
+        to: longName(1),
+      },
+      {
+        t: "msg",
+        chat: Number.MAX_SAFE_INTEGER,
+        msg: Number.MAX_SAFE_INTEGER,
+        from: longName(1),
+        ts: Number.MAX_SAFE_INTEGER,
+        envelope: bytes(MAX_ENVELOPE_BYTES),
+        to: longName(2),
+      },
+      {
+        t: "join",
+        id: 0xffffffff,
+        invite: bytes(32),
+        username: longName(0),
+        credential: bytes(32),
+        identity: bytes(128),
         signed_prekey: { key_id: 0xffffffff, public_key: bytes(32), signature: bytes(64) },
-        one_time_prekeys: Array.from({ length: MAX_PREKEYS_PER_UPLOAD }, () => ({ key_id: 0xffffffff, public_key: bytes(32) })),
+        one_time_prekeys: Array.from({ length: MAX_PREKEYS_PER_UPLOAD }, () => ({
+          key_id: 0xffffffff,
+          public_key: bytes(32),
+        })),
         signature: bytes(64),
       },
       { t: "create_group", id: 1, members: Array.from({ length: MAX_GROUP_MEMBERS - 1 }, (_, i) => longName(i)) },
       {
-        t: "chats", id: 0xffffffff, more: true,
+        t: "chats",
+        id: 0xffffffff,
+        more: true,
         chats: Array.from({ length: MAX_CHATS_PER_PAGE }, (_, i) => ({
-          id: Number.MAX_SAFE_INTEGER - i, kind: "direct" as const, closed: false, role: "member" as const, member_count: MAX_GROUP_MEMBERS, peer: longName(i),
+          id: Number.MAX_SAFE_INTEGER - i,
+          kind: "direct" as const,
+          closed: false,
+          role: "member" as const,
+          member_count: MAX_GROUP_MEMBERS,
+          peer: longName(i),
         })),
       },
-      { t: "members", id: 1, chat: Number.MAX_SAFE_INTEGER, members: Array.from({ length: MAX_GROUP_MEMBERS }, (_, i) => ({ username: longName(i), role: "member" as const })) },
-      { t: "chat", id: 1, chat: { id: 1, kind: "group", closed: false, members: Array.from({ length: MAX_GROUP_MEMBERS }, (_, i) => ({ username: longName(i), role: "admin" as const })) } },
+      {
+        t: "members",
+        id: 1,
+        chat: Number.MAX_SAFE_INTEGER,
+        members: Array.from({ length: MAX_GROUP_MEMBERS }, (_, i) => ({
+          username: longName(i),
+          role: "member" as const,
+        })),
+      },
+      {
+        t: "chat",
+        id: 1,
+        chat: {
+          id: 1,
+          kind: "group",
+          closed: false,
+          members: Array.from({ length: MAX_GROUP_MEMBERS }, (_, i) => ({
+            username: longName(i),
+            role: "admin" as const,
+          })),
+        },
+      },
       { t: "error", id: 1, code: "IDEMPOTENCY_CONFLICT", message: "é".repeat(MAX_ERROR_MESSAGE_BYTES / 2) },
     ];
     for (const msg of big) {
@@ -490,8 +640,16 @@ describe("specific rules", () => {
 
 describe("encodeMessage", () => {
   test("refuses a message its peer would refuse, as UsageError", () => {
-    const bad = { t: "send", id: 1, chat: 1, idem: bytes(16), envelope: bytes(MAX_ENVELOPE_BYTES + 1) } as ClientMessage;
-    expect(() => encodeMessage(bad)).toThrow(new UsageError("cannot encode send.envelope: expected bytes of 1..65536, got 65537 bytes"));
+    const bad = {
+      t: "send",
+      id: 1,
+      chat: 1,
+      idem: bytes(16),
+      envelope: bytes(MAX_ENVELOPE_BYTES + 1),
+    } as ClientMessage;
+    expect(() => encodeMessage(bad)).toThrow(
+      new UsageError("cannot encode send.envelope: expected bytes of 1..65536, got 65537 bytes"),
+    );
     expect(() => encodeMessage({ t: "nope" } as unknown as ClientMessage)).toThrow(UsageError);
     expect(() => encodeMessage({ t: "ping", n: 1, extra: 2 } as unknown as ClientMessage)).toThrow(UsageError);
     expect(() => encodeMessage(null as unknown as ClientMessage)).toThrow(TypeError);
@@ -515,14 +673,34 @@ describe("encodeMessage", () => {
 describe("errors on the wire", () => {
   test("a ProtocolError goes out with its code, text and request id", () => {
     const e = new ProtocolError("BAD_MESSAGE", "send.chat: expected a uint53", { requestId: 9 });
-    expect(errorMessageFor(e)).toEqual({ t: "error", id: 9, code: "BAD_MESSAGE", message: "send.chat: expected a uint53" });
+    expect(errorMessageFor(e)).toEqual({
+      t: "error",
+      id: 9,
+      code: "BAD_MESSAGE",
+      message: "send.chat: expected a uint53",
+    });
     expect(errorMessageFor(e, 10)).toMatchObject({ id: 10 });
-    expect(errorMessageFor(new ProtocolError("BAD_FRAME", "x"))).toEqual({ t: "error", code: "BAD_FRAME", message: "x" });
+    expect(errorMessageFor(new ProtocolError("BAD_FRAME", "x"))).toEqual({
+      t: "error",
+      code: "BAD_FRAME",
+      message: "x",
+    });
   });
 
   test("an SmsgError with a wire code keeps it; anything else is INTERNAL without detail", () => {
-    expect(errorMessageFor(new SmsgError("USER_UNKNOWN", "no user bob"), 3)).toEqual({ t: "error", id: 3, code: "USER_UNKNOWN", message: "no user bob" });
-    for (const e of [new Error("db password=hunter2"), new InternalError("state corrupted at 0x1234"), new SmsgError("CODEC", "bad blob"), "string", undefined]) {
+    expect(errorMessageFor(new SmsgError("USER_UNKNOWN", "no user bob"), 3)).toEqual({
+      t: "error",
+      id: 3,
+      code: "USER_UNKNOWN",
+      message: "no user bob",
+    });
+    for (const e of [
+      new Error("db password=hunter2"),
+      new InternalError("state corrupted at 0x1234"),
+      new SmsgError("CODEC", "bad blob"),
+      "string",
+      undefined,
+    ]) {
       expect(errorMessageFor(e, 4)).toEqual({ t: "error", id: 4, code: "INTERNAL", message: "internal error" });
     }
   });

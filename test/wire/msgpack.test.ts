@@ -99,7 +99,15 @@ describe("scanMsgpack", () => {
   });
 
   test("declared lengths past the end are refused before anything is allocated", () => {
-    for (const h of ["dd ffffffff", "df ffffffff", "dc ffff c0", "c6 ffffffff 00", "db ffffffff 61", "c5 0010 00", "da 0002 61"]) {
+    for (const h of [
+      "dd ffffffff",
+      "df ffffffff",
+      "dc ffff c0",
+      "c6 ffffffff 00",
+      "db ffffffff 61",
+      "c5 0010 00",
+      "da 0002 61",
+    ]) {
       scanError(hex(h));
     }
   });
@@ -153,8 +161,25 @@ describe("scanMsgpack", () => {
         ca 3fc00000 cb 3ff8000000000000
         c4 01 01 d9 01 61`);
     expect(decodeMsgpack(all)).toEqual([
-      0, 127, -32, -1, null, false, true, 255, 65535, 4294967295, 2n ** 64n - 1n,
-      -128, -32768, -2147483648, -(2n ** 63n), 1.5, 1.5, new Uint8Array([1]), "a",
+      0,
+      127,
+      -32,
+      -1,
+      null,
+      false,
+      true,
+      255,
+      65535,
+      4294967295,
+      2n ** 64n - 1n,
+      -128,
+      -32768,
+      -2147483648,
+      -(2n ** 63n),
+      1.5,
+      1.5,
+      new Uint8Array([1]),
+      "a",
     ]);
   });
 

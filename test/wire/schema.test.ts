@@ -42,7 +42,16 @@ describe("str", () => {
 
   test("control characters, bidi overrides and lone surrogates are refused", () => {
     const t = str({ max: 100 });
-    for (const bad of ["a\u0000", "\u001b[31mred", "tab\t", "del\u007f", "c1\u009b", "rtl\u202e", "iso\u2066", "x\ud800"]) {
+    for (const bad of [
+      "a\u0000",
+      "\u001b[31mred",
+      "tab\t",
+      "del\u007f",
+      "c1\u009b",
+      "rtl\u202e",
+      "iso\u2066",
+      "x\ud800",
+    ]) {
       expect(refusal(() => t.parse(bad, "p"))).toBe("p: expected a string without control characters");
     }
     expect(t.parse("ünïcödé ✓ 日本", "p")).toBe("ünïcödé ✓ 日本");
@@ -183,8 +192,12 @@ describe("obj", () => {
     expect(refusal(() => o.parse({ a: 1, c: [{ key_id: 1, public_key: new Uint8Array(3) }] }, "m"))).toBe(
       "m.c[0].public_key: expected 2 bytes, got 3 bytes",
     );
-    expect(refusal(() => o.parse({ a: 1, c: [{ key_id: 1 }] }, "m"))).toBe("m.c[0].public_key: missing (expected 2 bytes)");
-    expect(refusal(() => o.parse({ a: 1, b: null, c: [] }, "m"))).toBe("m.b: expected a string of at most 4 bytes, got nil");
+    expect(refusal(() => o.parse({ a: 1, c: [{ key_id: 1 }] }, "m"))).toBe(
+      "m.c[0].public_key: missing (expected 2 bytes)",
+    );
+    expect(refusal(() => o.parse({ a: 1, b: null, c: [] }, "m"))).toBe(
+      "m.b: expected a string of at most 4 bytes, got nil",
+    );
   });
 
   test("refuses non-maps", () => {

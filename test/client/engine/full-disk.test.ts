@@ -68,7 +68,9 @@ describe("a full disk", () => {
 
     // Sending while full: refused before anything is queued or sent.
     const b = await bob.online();
-    await expect(sendText(bob.acct, b.relay, bob.acct.store.chats.get(chat.id)!, `reply ${big}`)).rejects.toMatchObject({ code: "SQLITE_FULL" });
+    await expect(sendText(bob.acct, b.relay, bob.acct.store.chats.get(chat.id)!, `reply ${big}`)).rejects.toMatchObject(
+      { code: "SQLITE_FULL" },
+    );
     expect(bob.acct.store.outbox.count()).toBe(0);
     b.close();
 

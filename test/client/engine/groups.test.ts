@@ -45,7 +45,9 @@ beforeEach(async () => {
   alice?.close();
   bob?.close();
   carol?.close();
-  await tr.db.exec("TRUNCATE messages, chat_members, chats, one_time_prekeys, signed_prekeys, invites, accounts RESTART IDENTITY CASCADE");
+  await tr.db.exec(
+    "TRUNCATE messages, chat_members, chats, one_time_prekeys, signed_prekeys, invites, accounts RESTART IDENTITY CASCADE",
+  );
   alice = await engineUser(tr, "alice");
   bob = await engineUser(tr, "bob");
   carol = await engineUser(tr, "carol");
@@ -58,7 +60,10 @@ async function sync(u: EngineUser): Promise<void> {
 }
 
 /** Runs `fn` with `u` online. */
-async function withOnline<T>(u: EngineUser, fn: (relay: Awaited<ReturnType<EngineUser["online"]>>["relay"]) => Promise<T>): Promise<T> {
+async function withOnline<T>(
+  u: EngineUser,
+  fn: (relay: Awaited<ReturnType<EngineUser["online"]>>["relay"]) => Promise<T>,
+): Promise<T> {
   const o = await u.online();
   try {
     return await fn(o.relay);
@@ -82,14 +87,26 @@ async function lastRelayMessage(chat: number, sender: string) {
     [chat, await accountId(tr, sender)],
   );
   const r = rows[0]!;
-  return { t: "msg" as const, chat, msg: Number(r.id), from: sender, ts: Date.now(), envelope: new Uint8Array(r.envelope) };
+  return {
+    t: "msg" as const,
+    chat,
+    msg: Number(r.id),
+    from: sender,
+    ts: Date.now(),
+    envelope: new Uint8Array(r.envelope),
+  };
 }
 
 describe("group chats through the engine", () => {
   test("create, messages both ways, members and signed state on every side", async () => {
     const created = await withOnline(alice, (r) => createGroup(alice.acct, r, "team", ["bob", "carol"]));
     const chat = created.chat.id;
-    expect(created.state).toMatchObject({ epoch: 1, members: ["alice", "bob", "carol"], admins: ["alice"], by: "alice" });
+    expect(created.state).toMatchObject({
+      epoch: 1,
+      members: ["alice", "bob", "carol"],
+      admins: ["alice"],
+      by: "alice",
+    });
     expect(created.warnings).toEqual([]);
 
     await sync(bob);
@@ -207,10 +224,18 @@ describe("group chats through the engine", () => {
     const { chat } = await withOnline(alice, (r) => createGroup(alice.acct, r, "team", ["bob"]));
     await sync(bob);
     // A malicious operator slips carol into the chat.
-    await tr.db.query("INSERT INTO chat_members (chat_id, account_id, role) VALUES ($1, $2, 'member')", [chat.id, await accountId(tr, "carol")]);
+    await tr.db.query("INSERT INTO chat_members (chat_id, account_id, role) VALUES ($1, $2, 'member')", [
+      chat.id,
+      await accountId(tr, "carol"),
+    ]);
     const sent = await withOnline(bob, (r) => sendGroupText(bob.acct, r, bob.acct.store.chats.get(chat.id)!, "secret"));
-    expect(sent.warnings).toEqual([expect.stringContaining("the relay added carol without an admin's signed announcement")]);
-    const directedToCarol = await tr.db.query("SELECT id FROM messages WHERE chat_id = $1 AND recipient_id = $2", [chat.id, await accountId(tr, "carol")]);
+    expect(sent.warnings).toEqual([
+      expect.stringContaining("the relay added carol without an admin's signed announcement"),
+    ]);
+    const directedToCarol = await tr.db.query("SELECT id FROM messages WHERE chat_id = $1 AND recipient_id = $2", [
+      chat.id,
+      await accountId(tr, "carol"),
+    ]);
     expect(directedToCarol).toEqual([]);
     const m = await withOnline(bob, (r) => groupMembers(bob.acct, r, bob.acct.store.chats.get(chat.id)!));
     expect(m.members.find((x) => x.username === "carol")).toMatchObject({ announced: false, listed: true });
@@ -245,7 +270,9 @@ describe("group chats through the engine", () => {
       await withOnline(dora, (r) => sendGroupText(dora.acct, r, chat, "hello crew"));
       await sync(bob);
       expect(bob.acct.store.contacts.get("dora")?.displayName).toBe("Dora Explorer");
-      expect(bob.events.filter((e) => e.type === "profile")).toEqual([{ type: "profile", user: "dora", displayName: "Dora Explorer" }]);
+      expect(bob.events.filter((e) => e.type === "profile")).toEqual([
+        { type: "profile", user: "dora", displayName: "Dora Explorer" },
+      ]);
       expect(bob.events.filter((e) => e.type === "group_state")).toEqual([
         {
           type: "group_state",
@@ -266,7 +293,12 @@ describe("group chats through the engine", () => {
       await withOnline(dora, (r) => removeMember(dora.acct, r, chat, "carol"));
       await withOnline(dora, (r) => sendGroupText(dora.acct, r, chat, "after carol"));
       const profilesToBob = async () =>
-        (await tr.db.query("SELECT id FROM messages WHERE chat_id = $1 AND recipient_id = $2", [chat.id, await accountId(tr, "bob")])).length;
+        (
+          await tr.db.query("SELECT id FROM messages WHERE chat_id = $1 AND recipient_id = $2", [
+            chat.id,
+            await accountId(tr, "bob"),
+          ])
+        ).length;
       // To bob: profile, state 1, key 1, state 2, key 2 (no second profile).
       expect(await profilesToBob()).toBe(5);
       await sync(bob);
@@ -292,8 +324,18 @@ describe("group chats through the engine", () => {
     await sync(bob);
     await sync(carol);
     for (const u of [bob, carol]) {
-      expect(acceptedState(u.acct.store, chat.id)).toMatchObject({ epoch: 2, members: ["bob", "carol"], admins: ["bob"], by: "alice" });
-      expect(u.events.filter((e) => e.type === "group_state").at(-1)).toMatchObject({ epoch: 2, removed: ["alice"], added: [], promoted: ["bob"] });
+      expect(acceptedState(u.acct.store, chat.id)).toMatchObject({
+        epoch: 2,
+        members: ["bob", "carol"],
+        admins: ["bob"],
+        by: "alice",
+      });
+      expect(u.events.filter((e) => e.type === "group_state").at(-1)).toMatchObject({
+        epoch: 2,
+        removed: ["alice"],
+        added: [],
+        promoted: ["bob"],
+      });
     }
     // The relay promoted the same member: bob is admin there and his signed changes are accepted.
     const listed = await withOnline(bob, (r) => groupMembers(bob.acct, r, bob.acct.store.chats.get(chat.id)!));
@@ -304,7 +346,12 @@ describe("group chats through the engine", () => {
     expect(listed.warnings).toEqual([]);
     await withOnline(bob, (r) => addMember(bob.acct, r, bob.acct.store.chats.get(chat.id)!, "alice"));
     await sync(carol);
-    expect(acceptedState(carol.acct.store, chat.id)).toMatchObject({ epoch: 3, members: ["alice", "bob", "carol"], admins: ["bob"], by: "bob" });
+    expect(acceptedState(carol.acct.store, chat.id)).toMatchObject({
+      epoch: 3,
+      members: ["alice", "bob", "carol"],
+      admins: ["bob"],
+      by: "bob",
+    });
   });
 
   test("an admin can sign the removal of a member who already left at the relay", async () => {
@@ -312,7 +359,9 @@ describe("group chats through the engine", () => {
     await sync(carol);
     await withOnline(carol, (r) => leaveGroup(carol.acct, r, carol.acct.store.chats.get(chat.id)!));
     const before = await withOnline(alice, (r) => groupMembers(alice.acct, r, chat));
-    expect(before.warnings).toEqual([expect.stringContaining("carol is in the signed membership but no longer in the chat")]);
+    expect(before.warnings).toEqual([
+      expect.stringContaining("carol is in the signed membership but no longer in the chat"),
+    ]);
     const removed = await withOnline(alice, (r) => removeMember(alice.acct, r, chat, "carol"));
     expect(removed.state).toMatchObject({ epoch: 2, members: ["alice", "bob"] });
     const after = await withOnline(alice, (r) => groupMembers(alice.acct, r, chat));
@@ -334,7 +383,11 @@ describe("group chats through the engine", () => {
     }
     expect(queued).toBeInstanceOf(QueuedOfflineError);
     // Stored as written; nothing encrypted yet.
-    expect(bob.acct.store.messages.get(queued!.messageId)).toMatchObject({ status: "pending", senderSeq: null, body: "written offline" });
+    expect(bob.acct.store.messages.get(queued!.messageId)).toMatchObject({
+      status: "pending",
+      senderSeq: null,
+      body: "written offline",
+    });
     expect(bob.acct.store.outbox.count()).toBe(0);
     const writtenAt = bob.acct.store.messages.get(queued!.messageId)!.senderTs;
 
@@ -342,9 +395,16 @@ describe("group chats through the engine", () => {
     // relay still lists carol). bob's next going online applies the signed removal first, then
     // encrypts under a new key: carol, still getting the chat's messages, cannot read it.
     await withOnline(alice, (r) => removeMember(alice.acct, r, chat, "carol"));
-    await tr.db.query("INSERT INTO chat_members (chat_id, account_id, role) VALUES ($1, $2, 'member')", [chat.id, await accountId(tr, "carol")]);
+    await tr.db.query("INSERT INTO chat_members (chat_id, account_id, role) VALUES ($1, $2, 'member')", [
+      chat.id,
+      await accountId(tr, "carol"),
+    ]);
     await sync(bob);
-    expect(bob.acct.store.messages.get(queued!.messageId)).toMatchObject({ status: "sent", senderSeq: 2, senderTs: writtenAt });
+    expect(bob.acct.store.messages.get(queued!.messageId)).toMatchObject({
+      status: "sent",
+      senderSeq: 2,
+      senderTs: writtenAt,
+    });
     expect(bob.acct.store.senderKeys.own(chat.id)!.keyId).not.toBe(keyBefore);
     await sync(alice);
     expect(shown(alice, chat.id).map(([, b]) => b)).toEqual(["before", "written offline"]);
@@ -359,15 +419,21 @@ describe("group chats through the engine", () => {
     const { chat } = await withOnline(alice, (r) => createGroup(alice.acct, r, "team", ["bob", "carol"]));
     await sync(carol);
     const offline = new RelayUnreachableError("127.0.0.1", 1, "test");
-    expect(() => queueTextOffline(carol.acct, carol.acct.store.chats.get(chat.id)!, "too late", offline)).toThrow(QueuedOfflineError);
+    expect(() => queueTextOffline(carol.acct, carol.acct.store.chats.get(chat.id)!, "too late", offline)).toThrow(
+      QueuedOfflineError,
+    );
     await withOnline(alice, (r) => removeMember(alice.acct, r, chat, "carol"));
     const warnings: unknown[] = [];
     const o = await goOnline(carol.acct, { onWarning: (w) => warnings.push(w) });
     o.close();
-    expect(warnings).toEqual([expect.objectContaining({ message: expect.stringContaining("1 message(s) written offline in chat") })]);
+    expect(warnings).toEqual([
+      expect.objectContaining({ message: expect.stringContaining("1 message(s) written offline in chat") }),
+    ]);
     expect(carol.acct.store.messages.deferredTexts()).toEqual([]);
     expect(shown(carol, chat.id).find(([, b]) => b === "too late")).toBeDefined();
-    expect(carol.acct.store.messages.history(chat.id).messages.find((m) => m.body === "too late")).toMatchObject({ status: "failed" });
+    expect(carol.acct.store.messages.history(chat.id).messages.find((m) => m.body === "too late")).toMatchObject({
+      status: "failed",
+    });
   });
   test("the sole admin leaving: members already gone are not sent the state; a relay heir outside the signed membership is warned about", async () => {
     const dave = await engineUser(tr, "dave");
@@ -377,12 +443,23 @@ describe("group chats through the engine", () => {
       await sync(carol);
       await withOnline(carol, (r) => leaveGroup(carol.acct, r, carol.acct.store.chats.get(chat.id)!));
       // The relay slips dave in as if he had joined first: it would promote him.
-      await tr.db.query("INSERT INTO chat_members (chat_id, account_id, role, joined_at) VALUES ($1, $2, 'member', '2000-01-01')", [chat.id, await accountId(tr, "dave")]);
+      await tr.db.query(
+        "INSERT INTO chat_members (chat_id, account_id, role, joined_at) VALUES ($1, $2, 'member', '2000-01-01')",
+        [chat.id, await accountId(tr, "dave")],
+      );
       const left = await withOnline(alice, (r) => leaveGroup(alice.acct, r, chat));
       expect(left.heir).toBe("bob");
-      expect(left.warnings).toEqual([expect.stringContaining("the relay will make dave admin, who is not in the signed membership; bob is named admin instead")]);
+      expect(left.warnings).toEqual([
+        expect.stringContaining(
+          "the relay will make dave admin, who is not in the signed membership; bob is named admin instead",
+        ),
+      ]);
       await sync(bob);
-      expect(acceptedState(bob.acct.store, chat.id)).toMatchObject({ epoch: 2, members: ["bob", "carol"], admins: ["bob"] });
+      expect(acceptedState(bob.acct.store, chat.id)).toMatchObject({
+        epoch: 2,
+        members: ["bob", "carol"],
+        admins: ["bob"],
+      });
     } finally {
       dave.close();
     }
@@ -397,9 +474,13 @@ describe("group chats through the engine", () => {
     });
     // By id it is the group; an unknown user is said to be unknown.
     expect((await withOnline(bob, (r) => findOrOpenChat(bob.acct, r, String(chat.id)))).chat.kind).toBe("group");
-    await expect(withOnline(bob, (r) => findOrOpenChat(bob.acct, r, "nosuchuser"))).rejects.toMatchObject({ code: "USER_UNKNOWN" });
+    await expect(withOnline(bob, (r) => findOrOpenChat(bob.acct, r, "nosuchuser"))).rejects.toMatchObject({
+      code: "USER_UNKNOWN",
+    });
     // For alice, who opened no direct chat with carol either, it is ambiguous too.
-    await expect(withOnline(alice, (r) => findOrOpenChat(alice.acct, r, "carol"))).rejects.toMatchObject({ code: "CHAT_AMBIGUOUS" });
+    await expect(withOnline(alice, (r) => findOrOpenChat(alice.acct, r, "carol"))).rejects.toMatchObject({
+      code: "CHAT_AMBIGUOUS",
+    });
   });
   test("a membership change signed by a member who is not an admin is refused and reported; the state stays", async () => {
     const { chat } = await withOnline(alice, (r) => createGroup(alice.acct, r, "team", ["bob", "carol"]));
@@ -408,14 +489,28 @@ describe("group chats through the engine", () => {
     await withOnline(bob, (r) => sendGroupText(bob.acct, r, bob.acct.store.chats.get(chat.id)!, "hi")); // sessions bob <-> carol
     await sync(carol);
     // bob signs a state that makes him admin and drops alice, and sends it to carol pairwise.
-    const forged = signGroupState(bob.acct.identity, { chat: chat.id, epoch: 2, name: "team", members: ["bob", "carol"], admins: ["bob"], by: "bob", ts: 1 });
+    const forged = signGroupState(bob.acct.identity, {
+      chat: chat.id,
+      epoch: 2,
+      name: "team",
+      members: ["bob", "carol"],
+      admins: ["bob"],
+      by: "bob",
+      ts: 1,
+    });
     await withOnline(bob, async (r) => {
       const envelope = bob.acct.store.transaction(() => encryptForPeer(bob.acct, "carol", encodeAppMessage(forged)));
       await r.request<"send">({ t: "send", chat: chat.id, idem: new Uint8Array(16).fill(7), envelope, to: "carol" });
     });
     carol.events.length = 0;
     await sync(carol);
-    expect(carol.events).toEqual([expect.objectContaining({ type: "undecryptable", from: "bob", reason: "a membership change could not be verified (not admin)" })]);
+    expect(carol.events).toEqual([
+      expect.objectContaining({
+        type: "undecryptable",
+        from: "bob",
+        reason: "a membership change could not be verified (not admin)",
+      }),
+    ]);
     expect(acceptedState(carol.acct.store, chat.id)).toMatchObject({ epoch: 1, admins: ["alice"] });
   });
 });

@@ -43,7 +43,11 @@ export interface EngineUser {
 }
 
 /** Joins `name` to `tr` with the real join flow and opens its account. */
-export async function engineUser(tr: TestRelay, name: string, opts: { displayName?: string } = {}): Promise<EngineUser> {
+export async function engineUser(
+  tr: TestRelay,
+  name: string,
+  opts: { displayName?: string } = {},
+): Promise<EngineUser> {
   const dir = profileDir(name);
   await joinRelay({ dir, link: await inviteLink(tr), username: name, displayName: opts.displayName });
   const events: EngineEvent[] = [];
@@ -100,7 +104,11 @@ export async function forgeIdentityIn(db: Db, username: string): Promise<Identit
       spk.signature,
     ]);
     for (const k of opks) {
-      await tx.query("INSERT INTO one_time_prekeys (account_id, key_id, public_key) VALUES ($1, $2, $3)", [id, k.id, k.keyPair.publicKey]);
+      await tx.query("INSERT INTO one_time_prekeys (account_id, key_id, public_key) VALUES ($1, $2, $3)", [
+        id,
+        k.id,
+        k.keyPair.publicKey,
+      ]);
     }
   });
   return forged;

@@ -30,7 +30,12 @@ describe("join", () => {
   test("creates the profile, the account and publishes the prekeys; login works afterwards", async () => {
     const dir = profileDir("alice");
     const r = await joinRelay({ dir, link: await inviteLink(tr), username: "Alice", displayName: "Alice A." });
-    expect(r).toMatchObject({ username: "alice", relayHost: "127.0.0.1", relayPort: tr.port, oneTimePrekeys: ONE_TIME_PREKEY_BATCH });
+    expect(r).toMatchObject({
+      username: "alice",
+      relayHost: "127.0.0.1",
+      relayPort: tr.port,
+      oneTimePrekeys: ONE_TIME_PREKEY_BATCH,
+    });
 
     const acct = openLocalAccount({ dir });
     expect(acct.username).toBe("alice");
@@ -38,9 +43,10 @@ describe("join", () => {
     expect(acct.store.prekeys.countOneTime(true)).toBe(ONE_TIME_PREKEY_BATCH);
     expect(acct.store.prekeys.countOneTime(false)).toBe(0);
     expect(acct.store.prekeys.currentSigned()).toBeDefined();
-    const rows = await tr.db.query<{ n: number }>("SELECT count(*)::int AS n FROM one_time_prekeys WHERE account_id = $1", [
-      await accountId(tr, "alice"),
-    ]);
+    const rows = await tr.db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM one_time_prekeys WHERE account_id = $1",
+      [await accountId(tr, "alice")],
+    );
     expect(rows[0]!.n).toBe(ONE_TIME_PREKEY_BATCH);
 
     const { relay, login } = await connectAccount(acct);
@@ -49,7 +55,9 @@ describe("join", () => {
     closeAccount(acct);
 
     // A second join into the same profile is refused before anything happens.
-    await expect(joinRelay({ dir, link: await inviteLink(tr), username: "alice2" })).rejects.toBeInstanceOf(ProfileExistsError);
+    await expect(joinRelay({ dir, link: await inviteLink(tr), username: "alice2" })).rejects.toBeInstanceOf(
+      ProfileExistsError,
+    );
   });
 
   test("a refused invite or a taken name leaves no profile behind", async () => {
@@ -60,7 +68,9 @@ describe("join", () => {
     await expect(joinRelay({ dir, link: used, username: "second" })).rejects.toBeInstanceOf(InviteInvalidError);
     expect(existsSync(join(dir, KEYSTORE_FILE))).toBe(false);
 
-    await expect(joinRelay({ dir, link: await inviteLink(tr), username: "first" })).rejects.toBeInstanceOf(UsernameTakenError);
+    await expect(joinRelay({ dir, link: await inviteLink(tr), username: "first" })).rejects.toBeInstanceOf(
+      UsernameTakenError,
+    );
     expect(existsSync(join(dir, KEYSTORE_FILE))).toBe(false);
 
     // The same folder can join once the problem is fixed.
@@ -70,9 +80,15 @@ describe("join", () => {
 
   test("a malformed link and an unreachable relay: clear errors, nothing written", async () => {
     const dir = profileDir("nobody");
-    await expect(joinRelay({ dir, link: "smsg://nope", username: "nobody" })).rejects.toBeInstanceOf(InviteInvalidError);
-    await expect(joinRelay({ dir, link: await inviteLink(tr), username: "no body" })).rejects.toBeInstanceOf(UsageError);
-    await expect(joinRelay({ dir, link: await inviteLink(tr), username: "nobody", displayName: "Evil \u001b[2J" })).rejects.toBeInstanceOf(UsageError);
+    await expect(joinRelay({ dir, link: "smsg://nope", username: "nobody" })).rejects.toBeInstanceOf(
+      InviteInvalidError,
+    );
+    await expect(joinRelay({ dir, link: await inviteLink(tr), username: "no body" })).rejects.toBeInstanceOf(
+      UsageError,
+    );
+    await expect(
+      joinRelay({ dir, link: await inviteLink(tr), username: "nobody", displayName: "Evil \u001b[2J" }),
+    ).rejects.toBeInstanceOf(UsageError);
     const port = await freePort();
     const link = formatInviteLink({ host: "127.0.0.1", port, relayKey: tr.keyPair.publicKey, code: systemRng(32) });
     const err = await joinRelay({ dir, link, username: "nobody" }).catch((e: unknown) => e);
@@ -99,7 +115,9 @@ describe("join", () => {
     // dave's profile, but the relay's dave has another identity: the login is refused.
     const dir = profileDir("dave");
     await joinRelay({ dir, link: await inviteLink(tr), username: "dave" });
-    await tr.db.query("UPDATE accounts SET identity = (SELECT identity FROM accounts WHERE username = 'alice') WHERE username = 'dave'");
+    await tr.db.query(
+      "UPDATE accounts SET identity = (SELECT identity FROM accounts WHERE username = 'alice') WHERE username = 'dave'",
+    );
     const acct = openLocalAccount({ dir });
     await expect(connectAccount(acct)).rejects.toBeInstanceOf(LoginFailedError);
     closeAccount(acct);

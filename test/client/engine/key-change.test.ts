@@ -8,7 +8,12 @@ import { openDirectChat } from "../../../client/engine/chats.js";
 import { KeyChangedError } from "../../../client/engine/errors.js";
 import { queueText } from "../../../client/engine/outbox.js";
 import { sendText } from "../../../client/engine/send.js";
-import { acceptNewIdentity, confirmIdentity, ensureSession, safetyNumbersWith } from "../../../client/engine/sessions.js";
+import {
+  acceptNewIdentity,
+  confirmIdentity,
+  ensureSession,
+  safetyNumbersWith,
+} from "../../../client/engine/sessions.js";
 import { RelayClient } from "../../../client/relay-client.js";
 import { encodeAppMessage } from "../../../client/protocol/app-message.js";
 import { encodeIdentityPublic, identityKey } from "../../../crypto/identity.js";
@@ -32,7 +37,9 @@ afterAll(async () => {
 beforeEach(async () => {
   alice?.close();
   bob?.close();
-  await tr.db.exec("TRUNCATE messages, chat_members, chats, one_time_prekeys, signed_prekeys, invites, accounts RESTART IDENTITY CASCADE");
+  await tr.db.exec(
+    "TRUNCATE messages, chat_members, chats, one_time_prekeys, signed_prekeys, invites, accounts RESTART IDENTITY CASCADE",
+  );
   alice = await engineUser(tr, "alice");
   bob = await engineUser(tr, "bob");
 });
@@ -93,13 +100,24 @@ describe("key changes", () => {
 
     // Someone with bob's login (or the relay) starts a new session to alice with a forged identity.
     const forged = await forgeIdentity(tr, "bob");
-    const raw = await RelayClient.connect({ host: "127.0.0.1", port: tr.port, relayKey: tr.keyPair.publicKey, rng: systemRng });
+    const raw = await RelayClient.connect({
+      host: "127.0.0.1",
+      port: tr.port,
+      relayKey: tr.keyPair.publicKey,
+      rng: systemRng,
+    });
     await raw.login("bob", bob.acct.credential, forged);
     const bundle = await raw.request<"fetch_bundle">({ t: "fetch_bundle", username: "alice" });
     const { session } = initiateSession(systemRng, forged, {
       identity: decodeIdentityPublic(bundle.identity),
-      signedPrekey: { id: bundle.signed_prekey.key_id, publicKey: bundle.signed_prekey.public_key, signature: bundle.signed_prekey.signature },
-      ...(bundle.one_time_prekey ? { oneTimePrekey: { id: bundle.one_time_prekey.key_id, publicKey: bundle.one_time_prekey.public_key } } : {}),
+      signedPrekey: {
+        id: bundle.signed_prekey.key_id,
+        publicKey: bundle.signed_prekey.public_key,
+        signature: bundle.signed_prekey.signature,
+      },
+      ...(bundle.one_time_prekey
+        ? { oneTimePrekey: { id: bundle.one_time_prekey.key_id, publicKey: bundle.one_time_prekey.public_key } }
+        : {}),
     });
     const text = encodeAppMessage({ v: 1, k: "text", chat: chat.id, seq: 1, ts: Date.now(), body: "it is me, bob" });
     const { envelope } = sessionEncrypt(session, forged.publicKey, text);
@@ -107,8 +125,14 @@ describe("key changes", () => {
     raw.close();
 
     await until(() => alice.events.some((e) => e.type === "message" && e.body === "it is me, bob"));
-    expect(alice.events.find((e) => e.type === "key_change")).toEqual({ type: "key_change", user: "bob", chat: chat.id });
-    expect(alice.events.find((e) => e.type === "message" && e.body === "it is me, bob")).toMatchObject({ keyChanged: true });
+    expect(alice.events.find((e) => e.type === "key_change")).toEqual({
+      type: "key_change",
+      user: "bob",
+      chat: chat.id,
+    });
+    expect(alice.events.find((e) => e.type === "message" && e.body === "it is me, bob")).toMatchObject({
+      keyChanged: true,
+    });
     expect(alice.acct.store.contacts.get("bob")).toMatchObject({ keyChanged: true });
     // The old session stays current; nothing goes out to bob until alice decides.
     await expect(sendText(alice.acct, a.relay, chat, "who are you?")).rejects.toBeInstanceOf(KeyChangedError);

@@ -62,7 +62,11 @@ describe("listen", () => {
   test("streams messages, refills prekeys, survives a relay restart, and delivers the outbox once", async () => {
     const alice = await engineUser(tr, "alice");
     const bob = await engineUser(tr, "bob");
-    const { events, statuses, stop } = await startListening(bob.acct, { syncDelayMs: 50, minBackoffMs: 50, maxBackoffMs: 200 });
+    const { events, statuses, stop } = await startListening(bob.acct, {
+      syncDelayMs: 50,
+      minBackoffMs: 50,
+      maxBackoffMs: 200,
+    });
 
     const a = await alice.online();
     const { chat } = await openDirectChat(alice.acct, a.relay, "bob");
@@ -71,13 +75,25 @@ describe("listen", () => {
     // The sync after the push moved bob's cursor on the relay.
     const bobId = await accountId(tr, "bob");
     const cursor = async () =>
-      Number((await tr.db.query<{ cursor: number }>("SELECT cursor FROM chat_members WHERE chat_id = $1 AND account_id = $2", [chat.id, bobId]))[0]!.cursor);
+      Number(
+        (
+          await tr.db.query<{ cursor: number }>(
+            "SELECT cursor FROM chat_members WHERE chat_id = $1 AND account_id = $2",
+            [chat.id, bobId],
+          )
+        )[0]!.cursor,
+      );
     await eventually(cursor, first.sent.relayMsg);
 
     // prekeys_low: bob's stock falls under the relay's watermark; the listener refills it.
     await tr.db.query("DELETE FROM one_time_prekeys WHERE account_id = $1 AND key_id > 21", [bobId]);
     await a.relay.request<"fetch_bundle">({ t: "fetch_bundle", username: "bob" });
-    const stock = async () => (await tr.db.query<{ n: number }>("SELECT count(*)::int AS n FROM one_time_prekeys WHERE account_id = $1", [bobId]))[0]!.n;
+    const stock = async () =>
+      (
+        await tr.db.query<{ n: number }>("SELECT count(*)::int AS n FROM one_time_prekeys WHERE account_id = $1", [
+          bobId,
+        ])
+      )[0]!.n;
     await eventually(stock, 100);
 
     // The relay goes down mid-conversation. Alice's message is queued; it cannot leave.
@@ -96,10 +112,20 @@ describe("listen", () => {
     const a2 = await alice.online();
     expect(a2.flushed.sent).toEqual([expect.objectContaining({ messageId: queued.messageId, duplicate: false })]);
     // Even flushing the same entry twice (a retry whose answer was lost) delivers it once.
-    alice.acct.store.outbox.add({ idem: row.idem, chatId: row.chatId, messageId: row.messageId, envelope: row.envelope });
-    expect((await flushOutbox(alice.acct, a2.relay)).sent).toEqual([expect.objectContaining({ messageId: queued.messageId, duplicate: true })]);
+    alice.acct.store.outbox.add({
+      idem: row.idem,
+      chatId: row.chatId,
+      messageId: row.messageId,
+      envelope: row.envelope,
+    });
+    expect((await flushOutbox(alice.acct, a2.relay)).sent).toEqual([
+      expect.objectContaining({ messageId: queued.messageId, duplicate: true }),
+    ]);
     await until(() => events.some((e) => e.type === "message" && e.body === "sent while the relay was down"));
-    expect(events.filter((e) => e.type === "message").map((e) => (e.type === "message" ? e.body : ""))).toEqual(["one", "sent while the relay was down"]);
+    expect(events.filter((e) => e.type === "message").map((e) => (e.type === "message" ? e.body : ""))).toEqual([
+      "one",
+      "sent while the relay was down",
+    ]);
     a2.close();
 
     await stop();
@@ -151,7 +177,9 @@ describe("listen", () => {
     await sendText(alice.acct, a.relay, chat, "first");
     await until(() => events.some((e) => e.type === "message"));
     // Another process wrote three entries; one is damaged on disk, one was pruned.
-    const ids = [1, 2, 3].map(() => bob.acct.store.journal.append(JSON.stringify({ type: "profile", user: "alice3", displayName: "A" })));
+    const ids = [1, 2, 3].map(() =>
+      bob.acct.store.journal.append(JSON.stringify({ type: "profile", user: "alice3", displayName: "A" })),
+    );
     const raw = openDatabase(bob.acct.store.path);
     raw.prepare("UPDATE event_journal SET event = x'00' WHERE id = ?").run(ids[0]!);
     raw.prepare("DELETE FROM event_journal WHERE id = ?").run(ids[1]!);
@@ -177,7 +205,16 @@ describe("listen", () => {
     const queued = queueText(alice.acct, chat, "written earlier");
     expect(alice.acct.store.outbox.count()).toBe(2);
     const { sent, stop } = await startListening(alice.acct);
-    expect(sent).toEqual([{ chat: chat.id, id: queued.messageId, relayMsg: expect.any(Number), ts: expect.any(Number), seq: 1, duplicate: false }]);
+    expect(sent).toEqual([
+      {
+        chat: chat.id,
+        id: queued.messageId,
+        relayMsg: expect.any(Number),
+        ts: expect.any(Number),
+        seq: 1,
+        duplicate: false,
+      },
+    ]);
     expect(alice.acct.store.outbox.count()).toBe(0);
     await stop();
     alice.close();

@@ -30,17 +30,19 @@ afterAll(async () => {
 beforeEach(async () => {
   alice?.close();
   bob?.close();
-  await tr.db.exec("TRUNCATE messages, chat_members, chats, one_time_prekeys, signed_prekeys, invites, accounts RESTART IDENTITY CASCADE");
+  await tr.db.exec(
+    "TRUNCATE messages, chat_members, chats, one_time_prekeys, signed_prekeys, invites, accounts RESTART IDENTITY CASCADE",
+  );
   alice = await engineUser(tr, "alice", { displayName: "Alice A." });
   bob = await engineUser(tr, "bob");
 });
 
 /** The relay's delivery cursor of `user` in `chat`. */
 async function relayCursor(user: string, chat: number): Promise<number> {
-  const rows = await tr.db.query<{ cursor: number }>("SELECT cursor FROM chat_members WHERE chat_id = $1 AND account_id = $2", [
-    chat,
-    await accountId(tr, user),
-  ]);
+  const rows = await tr.db.query<{ cursor: number }>(
+    "SELECT cursor FROM chat_members WHERE chat_id = $1 AND account_id = $2",
+    [chat, await accountId(tr, user)],
+  );
   return Number(rows[0]!.cursor);
 }
 
@@ -59,7 +61,11 @@ describe("1:1 chat through the engine", () => {
     expect(pinnedNow).toBe(true);
     const sent = await sendText(alice.acct, a.relay, chat, "hello bob");
     expect(sent.sent.duplicate).toBe(false);
-    expect(alice.acct.store.messages.get(sent.queued.messageId)).toMatchObject({ status: "sent", relayMsgId: sent.sent.relayMsg, senderSeq: 1 });
+    expect(alice.acct.store.messages.get(sent.queued.messageId)).toMatchObject({
+      status: "sent",
+      relayMsgId: sent.sent.relayMsg,
+      senderSeq: 1,
+    });
     expect(alice.acct.store.outbox.count()).toBe(0);
     expect(decodeSessionState(alice.acct.store.sessions.current("bob")!.state).pendingPreKey).not.toBeNull();
 
@@ -72,7 +78,16 @@ describe("1:1 chat through the engine", () => {
     const received = bob.acct.store.messages.getByRelayId(chat.id, sent.sent.relayMsg)!;
     expect(received).toMatchObject({ senderTs: writtenAt, sentAt: sent.sent.ts });
     expect(bob.events.filter((e) => e.type === "message")).toEqual([
-      expect.objectContaining({ type: "message", chat: chat.id, from: "alice", body: "hello bob", seq: 1, seqStatus: "ok", keyChanged: false, senderTs: writtenAt }),
+      expect.objectContaining({
+        type: "message",
+        chat: chat.id,
+        from: "alice",
+        body: "hello bob",
+        seq: 1,
+        seqStatus: "ok",
+        keyChanged: false,
+        senderTs: writtenAt,
+      }),
     ]);
     expect(bob.acct.store.contacts.get("alice")).toMatchObject({ displayName: "Alice A.", keyChanged: false });
     expect(bob.acct.store.chats.get(chat.id)).toMatchObject({ kind: "direct", peer: "alice" });
@@ -123,7 +138,9 @@ describe("1:1 chat through the engine", () => {
     const a = await alice.online();
     const { chat } = await openDirectChat(alice.acct, a.relay, "bob");
     const first = await sendText(alice.acct, a.relay, chat, "one");
-    const envelope = (await tr.db.query<{ envelope: Uint8Array }>("SELECT envelope FROM messages WHERE id = $1", [first.sent.relayMsg]))[0]!.envelope;
+    const envelope = (
+      await tr.db.query<{ envelope: Uint8Array }>("SELECT envelope FROM messages WHERE id = $1", [first.sent.relayMsg])
+    )[0]!.envelope;
     // A malicious relay (or alice's account, captured) replays the first message and sends garbage.
     await a.relay.request<"send">({ t: "send", chat: chat.id, idem: idem(), envelope });
     await a.relay.request<"send">({ t: "send", chat: chat.id, idem: idem(), envelope: systemRng(200) });
@@ -131,7 +148,9 @@ describe("1:1 chat through the engine", () => {
 
     const b = await bob.online();
     expect(bodies(bob, chat.id)).toEqual(["one", null, null, "two"]);
-    const statuses = bob.acct.store.messages.history(chat.id).messages.filter((m) => m.body !== null || m.status === "undecryptable");
+    const statuses = bob.acct.store.messages
+      .history(chat.id)
+      .messages.filter((m) => m.body !== null || m.status === "undecryptable");
     expect(statuses.map((m) => m.status)).toEqual(["delivered", "undecryptable", "undecryptable", "delivered"]);
     expect(bob.events.filter((e) => e.type === "undecryptable")).toHaveLength(2);
     expect(bob.events.filter((e) => e.type === "gap")).toHaveLength(0);
@@ -152,7 +171,9 @@ describe("1:1 chat through the engine", () => {
 
     const b = await bob.online();
     expect(bodies(bob, chat.id)).toEqual(["1", "3"]);
-    expect(bob.events.filter((e) => e.type === "gap")).toEqual([{ type: "gap", chat: chat.id, from: "alice", missingFrom: 2, missingTo: 2 }]);
+    expect(bob.events.filter((e) => e.type === "gap")).toEqual([
+      { type: "gap", chat: chat.id, from: "alice", missingFrom: 2, missingTo: 2 },
+    ]);
     expect(bob.events.find((e) => e.type === "message" && e.body === "3")).toMatchObject({ seq: 3, seqStatus: "gap" });
     a.close();
     b.close();
@@ -165,7 +186,12 @@ describe("1:1 chat through the engine", () => {
     const q = queueText(alice.acct, chat, "once");
     const row = alice.acct.store.outbox.get(q.idem)!;
     // The relay stores it, but the answer is lost (the connection dies before `sent`).
-    const raw = await RelayClient.connect({ host: "127.0.0.1", port: tr.port, relayKey: tr.keyPair.publicKey, rng: systemRng });
+    const raw = await RelayClient.connect({
+      host: "127.0.0.1",
+      port: tr.port,
+      relayKey: tr.keyPair.publicKey,
+      rng: systemRng,
+    });
     await raw.login("alice", alice.acct.credential, alice.acct.identity);
     await raw.request<"send">({ t: "send", chat: chat.id, idem: row.idem, envelope: row.envelope });
     raw.close();
@@ -191,11 +217,18 @@ describe("1:1 chat through the engine", () => {
     await setChatClosed(bob.acct, b.relay, bobChat, true);
     // Alice hears of it through a chat event.
     await until(() => alice.acct.store.chats.get(chat.id)!.closed);
-    await expect(sendText(alice.acct, a.relay, alice.acct.store.chats.get(chat.id)!, "no")).rejects.toBeInstanceOf(ChatClosedError);
+    await expect(sendText(alice.acct, a.relay, alice.acct.store.chats.get(chat.id)!, "no")).rejects.toBeInstanceOf(
+      ChatClosedError,
+    );
     // Even if alice's copy were stale, the relay refuses, and the message is marked failed.
     alice.acct.store.chats.setClosed(chat.id, false);
-    await expect(sendText(alice.acct, a.relay, alice.acct.store.chats.get(chat.id)!, "stale")).rejects.toBeInstanceOf(ChatClosedError);
-    expect(alice.acct.store.messages.history(chat.id).messages.at(-1)).toMatchObject({ body: "stale", status: "failed" });
+    await expect(sendText(alice.acct, a.relay, alice.acct.store.chats.get(chat.id)!, "stale")).rejects.toBeInstanceOf(
+      ChatClosedError,
+    );
+    expect(alice.acct.store.messages.history(chat.id).messages.at(-1)).toMatchObject({
+      body: "stale",
+      status: "failed",
+    });
     expect(alice.acct.store.outbox.count()).toBe(0);
 
     await setChatClosed(alice.acct, a.relay, alice.acct.store.chats.get(chat.id)!, false);

@@ -1,7 +1,12 @@
 /** Prekey upkeep (client/engine/prekeys.ts): refilling one-time prekeys and rotating the signed prekey. */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { openDirectChat } from "../../../client/engine/chats.js";
-import { ONE_TIME_PREKEY_BATCH, SIGNED_PREKEY_KEEP_MS, SIGNED_PREKEY_ROTATE_MS, maintainPrekeys } from "../../../client/engine/prekeys.js";
+import {
+  ONE_TIME_PREKEY_BATCH,
+  SIGNED_PREKEY_KEEP_MS,
+  SIGNED_PREKEY_ROTATE_MS,
+  maintainPrekeys,
+} from "../../../client/engine/prekeys.js";
 import { sendText } from "../../../client/engine/send.js";
 import { ensureSession } from "../../../client/engine/sessions.js";
 import { type TestRelay, startRelay } from "../../relay/harness.js";
@@ -16,7 +21,10 @@ afterAll(async () => {
 });
 
 async function relayStock(user: string): Promise<number> {
-  const rows = await tr.db.query<{ n: number }>("SELECT count(*)::int AS n FROM one_time_prekeys WHERE account_id = $1", [await accountId(tr, user)]);
+  const rows = await tr.db.query<{ n: number }>(
+    "SELECT count(*)::int AS n FROM one_time_prekeys WHERE account_id = $1",
+    [await accountId(tr, user)],
+  );
   return rows[0]!.n;
 }
 
@@ -39,7 +47,10 @@ describe("prekeys", () => {
     expect(await relayStock("refill")).toBe(ONE_TIME_PREKEY_BATCH);
     expect(u.acct.store.prekeys.countOneTime(false)).toBe(0);
     // Nothing to do when the stock is fine.
-    expect(await maintainPrekeys(u.acct, o.relay, ONE_TIME_PREKEY_BATCH)).toMatchObject({ uploaded: 0, rotatedSignedPrekey: undefined });
+    expect(await maintainPrekeys(u.acct, o.relay, ONE_TIME_PREKEY_BATCH)).toMatchObject({
+      uploaded: 0,
+      rotatedSignedPrekey: undefined,
+    });
     o.close();
     u.close();
   });

@@ -38,7 +38,9 @@ describe("Receiver.detach", () => {
   test("what was in flight fails silently and what was queued is not processed", async () => {
     const f = fakes();
     const errors: unknown[] = [];
-    const r = new Receiver(f.acct as unknown as Account, f.relay as unknown as RelayClient, { onError: (e) => errors.push(e) });
+    const r = new Receiver(f.acct as unknown as Account, f.relay as unknown as RelayClient, {
+      onError: (e) => errors.push(e),
+    });
     f.relay.emit("chat_event", event);
     f.relay.emit("chat_event", { ...event, chat: 2 });
     await new Promise((res) => setImmediate(res));
@@ -53,7 +55,9 @@ describe("Receiver.detach", () => {
   test("without the detach, the failure is reported", async () => {
     const f = fakes();
     const errors: unknown[] = [];
-    const r = new Receiver(f.acct as unknown as Account, f.relay as unknown as RelayClient, { onError: (e) => errors.push(e) });
+    const r = new Receiver(f.acct as unknown as Account, f.relay as unknown as RelayClient, {
+      onError: (e) => errors.push(e),
+    });
     f.relay.emit("chat_event", event);
     await new Promise((res) => setImmediate(res));
     f.answer();

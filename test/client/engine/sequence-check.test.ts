@@ -15,7 +15,16 @@ describe("sequenceVerdict", () => {
     let relayId = 100;
     const receive = (seq: number) => {
       const v = sequenceVerdict(store, 7, "bob", seq);
-      store.messages.insert({ chatId: 7, relayMsgId: relayId++, sender: "bob", sentAt: 1, body: `m${seq}`, direction: "in", status: "delivered", senderSeq: seq });
+      store.messages.insert({
+        chatId: 7,
+        relayMsgId: relayId++,
+        sender: "bob",
+        sentAt: 1,
+        body: `m${seq}`,
+        direction: "in",
+        status: "delivered",
+        senderSeq: seq,
+      });
       return v;
     };
     expect(receive(1)).toEqual({ kind: "ok" });

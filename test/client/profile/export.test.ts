@@ -42,7 +42,15 @@ function makeProfile(dir: string, keepOpen = false): ClientStore | undefined {
   store.sessions.put("bob", new Uint8Array(32), utf8("session"));
   store.chats.upsert({ id: 9, kind: "group", name: "Secret plans", myRole: "admin" });
   for (let i = 0; i < 30; i++) {
-    store.messages.insert({ chatId: 9, relayMsgId: i + 1, sender: "bob", sentAt: i, body: `message ${i}`, direction: "in", status: "delivered" });
+    store.messages.insert({
+      chatId: 9,
+      relayMsgId: i + 1,
+      sender: "bob",
+      sentAt: i,
+      body: `message ${i}`,
+      direction: "in",
+      status: "delivered",
+    });
   }
   if (keepOpen) return store;
   store.close();
@@ -85,7 +93,15 @@ describe("export file format", () => {
   });
 
   test("wrong passphrase or any damaged byte: WRONG_PASSPHRASE; not an export: CodecError", () => {
-    const file = encodeExport([{ name: "key.json", data: utf8("{}") }, { name: "store.sqlite", data: new Uint8Array(10) }], "pw", rng(), FAST);
+    const file = encodeExport(
+      [
+        { name: "key.json", data: utf8("{}") },
+        { name: "store.sqlite", data: new Uint8Array(10) },
+      ],
+      "pw",
+      rng(),
+      FAST,
+    );
     expect(() => decodeExport(file, "pW")).toThrow(WrongPassphraseError);
     for (const i of [8, 30, 40, 60, file.length - 1]) {
       const bad = file.slice();
@@ -106,7 +122,9 @@ describe("export file format", () => {
     const s = { name: "store.sqlite", data: new Uint8Array(1) };
     expect(() => decodePayload(encodePayload([k]))).toThrow(CodecError);
     expect(() => decodePayload(encodePayload([k, s, k]))).toThrow(CodecError);
-    expect(() => decodePayload(encodePayload([k, s, { name: "../evil", data: new Uint8Array(1) }]))).toThrow(CodecError);
+    expect(() => decodePayload(encodePayload([k, s, { name: "../evil", data: new Uint8Array(1) }]))).toThrow(
+      CodecError,
+    );
     const p = encodePayload([k, s]);
     expect(() => decodePayload(new Uint8Array([...p, 0]))).toThrow(CodecError);
     expect(() => decodePayload(p.subarray(0, p.length - 1))).toThrow(CodecError);
@@ -125,7 +143,15 @@ describe("export and import", () => {
 
     const dest = join(tempDir(), "new-machine", "profiles", "default");
     importProfile(out, dest, "export pass", { onStep: (i, n) => steps.push(`import ${i}/${n}`) });
-    expect(steps).toEqual(["export 1/3", "export 2/3", "export 3/3", "import 1/4", "import 2/4", "import 3/4", "import 4/4"]);
+    expect(steps).toEqual([
+      "export 1/3",
+      "export 2/3",
+      "export 3/3",
+      "import 1/4",
+      "import 2/4",
+      "import 3/4",
+      "import 4/4",
+    ]);
     expect(statSync(dest).mode & 0o777).toBe(0o700);
     expect(statSync(join(dest, "key.json")).mode & 0o777).toBe(0o600);
     expect(statSync(join(dest, "store.sqlite")).mode & 0o777).toBe(0o600);
@@ -142,7 +168,15 @@ describe("export and import", () => {
   test("exporting while the store is open includes what is committed but still only in the WAL", () => {
     const src = tempDir();
     const open = makeProfile(src, true)!;
-    open.messages.insert({ chatId: 9, relayMsgId: 100, sender: "bob", sentAt: 1, body: "late", direction: "in", status: "delivered" });
+    open.messages.insert({
+      chatId: 9,
+      relayMsgId: 100,
+      sender: "bob",
+      sentAt: 1,
+      body: "late",
+      direction: "in",
+      status: "delivered",
+    });
     const out = join(tempDir(), "x.smsgexp");
     exportProfile(src, out, "export pass", rng(), { params: FAST });
     open.close();
@@ -216,7 +250,10 @@ describe("export and import", () => {
     const file = encodeExport(
       [
         { name: "key.json", data: utf8(JSON.stringify({ version: 1, protection: "none", key: "00".repeat(32) })) },
-        { name: "store.sqlite", data: utf8("this is not a database, just bytes long enough to look like one".repeat(100)) },
+        {
+          name: "store.sqlite",
+          data: utf8("this is not a database, just bytes long enough to look like one".repeat(100)),
+        },
       ],
       "pw",
       rng(),

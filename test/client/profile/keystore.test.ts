@@ -14,7 +14,12 @@ import {
   keystoreProtection,
   unlockKeystore,
 } from "../../../client/profile/keystore.js";
-import { PassphraseRequiredError, ProfileExistsError, ProfileNotFoundError, WrongPassphraseError } from "../../../client/profile/errors.js";
+import {
+  PassphraseRequiredError,
+  ProfileExistsError,
+  ProfileNotFoundError,
+  WrongPassphraseError,
+} from "../../../client/profile/errors.js";
 import { CodecError } from "../../../src/errors.js";
 import { caught, profileBytes, tempDir } from "../store/helpers.js";
 
@@ -98,7 +103,9 @@ describe("keystore", () => {
     const dir = tempDir();
     createKeystore(dir, rng());
     const before = profileBytes(dir);
-    expect(() => createKeystore(dir, seededRng(utf8("another seed here")), "pw", { params: FAST })).toThrow(ProfileExistsError);
+    expect(() => createKeystore(dir, seededRng(utf8("another seed here")), "pw", { params: FAST })).toThrow(
+      ProfileExistsError,
+    );
     expect(profileBytes(dir).equals(before)).toBe(true);
   });
 
@@ -111,8 +118,24 @@ describe("keystore", () => {
       '{"version":2,"protection":"none","key":"00"}',
       '{"version":1,"protection":"none","key":"00"}',
       '{"version":1,"protection":"rot13"}',
-      JSON.stringify({ version: 1, protection: "argon2id", salt: "00".repeat(16), t: 1, memKiB: 1 << 30, nonce: "00".repeat(24), wrapped: "00".repeat(48) }),
-      JSON.stringify({ version: 1, protection: "argon2id", salt: "00".repeat(15), t: 1, memKiB: 8, nonce: "00".repeat(24), wrapped: "00".repeat(48) }),
+      JSON.stringify({
+        version: 1,
+        protection: "argon2id",
+        salt: "00".repeat(16),
+        t: 1,
+        memKiB: 1 << 30,
+        nonce: "00".repeat(24),
+        wrapped: "00".repeat(48),
+      }),
+      JSON.stringify({
+        version: 1,
+        protection: "argon2id",
+        salt: "00".repeat(15),
+        t: 1,
+        memKiB: 8,
+        nonce: "00".repeat(24),
+        wrapped: "00".repeat(48),
+      }),
     ]) {
       writeFileSync(join(dir, "key.json"), bad);
       expect(() => unlockKeystore(dir, "pw"), bad).toThrow(CodecError);

@@ -5,7 +5,12 @@ import { describe, expect, test } from "vitest";
 import { utf8 } from "../../../crypto/bytes.js";
 import { seededRng } from "../../../crypto/rng.js";
 import { createProfile, openProfile } from "../../../client/profile/open.js";
-import { PassphraseRequiredError, ProfileExistsError, ProfileNotFoundError, WrongPassphraseError } from "../../../client/profile/errors.js";
+import {
+  PassphraseRequiredError,
+  ProfileExistsError,
+  ProfileNotFoundError,
+  WrongPassphraseError,
+} from "../../../client/profile/errors.js";
 import { StoreKeyMismatchError } from "../../../client/store/index.js";
 import { caught, profileBytes, tempDir } from "../store/helpers.js";
 

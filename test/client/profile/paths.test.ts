@@ -9,7 +9,9 @@ import { UsageError } from "../../../src/errors.js";
 
 describe("resolveProfileDir", () => {
   test("XDG_DATA_HOME, default profile name", () => {
-    expect(resolveProfileDir({ env: { XDG_DATA_HOME: "/x/data", HOME: "/home/u" } })).toBe("/x/data/socketmessenger/profiles/default");
+    expect(resolveProfileDir({ env: { XDG_DATA_HOME: "/x/data", HOME: "/home/u" } })).toBe(
+      "/x/data/socketmessenger/profiles/default",
+    );
   });
 
   test("~/.local/share when XDG_DATA_HOME is unset, empty or relative", () => {
@@ -24,13 +26,17 @@ describe("resolveProfileDir", () => {
   });
 
   test("--profile picks the folder under the data dir", () => {
-    expect(resolveProfileDir({ profile: "alice.2", env: { XDG_DATA_HOME: "/d" } })).toBe("/d/socketmessenger/profiles/alice.2");
+    expect(resolveProfileDir({ profile: "alice.2", env: { XDG_DATA_HOME: "/d" } })).toBe(
+      "/d/socketmessenger/profiles/alice.2",
+    );
   });
 
   test("SMSG_HOME is the profile folder itself and wins over --profile", () => {
     expect(resolveProfileDir({ profile: "work", env: { SMSG_HOME: "/p/me", XDG_DATA_HOME: "/d" } })).toBe("/p/me");
     expect(resolveProfileDir({ env: { SMSG_HOME: "rel/me" } })).toBe(resolve("rel/me"));
-    expect(resolveProfileDir({ env: { SMSG_HOME: "", XDG_DATA_HOME: "/d" } })).toBe("/d/socketmessenger/profiles/default");
+    expect(resolveProfileDir({ env: { SMSG_HOME: "", XDG_DATA_HOME: "/d" } })).toBe(
+      "/d/socketmessenger/profiles/default",
+    );
   });
 
   test("profile names: 1..64 safe characters, no slashes, dots or flags", () => {

@@ -94,7 +94,14 @@ describe("round trips", () => {
   });
 
   test("integers up to 2^53 − 1 in chat and ts", () => {
-    const m: AppMessage = { v: 1, k: "text", chat: Number.MAX_SAFE_INTEGER, seq: 0xffffffff, ts: Number.MAX_SAFE_INTEGER, body: "x" };
+    const m: AppMessage = {
+      v: 1,
+      k: "text",
+      chat: Number.MAX_SAFE_INTEGER,
+      seq: 0xffffffff,
+      ts: Number.MAX_SAFE_INTEGER,
+      body: "x",
+    };
     expect(decodeAppMessage(encodeAppMessage(m))).toEqual(m);
   });
 
@@ -212,7 +219,11 @@ describe("refusals", () => {
     ["group_state", "a username in capitals", { members: ["Alice", "alice", "bob"] }],
     ["group_state", "a username too short", { members: ["al", "alice", "bob"] }],
     ["group_state", "by not a username", { by: "Alice!" }],
-    ["group_state", "257 members", { members: Array.from({ length: 257 }, (_, i) => `u${String(i).padStart(3, "0")}`) }],
+    [
+      "group_state",
+      "257 members",
+      { members: Array.from({ length: 257 }, (_, i) => `u${String(i).padStart(3, "0")}`) },
+    ],
     ["group_state", "name with an escape", { name: "\u001b[2J" }],
     ["group_state", "name with a bidi override", { name: "abc\u202edef" }],
     ["group_state", "name of 257 bytes", { name: "x".repeat(257) }],
@@ -391,10 +402,16 @@ const validish: Record<string, fc.Arbitrary<unknown>> = {
     fc.constantFrom("a\u0007b", "x".repeat(257)),
   ),
   // Usually containing alice, so that the usual admins (alice) are members.
-  members: fc.oneof({ weight: 4, arbitrary: sortedNames.map((a) => [...new Set(["alice", ...a])].sort()) }, { weight: 1, arbitrary: sortedNames }),
+  members: fc.oneof(
+    { weight: 4, arbitrary: sortedNames.map((a) => [...new Set(["alice", ...a])].sort()) },
+    { weight: 1, arbitrary: sortedNames },
+  ),
   admins: fc.oneof({ weight: 4, arbitrary: fc.constant(["alice"]) }, { weight: 1, arbitrary: sortedNames }),
   by: username,
-  signature: fc.oneof({ weight: 4, arbitrary: fc.uint8Array({ minLength: 64, maxLength: 64 }) }, fc.uint8Array({ minLength: 63, maxLength: 65 })),
+  signature: fc.oneof(
+    { weight: 4, arbitrary: fc.uint8Array({ minLength: 64, maxLength: 64 }) },
+    fc.uint8Array({ minLength: 63, maxLength: 65 }),
+  ),
   display_name: fc.oneof(fc.string({ maxLength: 70, unit: "grapheme" }), fc.constant("tab\there")),
 };
 const ALL_FIELDS = Object.keys(validish);
@@ -404,7 +421,9 @@ const candidate: fc.Arbitrary<Record<string, unknown>> = fc
   .record({
     v: fc.oneof({ weight: 8, arbitrary: fc.constant(1) }, { weight: 1, arbitrary: junk }),
     k: fc.oneof({ weight: 8, arbitrary: fc.constantFrom(...APP_MESSAGE_KINDS) }, { weight: 1, arbitrary: junk }),
-    fields: fc.tuple(...ALL_FIELDS.map((f) => fc.oneof({ weight: 12, arbitrary: validish[f]! }, { weight: 1, arbitrary: junk }))),
+    fields: fc.tuple(
+      ...ALL_FIELDS.map((f) => fc.oneof({ weight: 12, arbitrary: validish[f]! }, { weight: 1, arbitrary: junk })),
+    ),
     presence: fc.array(fc.integer({ min: 0, max: 99 }), { minLength: ALL_FIELDS.length, maxLength: ALL_FIELDS.length }),
     extra: fc.oneof(
       { weight: 8, arbitrary: fc.constant(null) },
@@ -443,7 +462,9 @@ describe("properties", () => {
     const value = fc.letrec((tie) => ({
       any: fc.oneof({ depthSize: "small" }, junk, tie("arr"), tie("map")),
       arr: fc.array(tie("any"), { maxLength: 4 }),
-      map: fc.dictionary(fc.oneof(fc.constantFrom("v", "k", ...ALL_FIELDS), fc.string({ maxLength: 3 })), tie("any"), { maxKeys: 6 }),
+      map: fc.dictionary(fc.oneof(fc.constantFrom("v", "k", ...ALL_FIELDS), fc.string({ maxLength: 3 })), tie("any"), {
+        maxKeys: 6,
+      }),
     })).any;
     fc.assert(
       fc.property(value, (v) => {

@@ -19,7 +19,11 @@ const state: AppMessage = {
 };
 const profile: AppMessage = { v: 1, k: "profile", display_name: "A" };
 
-const at = (chatKind: Arrival["chatKind"], channel: Arrival["channel"], chat = 1): Arrival => ({ chat, chatKind, channel });
+const at = (chatKind: Arrival["chatKind"], channel: Arrival["channel"], chat = 1): Arrival => ({
+  chat,
+  chatKind,
+  channel,
+});
 const result = (m: AppMessage, a: Arrival) => {
   const v = checkArrival(m, a);
   return v.ok ? "ok" : v.reason;

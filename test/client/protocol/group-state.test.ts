@@ -113,7 +113,11 @@ describe("signing (SECURITY.md §15.4.1)", () => {
   test("the signature is plain Ed25519 over those bytes (checked with node:crypto)", () => {
     const msg = signed({});
     const der = Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), seedOf("alice")]);
-    const expected = nodeSign(null, groupStateSignedBytes(msg), createPrivateKey({ key: der, format: "der", type: "pkcs8" }));
+    const expected = nodeSign(
+      null,
+      groupStateSignedBytes(msg),
+      createPrivateKey({ key: der, format: "der", type: "pkcs8" }),
+    );
     expect(Buffer.from(msg.signature).equals(expected)).toBe(true);
     expect(verifyGroupState(ID.alice.publicKey.signingKey, msg)).toBe(true);
   });
@@ -171,7 +175,14 @@ describe("signing (SECURITY.md §15.4.1)", () => {
 describe("acceptance (SECURITY.md §15.4.2)", () => {
   test("bootstrap: the creator's first state is accepted and marked as trusted on first use", () => {
     const v = accept(undefined, epoch1);
-    expect(v).toEqual({ verdict: "accepted", state: epoch1, bootstrap: true, added: ["alice", "bob", "carol"], removed: [], rotate: false });
+    expect(v).toEqual({
+      verdict: "accepted",
+      state: epoch1,
+      bootstrap: true,
+      added: ["alice", "bob", "carol"],
+      removed: [],
+      rotate: false,
+    });
   });
 
   test("bootstrap: a member added later takes a later epoch from a relay-listed admin", () => {
@@ -182,7 +193,10 @@ describe("acceptance (SECURITY.md §15.4.2)", () => {
   test("bootstrap: not from someone the relay did not name, nor from a signer the state does not make admin", () => {
     expect(accept(undefined, signed({ by: "carol" }))).toEqual({ verdict: "rejected", reason: "not_admin" });
     const notAdmin = signed({ by: "bob" });
-    expect(accept(undefined, notAdmin, ctx({ bootstrapSigners: ["bob"] }))).toEqual({ verdict: "rejected", reason: "not_admin" });
+    expect(accept(undefined, notAdmin, ctx({ bootstrapSigners: ["bob"] }))).toEqual({
+      verdict: "rejected",
+      reason: "not_admin",
+    });
   });
 
   test("an admin's next state is accepted, with who was added and removed", () => {
@@ -205,7 +219,10 @@ describe("acceptance (SECURITY.md §15.4.2)", () => {
 
   test("forged signature: garbage, another user's key, or a valid signature moved to another state", () => {
     const good = signed({ epoch: 2, name: "new" });
-    expect(accept(epoch1, { ...good, signature: new Uint8Array(64) })).toEqual({ verdict: "rejected", reason: "bad_signature" });
+    expect(accept(epoch1, { ...good, signature: new Uint8Array(64) })).toEqual({
+      verdict: "rejected",
+      reason: "bad_signature",
+    });
     const byMallory = signed({ epoch: 2, by: "alice" }, "mallory"); // claims alice, signed by mallory
     expect(accept(epoch1, byMallory)).toEqual({ verdict: "rejected", reason: "bad_signature" });
     const moved = { ...good, members: ["alice", "bob", "carol", "mallory"] };
@@ -217,7 +234,10 @@ describe("acceptance (SECURITY.md §15.4.2)", () => {
     expect(verifyGroupState(ID.bob.publicKey.signingKey, byBob)).toBe(true);
     expect(accept(epoch1, byBob)).toEqual({ verdict: "rejected", reason: "not_admin" });
     // Nor can bob make himself admin.
-    expect(accept(epoch1, signed({ epoch: 2, by: "bob", admins: ["alice", "bob", "carol"] }))).toEqual({ verdict: "rejected", reason: "not_admin" });
+    expect(accept(epoch1, signed({ epoch: 2, by: "bob", admins: ["alice", "bob", "carol"] }))).toEqual({
+      verdict: "rejected",
+      reason: "not_admin",
+    });
   });
 
   test("wrong chat: a state signed for another group is not replayed into this one", () => {
@@ -235,30 +255,46 @@ describe("acceptance (SECURITY.md §15.4.2)", () => {
   test("the same state again is a duplicate; a different one with the same epoch is a conflict", () => {
     expect(accept(epoch1, signed({}))).toEqual({ verdict: "duplicate" });
     expect(accept(epoch1, signed({ by: "carol" }))).toEqual({ verdict: "rejected", reason: "conflict" });
-    expect(accept(epoch1, { ...signed({ name: "x" }), signature: new Uint8Array(64) })).toEqual({ verdict: "rejected", reason: "bad_signature" });
+    expect(accept(epoch1, { ...signed({ name: "x" }), signature: new Uint8Array(64) })).toEqual({
+      verdict: "rejected",
+      reason: "bad_signature",
+    });
   });
 
   test("unknown signer: no pinned key (or a changed key not yet accepted)", () => {
     const s = signed({ epoch: 2 });
-    expect(accept(epoch1, s, ctx({ signingKeyOf: () => undefined }))).toEqual({ verdict: "rejected", reason: "unknown_signer" });
+    expect(accept(epoch1, s, ctx({ signingKeyOf: () => undefined }))).toEqual({
+      verdict: "rejected",
+      reason: "unknown_signer",
+    });
   });
 
   test("a removed admin can no longer sign a valid next state", () => {
     // alice removes carol (an admin) from the group.
     const s2 = signed({ epoch: 2, members: ["alice", "bob"], admins: ["alice"] });
     const cur = chain(epoch1, s2);
-    const revenge = signed({ epoch: 3, by: "carol", members: ["alice", "bob", "carol", "mallory"], admins: ["alice", "carol"] });
+    const revenge = signed({
+      epoch: 3,
+      by: "carol",
+      members: ["alice", "bob", "carol", "mallory"],
+      admins: ["alice", "carol"],
+    });
     expect(accept(cur, revenge)).toEqual({ verdict: "rejected", reason: "not_admin" });
     // Nor can a demoted admin who stays a member.
     const demoted = chain(epoch1, signed({ epoch: 2, admins: ["alice"] }));
-    expect(accept(demoted, signed({ epoch: 3, by: "carol", admins: ["alice", "carol"] }))).toEqual({ verdict: "rejected", reason: "not_admin" });
+    expect(accept(demoted, signed({ epoch: 3, by: "carol", admins: ["alice", "carol"] }))).toEqual({
+      verdict: "rejected",
+      reason: "not_admin",
+    });
   });
 
   test("a promoted member can sign from the next state on; an admin who leaves signs its own leaving", () => {
     const promoted = signed({ epoch: 2, admins: ["alice", "bob", "carol"] });
     const leave = signed({ epoch: 4, members: ["bob", "carol"], admins: ["bob", "carol"], by: "alice" });
     const after = chain(epoch1, promoted, signed({ epoch: 3, by: "bob", name: "bob's now" }), leave);
-    expect(accept(after, signed({ epoch: 5, by: "alice", members: ["alice", "bob", "carol"], admins: ["alice", "bob"] }))).toEqual({
+    expect(
+      accept(after, signed({ epoch: 5, by: "alice", members: ["alice", "bob", "carol"], admins: ["alice", "bob"] })),
+    ).toEqual({
       verdict: "rejected",
       reason: "not_admin",
     });
@@ -288,11 +324,20 @@ describe("acceptance (SECURITY.md §15.4.2)", () => {
           let admins = members.filter((_, i) => p.adminPick[i]);
           if (admins.length === 0) admins = [members[0]!];
           const epoch = Math.max(1, (cur?.epoch ?? 1) + p.epochDelta);
-          const msg = signGroupState(ID[p.signer], { ...base, chat: p.wrongChat ? CHAT + 1 : CHAT, epoch, members, admins, by });
+          const msg = signGroupState(ID[p.signer], {
+            ...base,
+            chat: p.wrongChat ? CHAT + 1 : CHAT,
+            epoch,
+            members,
+            admins,
+            by,
+          });
           const v = accept(cur, msg);
           // The rules, restated.
           const genuine = by === p.signer;
-          const sameContent = cur !== undefined && Buffer.from(groupStateSignedBytes(cur)).equals(Buffer.from(groupStateSignedBytes(msg)));
+          const sameContent =
+            cur !== undefined &&
+            Buffer.from(groupStateSignedBytes(cur)).equals(Buffer.from(groupStateSignedBytes(msg)));
           let expected: string;
           if (p.wrongChat) expected = "wrong_chat";
           else if (cur && epoch < cur.epoch) expected = "stale_epoch";
@@ -317,7 +362,11 @@ describe("acceptance (SECURITY.md §15.4.2)", () => {
 
 describe("reconcile (SECURITY.md §15.4.3)", () => {
   test("the relay agrees", () => {
-    expect(reconcile(epoch1, ["carol", "alice", "bob"])).toEqual({ confirmed: ["alice", "bob", "carol"], unannounced: [], departed: [] });
+    expect(reconcile(epoch1, ["carol", "alice", "bob"])).toEqual({
+      confirmed: ["alice", "bob", "carol"],
+      unannounced: [],
+      departed: [],
+    });
   });
 
   test("the relay added someone no admin announced: unannounced, no keys", () => {
@@ -329,7 +378,11 @@ describe("reconcile (SECURITY.md §15.4.3)", () => {
   });
 
   test("someone left at the relay before a state announced it: departed", () => {
-    expect(reconcile(epoch1, ["alice", "carol"])).toEqual({ confirmed: ["alice", "carol"], unannounced: [], departed: ["bob"] });
+    expect(reconcile(epoch1, ["alice", "carol"])).toEqual({
+      confirmed: ["alice", "carol"],
+      unannounced: [],
+      departed: ["bob"],
+    });
   });
 
   test("both at once, duplicates in the relay's list counted once", () => {
@@ -341,7 +394,11 @@ describe("reconcile (SECURITY.md §15.4.3)", () => {
   });
 
   test("no accepted state yet: everyone the relay lists is unannounced", () => {
-    expect(reconcile(undefined, ["bob", "alice"])).toEqual({ confirmed: [], unannounced: ["alice", "bob"], departed: [] });
+    expect(reconcile(undefined, ["bob", "alice"])).toEqual({
+      confirmed: [],
+      unannounced: ["alice", "bob"],
+      departed: [],
+    });
   });
 });
 
@@ -357,7 +414,13 @@ describe("needsRotation", () => {
 });
 
 describe("senderKeyVerdict (SECURITY.md §15.4.4)", () => {
-  const key = (epoch: number, chat = CHAT): SenderKeyMessage => ({ v: 1, k: "sender_key", chat, epoch, distribution: new Uint8Array(73).fill(1) });
+  const key = (epoch: number, chat = CHAT): SenderKeyMessage => ({
+    v: 1,
+    k: "sender_key",
+    chat,
+    epoch,
+    distribution: new Uint8Array(73).fill(1),
+  });
   const relay = ["alice", "bob", "carol", "mallory"];
 
   test("from a confirmed member at the accepted epoch or an older one: accept", () => {
@@ -372,14 +435,28 @@ describe("senderKeyVerdict (SECURITY.md §15.4.4)", () => {
   });
 
   test("from the unannounced, the departed, strangers, or for another chat: rejected", () => {
-    expect(senderKeyVerdict(epoch1, relay, CHAT, "mallory", key(1))).toEqual({ verdict: "rejected", reason: "not_member" });
-    expect(senderKeyVerdict(epoch1, ["alice", "carol"], CHAT, "bob", key(1))).toEqual({ verdict: "rejected", reason: "not_member" });
-    expect(senderKeyVerdict(epoch1, relay, CHAT, "dave", key(1))).toEqual({ verdict: "rejected", reason: "not_member" });
-    expect(senderKeyVerdict(epoch1, relay, CHAT, "bob", key(1, CHAT + 1))).toEqual({ verdict: "rejected", reason: "wrong_chat" });
+    expect(senderKeyVerdict(epoch1, relay, CHAT, "mallory", key(1))).toEqual({
+      verdict: "rejected",
+      reason: "not_member",
+    });
+    expect(senderKeyVerdict(epoch1, ["alice", "carol"], CHAT, "bob", key(1))).toEqual({
+      verdict: "rejected",
+      reason: "not_member",
+    });
+    expect(senderKeyVerdict(epoch1, relay, CHAT, "dave", key(1))).toEqual({
+      verdict: "rejected",
+      reason: "not_member",
+    });
+    expect(senderKeyVerdict(epoch1, relay, CHAT, "bob", key(1, CHAT + 1))).toEqual({
+      verdict: "rejected",
+      reason: "wrong_chat",
+    });
   });
 
   test("misuse is a usage error", () => {
-    expect(() => senderKeyVerdict(epoch1, relay, CHAT, "bob", { ...key(1), distribution: new Uint8Array(3) })).toThrow(UsageError);
+    expect(() => senderKeyVerdict(epoch1, relay, CHAT, "bob", { ...key(1), distribution: new Uint8Array(3) })).toThrow(
+      UsageError,
+    );
     expect(() => senderKeyVerdict(signed({ chat: 1 }), relay, CHAT, "bob", key(1))).toThrow(UsageError);
   });
 });

@@ -40,7 +40,14 @@ describe("verdicts", () => {
 
   test("a gap names the missing range; late messages fill it", () => {
     const { state, verdicts } = run([1, 2, 5, 3, 6, 4]);
-    expect(verdicts).toEqual([{ kind: "ok" }, { kind: "ok" }, { kind: "gap", from: 3, to: 4 }, { kind: "late" }, { kind: "ok" }, { kind: "late" }]);
+    expect(verdicts).toEqual([
+      { kind: "ok" },
+      { kind: "ok" },
+      { kind: "gap", from: 3, to: 4 },
+      { kind: "late" },
+      { kind: "ok" },
+      { kind: "late" },
+    ]);
     expect(state.missing).toEqual([]);
     expect(missingCount(state)).toBe(0);
   });
@@ -50,7 +57,15 @@ describe("verdicts", () => {
   });
 
   test("duplicates: of the newest, of an old one, of a late one", () => {
-    expect(kinds(run([1, 1, 2, 1, 4, 3, 3]).verdicts)).toEqual(["ok", "duplicate", "ok", "duplicate", "gap", "late", "duplicate"]);
+    expect(kinds(run([1, 1, 2, 1, 4, 3, 3]).verdicts)).toEqual([
+      "ok",
+      "duplicate",
+      "ok",
+      "duplicate",
+      "gap",
+      "late",
+      "duplicate",
+    ]);
   });
 
   test("filling the middle of a gap splits it", () => {
@@ -71,12 +86,19 @@ describe("verdicts", () => {
 
   test("an unanchored tracker starts at its first message; anything older is stale", () => {
     const { verdicts, state } = run([500, 502, 499, 501, 500], unanchoredSequence());
-    expect(verdicts).toEqual([{ kind: "ok" }, { kind: "gap", from: 501, to: 501 }, { kind: "stale" }, { kind: "late" }, { kind: "duplicate" }]);
+    expect(verdicts).toEqual([
+      { kind: "ok" },
+      { kind: "gap", from: 501, to: 501 },
+      { kind: "stale" },
+      { kind: "late" },
+      { kind: "duplicate" },
+    ]);
     expect(state.forgotten).toBe(499);
   });
 
   test("numbers outside 1..2^32 − 1 are a usage error", () => {
-    for (const bad of [0, -1, 1.5, MAX_SEQ + 1, Number.NaN]) expect(() => observe(newSequence(), bad)).toThrow(UsageError);
+    for (const bad of [0, -1, 1.5, MAX_SEQ + 1, Number.NaN])
+      expect(() => observe(newSequence(), bad)).toThrow(UsageError);
     expect(() => observe(newSequence(), 1, { maxMissing: -1 })).toThrow(UsageError);
   });
 });
@@ -100,7 +122,11 @@ describe("bounded memory", () => {
       { from: 8, to: 9 },
     ]);
     expect(state.forgotten).toBe(5);
-    expect(kinds([observe(state, 4).verdict, observe(state, 6).verdict, observe(state, 7).verdict])).toEqual(["stale", "late", "duplicate"]);
+    expect(kinds([observe(state, 4).verdict, observe(state, 6).verdict, observe(state, 7).verdict])).toEqual([
+      "stale",
+      "late",
+      "duplicate",
+    ]);
   });
 
   test("maxMissing 0 forgets every gap at once", () => {
@@ -213,7 +239,9 @@ describe("properties", () => {
       fc.property(delivery, (seqs) => {
         if (seqs.length === 0) return;
         const { verdicts, state } = run(seqs);
-        const reported = verdicts.flatMap((v) => (v.kind === "gap" ? Array.from({ length: v.to - v.from + 1 }, (_, i) => v.from + i) : []));
+        const reported = verdicts.flatMap((v) =>
+          v.kind === "gap" ? Array.from({ length: v.to - v.from + 1 }, (_, i) => v.from + i) : [],
+        );
         const highest = Math.max(...seqs);
         const neverArrived = Array.from({ length: highest }, (_, i) => i + 1).filter((s) => !seqs.includes(s));
         expect(missingCount(state)).toBe(neverArrived.length);

@@ -1,7 +1,13 @@
 /** Display rules (client/protocol/SECURITY.md §15.5): nothing a peer sends reaches the terminal as a control. */
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
-import { CLOCK_SKEW_TOLERANCE_MS, TAB_WIDTH, clockSkewed, displayText, senderLabel } from "../../../client/protocol/text-rules.js";
+import {
+  CLOCK_SKEW_TOLERANCE_MS,
+  TAB_WIDTH,
+  clockSkewed,
+  displayText,
+  senderLabel,
+} from "../../../client/protocol/text-rules.js";
 
 /** Anything a terminal could act on, other than the newline we keep. */
 const DANGEROUS = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]|\p{Cs}/u;

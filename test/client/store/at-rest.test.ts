@@ -37,7 +37,13 @@ describe("sealed columns at rest", () => {
       signingSeed: markerBytes("seed", 32),
       dhPrivate: markerBytes("dhpriv", 32),
     });
-    store.prekeys.putSigned({ id: 1, privateKey: markerBytes("spk", 32), publicKey: new Uint8Array(32), signature: new Uint8Array(64), current: true });
+    store.prekeys.putSigned({
+      id: 1,
+      privateKey: markerBytes("spk", 32),
+      publicKey: new Uint8Array(32),
+      signature: new Uint8Array(64),
+      current: true,
+    });
     store.prekeys.putOneTime([{ id: 1, privateKey: markerBytes("opk", 32), publicKey: new Uint8Array(32) }]);
     store.contacts.pin("bob", fakeIdentity(1));
     store.contacts.setDisplayName("bob", marker("contact display name"));
@@ -45,7 +51,15 @@ describe("sealed columns at rest", () => {
     store.chats.upsert({ id: 1, kind: "group", name: marker("chat name"), myRole: "admin" });
     store.senderKeys.put({ chatId: 1, sender: "bob", keyId: 1, state: utf8(marker("sender key")), own: false });
     for (let i = 0; i < 20; i++) {
-      store.messages.insert({ chatId: 1, relayMsgId: i + 1, sender: "bob", sentAt: i, body: marker(`message body ${i}`), direction: "in", status: "delivered" });
+      store.messages.insert({
+        chatId: 1,
+        relayMsgId: i + 1,
+        sender: "bob",
+        sentAt: i,
+        body: marker(`message body ${i}`),
+        direction: "in",
+        status: "delivered",
+      });
     }
     // Check with the WAL still holding the writes, then after a checkpoint into the main file.
     expect(profileBytes(dir).includes(Buffer.from(MARK))).toBe(false);
@@ -64,8 +78,24 @@ describe("sealed columns at rest", () => {
     const store = openTestStore(dir);
     store.chats.upsert({ id: 1, kind: "group", name: "one", myRole: "admin" });
     store.chats.upsert({ id: 2, kind: "group", name: "two", myRole: "admin" });
-    const a = store.messages.insert({ chatId: 1, relayMsgId: 1, sender: "bob", sentAt: 1, body: "first", direction: "in", status: "delivered" });
-    const b = store.messages.insert({ chatId: 1, relayMsgId: 2, sender: "bob", sentAt: 2, body: "second", direction: "in", status: "delivered" });
+    const a = store.messages.insert({
+      chatId: 1,
+      relayMsgId: 1,
+      sender: "bob",
+      sentAt: 1,
+      body: "first",
+      direction: "in",
+      status: "delivered",
+    });
+    const b = store.messages.insert({
+      chatId: 1,
+      relayMsgId: 2,
+      sender: "bob",
+      sentAt: 2,
+      body: "second",
+      direction: "in",
+      status: "delivered",
+    });
     store.close();
 
     const raw = openDatabase(join(dir, "store.sqlite"));
@@ -109,7 +139,14 @@ describe("sealed columns at rest", () => {
     const sealed = s.seal("messages", "body", [42], utf8("hi"));
     const columnKey = hkdfSha256(key, new Uint8Array(0), utf8(STORE_COLUMN_KEY_LABEL), 32);
     const lp = (b: Uint8Array) => concat(u32be(b.length), b);
-    const ad = concat(new Uint8Array([1]), lp(utf8("messages")), lp(utf8("body")), new Uint8Array([1]), new Uint8Array([2]), lp(utf8("42")));
+    const ad = concat(
+      new Uint8Array([1]),
+      lp(utf8("messages")),
+      lp(utf8("body")),
+      new Uint8Array([1]),
+      new Uint8Array([2]),
+      lp(utf8("42")),
+    );
     expect(sealedAd("messages", "body", [42])).toEqual(ad);
     expect(sealed[0]).toBe(1);
     expect(xchachaDecrypt(columnKey, sealed.subarray(1, 25), sealed.subarray(25), ad)).toEqual(utf8("hi"));
@@ -125,12 +162,18 @@ describe("sealed columns at rest", () => {
   test("property: a value opens only under exactly the table, column and row key it was sealed for", () => {
     const s = new Sealer(testKey(), seededRng(utf8("property nonces..")));
     const part = fc.oneof(fc.string({ maxLength: 8 }), fc.nat({ max: 1000 }), fc.uint8Array({ maxLength: 8 }));
-    const place = fc.record({ table: fc.string({ maxLength: 6 }), column: fc.string({ maxLength: 6 }), key: fc.array(part, { maxLength: 3 }) });
+    const place = fc.record({
+      table: fc.string({ maxLength: 6 }),
+      column: fc.string({ maxLength: 6 }),
+      key: fc.array(part, { maxLength: 3 }),
+    });
     fc.assert(
       fc.property(place, place, fc.uint8Array({ maxLength: 64 }), (a, b, plaintext) => {
         const sealed = s.seal(a.table, a.column, a.key, plaintext);
         expect(s.open(a.table, a.column, a.key, sealed)).toEqual(plaintext);
-        const same = Buffer.from(sealedAd(a.table, a.column, a.key)).equals(Buffer.from(sealedAd(b.table, b.column, b.key)));
+        const same = Buffer.from(sealedAd(a.table, a.column, a.key)).equals(
+          Buffer.from(sealedAd(b.table, b.column, b.key)),
+        );
         if (!same) expect(() => s.open(b.table, b.column, b.key, sealed)).toThrow(CryptoVerificationError);
       }),
       { numRuns: 200 },

@@ -66,7 +66,15 @@ describe("list with unread counts", () => {
     store.chats.upsert({ id: 2, kind: "group", name: "g", myRole: "member" });
     store.chats.upsert({ id: 3, kind: "group", myRole: "member", closed: true });
     const msg = (chatId: number, relayMsgId: number, direction: "in" | "out") =>
-      store.messages.insert({ chatId, relayMsgId, sender: direction === "in" ? "bob" : "me", sentAt: relayMsgId, body: "x", direction, status: "delivered" });
+      store.messages.insert({
+        chatId,
+        relayMsgId,
+        sender: direction === "in" ? "bob" : "me",
+        sentAt: relayMsgId,
+        body: "x",
+        direction,
+        status: "delivered",
+      });
     msg(1, 10, "in");
     msg(1, 11, "out");
     msg(1, 12, "in");
@@ -94,8 +102,24 @@ describe("history paging", () => {
     store.chats.upsert({ id: 1, kind: "group", myRole: "member" });
     store.chats.upsert({ id: 2, kind: "group", myRole: "member" });
     for (let i = 0; i < 23; i++) {
-      store.messages.insert({ chatId: 1, relayMsgId: i + 1, sender: "bob", sentAt: i, body: `m${i}`, direction: "in", status: "delivered" });
-      store.messages.insert({ chatId: 2, relayMsgId: i + 1, sender: "bob", sentAt: i, body: `other${i}`, direction: "in", status: "delivered" });
+      store.messages.insert({
+        chatId: 1,
+        relayMsgId: i + 1,
+        sender: "bob",
+        sentAt: i,
+        body: `m${i}`,
+        direction: "in",
+        status: "delivered",
+      });
+      store.messages.insert({
+        chatId: 2,
+        relayMsgId: i + 1,
+        sender: "bob",
+        sentAt: i,
+        body: `other${i}`,
+        direction: "in",
+        status: "delivered",
+      });
     }
     const seen: string[] = [];
     let beforeId: number | undefined;

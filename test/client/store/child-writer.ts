@@ -17,7 +17,8 @@ import { fromHex, u32be } from "../../../crypto/bytes.js";
 import { ClientStore } from "../../../client/store/index.js";
 
 const [mode, dir, keyHex, chatArg, nArg] = process.argv.slice(2);
-if (!mode || !dir || !keyHex || !chatArg || !nArg) throw new Error("usage: child-writer.ts loop|crash DIR KEYHEX CHAT N");
+if (!mode || !dir || !keyHex || !chatArg || !nArg)
+  throw new Error("usage: child-writer.ts loop|crash DIR KEYHEX CHAT N");
 const chat = Number(chatArg);
 const n = Number(nArg);
 const say = (line: string): void => void writeSync(1, line + "\n");
@@ -29,7 +30,15 @@ say("ready");
 if (mode === "loop") {
   for (let i = 0; i < n; i++) {
     store.transaction(() => {
-      store.messages.insert({ chatId: chat, relayMsgId: i + 1, sender: "child", sentAt: i, body: `loop-${i}`, direction: "in", status: "delivered" });
+      store.messages.insert({
+        chatId: chat,
+        relayMsgId: i + 1,
+        sender: "child",
+        sentAt: i,
+        body: `loop-${i}`,
+        direction: "in",
+        status: "delivered",
+      });
       store.cursors.set(chat, i + 1);
     });
     await new Promise((r) => setTimeout(r, 0));
@@ -39,7 +48,15 @@ if (mode === "loop") {
 } else if (mode === "crash") {
   for (let i = 0; ; i++) {
     store.transaction(() => {
-      store.messages.insert({ chatId: chat, relayMsgId: i + 1, sender: "bob", sentAt: i, body: `crash-${i}`, direction: "in", status: "delivered" });
+      store.messages.insert({
+        chatId: chat,
+        relayMsgId: i + 1,
+        sender: "bob",
+        sentAt: i,
+        body: `crash-${i}`,
+        direction: "in",
+        status: "delivered",
+      });
       store.sessions.put("bob", baseKey, u32be(i));
       if (i === n) {
         say(`inside ${i}`);

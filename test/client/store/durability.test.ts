@@ -42,7 +42,15 @@ describe("transactions", () => {
     expect(() =>
       store.transaction(() => {
         store.sessions.put("bob", BASE, utf8("after"));
-        store.messages.insert({ chatId: 1, relayMsgId: 1, sender: "bob", sentAt: 1, body: "lost", direction: "in", status: "delivered" });
+        store.messages.insert({
+          chatId: 1,
+          relayMsgId: 1,
+          sender: "bob",
+          sentAt: 1,
+          body: "lost",
+          direction: "in",
+          status: "delivered",
+        });
         store.cursors.set(1, 1);
         store.prekeys.putOneTime([{ id: 1, privateKey: new Uint8Array(32), publicKey: new Uint8Array(32) }]);
         throw new Error("decrypt failed halfway");
@@ -60,7 +68,15 @@ describe("transactions", () => {
     const store = openTestStore(dir);
     expect(() =>
       store.transaction(() => {
-        store.messages.insert({ chatId: 1, relayMsgId: 1, sender: "bob", sentAt: 1, body: "x", direction: "in", status: "delivered" });
+        store.messages.insert({
+          chatId: 1,
+          relayMsgId: 1,
+          sender: "bob",
+          sentAt: 1,
+          body: "x",
+          direction: "in",
+          status: "delivered",
+        });
         store.cursors.set(999, 1); // foreign key violation
       }),
     ).toThrow();
@@ -72,10 +88,26 @@ describe("transactions", () => {
     const dir = setUp();
     const store = openTestStore(dir);
     store.transaction(() => {
-      store.messages.insert({ chatId: 1, relayMsgId: 1, sender: "bob", sentAt: 1, body: "kept", direction: "in", status: "delivered" });
+      store.messages.insert({
+        chatId: 1,
+        relayMsgId: 1,
+        sender: "bob",
+        sentAt: 1,
+        body: "kept",
+        direction: "in",
+        status: "delivered",
+      });
       try {
         store.transaction(() => {
-          store.messages.insert({ chatId: 1, relayMsgId: 2, sender: "bob", sentAt: 2, body: "dropped", direction: "in", status: "delivered" });
+          store.messages.insert({
+            chatId: 1,
+            relayMsgId: 2,
+            sender: "bob",
+            sentAt: 2,
+            body: "dropped",
+            direction: "in",
+            status: "delivered",
+          });
           throw new Error("inner");
         });
       } catch {
@@ -101,10 +133,26 @@ describe("two connections on one file", () => {
     const b = openTestStore(dir);
     for (let i = 0; i < 50; i++) {
       a.transaction(() => {
-        a.messages.insert({ chatId: 1, relayMsgId: i + 1, sender: "bob", sentAt: i, body: `a${i}`, direction: "in", status: "delivered" });
+        a.messages.insert({
+          chatId: 1,
+          relayMsgId: i + 1,
+          sender: "bob",
+          sentAt: i,
+          body: `a${i}`,
+          direction: "in",
+          status: "delivered",
+        });
         a.cursors.set(1, i + 1);
       });
-      b.messages.insert({ chatId: 2, relayMsgId: i + 1, sender: "carol", sentAt: i, body: `b${i}`, direction: "in", status: "delivered" });
+      b.messages.insert({
+        chatId: 2,
+        relayMsgId: i + 1,
+        sender: "carol",
+        sentAt: i,
+        body: `b${i}`,
+        direction: "in",
+        status: "delivered",
+      });
       expect(b.cursors.get(1)).toBe(i + 1);
     }
     expect(a.messages.count(2)).toBe(50);
@@ -121,7 +169,15 @@ describe("two connections on one file", () => {
     const store = openTestStore(dir);
     for (let i = 0; i < N; i++) {
       store.transaction(() => {
-        store.messages.insert({ chatId: 1, relayMsgId: i + 1, sender: "bob", sentAt: i, body: `parent-${i}`, direction: "in", status: "delivered" });
+        store.messages.insert({
+          chatId: 1,
+          relayMsgId: i + 1,
+          sender: "bob",
+          sentAt: i,
+          body: `parent-${i}`,
+          direction: "in",
+          status: "delivered",
+        });
         store.cursors.set(1, i + 1);
       });
       await new Promise((r) => setTimeout(r, 0)); // let the lock go now and then, as a real client does between events

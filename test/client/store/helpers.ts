@@ -65,7 +65,9 @@ export interface Child {
 
 /** Spawns `node child-writer.ts ...args` (TypeScript through ts-register.mjs). */
 export function spawnChild(args: string[]): Child {
-  const proc = spawn(process.execPath, ["--import", REGISTER, CHILD_SCRIPT, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const proc = spawn(process.execPath, ["--import", REGISTER, CHILD_SCRIPT, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const lines: string[] = [];
   const waiters: { pred: (l: string) => boolean; resolve: (l: string) => void }[] = [];
   let buf = "";
@@ -85,7 +87,9 @@ export function spawnChild(args: string[]): Child {
     }
   });
   proc.stderr!.setEncoding("utf8").on("data", (c: string) => (stderr += c));
-  const exited = new Promise<number | string>((resolve) => proc.on("close", (code, signal) => resolve(code ?? signal ?? -1)));
+  const exited = new Promise<number | string>((resolve) =>
+    proc.on("close", (code, signal) => resolve(code ?? signal ?? -1)),
+  );
   return {
     proc,
     lines,
@@ -95,7 +99,9 @@ export function spawnChild(args: string[]): Child {
       if (hit !== undefined) return Promise.resolve(hit);
       return new Promise((resolve, reject) => {
         waiters.push({ pred, resolve });
-        void exited.then((code) => reject(new Error(`child exited (${code}) before the expected line; stderr: ${stderr}`)));
+        void exited.then((code) =>
+          reject(new Error(`child exited (${code}) before the expected line; stderr: ${stderr}`)),
+        );
       });
     },
   };

@@ -4,7 +4,13 @@ import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { utf8 } from "../../../crypto/bytes.js";
 import { seededRng } from "../../../crypto/rng.js";
-import { ClientStore, MIGRATIONS, SCHEMA_VERSION, StoreKeyMismatchError, StoreTooNewError } from "../../../client/store/index.js";
+import {
+  ClientStore,
+  MIGRATIONS,
+  SCHEMA_VERSION,
+  StoreKeyMismatchError,
+  StoreTooNewError,
+} from "../../../client/store/index.js";
 import { JOURNAL_KEEP_MS } from "../../../client/store/event-journal.js";
 import { migrate } from "../../../client/store/migrate.js";
 import { openDatabase } from "../../../client/store/sqlite.js";
@@ -24,7 +30,8 @@ describe("opening", () => {
     expect(store.schemaVersion()).toBe(SCHEMA_VERSION);
     expect(statSync(join(dir, "store.sqlite")).mode & 0o777).toBe(0o600);
     store.chats.upsert({ id: 1, kind: "group", myRole: "admin" });
-    for (const f of ["store.sqlite-wal", "store.sqlite-shm"]) expect(statSync(join(dir, f)).mode & 0o777, f).toBe(0o600);
+    for (const f of ["store.sqlite-wal", "store.sqlite-shm"])
+      expect(statSync(join(dir, f)).mode & 0o777, f).toBe(0o600);
     store.close();
     store.close(); // idempotent
     const raw = openDatabase(join(dir, "store.sqlite"));
@@ -56,7 +63,11 @@ describe("opening", () => {
     const raw = openDatabase(join(tempDir(), "m.sqlite"));
     expect(migrate(raw)).toBe(SCHEMA_VERSION);
     const v2 = { version: SCHEMA_VERSION + 1, name: "extra", sql: "CREATE TABLE extra (a INTEGER) STRICT;" };
-    const broken = { version: SCHEMA_VERSION + 2, name: "broken", sql: "CREATE TABLE extra2 (a INTEGER) STRICT; SELECT no_such_function();" };
+    const broken = {
+      version: SCHEMA_VERSION + 2,
+      name: "broken",
+      sql: "CREATE TABLE extra2 (a INTEGER) STRICT; SELECT no_such_function();",
+    };
     expect(() => migrate(raw, () => {}, [...MIGRATIONS, v2, broken])).toThrow();
     expect(raw.pragma("user_version", { simple: true })).toBe(SCHEMA_VERSION);
     expect(raw.prepare("SELECT name FROM sqlite_master WHERE name LIKE 'extra%'").all()).toEqual([]);
@@ -69,11 +80,22 @@ describe("opening", () => {
   test("a schema 1 store is upgraded in place: its messages stay, without a sender clock", () => {
     const { dir, store } = fresh();
     store.chats.upsert({ id: 1, kind: "group", myRole: "admin" });
-    const { id } = store.messages.insert({ chatId: 1, relayMsgId: 5, sender: "bob", sentAt: 1000, body: "old", direction: "in", status: "delivered", senderTs: 900 });
+    const { id } = store.messages.insert({
+      chatId: 1,
+      relayMsgId: 5,
+      sender: "bob",
+      sentAt: 1000,
+      body: "old",
+      direction: "in",
+      status: "delivered",
+      senderTs: 900,
+    });
     store.close();
     const raw = openDatabase(join(dir, "store.sqlite"));
     // As schema 1 wrote it.
-    raw.exec("DROP TABLE group_states; DROP TABLE pending_sender_keys; DROP TABLE event_journal; ALTER TABLE messages DROP COLUMN sender_ts; PRAGMA user_version = 1;");
+    raw.exec(
+      "DROP TABLE group_states; DROP TABLE pending_sender_keys; DROP TABLE event_journal; ALTER TABLE messages DROP COLUMN sender_ts; PRAGMA user_version = 1;",
+    );
     raw.close();
     const again = openTestStore(dir);
     expect(again.schemaVersion()).toBe(SCHEMA_VERSION);
@@ -117,7 +139,13 @@ describe("account", () => {
 describe("prekeys", () => {
   test("signed prekeys: one current, old ones kept, delete", () => {
     const { store } = fresh();
-    const k = (id: number, current: boolean) => ({ id, privateKey: bytes(`spk${id}`, 32), publicKey: bytes(`SPK${id}`, 32), signature: bytes(`sig${id}`, 64), current });
+    const k = (id: number, current: boolean) => ({
+      id,
+      privateKey: bytes(`spk${id}`, 32),
+      publicKey: bytes(`SPK${id}`, 32),
+      signature: bytes(`sig${id}`, 64),
+      current,
+    });
     store.prekeys.putSigned(k(1, true));
     store.prekeys.putSigned(k(2, true));
     expect(store.prekeys.currentSigned()).toMatchObject({ ...k(2, true) });
@@ -133,7 +161,11 @@ describe("prekeys", () => {
     const { store } = fresh();
     const first = store.prekeys.allocateOneTimeIds(3);
     expect(first).toBe(1);
-    const keys = [0, 1, 2].map((i) => ({ id: first + i, privateKey: bytes(`opk${i}`, 32), publicKey: bytes(`OPK${i}`, 32) }));
+    const keys = [0, 1, 2].map((i) => ({
+      id: first + i,
+      privateKey: bytes(`opk${i}`, 32),
+      publicKey: bytes(`OPK${i}`, 32),
+    }));
     store.prekeys.putOneTime(keys);
     expect(store.prekeys.countOneTime()).toBe(3);
     expect(store.prekeys.unpublishedOneTime().map((k) => k.id)).toEqual([1, 2, 3]);
@@ -141,7 +173,12 @@ describe("prekeys", () => {
     expect(store.prekeys.countOneTime(true)).toBe(2);
     expect(store.prekeys.countOneTime(false)).toBe(1);
     const taken = store.prekeys.takeOneTime(3);
-    expect(taken).toMatchObject({ id: 3, privateKey: keys[2]!.privateKey, publicKey: keys[2]!.publicKey, published: false });
+    expect(taken).toMatchObject({
+      id: 3,
+      privateKey: keys[2]!.privateKey,
+      publicKey: keys[2]!.publicKey,
+      published: false,
+    });
     expect(store.prekeys.takeOneTime(3)).toBeUndefined();
     expect(store.prekeys.getOneTime(1)).toMatchObject({ published: true, privateKey: keys[0]!.privateKey });
     // The id of the taken key (the highest) is not handed out again.
@@ -150,7 +187,9 @@ describe("prekeys", () => {
     expect(store.prekeys.deleteOneTime(1)).toBe(true);
     expect(store.prekeys.allocateSignedId()).toBe(1);
     expect(store.prekeys.allocateSignedId()).toBe(2);
-    expect(() => store.prekeys.putOneTime([{ id: 2, privateKey: bytes("x", 32), publicKey: bytes("y", 32) }])).toThrow();
+    expect(() =>
+      store.prekeys.putOneTime([{ id: 2, privateKey: bytes("x", 32), publicKey: bytes("y", 32) }]),
+    ).toThrow();
   });
 });
 
@@ -161,14 +200,25 @@ describe("contacts", () => {
     expect(store.contacts.pin("bob", k1)).toBe("pinned");
     expect(store.contacts.pin("bob", k1)).toBe("same");
     store.contacts.setDisplayName("bob", "Bobby");
-    expect(store.contacts.get("bob")).toMatchObject({ identity: k1, verified: false, keyChanged: false, pendingIdentity: null, displayName: "Bobby" });
+    expect(store.contacts.get("bob")).toMatchObject({
+      identity: k1,
+      verified: false,
+      keyChanged: false,
+      pendingIdentity: null,
+      displayName: "Bobby",
+    });
     expect(store.contacts.pin("bob", k2)).toBe("changed");
     expect(store.contacts.get("bob")).toMatchObject({ identity: k1, keyChanged: true, pendingIdentity: k2 });
     expect(store.contacts.pin("bob", k1)).toBe("changed"); // still pending until the user acts
     expect(store.contacts.pin("bob", k3)).toBe("changed");
     expect(store.contacts.get("bob")!.pendingIdentity).toEqual(k3);
     store.contacts.acceptChange("bob");
-    expect(store.contacts.get("bob")).toMatchObject({ identity: k3, keyChanged: false, pendingIdentity: null, verified: false });
+    expect(store.contacts.get("bob")).toMatchObject({
+      identity: k3,
+      keyChanged: false,
+      pendingIdentity: null,
+      verified: false,
+    });
     expect(() => store.contacts.acceptChange("bob")).toThrow(UsageError);
     expect(store.contacts.list().map((c) => c.username)).toEqual(["bob"]);
   });
@@ -198,7 +248,12 @@ describe("sessions", () => {
     const b1 = bytes("base1", 32);
     const b2 = bytes("base2", 32);
     store.sessions.put("bob", b1, utf8("state 1"));
-    expect(store.sessions.current("bob")).toMatchObject({ peer: "bob", baseKey: b1, state: utf8("state 1"), current: true });
+    expect(store.sessions.current("bob")).toMatchObject({
+      peer: "bob",
+      baseKey: b1,
+      state: utf8("state 1"),
+      current: true,
+    });
     store.sessions.put("bob", b2, utf8("state 2"));
     expect(store.sessions.current("bob")!.baseKey).toEqual(b1); // not made current
     store.sessions.put("bob", b2, utf8("state 2b"), { makeCurrent: true });
@@ -227,10 +282,27 @@ describe("chats, members, cursors", () => {
   test("upsert keeps the name and the closed flag unless given", () => {
     const { store } = fresh();
     const c = store.chats.upsert({ id: 5, kind: "group", name: "Ops", myRole: "admin", createdAt: 10 });
-    expect(c).toEqual({ id: 5, kind: "group", peer: null, name: "Ops", closed: false, myRole: "admin", createdAt: 10, lastReadMsg: 0 });
+    expect(c).toEqual({
+      id: 5,
+      kind: "group",
+      peer: null,
+      name: "Ops",
+      closed: false,
+      myRole: "admin",
+      createdAt: 10,
+      lastReadMsg: 0,
+    });
     store.chats.setClosed(5, true);
-    expect(store.chats.upsert({ id: 5, kind: "group", myRole: "member" })).toMatchObject({ name: "Ops", closed: true, myRole: "member", createdAt: 10 });
-    expect(store.chats.upsert({ id: 5, kind: "group", myRole: "member", name: null, closed: false })).toMatchObject({ name: null, closed: false });
+    expect(store.chats.upsert({ id: 5, kind: "group", myRole: "member" })).toMatchObject({
+      name: "Ops",
+      closed: true,
+      myRole: "member",
+      createdAt: 10,
+    });
+    expect(store.chats.upsert({ id: 5, kind: "group", myRole: "member", name: null, closed: false })).toMatchObject({
+      name: null,
+      closed: false,
+    });
     store.chats.setName(5, "Ops 2");
     expect(store.chats.get(5)!.name).toBe("Ops 2");
     expect(store.chats.setMyRole(5, "admin")).toBe(true);
@@ -252,7 +324,10 @@ describe("chats, members, cursors", () => {
       { username: "bob", role: "member", announced: false },
     ]);
     store.members.setAnnounced(1, "bob", true);
-    store.members.set(1, [{ username: "bob", role: "admin" }, { username: "carol", role: "member" }]);
+    store.members.set(1, [
+      { username: "bob", role: "admin" },
+      { username: "carol", role: "member" },
+    ]);
     expect(store.members.list(1)).toEqual([
       { username: "bob", role: "admin", announced: true },
       { username: "carol", role: "member", announced: false },
@@ -271,7 +346,15 @@ describe("chats, members, cursors", () => {
     expect(store.cursors.get(3)).toBe(10);
     expect(store.cursors.list()).toEqual([{ chatId: 3, lastAcked: 10 }]);
     store.members.set(3, [{ username: "bob", role: "member" }]);
-    store.messages.insert({ chatId: 3, relayMsgId: 1, sender: "bob", sentAt: 1, body: "hi", direction: "in", status: "delivered" });
+    store.messages.insert({
+      chatId: 3,
+      relayMsgId: 1,
+      sender: "bob",
+      sentAt: 1,
+      body: "hi",
+      direction: "in",
+      status: "delivered",
+    });
     store.senderKeys.put({ chatId: 3, sender: "bob", keyId: 1, state: utf8("s"), own: false });
     store.outbox.add({ idem: bytes("idem", 16), chatId: 3, envelope: utf8("e") });
     expect(store.chats.delete(3)).toBe(true);
@@ -288,15 +371,38 @@ describe("messages", () => {
   test("insert is idempotent on (chat, relay id); markSent; status; sender seq", () => {
     const { store } = fresh();
     store.chats.upsert({ id: 1, kind: "group", myRole: "member" });
-    const m = { chatId: 1, relayMsgId: 100, sender: "bob", sentAt: 5, body: "hello", direction: "in" as const, status: "delivered" as const, senderSeq: 3 };
+    const m = {
+      chatId: 1,
+      relayMsgId: 100,
+      sender: "bob",
+      sentAt: 5,
+      body: "hello",
+      direction: "in" as const,
+      status: "delivered" as const,
+      senderSeq: 3,
+    };
     const a = store.messages.insert(m);
     expect(a.inserted).toBe(true);
     expect(store.messages.insert({ ...m, body: "replayed" })).toEqual({ id: a.id, inserted: false });
     expect(store.messages.get(a.id)).toMatchObject({ ...m, id: a.id, body: "hello" });
     expect(store.messages.getByRelayId(1, 100)!.id).toBe(a.id);
 
-    const out = store.messages.insert({ chatId: 1, sender: "me", sentAt: 6, body: "sending", direction: "out", status: "pending" });
-    const out2 = store.messages.insert({ chatId: 1, sender: "me", sentAt: 7, body: null, direction: "out", status: "pending" });
+    const out = store.messages.insert({
+      chatId: 1,
+      sender: "me",
+      sentAt: 6,
+      body: "sending",
+      direction: "out",
+      status: "pending",
+    });
+    const out2 = store.messages.insert({
+      chatId: 1,
+      sender: "me",
+      sentAt: 7,
+      body: null,
+      direction: "out",
+      status: "pending",
+    });
     expect(out2.inserted).toBe(true); // several pending messages without relay id
     expect(store.messages.get(out.id)).toMatchObject({ relayMsgId: null, status: "pending", body: "sending" });
     store.messages.markSent(out.id, 101, 60);
@@ -316,14 +422,27 @@ describe("outbox and sender keys", () => {
   test("outbox: add in order, bump, remove", () => {
     const { store } = fresh();
     store.chats.upsert({ id: 1, kind: "group", myRole: "member" });
-    const msg = store.messages.insert({ chatId: 1, sender: "me", sentAt: 1, body: "x", direction: "out", status: "pending" });
+    const msg = store.messages.insert({
+      chatId: 1,
+      sender: "me",
+      sentAt: 1,
+      body: "x",
+      direction: "out",
+      status: "pending",
+    });
     const i1 = bytes("i1", 16);
     const i2 = bytes("i2", 16);
     store.outbox.add({ idem: i2, chatId: 1, messageId: msg.id, envelope: utf8("env 2") });
     store.outbox.add({ idem: i1, chatId: 1, envelope: utf8("env 1"), to: "bob" });
     expect(store.outbox.list().map((o) => o.idem)).toEqual([i2, i1]);
     expect(store.outbox.bumpAttempts(i1)).toBe(true);
-    expect(store.outbox.get(i1)).toMatchObject({ chatId: 1, messageId: null, envelope: utf8("env 1"), to: "bob", attempts: 1 });
+    expect(store.outbox.get(i1)).toMatchObject({
+      chatId: 1,
+      messageId: null,
+      envelope: utf8("env 1"),
+      to: "bob",
+      attempts: 1,
+    });
     expect(store.outbox.get(i2)).toMatchObject({ messageId: msg.id, to: null, attempts: 0 });
     expect(() => store.outbox.add({ idem: i1, chatId: 1, envelope: utf8("dup") })).toThrow();
     expect(() => store.outbox.add({ idem: bytes("short", 15), chatId: 1, envelope: utf8("x") })).toThrow(UsageError);
@@ -385,7 +504,9 @@ describe("group states and pending sender keys", () => {
 
     // A sealed value moved to another row does not open.
     const raw = openDatabase(store.path);
-    raw.prepare("UPDATE group_states SET state = (SELECT state FROM group_states WHERE chat_id = 1) WHERE chat_id = 2").run();
+    raw
+      .prepare("UPDATE group_states SET state = (SELECT state FROM group_states WHERE chat_id = 1) WHERE chat_id = 2")
+      .run();
     raw.close();
     expect(() => store.groupStates.getState(2)).toThrow();
     expect(store.chats.delete(2)).toBe(true);
@@ -430,8 +551,10 @@ describe("group states and pending sender keys", () => {
     expect(again.groupStates.listPending(2)).toEqual([]);
     // The reserved rows are gone; real sender keys stay.
     expect(again.senderKeys.list(1).map((k) => [k.sender, k.keyId])).toEqual([["me", 1]]);
-    expect(again.senderKeys.list(2).map((k) => [k.sender, k.keyId, k.state])).toEqual([["bob", 3, utf8("a real sender key")]]);
-    again.groupStates.setHolders(1, "{\"keyId\":10,\"users\":[]}");
+    expect(again.senderKeys.list(2).map((k) => [k.sender, k.keyId, k.state])).toEqual([
+      ["bob", 3, utf8("a real sender key")],
+    ]);
+    again.groupStates.setHolders(1, '{"keyId":10,"users":[]}');
     again.close();
 
     // Opening again moves nothing and changes nothing.
@@ -451,7 +574,9 @@ describe("group states and pending sender keys", () => {
     store.senderKeys.put({ chatId: 1, sender: "", keyId: 1, state: utf8("{}"), own: false });
     store.close();
     const again = openTestStore(dir);
-    expect(again.groupStates.listPending(1)).toEqual([{ chatId: 1, sender: "carol", epoch: 3, message: utf8("newer") }]);
+    expect(again.groupStates.listPending(1)).toEqual([
+      { chatId: 1, sender: "carol", epoch: 3, message: utf8("newer") },
+    ]);
     expect(again.groupStates.getState(1)).toBeUndefined();
     expect(again.groupStates.getHolders(1)).toBeUndefined();
     expect(again.senderKeys.list(1)).toEqual([]);
@@ -470,7 +595,9 @@ describe("event journal", () => {
     expect(store.journal.after(0, 1)).toHaveLength(1);
     // A sealed entry moved to another row does not open; the others still do.
     const raw = openDatabase(store.path);
-    raw.prepare("UPDATE event_journal SET event = (SELECT event FROM event_journal WHERE id = ?) WHERE id = ?").run(ids[0]!, ids[1]!);
+    raw
+      .prepare("UPDATE event_journal SET event = (SELECT event FROM event_journal WHERE id = ?) WHERE id = ?")
+      .run(ids[0]!, ids[1]!);
     raw.close();
     expect(store.journal.after(ids[0]!)).toEqual([
       { id: ids[1], json: undefined },

@@ -42,7 +42,8 @@ export async function load(url, context, next) {
   const id = createHash("sha256").update(`${fileName}\0${st.size}\0${st.mtimeMs}`).digest("hex");
   const cached = join(CACHE, `${id}.js`);
   const useCache = cacheUsable();
-  if (useCache && existsSync(cached)) return { format: "module", source: readFileSync(cached, "utf8"), shortCircuit: true };
+  if (useCache && existsSync(cached))
+    return { format: "module", source: readFileSync(cached, "utf8"), shortCircuit: true };
   ts ??= (await import("typescript")).default;
   const out = ts.transpileModule(readFileSync(fileName, "utf8"), {
     fileName,

@@ -26,10 +26,13 @@ describe("listMigrations", () => {
     expect(listMigrations(dir).map((m) => m.version)).toEqual([1, 2, 10]);
   });
 
-  test.each([["init.sql"], ["0000_zero.sql"], ["0003 spaces.sql"], ["3.sql"]])("refuses a misnamed file: %s", (name) => {
-    writeFileSync(join(dir, name), "");
-    expect(() => listMigrations(dir)).toThrow(/NNNN_name\.sql/);
-  });
+  test.each([["init.sql"], ["0000_zero.sql"], ["0003 spaces.sql"], ["3.sql"]])(
+    "refuses a misnamed file: %s",
+    (name) => {
+      writeFileSync(join(dir, name), "");
+      expect(() => listMigrations(dir)).toThrow(/NNNN_name\.sql/);
+    },
+  );
 
   test("refuses two files with one version", () => {
     writeFileSync(join(dir, "0001_a.sql"), "");

@@ -76,7 +76,10 @@ describe.skipIf(url === undefined || url === "")("RelayStore on PostgreSQL", () 
       const [one, two] = [driver(dbUrl, 2), driver(dbUrl, 2)];
       const [appliedByOne, appliedByTwo] = await Promise.all([migrate(one), migrate(two)]);
       expect([...appliedByOne, ...appliedByTwo].sort()).toEqual([1, 2]);
-      expect(await one.query("SELECT version FROM schema_migrations ORDER BY version")).toEqual([{ version: 1 }, { version: 2 }]);
+      expect(await one.query("SELECT version FROM schema_migrations ORDER BY version")).toEqual([
+        { version: 1 },
+        { version: 2 },
+      ]);
       expect(await migrate(two)).toEqual([]);
     });
 
@@ -84,7 +87,9 @@ describe.skipIf(url === undefined || url === "")("RelayStore on PostgreSQL", () 
       const { store } = harness!;
       const other = new RelayStore(driver(testDbUrl));
       const alice = await makeAccount(store, "alice", { opks: 40 });
-      const bundles = await Promise.all(Array.from({ length: 50 }, (_, i) => (i % 2 ? store : other).takeBundle(alice.id)));
+      const bundles = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => (i % 2 ? store : other).takeBundle(alice.id)),
+      );
       const ids = bundles.map((b) => b?.oneTimePrekey?.keyId).filter((id): id is number => id !== undefined);
       expect(ids).toHaveLength(40);
       expect(new Set(ids).size).toBe(40);

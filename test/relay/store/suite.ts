@@ -45,7 +45,9 @@ export function storeSuite(get: () => Harness): void {
       const { db } = get();
       expect(await migrate(db)).toEqual([]);
       expect(await migrate(db)).toEqual([]);
-      const rows = await db.query<{ version: number; name: string }>("SELECT version, name FROM schema_migrations ORDER BY version");
+      const rows = await db.query<{ version: number; name: string }>(
+        "SELECT version, name FROM schema_migrations ORDER BY version",
+      );
       expect(rows).toEqual([
         { version: 1, name: "0001_init.sql" },
         { version: 2, name: "0002_insert_messages_function.sql" },
@@ -56,12 +58,19 @@ export function storeSuite(get: () => Harness): void {
       const { db } = get();
       const dir = mkdtempSync(join(tmpdir(), "smsg-migrations-"));
       try {
-        for (const f of ["0001_init.sql", "0002_insert_messages_function.sql"]) copyFileSync(join(migrationsDir(), f), join(dir, f));
-        writeFileSync(join(dir, "0003_broken.sql"), "CREATE TABLE half_done (x int);\nSELECT no_such_column FROM accounts;\n");
+        for (const f of ["0001_init.sql", "0002_insert_messages_function.sql"])
+          copyFileSync(join(migrationsDir(), f), join(dir, f));
+        writeFileSync(
+          join(dir, "0003_broken.sql"),
+          "CREATE TABLE half_done (x int);\nSELECT no_such_column FROM accounts;\n",
+        );
         await expect(migrate(db, dir)).rejects.toThrow(/migration 0003_broken\.sql failed/);
         const tables = await db.query("SELECT 1 FROM information_schema.tables WHERE table_name = 'half_done'");
         expect(tables).toEqual([]);
-        expect(await db.query("SELECT version FROM schema_migrations ORDER BY version")).toEqual([{ version: 1 }, { version: 2 }]);
+        expect(await db.query("SELECT version FROM schema_migrations ORDER BY version")).toEqual([
+          { version: 1 },
+          { version: 2 },
+        ]);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
@@ -123,7 +132,13 @@ export function storeSuite(get: () => Harness): void {
     test("an invite with 2 uses admits exactly 2 accounts; a refused signup keeps the use", async () => {
       const { store } = get();
       const code = bytes(32);
-      const invite = await store.createInvite({ codeHash: sha256(code), uses: 2, expiresAt: null, grantsAdmin: false, createdBy: null });
+      const invite = await store.createInvite({
+        codeHash: sha256(code),
+        uses: 2,
+        expiresAt: null,
+        grantsAdmin: false,
+        createdBy: null,
+      });
       expect(invite.usesLeft).toBe(2);
       const signup = (username: string) =>
         store.createAccountWithInvite({
@@ -162,7 +177,13 @@ export function storeSuite(get: () => Harness): void {
     test("an invite is valid strictly before its expiry; grantsAdmin makes an admin", async () => {
       const { store } = get();
       const code = bytes(32);
-      await store.createInvite({ codeHash: sha256(code), uses: 5, expiresAt: at(1000), grantsAdmin: true, createdBy: null });
+      await store.createInvite({
+        codeHash: sha256(code),
+        uses: 5,
+        expiresAt: at(1000),
+        grantsAdmin: true,
+        createdBy: null,
+      });
       const signup = (username: string, now: Date) =>
         store.createAccountWithInvite({
           inviteCodeHash: sha256(code),
@@ -287,7 +308,11 @@ export function storeSuite(get: () => Harness): void {
       const { store } = get();
       const a = await makeAccount(store, "alice");
       const b = await makeAccount(store, "bob");
-      const results = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? store.openDirectChat(a.id, b.id) : store.openDirectChat(b.id, a.id))));
+      const results = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          i % 2 ? store.openDirectChat(a.id, b.id) : store.openDirectChat(b.id, a.id),
+        ),
+      );
       expect(new Set(results.map((r) => r.chat.id)).size).toBe(1);
       expect(results.filter((r) => r.created)).toHaveLength(1);
       expect(results.every((r) => r.chat.members.length === 2)).toBe(true);
@@ -331,109 +356,119 @@ export function storeSuite(get: () => Harness): void {
   // Small batches go through the one-statement function, large ones through the transaction
   // (RelayStore.insertMessages); every case runs through both.
   for (const path of ["one statement", "transaction"] as const)
-  describe(`insertMessages (${path})`, () => {
-    const get = (): Harness => {
-      const h = getHarness();
-      return path === "one statement"
-        ? { ...h, store: new RelayStore(h.db, { singleStatementMaxBatch: Number.MAX_SAFE_INTEGER }) }
-        : { ...h, store: new RelayStore(h.db, { singleStatementMaxBatch: 0 }) };
-    };
-    async function twoPeople() {
-      const { store } = get();
-      const a = await makeAccount(store, "alice");
-      const b = await makeAccount(store, "bob");
-      const { chat } = await store.openDirectChat(a.id, b.id);
-      return { a, b, chat };
-    }
+    describe(`insertMessages (${path})`, () => {
+      const get = (): Harness => {
+        const h = getHarness();
+        return path === "one statement"
+          ? { ...h, store: new RelayStore(h.db, { singleStatementMaxBatch: Number.MAX_SAFE_INTEGER }) }
+          : { ...h, store: new RelayStore(h.db, { singleStatementMaxBatch: 0 }) };
+      };
+      async function twoPeople() {
+        const { store } = get();
+        const a = await makeAccount(store, "alice");
+        const b = await makeAccount(store, "bob");
+        const { chat } = await store.openDirectChat(a.id, b.id);
+        return { a, b, chat };
+      }
 
-    test("a batch is stored in one go, ids increasing in batch order, created_at = now", async () => {
-      const { db, store } = get();
-      const { a, b, chat } = await twoPeople();
-      const batch = [msg(chat.id, a.id), msg(chat.id, b.id), msg(chat.id, a.id)];
-      const results = (await store.insertMessages(batch, at(5))).map(ok);
-      expect(results.map((r) => r.duplicate)).toEqual([false, false, false]);
-      expect(results.map((r) => r.id)).toEqual([1, 2, 3]);
-      expect(results.every((r) => r.createdAt.getTime() === at(5).getTime())).toBe(true);
-      expect(await countRows(db, "messages")).toBe(3);
-      expect(await store.insertMessages([], T0)).toEqual([]);
-    });
+      test("a batch is stored in one go, ids increasing in batch order, created_at = now", async () => {
+        const { db, store } = get();
+        const { a, b, chat } = await twoPeople();
+        const batch = [msg(chat.id, a.id), msg(chat.id, b.id), msg(chat.id, a.id)];
+        const results = (await store.insertMessages(batch, at(5))).map(ok);
+        expect(results.map((r) => r.duplicate)).toEqual([false, false, false]);
+        expect(results.map((r) => r.id)).toEqual([1, 2, 3]);
+        expect(results.every((r) => r.createdAt.getTime() === at(5).getTime())).toBe(true);
+        expect(await countRows(db, "messages")).toBe(3);
+        expect(await store.insertMessages([], T0)).toEqual([]);
+      });
 
-    test("a retry returns the original id and created_at and stores nothing new", async () => {
-      const { db, store } = get();
-      const { a, chat } = await twoPeople();
-      const send = msg(chat.id, a.id);
-      const original = ok((await store.insertMessages([send], at(1)))[0]);
-      const retry = ok((await store.insertMessages([{ ...send, envelope: bytes(48) }], at(2)))[0]);
-      expect(retry).toEqual({ ...original, duplicate: true });
-      expect(await countRows(db, "messages")).toBe(1);
-      // Still recognised after the chat was closed.
-      await store.setClosed(chat.id, true);
-      expect(ok((await store.insertMessages([send], at(3)))[0]).id).toBe(original.id);
-    });
+      test("a retry returns the original id and created_at and stores nothing new", async () => {
+        const { db, store } = get();
+        const { a, chat } = await twoPeople();
+        const send = msg(chat.id, a.id);
+        const original = ok((await store.insertMessages([send], at(1)))[0]);
+        const retry = ok((await store.insertMessages([{ ...send, envelope: bytes(48) }], at(2)))[0]);
+        expect(retry).toEqual({ ...original, duplicate: true });
+        expect(await countRows(db, "messages")).toBe(1);
+        // Still recognised after the chat was closed.
+        await store.setClosed(chat.id, true);
+        expect(ok((await store.insertMessages([send], at(3)))[0]).id).toBe(original.id);
+      });
 
-    test("the same (sender, idem) twice in one batch is stored once", async () => {
-      const { db, store } = get();
-      const { a, chat } = await twoPeople();
-      const send = msg(chat.id, a.id);
-      const [first, second, third] = await store.insertMessages([send, msg(chat.id, a.id), send], T0);
-      expect(ok(first).duplicate).toBe(false);
-      expect(ok(third)).toEqual({ ...ok(first), duplicate: true });
-      expect(ok(second).id).not.toBe(ok(first).id);
-      expect(await countRows(db, "messages")).toBe(2);
-    });
+      test("the same (sender, idem) twice in one batch is stored once", async () => {
+        const { db, store } = get();
+        const { a, chat } = await twoPeople();
+        const send = msg(chat.id, a.id);
+        const [first, second, third] = await store.insertMessages([send, msg(chat.id, a.id), send], T0);
+        expect(ok(first).duplicate).toBe(false);
+        expect(ok(third)).toEqual({ ...ok(first), duplicate: true });
+        expect(ok(second).id).not.toBe(ok(first).id);
+        expect(await countRows(db, "messages")).toBe(2);
+      });
 
-    test("another sender may reuse an idem; the same sender reusing it in another chat is a conflict", async () => {
-      const { store } = get();
-      const { a, b, chat } = await twoPeople();
-      const group = await store.createGroupChat(a.id, [b.id]);
-      const idem = bytes(16);
-      const [fromA, fromB] = await store.insertMessages([msg(chat.id, a.id, { idem }), msg(chat.id, b.id, { idem })], T0);
-      expect(ok(fromA).duplicate).toBe(false);
-      expect(ok(fromB).duplicate).toBe(false);
-      expect(ok(fromB).id).not.toBe(ok(fromA).id);
-      expect(await store.insertMessages([msg(group.id, a.id, { idem })], T0)).toEqual([{ ok: false, reason: "idem_conflict" }]);
-      // Within one batch too.
-      const idem2 = bytes(16);
-      const [x, y] = await store.insertMessages([msg(chat.id, a.id, { idem: idem2 }), msg(group.id, a.id, { idem: idem2 })], T0);
-      expect(ok(x).duplicate).toBe(false);
-      expect(y).toEqual({ ok: false, reason: "idem_conflict" });
-    });
+      test("another sender may reuse an idem; the same sender reusing it in another chat is a conflict", async () => {
+        const { store } = get();
+        const { a, b, chat } = await twoPeople();
+        const group = await store.createGroupChat(a.id, [b.id]);
+        const idem = bytes(16);
+        const [fromA, fromB] = await store.insertMessages(
+          [msg(chat.id, a.id, { idem }), msg(chat.id, b.id, { idem })],
+          T0,
+        );
+        expect(ok(fromA).duplicate).toBe(false);
+        expect(ok(fromB).duplicate).toBe(false);
+        expect(ok(fromB).id).not.toBe(ok(fromA).id);
+        expect(await store.insertMessages([msg(group.id, a.id, { idem })], T0)).toEqual([
+          { ok: false, reason: "idem_conflict" },
+        ]);
+        // Within one batch too.
+        const idem2 = bytes(16);
+        const [x, y] = await store.insertMessages(
+          [msg(chat.id, a.id, { idem: idem2 }), msg(group.id, a.id, { idem: idem2 })],
+          T0,
+        );
+        expect(ok(x).duplicate).toBe(false);
+        expect(y).toEqual({ ok: false, reason: "idem_conflict" });
+      });
 
-    test("refused sends are typed, and do not stop the rest of the batch", async () => {
-      const { db, store } = get();
-      const { a, b, chat } = await twoPeople();
-      const c = await makeAccount(store, "carol");
-      const closed = await store.createGroupChat(a.id, [b.id]);
-      await store.setClosed(closed.id, true);
-      const results = await store.insertMessages(
-        [
-          msg(999, a.id),
-          msg(chat.id, c.id),
-          msg(closed.id, a.id),
-          msg(closed.id, c.id),
-          msg(chat.id, a.id, { recipientId: c.id }),
-          msg(chat.id, a.id, { recipientId: b.id }),
-        ],
-        T0,
-      );
-      expect(results.map((r) => (r.ok ? "ok" : r.reason))).toEqual([
-        "chat_unknown",
-        "not_member",
-        "chat_closed",
-        "not_member",
-        "recipient_not_member",
-        "ok",
-      ]);
-      expect(await countRows(db, "messages")).toBe(1);
-    });
+      test("refused sends are typed, and do not stop the rest of the batch", async () => {
+        const { db, store } = get();
+        const { a, b, chat } = await twoPeople();
+        const c = await makeAccount(store, "carol");
+        const closed = await store.createGroupChat(a.id, [b.id]);
+        await store.setClosed(closed.id, true);
+        const results = await store.insertMessages(
+          [
+            msg(999, a.id),
+            msg(chat.id, c.id),
+            msg(closed.id, a.id),
+            msg(closed.id, c.id),
+            msg(chat.id, a.id, { recipientId: c.id }),
+            msg(chat.id, a.id, { recipientId: b.id }),
+          ],
+          T0,
+        );
+        expect(results.map((r) => (r.ok ? "ok" : r.reason))).toEqual([
+          "chat_unknown",
+          "not_member",
+          "chat_closed",
+          "not_member",
+          "recipient_not_member",
+          "ok",
+        ]);
+        expect(await countRows(db, "messages")).toBe(1);
+      });
 
-    test("a database error fails the whole batch and stores nothing", async () => {
-      const { db, store } = get();
-      const { a, chat } = await twoPeople();
-      await expect(store.insertMessages([msg(chat.id, a.id), msg(chat.id, a.id, { idem: bytes(15) })], T0)).rejects.toThrow();
-      expect(await countRows(db, "messages")).toBe(0);
+      test("a database error fails the whole batch and stores nothing", async () => {
+        const { db, store } = get();
+        const { a, chat } = await twoPeople();
+        await expect(
+          store.insertMessages([msg(chat.id, a.id), msg(chat.id, a.id, { idem: bytes(15) })], T0),
+        ).rejects.toThrow();
+        expect(await countRows(db, "messages")).toBe(0);
+      });
     });
-  });
 
   describe("delivery", () => {
     test("pendingFor: every chat, ordered by id, paged, own and others' directed messages excluded", async () => {
@@ -504,7 +539,14 @@ export function storeSuite(get: () => Harness): void {
       await store.insertMessages([msg(chat.id, a.id), msg(chat.id, b.id, { recipientId: a.id, envelope })], at(7));
       const found = await store.messagesByIds([2, 999, 1, 2]);
       expect(found.map((m) => m.id)).toEqual([1, 2]);
-      expect(found[1]).toEqual({ id: 2, chatId: chat.id, senderId: b.id, recipientId: a.id, envelope, createdAt: at(7) });
+      expect(found[1]).toEqual({
+        id: 2,
+        chatId: chat.id,
+        senderId: b.id,
+        recipientId: a.id,
+        envelope,
+        createdAt: at(7),
+      });
       expect(await store.messagesByIds([])).toEqual([]);
     });
 
@@ -531,7 +573,12 @@ export function storeSuite(get: () => Harness): void {
       const c = await makeAccount(store, "carol");
       const group = await store.createGroupChat(a.id, [b.id, c.id]);
       await store.insertMessages(
-        [msg(group.id, b.id), msg(group.id, a.id, { recipientId: c.id }), msg(group.id, a.id, { recipientId: b.id }), msg(group.id, a.id)],
+        [
+          msg(group.id, b.id),
+          msg(group.id, a.id, { recipientId: c.id }),
+          msg(group.id, a.id, { recipientId: b.id }),
+          msg(group.id, a.id),
+        ],
         T0,
       );
       expect((await store.fetchChatMessages(group.id, b.id, 0, 10)).map((m) => m.id)).toEqual([1, 3, 4]);
