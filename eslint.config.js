@@ -11,8 +11,10 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   prettier,
   {
-    languageOptions: { globals: { process: "readonly", console: "readonly", Buffer: "readonly" } },
+    languageOptions: { globals: { process: "readonly", console: "readonly", Buffer: "readonly", URL: "readonly" } },
     rules: {
+      // `let { a, b } = …` where only some are reassigned stays one declaration.
+      "prefer-const": ["error", { destructuring: "all", ignoreReadBeforeAssign: true }],
       // tsc's noUnusedLocals/noUnusedParameters already fail the build; a leading underscore
       // marks a parameter kept for its position.
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],

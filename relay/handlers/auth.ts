@@ -98,7 +98,7 @@ export async function handleLogin(conn: ClientConnection, msg: ClientMessageOf<"
   const addrKey = `addr:${conn.remoteAddress}`;
   backoffWait(conn, [addrKey]);
   const account = await ctx.store.accountByUsername(msg.username);
-  let identity = DUMMY_IDENTITY;
+  let identity: ReturnType<typeof decodeIdentityPublic>;
   try {
     // Decoded (its binding signature verified) for a missing account too: the same work either way.
     identity = decodeIdentityPublic(account?.identity ?? DUMMY_IDENTITY_BYTES);

@@ -85,8 +85,7 @@ export class RecordDecoder {
         len = (chunk[off]! << 8) | chunk[off + 1]!;
         off += RECORD_HEADER_BYTES;
       } else {
-        this.head = chunk[off]!;
-        off += 1;
+        this.head = chunk[off]!; // the rest of the chunk is this one byte
         break;
       }
       if (len < RECORD_MIN_BYTES) {

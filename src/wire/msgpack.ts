@@ -183,7 +183,7 @@ export function scanMsgpack(bytes: Uint8Array, limits: MsgpackLimits = DEFAULT_M
           map = true;
           break; // map 32
         case 0xc1:
-          bad("the unused type byte 0xc1");
+          return bad("the unused type byte 0xc1");
         default: // 0xc7–0xc9 ext 8/16/32, 0xd4–0xd8 fixext
           bad("extension types are not accepted");
       }

@@ -93,8 +93,14 @@ function hchacha20(key: Uint8Array, nonce16: Uint8Array): Uint8Array {
     s[b] = rotl(s[b]! ^ s[c]!, 7);
   };
   for (let r = 0; r < 10; r++) {
-    (qr(0, 4, 8, 12), qr(1, 5, 9, 13), qr(2, 6, 10, 14), qr(3, 7, 11, 15));
-    (qr(0, 5, 10, 15), qr(1, 6, 11, 12), qr(2, 7, 8, 13), qr(3, 4, 9, 14));
+    qr(0, 4, 8, 12);
+    qr(1, 5, 9, 13);
+    qr(2, 6, 10, 14);
+    qr(3, 7, 11, 15);
+    qr(0, 5, 10, 15);
+    qr(1, 6, 11, 12);
+    qr(2, 7, 8, 13);
+    qr(3, 4, 9, 14);
   }
   const out = new Uint8Array(32);
   const ov = new DataView(out.buffer);

@@ -10,6 +10,7 @@ import {
 } from "../../../client/protocol/text-rules.js";
 
 /** Anything a terminal could act on, other than the newline we keep. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const DANGEROUS = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]|\p{Cs}/u;
 
 describe("displayText", () => {
