@@ -105,7 +105,10 @@ export function initiateSession(rng: Rng, self: IdentityKeyPair, bundle: PrekeyB
   }
 }
 
-/** Encodes an envelope. A PREKEY envelope carries the sender's identity: 0x02 || identity (128) || ephemeral (32) || u32 spk id || u8 has-opk || [u32 opk id] || message. */
+/**
+ * Encodes an envelope. A PREKEY envelope carries the sender's identity:
+ * 0x02 || identity (128) || ephemeral (32) || u32 spk id || u8 has-opk || [u32 opk id] || message.
+ */
 function encodeEnvelope(message: Uint8Array, self: IdentityPublic, pending: PreKeyInfo | null): Uint8Array {
   if (!pending) return concat(new Uint8Array([ENVELOPE_MESSAGE]), message);
   const opk =

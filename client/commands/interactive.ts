@@ -245,7 +245,9 @@ class InteractiveUi {
       if (this.json) this.emitJson("member", { chat: chat.id, user: m.username, role: m.role });
       else
         this.out(
-          `${senderLabel(m.username, this.names(m.username) ?? undefined)}${m.role === "member" ? "" : ` (${m.role})`}${m.username === this.acct.username ? " (you)" : ""}`,
+          senderLabel(m.username, this.names(m.username) ?? undefined) +
+            (m.role === "member" ? "" : ` (${m.role})`) +
+            (m.username === this.acct.username ? " (you)" : ""),
         );
     }
   }

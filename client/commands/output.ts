@@ -189,14 +189,22 @@ export function sender(username: string, nameOf?: DisplayNameOf): string {
 /** The line shown where a sender's numbers jump (SECURITY.md §15.3.2). */
 export function gapLine(from: string, missingFrom: number, missingTo: number, nameOf?: DisplayNameOf): string {
   const n = missingTo - missingFrom + 1;
-  return `⚠ ${n} message${n === 1 ? "" : "s"} from ${sender(from, nameOf)} ${n === 1 ? "is" : "are"} missing (the relay did not deliver ${n === 1 ? "it" : "them"}; numbers ${missingFrom}–${missingTo})`;
+  const [s, verb, pronoun] = n === 1 ? ["", "is", "it"] : ["s", "are", "them"];
+  return (
+    `⚠ ${n} message${s} from ${sender(from, nameOf)} ${verb} missing ` +
+    `(the relay did not deliver ${pronoun}; numbers ${missingFrom}–${missingTo})`
+  );
 }
 
 /** An engine event as one line for people. */
 export function eventLine(e: EngineEvent, nameOf?: DisplayNameOf): string {
   switch (e.type) {
     case "message":
-      return `[chat ${e.chat}] ${messageTime(e.senderTs, e.ts)} ${sender(e.from, nameOf)}: ${terminalSafe(e.body)}${e.keyChanged ? "  (⚠ sent with an unverified new key)" : ""}${seqNote(e.seqStatus, e.from)}`;
+      return (
+        `[chat ${e.chat}] ${messageTime(e.senderTs, e.ts)} ${sender(e.from, nameOf)}: ${terminalSafe(e.body)}` +
+        (e.keyChanged ? "  (⚠ sent with an unverified new key)" : "") +
+        seqNote(e.seqStatus, e.from)
+      );
     case "key_change":
       return `⚠ ${e.user}'s identity key changed: nothing is sent to them until you check it (smsg verify ${e.user})`;
     case "gap":

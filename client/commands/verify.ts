@@ -83,7 +83,9 @@ export function verifyCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> 
           }
           if (action === "confirmed")
             printLine(
-              `${user}'s identity key is verified${numbers.pending !== null ? " (the new key is now pinned)" : ""}; you can send to ${user}`,
+              `${user}'s identity key is verified` +
+                (numbers.pending !== null ? " (the new key is now pinned)" : "") +
+                `; you can send to ${user}`,
             );
           else if (action === "accepted")
             printLine(`${user}'s new identity key is pinned (not verified); you can send to ${user}`);

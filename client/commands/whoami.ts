@@ -53,7 +53,10 @@ export function whoamiCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> 
             });
           } else {
             printLine(
-              `${acct.username}${acct.displayName !== null ? ` (${acct.displayName})` : ""} on ${relay}${login?.isAdmin ? ", relay admin" : ""}`,
+              acct.username +
+                (acct.displayName !== null ? ` (${acct.displayName})` : "") +
+                ` on ${relay}` +
+                (login?.isAdmin ? ", relay admin" : ""),
             );
             printLine(`relay key:   ${relayFp}`);
             printLine(`fingerprint: ${fp.match(/.{5}/g)!.join(" ")}`);

@@ -111,7 +111,8 @@ export async function findOrOpenChat(acct: Account, relay: RelayClient, arg: str
     throw new AmbiguousChatError(
       arg,
       [chat.id],
-      `"${arg}" is the name of group chat ${chat.id} and also a contact of yours: give the chat id, or smsg chat open ${user} for the direct chat`,
+      `"${arg}" is the name of group chat ${chat.id} and also a contact of yours: ` +
+        `give the chat id, or smsg chat open ${user} for the direct chat`,
     );
   }
   return { chat, pinnedNow: false };

@@ -23,7 +23,8 @@ export class QueuedOfflineError extends SmsgError {
   constructor(host: string, port: number, messageId: number, options?: { cause?: unknown }) {
     super(
       "QUEUED_OFFLINE",
-      `cannot reach the relay at ${host}:${port}: message #${messageId} is queued and the next smsg command that reaches the relay sends it`,
+      `cannot reach the relay at ${host}:${port}: ` +
+        `message #${messageId} is queued and the next smsg command that reaches the relay sends it`,
       options,
     );
     this.messageId = messageId;
@@ -63,7 +64,8 @@ export class KeyChangedError extends SmsgError {
   constructor(username: string) {
     super(
       "KEY_CHANGED",
-      `${username}'s identity key changed: nothing is sent to them until you compare safety numbers (smsg verify ${username}) and run smsg verify ${username} --confirm, or --accept-new-key`,
+      `${username}'s identity key changed: nothing is sent to them until you compare safety numbers ` +
+        `(smsg verify ${username}) and run smsg verify ${username} --confirm, or --accept-new-key`,
     );
     this.username = username;
   }

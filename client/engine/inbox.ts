@@ -10,8 +10,8 @@
  * - Text carries the sender's per-chat sequence number (client/protocol/app-message.ts): a jump
  *   is reported as a gap, and the message is marked late or duplicate when it is one.
  * - Group chats are handled by groups.ts (storeGroupIncoming), in the same transaction.
- * - Other application messages (a display name; group keys and states) are stored as rows without a body, so they too are processed exactly once;
- *   the history does not show them.
+ * - Other application messages (a display name; group keys and states) are stored as rows without a body,
+ *   so they too are processed exactly once; the history does not show them.
  *
  * This file never moves delivery cursors: only sync.ts does, for what a `sync` returned.
  */

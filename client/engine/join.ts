@@ -178,7 +178,8 @@ export async function joinRelay(opts: JoinOptions): Promise<JoinResult> {
     if (sent && !refused && u !== e) {
       throw new SmsgError(
         "JOIN_UNCONFIRMED",
-        `the relay did not confirm the join (${(e as Error).message}); the profile in ${opts.dir} was kept: if smsg whoami fails, delete that folder and join again with a new invite`,
+        `the relay did not confirm the join (${(e as Error).message}); the profile in ${opts.dir} was kept: ` +
+          "if smsg whoami fails, delete that folder and join again with a new invite",
         { cause: e },
       );
     }

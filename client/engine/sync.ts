@@ -83,7 +83,10 @@ export class Receiver {
     this.relay.off("chat_event", this.onChatEvent);
   }
 
-  /** Processes the pushes held so far and those that come from now on (done by each sync round; call it when going online without a sync). */
+  /**
+   * Processes the pushes held so far and those that come from now on (done by each sync round; call it when
+   * going online without a sync).
+   */
   releasePushes(): void {
     const held = this.held;
     this.held = undefined;

@@ -20,7 +20,8 @@ const DESCRIPTION =
   "Padding before encryption: plaintext || 0x80 || zero bytes up to max(32, Padme(L + 1)), L the plaintext length. " +
   "cases: plaintexts (hex, or only a length, since the padding does not depend on the content) with the padded length, " +
   "the bytes appended (padding) and, for hex plaintexts, the whole padded string (padded). " +
-  "unpad: inputs to unpad with the content recovered (result), or null where the input is not a canonical padding and must be rejected (error says why).";
+  "unpad: inputs to unpad with the content recovered (result), " +
+  "or null where the input is not a canonical padding and must be rejected (error says why).";
 
 /** Plaintext lengths given as random hex content. */
 const HEX_LENGTHS = [0, 1, 30, 31, 32, 33, 100];

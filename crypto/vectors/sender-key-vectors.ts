@@ -37,7 +37,8 @@ const FILE = "sender-keys.json";
 
 const DESCRIPTION =
   "Group messages with sender keys. Per key: the sender key built from key_id, chain_key and signing_seed at iteration 0, " +
-  'its 73-byte distribution message, then its messages in order: message_key = HMAC-SHA256(chain_key, "SMSG-v1 sender chain message key"), ' +
+  "its 73-byte distribution message, then its messages in order: " +
+  'message_key = HMAC-SHA256(chain_key, "SMSG-v1 sender chain message key"), ' +
   'chain_key_after = HMAC-SHA256(chain_key, "SMSG-v1 sender chain next key"), aead_key || nonce = HKDF-SHA256(ikm = message_key, ' +
   'salt = 32 zero bytes, info = "SMSG-v1 sender message keys", 56), header = 0x01 || u32be(key_id) || u32be(iteration), ' +
   "associated_data = u32be(len group_id) || group_id || u32be(len sender_id) || utf8(sender_id) || header, " +

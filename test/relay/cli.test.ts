@@ -43,7 +43,7 @@ async function joinWith(port: number, link: string, username: string) {
 }
 
 describe("smsg relay (operator commands)", () => {
-  test("first start: key file 0600, fingerprint and a one-time admin invite; operator commands with and without a running relay", async () => {
+  test("first start: key file 0600, fingerprint, one-time admin invite; operator commands with and without a running relay", async () => {
     const data = mkdtempSync(join(tmpdir(), "smsg-relay-cli-"));
     const port = await freePort();
     const relay = await startRelayProcess(data, port);

@@ -116,7 +116,7 @@ for (const storage of relayStorages()) {
       firstConnection.close();
     });
 
-    test("an offline member gets everything on the next login by sync: in order per chat, in pages, resumed from acked cursors", async () => {
+    test("an offline member gets everything on the next login by sync: in order per chat, in pages, from acked cursors", async () => {
       await start();
       const [alice, bob, carol] = [await person("alice"), await person("bob"), await person("carol")];
       const direct = await openDirect(alice, bob);

@@ -54,7 +54,8 @@ export class Inbox {
         this.waiters.delete(check);
         reject(
           new Error(
-            `timed out waiting for ${what} (msgs: ${JSON.stringify(this.ids)}, events: ${JSON.stringify(this.events.map((e) => `${e.event}:${e.user ?? ""}`))})`,
+            `timed out waiting for ${what} (msgs: ${JSON.stringify(this.ids)}, ` +
+              `events: ${JSON.stringify(this.events.map((e) => `${e.event}:${e.user ?? ""}`))})`,
           ),
         );
       }, timeoutMs);

@@ -106,7 +106,10 @@ for (const storage of relayStorages()) {
       return initiateSession(systemRng, from.identity, bundle).session;
     }
 
-    /** `to` accepts a first (PREKEY) message from `from`: checks the sender's identity against the relay's, returns session and plaintext. */
+    /**
+     * `to` accepts a first (PREKEY) message from `from`: checks the sender's identity against the relay's,
+     * returns session and plaintext.
+     */
     async function accept(to: Person, from: Person, m: Msg) {
       const env = parseEnvelope(m.envelope);
       expect(env.type).toBe("prekey");

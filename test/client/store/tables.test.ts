@@ -94,7 +94,8 @@ describe("opening", () => {
     const raw = openDatabase(join(dir, "store.sqlite"));
     // As schema 1 wrote it.
     raw.exec(
-      "DROP TABLE group_states; DROP TABLE pending_sender_keys; DROP TABLE event_journal; ALTER TABLE messages DROP COLUMN sender_ts; PRAGMA user_version = 1;",
+      "DROP TABLE group_states; DROP TABLE pending_sender_keys; DROP TABLE event_journal; " +
+        "ALTER TABLE messages DROP COLUMN sender_ts; PRAGMA user_version = 1;",
     );
     raw.close();
     const again = openTestStore(dir);
