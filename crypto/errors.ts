@@ -15,8 +15,8 @@ export class SmsgError extends Error {
 
 /**
  * A message could not be authenticated or decrypted, or a signature did not verify.
- * The message never says which check failed (STYLE.md rule 5): callers and peers learn only
- * that it failed, so the error cannot be used as an oracle.
+ * The message never says which check failed (docs/ARCHITECTURE.md §5.3; SECURITY.md §2):
+ * callers and peers learn only that it failed, so the error cannot be used as an oracle.
  */
 export class CryptoVerificationError extends SmsgError {
   constructor(message = "could not decrypt") {

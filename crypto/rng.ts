@@ -1,5 +1,5 @@
 /**
- * Randomness is an argument everywhere in crypto/ (DESIGN.md, STYLE.md rule 3). Nothing in
+ * Randomness is an argument everywhere in crypto/ (docs/ARCHITECTURE.md §5.4). Nothing in
  * crypto/ reads global randomness; the client passes `systemRng` from client/, tests and the
  * vector generator pass a deterministic one.
  */

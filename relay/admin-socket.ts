@@ -1,6 +1,6 @@
 /**
  * The operator's channel into a running relay: a Unix socket `<data>/admin.sock`, mode 0600,
- * so only the relay's own user can use it (DESIGN.md: operator commands work on embedded
+ * so only the relay's own user can use it (docs/ARCHITECTURE.md §3.10: operator commands work on embedded
  * storage too, where only the relay process may open the database). One JSON request line,
  * one JSON answer line.
  */

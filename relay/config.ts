@@ -1,6 +1,6 @@
 /**
  * The relay's settings: every limit has a default here and a flag in `smsg relay serve`
- * (relay/commands/serve.ts). Times are milliseconds.
+ * (relay/commands/limit-flags.ts). Times are milliseconds.
  */
 import { homedir } from "node:os";
 import { join } from "node:path";

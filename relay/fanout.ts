@@ -1,7 +1,7 @@
 /**
  * Delivery of committed messages and chat events to online clients: from memory on this
  * relay, and to the other relays sharing the database through PostgreSQL LISTEN/NOTIFY
- * (DESIGN.md "Relay"). Offline recipients get everything on their next sync instead.
+ * (docs/ARCHITECTURE.md §3.9). Offline recipients get everything on their next sync instead.
  */
 import { encodeMessageFrame, encodeMsgFrame, type ChatEventKind } from "../src/wire/index.js";
 import type { Logger } from "./logger.js";

@@ -1,5 +1,5 @@
 /**
- * Group commit (DESIGN.md "Throughput"): sends that arrive while a transaction is in flight
+ * Group commit (docs/ARCHITECTURE.md §3.8): sends that arrive while a transaction is in flight
  * wait and go together in the next one, so one commit (one fsync) acknowledges many
  * messages. No timer: under light load each send commits at once; under heavy load batches
  * grow by themselves up to `maxBatch`.

@@ -1,6 +1,6 @@
 /**
  * Who is online on this relay, and a cache of chat memberships and usernames, so delivery to
- * online recipients reads memory, not the database (DESIGN.md "Throughput").
+ * online recipients reads memory, not the database (docs/ARCHITECTURE.md §3.9).
  */
 import type { ErrorCode } from "../src/errors.js";
 import type { RelayStore } from "./store/index.js";

@@ -1,10 +1,10 @@
 /**
- * The project's one error hierarchy (STYLE.md rule 5). Every error SocketMessenger throws on
- * purpose is an `SmsgError` with a stable `code`. The base and the local kinds live in
+ * The project's one error hierarchy (docs/ARCHITECTURE.md §5.2). Every error SocketMessenger
+ * throws on purpose is an `SmsgError` with a stable `code`. The base and the local kinds live in
  * crypto/errors.ts (crypto/ may import nothing else) and the connection kinds in
  * src/transport/errors.ts; this file re-exports them and adds the wire kinds:
  *
- * - `ProtocolError`: the peer's bytes broke the wire protocol (src/wire/SECURITY.md §14.2–§4).
+ * - `ProtocolError`: the peer's bytes broke the wire protocol (SECURITY.md §14.2–§14.4).
  * - `RemoteError`: the relay answered a request with an `error` message.
  *
  * `ERROR_CODES` is the table of every code the relay may put in an `error` message. The codes

@@ -1,7 +1,7 @@
 /**
  * The errors of the client engine: SmsgErrors with stable codes (src/errors.ts), each one
- * clear sentence the CLI prints as it is (DESIGN.md "Client": errors are one clear sentence and
- * a non-zero exit code; client/commands/exit.ts maps each code to its exit code). Local only:
+ * clear sentence the CLI prints as it is (docs/ARCHITECTURE.md §5.2: errors are one clear sentence
+ * and a non-zero exit code; client/commands/exit.ts maps each code to its exit code). Local only:
  * the relay never sends these codes.
  */
 import { SmsgError } from "../../src/errors.js";
@@ -54,7 +54,7 @@ export class LoginFailedError extends SmsgError {
 
 /**
  * The relay presents a different identity key for a contact than the one pinned on first use
- * (SECURITY.md §1; DESIGN.md "Safety numbers"). Nothing is sent to them until the user runs
+ * (SECURITY.md §1, §9; docs/ARCHITECTURE.md §3.5). Nothing is sent to them until the user runs
  * `smsg verify USER --confirm` (after comparing safety numbers) or `--accept-new-key`.
  * Code KEY_CHANGED.
  */
@@ -82,12 +82,5 @@ export class ChatClosedError extends SmsgError {
 export class UserUnknownError extends SmsgError {
   constructor(username: string) {
     super("USER_UNKNOWN", `the relay has no user named ${username}`);
-  }
-}
-
-/** The command needs a feature this client does not have yet (groups). Code NOT_SUPPORTED. */
-export class NotSupportedError extends SmsgError {
-  constructor(message: string) {
-    super("NOT_SUPPORTED", message);
   }
 }

@@ -1,5 +1,5 @@
 /**
- * Group chats (DESIGN.md "Groups"; SECURITY.md §7, §15.2–§15.4): create, add, remove, leave,
+ * Group chats (docs/ARCHITECTURE.md §3.3; SECURITY.md §7, §15.2–§15.4): create, add, remove, leave,
  * members, send and receive.
  *
  * - Membership: an admin signs every change as a full snapshot (group_state, §15.4) and sends

@@ -1,7 +1,7 @@
 /**
  * One incoming `msg` frame (pushed, or part of a `sync` reply) into the history: decrypt,
- * advance the session, store the message, in ONE store transaction (DESIGN.md "Client"), so a
- * crash never leaves a session that moved past a message that was not stored.
+ * advance the session, store the message, in ONE store transaction (docs/ARCHITECTURE.md §4.1),
+ * so a crash never leaves a session that moved past a message that was not stored.
  *
  * - Idempotent on (chat, relay message id): a message stored before is not decrypted again
  *   (its keys are gone) and reports nothing.
@@ -157,7 +157,8 @@ function storeApp(
       return { stored: true, events };
     }
     default:
-      // sender_key, group_state: groups come in a later version.
+      // sender_key, group_state: checkArrival refuses both in a direct chat (SECURITY.md §15.2.5), so
+      // they never get here; kept as control rows all the same, so each is processed once.
       controlRow();
       return { stored: true, events };
   }

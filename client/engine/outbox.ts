@@ -5,14 +5,14 @@
  * relay with its idem; on `sent` the message becomes "sent" (with the relay's id and time) and
  * leaves the outbox. Whatever is not acknowledged (relay down, connection lost, crash) stays
  * queued and is sent again, with the same idem, by the next flush: the relay stores it once
- * and the recipient shows it once (DESIGN.md "Delivery": exactly once on the screen).
+ * and the recipient shows it once (docs/ARCHITECTURE.md §3.7: exactly once on the screen).
  */
-import { RemoteError } from "../../src/errors.js";
+import { InternalError, RemoteError } from "../../src/errors.js";
 import { type AppMessage, encodeAppMessage } from "../protocol/app-message.js";
 import { nextSeq } from "../protocol/sequence.js";
 import type { RelayClient } from "../relay-client.js";
 import { type ChatRecord, IDEM_BYTES } from "../store/index.js";
-import { ChatClosedError, NotSupportedError } from "./errors.js";
+import { ChatClosedError } from "./errors.js";
 import type { Account } from "./open-account.js";
 import { assertTrusted, encryptForPeer } from "./sessions.js";
 import { storeOutgoingText } from "./text-rows.js";
@@ -26,10 +26,13 @@ export interface QueuedMessage {
   readonly seq: number;
 }
 
-/** The peer of a direct chat we may send to. Throws NotSupportedError for a group, ChatClosedError, KeyChangedError. */
+/**
+ * The peer of a direct chat we may send to. Throws ChatClosedError, KeyChangedError, and
+ * InternalError for a group chat: those are sent by groups.ts, which callers choose first.
+ */
 export function sendablePeer(acct: Account, chat: ChatRecord): string {
   if (chat.kind !== "direct" || chat.peer === null)
-    throw new NotSupportedError("sending to group chats is not supported by this version yet");
+    throw new InternalError(`chat ${chat.id} is a group chat: it has no single peer to send to`);
   if (chat.closed) throw new ChatClosedError(chat.id);
   assertTrusted(acct.store, chat.peer);
   return chat.peer;

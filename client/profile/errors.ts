@@ -1,7 +1,7 @@
 /**
  * The errors of a local profile: its folder, its keystore (key.json) and its export files.
  * Each is an SmsgError with a stable `code` that the CLI can match on and print as one clear
- * sentence (DESIGN.md "Client": errors are one clear sentence and a non-zero exit code).
+ * sentence (docs/ARCHITECTURE.md §5.2: errors are one clear sentence and a non-zero exit code).
  * These codes are local: the relay never sends them.
  */
 import { SmsgError } from "../../src/errors.js";

@@ -1,7 +1,6 @@
 /**
  * Passphrases as bytes. A passphrase protects the local keystore and export files through
- * Argon2id and never leaves the machine (DESIGN.md "Cryptography", SECURITY.md §1 "A stolen or
- * seized device").
+ * Argon2id and never leaves the machine (SECURITY.md §1 "A stolen or seized device", §16.1).
  */
 import { utf8 } from "../../crypto/bytes.js";
 import { type Argon2Params, XCHACHA_KEY_BYTES, argon2id, wipe } from "../../crypto/primitives.js";

@@ -1,5 +1,5 @@
 /**
- * Where a profile lives (DESIGN.md "Client"). A profile is one folder per identity holding
+ * Where a profile lives (docs/ARCHITECTURE.md §4.1). A profile is one folder per identity holding
  * `key.json` (keystore.ts) and `store.sqlite` (client/store/). Resolution, first match wins:
  *
  * 1. `SMSG_HOME`, when set and non-empty: that folder IS the profile folder (relative paths are

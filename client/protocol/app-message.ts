@@ -1,6 +1,6 @@
 /**
  * The application message: the plaintext inside every end-to-end encrypted envelope
- * (SECURITY.md §15.1–§2). It is a msgpack map `{v: 1, k: kind, ...}` of the wire's msgpack
+ * (SECURITY.md §15.1–§15.2). It is a msgpack map `{v: 1, k: kind, ...}` of the wire's msgpack
  * profile (SECURITY.md §14.3), checked field by field on decode with the wire's schema
  * combinators: an unknown version, kind or key, a missing field or a value out of bounds is
  * refused. Padding is not applied here: crypto/session.ts pads 1:1 plaintexts itself, and the
@@ -210,7 +210,7 @@ export const senderKeyMessageSchema = obj({
 });
 
 /**
- * `group_state`: a group's membership and name, signed by an admin. SECURITY.md §15.2.3, §4.
+ * `group_state`: a group's membership and name, signed by an admin. SECURITY.md §15.2.3, §15.4.
  * Besides the field bounds: `members` and `admins` strictly ascending (sorted, no duplicates)
  * and every admin a member.
  */

@@ -3,7 +3,7 @@
  * end to end by an admin and signed with the admin's identity key. The relay decides who
  * receives a group's messages; these states decide whom a member's client gives its sender key
  * to and whose sender keys it takes. A member the relay lists but no accepted state announced
- * gets no keys, and the user is warned (DESIGN.md, Cryptography: Groups).
+ * gets no keys, and the user is warned (docs/ARCHITECTURE.md §3.3).
  *
  * Acceptance, in short: a state is for this chat, its epoch is strictly greater than the
  * accepted one, and its signer was an admin of the accepted state (or, before any state was

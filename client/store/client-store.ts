@@ -1,6 +1,6 @@
 /**
- * ClientStore: the client's local state in `<profile>/store.sqlite` (DESIGN.md "Client"), over
- * better-sqlite3. Every SQL statement of the client lives in client/store/; callers use the
+ * ClientStore: the client's local state in `<profile>/store.sqlite` (docs/ARCHITECTURE.md §4.1),
+ * over better-sqlite3. Every SQL statement of the client lives in client/store/; callers use the
  * typed table objects:
  *
  * | property | table(s) | file |

@@ -1,5 +1,5 @@
 /**
- * Pinned contact identities (DESIGN.md "Safety numbers"; SECURITY.md §1: the relay can
+ * Pinned contact identities (docs/ARCHITECTURE.md §3.5; SECURITY.md §1: the relay can
  * substitute bundles, so a client pins each contact's identity on first use and refuses to
  * send after a change until the user verifies or accepts it). Row key of the sealed
  * `display_name` column: [username].

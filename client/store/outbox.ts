@@ -2,7 +2,7 @@
  * Envelopes waiting for the relay's acknowledgement (`outbox`). A send is stored here in the
  * same transaction as the ratchet step that encrypted it and the pending message; it is
  * retried with the same idempotency id until acknowledged, so the relay stores it once
- * (DESIGN.md "Delivery"). The envelope is already end-to-end encrypted: not sealed again.
+ * (docs/ARCHITECTURE.md §3.7). The envelope is already end-to-end encrypted: not sealed again.
  */
 import { UsageError } from "../../src/errors.js";
 import { type StoreContext } from "./context.js";

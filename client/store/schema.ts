@@ -110,7 +110,7 @@ CREATE INDEX chats_peer ON chats (peer) WHERE peer IS NOT NULL;
 CREATE INDEX chats_name_tag ON chats (name_tag) WHERE name_tag IS NOT NULL;
 
 -- Members of each chat as last seen. announced: an admin's end-to-end signed announcement of
--- this member was seen (a member without one gets no sender keys: DESIGN.md "Groups").
+-- this member was seen (a member without one gets no sender keys: docs/ARCHITECTURE.md §3.3).
 CREATE TABLE chat_members (
   chat_id   INTEGER NOT NULL REFERENCES chats (id) ON DELETE CASCADE,
   username  TEXT    NOT NULL,

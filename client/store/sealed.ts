@@ -1,6 +1,6 @@
 /**
- * Sealed columns: how the local store encrypts secrets at rest (DESIGN.md "Client": secrets
- * encrypted at rest; SECURITY.md §1, "A stolen or seized device").
+ * Sealed columns: how the local store encrypts secrets at rest (docs/ARCHITECTURE.md §4.1;
+ * SECURITY.md §1, "A stolen or seized device", and §16.2).
  *
  * Two subkeys come from the profile's data key (client/profile/keystore.ts), so no key is used
  * by two algorithms:

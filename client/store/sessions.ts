@@ -2,7 +2,7 @@
  * Pairwise sessions (SECURITY.md §5–§6) as opaque state blobs, and the first messages already
  * accepted. Row key of the sealed `state` column: [peer, base_key].
  *
- * The decrypt pattern (DESIGN.md "Client": ratchet state and history change together):
+ * The decrypt pattern (docs/ARCHITECTURE.md §4.1: ratchet state and history change together):
  *
  * ```ts
  * store.transaction(() => {

@@ -51,7 +51,7 @@ export interface OneTimePrekeyRecord {
   readonly createdAt: number;
 }
 
-/** A contact: an identity pinned on first use (DESIGN.md "Safety numbers"). */
+/** A contact: an identity pinned on first use (docs/ARCHITECTURE.md §3.5). */
 export interface ContactRecord {
   readonly username: string;
   /** The pinned IdentityPublic (128 bytes, SECURITY.md §4.1). */

@@ -2,7 +2,7 @@
  * The one small interface between the relay's store and a database driver. Two drivers
  * implement it: `pg-driver.ts` (PostgreSQL through `pg`) and `pglite-driver.ts` (embedded
  * PGlite). The store's SQL is written once against this interface and runs on both
- * (DESIGN.md "Relay", storage).
+ * (docs/ARCHITECTURE.md, Relay storage).
  *
  * Row values are normalised identically by both drivers:
  * - `bytea` → `Uint8Array` (never a Node `Buffer`),

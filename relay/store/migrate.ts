@@ -1,5 +1,5 @@
 /**
- * The migration runner (DESIGN.md, folders table: `migrations/`). Applies the numbered plain
+ * The migration runner (docs/ARCHITECTURE.md §4.3 Migrations). Applies the numbered plain
  * SQL files `migrations/NNNN_name.sql` in numeric order, each in its own transaction together
  * with its row in `schema_migrations`, so a migration is either fully applied and recorded or
  * not at all. Running it again applies nothing.

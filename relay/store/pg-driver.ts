@@ -1,6 +1,6 @@
 /**
- * The PostgreSQL driver for the relay's store: `Db` over a `pg.Pool` (DESIGN.md "Relay",
- * storage). The pool can be injected (STYLE.md rule 8); otherwise one is made from a URL.
+ * The PostgreSQL driver for the relay's store: `Db` over a `pg.Pool` (docs/ARCHITECTURE.md,
+ * Relay storage). The pool can be injected (docs/ARCHITECTURE.md §5.7); otherwise one is made from a URL.
  *
  * Every query carries its own type parsers, so rows look exactly like PGlite's whatever the
  * pool's configuration: bytea → Uint8Array, int8 → number (bigint beyond 2^53).

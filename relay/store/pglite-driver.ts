@@ -1,6 +1,6 @@
 /**
  * The embedded driver for the relay's store: `Db` over PGlite, PostgreSQL compiled to wasm
- * and running inside the relay process (DESIGN.md "Relay", storage: `npm start` works with
+ * and running inside the relay process (docs/ARCHITECTURE.md, Relay storage: `npm start` works with
  * nothing else installed). The same migrations and SQL run here as on PostgreSQL.
  *
  * PGlite is one connection: queries and transactions are serialised by PGlite's own mutex

@@ -1,6 +1,6 @@
 /**
- * RelayStore: every SQL statement the relay runs (DESIGN.md "Relay": storage, delivery,
- * throughput). Handlers call typed methods; no SQL lives anywhere else in the relay. The same
+ * RelayStore: every SQL statement the relay runs (docs/ARCHITECTURE.md, Relay storage; §3.7
+ * delivery, §3.8 group commit). Handlers call typed methods; no SQL lives anywhere else in the relay. The same
  * statements run on PostgreSQL and PGlite through the `Db` interface.
  *
  * Conventions:

@@ -1,8 +1,9 @@
 /**
  * Errors of the socket shell around the Noise transport (noise-connection.ts), under the
- * project's one base class SmsgError (STYLE.md rule 5). Everything the peer's bytes can cause
- * is already a crypto/errors.ts kind (CodecError, CryptoVerificationError); these two are about
- * the connection itself. Meant to move into src/errors.ts once that file exists.
+ * project's one base class SmsgError (docs/ARCHITECTURE.md §5.2). Everything the peer's bytes can
+ * cause is already a crypto/errors.ts kind (CodecError, CryptoVerificationError); these two are
+ * about the connection itself. src/errors.ts re-exports them with the rest of the hierarchy; they
+ * live here so that the transport depends on crypto/errors.ts alone.
  */
 import { SmsgError } from "../../crypto/errors.js";
 

@@ -1,5 +1,5 @@
 /**
- * The thin socket shell of the relay transport (SECURITY.md §10; STYLE.md rules 7, 8): runs the
+ * The thin socket shell of the relay transport (SECURITY.md §10; docs/ARCHITECTURE.md §5.1, §5.7): runs the
  * sans-I/O RelayHandshake and SecureSession over any injected Duplex (a net.Socket, an
  * in-memory pair). Only this file touches the stream and the one handshake timer.
  */
@@ -20,7 +20,7 @@ const MAX_TIMEOUT_MS = 0x7fffffff;
 export interface ClientHandshakeOptions {
   /** The relay's static X25519 public key, pinned from the invite. */
   readonly relayStaticKey: Uint8Array;
-  /** Randomness for the ephemeral key (STYLE.md rule 3); `systemRng` in production. */
+  /** Randomness for the ephemeral key (docs/ARCHITECTURE.md §5.4); `systemRng` in production. */
   readonly rng: Rng;
   /** How long the whole handshake may take, in ms (1..2^31−1). */
   readonly timeoutMs: number;
@@ -30,7 +30,7 @@ export interface ClientHandshakeOptions {
 export interface ServerHandshakeOptions {
   /** The relay's static X25519 key pair (only `privateKey` is used). */
   readonly staticKeyPair: X25519KeyPair;
-  /** Randomness for the ephemeral key (STYLE.md rule 3); `systemRng` in production. */
+  /** Randomness for the ephemeral key (docs/ARCHITECTURE.md §5.4); `systemRng` in production. */
   readonly rng: Rng;
   /** How long the whole handshake may take, in ms (1..2^31−1): the relay's handshake timeout. */
   readonly timeoutMs: number;

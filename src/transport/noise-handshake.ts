@@ -43,7 +43,7 @@ export interface HandshakeOptions {
    * Used once. Without it, `rng` draws 32 bytes when the "e" token is written.
    */
   readonly ephemeralPrivateKey?: Uint8Array;
-  /** Randomness for the ephemeral key (STYLE.md rule 3). */
+  /** Randomness for the ephemeral key (docs/ARCHITECTURE.md §5.4). */
   readonly rng?: Rng;
   /** Pre-shared keys, 32 bytes each, one per psk token in order (Noise §9). */
   readonly psks?: readonly Uint8Array[];
@@ -340,7 +340,7 @@ export class HandshakeState {
       return f();
     } catch (err) {
       this.destroy();
-      // What the peer sent must not tell it which check failed (STYLE.md rule 5).
+      // What the peer sent must not tell it which check failed (docs/ARCHITECTURE.md §5.3).
       if (peerFacing && err instanceof CryptoVerificationError) throw new CryptoVerificationError();
       throw err;
     }

@@ -30,14 +30,14 @@ export type RelayHandshakeOptions =
       readonly role: "initiator";
       /** The relay's static X25519 public key, pinned from the invite (NK's `<- s`). */
       readonly relayStaticKey: Uint8Array;
-      /** Randomness for the ephemeral key (STYLE.md rule 3). */
+      /** Randomness for the ephemeral key (docs/ARCHITECTURE.md §5.4). */
       readonly rng: Rng;
     }
   | {
       readonly role: "responder";
       /** The relay's static X25519 private key. */
       readonly staticPrivateKey: Uint8Array;
-      /** Randomness for the ephemeral key (STYLE.md rule 3). */
+      /** Randomness for the ephemeral key (docs/ARCHITECTURE.md §5.4). */
       readonly rng: Rng;
     };
 

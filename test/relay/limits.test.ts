@@ -1,5 +1,5 @@
 /**
- * The relay's limits against real loopback clients (DESIGN.md "Limits"): message rate per
+ * The relay's limits against real loopback clients (docs/ARCHITECTURE.md §5.6; SECURITY.md §14.7): message rate per
  * connection, connections per address, login and idle timeouts with heartbeats, slow consumers,
  * bundle fetches. Each test tightens the running relay's limits (liveLimits), shows the one
  * misbehaving client losing its connection or its request, and that everybody else (a member

@@ -1,5 +1,5 @@
 /**
- * The relay keeps no plaintext (DESIGN.md "Tables": no plaintext): clients run the real end to
+ * The relay keeps no plaintext (docs/ARCHITECTURE.md, Relay storage): clients run the real end to
  * end protocol through a relay (X3DH and the Double Ratchet from crypto/session.ts, sender keys
  * from crypto/sender-keys.ts), with a distinctive marker in every plaintext; afterwards no
  * bytea or text column of any table holds the marker, as UTF-8 or as hex text. A positive

@@ -1,5 +1,5 @@
 /**
- * Two relays sharing one PostgreSQL database (DESIGN.md "Relay": many relays, LISTEN/NOTIFY
+ * Two relays sharing one PostgreSQL database (docs/ARCHITECTURE.md §3.9: many relays, LISTEN/NOTIFY
  * between them), each with its own pg driver, and clients on each: messages and chat events
  * cross from one relay to the other live, and sync on one sees what was sent on the other.
  * Runs only when TEST_DATABASE_URL is set.

@@ -1,5 +1,5 @@
 /**
- * Application messages (client/protocol/SECURITY.md §15.1–§2): every kind round-trips, every
+ * Application messages (SECURITY.md §15.1–§15.2): every kind round-trips, every
  * malformed variant is refused with an AppMessageError, and for arbitrary msgpack values and
  * arbitrary bytes the decoder agrees with an independent reference validator written here from
  * the spec, never throwing anything else.

@@ -1,4 +1,4 @@
-/** Where each kind may arrive (client/protocol/SECURITY.md §15.2.5): the relay cannot move a message. */
+/** Where each kind may arrive (SECURITY.md §15.2.5): the relay cannot move a message. */
 import { describe, expect, test } from "vitest";
 import type { AppMessage } from "../../../client/protocol/app-message.js";
 import { type Arrival, checkArrival } from "../../../client/protocol/arrival.js";

@@ -1,5 +1,5 @@
 /**
- * Signed group state (client/protocol/SECURITY.md §15.4): the signed bytes as the spec lays
+ * Signed group state (SECURITY.md §15.4): the signed bytes as the spec lays
  * them out, signatures checked against node:crypto's Ed25519, every acceptance rule with the
  * attack it stops, reconciliation with the relay's list, rotation, and taking sender keys.
  */

@@ -1,5 +1,5 @@
 /**
- * The sequence tracker (client/protocol/SECURITY.md §15.3): hand-picked cases, then random
+ * The sequence tracker (SECURITY.md §15.3): hand-picked cases, then random
  * delivery orders with loss and duplication checked verdict by verdict against a reference
  * model that keeps plain sets of every number, and the storage format.
  */

@@ -1,4 +1,4 @@
-/** Display rules (client/protocol/SECURITY.md §15.5): nothing a peer sends reaches the terminal as a control. */
+/** Display rules (SECURITY.md §15.5): nothing a peer sends reaches the terminal as a control. */
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import {

@@ -1,5 +1,5 @@
 /**
- * Crash safety and concurrency of the local store (DESIGN.md "Client": a crash never loses a
+ * Crash safety and concurrency of the local store (docs/ARCHITECTURE.md §4.1: a crash never loses a
  * message nor desynchronizes a ratchet; `smsg listen` and one-shot commands share a profile).
  * Real processes: child-writer.ts runs the store's TypeScript in a child node process.
  */
