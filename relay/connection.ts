@@ -16,6 +16,7 @@ import {
 } from "../src/wire/index.js";
 import type { RelayContext } from "./context.js";
 import { dispatch } from "./handlers/dispatch.js";
+import type { HandlerConnection, Phase, SessionAccount } from "./handlers/handler-connection.js";
 import { TokenBucket } from "./limits/token-bucket.js";
 import type { Pushable } from "./presence.js";
 
@@ -33,27 +34,10 @@ export interface Transport {
   on(event: "close", cb: (err?: Error) => void): unknown;
 }
 
-/** The logged-in account of a connection. */
-export interface SessionAccount {
-  readonly id: number;
-  readonly username: string;
-  readonly isAdmin: boolean;
-}
-
-type Phase = "hello" | "login" | "ready" | "closed";
-
 /** Requests waiting behind the one being handled before the connection stops reading. */
 const MAX_PIPELINE = 256;
 
-/** An error a handler throws to answer the request with `code`. */
-export class RelayError extends SmsgError {
-  declare readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string) {
-    super(code, message);
-  }
-}
-
-export class ClientConnection implements Pushable {
+export class ClientConnection implements Pushable, HandlerConnection {
   phase: Phase = "hello";
   account: SessionAccount | undefined;
   /** Milliseconds (ctx.now) of the last frame received, and when the connection started. */
@@ -68,10 +52,12 @@ export class ClientConnection implements Pushable {
   private paused = false;
   private quiescing = false;
 
+  /** `onClosed` is called once the connection is closed (the relay forgets it then). */
   constructor(
     readonly ctx: RelayContext,
     private readonly transport: Transport,
     readonly remoteAddress: string,
+    private readonly onClosed?: (conn: ClientConnection) => void,
   ) {
     const now = ctx.now();
     this.lastSeen = now;
@@ -166,7 +152,7 @@ export class ClientConnection implements Pushable {
   private onClose(): void {
     this.phase = "closed";
     if (this.account) this.ctx.presence.remove(this.account.id, this);
-    this.ctx.connections.delete(this);
+    this.onClosed?.(this);
   }
 
   private onData(chunk: Uint8Array): void {

@@ -1,7 +1,6 @@
 /** Everything a connection's handlers share: one per relay process. */
 import type { Rng } from "../crypto/rng.js";
 import type { RelayConfig } from "./config.js";
-import type { ClientConnection } from "./connection.js";
 import type { Fanout } from "./fanout.js";
 import type { ShardedGroupCommit } from "./group-commit.js";
 import type { LoginBackoff } from "./limits/login-backoff.js";
@@ -20,7 +19,6 @@ export interface RelayContext {
   readonly backoff: LoginBackoff;
   /** Bundle-fetch token buckets by requesting account. */
   readonly bundleBuckets: Map<number, TokenBucket>;
-  readonly connections: Set<ClientConnection>;
   readonly log: Logger;
   readonly rng: Rng;
   /** The relay's clock in milliseconds; injected so tests control time. */

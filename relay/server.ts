@@ -34,6 +34,8 @@ const SWEEP_BATCH = 10_000;
 export class Relay {
   readonly ctx: RelayContext;
   readonly store: RelayStore;
+  /** Every connection past its handshake, until it closes. */
+  readonly connections = new Set<ClientConnection>();
   private server: Server | undefined;
   private stopping = false;
   private readonly perAddress = new Map<string, number>();
@@ -62,7 +64,6 @@ export class Relay {
       sends,
       backoff: new LoginBackoff(),
       bundleBuckets: new Map(),
-      connections: new Set(),
       log,
       rng,
       now,
@@ -161,8 +162,8 @@ export class Relay {
       timeoutMs: limits.handshakeTimeoutMs,
     }).then(
       (noise) => {
-        const conn = new ClientConnection(this.ctx, noise, addr);
-        this.ctx.connections.add(conn);
+        const conn = new ClientConnection(this.ctx, noise, addr, (c) => this.connections.delete(c));
+        this.connections.add(conn);
         if (this.stopping) conn.fail("SHUTTING_DOWN", "the relay is stopping; reconnect later");
         else if (count > limits.maxConnectionsPerAddress) {
           conn.fail(
@@ -186,7 +187,7 @@ export class Relay {
   private heartbeat(): void {
     const now = this.ctx.now();
     const { limits } = this.deps.config;
-    for (const c of this.ctx.connections) {
+    for (const c of this.connections) {
       if (c.phase !== "ready" && now - c.openedAt > limits.loginTimeoutMs) c.fail("TIMEOUT", "no login in time");
       else if (c.pingOutstanding && now - c.lastSeen > limits.idleTimeoutMs) c.fail("TIMEOUT", "no answer to pings");
       else if (now - c.lastSeen > limits.heartbeatMs && !c.pingOutstanding) {
@@ -229,7 +230,7 @@ export class Relay {
     this.stopping = true;
     for (const t of this.timers) clearInterval(t);
     const closed = new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
-    const conns = [...this.ctx.connections];
+    const conns = [...this.connections];
     await Promise.all(conns.map((c) => c.quiesce()));
     await this.ctx.sends.drained();
     for (const c of conns) c.fail("SHUTTING_DOWN", "the relay is stopping; reconnect later");

@@ -19,7 +19,8 @@ import { verifyBundle } from "../../crypto/prekeys.js";
 import { ctEqual, ed25519Verify, sha256 } from "../../crypto/primitives.js";
 import { seededRng } from "../../crypto/rng.js";
 import type { ClientMessageOf } from "../../src/wire/index.js";
-import { type ClientConnection, RelayError, type SessionAccount } from "../connection.js";
+import { RelayError } from "../errors.js";
+import type { HandlerConnection, SessionAccount } from "./handler-connection.js";
 
 /** Stand-ins for a missing account, so a failed login costs the same either way. */
 const DUMMY_IDENTITY: IdentityPublic = generateIdentity(
@@ -33,19 +34,19 @@ function loginSignatureValid(identity: IdentityPublic, handshakeHash: Uint8Array
   return ed25519Verify(identity.signingKey, concat(label("relayLogin"), handshakeHash), signature);
 }
 
-function backoffWait(conn: ClientConnection, keys: string[]): void {
+function backoffWait(conn: HandlerConnection, keys: string[]): void {
   const now = conn.ctx.now();
   const wait = Math.max(...keys.map((k) => conn.ctx.backoff.waitMs(k, now)));
   if (wait > 0) throw new RelayError("RATE_LIMITED", `too many failed attempts; retry in ${Math.ceil(wait / 1000)} s`);
 }
 
-function loggedIn(conn: ClientConnection, account: SessionAccount): void {
+function loggedIn(conn: HandlerConnection, account: SessionAccount): void {
   conn.account = account;
   conn.phase = "ready";
   conn.ctx.presence.add(account.id, conn, account.username);
 }
 
-export async function handleJoin(conn: ClientConnection, msg: ClientMessageOf<"join">): Promise<void> {
+export async function handleJoin(conn: HandlerConnection, msg: ClientMessageOf<"join">): Promise<void> {
   const { ctx } = conn;
   const addrKey = `addr:${conn.remoteAddress}`;
   backoffWait(conn, [addrKey]);
@@ -93,7 +94,7 @@ export async function handleJoin(conn: ClientConnection, msg: ClientMessageOf<"j
  * and a signature by its identity key, neither of which can be guessed, so counting failures
  * per account would protect nothing and let anyone who knows a username lock its owner out.
  */
-export async function handleLogin(conn: ClientConnection, msg: ClientMessageOf<"login">): Promise<void> {
+export async function handleLogin(conn: HandlerConnection, msg: ClientMessageOf<"login">): Promise<void> {
   const { ctx } = conn;
   const addrKey = `addr:${conn.remoteAddress}`;
   backoffWait(conn, [addrKey]);

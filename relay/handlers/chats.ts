@@ -4,7 +4,8 @@
  * members online (chat_event); the clients verify membership changes end to end.
  */
 import { type ChatInfo, type ClientMessageOf, MAX_CHATS_PER_PAGE, MAX_GROUP_MEMBERS } from "../../src/wire/index.js";
-import { type ClientConnection, RelayError, type SessionAccount } from "../connection.js";
+import { RelayError } from "../errors.js";
+import type { HandlerConnection, SessionAccount } from "./handler-connection.js";
 import type { ChatKind, ChatWithMembers, Member, Role } from "../store/index.js";
 import { accountNamed } from "./keys.js";
 
@@ -26,7 +27,7 @@ function chatInfo(chat: ChatWithMembers): ChatInfo {
 }
 
 /** The chat and the caller's membership; CHAT_UNKNOWN unless the caller belongs to it. */
-async function memberChat(conn: ClientConnection, self: SessionAccount, chatId: number) {
+async function memberChat(conn: HandlerConnection, self: SessionAccount, chatId: number) {
   const { store } = conn.ctx;
   const chat = await store.chat(chatId);
   const members = chat ? await store.members(chatId) : [];
@@ -42,7 +43,7 @@ function requireGroupAdmin(chat: { kind: string }, me: Member): void {
 }
 
 export async function handleOpenDirect(
-  conn: ClientConnection,
+  conn: HandlerConnection,
   self: SessionAccount,
   msg: ClientMessageOf<"open_direct">,
 ): Promise<void> {
@@ -80,7 +81,7 @@ export async function handleOpenDirect(
 }
 
 export async function handleCreateGroup(
-  conn: ClientConnection,
+  conn: HandlerConnection,
   self: SessionAccount,
   msg: ClientMessageOf<"create_group">,
 ): Promise<void> {
@@ -100,7 +101,7 @@ export async function handleCreateGroup(
 }
 
 export async function handleAddMember(
-  conn: ClientConnection,
+  conn: HandlerConnection,
   self: SessionAccount,
   msg: ClientMessageOf<"add_member">,
 ): Promise<void> {
@@ -125,7 +126,7 @@ export async function handleAddMember(
 }
 
 export async function handleRemoveMember(
-  conn: ClientConnection,
+  conn: HandlerConnection,
   self: SessionAccount,
   msg: ClientMessageOf<"remove_member">,
 ): Promise<void> {
@@ -145,7 +146,7 @@ export async function handleRemoveMember(
 }
 
 export async function handleLeave(
-  conn: ClientConnection,
+  conn: HandlerConnection,
   self: SessionAccount,
   msg: ClientMessageOf<"leave_chat">,
 ): Promise<void> {
@@ -172,7 +173,7 @@ function byJoinOrder(a: Member, b: Member): number {
  * the request started with: members leaving at the same time (the heir among them) would
  * otherwise leave the group without any admin.
  */
-async function removeAndKeepAnAdmin(conn: ClientConnection, chatId: number, leaving: Member): Promise<void> {
+async function removeAndKeepAnAdmin(conn: HandlerConnection, chatId: number, leaving: Member): Promise<void> {
   const { store } = conn.ctx;
   await store.removeMember(chatId, leaving.accountId);
   // Forget the cached members now, not only when the event goes out: a send committed from
@@ -188,7 +189,7 @@ async function removeAndKeepAnAdmin(conn: ClientConnection, chatId: number, leav
 }
 
 export async function handleSetClosed(
-  conn: ClientConnection,
+  conn: HandlerConnection,
   self: SessionAccount,
   msg: ClientMessageOf<"close_chat"> | ClientMessageOf<"reopen_chat">,
   closed: boolean,
@@ -208,7 +209,7 @@ export async function handleSetClosed(
 }
 
 export async function handleListChats(
-  conn: ClientConnection,
+  conn: HandlerConnection,
   self: SessionAccount,
   msg: ClientMessageOf<"list_chats">,
 ): Promise<void> {
@@ -235,7 +236,7 @@ export async function handleListChats(
 }
 
 export async function handleListMembers(
-  conn: ClientConnection,
+  conn: HandlerConnection,
   self: SessionAccount,
   msg: ClientMessageOf<"list_members">,
 ): Promise<void> {

@@ -3,7 +3,8 @@
  * connection's phase: hello first, then join or login, then everything else.
  */
 import type { ClientMessage } from "../../src/wire/index.js";
-import { type ClientConnection, RelayError } from "../connection.js";
+import { RelayError } from "../errors.js";
+import type { HandlerConnection } from "./handler-connection.js";
 import { handleJoin, handleLogin } from "./auth.js";
 import {
   handleAddMember,
@@ -19,7 +20,7 @@ import { handleFetchBundle, handleLookupUser, handleUploadPrekeys } from "./keys
 import { handleAck, handleHistory, handleSend, handleSync } from "./messages.js";
 import { PROTOCOL_VERSION } from "../../src/wire/index.js";
 
-export async function dispatch(conn: ClientConnection, msg: ClientMessage): Promise<void> {
+export async function dispatch(conn: HandlerConnection, msg: ClientMessage): Promise<void> {
   if (msg.t === "ping") return conn.send({ t: "pong", n: msg.n });
   if (msg.t === "pong") return; // lastSeen was updated when the frame arrived
   if (conn.phase === "hello") {

@@ -2,17 +2,18 @@
 import { verifyBundle } from "../../crypto/prekeys.js";
 import { decodeIdentityPublic } from "../../crypto/identity.js";
 import { type ClientMessageOf, encodeMessageFrame } from "../../src/wire/index.js";
-import { type ClientConnection, RelayError, type SessionAccount } from "../connection.js";
+import { RelayError } from "../errors.js";
+import type { HandlerConnection, SessionAccount } from "./handler-connection.js";
 import type { Account } from "../store/index.js";
 
-export async function accountNamed(conn: ClientConnection, username: string): Promise<Account> {
+export async function accountNamed(conn: HandlerConnection, username: string): Promise<Account> {
   const account = await conn.ctx.store.accountByUsername(username);
   if (!account || account.disabled) throw new RelayError("USER_UNKNOWN", `no user named ${username}`);
   return account;
 }
 
 export async function handleUploadPrekeys(
-  conn: ClientConnection,
+  conn: HandlerConnection,
   self: SessionAccount,
   msg: ClientMessageOf<"upload_prekeys">,
 ): Promise<void> {
@@ -42,7 +43,7 @@ export async function handleUploadPrekeys(
   conn.send({ t: "prekeys_stored", id: msg.id, stock: await store.oneTimePrekeyCount(self.id) });
 }
 
-export async function handleFetchBundle(conn: ClientConnection, msg: ClientMessageOf<"fetch_bundle">): Promise<void> {
+export async function handleFetchBundle(conn: HandlerConnection, msg: ClientMessageOf<"fetch_bundle">): Promise<void> {
   // Each fetch consumes one of the target's one-time prekeys: bound how fast anyone can do it.
   if (!conn.takeBundleToken()) throw new RelayError("RATE_LIMITED", "too many bundle requests; retry later");
   const target = await accountNamed(conn, msg.username);
@@ -70,7 +71,7 @@ export async function handleFetchBundle(conn: ClientConnection, msg: ClientMessa
   }
 }
 
-export async function handleLookupUser(conn: ClientConnection, msg: ClientMessageOf<"lookup_user">): Promise<void> {
+export async function handleLookupUser(conn: HandlerConnection, msg: ClientMessageOf<"lookup_user">): Promise<void> {
   const target = await accountNamed(conn, msg.username);
   conn.send({ t: "user", id: msg.id, username: target.username, identity: target.identity });
 }

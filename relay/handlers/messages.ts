@@ -5,7 +5,8 @@
  */
 import type { ClientMessageOf } from "../../src/wire/index.js";
 import { encodeMsgFrame, encodeSentFrame } from "../../src/wire/index.js";
-import { type ClientConnection, RelayError, type SessionAccount } from "../connection.js";
+import { RelayError } from "../errors.js";
+import type { HandlerConnection, SessionAccount } from "./handler-connection.js";
 import { type InsertFailure, type StoredMessage, nextPageAfter } from "../store/index.js";
 import { accountNamed } from "./keys.js";
 
@@ -24,7 +25,7 @@ const FAILURES: Record<
 
 /** Queues the send for the next group commit and answers when it has committed; does not wait itself. */
 export async function handleSend(
-  conn: ClientConnection,
+  conn: HandlerConnection,
   self: SessionAccount,
   msg: ClientMessageOf<"send">,
 ): Promise<void> {
@@ -53,7 +54,7 @@ export async function handleSend(
 }
 
 /** The msg frame of a stored message. */
-async function messageFrame(conn: ClientConnection, m: StoredMessage): Promise<Uint8Array> {
+async function messageFrame(conn: HandlerConnection, m: StoredMessage): Promise<Uint8Array> {
   const { presence } = conn.ctx;
   return encodeMsgFrame({
     chat: m.chatId,
@@ -73,7 +74,7 @@ async function messageFrame(conn: ClientConnection, m: StoredMessage): Promise<U
  * limit. Returns `more` and how many rows were pushed.
  */
 async function pushPage(
-  conn: ClientConnection,
+  conn: HandlerConnection,
   rows: StoredMessage[],
   limit: number,
 ): Promise<{ more: boolean; pushed: number }> {
@@ -94,7 +95,7 @@ async function pushPage(
 export const MAX_PENDING_COUNT = 1_000_000;
 
 export async function handleSync(
-  conn: ClientConnection,
+  conn: HandlerConnection,
   self: SessionAccount,
   msg: ClientMessageOf<"sync">,
 ): Promise<void> {
@@ -110,7 +111,7 @@ export async function handleSync(
 }
 
 export async function handleAck(
-  conn: ClientConnection,
+  conn: HandlerConnection,
   self: SessionAccount,
   msg: ClientMessageOf<"ack">,
 ): Promise<void> {
@@ -119,7 +120,7 @@ export async function handleAck(
 }
 
 export async function handleHistory(
-  conn: ClientConnection,
+  conn: HandlerConnection,
   self: SessionAccount,
   msg: ClientMessageOf<"history">,
 ): Promise<void> {

@@ -241,7 +241,7 @@ export class RawClient {
   /** The relay's side of this connection, while the relay holds it (matched by handshake hash). */
   relaySide(r: TestRelay): ClientConnection | undefined {
     const h = Buffer.from(this.handshakeHash);
-    for (const c of r.relay.ctx.connections) if (h.equals(c.handshakeHash)) return c;
+    for (const c of r.relay.connections) if (h.equals(c.handshakeHash)) return c;
     return undefined;
   }
 
