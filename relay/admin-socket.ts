@@ -7,7 +7,7 @@
 import { chmodSync, existsSync, unlinkSync } from "node:fs";
 import { type Server, createConnection, createServer } from "node:net";
 import { join } from "node:path";
-import { SmsgError } from "../crypto/errors.js";
+import { SmsgError } from "../src/errors.js";
 import { type InviteEndpoint, createInvite, listAccounts, setAccountDisabled } from "./admin-ops.js";
 import type { Relay } from "./server.js";
 

@@ -4,8 +4,7 @@
  * machine hello → login → ready. Errors the client caused go back as `error` frames with a
  * stable code; nothing a client sends can throw out of here or touch another connection.
  */
-import { SmsgError } from "../crypto/errors.js";
-import { ERROR_CODES, type ErrorCode, ProtocolError } from "../src/errors.js";
+import { ERROR_CODES, type ErrorCode, ProtocolError, SmsgError } from "../src/errors.js";
 import {
   type ClientMessage,
   FrameDecoder,

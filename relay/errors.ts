@@ -3,8 +3,7 @@
  * whose code is one of the wire's ERROR_CODES, so the connection answers the request with an
  * `error` message of that code (and closes when the code says so).
  */
-import { SmsgError } from "../crypto/errors.js";
-import type { ErrorCode } from "../src/errors.js";
+import { type ErrorCode, SmsgError } from "../src/errors.js";
 
 /** An error a handler throws to answer the request with `code`. */
 export class RelayError extends SmsgError {

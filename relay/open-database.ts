@@ -6,7 +6,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { SmsgError } from "../crypto/errors.js";
+import { SmsgError } from "../src/errors.js";
 import type { RelayConfig } from "./config.js";
 import type { Logger } from "./logger.js";
 import { type Db, checkDurability, createPgDriver, migrate, openPgliteDriver } from "./store/index.js";

@@ -7,7 +7,7 @@ import { chmodSync, existsSync, readFileSync, renameSync, statSync, writeFileSyn
 import { join } from "node:path";
 import { type X25519KeyPair, blake2b, x25519Base } from "../crypto/primitives.js";
 import type { Rng } from "../crypto/rng.js";
-import { SmsgError } from "../crypto/errors.js";
+import { SmsgError } from "../src/errors.js";
 
 export const RELAY_KEY_FILE = "relay.key";
 

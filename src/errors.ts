@@ -9,18 +9,15 @@
  *
  * `ERROR_CODES` is the table of every code the relay may put in an `error` message. The codes
  * are part of protocol v1: clients match on them, so they never change meaning.
+ * `LOCAL_ERROR_CODES` is the table of the codes that never go on the wire (the crypto core's, the
+ * client's, the relay process's own). Every SmsgError carries a code of one of the two tables: the
+ * `SmsgError` exported here only accepts those (a misspelled code does not compile), and
+ * src/exit-codes.ts gives each its exit code.
  */
-import { SmsgError } from "../crypto/errors.js";
+import { SmsgError as SmsgErrorBase } from "../crypto/errors.js";
 
-/** The base class and the local kinds (crypto/errors.ts documents each). */
-export {
-  CodecError,
-  CryptoVerificationError,
-  InternalError,
-  LimitError,
-  SmsgError,
-  UsageError,
-} from "../crypto/errors.js";
+/** The local kinds (crypto/errors.ts documents each). */
+export { CodecError, CryptoVerificationError, InternalError, LimitError, UsageError } from "../crypto/errors.js";
 /** The connection kinds (src/transport/errors.ts documents each). */
 export { ConnectionClosedError, TimeoutError } from "./transport/errors.js";
 
@@ -74,6 +71,73 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 
 /** Every ErrorCode, in table order. */
 export const ERROR_CODE_LIST: readonly ErrorCode[] = Object.freeze(Object.keys(ERROR_CODES) as ErrorCode[]);
+
+/**
+ * Every code that never goes on the wire, with its meaning: raised on this machine, by the
+ * crypto core, the transport, the client (its engine, profile and store) or the relay process.
+ * Like ERROR_CODES, scripts see them through exit codes (src/exit-codes.ts), so a code is never
+ * renamed or reused for another meaning.
+ */
+export const LOCAL_ERROR_CODES = {
+  // crypto/errors.ts and src/transport/errors.ts
+  CRYPTO_VERIFICATION: { meaning: 'something received did not authenticate: "could not decrypt"' },
+  CODEC: { meaning: "an encoded structure (state blob, header, envelope, app message) is malformed" },
+  USAGE: { meaning: "a caller or the command line broke a contract (a bad argument, a wrong length)" },
+  LIMIT: { meaning: "a limit of the protocol was reached (too many skipped messages, counter overflow)" },
+  CONNECTION_CLOSED: { meaning: "the connection ended before the operation finished" },
+  // client/engine
+  RELAY_UNREACHABLE: { meaning: "the relay cannot be reached (refused, timed out, closed during the handshake)" },
+  QUEUED_OFFLINE: { meaning: "the relay cannot be reached; the message is queued for the next command" },
+  NOT_JOINED: { meaning: "the profile holds a keystore but no account: its join never completed" },
+  JOIN_UNCONFIRMED: { meaning: "the relay did not confirm the join; the profile was kept" },
+  LOGIN_FAILED: { meaning: "the relay refused the login: this profile's keys are not the account's" },
+  KEY_CHANGED: { meaning: "a contact's identity key changed: verify or accept it before sending" },
+  SEND_FAILED: { meaning: "the relay refused a message for good, or did not answer for it" },
+  GROUP_CHANGED: { meaning: "a group's membership kept changing while sending; nothing was sent" },
+  GROUP_WARNING: { meaning: "a warning about a group (a member the relay added without a signed state)" },
+  EVENTS_DROPPED: { meaning: "the listener skipped journal events older than it keeps" },
+  EVENT_DAMAGED: { meaning: "an event of the profile's journal does not open" },
+  NOT_SUPPORTED: { meaning: "this version cannot do that (no command of this version raises it)" },
+  // client/profile
+  PROFILE_NOT_FOUND: { meaning: "no profile in the selected folder" },
+  PROFILE_EXISTS: { meaning: "a profile already exists where a new one would be written" },
+  WRONG_PASSPHRASE: { meaning: "the passphrase does not unlock the keystore or export file" },
+  PASSPHRASE_REQUIRED: { meaning: "the profile is protected by a passphrase and none was given" },
+  // client/store
+  CHAT_NOT_FOUND: { meaning: "no chat matches the CHAT argument" },
+  CHAT_AMBIGUOUS: { meaning: "several chats match the CHAT argument" },
+  STORE_TOO_NEW: { meaning: "the local store was written by a newer client" },
+  STORE_KEY_MISMATCH: { meaning: "the profile's key does not open its store" },
+  // relay process (not its answers on the wire: those are ERROR_CODES)
+  CONFIG: { meaning: "a file of the relay's data folder is not what it should be (the relay key)" },
+  ADMIN: { meaning: "the relay's admin socket gave an unreadable answer" },
+  UNSAFE_DURABILITY: { meaning: "PostgreSQL could lose acknowledged messages (fsync or synchronous_commit off)" },
+  DATABASE_UNREACHABLE: { meaning: "the relay cannot open or use its database" },
+} as const satisfies Record<string, { readonly meaning: string }>;
+
+/** A code that never goes on the wire: a key of LOCAL_ERROR_CODES. */
+export type LocalErrorCode = keyof typeof LOCAL_ERROR_CODES;
+
+/** Any code an SmsgError may carry. */
+export type SmsgCode = ErrorCode | LocalErrorCode;
+
+/** True when `value` is a code of ERROR_CODES or LOCAL_ERROR_CODES. */
+export function isSmsgCode(value: unknown): value is SmsgCode {
+  return isErrorCode(value) || (typeof value === "string" && Object.hasOwn(LOCAL_ERROR_CODES, value));
+}
+
+/** An error SocketMessenger throws on purpose: its `code` is one of the tables above. */
+export type SmsgError = SmsgErrorBase & { readonly code: SmsgCode };
+
+/**
+ * The base class of every error thrown on purpose (crypto/errors.ts), typed so that it is made
+ * only with a code of the tables above. It is the same class at run time: `instanceof SmsgError`
+ * holds for the crypto core's errors too (their fixed codes are all in LOCAL_ERROR_CODES).
+ */
+export const SmsgError = SmsgErrorBase as unknown as {
+  new (code: SmsgCode, message: string, options?: { cause?: unknown }): SmsgError;
+  readonly prototype: SmsgError;
+};
 
 /** True when `value` is one of the ERROR_CODES. */
 export function isErrorCode(value: unknown): value is ErrorCode {

@@ -2,6 +2,8 @@
  * Exit codes of `smsg`, fixed per kind of failure so scripts can branch on them.
  * README.md lists them; never renumber one, only add.
  */
+import type { SmsgCode } from "./errors.js";
+
 export const EXIT = {
   ok: 0,
   /** Something failed that has no more specific code. */
@@ -45,3 +47,70 @@ export const EXIT = {
   /** The machine's storage failed under the profile (disk full, read-only, damaged database); nothing was changed. */
   storage: 20,
 } as const;
+
+/** An exit code of `smsg`: a value of EXIT. */
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/**
+ * The exit code of every error code (src/errors.ts: ERROR_CODES and LOCAL_ERROR_CODES). The
+ * table must name every code and nothing else, so a new code does not compile until it has
+ * its exit code, and no code exits 1 by omission.
+ */
+export const EXIT_BY_CODE = {
+  // Wire codes (ERROR_CODES), as the relay's answer to a client's request.
+  BAD_FRAME: EXIT.failure,
+  FRAME_TOO_LARGE: EXIT.failure,
+  BAD_MESSAGE: EXIT.failure,
+  UNKNOWN_TYPE: EXIT.failure,
+  UNSUPPORTED_VERSION: EXIT.failure,
+  UNEXPECTED_MESSAGE: EXIT.failure,
+  NOT_AUTHENTICATED: EXIT.failure,
+  AUTH_FAILED: EXIT.loginFailed,
+  RATE_LIMITED: EXIT.rateLimited,
+  INVITE_INVALID: EXIT.inviteInvalid,
+  USERNAME_INVALID: EXIT.usernameTaken,
+  USERNAME_TAKEN: EXIT.usernameTaken,
+  USER_UNKNOWN: EXIT.userUnknown,
+  ACCOUNT_DISABLED: EXIT.accountDisabled,
+  CHAT_UNKNOWN: EXIT.chatNotFound,
+  NOT_A_MEMBER: EXIT.notAMember,
+  NOT_CHAT_ADMIN: EXIT.notAMember,
+  CHAT_CLOSED: EXIT.chatClosed,
+  CHAT_FULL: EXIT.failure,
+  IDEMPOTENCY_CONFLICT: EXIT.failure,
+  TOO_MANY_CONNECTIONS: EXIT.failure,
+  SLOW_CONSUMER: EXIT.failure,
+  TIMEOUT: EXIT.relayUnreachable,
+  SHUTTING_DOWN: EXIT.relayUnreachable,
+  INTERNAL: EXIT.failure,
+  // Local codes (LOCAL_ERROR_CODES).
+  CRYPTO_VERIFICATION: EXIT.failure,
+  CODEC: EXIT.failure,
+  USAGE: EXIT.usage,
+  LIMIT: EXIT.failure,
+  CONNECTION_CLOSED: EXIT.relayUnreachable,
+  RELAY_UNREACHABLE: EXIT.relayUnreachable,
+  QUEUED_OFFLINE: EXIT.relayUnreachable,
+  NOT_JOINED: EXIT.noProfile,
+  JOIN_UNCONFIRMED: EXIT.relayUnreachable,
+  LOGIN_FAILED: EXIT.loginFailed,
+  KEY_CHANGED: EXIT.keyChanged,
+  SEND_FAILED: EXIT.failure,
+  GROUP_CHANGED: EXIT.failure,
+  GROUP_WARNING: EXIT.failure,
+  EVENTS_DROPPED: EXIT.failure,
+  EVENT_DAMAGED: EXIT.failure,
+  NOT_SUPPORTED: EXIT.notSupported,
+  PROFILE_NOT_FOUND: EXIT.noProfile,
+  PROFILE_EXISTS: EXIT.profileExists,
+  WRONG_PASSPHRASE: EXIT.wrongPassphrase,
+  PASSPHRASE_REQUIRED: EXIT.passphraseRequired,
+  CHAT_NOT_FOUND: EXIT.chatNotFound,
+  CHAT_AMBIGUOUS: EXIT.chatNotFound,
+  STORE_TOO_NEW: EXIT.failure,
+  STORE_KEY_MISMATCH: EXIT.failure,
+  CONFIG: EXIT.failure,
+  ADMIN: EXIT.failure,
+  UNSAFE_DURABILITY: EXIT.failure,
+  DATABASE_UNREACHABLE: EXIT.failure,
+} as const satisfies Record<SmsgCode, ExitCode>;

@@ -1,46 +1,15 @@
 /**
  * How the client commands end: every error is one clear sentence on stderr and the exit code of
- * its kind (src/exit-codes.ts), matched on the error's stable `code` (src/errors.ts and the
- * codes of client/engine, client/profile, client/store).
+ * its kind, matched on the error's stable `code`: src/exit-codes.ts EXIT_BY_CODE gives every code
+ * of src/errors.ts (ERROR_CODES, LOCAL_ERROR_CODES) its exit code.
  */
 import { SmsgError } from "../../src/errors.js";
-import { EXIT } from "../../src/exit-codes.js";
+import { EXIT, EXIT_BY_CODE } from "../../src/exit-codes.js";
 import { storageFailureSentence } from "./storage-failure.js";
-
-/** Error code → exit code. Codes not listed exit with EXIT.failure. */
-export const EXIT_BY_CODE: Readonly<Record<string, number>> = {
-  USAGE: EXIT.usage,
-  PROFILE_NOT_FOUND: EXIT.noProfile,
-  NOT_JOINED: EXIT.noProfile,
-  PROFILE_EXISTS: EXIT.profileExists,
-  WRONG_PASSPHRASE: EXIT.wrongPassphrase,
-  PASSPHRASE_REQUIRED: EXIT.passphraseRequired,
-  RELAY_UNREACHABLE: EXIT.relayUnreachable,
-  QUEUED_OFFLINE: EXIT.relayUnreachable,
-  JOIN_UNCONFIRMED: EXIT.relayUnreachable,
-  CONNECTION_CLOSED: EXIT.relayUnreachable,
-  TIMEOUT: EXIT.relayUnreachable,
-  SHUTTING_DOWN: EXIT.relayUnreachable,
-  LOGIN_FAILED: EXIT.loginFailed,
-  AUTH_FAILED: EXIT.loginFailed,
-  ACCOUNT_DISABLED: EXIT.accountDisabled,
-  INVITE_INVALID: EXIT.inviteInvalid,
-  USERNAME_TAKEN: EXIT.usernameTaken,
-  USERNAME_INVALID: EXIT.usernameTaken,
-  USER_UNKNOWN: EXIT.userUnknown,
-  CHAT_NOT_FOUND: EXIT.chatNotFound,
-  CHAT_AMBIGUOUS: EXIT.chatNotFound,
-  CHAT_UNKNOWN: EXIT.chatNotFound,
-  CHAT_CLOSED: EXIT.chatClosed,
-  NOT_A_MEMBER: EXIT.notAMember,
-  NOT_CHAT_ADMIN: EXIT.notAMember,
-  KEY_CHANGED: EXIT.keyChanged,
-  RATE_LIMITED: EXIT.rateLimited,
-  NOT_SUPPORTED: EXIT.notSupported,
-};
 
 /** The exit code for an error thrown by a client command. */
 export function exitCodeOf(err: unknown): number {
+  // An SmsgError's code is always in the table; `?? failure` only guards a code that is not.
   if (err instanceof SmsgError) return EXIT_BY_CODE[err.code] ?? EXIT.failure;
   if (storageFailureSentence(err) !== undefined) return EXIT.storage;
   return EXIT.failure;

@@ -7,7 +7,7 @@
  * queued and is sent again, with the same idem, by the next flush: the relay stores it once
  * and the recipient shows it once (docs/ARCHITECTURE.md §3.7: exactly once on the screen).
  */
-import { InternalError, RemoteError } from "../../src/errors.js";
+import { type ErrorCode, InternalError, RemoteError } from "../../src/errors.js";
 import { type AppMessage, encodeAppMessage } from "../protocol/app-message.js";
 import { nextSeq } from "../protocol/sequence.js";
 import type { RelayClient } from "../relay-client.js";
@@ -94,7 +94,7 @@ export interface FailedMessage {
   readonly chat: number;
   readonly messageId: number | null;
   /** The relay's error code (CHAT_CLOSED, CHAT_UNKNOWN, NOT_A_MEMBER, IDEMPOTENCY_CONFLICT). */
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly reason: string;
 }
 

@@ -7,7 +7,7 @@
  * same work (a hash comparison and a signature verification against a dummy account).
  */
 import { concat, utf8 } from "../../crypto/bytes.js";
-import { SmsgError } from "../../crypto/errors.js";
+import { SmsgError } from "../../src/errors.js";
 import {
   decodeIdentityPublic,
   generateIdentity,
