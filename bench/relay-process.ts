@@ -1,5 +1,5 @@
 /**
- * Runs the built relay (`node dist/src/cli.js relay serve`) as a child process, the way an
+ * Runs the built relay (`node dist/bin/smsg.js relay serve`) as a child process, the way an
  * operator does, so tests can kill it with SIGKILL and start it again on the same data.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
@@ -10,7 +10,7 @@ import { packageRoot } from "../src/paths.js";
 import { parseInviteLink } from "../src/invite-link.js";
 
 const root = packageRoot();
-export const CLI = join(root, "dist", "src", "cli.js");
+export const CLI = join(root, "dist", "bin", "smsg.js");
 const run = promisify(execFile);
 
 /** A free loopback port (bound and released). */

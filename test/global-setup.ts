@@ -1,6 +1,6 @@
 /**
  * Vitest global setup: compiles the project (`tsc -p tsconfig.json`) before any suite runs, so
- * suites that run the built CLI (test/crypto/vectors-cli.test.ts runs dist/src/cli.js) never
+ * suites that run the built CLI (test/crypto/vectors-cli.test.ts runs dist/bin/smsg.js) never
  * test a stale dist/. `npm test` builds first anyway; this covers `npx vitest run` on its own.
  *
  * Quick when nothing changed: it compiles only when a source file that tsconfig.json includes

@@ -1,4 +1,4 @@
-/** Every client command, mounted on the `smsg` yargs instance by src/cli.ts. */
+/** Every client command, mounted on the `smsg` yargs instance by bin/smsg.ts. */
 import type { Argv } from "yargs";
 import { chatCommand } from "./chat.js";
 import { exportCommand } from "./export.js";

@@ -11,7 +11,7 @@ import { describe, expect, test } from "vitest";
 import { VECTOR_SUITES, canonicalVectorText, suiteFor, verifyVectorText } from "../../crypto/vectors/index.js";
 
 const root = join(import.meta.dirname, "..", "..");
-const cli = join(root, "dist", "src", "cli.js");
+const cli = join(root, "dist", "bin", "smsg.js");
 const vectorDir = join(root, "test", "vectors");
 const smsg = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: "utf8" });
 

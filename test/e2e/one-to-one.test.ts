@@ -1,5 +1,5 @@
 /**
- * 1:1 chat end to end with the built `smsg` binary (dist/src/cli.js; vitest's global setup
+ * 1:1 chat end to end with the built `smsg` binary (dist/bin/smsg.js; vitest's global setup
  * builds it) and a real relay process (`smsg relay serve` on PGlite), the way people use it:
  * alice and bob join with invites printed by `smsg relay invite`; alice opens the chat while bob
  * is offline and sends (X3DH first message); bob's `history` shows it (one-shot sync); bob

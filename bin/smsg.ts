@@ -1,14 +1,16 @@
 #!/usr/bin/env node
 /**
- * `smsg`: the one entry point. It mounts the client's and the relay's commands; each command
- * lives in its own module under client/commands/ or relay/commands/.
+ * `smsg`: the one entry point, compiled to dist/bin/smsg.js. It mounts the client's and the
+ * relay's commands; each command lives in its own module under client/commands/ or
+ * relay/commands/. It lives in bin/, above both, so src/ stays shared code that imports neither
+ * (docs/ARCHITECTURE.md §2).
  */
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { clientCommands } from "../client/commands/client-commands.js";
 import { vectorsCommand } from "../client/commands/vectors.js";
 import { relayCommand } from "../relay/commands/relay-command.js";
-import { EXIT } from "./exit-codes.js";
+import { EXIT } from "../src/exit-codes.js";
 
 async function main(): Promise<void> {
   let cli = yargs(hideBin(process.argv))
