@@ -55,6 +55,10 @@ export const ERROR_CODES = {
   USERNAME_INVALID: { closes: false, meaning: "the username is not allowed on this relay (reserved)" },
   USERNAME_TAKEN: { closes: false, meaning: "another account already has this username" },
   USER_UNKNOWN: { closes: false, meaning: "no account has this username" },
+  USER_DISABLED: {
+    closes: false,
+    meaning: "the account named in the request was disabled by the relay's operator: nothing can reach it",
+  },
   ACCOUNT_DISABLED: { closes: true, meaning: "the operator disabled this account" },
   CHAT_UNKNOWN: { closes: false, meaning: "no chat with this id that the caller belongs to" },
   NOT_A_MEMBER: { closes: false, meaning: "the user named in the request is not a member of the chat" },

@@ -28,7 +28,7 @@ export const EXIT = {
   inviteInvalid: 11,
   /** The username is taken or not allowed on this relay. */
   usernameTaken: 12,
-  /** The relay has no such user. */
+  /** The relay has no such user, or its operator disabled that user's account. */
   userUnknown: 13,
   /** No chat matches the CHAT argument (or several do). */
   chatNotFound: 14,

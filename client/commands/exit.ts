@@ -28,6 +28,7 @@ export const EXIT_BY_CODE: Readonly<Record<string, number>> = {
   USERNAME_TAKEN: EXIT.usernameTaken,
   USERNAME_INVALID: EXIT.usernameTaken,
   USER_UNKNOWN: EXIT.userUnknown,
+  USER_DISABLED: EXIT.userUnknown,
   CHAT_NOT_FOUND: EXIT.chatNotFound,
   CHAT_AMBIGUOUS: EXIT.chatNotFound,
   CHAT_UNKNOWN: EXIT.chatNotFound,
@@ -37,6 +38,7 @@ export const EXIT_BY_CODE: Readonly<Record<string, number>> = {
   KEY_CHANGED: EXIT.keyChanged,
   RATE_LIMITED: EXIT.rateLimited,
   NOT_SUPPORTED: EXIT.notSupported,
+  STORE_TOO_NEW: EXIT.notSupported,
 };
 
 /** The exit code for an error thrown by a client command. */

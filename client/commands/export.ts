@@ -55,9 +55,9 @@ export async function exportPassphrase(args: TransferArgs, confirm: boolean): Pr
   if (file !== undefined) return readPassphraseFile(file);
   const env = process.env[EXPORT_PASSPHRASE_ENV];
   if (env !== undefined && env !== "") return env;
-  const p = await promptHidden("Export passphrase: ");
+  const p = await promptHidden("Export passphrase: ", "export file");
   if (p === "") throw new UsageError("a passphrase cannot be empty");
-  if (confirm && (await promptHidden("Again: ")) !== p)
+  if (confirm && (await promptHidden("Again: ", "export file")) !== p)
     throw new UsageError("the two passphrases differ; nothing was written");
   return p;
 }

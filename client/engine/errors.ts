@@ -89,3 +89,17 @@ export class NotSupportedError extends SmsgError {
     super("NOT_SUPPORTED", message);
   }
 }
+
+/** Only an admin of the group may do this (add, remove). Code NOT_CHAT_ADMIN, as the relay's. */
+export class NotChatAdminError extends SmsgError {
+  constructor(chatId: number) {
+    super("NOT_CHAT_ADMIN", `you are not an admin of chat ${chatId}: only its admins can change its members`);
+  }
+}
+
+/** The user named in the command is not a member of the chat. Code NOT_A_MEMBER, as the relay's. */
+export class NotAMemberError extends SmsgError {
+  constructor(username: string, chatId: number) {
+    super("NOT_A_MEMBER", `${username} is not a member of chat ${chatId}`);
+  }
+}
