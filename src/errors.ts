@@ -22,7 +22,7 @@ export {
   UsageError,
 } from "../crypto/errors.js";
 /** The connection kinds (src/transport/errors.ts documents each). */
-export { ConnectionClosedError, TimeoutError } from "./transport/errors.js";
+export { ConnectionClosedError, HandshakeRefusedError, TimeoutError } from "./transport/errors.js";
 
 /**
  * Every code the relay may send in an `error` message (SECURITY.md §14.6), with its meaning and

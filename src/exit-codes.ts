@@ -44,4 +44,9 @@ export const EXIT = {
   notSupported: 19,
   /** The machine's storage failed under the profile (disk full, read-only, damaged database); nothing was changed. */
   storage: 20,
+  /**
+   * The relay's address answered but does not hold the relay key this profile (or the invite
+   * link) pinned: possible impersonation, or the operator changed the key. Not retried.
+   */
+  relayKeyMismatch: 21,
 } as const;

@@ -37,6 +37,8 @@ export const EXIT_BY_CODE: Readonly<Record<string, number>> = {
   NOT_CHAT_ADMIN: EXIT.notAMember,
   KEY_CHANGED: EXIT.keyChanged,
   RATE_LIMITED: EXIT.rateLimited,
+  RELAY_KEY_MISMATCH: EXIT.relayKeyMismatch,
+  HANDSHAKE_REFUSED: EXIT.relayKeyMismatch,
   NOT_SUPPORTED: EXIT.notSupported,
   STORE_TOO_NEW: EXIT.notSupported,
 };

@@ -5,17 +5,12 @@
 import type { Argv } from "yargs";
 import { identityKey } from "../../crypto/identity.js";
 import { fingerprint } from "../../crypto/safety-number.js";
-import { blake2b } from "../../crypto/primitives.js";
+import { relayKeyFingerprint } from "../../src/relay-key-fingerprint.js";
 import { closeAccount } from "../engine/open-account.js";
 import { goOnline } from "../engine/online.js";
 import { type ProfileArgs, openAccountOf, warnError, warnOnEvent, withProfileOptions } from "./common.js";
 import { runCommand } from "./exit.js";
 import { printJson, printLine } from "./output.js";
-
-/** The relay key's fingerprint as the relay prints it at start (relay/relay-key.ts). */
-function relayKeyFingerprint(key: Uint8Array): string {
-  return Buffer.from(blake2b(key, 20)).toString("hex").match(/.{8}/g)!.join(" ");
-}
 
 /** Mounts `whoami`. */
 export function whoamiCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> {

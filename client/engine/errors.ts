@@ -13,6 +13,28 @@ export class RelayUnreachableError extends SmsgError {
   }
 }
 
+/** Where the relay key a client pinned came from: the invite link being joined, or the profile. */
+export type PinnedKeySource = "invite link" | "profile";
+
+/**
+ * The relay's address answered, but whoever is there does not hold the relay key the client
+ * pinned: it closed the connection after our first Noise message (or answered with a message
+ * that does not verify), which is what a relay with another key does (SECURITY.md §10.3).
+ * Either someone is impersonating the relay or its operator replaced its key; retrying cannot
+ * fix either, and nothing was sent. Code RELAY_KEY_MISMATCH.
+ */
+export class RelayKeyMismatchError extends SmsgError {
+  constructor(host: string, port: number, fingerprint: string, from: PinnedKeySource, options?: { cause?: unknown }) {
+    super(
+      "RELAY_KEY_MISMATCH",
+      from === "invite link"
+        ? `the relay at ${host}:${port} does not hold the key in this invite link (fingerprint ${fingerprint}): the link was mistyped or altered, or someone is impersonating the relay; copy the link again or ask the relay's operator for a new one`
+        : `the relay at ${host}:${port} does not hold the key this profile pinned (fingerprint ${fingerprint}): someone may be impersonating it, or its operator changed its key; nothing was sent: compare the fingerprint with the one the operator's relay prints at start, and if the key was changed on purpose join again with a new invite`,
+      options,
+    );
+  }
+}
+
 /**
  * A message was encrypted and queued, but the relay could not be reached to send it: it stays
  * in the outbox and the next command that reaches the relay sends it. Code QUEUED_OFFLINE.

@@ -22,7 +22,8 @@ export type PassphraseKind = "profile" | "new profile" | "export file";
 
 /** Where each kind of passphrase can come from without a terminal. */
 const PASSPHRASE_SOURCES: Readonly<Record<PassphraseKind, string>> = {
-  profile: "this profile is protected by a passphrase: type it on a terminal, or set SMSG_PASSPHRASE or --passphrase-file",
+  profile:
+    "this profile is protected by a passphrase: type it on a terminal, or set SMSG_PASSPHRASE or --passphrase-file",
   "new profile": "--passphrase needs SMSG_PASSPHRASE, --passphrase-file or a terminal to type the new passphrase",
   "export file":
     "the export file's passphrase is needed: type it on a terminal, or set SMSG_EXPORT_PASSPHRASE or --passphrase-file",

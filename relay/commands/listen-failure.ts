@@ -13,7 +13,9 @@ const MAX_PORT = 65535;
 export function parsePort(value: unknown): number {
   const n = typeof value === "number" ? value : Number(value);
   if (!Number.isInteger(n) || n < 0 || n > MAX_PORT)
-    throw new UsageError(`--port must be a whole number from 0 to ${MAX_PORT} (0: any free port), not ${String(value)}`);
+    throw new UsageError(
+      `--port must be a whole number from 0 to ${MAX_PORT} (0: any free port), not ${String(value)}`,
+    );
   return n;
 }
 

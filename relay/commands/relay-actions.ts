@@ -138,9 +138,13 @@ export async function serve(argv: Record<string, unknown> & CommonArgs): Promise
       throw asListenFailure(e, host, port);
     });
     const endpoint = { host: config.publicHost, port: boundPort, relayKey: keyPair.publicKey };
-    writeFileSync(join(dataDir, ENDPOINT_FILE), `${JSON.stringify({ publicHost: config.publicHost, port: boundPort })}\n`, {
-      mode: 0o600,
-    });
+    writeFileSync(
+      join(dataDir, ENDPOINT_FILE),
+      `${JSON.stringify({ publicHost: config.publicHost, port: boundPort })}\n`,
+      {
+        mode: 0o600,
+      },
+    );
     admin = await startAdminSocket(relay, dataDir, endpoint);
     const storage = config.databaseUrl ? "PostgreSQL" : `embedded PGlite in ${join(dataDir, "db")}`;
     const lines = [
