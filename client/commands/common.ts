@@ -169,6 +169,33 @@ export async function withOnlineAccount<T>(
   }
 }
 
+/** Adds `--offline` to a command that can answer from what the profile has stored. */
+export function withOfflineOption<T>(y: Argv<T>) {
+  return y.option("offline", {
+    type: "boolean",
+    default: false,
+    describe: "Do not contact the relay: answer from what this profile has stored",
+  });
+}
+
+/**
+ * Runs `fn` with the account: online as withOnlineAccount does, or, with `--offline`, with the
+ * profile alone (`online` is undefined: nothing is sent or fetched). Every command that reads
+ * only what the profile stores takes `--offline` through this, the same way.
+ */
+export async function withAccount<T>(
+  argv: ProfileArgs & { readonly offline?: boolean },
+  fn: (acct: Account, online: Online | undefined) => Promise<T>,
+): Promise<T> {
+  if (!argv.offline) return withOnlineAccount(argv, fn);
+  const acct = await openAccountOf(argv);
+  try {
+    return await fn(acct, undefined);
+  } finally {
+    closeAccount(acct);
+  }
+}
+
 /** Reads all of stdin as UTF-8 text (for `send` without TEXT). */
 export async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
