@@ -131,7 +131,7 @@ describe("README's exit-code table, row by row, with the built smsg", () => {
     );
     const bogus = await smsg("alice", ["whoami", "--bogus-flag"]);
     expectExit(bogus, "the command line was wrong");
-    expect(bogus.stderr).toBe("smsg: Unknown argument: bogus-flag\n"); // once, not also as bogusFlag
+    expect.soft(bogus.stderr).toBe("smsg: Unknown argument: bogus-flag\n"); // once, not also as bogusFlag
     expectExit(
       await smsg("alice", ["send", "bob", "x".repeat(61_441)]),
       "the command line was wrong",
@@ -154,9 +154,9 @@ describe("README's exit-code table, row by row, with the built smsg", () => {
     const tamperedFile = join(world.root, "padding.json");
     writeFileSync(tamperedFile, JSON.stringify(vectors));
     const verified3 = await smsg("alice", ["vectors", "verify", tamperedFile]);
-    expect(verified3.stderr).toMatch(
-      /^MISMATCH .*padding\.json: \$\.cases\[\d+\]\.padded_length: file has \d+, recomputed \d+$/m,
-    );
+    expect
+      .soft(verified3.stderr)
+      .toMatch(/^MISMATCH .*padding\.json: \$\.cases\[\d+\]\.padded_length: file has \d+, recomputed \d+$/m);
     expectExit(verified3, "a verification found a mismatch", /^MISMATCH /, false);
 
     // 4, 5: no profile; a profile already there.
@@ -257,12 +257,12 @@ describe("README's exit-code table, row by row, with the built smsg", () => {
     // A verified contact is not asked to confirm again, by verify nor by /verify.
     expectOk(await smsg("alice", ["verify", "bob", "--confirm"]));
     const verified = expectOk(await smsg("alice", ["verify", "bob"]));
-    expect(verified.stdout).toMatch(/Safety number with bob \(verified\)/);
-    expect(verified.stdout).not.toMatch(/--confirm/);
+    expect.soft(verified.stdout).toMatch(/Safety number with bob \(verified\)/);
+    expect.soft(verified.stdout).not.toMatch(/--confirm/);
     const slash = await world.smsg("alice", ["open", "bob"], { input: "/verify\n" });
     expect(slash.code, slash.stderr).toBe(0);
-    expect(slash.stdout).toMatch(/Safety number with bob \(verified\)/);
-    expect(slash.stdout).not.toMatch(/--confirm/);
+    expect.soft(slash.stdout).toMatch(/Safety number with bob \(verified\)/);
+    expect.soft(slash.stdout).not.toMatch(/--confirm/);
 
     // A closed stdout stops every printing command quietly, with 0.
     for (const [user, args] of [
