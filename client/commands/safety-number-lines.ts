@@ -14,7 +14,8 @@ export function safetyNumberLines(user: string, numbers: SafetyNumbers, contact:
       `⚠ ${user}'s identity key CHANGED. Sending to ${user} is blocked until you decide.`,
       `Safety number with ${user}'s NEW key:`,
       numbers.pending,
-      `Compare it with ${user} in person or on a call; if it matches: smsg verify ${user} --confirm (or --accept-new-key to take it without comparing)`,
+      `Compare it with ${user} in person or on a call; if it matches: smsg verify ${user} --confirm ` +
+        "(or --accept-new-key to take it without comparing)",
     ];
   }
   if (contact.verified) {

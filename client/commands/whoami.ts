@@ -15,8 +15,7 @@ export function whoamiCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> 
   return y.command(
     "whoami",
     "Show this profile's account, relay and keys (logs in unless --offline)",
-    (a) =>
-      withOfflineOption(withProfileOptions(a)),
+    (a) => withOfflineOption(withProfileOptions(a)),
     (argv) =>
       runCommand(() =>
         withAccount(argv as ProfileArgs & typeof argv, async (acct, online) => {
@@ -36,7 +35,8 @@ export function whoamiCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> 
             });
           } else {
             printLine(
-              `${acct.username}${acct.displayName !== null ? ` (${acct.displayName})` : ""} on ${relay}${login?.isAdmin ? ", relay admin" : ""}`,
+              `${acct.username}${acct.displayName !== null ? ` (${acct.displayName})` : ""} on ${relay}` +
+                (login?.isAdmin ? ", relay admin" : ""),
             );
             printLine(`relay key:   ${relayFp}`);
             printLine(`fingerprint: ${fp.match(/.{5}/g)!.join(" ")}`);

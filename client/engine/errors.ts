@@ -28,8 +28,13 @@ export class RelayKeyMismatchError extends SmsgError {
     super(
       "RELAY_KEY_MISMATCH",
       from === "invite link"
-        ? `the relay at ${host}:${port} does not hold the key in this invite link (fingerprint ${fingerprint}): the link was mistyped or altered, or someone is impersonating the relay; copy the link again or ask the relay's operator for a new one`
-        : `the relay at ${host}:${port} does not hold the key this profile pinned (fingerprint ${fingerprint}): someone may be impersonating it, or its operator changed its key; nothing was sent: compare the fingerprint with the one the operator's relay prints at start, and if the key was changed on purpose join again with a new invite`,
+        ? `the relay at ${host}:${port} does not hold the key in this invite link (fingerprint ${fingerprint}): ` +
+            "the link was mistyped or altered, or someone is impersonating the relay; " +
+            "copy the link again or ask the relay's operator for a new one"
+        : `the relay at ${host}:${port} does not hold the key this profile pinned (fingerprint ${fingerprint}): ` +
+            "someone may be impersonating it, or its operator changed its key; nothing was sent: " +
+            "compare the fingerprint with the one the operator's relay prints at start, " +
+            "and if the key was changed on purpose join again with a new invite",
       options,
     );
   }

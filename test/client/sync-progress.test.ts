@@ -104,7 +104,8 @@ describe("withSteps (export / import)", () => {
 
 describe("status lines never wrap (a wrapped row is not erased and stays on screen)", () => {
   /** The visible text of each redraw (after "\r" and the erase sequence). */
-  const drawn = (written: string[]) => written.map((w) => w.replace(/^\r\x1b\[2?K/, "")).filter((t) => t !== "");
+  const erase = (w: string) => w.replace("\r\x1b[2K", "").replace("\r\x1b[K", "");
+  const drawn = (written: string[]) => written.map(erase).filter((t) => t !== "");
 
   test("export's step bar on a 60-column terminal: every redraw fits in 59 columns, then it is erased", () => {
     const out = { ...stream(true), columns: 60 };
