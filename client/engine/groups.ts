@@ -472,6 +472,11 @@ export interface LeaveResult {
  * deleted (history is kept).
  */
 export async function leaveGroup(acct: Account, relay: RelayClient, chat: ChatRecord): Promise<LeaveResult> {
+  // The relay would take a leave of a direct chat too, and the chat would be gone for good.
+  if (chat.kind !== "group")
+    throw new UsageError(
+      `chat ${chat.id} is a direct chat: only a group can be left (smsg chat close ${chat.peer ?? chat.id} closes it)`,
+    );
   let result: LeaveResult = { heir: undefined, warnings: [] };
   const accepted = chat.kind === "group" ? acceptedState(acct.store, chat.id) : undefined;
   if (accepted && accepted.admins.includes(acct.username) && accepted.members.includes(acct.username)) {

@@ -233,6 +233,14 @@ describe("README's exit-code table, row by row, with the built smsg", () => {
       /you are not an admin of chat \d+/,
     );
 
+    // Leaving is for groups: a direct chat is not left (it would be gone for good), it is closed.
+    expectExit(
+      await smsg("alice", ["chat", "leave", "bob"]),
+      "the command line was wrong",
+      /chat \d+ is a direct chat: only a group can be left \(smsg chat close bob closes it\)/,
+    );
+    expectOk(await smsg("alice", ["send", "bob", "still here"]));
+
     // 19, 20: a profile from a newer version; a damaged profile database.
     const newer = join(world.root, "alice-newer");
     cpSync(world.home("alice"), newer, { recursive: true });
