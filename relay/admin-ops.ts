@@ -4,7 +4,7 @@
  */
 import { sha256 } from "../crypto/primitives.js";
 import type { Rng } from "../crypto/rng.js";
-import { UsageError } from "../crypto/errors.js";
+import { SmsgError, UsageError } from "../crypto/errors.js";
 import { formatInviteLink } from "../src/invite-link.js";
 import { normalizeUsername } from "../src/wire/index.js";
 import type { RelayStore } from "./store/index.js";
@@ -65,7 +65,7 @@ export async function listAccounts(store: RelayStore): Promise<AccountSummary[]>
   }));
 }
 
-/** Disables (or re-enables) an account. Throws UsageError for an unknown user. */
+/** Disables (or re-enables) an account. Throws SmsgError USER_UNKNOWN for an unknown user. */
 export async function setAccountDisabled(
   store: RelayStore,
   username: string,
@@ -73,7 +73,7 @@ export async function setAccountDisabled(
 ): Promise<{ id: number; username: string }> {
   const name = normalizeUsername(username);
   const account = await store.accountByUsername(name);
-  if (!account) throw new UsageError(`no user named ${name}`);
+  if (!account) throw new SmsgError("USER_UNKNOWN", `the relay has no user named ${name}`);
   await store.setDisabled(name, disabled);
   return { id: account.id, username: name };
 }

@@ -18,7 +18,8 @@ export type AdminRequest =
   | { readonly cmd: "accounts" }
   | { readonly cmd: "disable"; readonly username: string; readonly disabled: boolean };
 
-export type AdminResponse = { ok: true; result: unknown } | { ok: false; error: string };
+/** A failed request carries the error's sentence and its stable code (SmsgError), so the CLI exits with the code's exit code. */
+export type AdminResponse = { ok: true; result: unknown } | { ok: false; error: string; code?: string };
 
 const MAX_REQUEST_BYTES = 4096;
 
@@ -68,7 +69,8 @@ async function answer(relay: Relay, endpoint: InviteEndpoint, line: string): Pro
         return { ok: false, error: "unknown admin command" };
     }
   } catch (e) {
-    return { ok: false, error: e instanceof SmsgError ? e.message : "the relay could not do that; see its log" };
+    if (e instanceof SmsgError) return { ok: false, error: e.message, code: e.code };
+    return { ok: false, error: "the relay could not do that; see its log" };
   }
 }
 

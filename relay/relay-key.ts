@@ -5,7 +5,7 @@
  */
 import { chmodSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type X25519KeyPair, blake2b, x25519Base } from "../crypto/primitives.js";
+import { type X25519KeyPair, x25519Base } from "../crypto/primitives.js";
 import type { Rng } from "../crypto/rng.js";
 import { SmsgError } from "../src/errors.js";
 
@@ -29,8 +29,5 @@ export function loadOrCreateRelayKey(dataDir: string, rng: Rng): { keyPair: X255
   return { keyPair: { privateKey, publicKey: x25519Base(privateKey) }, created: true };
 }
 
-/** A short fingerprint of the relay key for humans: BLAKE2b-160 of it, in 5 groups of 8 hex digits. */
-export function relayKeyFingerprint(publicKey: Uint8Array): string {
-  const hex = Buffer.from(blake2b(publicKey, 20)).toString("hex");
-  return hex.match(/.{8}/g)!.join(" ");
-}
+/** A short fingerprint of the relay key for humans (src/relay-key-fingerprint.ts). */
+export { relayKeyFingerprint } from "../src/relay-key-fingerprint.js";

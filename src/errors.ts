@@ -19,7 +19,7 @@ import { SmsgError as SmsgErrorBase } from "../crypto/errors.js";
 /** The local kinds (crypto/errors.ts documents each). */
 export { CodecError, CryptoVerificationError, InternalError, LimitError, UsageError } from "../crypto/errors.js";
 /** The connection kinds (src/transport/errors.ts documents each). */
-export { ConnectionClosedError, TimeoutError } from "./transport/errors.js";
+export { ConnectionClosedError, HandshakeRefusedError, TimeoutError } from "./transport/errors.js";
 
 /**
  * Every code the relay may send in an `error` message (SECURITY.md §14.6), with its meaning and
@@ -52,6 +52,10 @@ export const ERROR_CODES = {
   USERNAME_INVALID: { closes: false, meaning: "the username is not allowed on this relay (reserved)" },
   USERNAME_TAKEN: { closes: false, meaning: "another account already has this username" },
   USER_UNKNOWN: { closes: false, meaning: "no account has this username" },
+  USER_DISABLED: {
+    closes: false,
+    meaning: "the account named in the request was disabled by the relay's operator: nothing can reach it",
+  },
   ACCOUNT_DISABLED: { closes: true, meaning: "the operator disabled this account" },
   CHAT_UNKNOWN: { closes: false, meaning: "no chat with this id that the caller belongs to" },
   NOT_A_MEMBER: { closes: false, meaning: "the user named in the request is not a member of the chat" },
@@ -85,12 +89,14 @@ export const LOCAL_ERROR_CODES = {
   USAGE: { meaning: "a caller or the command line broke a contract (a bad argument, a wrong length)" },
   LIMIT: { meaning: "a limit of the protocol was reached (too many skipped messages, counter overflow)" },
   CONNECTION_CLOSED: { meaning: "the connection ended before the operation finished" },
+  HANDSHAKE_REFUSED: { meaning: "the peer accepted the connection but refused or failed the Noise handshake" },
   // client/engine
   RELAY_UNREACHABLE: { meaning: "the relay cannot be reached (refused, timed out, closed during the handshake)" },
   QUEUED_OFFLINE: { meaning: "the relay cannot be reached; the message is queued for the next command" },
   NOT_JOINED: { meaning: "the profile holds a keystore but no account: its join never completed" },
   JOIN_UNCONFIRMED: { meaning: "the relay did not confirm the join; the profile was kept" },
   LOGIN_FAILED: { meaning: "the relay refused the login: this profile's keys are not the account's" },
+  RELAY_KEY_MISMATCH: { meaning: "the relay at the address does not hold the pinned key (impersonation or a new key)" },
   KEY_CHANGED: { meaning: "a contact's identity key changed: verify or accept it before sending" },
   SEND_FAILED: { meaning: "the relay refused a message for good, or did not answer for it" },
   GROUP_CHANGED: { meaning: "a group's membership kept changing while sending; nothing was sent" },

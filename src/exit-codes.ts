@@ -30,7 +30,7 @@ export const EXIT = {
   inviteInvalid: 11,
   /** The username is taken or not allowed on this relay. */
   usernameTaken: 12,
-  /** The relay has no such user. */
+  /** The relay has no such user, or its operator disabled that user's account. */
   userUnknown: 13,
   /** No chat matches the CHAT argument (or several do). */
   chatNotFound: 14,
@@ -46,6 +46,11 @@ export const EXIT = {
   notSupported: 19,
   /** The machine's storage failed under the profile (disk full, read-only, damaged database); nothing was changed. */
   storage: 20,
+  /**
+   * The relay's address answered but does not hold the relay key this profile (or the invite
+   * link) pinned: possible impersonation, or the operator changed the key. Not retried.
+   */
+  relayKeyMismatch: 21,
 } as const;
 
 /** An exit code of `smsg`: a value of EXIT. */
@@ -71,6 +76,7 @@ export const EXIT_BY_CODE = {
   USERNAME_INVALID: EXIT.usernameTaken,
   USERNAME_TAKEN: EXIT.usernameTaken,
   USER_UNKNOWN: EXIT.userUnknown,
+  USER_DISABLED: EXIT.userUnknown,
   ACCOUNT_DISABLED: EXIT.accountDisabled,
   CHAT_UNKNOWN: EXIT.chatNotFound,
   NOT_A_MEMBER: EXIT.notAMember,
@@ -89,11 +95,13 @@ export const EXIT_BY_CODE = {
   USAGE: EXIT.usage,
   LIMIT: EXIT.failure,
   CONNECTION_CLOSED: EXIT.relayUnreachable,
+  HANDSHAKE_REFUSED: EXIT.relayKeyMismatch,
   RELAY_UNREACHABLE: EXIT.relayUnreachable,
   QUEUED_OFFLINE: EXIT.relayUnreachable,
   NOT_JOINED: EXIT.noProfile,
   JOIN_UNCONFIRMED: EXIT.relayUnreachable,
   LOGIN_FAILED: EXIT.loginFailed,
+  RELAY_KEY_MISMATCH: EXIT.relayKeyMismatch,
   KEY_CHANGED: EXIT.keyChanged,
   SEND_FAILED: EXIT.failure,
   GROUP_CHANGED: EXIT.failure,
@@ -107,7 +115,7 @@ export const EXIT_BY_CODE = {
   PASSPHRASE_REQUIRED: EXIT.passphraseRequired,
   CHAT_NOT_FOUND: EXIT.chatNotFound,
   CHAT_AMBIGUOUS: EXIT.chatNotFound,
-  STORE_TOO_NEW: EXIT.failure,
+  STORE_TOO_NEW: EXIT.notSupported,
   STORE_KEY_MISMATCH: EXIT.failure,
   CONFIG: EXIT.failure,
   ADMIN: EXIT.failure,

@@ -7,7 +7,7 @@ import type { Argv } from "yargs";
 import { findChat, openDirectChat, refreshChats, setChatClosed } from "../engine/chats.js";
 import type { ChatListItem, ChatRecord } from "../store/index.js";
 import { addMember, createGroup, groupMembers, leaveGroup, removeMember } from "../engine/groups.js";
-import { type ProfileArgs, withOnlineAccount, withProfileOptions } from "./common.js";
+import { type ProfileArgs, withAccount, withOfflineOption, withOnlineAccount, withProfileOptions } from "./common.js";
 import { runCommand } from "./exit.js";
 import { printJson, printLine, terminalSafe, warn } from "./output.js";
 
@@ -58,15 +58,15 @@ export function chatCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> {
         "list",
         "List your chats with their unread counts",
         (a) =>
-          withProfileOptions(a).option("closed", {
+          withOfflineOption(withProfileOptions(a)).option("closed", {
             type: "boolean",
             default: true,
             describe: "Include closed chats (--no-closed hides them)",
           }),
         (argv) =>
           runCommand(() =>
-            withOnlineAccount(argv as ProfileArgs & typeof argv, async (acct, online) => {
-              await refreshChats(acct, online.relay);
+            withAccount(argv as ProfileArgs & typeof argv, async (acct, online) => {
+              if (online) await refreshChats(acct, online.relay);
               const chats = acct.store.chats.list({ includeClosed: argv.closed });
               if (argv.json) for (const ch of chats) printJson("chat", { ...chatJson(ch), unread: ch.unread });
               else if (chats.length === 0) printLine("no chats yet: smsg chat open USER");

@@ -9,7 +9,7 @@ import { UsageError } from "../../src/errors.js";
 import type { EngineEvent } from "../engine/events.js";
 import { type Account, closeAccount, openLocalAccount } from "../engine/open-account.js";
 import { type Online, goOnline } from "../engine/online.js";
-import { PassphraseRequiredError } from "../profile/errors.js";
+import { type PassphraseKind, PassphraseRequiredError } from "../profile/errors.js";
 import { keystoreProtection } from "../profile/keystore.js";
 import { envPassphrase } from "../profile/passphrase.js";
 import { resolveProfileDir } from "../profile/paths.js";
@@ -65,12 +65,13 @@ export function givenPassphrase(argv: ProfileArgs): string | undefined {
 }
 
 /**
- * Reads a line from the terminal without echoing it. Throws PassphraseRequiredError when stdin
- * is not a terminal, UsageError when the user presses Ctrl-C.
+ * Reads a line from the terminal without echoing it. Throws PassphraseRequiredError for `kind`
+ * (its sentence says where that passphrase can come from) when stdin is not a terminal,
+ * UsageError when the user presses Ctrl-C.
  */
-export function promptHidden(question: string): Promise<string> {
+export function promptHidden(question: string, kind: PassphraseKind): Promise<string> {
   const stdin = process.stdin;
-  if (!stdin.isTTY) return Promise.reject(new PassphraseRequiredError());
+  if (!stdin.isTTY) return Promise.reject(new PassphraseRequiredError(kind));
   process.stderr.write(question);
   stdin.setRawMode(true);
   stdin.resume();
@@ -104,7 +105,7 @@ export function promptHidden(question: string): Promise<string> {
  */
 export async function passphraseFor(argv: ProfileArgs, dir: string): Promise<string | undefined> {
   if (keystoreProtection(dir) === "none") return undefined;
-  return givenPassphrase(argv) ?? (await promptHidden("Passphrase: "));
+  return givenPassphrase(argv) ?? (await promptHidden("Passphrase: ", "profile"));
 }
 
 /** Opens the selected profile's account (no network). Throws what openLocalAccount throws. */
@@ -163,6 +164,33 @@ export async function withOnlineAccount<T>(
     } finally {
       online.close();
     }
+  } finally {
+    closeAccount(acct);
+  }
+}
+
+/** Adds `--offline` to a command that can answer from what the profile has stored. */
+export function withOfflineOption<T>(y: Argv<T>) {
+  return y.option("offline", {
+    type: "boolean",
+    default: false,
+    describe: "Do not contact the relay: answer from what this profile has stored",
+  });
+}
+
+/**
+ * Runs `fn` with the account: online as withOnlineAccount does, or, with `--offline`, with the
+ * profile alone (`online` is undefined: nothing is sent or fetched). Every command that reads
+ * only what the profile stores takes `--offline` through this, the same way.
+ */
+export async function withAccount<T>(
+  argv: ProfileArgs & { readonly offline?: boolean },
+  fn: (acct: Account, online: Online | undefined) => Promise<T>,
+): Promise<T> {
+  if (!argv.offline) return withOnlineAccount(argv, fn);
+  const acct = await openAccountOf(argv);
+  try {
+    return await fn(acct, undefined);
   } finally {
     closeAccount(acct);
   }

@@ -16,7 +16,7 @@ import { KEYSTORE_FILE, STORE_FILE } from "../profile/paths.js";
 import { promptHidden, readPassphraseFile } from "./common.js";
 import { profileDirOf } from "./common.js";
 import { runCommand } from "./exit.js";
-import { printJson, printLine } from "./output.js";
+import { type StatusStream, fitStatusLine, printJson, printLine } from "./output.js";
 
 /** The environment variable that gives the export file's passphrase without a prompt. */
 export const EXPORT_PASSPHRASE_ENV = "SMSG_EXPORT_PASSPHRASE";
@@ -55,30 +55,32 @@ export async function exportPassphrase(args: TransferArgs, confirm: boolean): Pr
   if (file !== undefined) return readPassphraseFile(file);
   const env = process.env[EXPORT_PASSPHRASE_ENV];
   if (env !== undefined && env !== "") return env;
-  const p = await promptHidden("Export passphrase: ");
+  const p = await promptHidden("Export passphrase: ", "export file");
   if (p === "") throw new UsageError("a passphrase cannot be empty");
-  if (confirm && (await promptHidden("Again: ")) !== p)
+  if (confirm && (await promptHidden("Again: ", "export file")) !== p)
     throw new UsageError("the two passphrases differ; nothing was written");
   return p;
 }
 
 /**
  * Runs `fn` with a step progress bar on a terminal's stderr (`smsg: import [######······] 2/4
- * writing the profile`), redrawn before each step and erased at the end; nothing with --json
- * or when stderr is not a terminal. Returns what `fn` returns.
+ * writing the profile`), redrawn before each step and erased at the end (cut to the terminal's
+ * width, so it never wraps and leaves a row behind); nothing with --json or when stderr is not a
+ * terminal. Returns what `fn` returns.
  */
 export function withSteps<T>(
   json: boolean,
   label: string,
   fn: (onStep: StepListener) => T,
-  out: Pick<NodeJS.WriteStream, "isTTY" | "write"> = process.stderr,
+  out: StatusStream = process.stderr,
 ): T {
   const show = !json && Boolean(out.isTTY);
   const width = 12;
   const onStep: StepListener = (step, steps, what) => {
     if (!show) return;
     const filled = Math.round((width * (step - 1)) / steps);
-    out.write(`\r\x1b[2Ksmsg: ${label} [${"#".repeat(filled)}${"·".repeat(width - filled)}] ${step}/${steps} ${what}…`);
+    const bar = `[${"#".repeat(filled)}${"·".repeat(width - filled)}]`;
+    out.write(`\r\x1b[2K${fitStatusLine(`smsg: ${label} ${bar} ${step}/${steps} ${what}…`, out)}`);
   };
   try {
     return fn(onStep);

@@ -7,9 +7,9 @@ import type { Argv } from "yargs";
 import { UsageError } from "../../src/errors.js";
 import { findChat } from "../engine/chats.js";
 import { isControlRow } from "../engine/inbox.js";
-import { type Account, closeAccount } from "../engine/open-account.js";
+import type { Account } from "../engine/open-account.js";
 import { type ChatRecord, MAX_HISTORY_PAGE, type MessageRecord } from "../store/index.js";
-import { type ProfileArgs, displayNameOf, openAccountOf, withOnlineAccount, withProfileOptions } from "./common.js";
+import { type ProfileArgs, displayNameOf, withAccount, withOfflineOption, withProfileOptions } from "./common.js";
 import { runCommand } from "./exit.js";
 import { gapLine, messageJson, messageLine, printJson, printLine } from "./output.js";
 
@@ -124,29 +124,19 @@ export function historyCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T>
     "history <chat>",
     "Show a chat's messages, oldest first (fetches new ones first)",
     (a) =>
-      withProfileOptions(a)
+      withOfflineOption(withProfileOptions(a))
         .positional("chat", {
           type: "string",
           demandOption: true,
           describe: "Chat id, chat name, or the other member of a direct chat",
         })
         .option("limit", { type: "number", default: 50, describe: `How many messages (1..${MAX_HISTORY_PAGE})` })
-        .option("before", { type: "number", describe: "Only messages older than this id (#N)" })
-        .option("offline", { type: "boolean", default: false, describe: "Do not contact the relay first" }),
+        .option("before", { type: "number", describe: "Only messages older than this id (#N)" }),
     (argv) =>
       runCommand(async () => {
         const args = argv as ProfileArgs & typeof argv;
-        if (args.offline) {
-          const acct = await openAccountOf(args);
-          try {
-            show(acct, acct.store.resolveChat(args.chat), args);
-          } finally {
-            closeAccount(acct);
-          }
-          return;
-        }
-        await withOnlineAccount(args, async (acct, online) => {
-          show(acct, await findChat(acct, online.relay, args.chat), args);
+        await withAccount(args, async (acct, online) => {
+          show(acct, online ? await findChat(acct, online.relay, args.chat) : acct.store.resolveChat(args.chat), args);
         });
       }),
   );

@@ -27,6 +27,7 @@ import { type ChatRecord, ChatNotFoundError, MAX_HISTORY_PAGE } from "../store/i
 import { type ProfileArgs, displayNameOf, openAccountOf, withProfileOptions } from "./common.js";
 import { errorSentence, exitCodeOf, runCommand } from "./exit.js";
 import { flaggedByKeyChange, visibleHistory } from "./history.js";
+import { safetyNumberLines } from "./safety-number-lines.js";
 import {
   type JsonEventType,
   eventJson,
@@ -277,10 +278,7 @@ class InteractiveUi {
       });
       return;
     }
-    if (numbers.pending !== null) this.out(`⚠ ${user}'s identity key CHANGED. Safety number with the NEW key:`);
-    else this.out(`Safety number with ${user}${contact.verified ? " (verified)" : ""}:`);
-    for (const l of (numbers.pending ?? numbers.pinned).split("\n")) this.out(l);
-    this.out(`If it matches what ${user} sees: smsg verify ${user} --confirm`);
+    for (const l of safetyNumberLines(user, numbers, contact).flatMap((t) => t.split("\n"))) this.out(l);
   }
 
   private async close(): Promise<void> {

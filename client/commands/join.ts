@@ -13,10 +13,8 @@ import { printJson, printLine } from "./output.js";
 async function newPassphrase(argv: ProfileArgs): Promise<string> {
   const given = givenPassphrase(argv);
   if (given !== undefined) return given;
-  if (!process.stdin.isTTY)
-    throw new UsageError("--passphrase needs SMSG_PASSPHRASE, --passphrase-file or a terminal to type it");
-  const first = await promptHidden("New passphrase: ");
-  const again = await promptHidden("Repeat it: ");
+  const first = await promptHidden("New passphrase: ", "new profile");
+  const again = await promptHidden("Repeat it: ", "new profile");
   if (first !== again) throw new UsageError("the two passphrases differ; nothing was created");
   if (first === "") throw new UsageError("a passphrase cannot be empty");
   return first;

@@ -64,6 +64,20 @@ export function printLine(line: string): void {
 /** Width of the sync progress bar, in characters. */
 const BAR_WIDTH = 24;
 
+/** A terminal stream a status line is drawn on: its width when known (`columns`). */
+export type StatusStream = Pick<NodeJS.WriteStream, "isTTY" | "write"> & { readonly columns?: number | undefined };
+
+/**
+ * `text` cut to fit one row of `out` (its `columns`, else 80), ending in "…" when cut. A status
+ * line redrawn with "\r" and erased with "\x1b[K" must never wrap: only its last row would be
+ * erased, and the rest would stay on screen after the command ended.
+ */
+export function fitStatusLine(text: string, out: StatusStream): string {
+  const width = Math.max(2, (out.columns ?? 80) - 1);
+  const chars = [...text];
+  return chars.length <= width ? text : `${chars.slice(0, width - 1).join("")}…`;
+}
+
 /**
  * A progress bar on stderr while a long sync runs (goOnline's onSyncProgress):
  * `syncing [#####·······] 500/1200 messages`, redrawn in place per page, or `syncing… N
@@ -72,7 +86,7 @@ const BAR_WIDTH = 24;
  */
 export function syncProgress(
   json: boolean,
-  out: Pick<NodeJS.WriteStream, "isTTY" | "write"> = process.stderr,
+  out: StatusStream = process.stderr,
 ): { onSyncProgress(frames: number, total?: number): void; done(): void } {
   if (json || !out.isTTY) return { onSyncProgress: () => undefined, done: () => undefined };
   let shown = false;
@@ -80,14 +94,13 @@ export function syncProgress(
     onSyncProgress: (frames, total) => {
       shown = true;
       if (total === undefined || total <= 0) {
-        out.write(`\r\x1b[Ksyncing… ${frames} messages`);
+        out.write(`\r\x1b[K${fitStatusLine(`syncing… ${frames} messages`, out)}`);
         return;
       }
       const shownTotal = Math.max(total, frames); // messages that arrived meanwhile
       const filled = Math.round((BAR_WIDTH * frames) / shownTotal);
-      out.write(
-        `\r\x1b[Ksyncing [${"#".repeat(filled)}${"·".repeat(BAR_WIDTH - filled)}] ${frames}/${shownTotal} messages`,
-      );
+      const bar = `[${"#".repeat(filled)}${"·".repeat(BAR_WIDTH - filled)}]`;
+      out.write(`\r\x1b[K${fitStatusLine(`syncing ${bar} ${frames}/${shownTotal} messages`, out)}`);
     },
     done: () => {
       if (shown) out.write("\r\x1b[K");

@@ -4,14 +4,13 @@
  * (exit code "relay unreachable"); the next command that reaches the relay sends it.
  */
 import type { Argv } from "yargs";
-import { utf8 } from "../../crypto/bytes.js";
 import { UsageError } from "../../src/errors.js";
 import { findOrOpenChat } from "../engine/chats.js";
 import { RelayUnreachableError } from "../engine/errors.js";
 import { closeAccount } from "../engine/open-account.js";
 import { goOnline } from "../engine/online.js";
 import { queueTextOffline, sendText } from "../engine/send.js";
-import { MAX_TEXT_BODY_BYTES } from "../protocol/app-message.js";
+import { checkTextBodySize } from "../protocol/app-message.js";
 import { type ProfileArgs, openAccountOf, readStdin, warnError, warnOnEvent, withProfileOptions } from "./common.js";
 import { runCommand } from "./exit.js";
 import { printJson, printLine, syncProgress, warn } from "./output.js";
@@ -20,8 +19,7 @@ import { printJson, printLine, syncProgress, warn } from "./output.js";
 export function messageText(arg: string | undefined, stdin: string | undefined): string {
   const text = arg ?? (stdin ?? "").replace(/\r?\n$/, "");
   if (text.trim() === "") throw new UsageError("nothing to send: give TEXT or pipe it on stdin");
-  if (utf8(text).length > MAX_TEXT_BODY_BYTES)
-    throw new UsageError(`the message is longer than ${MAX_TEXT_BODY_BYTES} bytes`);
+  checkTextBodySize(text);
   return text;
 }
 

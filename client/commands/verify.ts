@@ -16,6 +16,7 @@ import type { ContactRecord } from "../store/index.js";
 import { type ProfileArgs, openAccountOf, withProfileOptions } from "./common.js";
 import { runCommand } from "./exit.js";
 import { printJson, printLine } from "./output.js";
+import { safetyNumberLines } from "./safety-number-lines.js";
 
 /** The contact, looked up on the relay (and pinned on first use) when not known yet. */
 async function contactOf(acct: Account, user: string): Promise<ContactRecord> {
@@ -69,7 +70,6 @@ export function verifyCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> 
             contact = acceptNewIdentity(acct.store, user);
             action = "accepted";
           }
-          const shown = numbers.pending ?? numbers.pinned;
           if (argv.json) {
             printJson("safety_number", {
               user,
@@ -89,14 +89,7 @@ export function verifyCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> 
             );
           else if (action === "accepted")
             printLine(`${user}'s new identity key is pinned (not verified); you can send to ${user}`);
-          else {
-            if (numbers.pending !== null) {
-              printLine(`⚠ ${user}'s identity key CHANGED. Sending to ${user} is blocked until you decide.`);
-              printLine(`Safety number with ${user}'s NEW key:`);
-            } else printLine(`Safety number with ${user}${contact.verified ? " (verified)" : ""}:`);
-            printLine(shown);
-            printLine(`Compare it with ${user} in person or on a call; if it matches: smsg verify ${user} --confirm`);
-          }
+          else for (const l of safetyNumberLines(user, numbers, contact)) printLine(l);
         } finally {
           closeAccount(acct);
         }

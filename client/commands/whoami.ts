@@ -5,39 +5,21 @@
 import type { Argv } from "yargs";
 import { identityKey } from "../../crypto/identity.js";
 import { fingerprint } from "../../crypto/safety-number.js";
-import { blake2b } from "../../crypto/primitives.js";
-import { closeAccount } from "../engine/open-account.js";
-import { goOnline } from "../engine/online.js";
-import { type ProfileArgs, openAccountOf, warnError, warnOnEvent, withProfileOptions } from "./common.js";
+import { relayKeyFingerprint } from "../../src/relay-key-fingerprint.js";
+import { type ProfileArgs, withAccount, withOfflineOption, withProfileOptions } from "./common.js";
 import { runCommand } from "./exit.js";
 import { printJson, printLine } from "./output.js";
-
-/** The relay key's fingerprint as the relay prints it at start (relay/relay-key.ts). */
-function relayKeyFingerprint(key: Uint8Array): string {
-  return Buffer.from(blake2b(key, 20)).toString("hex").match(/.{8}/g)!.join(" ");
-}
 
 /** Mounts `whoami`. */
 export function whoamiCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> {
   return y.command(
     "whoami",
     "Show this profile's account, relay and keys (logs in unless --offline)",
-    (a) =>
-      withProfileOptions(a).option("offline", {
-        type: "boolean",
-        default: false,
-        describe: "Do not contact the relay",
-      }),
+    (a) => withOfflineOption(withProfileOptions(a)),
     (argv) =>
-      runCommand(async () => {
-        const acct = await openAccountOf(argv as ProfileArgs);
-        try {
-          let login: { isAdmin: boolean; stock: number } | undefined;
-          if (!argv.offline) {
-            const online = await goOnline(acct, { onEvent: warnOnEvent, onWarning: warnError });
-            login = online.login;
-            online.close();
-          }
+      runCommand(() =>
+        withAccount(argv as ProfileArgs & typeof argv, async (acct, online) => {
+          const login = online?.login;
           const fp = fingerprint({ id: acct.username, identityKey: identityKey(acct.identity.publicKey) });
           const relay = `${acct.relayHost}:${acct.relayPort}`;
           const relayFp = relayKeyFingerprint(acct.relayKey);
@@ -63,9 +45,7 @@ export function whoamiCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> 
             printLine(`profile:     ${acct.dir}`);
             if (login) printLine(`logged in; ${login.stock} one-time prekeys on the relay`);
           }
-        } finally {
-          closeAccount(acct);
-        }
-      }),
+        }),
+      ),
   );
 }

@@ -13,6 +13,33 @@ export class RelayUnreachableError extends SmsgError {
   }
 }
 
+/** Where the relay key a client pinned came from: the invite link being joined, or the profile. */
+export type PinnedKeySource = "invite link" | "profile";
+
+/**
+ * The relay's address answered, but whoever is there does not hold the relay key the client
+ * pinned: it closed the connection after our first Noise message (or answered with a message
+ * that does not verify), which is what a relay with another key does (SECURITY.md §10.3).
+ * Either someone is impersonating the relay or its operator replaced its key; retrying cannot
+ * fix either, and nothing was sent. Code RELAY_KEY_MISMATCH.
+ */
+export class RelayKeyMismatchError extends SmsgError {
+  constructor(host: string, port: number, fingerprint: string, from: PinnedKeySource, options?: { cause?: unknown }) {
+    super(
+      "RELAY_KEY_MISMATCH",
+      from === "invite link"
+        ? `the relay at ${host}:${port} does not hold the key in this invite link (fingerprint ${fingerprint}): ` +
+            "the link was mistyped or altered, or someone is impersonating the relay; " +
+            "copy the link again or ask the relay's operator for a new one"
+        : `the relay at ${host}:${port} does not hold the key this profile pinned (fingerprint ${fingerprint}): ` +
+            "someone may be impersonating it, or its operator changed its key; nothing was sent: " +
+            "compare the fingerprint with the one the operator's relay prints at start, " +
+            "and if the key was changed on purpose join again with a new invite",
+      options,
+    );
+  }
+}
+
 /**
  * A message was encrypted and queued, but the relay could not be reached to send it: it stays
  * in the outbox and the next command that reaches the relay sends it. Code QUEUED_OFFLINE.
@@ -82,5 +109,19 @@ export class ChatClosedError extends SmsgError {
 export class UserUnknownError extends SmsgError {
   constructor(username: string) {
     super("USER_UNKNOWN", `the relay has no user named ${username}`);
+  }
+}
+
+/** Only an admin of the group may do this (add, remove). Code NOT_CHAT_ADMIN, as the relay's. */
+export class NotChatAdminError extends SmsgError {
+  constructor(chatId: number) {
+    super("NOT_CHAT_ADMIN", `you are not an admin of chat ${chatId}: only its admins can change its members`);
+  }
+}
+
+/** The user named in the command is not a member of the chat. Code NOT_A_MEMBER, as the relay's. */
+export class NotAMemberError extends SmsgError {
+  constructor(username: string, chatId: number) {
+    super("NOT_A_MEMBER", `${username} is not a member of chat ${chatId}`);
   }
 }

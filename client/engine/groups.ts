@@ -57,7 +57,7 @@ import { acceptGroupState, reconcile, senderKeyVerdict, signGroupState } from ".
 import { nextSeq } from "../protocol/sequence.js";
 import type { RelayClient } from "../relay-client.js";
 import { type ChatRecord, type ClientStore, ChatNotFoundError, IDEM_BYTES } from "../store/index.js";
-import { KeyChangedError } from "./errors.js";
+import { KeyChangedError, NotAMemberError, NotChatAdminError } from "./errors.js";
 import { takeDisplayName } from "./display-names.js";
 import type { EngineEvent } from "./events.js";
 import type { Received } from "./inbox.js";
@@ -360,12 +360,12 @@ export async function createGroup(
   return { chat: acct.store.chats.get(chat.id)!, state, warnings };
 }
 
-/** Our accepted state of a group we administer, or a UsageError. */
+/** Our accepted state of a group we administer; else UsageError (not a group, no state yet) or NotChatAdminError. */
 function adminState(acct: Account, chat: ChatRecord): GroupStateMessage {
   if (chat.kind !== "group") throw new UsageError(`chat ${chat.id} is not a group`);
   const s = acceptedState(acct.store, chat.id);
   if (!s) throw new UsageError(`no admin-signed membership of chat ${chat.id} has been received yet`);
-  if (!s.admins.includes(acct.username)) throw new UsageError(`you are not an admin of chat ${chat.id}`);
+  if (!s.admins.includes(acct.username)) throw new NotChatAdminError(chat.id);
   return s;
 }
 
@@ -432,7 +432,7 @@ export async function removeMember(
   const user = normalizeUsername(userArg);
   const prev = adminState(acct, chat);
   if (user === acct.username) throw new UsageError("to leave a group use smsg chat leave");
-  if (!prev.members.includes(user)) throw new UsageError(`${user} is not a member of chat ${chat.id}`);
+  if (!prev.members.includes(user)) throw new NotAMemberError(user, chat.id);
   const members = prev.members.filter((m) => m !== user);
   // Announce first (the removed member gets the state while still in the chat), then remove at
   // the relay. Only to those still in the chat there: the relay refuses envelopes for anyone else.
@@ -472,6 +472,11 @@ export interface LeaveResult {
  * deleted (history is kept).
  */
 export async function leaveGroup(acct: Account, relay: RelayClient, chat: ChatRecord): Promise<LeaveResult> {
+  // The relay would take a leave of a direct chat too, and the chat would be gone for good.
+  if (chat.kind !== "group")
+    throw new UsageError(
+      `chat ${chat.id} is a direct chat: only a group can be left (smsg chat close ${chat.peer ?? chat.id} closes it)`,
+    );
   let result: LeaveResult = { heir: undefined, warnings: [] };
   const accepted = chat.kind === "group" ? acceptedState(acct.store, chat.id) : undefined;
   if (accepted && accepted.admins.includes(acct.username) && accepted.members.includes(acct.username)) {

@@ -92,7 +92,10 @@ export async function joinRelay(opts: JoinOptions): Promise<JoinResult> {
   const dirExisted = existsSync(opts.dir);
   const rng = opts.rng ?? systemRng;
 
-  const relay = await connectRelay({ host: link.host, port: link.port, relayKey: link.relayKey, rng }, opts.connect);
+  const relay = await connectRelay(
+    { host: link.host, port: link.port, relayKey: link.relayKey, rng, keyFrom: "invite link" },
+    opts.connect,
+  );
   let created = false;
   let sent = false;
   try {

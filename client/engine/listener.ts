@@ -71,7 +71,9 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 /**
  * Listens until `opts.signal` aborts (see the file comment). Rejects only for what reconnecting
- * cannot fix: LoginFailedError, a disabled account, a damaged store.
+ * cannot fix: LoginFailedError, a disabled account, RelayKeyMismatchError (whoever answers does
+ * not hold the pinned relay key: retrying would only keep knocking on an impersonator's door,
+ * SECURITY.md §10.3), a damaged store.
  */
 export async function listen(acct: Account, opts: ListenOptions): Promise<void> {
   const { signal } = opts;

@@ -10,14 +10,27 @@ import { join } from "node:path";
 import { type IdentityKeyPair, identityFromSecrets } from "../../crypto/identity.js";
 import { wipe } from "../../crypto/primitives.js";
 import type { Rng } from "../../crypto/rng.js";
-import { ConnectionClosedError, RemoteError, TimeoutError } from "../../src/errors.js";
+import {
+  ConnectionClosedError,
+  CryptoVerificationError,
+  HandshakeRefusedError,
+  RemoteError,
+  TimeoutError,
+} from "../../src/errors.js";
+import { relayKeyFingerprint } from "../../src/relay-key-fingerprint.js";
 import { systemRng } from "../../src/system-rng.js";
 import { ProfileNotFoundError } from "../profile/errors.js";
 import { openProfile } from "../profile/open.js";
 import { KEYSTORE_FILE, STORE_FILE } from "../profile/paths.js";
 import { RelayClient } from "../relay-client.js";
 import type { ClientStore, ClientStoreOptions } from "../store/index.js";
-import { LoginFailedError, NotJoinedError, RelayUnreachableError } from "./errors.js";
+import {
+  LoginFailedError,
+  NotJoinedError,
+  type PinnedKeySource,
+  RelayKeyMismatchError,
+  RelayUnreachableError,
+} from "./errors.js";
 
 /** How long connecting, the handshake and hello may take together, by default (ms). */
 export const CONNECT_TIMEOUT_MS = 10_000;
@@ -115,12 +128,13 @@ export interface ConnectOptions {
 }
 
 /**
- * Connects to a relay with its pinned key (TCP, Noise NK, hello). Throws RelayUnreachableError
- * whatever went wrong on the way: refused, timed out, or closed during the handshake (which is
- * also what a wrong pinned key looks like, SECURITY.md §10.3).
+ * Connects to a relay with its pinned key (TCP, Noise NK, hello). Throws RelayKeyMismatchError
+ * when the address answered but the handshake was refused or did not verify (a relay without
+ * the pinned key, SECURITY.md §10.3), else RelayUnreachableError whatever went wrong on the way
+ * (refused, timed out, closed). `target.keyFrom` says where the key came from, for the sentence.
  */
 export async function connectRelay(
-  target: { host: string; port: number; relayKey: Uint8Array; rng: Rng },
+  target: { host: string; port: number; relayKey: Uint8Array; rng: Rng; keyFrom?: PinnedKeySource },
   opts: ConnectOptions = {},
 ): Promise<RelayClient> {
   try {
@@ -133,6 +147,10 @@ export async function connectRelay(
       ...(opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
     });
   } catch (e) {
+    if (e instanceof HandshakeRefusedError || e instanceof CryptoVerificationError) {
+      const fp = relayKeyFingerprint(target.relayKey);
+      throw new RelayKeyMismatchError(target.host, target.port, fp, target.keyFrom ?? "profile", { cause: e });
+    }
     throw asUnreachable(target.host, target.port, e);
   }
 }

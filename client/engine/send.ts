@@ -14,6 +14,7 @@ import { ChatClosedError, QueuedOfflineError, RelayUnreachableError } from "./er
 import { deferGroupText } from "./group-deferred.js";
 import { sendGroupText } from "./groups.js";
 import type { Account } from "./open-account.js";
+import { checkTextBodySize } from "../protocol/app-message.js";
 import { type QueuedMessage, type SentMessage, flushOutbox, queueText, sendablePeer } from "./outbox.js";
 import { checkIdentity, ensureSession } from "./sessions.js";
 
@@ -37,6 +38,7 @@ export async function sendText(
   given: ChatRecord,
   body: string,
 ): Promise<SendResult> {
+  checkTextBodySize(body);
   let chat = given;
   // Closed here: maybe reopened since (by the peer, while we were not listening). Ask the relay.
   if (chat.closed) {
@@ -70,6 +72,7 @@ export async function sendText(
  * what sendablePeer, queueText and deferGroupText throw.
  */
 export function queueTextOffline(acct: Account, chat: ChatRecord, body: string, offline: RelayUnreachableError): never {
+  checkTextBodySize(body);
   if (chat.kind === "group") {
     const id = deferGroupText(acct, chat, body);
     throw new QueuedOfflineError(acct.relayHost, acct.relayPort, id, { cause: offline });

@@ -17,10 +17,25 @@ export class WrongPassphraseError extends SmsgError {
   }
 }
 
-/** The keystore is protected by a passphrase and none was given (flag, prompt or SMSG_PASSPHRASE). */
+/** Which passphrase was needed: the profile's, a new profile's (join --passphrase), or an export file's. */
+export type PassphraseKind = "profile" | "new profile" | "export file";
+
+/** Where each kind of passphrase can come from without a terminal. */
+const PASSPHRASE_SOURCES: Readonly<Record<PassphraseKind, string>> = {
+  profile:
+    "this profile is protected by a passphrase: type it on a terminal, or set SMSG_PASSPHRASE or --passphrase-file",
+  "new profile": "--passphrase needs SMSG_PASSPHRASE, --passphrase-file or a terminal to type the new passphrase",
+  "export file":
+    "the export file's passphrase is needed: type it on a terminal, or set SMSG_EXPORT_PASSPHRASE or --passphrase-file",
+};
+
+/**
+ * A passphrase is needed and none was given (no flag, no variable, no terminal to ask on). The
+ * sentence names the passphrase that was wanted: an export's is not the profile's.
+ */
 export class PassphraseRequiredError extends SmsgError {
-  constructor() {
-    super("PASSPHRASE_REQUIRED", "this profile is protected by a passphrase: enter it or set SMSG_PASSPHRASE");
+  constructor(kind: PassphraseKind = "profile") {
+    super("PASSPHRASE_REQUIRED", PASSPHRASE_SOURCES[kind]);
   }
 }
 

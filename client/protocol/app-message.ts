@@ -49,6 +49,20 @@ export const MAX_APP_MESSAGE_BYTES = 63_487;
  */
 export const MAX_TEXT_BODY_BYTES = 60 * 1024;
 
+/**
+ * Throws UsageError, with the sentence people see, when `body` is longer than one text message
+ * holds (MAX_TEXT_BODY_BYTES of UTF-8; README "Chatting"). Every way of sending (send, the
+ * interactive mode, a group) checks with this before anything is encrypted or stored.
+ */
+export function checkTextBodySize(body: string): void {
+  if (body.length <= MAX_TEXT_BODY_BYTES / 3) return; // cannot be over: at most 3 UTF-8 bytes per UTF-16 unit
+  const bytes = Buffer.byteLength(body, "utf8");
+  if (bytes > MAX_TEXT_BODY_BYTES)
+    throw new UsageError(
+      `the message has ${bytes} bytes; one message holds at most ${MAX_TEXT_BODY_BYTES} bytes (60 KiB) of UTF-8: split it into several`,
+    );
+}
+
 /** The longest group name, in UTF-8 bytes. */
 export const MAX_GROUP_NAME_BYTES = 256;
 

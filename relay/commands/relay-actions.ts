@@ -5,7 +5,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { UsageError } from "../../crypto/errors.js";
+import { SmsgError, UsageError } from "../../crypto/errors.js";
 import { systemRng } from "../../src/system-rng.js";
 import { createInvite, listAccounts, setAccountDisabled } from "../admin-ops.js";
 import { type AdminRequest, adminRequest, startAdminSocket } from "../admin-socket.js";
@@ -23,6 +23,7 @@ import { loadOrCreateRelayKey, relayKeyFingerprint } from "../relay-key.js";
 import { Relay } from "../server.js";
 import { RelayStore } from "../store/index.js";
 import { LIMIT_FLAGS } from "./limit-flags.js";
+import { asListenFailure, parsePort } from "./listen-failure.js";
 
 /** Where serve records how to reach it, for invite links made while it is not running. */
 const ENDPOINT_FILE = "relay.json";
@@ -48,7 +49,8 @@ export async function operate(a: CommonArgs, req: AdminRequest): Promise<unknown
   const dataDir = dataDirOf(a);
   const viaSocket = await adminRequest(dataDir, req);
   if (viaSocket) {
-    if (!viaSocket.ok) throw new UsageError(viaSocket.error);
+    // The relay's error keeps its code, so the exit code is the same as without a running relay.
+    if (!viaSocket.ok) throw new SmsgError(viaSocket.code ?? "ADMIN", viaSocket.error);
     return viaSocket.result;
   }
   const log = createLogger("silent");
@@ -90,6 +92,7 @@ function readEndpoint(dataDir: string): { publicHost: string; port: number } {
 
 export async function serve(argv: Record<string, unknown> & CommonArgs): Promise<void> {
   const dataDir = dataDirOf(argv);
+  const port = parsePort(argv["port"]);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const limits = { ...DEFAULT_LIMITS } as Record<keyof RelayLimits, number>;
   for (const [flag, key] of LIMIT_FLAGS) {
@@ -107,7 +110,7 @@ export async function serve(argv: Record<string, unknown> & CommonArgs): Promise
   const host = String(argv["host"]);
   const config: RelayConfig = {
     host,
-    port: Number(argv["port"]),
+    port,
     publicHost: (argv["public-host"] as string | undefined) ?? host,
     dataDir,
     databaseUrl: databaseUrlOf(argv),
@@ -131,15 +134,21 @@ export async function serve(argv: Record<string, unknown> & CommonArgs): Promise
   const relay = new Relay({ config, db, keyPair, rng: systemRng, log });
   let admin: Awaited<ReturnType<typeof startAdminSocket>> | undefined;
   try {
-    const { port } = await relay.start();
-    const endpoint = { host: config.publicHost, port, relayKey: keyPair.publicKey };
-    writeFileSync(join(dataDir, ENDPOINT_FILE), `${JSON.stringify({ publicHost: config.publicHost, port })}\n`, {
-      mode: 0o600,
+    const { port: boundPort } = await relay.start().catch((e: unknown) => {
+      throw asListenFailure(e, host, port);
     });
+    const endpoint = { host: config.publicHost, port: boundPort, relayKey: keyPair.publicKey };
+    writeFileSync(
+      join(dataDir, ENDPOINT_FILE),
+      `${JSON.stringify({ publicHost: config.publicHost, port: boundPort })}\n`,
+      {
+        mode: 0o600,
+      },
+    );
     admin = await startAdminSocket(relay, dataDir, endpoint);
     const storage = config.databaseUrl ? "PostgreSQL" : `embedded PGlite in ${join(dataDir, "db")}`;
     const lines = [
-      `SocketMessenger relay listening on ${host}:${port} (storage: ${storage})`,
+      `SocketMessenger relay listening on ${host}:${boundPort} (storage: ${storage})`,
       `Relay key fingerprint: ${relayKeyFingerprint(keyPair.publicKey)}${created ? " (new key created)" : ""}`,
     ];
     if ((await relay.store.countAccounts()) === 0) {

@@ -8,7 +8,10 @@ import type { Account } from "../store/index.js";
 
 export async function accountNamed(conn: HandlerConnection, username: string): Promise<Account> {
   const account = await conn.ctx.store.accountByUsername(username);
-  if (!account || account.disabled) throw new RelayError("USER_UNKNOWN", `no user named ${username}`);
+  if (!account) throw new RelayError("USER_UNKNOWN", `no user named ${username}`);
+  // Said as such: "no user named" would send the sender looking for a typo.
+  if (account.disabled)
+    throw new RelayError("USER_DISABLED", `${account.username}'s account was disabled by the relay's operator`);
   return account;
 }
 

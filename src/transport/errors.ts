@@ -24,3 +24,16 @@ export class ConnectionClosedError extends SmsgError {
     super("CONNECTION_CLOSED", message, options);
   }
 }
+
+/**
+ * The initiator sent its first handshake message on an open connection and the peer closed (or
+ * reset) it without answering a single byte (SECURITY.md §10.3). A relay does exactly this when
+ * it cannot decrypt message 1, i.e. when it does not hold the key the client pinned: so on a
+ * connection that was accepted this means "wrong relay key", not "relay unreachable".
+ * Code "HANDSHAKE_REFUSED".
+ */
+export class HandshakeRefusedError extends SmsgError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("HANDSHAKE_REFUSED", message, options);
+  }
+}

@@ -9,7 +9,7 @@ import { concat } from "../../crypto/bytes.js";
 import { CodecError, InternalError, UsageError } from "../../crypto/errors.js";
 import type { X25519KeyPair } from "../../crypto/primitives.js";
 import type { Rng } from "../../crypto/rng.js";
-import { ConnectionClosedError, TimeoutError } from "./errors.js";
+import { ConnectionClosedError, HandshakeRefusedError, TimeoutError } from "./errors.js";
 import { RelayHandshake } from "./relay-handshake.js";
 import type { SecureSession } from "./secure-session.js";
 
@@ -43,8 +43,10 @@ export interface ServerHandshakeOptions {
  * Rejects, after destroying the stream, with TimeoutError when it takes longer than
  * `timeoutMs`; CodecError for a malformed message 2 (wrong length, non-empty payload);
  * CryptoVerificationError("could not decrypt") when message 2 does not verify;
- * ConnectionClosedError when the stream ends, closes or fails first (what a client with the
- * wrong relay key sees: the relay drops it); UsageError for bad options.
+ * HandshakeRefusedError when the peer ends or resets the stream after message 1 without sending
+ * a byte back (what a client with the wrong relay key sees: the relay drops it, SECURITY.md
+ * §10.3); ConnectionClosedError when the stream ends, closes or fails otherwise (before message 1
+ * was written, or inside message 2); UsageError for bad options.
  */
 export function clientHandshake(stream: Duplex, opts: ClientHandshakeOptions): Promise<NoiseConnection> {
   return runHandshake(
@@ -85,6 +87,8 @@ function runHandshake(stream: Duplex, timeoutMs: number, create: () => RelayHand
     let hs: RelayHandshake | undefined;
     let timer: NodeJS.Timeout | undefined;
     let settled = false;
+    // The initiator wrote message 1 and has had nothing back yet: a close now is a refusal.
+    let awaitingReply = false;
 
     const cleanup = (): void => {
       settled = true;
@@ -104,6 +108,7 @@ function runHandshake(stream: Duplex, timeoutMs: number, create: () => RelayHand
     };
     function onData(chunk: Uint8Array): void {
       if (settled) return;
+      if (chunk.length > 0) awaitingReply = false;
       let step;
       try {
         step = hs!.receive(chunk);
@@ -119,9 +124,21 @@ function runHandshake(stream: Duplex, timeoutMs: number, create: () => RelayHand
       }
     }
     function onEnd(): void {
+      if (awaitingReply) {
+        fail(new HandshakeRefusedError("the peer closed the connection without answering the Noise handshake"));
+        return;
+      }
       fail(new ConnectionClosedError("the connection closed during the Noise handshake"));
     }
     function onError(err: Error): void {
+      if (awaitingReply && (err as NodeJS.ErrnoException).code === "ECONNRESET") {
+        fail(
+          new HandshakeRefusedError("the peer reset the connection without answering the Noise handshake", {
+            cause: err,
+          }),
+        );
+        return;
+      }
       fail(
         new ConnectionClosedError(`the connection failed during the Noise handshake: ${err.message}`, { cause: err }),
       );
@@ -158,6 +175,7 @@ function runHandshake(stream: Duplex, timeoutMs: number, create: () => RelayHand
         return;
       }
       stream.write(first);
+      awaitingReply = true;
     }
   });
 }

@@ -96,6 +96,7 @@ describe("exit codes", () => {
       USERNAME_TAKEN: 12,
       USERNAME_INVALID: 12,
       USER_UNKNOWN: 13,
+      USER_DISABLED: 13,
       CHAT_NOT_FOUND: 14,
       CHAT_AMBIGUOUS: 14,
       CHAT_UNKNOWN: 14,
@@ -105,6 +106,9 @@ describe("exit codes", () => {
       KEY_CHANGED: 17,
       RATE_LIMITED: 18,
       NOT_SUPPORTED: 19,
+      STORE_TOO_NEW: 19,
+      RELAY_KEY_MISMATCH: 21,
+      HANDSHAKE_REFUSED: 21,
     };
     for (const [code, exit] of Object.entries(EXIT_BY_CODE)) expect(exit, code).toBe(specific[code] ?? EXIT.failure);
   });

@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from "vitest";
 import { withSteps } from "../../client/commands/export.js";
-import { syncProgress } from "../../client/commands/output.js";
+import { fitStatusLine, syncProgress } from "../../client/commands/output.js";
 
 function stream(isTTY: boolean) {
   const written: string[] = [];
@@ -99,5 +99,40 @@ describe("withSteps (export / import)", () => {
       ),
     ).toThrow("wrong passphrase");
     expect(out.written.at(-1)).toBe("\r\x1b[2K");
+  });
+});
+
+describe("status lines never wrap (a wrapped row is not erased and stays on screen)", () => {
+  /** The visible text of each redraw (after "\r" and the erase sequence). */
+  const erase = (w: string) => w.replace("\r\x1b[2K", "").replace("\r\x1b[K", "");
+  const drawn = (written: string[]) => written.map(erase).filter((t) => t !== "");
+
+  test("export's step bar on a 60-column terminal: every redraw fits in 59 columns, then it is erased", () => {
+    const out = { ...stream(true), columns: 60 };
+    withSteps(
+      false,
+      "export",
+      (onStep) => {
+        onStep(1, 3, "reading the profile");
+        onStep(2, 3, "deriving the key from the passphrase and encrypting");
+        onStep(3, 3, "writing the file");
+      },
+      out,
+    );
+    const lines = drawn(out.written);
+    expect(lines).toHaveLength(3);
+    for (const l of lines) expect([...l].length, l).toBeLessThanOrEqual(59);
+    expect(lines[1]).toMatch(/^smsg: export \[####·+\] 2\/3 deriving the key.*…$/);
+    expect(out.written.at(-1)).toBe("\r\x1b[2K");
+  });
+
+  test("the sync bar on a 30-column terminal fits too; an 80-column default when the width is unknown", () => {
+    const narrow = { ...stream(true), columns: 30 };
+    const p = syncProgress(false, narrow);
+    p.onSyncProgress(500, 2000);
+    p.done();
+    for (const l of drawn(narrow.written)) expect([...l].length, l).toBeLessThanOrEqual(29);
+    expect(fitStatusLine("x".repeat(200), stream(true))).toHaveLength(79);
+    expect(fitStatusLine("short", { ...stream(true), columns: 80 })).toBe("short");
   });
 });

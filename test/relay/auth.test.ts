@@ -315,7 +315,13 @@ describe("login", () => {
     });
     await c.waitClosed();
     expect(ERROR_CODES.ACCOUNT_DISABLED.closes).toBe(true);
-    expect(await lookup("frank")).toMatchObject({ t: "error", code: "USER_UNKNOWN" });
+    // Others asking for frank are told the account is disabled, not that no frank exists.
+    expect(await lookup("frank")).toMatchObject({
+      t: "error",
+      code: "USER_DISABLED",
+      message: "frank's account was disabled by the relay's operator",
+    });
+    expect(ERROR_CODES.USER_DISABLED.closes).toBe(false);
 
     await r.relay.store.setDisabled("frank", false);
     const back = await RawClient.ready(r);

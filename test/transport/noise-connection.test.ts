@@ -12,6 +12,7 @@ import { CodecError, CryptoVerificationError, UsageError } from "../../crypto/er
 import { systemRng } from "../../src/system-rng.js";
 import {
   ConnectionClosedError,
+  HandshakeRefusedError,
   NoiseConnection,
   TimeoutError,
   clientHandshake,
@@ -187,8 +188,30 @@ for (const [kind, makeLink] of Object.entries(LINKS)) {
       ]);
       expect(se).toBeInstanceOf(CryptoVerificationError);
       expect(se.message).toBe("could not decrypt");
-      expect(ce).toBeInstanceOf(ConnectionClosedError);
+      // The relay answered nothing to message 1: a refusal, not a broken connection (SECURITY.md §10.3).
+      expect(ce).toBeInstanceOf(HandshakeRefusedError);
+      expect((ce as HandshakeRefusedError).code).toBe("HANDSHAKE_REFUSED");
       await Promise.all([streamClosed(l.client), streamClosed(l.server)]);
+    });
+
+    test("a peer that reads message 1 and closes without a byte back: HandshakeRefusedError", async () => {
+      const l = await link();
+      l.server.on("error", () => {});
+      let got = 0;
+      l.server.on("data", (d: Uint8Array) => {
+        got += d.length;
+        if (got >= 50) l.server.end();
+      });
+      expect(await rejection(clientHandshake(l.client, clientOpts()))).toBeInstanceOf(HandshakeRefusedError);
+    });
+
+    test("a peer that closes inside its answer: ConnectionClosedError, not a refusal", async () => {
+      const l = await link();
+      l.server.on("error", () => {});
+      l.server.once("data", () => l.server.end(new Uint8Array([0, 48, 1, 2, 3])));
+      const err = await rejection(clientHandshake(l.client, clientOpts()));
+      expect(err).toBeInstanceOf(ConnectionClosedError);
+      expect(err).not.toBeInstanceOf(HandshakeRefusedError);
     });
 
     test("random bytes instead of a handshake: the relay refuses them and drops the connection", async () => {

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { openDirectChat } from "../../../client/engine/chats.js";
-import { RelayUnreachableError } from "../../../client/engine/errors.js";
+import { RelayKeyMismatchError, RelayUnreachableError } from "../../../client/engine/errors.js";
 import type { EngineEvent } from "../../../client/engine/events.js";
 import { type DeliveredText, type ListenOptions, type ListenStatus, listen } from "../../../client/engine/listener.js";
 import { goOnline } from "../../../client/engine/online.js";
@@ -16,13 +16,16 @@ import { flushOutbox, queueText } from "../../../client/engine/outbox.js";
 import { sendText } from "../../../client/engine/send.js";
 import { ensureSession } from "../../../client/engine/sessions.js";
 import { openDatabase } from "../../../client/store/sqlite.js";
+import { x25519KeyPair } from "../../../crypto/primitives.js";
+import { systemRng } from "../../../src/system-rng.js";
 import { type TestRelay, startRelay } from "../../relay/harness.js";
 import { accountId, engineUser, eventually, until } from "./helpers.js";
 
 let tr: TestRelay;
+// The first PGlite open costs seconds, many more on a busy machine: a hook timeout that fits it.
 beforeAll(async () => {
   tr = await startRelay();
-});
+}, 60_000);
 afterAll(async () => {
   await tr.stop();
 });
@@ -132,6 +135,30 @@ describe("listen", () => {
     alice.close();
     bob.close();
   });
+  test("a relay that comes back with another key: listen stops with RelayKeyMismatchError, it does not retry", async () => {
+    const carl = await engineUser(tr, "carl");
+    const statuses: ListenStatus[] = [];
+    const done = listen(carl.acct, { onEvent: () => undefined, onStatus: (st) => statuses.push(st), minBackoffMs: 50 });
+    const failed = done.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    await until(() => statuses.some((st) => st.state === "listening"));
+    const original = tr;
+    await tr.stop();
+    // Another key answers at the relay's address (an impersonator, or a replaced key).
+    tr = await startRelay({ db: original.db, keyPair: x25519KeyPair(systemRng), config: { port: original.port } });
+    const err = await failed;
+    expect(err).toBeInstanceOf(RelayKeyMismatchError);
+    expect((err as RelayKeyMismatchError).code).toBe("RELAY_KEY_MISMATCH");
+    // Disconnections while the relay was away (retried), none for the mismatch: listen ended there.
+    expect(statuses[0]!.state).toBe("listening");
+    expect(statuses.slice(1).every((st) => st.state === "disconnected" && !/key/.test(st.reason))).toBe(true);
+    await tr.stop();
+    tr = await startRelay({ db: original.db, keyPair: original.keyPair, config: { port: original.port } });
+    closeAccount(carl.acct);
+  });
+
   test("a message another process on the profile stored first is reported once", async () => {
     const alice = await engineUser(tr, "alice2");
     const bob = await engineUser(tr, "bob2");
