@@ -1,12 +1,12 @@
 /**
  * `smsg chat open USER | list | close CHAT | reopen CHAT`: chats on the relay, and groups:
  * `chat create NAME --members a,b | add CHAT USER | remove CHAT USER | leave CHAT | members CHAT`
- * (client/engine/groups.ts). CHAT is a chat id, a chat name, or the other member of a direct chat.
+ * (client/engine/group/membership.ts). CHAT is a chat id, a chat name, or the other member of a direct chat.
  */
 import type { Argv } from "yargs";
 import { findChat, openDirectChat, refreshChats, setChatClosed } from "../engine/chats.js";
 import type { ChatListItem, ChatRecord } from "../store/index.js";
-import { addMember, createGroup, groupMembers, leaveGroup, removeMember } from "../engine/groups.js";
+import { addMember, createGroup, groupMembers, leaveGroup, removeMember } from "../engine/group/membership.js";
 import { type ProfileArgs, withOnlineAccount, withProfileOptions } from "./common.js";
 import { runCommand } from "./exit.js";
 import { printJson, printLine, terminalSafe, warn } from "./output.js";

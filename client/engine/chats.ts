@@ -1,7 +1,7 @@
 /**
  * Chats as the relay knows them, mirrored into the local store: open a direct chat, learn the
  * chats the relay lists (a peer may have opened one with us), close and reopen, and follow the
- * relay's chat events. Group chats themselves (create, add, remove, send) are groups.ts.
+ * relay's chat events. Group chats themselves (create, add, remove, send) are group/.
  */
 import { RemoteError, UsageError } from "../../src/errors.js";
 import { MAX_CHATS_PER_PAGE } from "../../src/wire/limits.js";
@@ -10,7 +10,7 @@ import { normalizeUsername, tryNormalizeUsername } from "../../src/wire/username
 import type { RelayClient } from "../relay-client.js";
 import { AmbiguousChatError, type ChatRecord, ChatNotFoundError } from "../store/index.js";
 import { UserUnknownError } from "./errors.js";
-import { refreshMembers } from "./groups.js";
+import { refreshMembers } from "./group/records.js";
 import type { Account } from "./open-account.js";
 import { checkIdentity } from "./sessions.js";
 
@@ -156,6 +156,6 @@ export async function applyChatEvent(
     }
   }
   await refreshChats(acct, relay);
-  // A group's member list feeds reconciliation with its signed state (groups.ts).
+  // A group's member list feeds reconciliation with its signed state (group/records.ts).
   if (acct.store.chats.get(ev.chat)?.kind === "group") await refreshMembers(acct, relay, ev.chat);
 }

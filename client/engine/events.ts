@@ -105,3 +105,10 @@ export type EngineEvent =
 
 /** Receives engine events. */
 export type EventSink = (event: EngineEvent) => void;
+
+/** What processing one incoming frame did (client/engine/inbox.ts). */
+export interface Received {
+  /** False when (chat, relay id) was already stored: nothing happened. */
+  readonly stored: boolean;
+  readonly events: readonly EngineEvent[];
+}

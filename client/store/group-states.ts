@@ -1,5 +1,5 @@
 /**
- * The group records client/engine/groups.ts keeps beside sender keys, as opaque bytes:
+ * The group records client/engine/group/ keeps beside sender keys, as opaque bytes:
  *
  * - `group_states`: per group chat, the accepted admin-signed state (its app message encoding)
  *   and the "holders" record (JSON text: who holds our current sender key, who has had our

@@ -136,7 +136,7 @@ export class MessagesTable {
 
   /**
    * Our texts written while the relay could not be reached, in a chat whose messages are
-   * encrypted only once online (groups: client/engine/group-deferred.ts): outgoing, pending, with
+   * encrypted only once online (groups: client/engine/group/deferred.ts): outgoing, pending, with
    * a body but no sequence number yet. Oldest first.
    */
   deferredTexts(): MessageRecord[] {

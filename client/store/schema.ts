@@ -187,7 +187,7 @@ CREATE INDEX event_journal_created ON event_journal (created_at);
 `;
 
 const V4 = `
--- The group records client/engine/groups.ts keeps besides sender keys (group-states.ts). Schema
+-- The group records client/engine/group/ keeps besides sender keys (group-states.ts). Schema
 -- 1-3 stores kept them in sender_keys under sender names that are never usernames ('' and
 -- '?user'); ClientStore.open moves such rows here, resealed (SQL cannot reseal).
 

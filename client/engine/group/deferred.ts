@@ -1,19 +1,20 @@
 /**
  * Group texts written while the relay could not be reached. A group message can only be
  * encrypted safely with the chat's current membership (who holds our sender key, whether it
- * must be rotated first: groups.ts distributeOwnKey), which only the relay can tell. So
+ * must be rotated first: keys.ts distributeOwnKey), which only the relay can tell. So
  * offline the text is stored as written (body sealed at rest, status pending, no sequence number
- * yet) and nothing is encrypted; the next time the profile goes online (online.ts, after the
+ * yet) and nothing is encrypted; the next time the profile goes online (client/engine/online.ts, after the
  * sync has applied the membership changes waiting for us) each one is encrypted as an online
  * send would be, with the clock of its writing as the sender's `ts`, and sent.
  */
-import { SmsgError, UsageError } from "../../src/errors.js";
-import { nextSeq } from "../protocol/sequence.js";
-import type { RelayClient } from "../relay-client.js";
-import { type ChatRecord, IDEM_BYTES } from "../store/index.js";
-import { ChatClosedError } from "./errors.js";
-import { acceptedState, distributeOwnKey, ownKeyCurrent, refreshMembers, sealGroupText } from "./groups.js";
-import type { Account } from "./open-account.js";
+import { SmsgError, UsageError } from "../../../src/errors.js";
+import { nextSeq } from "../../protocol/sequence.js";
+import type { RelayClient } from "../../relay-client.js";
+import { type ChatRecord, IDEM_BYTES } from "../../store/index.js";
+import { ChatClosedError } from "../errors.js";
+import type { Account } from "../open-account.js";
+import { distributeOwnKey, ownKeyCurrent, sealGroupText } from "./keys.js";
+import { acceptedState, refreshMembers } from "./records.js";
 
 /**
  * Stores `body` for `chat` (a group) to be encrypted and sent once online; returns its local id.
