@@ -12,6 +12,7 @@ import type { ChatRecord } from "../store/index.js";
 import { refreshChats } from "./chats.js";
 import { ChatClosedError, QueuedOfflineError, RelayUnreachableError } from "./errors.js";
 import { deferGroupText } from "./group/deferred.js";
+import { assertStillMember } from "./group/departure.js";
 import { sendGroupText } from "./group/send.js";
 import type { Account } from "./open-account.js";
 import { type SendResult, flushOutbox, queueText, sendablePeer } from "./outbox.js";
@@ -36,7 +37,8 @@ export async function sendText(
     chat = acct.store.chats.get(chat.id) ?? chat;
   }
   if (chat.kind === "group") {
-    if (chat.closed) throw new ChatClosedError(chat.id);
+    assertStillMember(chat, "nothing was sent");
+    if (chat.closed) throw new ChatClosedError(chat.id, chat.myRole === "admin");
     return sendGroupText(acct, relay, chat, body);
   }
   const peer = sendablePeer(acct, chat);

@@ -31,6 +31,7 @@ import { type GroupStateMessage, decodeAppMessage, encodeAppMessage } from "../.
 import { reconcile, senderKeyVerdict } from "../../protocol/group-state.js";
 import type { RelayClient } from "../../relay-client.js";
 import type { ClientStore } from "../../store/index.js";
+import { NotGroupMemberError } from "../errors.js";
 import type { Account } from "../open-account.js";
 import { queuePairwise, reachable } from "./pairwise.js";
 import { acceptedState, relayMembers } from "./records.js";
@@ -86,7 +87,7 @@ export async function distributeOwnKey(acct: Account, relay: RelayClient, chat: 
   if (!accepted)
     throw new UsageError(`no admin-signed membership of chat ${chat} has been received yet: nothing can be sent in it`);
   if (!accepted.members.includes(acct.username))
-    throw new UsageError(`you are not a member of chat ${chat} (its signed membership does not list you)`);
+    throw new NotGroupMemberError(`you are not a member of chat ${chat} (its signed membership does not list you)`);
   const rec = reconcile(accepted, relayMembers(store, chat));
   for (const u of rec.unannounced)
     warnings.push(`the relay added ${u} without an admin's signed announcement; ${u} cannot read your messages`);
@@ -176,11 +177,17 @@ export function sealGroupText(
   return out.message;
 }
 
-/** Stores a received distribution as `from`'s receiver state, unless that key id is already held. */
+/**
+ * Stores a received distribution as `from`'s receiver state, unless that key id is already held.
+ * A key handed over part-way through its chain (iteration > 0) means its earlier messages were
+ * not for us: we were added (back) meanwhile. Sequence numbers then count again from each
+ * sender's next message (§15.3.1, unanchored), so the time we could not read is no gap.
+ */
 export function takeSenderKey(store: ClientStore, chat: number, from: string, distribution: Uint8Array): void {
   const st = parseDistribution(distribution);
   if (!store.senderKeys.get(chat, from, st.keyId)) {
     store.senderKeys.put({ chatId: chat, sender: from, keyId: st.keyId, state: encodeSenderState(st), own: false });
+    if (st.iteration > 0) store.chats.setMemberSince(chat, store.messages.lastId(chat), false);
   }
 }
 

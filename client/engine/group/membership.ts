@@ -12,11 +12,13 @@ import type { GroupStateMessage } from "../../protocol/app-message.js";
 import { reconcile, signGroupState } from "../../protocol/group-state.js";
 import type { RelayClient } from "../../relay-client.js";
 import { type ChatRecord, ChatNotFoundError } from "../../store/index.js";
+import { NotChatAdminError } from "../errors.js";
 import type { Account } from "../open-account.js";
 import { flushOutbox } from "../outbox.js";
+import { assertStillMember, current, departureSentence, noteDeparture } from "./departure.js";
 import { distributeOwnKey } from "./keys.js";
 import { queuePairwise, reachable } from "./pairwise.js";
-import { acceptedState, refreshMembers, relayMembers, storeAccepted } from "./records.js";
+import { acceptedState, refreshMembers, relayMembers, reportGone, storeAccepted } from "./records.js";
 
 /** Sends a signed state to `peers` (pairwise, in the group chat). */
 async function announce(
@@ -50,17 +52,34 @@ async function flushOrThrow(acct: Account, relay: RelayClient): Promise<void> {
   if (bad) throw new SmsgError(bad.code, `the relay refused a group message: ${bad.reason}`);
 }
 
+/** Options of createGroup. */
+export interface CreateGroupOptions {
+  /** Create it even when a chat of ours already has this name (then only its id names it). */
+  readonly allowDuplicateName?: boolean;
+}
+
 /**
  * `chat create NAME --members a,b`: create_group at the relay, sign state epoch 1 (us the only
- * admin), send it to every member, then our sender key. Throws UsageError for a bad name or list.
+ * admin), send it to every member, then our sender key. Throws UsageError for a bad name or
+ * list, and for a name one of our chats already has (every command naming it would then be
+ * ambiguous) unless `allowDuplicateName`: checked before anything is created at the relay.
  */
 export async function createGroup(
   acct: Account,
   relay: RelayClient,
   name: string,
   memberArgs: readonly string[],
+  opts: CreateGroupOptions = {},
 ): Promise<GroupResult> {
   if (name.trim() === "") throw new UsageError("a group needs a name");
+  const same = acct.store.chats.findByName(name);
+  if (same.length > 0 && opts.allowDuplicateName !== true) {
+    const ids = same.map((c) => c.id).join(", ");
+    throw new UsageError(
+      `you already have a chat named "${name}" (chat ${ids}): choose another name, ` +
+        "or add --allow-duplicate-name and name each by its id",
+    );
+  }
   const others = [...new Set(memberArgs.map((m) => normalizeUsername(m.trim())))].filter((m) => m !== acct.username);
   const reply = await relay.request<"create_group">({ t: "create_group", members: others });
   const info = reply.chat;
@@ -80,6 +99,7 @@ export async function createGroup(
       info.members.map((m) => ({ username: m.username, role: m.role })),
     );
     storeAccepted(acct.store, state);
+    acct.store.chats.setMemberSince(info.id, 0, true);
     return c;
   });
   const warnings: string[] = [];
@@ -89,13 +109,58 @@ export async function createGroup(
   return { chat: acct.store.chats.get(chat.id)!, state, warnings };
 }
 
-/** Our accepted state of a group we administer, or a UsageError. */
+/**
+ * Our accepted state of a group we administer. Throws UsageError (not a group, no state yet),
+ * NotGroupMemberError (we left or were removed) or NotChatAdminError.
+ */
 function adminState(acct: Account, chat: ChatRecord): GroupStateMessage {
   if (chat.kind !== "group") throw new UsageError(`chat ${chat.id} is not a group`);
+  assertStillMember(current(acct.store, chat), "you cannot change its members");
   const s = acceptedState(acct.store, chat.id);
   if (!s) throw new UsageError(`no admin-signed membership of chat ${chat.id} has been received yet`);
-  if (!s.admins.includes(acct.username)) throw new UsageError(`you are not an admin of chat ${chat.id}`);
+  if (!s.admins.includes(acct.username)) throw new NotChatAdminError(chat.id);
   return s;
+}
+
+/**
+ * Of `members`, those the relay still lists in the chat (as stored by the last refreshMembers),
+ * and `keep`. A member who left at the relay is dropped from the next state we sign (§15.4.3:
+ * a leave is a membership change; nobody else can sign it for a member who is not an admin).
+ */
+function stillThere(acct: Account, chat: number, members: readonly string[], keep: readonly string[] = []): string[] {
+  const listed = relayMembers(acct.store, chat);
+  return members.filter((m) => listed.includes(m) || keep.includes(m));
+}
+
+/** Warnings for members a state we signed leaves out because they left at the relay. */
+function droppedWarnings(prev: GroupStateMessage, dropped: readonly string[], epoch: number): string[] {
+  return dropped
+    .filter((u) => prev.members.includes(u))
+    .map((u) => `${u} left the chat: the membership you signed (epoch ${epoch}) leaves them out`);
+}
+
+/**
+ * When we administer `chat` and members of its accepted state are gone from the relay's list
+ * (they left), signs and announces the next state without them, so that members see them go
+ * and nobody is left warning about them. refreshMembers first. Returns warnings (empty when
+ * there was nothing to sign, or we are no admin).
+ */
+export async function signDepartures(acct: Account, relay: RelayClient, chat: number): Promise<string[]> {
+  const prev = acceptedState(acct.store, chat);
+  const c = acct.store.chats.get(chat);
+  if (!prev || !c || c.departure !== null || !prev.admins.includes(acct.username)) return [];
+  const rest = stillThere(acct, chat, prev.members, [acct.username]);
+  if (rest.length === prev.members.length) return [];
+  const { state, warnings } = await nextState(acct, relay, prev, rest, rest);
+  await flushOrThrow(acct, relay);
+  return [
+    ...droppedWarnings(
+      prev,
+      prev.members.filter((m) => !rest.includes(m)),
+      state.epoch,
+    ),
+    ...warnings,
+  ];
 }
 
 /**
@@ -150,8 +215,15 @@ export async function addMember(
   if (prev.members.includes(user)) throw new UsageError(`${user} is already a member of chat ${chat.id}`);
   await relay.request<"add_member">({ t: "add_member", chat: chat.id, username: user });
   await refreshMembers(acct, relay, chat.id);
-  const members = [...prev.members, user];
+  const members = stillThere(acct, chat.id, [...prev.members, user], [acct.username, user]);
   const { state, warnings } = await nextState(acct, relay, prev, members, members);
+  warnings.unshift(
+    ...droppedWarnings(
+      prev,
+      prev.members.filter((m) => !members.includes(m)),
+      state.epoch,
+    ),
+  );
   warnings.push(...(await distributeOwnKey(acct, relay, chat.id)));
   await flushOrThrow(acct, relay);
   return { chat, state, warnings };
@@ -171,17 +243,29 @@ export async function removeMember(
   const prev = adminState(acct, chat);
   if (user === acct.username) throw new UsageError("to leave a group use smsg chat leave");
   if (!prev.members.includes(user)) throw new UsageError(`${user} is not a member of chat ${chat.id}`);
-  const members = prev.members.filter((m) => m !== user);
   // Announce first (the removed member gets the state while still in the chat), then remove at
   // the relay. Only to those still in the chat there: the relay refuses envelopes for anyone else.
   await refreshMembers(acct, relay, chat.id);
   const listed = relayMembers(acct.store, chat.id);
+  const members = stillThere(
+    acct,
+    chat.id,
+    prev.members.filter((m) => m !== user),
+    [acct.username],
+  );
   const { state, warnings } = await nextState(
     acct,
     relay,
     prev,
     members,
     prev.members.filter((m) => listed.includes(m)),
+  );
+  warnings.unshift(
+    ...droppedWarnings(
+      prev,
+      prev.members.filter((m) => m !== user && !members.includes(m)),
+      state.epoch,
+    ),
   );
   await flushOrThrow(acct, relay);
   try {
@@ -210,6 +294,7 @@ export interface LeaveResult {
  * deleted (history is kept).
  */
 export async function leaveGroup(acct: Account, relay: RelayClient, chat: ChatRecord): Promise<LeaveResult> {
+  if (chat.kind === "group") assertStillMember(current(acct.store, chat), "there is nothing to leave");
   let result: LeaveResult = { heir: undefined, warnings: [] };
   const accepted = chat.kind === "group" ? acceptedState(acct.store, chat.id) : undefined;
   if (accepted && accepted.admins.includes(acct.username) && accepted.members.includes(acct.username)) {
@@ -218,16 +303,22 @@ export async function leaveGroup(acct: Account, relay: RelayClient, chat: ChatRe
   try {
     await relay.request<"leave_chat">({ t: "leave_chat", chat: chat.id });
   } catch (e) {
-    if (e instanceof RemoteError && e.code === "CHAT_UNKNOWN") throw new ChatNotFoundError(String(chat.id));
+    if (e instanceof RemoteError && e.code === "CHAT_UNKNOWN") {
+      if (chat.kind !== "group") throw new ChatNotFoundError(String(chat.id));
+      // Not in it at the relay: removed while we were away.
+      noteDeparture(acct, chat.id, "removed", null);
+      assertStillMember(current(acct.store, chat), "there is nothing to leave");
+    }
     throw e;
   }
-  const { store } = acct;
-  store.transaction(() => {
-    for (const k of store.senderKeys.list(chat.id)) store.senderKeys.delete(chat.id, k.sender, k.keyId);
-    store.groupStates.deletePending(chat.id);
-    store.members.set(chat.id, []);
-    store.chats.setClosed(chat.id, true);
-  });
+  if (chat.kind === "group") noteDeparture(acct, chat.id, "left", null);
+  else {
+    const { store } = acct;
+    store.transaction(() => {
+      store.members.set(chat.id, []);
+      store.chats.setClosed(chat.id, true);
+    });
+  }
   return result;
 }
 
@@ -246,6 +337,7 @@ async function signLeaving(acct: Account, relay: RelayClient, prev: GroupStateMe
     (m) => m.username !== me,
   );
   const present = listed.map((m) => m.username).filter((u) => rest.includes(u));
+  // Members who already left at the relay are not in the state we sign as we go.
   if (present.length === 0) {
     return {
       heir: undefined,
@@ -267,7 +359,14 @@ async function signLeaving(acct: Account, relay: RelayClient, prev: GroupStateMe
     }
     admins = [...admins, heir];
   }
-  const next = await nextState(acct, relay, prev, rest, present, admins);
+  const next = await nextState(
+    acct,
+    relay,
+    prev,
+    rest.filter((u) => present.includes(u)),
+    present,
+    admins.filter((a) => present.includes(a)),
+  );
   await flushOrThrow(acct, relay);
   return { heir, warnings: [...warnings, ...next.warnings] };
 }
@@ -284,15 +383,28 @@ export interface GroupMember {
   readonly verified: boolean;
 }
 
-/** `chat members CHAT`: the relay's list reconciled with the signed state, and the warnings. */
+/**
+ * `chat members CHAT`: the relay's list reconciled with the signed state, and the warnings. An
+ * admin first signs out members who left at the relay (signDepartures); others are told once
+ * that such a member left (reportGone). A group we left or were removed from shows the last
+ * membership we knew, with one warning saying so.
+ */
 export async function groupMembers(
   acct: Account,
   relay: RelayClient,
-  chat: ChatRecord,
+  given: ChatRecord,
 ): Promise<{ members: GroupMember[]; warnings: string[] }> {
-  await refreshMembers(acct, relay, chat.id);
   const { store } = acct;
-  const listed = store.members.list(chat.id);
+  const warnings: string[] = [];
+  if (given.kind !== "group" || given.departure === null) await refreshMembers(acct, relay, given.id);
+  const chat = current(store, given);
+  const gone = chat.kind === "group" ? departureSentence(chat) : undefined;
+  if (chat.kind === "group" && gone === undefined) {
+    warnings.push(...(await signDepartures(acct, relay, chat.id)));
+    for (const e of reportGone(acct, chat.id))
+      warnings.push(`${e.user} left the chat (the relay says; no admin has signed a membership without them yet)`);
+  }
+  const listed = gone === undefined ? store.members.list(chat.id) : [];
   const accepted = chat.kind === "group" ? acceptedState(store, chat.id) : undefined;
   const rec = reconcile(
     accepted,
@@ -309,12 +421,10 @@ export async function groupMembers(
       verified: u === acct.username || (store.contacts.get(u)?.verified ?? false),
     };
   });
-  const warnings: string[] = [];
-  if (chat.kind === "group") {
+  if (gone !== undefined) warnings.push(`${gone}: these are its members as you last knew them`);
+  else if (chat.kind === "group") {
     for (const u of rec.unannounced)
       warnings.push(`the relay added ${u} without an admin's signed announcement; ${u} cannot read your messages`);
-    for (const u of rec.departed)
-      warnings.push(`${u} is in the signed membership but no longer in the chat at the relay`);
   }
   return { members, warnings };
 }

