@@ -285,6 +285,7 @@ describe("group chats through the engine", () => {
           admins: ["dora"],
           added: ["bob", "carol", "dora"],
           removed: [],
+          left: [],
           promoted: ["dora"],
           renamed: false,
           bootstrap: true,
