@@ -1,19 +1,34 @@
 /**
  * `smsg chat open USER | list | close CHAT | reopen CHAT`: chats on the relay, and groups:
  * `chat create NAME --members a,b | add CHAT USER | remove CHAT USER | leave CHAT | members CHAT`
- * (client/engine/groups.ts). CHAT is a chat id, a chat name, or the other member of a direct chat.
+ * (client/engine/group/membership.ts). CHAT is a chat id, a chat name, or the other member of a direct chat.
  */
 import type { Argv } from "yargs";
 import { findChat, openDirectChat, refreshChats, setChatClosed } from "../engine/chats.js";
 import type { ChatListItem, ChatRecord } from "../store/index.js";
-import { addMember, createGroup, groupMembers, leaveGroup, removeMember } from "../engine/groups.js";
+import { addMember, createGroup, groupMembers, leaveGroup, removeMember } from "../engine/group/membership.js";
 import { type ProfileArgs, withAccount, withOfflineOption, withOnlineAccount, withProfileOptions } from "./common.js";
 import { runCommand } from "./exit.js";
 import { printJson, printLine, terminalSafe, warn } from "./output.js";
 
-/** The JSON fields of a chat. */
+/** The JSON fields of a chat. `membership`: ours (a group we left or were removed from says so). */
 function chatJson(c: ChatRecord): Record<string, unknown> {
-  return { chat: c.id, kind: c.kind, peer: c.peer, name: c.name, closed: c.closed };
+  return {
+    chat: c.id,
+    kind: c.kind,
+    peer: c.peer,
+    name: c.name,
+    closed: c.closed,
+    membership: c.departure ?? "member",
+    removed_by: c.departure === "removed" ? c.departedBy : null,
+  };
+}
+
+/** How our standing in a chat is shown in a list: nothing while a member. */
+function departureFlag(c: ChatRecord): string[] {
+  if (c.departure === "left") return ["you left"];
+  if (c.departure === "removed") return [c.departedBy !== null ? `removed by ${c.departedBy}` : "you were removed"];
+  return [];
 }
 
 /** How a chat is named for people: its name, else its peer. */
@@ -25,6 +40,7 @@ function chatTitle(c: ChatRecord): string {
 function listLine(c: ChatListItem): string {
   const flags = [
     c.kind === "group" ? "group" : "direct",
+    ...departureFlag(c),
     ...(c.closed ? ["closed"] : []),
     ...(c.unread > 0 ? [`${c.unread} unread`] : []),
   ];
@@ -92,7 +108,12 @@ export function chatCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> {
         (a) =>
           withProfileOptions(a)
             .positional("name", { type: "string", demandOption: true })
-            .option("members", { type: "string", demandOption: true, describe: "The other members, comma-separated" }),
+            .option("members", { type: "string", demandOption: true, describe: "The other members, comma-separated" })
+            .option("allow-duplicate-name", {
+              type: "boolean",
+              default: false,
+              describe: "Create it even if one of your chats has this name (then name each by its id)",
+            }),
         (argv) =>
           runCommand(() =>
             withOnlineAccount(argv as ProfileArgs & typeof argv, async (acct, online) => {
@@ -100,7 +121,9 @@ export function chatCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> {
                 .split(",")
                 .map((m) => m.trim())
                 .filter((m) => m !== "");
-              const r = await createGroup(acct, online.relay, argv.name, members);
+              const r = await createGroup(acct, online.relay, argv.name, members, {
+                allowDuplicateName: argv.allowDuplicateName,
+              });
               for (const w of r.warnings) warn(w);
               if (argv.json)
                 printJson("chat", {
@@ -175,7 +198,7 @@ export function chatCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> {
                     m.role,
                     you ? "you" : m.verified ? "verified" : "unverified",
                     ...(m.announced ? [] : ["NOT ANNOUNCED"]),
-                    ...(m.listed ? [] : ["not at the relay"]),
+                    ...(m.listed ? [] : [m.announced ? "left (not at the relay)" : "not at the relay"]),
                   ];
                   printLine(`${m.username.padEnd(33)} ${flags.join(", ")}`);
                 }

@@ -128,11 +128,12 @@ export function warnError(err: unknown): void {
 
 /**
  * Reports, for a one-shot command, what the sync brought that the user must not miss: key
- * changes, gaps and undecryptable messages (as warnings on stderr). Messages themselves are the
+ * changes, gaps, undecryptable messages and our leaving a group (as warnings on stderr). Messages
+ * themselves are the
  * command's own business (`history` shows them).
  */
 export function warnOnEvent(e: EngineEvent): void {
-  if (e.type === "key_change" || e.type === "gap" || e.type === "undecryptable")
+  if (e.type === "key_change" || e.type === "gap" || e.type === "undecryptable" || e.type === "departed")
     process.stderr.write(`smsg: ${eventLine(e)}\n`);
 }
 

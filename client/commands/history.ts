@@ -48,14 +48,30 @@ export function flaggedByKeyChange(acct: Account, chat: ChatRecord, m: MessageRe
   return c !== undefined && c.keyChanged && c.keyChangedAt !== null && m.storedAt >= c.keyChangedAt;
 }
 
+/** Where a chat's sequence numbers are counted from (SECURITY.md §15.3.1). */
+export interface SequenceAnchor {
+  /** Numbers count from 1 at the start of the chat (a direct chat); false: from each sender's first message (a group). */
+  readonly fromOne: boolean;
+  /** Our current membership starts after this local message id: counting starts again there (ChatRecord.memberSince). */
+  readonly restartAfter: number;
+}
+
+/** The anchor of `chat`: a group is counted from the point we could read, never from before we joined. */
+export function sequenceAnchor(chat: ChatRecord): SequenceAnchor {
+  return { fromOne: chat.kind === "direct" || chat.seqFromOne, restartAfter: chat.memberSince };
+}
+
 /**
  * The sequence numbers missing before each message of a page, by message id: for each sender,
  * the numbers between the previous one shown and this one that appear nowhere in the page.
- * Before a sender's first message in the page only when `fromStart` (the page starts the chat).
+ * Before a sender's first message in the page only when `fromStart` (the page starts the chat)
+ * and numbers count from 1 there (`anchor.fromOne`); after `anchor.restartAfter`, each
+ * sender's first message starts the count again (a group we were added back to).
  */
 export function gapsBefore(
   messages: readonly MessageRecord[],
   fromStart: boolean,
+  anchor: SequenceAnchor = { fromOne: true, restartAfter: 0 },
 ): Map<number, [from: number, to: number]> {
   const seen = new Map<string, Set<number>>();
   for (const m of messages) {
@@ -66,9 +82,14 @@ export function gapsBefore(
   }
   const last = new Map<string, number>();
   const out = new Map<number, [number, number]>();
+  let restarted = false;
   for (const m of messages) {
     if (m.direction !== "in" || m.senderSeq === null) continue;
-    const prev = last.get(m.sender) ?? (fromStart ? 0 : undefined);
+    if (!restarted && anchor.restartAfter > 0 && m.id > anchor.restartAfter) {
+      last.clear();
+      restarted = true;
+    }
+    const prev = last.get(m.sender) ?? (fromStart && anchor.fromOne ? 0 : undefined);
     if (prev !== undefined && m.senderSeq > prev + 1) {
       const all = seen.get(m.sender)!;
       let from = prev + 1;
@@ -92,7 +113,7 @@ function show(
   if (argv.before !== undefined && (!Number.isSafeInteger(argv.before) || argv.before < 1))
     throw new UsageError("--before takes a message id (#N)");
   const page = visibleHistory(acct, chat.id, argv.limit, argv.before);
-  const gaps = gapsBefore(page.messages, !page.more);
+  const gaps = gapsBefore(page.messages, !page.more, sequenceAnchor(chat));
   const names = displayNameOf(acct);
   for (const m of page.messages) {
     const gap = gaps.get(m.id);

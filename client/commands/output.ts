@@ -4,7 +4,7 @@
  * an existing one never changes meaning). Warnings and errors go to stderr. Text written by
  * other people is made harmless for a terminal before it is shown (`terminalSafe`).
  */
-import type { ChatEventEvent, EngineEvent, GroupStateEvent } from "../engine/events.js";
+import type { ChatEventEvent, DepartedEvent, EngineEvent, GroupStateEvent } from "../engine/events.js";
 import type { ListenStatus } from "../engine/listener.js";
 import { displayText, senderLabel } from "../protocol/text-rules.js";
 import type { MessageRecord } from "../store/index.js";
@@ -25,6 +25,7 @@ export const JSON_EVENT_TYPES = [
   "profile",
   "chat_event",
   "group_state",
+  "departed",
   // connection status (listen, interactive; statusJson)
   "listening",
   "disconnected",
@@ -184,10 +185,13 @@ export function eventJson(e: EngineEvent): Record<string, unknown> {
         admins: e.admins,
         added: e.added,
         removed: e.removed,
+        left: e.left ?? [], // absent from journal entries an older version wrote
         promoted: e.promoted,
         renamed: e.renamed,
         bootstrap: e.bootstrap,
       };
+    case "departed":
+      return { chat: e.chat, name: e.name, how: e.how, by: e.by };
   }
 }
 
@@ -230,7 +234,18 @@ export function eventLine(e: EngineEvent, nameOf?: DisplayNameOf): string {
       return `[chat ${e.chat}] relay: ${chatEventText(e)}`;
     case "group_state":
       return `[chat ${e.chat}] ${groupStateText(e, nameOf)}`;
+    case "departed":
+      return `[chat ${e.chat}] ${departedText(e)}`;
   }
+}
+
+/** We left or were removed, in words (client/engine/group/departure.ts says the same in errors). */
+function departedText(e: DepartedEvent): string {
+  const group = e.name !== null ? terminalSafe(e.name) : `chat ${e.chat}`;
+  if (e.how === "left") return `you left ${group}`;
+  return e.by !== null
+    ? `you were removed from ${group} by ${e.by}`
+    : `you were removed from ${group} (the relay no longer lists you in it)`;
 }
 
 /**
@@ -262,8 +277,10 @@ function groupStateText(e: GroupStateEvent, nameOf?: DisplayNameOf): string {
   }
   const parts: string[] = [];
   if (e.added.length > 0) parts.push(`${by} added ${who(e.added)}`);
-  const removed = e.removed.filter((u) => u !== e.by);
+  const left = e.left ?? [];
+  const removed = e.removed.filter((u) => u !== e.by && !left.includes(u));
   if (e.removed.includes(e.by)) parts.push(`${by} left`);
+  if (left.length > 0) parts.push(`${who(left)} left (signed by ${by})`);
   if (removed.length > 0) parts.push(`${by} removed ${who(removed)}`);
   if (e.renamed) parts.push(`${by} renamed the group to "${terminalSafe(e.name)}"`);
   if (e.promoted.length > 0)

@@ -1,7 +1,7 @@
 /**
  * Chats as the relay knows them, mirrored into the local store: open a direct chat, learn the
  * chats the relay lists (a peer may have opened one with us), close and reopen, and follow the
- * relay's chat events. Group chats themselves (create, add, remove, send) are groups.ts.
+ * relay's chat events. Group chats themselves (create, add, remove, send) are group/.
  */
 import { RemoteError, UsageError } from "../../src/errors.js";
 import { MAX_CHATS_PER_PAGE } from "../../src/wire/limits.js";
@@ -9,8 +9,9 @@ import type { RelayMessageOf } from "../../src/wire/messages.js";
 import { normalizeUsername, tryNormalizeUsername } from "../../src/wire/username.js";
 import type { RelayClient } from "../relay-client.js";
 import { AmbiguousChatError, type ChatRecord, ChatNotFoundError } from "../store/index.js";
-import { UserUnknownError } from "./errors.js";
-import { refreshMembers } from "./groups.js";
+import { NotChatAdminError, UserUnknownError } from "./errors.js";
+import { assertStillMember, noteDeparture, recordRejoin } from "./group/departure.js";
+import { refreshMembers } from "./group/records.js";
 import type { Account } from "./open-account.js";
 import { checkIdentity } from "./sessions.js";
 
@@ -32,10 +33,28 @@ export async function refreshChats(acct: Account, relay: RelayClient): Promise<C
       }
     });
     const last = r.chats[r.chats.length - 1];
-    if (!r.more || last === undefined || r.chats.length < 1 || r.chats.length > MAX_CHATS_PER_PAGE) break;
+    if (!r.more) {
+      noteGroupsGone(acct, out);
+      break;
+    }
+    if (last === undefined || r.chats.length < 1 || r.chats.length > MAX_CHATS_PER_PAGE) break;
     after = last.id;
   }
   return out;
+}
+
+/**
+ * After a complete chat list: a group we had not left that the relay no longer lists is one we
+ * were removed from (while offline: the relay delivers nothing more of it); one listed again
+ * after a departure is one an admin added us back to (group/departure.ts).
+ */
+function noteGroupsGone(acct: Account, listed: readonly ChatRecord[]): void {
+  const ids = new Set(listed.map((c) => c.id));
+  for (const c of acct.store.chats.list()) {
+    if (c.kind !== "group") continue;
+    if (!ids.has(c.id) && c.departure === null) noteDeparture(acct, c.id, "removed", null);
+    else if (ids.has(c.id) && c.departure !== null) recordRejoin(acct.store, c.id);
+  }
 }
 
 /** What openDirectChat returns. */
@@ -120,8 +139,9 @@ export async function findOrOpenChat(acct: Account, relay: RelayClient, arg: str
 
 /**
  * Closes or reopens a chat on the relay (close_chat / reopen_chat) and locally. Throws
- * ChatNotFoundError when the relay says we are not in it, or the relay's RemoteError
- * (NOT_CHAT_ADMIN for a group we do not administer).
+ * NotGroupMemberError for a group we left or were removed from (never suggesting a reopen),
+ * ChatNotFoundError when the relay says we are not in a direct chat, NotChatAdminError for a
+ * group we do not administer, or the relay's RemoteError.
  */
 export async function setChatClosed(
   acct: Account,
@@ -129,11 +149,20 @@ export async function setChatClosed(
   chat: ChatRecord,
   closed: boolean,
 ): Promise<ChatRecord> {
+  const verb = closed ? "it cannot be closed" : "it cannot be reopened";
+  if (chat.kind === "group")
+    assertStillMember(acct.store.chats.get(chat.id) ?? chat, `${verb} (an admin can add you again)`);
   try {
     if (closed) await relay.request<"close_chat">({ t: "close_chat", chat: chat.id });
     else await relay.request<"reopen_chat">({ t: "reopen_chat", chat: chat.id });
   } catch (e) {
-    if (e instanceof RemoteError && e.code === "CHAT_UNKNOWN") throw new ChatNotFoundError(String(chat.id));
+    if (e instanceof RemoteError && e.code === "CHAT_UNKNOWN") {
+      if (chat.kind !== "group") throw new ChatNotFoundError(String(chat.id));
+      noteDeparture(acct, chat.id, "removed", null);
+      assertStillMember(acct.store.chats.get(chat.id) ?? chat, `${verb} (an admin can add you again)`);
+    }
+    if (e instanceof RemoteError && e.code === "NOT_CHAT_ADMIN")
+      throw new NotChatAdminError(chat.id, closed ? "close" : "reopen");
     throw e;
   }
   acct.store.chats.setClosed(chat.id, closed);
@@ -156,7 +185,10 @@ export async function applyChatEvent(
       return;
     }
   }
+  // About us: the relay names who removed us (the signed state, if it came, named them first).
+  if (ev.user === acct.username && (ev.event === "removed" || ev.event === "left"))
+    noteDeparture(acct, ev.chat, ev.event, ev.event === "removed" ? ev.by : null);
   await refreshChats(acct, relay);
-  // A group's member list feeds reconciliation with its signed state (groups.ts).
+  // A group's member list feeds reconciliation with its signed state (group/records.ts).
   if (acct.store.chats.get(ev.chat)?.kind === "group") await refreshMembers(acct, relay, ev.chat);
 }

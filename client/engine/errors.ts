@@ -98,10 +98,37 @@ export class KeyChangedError extends SmsgError {
   }
 }
 
-/** The chat is closed: nothing can be sent until it is reopened. Code CHAT_CLOSED. */
+/**
+ * The chat is closed: nothing can be sent until it is reopened. Code CHAT_CLOSED. `canReopen`
+ * false (a group we do not administer: only its admins may reopen it) says so instead of
+ * suggesting a reopen that would be refused.
+ */
 export class ChatClosedError extends SmsgError {
-  constructor(chatId: number) {
-    super("CHAT_CLOSED", `chat ${chatId} is closed: reopen it (smsg chat reopen ${chatId}) before sending`);
+  constructor(chatId: number, canReopen = true) {
+    super(
+      "CHAT_CLOSED",
+      canReopen
+        ? `chat ${chatId} is closed: reopen it (smsg chat reopen ${chatId}) before sending`
+        : `chat ${chatId} is closed by its admins: nothing can be sent until one of them reopens it`,
+    );
+  }
+}
+
+/**
+ * We are no longer a member of a group: we left it, or were removed (SECURITY.md §15.4.6).
+ * `message` says which and by whom (group/departure.ts departureSentence). Code NOT_A_MEMBER.
+ */
+export class NotGroupMemberError extends SmsgError {
+  constructor(message: string) {
+    super("NOT_A_MEMBER", message);
+  }
+}
+
+/** Only an admin of the group may do this. Code NOT_CHAT_ADMIN. */
+export class NotChatAdminError extends SmsgError {
+  constructor(chatId: number, what: "change its members" | "close" | "reopen" = "change its members") {
+    const action = what === "change its members" ? what : `${what} it`;
+    super("NOT_CHAT_ADMIN", `you are not an admin of chat ${chatId}: only its admins can ${action}`);
   }
 }
 
@@ -109,13 +136,6 @@ export class ChatClosedError extends SmsgError {
 export class UserUnknownError extends SmsgError {
   constructor(username: string) {
     super("USER_UNKNOWN", `the relay has no user named ${username}`);
-  }
-}
-
-/** Only an admin of the group may do this (add, remove). Code NOT_CHAT_ADMIN, as the relay's. */
-export class NotChatAdminError extends SmsgError {
-  constructor(chatId: number) {
-    super("NOT_CHAT_ADMIN", `you are not an admin of chat ${chatId}: only its admins can change its members`);
   }
 }
 

@@ -91,6 +91,8 @@ export interface GroupStateEvent {
   /** Members new in this state (every member on bootstrap). */
   readonly added: readonly string[];
   readonly removed: readonly string[];
+  /** Of `removed`, those we had already seen leave the chat at the relay (reported then): they left, the admin signed it. */
+  readonly left: readonly string[];
   /** Admins new in this state (every admin on bootstrap): an admin leaving names one this way. */
   readonly promoted: readonly string[];
   /** The group's name differs from the one accepted before. */
@@ -99,9 +101,35 @@ export interface GroupStateEvent {
   readonly bootstrap: boolean;
 }
 
+/**
+ * We are no longer a member of a group (SECURITY.md §15.4.6): we left it, or were removed; `by`
+ * is who removed us when an admin's signed state or the relay's event said so, else null.
+ */
+export interface DepartedEvent {
+  readonly type: "departed";
+  readonly chat: number;
+  readonly name: string | null;
+  readonly how: "left" | "removed";
+  readonly by: string | null;
+}
+
 /** Any engine event. */
 export type EngineEvent =
-  MessageEvent | KeyChangeEvent | GapEvent | UndecryptableEvent | ProfileEvent | ChatEventEvent | GroupStateEvent;
+  | MessageEvent
+  | KeyChangeEvent
+  | GapEvent
+  | UndecryptableEvent
+  | ProfileEvent
+  | ChatEventEvent
+  | GroupStateEvent
+  | DepartedEvent;
 
 /** Receives engine events. */
 export type EventSink = (event: EngineEvent) => void;
+
+/** What processing one incoming frame did (client/engine/inbox.ts). */
+export interface Received {
+  /** False when (chat, relay id) was already stored: nothing happened. */
+  readonly stored: boolean;
+  readonly events: readonly EngineEvent[];
+}

@@ -9,9 +9,9 @@
  *   never dropped, and never a reason to touch the session (SECURITY.md §6.7).
  * - Text carries the sender's per-chat sequence number (client/protocol/app-message.ts): a jump
  *   is reported as a gap, and the message is marked late or duplicate when it is one.
- * - Group chats are handled by groups.ts (storeGroupIncoming), in the same transaction.
- * - Other application messages (a display name; group keys and states) are stored as rows without a body,
- *   so they too are processed exactly once; the history does not show them.
+ * - Group chats are handled by group/receive.ts (storeGroupIncoming), in the same transaction.
+ * - Other application messages (a display name; group keys and states) are stored as rows without
+ *   a body, so they too are processed exactly once; the history does not show them.
  *
  * This file never moves delivery cursors: only sync.ts does, for what a `sync` returned.
  */
@@ -23,19 +23,12 @@ import type { RelayClient } from "../relay-client.js";
 import type { MessageRecord } from "../store/index.js";
 import { refreshChats } from "./chats.js";
 import { takeDisplayName } from "./display-names.js";
-import type { EngineEvent } from "./events.js";
+import type { EngineEvent, Received } from "./events.js";
 import type { Account } from "./open-account.js";
-import { prepareGroupFrame, storeGroupIncoming } from "./groups.js";
+import { prepareGroupFrame, storeGroupIncoming } from "./group/receive.js";
 import { sequenceVerdict } from "./sequence-check.js";
 import { storeIncomingText } from "./text-rows.js";
 import { type Decrypted, openPairwise } from "./sessions.js";
-
-/** What processing one frame did. */
-export interface Received {
-  /** False when (chat, relay id) was already stored: nothing happened. */
-  readonly stored: boolean;
-  readonly events: readonly EngineEvent[];
-}
 
 /**
  * True for a stored row that is not a chat message to show: an application message without

@@ -13,7 +13,8 @@ import { RelayUnreachableError } from "./errors.js";
 import type { EventSink } from "./events.js";
 import { type DeliveredText, type ListenStatus, listen } from "./listener.js";
 import { type Account, connectAccount } from "./open-account.js";
-import { type SendResult, queueTextOffline, sendText } from "./send.js";
+import type { SendResult } from "./outbox.js";
+import { queueTextOffline, sendText } from "./send.js";
 
 /** Options of InteractiveSession. */
 export interface InteractiveOptions {

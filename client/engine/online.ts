@@ -3,13 +3,13 @@
  * (open-account.ts), start receiving (sync.ts), top up prekeys (prekeys.ts), send what the
  * outbox holds (outbox.ts), fetch what is waiting (`sync` until there is no more), so that
  * `history` right after someone sent us something shows it, then encrypt and send the group
- * texts written offline (group-deferred.ts: after the sync, which may change the membership).
+ * texts written offline (group/deferred.ts: after the sync, which may change the membership).
  */
 import type { RelayClient } from "../relay-client.js";
 import type { EventSink } from "./events.js";
 import { type ConnectOptions, type LoginInfo, asUnreachable, connectAccount } from "./open-account.js";
 import type { Account } from "./open-account.js";
-import { encryptDeferredGroupTexts } from "./group-deferred.js";
+import { encryptDeferredGroupTexts } from "./group/deferred.js";
 import { type FlushResult, flushOutbox } from "./outbox.js";
 import { maintainPrekeys } from "./prekeys.js";
 import { Receiver } from "./sync.js";
@@ -71,7 +71,7 @@ export async function goOnline(acct: Account, opts: GoOnlineOptions = {}): Promi
     if (opts.sync === false) receiver.releasePushes();
     else synced = await receiver.syncAll(opts.onSyncProgress);
     // After the sync: a membership change waiting for us must be applied before a group text
-    // written offline is encrypted (group-deferred.ts).
+    // written offline is encrypted (group/deferred.ts).
     if (
       opts.flush !== false &&
       opts.sync !== false &&

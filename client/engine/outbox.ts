@@ -89,6 +89,14 @@ export interface SentMessage {
   readonly duplicate: boolean;
 }
 
+/** What a text send returns (send.ts sendText, group/send.ts): the message as queued and as the relay acknowledged it. */
+export interface SendResult {
+  readonly queued: QueuedMessage;
+  readonly sent: SentMessage;
+  /** Things the user should know (a group member the relay added without a signed announcement). */
+  readonly warnings?: readonly string[];
+}
+
 /** One outbox entry the relay refused for good: its message is marked "failed" and dropped from the outbox. */
 export interface FailedMessage {
   readonly chat: number;

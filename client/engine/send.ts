@@ -4,31 +4,24 @@
  * (X3DH on first contact), queue (outbox.ts: encrypt + store + outbox in one transaction) and
  * flush. Offline: when a session already exists the message is encrypted and queued, and the
  * next command that reaches the relay sends it; without one nothing is stored. A group text
- * written offline is stored and encrypted once online (group-deferred.ts).
+ * written offline is stored and encrypted once online (group/deferred.ts).
  */
 import { SmsgError } from "../../src/errors.js";
 import type { RelayClient } from "../relay-client.js";
 import type { ChatRecord } from "../store/index.js";
 import { refreshChats } from "./chats.js";
 import { ChatClosedError, QueuedOfflineError, RelayUnreachableError } from "./errors.js";
-import { deferGroupText } from "./group-deferred.js";
-import { sendGroupText } from "./groups.js";
+import { deferGroupText } from "./group/deferred.js";
+import { assertStillMember } from "./group/departure.js";
+import { sendGroupText } from "./group/send.js";
 import type { Account } from "./open-account.js";
 import { checkTextBodySize } from "../protocol/app-message.js";
-import { type QueuedMessage, type SentMessage, flushOutbox, queueText, sendablePeer } from "./outbox.js";
+import { type SendResult, flushOutbox, queueText, sendablePeer } from "./outbox.js";
 import { checkIdentity, ensureSession } from "./sessions.js";
-
-/** What sendText returns: the message as queued and as the relay acknowledged it. */
-export interface SendResult {
-  readonly queued: QueuedMessage;
-  readonly sent: SentMessage;
-  /** Things the user should know (a group member the relay added without a signed announcement). */
-  readonly warnings?: readonly string[];
-}
 
 /**
  * Sends `body` in `chat` over `relay` (see the file comment; a group goes through
- * groups.ts sendGroupText, online only). Throws ChatClosedError (closed here or on the relay: then the message is marked failed),
+ * group/send.ts sendGroupText, online only). Throws ChatClosedError (closed here or on the relay: then the message is marked failed),
  * KeyChangedError, UserUnknownError, UsageError (empty or too long text), or a connection error
  * (the message then stays queued).
  */
@@ -46,7 +39,8 @@ export async function sendText(
     chat = acct.store.chats.get(chat.id) ?? chat;
   }
   if (chat.kind === "group") {
-    if (chat.closed) throw new ChatClosedError(chat.id);
+    assertStillMember(chat, "nothing was sent");
+    if (chat.closed) throw new ChatClosedError(chat.id, chat.myRole === "admin");
     return sendGroupText(acct, relay, chat, body);
   }
   const peer = sendablePeer(acct, chat);
@@ -66,7 +60,7 @@ export async function sendText(
 
 /**
  * Without the relay: in a direct chat, encrypts and queues `body` when a session with the peer
- * exists; in a group, stores it to be encrypted once online (group-deferred.ts); then throws
+ * exists; in a group, stores it to be encrypted once online (group/deferred.ts); then throws
  * QueuedOfflineError (the message is safe in the store). A direct chat without a session:
  * rethrows `offline` (the RelayUnreachableError that got us here) and stores nothing. Throws
  * what sendablePeer, queueText and deferGroupText throw.

@@ -24,8 +24,15 @@ import type { ClientStore, MessageRecord } from "../store/index.js";
  * What message `seq` from `sender` in chat `chatId` means, before it is stored: "ok" (the next
  * one, or the first after a reset), "gap" (numbers from..to never arrived), "late" (fills an
  * earlier gap) or "duplicate" (that number was stored before: the sender reused it). Reads only.
+ * `sinceId`: only messages stored after this local id count (a group we were added back to).
  */
-export function sequenceVerdict(store: ClientStore, chatId: number, sender: string, seq: number): SequenceVerdict {
+export function sequenceVerdict(
+  store: ClientStore,
+  chatId: number,
+  sender: string,
+  seq: number,
+  sinceId = 0,
+): SequenceVerdict {
   const contact = store.contacts.get(sender);
   const since = contact && !contact.keyChanged ? contact.keyChangedAt : null;
   if (since !== null) {
@@ -35,7 +42,7 @@ export function sequenceVerdict(store: ClientStore, chatId: number, sender: stri
       return verdictFrom(Math.max(...recent), seq, () => recent.has(seq));
     }
   }
-  const last = store.messages.lastSenderSeq(chatId, sender) ?? 0;
+  const last = store.messages.lastSenderSeq(chatId, sender, sinceId) ?? 0;
   return verdictFrom(last, seq, () => seqStored(store, chatId, sender, seq));
 }
 

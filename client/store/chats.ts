@@ -8,7 +8,7 @@ import { tryNormalizeUsername } from "../../src/wire/username.js";
 import { type StoreContext, bit } from "./context.js";
 import { AmbiguousChatError, ChatNotFoundError } from "./errors.js";
 import { blobOrNull } from "./sqlite.js";
-import type { ChatInput, ChatListItem, ChatRecord } from "./types.js";
+import type { ChatInput, ChatListItem, ChatRecord, Departure } from "./types.js";
 
 interface Row {
   id: number;
@@ -19,6 +19,10 @@ interface Row {
   my_role: "admin" | "member";
   created_at: number;
   last_read_msg: number;
+  departure: Departure | null;
+  departed_by: string | null;
+  member_since: number;
+  seq_from_one: number;
 }
 
 interface ListRow extends Row {
@@ -50,6 +54,10 @@ export class ChatsTable {
       myRole: r.my_role,
       createdAt: r.created_at,
       lastReadMsg: r.last_read_msg,
+      departure: r.departure,
+      departedBy: r.departed_by,
+      memberSince: r.member_since,
+      seqFromOne: r.seq_from_one === 1,
     };
   }
 
@@ -175,6 +183,29 @@ export class ChatsTable {
   /** Marks a chat closed or open. Returns whether it exists. */
   setClosed(id: number, closed: boolean): boolean {
     return this.ctx.stmt("UPDATE chats SET closed = ? WHERE id = ?").run(bit(closed), id).changes > 0;
+  }
+
+  /**
+   * Records that we are no longer a member of a group (`how`, and who removed us when known), or
+   * with null that we are one again. Returns whether it exists.
+   */
+  setDeparture(id: number, how: Departure | null, by: string | null = null): boolean {
+    return (
+      this.ctx
+        .stmt("UPDATE chats SET departure = ?, departed_by = ? WHERE id = ?")
+        .run(how, how === null ? null : by, id).changes > 0
+    );
+  }
+
+  /**
+   * Our membership of a group starts (again) after local message id `afterId`; `fromOne`: it
+   * started with the group's first state (numbers count from 1). Returns whether it exists.
+   */
+  setMemberSince(id: number, afterId: number, fromOne = false): boolean {
+    return (
+      this.ctx.stmt("UPDATE chats SET member_since = ?, seq_from_one = ? WHERE id = ?").run(afterId, bit(fromOne), id)
+        .changes > 0
+    );
   }
 
   /** Sets our role in a chat. Returns whether it exists. */

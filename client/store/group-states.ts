@@ -1,9 +1,11 @@
 /**
- * The group records client/engine/groups.ts keeps beside sender keys, as opaque bytes:
+ * The group records client/engine/group/ keeps beside sender keys, as opaque bytes:
  *
  * - `group_states`: per group chat, the accepted admin-signed state (its app message encoding)
  *   and the "holders" record (JSON text: who holds our current sender key, who has had our
- *   display name). Row key of the sealed `state` and `holders` columns: [chat_id].
+ *   display name). Row key of the sealed `state` and `holders` columns: [chat_id]. `gone`
+ *   (clear JSON, usernames as in chat_members): members seen gone from the relay's list and
+ *   reported as having left.
  * - `pending_sender_keys`: a member's sender_key app message naming a state newer than the
  *   accepted one, the latest per sender, until a state covering it is accepted. Row key of the
  *   sealed `message` column: [chat_id, sender].
@@ -59,6 +61,20 @@ export class GroupStatesTable {
     if (this.ctx.stmt("UPDATE group_states SET holders = ? WHERE chat_id = ?").run(sealed, chatId).changes === 0) {
       throw new UsageError(`chat ${chatId} has no accepted group state`);
     }
+  }
+
+  /** The members of the accepted state reported as gone from the relay's list (JSON array of usernames), or []. */
+  getGone(chatId: number): string[] {
+    const r = this.ctx.stmt("SELECT gone FROM group_states WHERE chat_id = ?").get(chatId) as
+      { gone: string | null } | undefined;
+    return r?.gone ? (JSON.parse(r.gone) as string[]) : [];
+  }
+
+  /** Replaces the list getGone returns (no-op without an accepted state). */
+  setGone(chatId: number, users: readonly string[]): void {
+    this.ctx
+      .stmt("UPDATE group_states SET gone = ? WHERE chat_id = ?")
+      .run(users.length === 0 ? null : JSON.stringify([...users].sort()), chatId);
   }
 
   /** Stores `sender`'s pending sender_key message (encoded), sealed, replacing theirs in the chat. The chat must exist. */

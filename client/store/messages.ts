@@ -136,7 +136,7 @@ export class MessagesTable {
 
   /**
    * Our texts written while the relay could not be reached, in a chat whose messages are
-   * encrypted only once online (groups: client/engine/group-deferred.ts): outgoing, pending, with
+   * encrypted only once online (groups: client/engine/group/deferred.ts): outgoing, pending, with
    * a body but no sequence number yet. Oldest first.
    */
   deferredTexts(): MessageRecord[] {
@@ -158,12 +158,18 @@ export class MessagesTable {
     return this.ctx.stmt("UPDATE messages SET status = ? WHERE id = ?").run(status, id).changes > 0;
   }
 
-  /** The highest sequence number stored from `sender` in a chat (to detect gaps), or null. */
-  lastSenderSeq(chatId: number, sender: string): number | null {
+  /** The highest sequence number stored from `sender` in a chat (to detect gaps) after local id `afterId`, or null. */
+  lastSenderSeq(chatId: number, sender: string, afterId = 0): number | null {
     const r = this.ctx
-      .stmt("SELECT max(sender_seq) AS s FROM messages WHERE chat_id = ? AND sender = ?")
-      .get(chatId, sender);
+      .stmt("SELECT max(sender_seq) AS s FROM messages WHERE chat_id = ? AND sender = ? AND id > ?")
+      .get(chatId, sender, afterId);
     return (r as { s: number | null }).s;
+  }
+
+  /** The highest local message id of a chat (0 when it has none). */
+  lastId(chatId: number): number {
+    const r = this.ctx.stmt("SELECT max(id) AS m FROM messages WHERE chat_id = ?").get(chatId) as { m: number | null };
+    return r.m ?? 0;
   }
 
   /** How many messages a chat holds. */

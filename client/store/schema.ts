@@ -187,7 +187,7 @@ CREATE INDEX event_journal_created ON event_journal (created_at);
 `;
 
 const V4 = `
--- The group records client/engine/groups.ts keeps besides sender keys (group-states.ts). Schema
+-- The group records client/engine/group/ keeps besides sender keys (group-states.ts). Schema
 -- 1-3 stores kept them in sender_keys under sender names that are never usernames ('' and
 -- '?user'); ClientStore.open moves such rows here, resealed (SQL cannot reseal).
 
@@ -212,12 +212,29 @@ CREATE TABLE pending_sender_keys (
 ) STRICT, WITHOUT ROWID;
 `;
 
+const V5 = `
+-- Our own standing in a group (SECURITY.md §15.4.6). departure: null while we are a member,
+-- 'left' once we left it, 'removed' once an admin's signed state or the relay says we are no
+-- longer in it; departed_by: who removed us, when known. member_since: the local message id
+-- our current membership starts after: a sender's numbers are counted from their first
+-- message after it (§15.3.1, unanchored), never from before we could read; seq_from_one: we
+-- were in the group's first state (epoch 1), so numbers count from 1 (anchored) instead.
+ALTER TABLE chats ADD COLUMN departure TEXT CHECK (departure IN ('left', 'removed'));
+ALTER TABLE chats ADD COLUMN departed_by TEXT;
+ALTER TABLE chats ADD COLUMN member_since INTEGER NOT NULL DEFAULT 0 CHECK (member_since >= 0);
+ALTER TABLE chats ADD COLUMN seq_from_one INTEGER NOT NULL DEFAULT 0 CHECK (seq_from_one IN (0, 1));
+-- gone: JSON array of the members of the accepted state we saw gone from the relay's list
+-- (left without a signed state yet) and reported once as having left (§15.4.3).
+ALTER TABLE group_states ADD COLUMN gone TEXT;
+`;
+
 /** Every migration, in order. The last one's version is the schema this client writes. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "init", sql: V1 },
   { version: 2, name: "sender_ts", sql: V2 },
   { version: 3, name: "event_journal", sql: V3 },
   { version: 4, name: "group_states", sql: V4 },
+  { version: 5, name: "group_departures", sql: V5 },
 ];
 
 /** The schema version this client creates and understands. */

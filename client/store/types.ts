@@ -96,7 +96,18 @@ export interface ChatRecord {
   readonly createdAt: number;
   /** The relay message id the user has read up to (0: none). */
   readonly lastReadMsg: number;
+  /** A group we are no longer in: we left it, or were removed (SECURITY.md §15.4.6); null while a member. */
+  readonly departure: Departure | null;
+  /** Who removed us, when known (an admin's signed state, or the relay's event); null otherwise. */
+  readonly departedBy: string | null;
+  /** Our current membership of a group starts after this local message id (0: from the start). */
+  readonly memberSince: number;
+  /** A group whose first state (epoch 1) listed us: numbers count from 1, not from each sender's first message. */
+  readonly seqFromOne: boolean;
 }
+
+/** How we stopped being a member of a group. */
+export type Departure = "left" | "removed";
 
 /** A chat in a listing, with what a chat list shows. */
 export interface ChatListItem extends ChatRecord {

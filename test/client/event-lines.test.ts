@@ -17,11 +17,26 @@ const base: GroupStateEvent = {
   admins: ["alice"],
   added: [],
   removed: [],
+  left: [],
   promoted: [],
   renamed: false,
   bootstrap: false,
 };
 const names = (u: string) => (u === "alice" ? "Alice L." : null);
+
+describe("departed lines", () => {
+  test("we left, were removed by someone, or the relay stopped listing us", () => {
+    expect(eventLine({ type: "departed", chat: 7, name: "team", how: "left", by: null })).toBe(
+      "[chat 7] you left team",
+    );
+    expect(eventLine({ type: "departed", chat: 7, name: "team", how: "removed", by: "alice" })).toBe(
+      "[chat 7] you were removed from team by alice",
+    );
+    expect(eventLine({ type: "departed", chat: 7, name: null, how: "removed", by: null })).toBe(
+      "[chat 7] you were removed from chat 7 (the relay no longer lists you in it)",
+    );
+  });
+});
 
 describe("group_state lines", () => {
   test("bootstrap says the state is trusted on first use and lists the members", () => {
@@ -35,6 +50,10 @@ describe("group_state lines", () => {
       "[chat 7] Alice L. (@alice) added @carol; Alice L. (@alice) removed @dave",
     );
     expect(eventLine({ ...base, members: ["bob"], admins: ["bob"], removed: ["alice"] })).toBe("[chat 7] @alice left");
+    // A member who left at the relay, signed out by an admin: said to have left, not to be removed.
+    expect(eventLine({ ...base, removed: ["dave", "erin"], left: ["dave"] }, names)).toBe(
+      "[chat 7] @dave left (signed by Alice L. (@alice)); Alice L. (@alice) removed @erin",
+    );
     expect(
       eventLine({ ...base, members: ["bob", "carol"], admins: ["bob"], removed: ["alice"], promoted: ["bob"] }),
     ).toBe("[chat 7] @alice left; @bob is an admin now");

@@ -108,10 +108,12 @@ describe("README.md JSON output (version 1)", () => {
         admins: ["a"],
         added: ["b"],
         removed: [],
+        left: [],
         promoted: [],
         renamed: false,
         bootstrap: false,
       },
+      { type: "departed", chat: 1, name: "g", how: "removed", by: "a" },
     ];
     const statuses = [
       statusJson({ state: "listening" }),

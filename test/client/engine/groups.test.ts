@@ -5,16 +5,16 @@
  * a warning).
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
+import { groupContext } from "../../../client/engine/group/keys.js";
 import {
-  acceptedState,
   addMember,
   createGroup,
-  groupContext,
   groupMembers,
   leaveGroup,
   removeMember,
-  sendGroupText,
-} from "../../../client/engine/groups.js";
+} from "../../../client/engine/group/membership.js";
+import { acceptedState } from "../../../client/engine/group/records.js";
+import { sendGroupText } from "../../../client/engine/group/send.js";
 import { findOrOpenChat } from "../../../client/engine/chats.js";
 import { storeIncoming } from "../../../client/engine/inbox.js";
 import { encryptForPeer } from "../../../client/engine/sessions.js";
@@ -32,15 +32,16 @@ let alice: EngineUser;
 let bob: EngineUser;
 let carol: EngineUser;
 
+// Hook timeouts that fit a busy 2-core machine: a relay start and three joins take seconds there.
 beforeAll(async () => {
   tr = await startRelay();
-});
+}, 60_000);
 afterAll(async () => {
   alice?.close();
   bob?.close();
   carol?.close();
   await tr.stop();
-});
+}, 60_000);
 beforeEach(async () => {
   alice?.close();
   bob?.close();
@@ -51,7 +52,7 @@ beforeEach(async () => {
   alice = await engineUser(tr, "alice");
   bob = await engineUser(tr, "bob");
   carol = await engineUser(tr, "carol");
-});
+}, 60_000);
 
 /** Goes online (sync) and off again. */
 async function sync(u: EngineUser): Promise<void> {
@@ -284,6 +285,7 @@ describe("group chats through the engine", () => {
           admins: ["dora"],
           added: ["bob", "carol", "dora"],
           removed: [],
+          left: [],
           promoted: ["dora"],
           renamed: false,
           bootstrap: true,
@@ -358,10 +360,6 @@ describe("group chats through the engine", () => {
     const { chat } = await withOnline(alice, (r) => createGroup(alice.acct, r, "team", ["bob", "carol"]));
     await sync(carol);
     await withOnline(carol, (r) => leaveGroup(carol.acct, r, carol.acct.store.chats.get(chat.id)!));
-    const before = await withOnline(alice, (r) => groupMembers(alice.acct, r, chat));
-    expect(before.warnings).toEqual([
-      expect.stringContaining("carol is in the signed membership but no longer in the chat"),
-    ]);
     const removed = await withOnline(alice, (r) => removeMember(alice.acct, r, chat, "carol"));
     expect(removed.state).toMatchObject({ epoch: 2, members: ["alice", "bob"] });
     const after = await withOnline(alice, (r) => groupMembers(alice.acct, r, chat));
@@ -435,7 +433,7 @@ describe("group chats through the engine", () => {
       status: "failed",
     });
   });
-  test("the sole admin leaving: members already gone are not sent the state; a relay heir outside the signed membership is warned about", async () => {
+  test("the sole admin leaving: no state for members already gone; a warning for a relay heir outside the signed membership", async () => {
     const dave = await engineUser(tr, "dave");
     try {
       const { chat } = await withOnline(alice, (r) => createGroup(alice.acct, r, "team", ["bob", "carol"]));
@@ -455,9 +453,10 @@ describe("group chats through the engine", () => {
         ),
       ]);
       await sync(bob);
+      // carol, gone at the relay already, is not in the state alice signs as she goes.
       expect(acceptedState(bob.acct.store, chat.id)).toMatchObject({
         epoch: 2,
-        members: ["bob", "carol"],
+        members: ["bob"],
         admins: ["bob"],
       });
     } finally {

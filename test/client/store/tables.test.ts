@@ -17,6 +17,16 @@ import { openDatabase } from "../../../client/store/sqlite.js";
 import { UsageError } from "../../../src/errors.js";
 import { fakeIdentity, openTestStore, tempDir, testKey } from "./helpers.js";
 
+/** Takes a store back from schema 5 to 4 (as an older client left it): the columns 5 added go. */
+const UNDO_V5 = [
+  "ALTER TABLE chats DROP COLUMN departure;",
+  "ALTER TABLE chats DROP COLUMN departed_by;",
+  "ALTER TABLE chats DROP COLUMN member_since;",
+  "ALTER TABLE chats DROP COLUMN seq_from_one;",
+  "ALTER TABLE group_states DROP COLUMN gone;",
+  "PRAGMA user_version = 4;",
+].join(" ");
+
 const bytes = (label: string, n: number): Uint8Array => seededRng(utf8(`bytes for ${label}`.padEnd(16, ".")))(n);
 
 function fresh(): { dir: string; store: ClientStore } {
@@ -93,6 +103,7 @@ describe("opening", () => {
     store.close();
     const raw = openDatabase(join(dir, "store.sqlite"));
     // As schema 1 wrote it.
+    raw.exec(UNDO_V5);
     raw.exec(
       "DROP TABLE group_states; DROP TABLE pending_sender_keys; DROP TABLE event_journal; " +
         "ALTER TABLE messages DROP COLUMN sender_ts; PRAGMA user_version = 1;",
@@ -292,6 +303,10 @@ describe("chats, members, cursors", () => {
       myRole: "admin",
       createdAt: 10,
       lastReadMsg: 0,
+      departure: null,
+      departedBy: null,
+      memberSince: 0,
+      seqFromOne: false,
     });
     store.chats.setClosed(5, true);
     expect(store.chats.upsert({ id: 5, kind: "group", myRole: "member" })).toMatchObject({
@@ -536,6 +551,7 @@ describe("group states and pending sender keys", () => {
     store.close();
     // Back to schema 3, as an older client left the file.
     const raw = openDatabase(join(dir, "store.sqlite"));
+    raw.exec(UNDO_V5);
     raw.exec("DROP TABLE group_states; DROP TABLE pending_sender_keys; PRAGMA user_version = 3;");
     raw.close();
 

@@ -1,29 +1,33 @@
 /**
  * Group texts written while the relay could not be reached. A group message can only be
  * encrypted safely with the chat's current membership (who holds our sender key, whether it
- * must be rotated first: groups.ts distributeOwnKey), which only the relay can tell. So
+ * must be rotated first: keys.ts distributeOwnKey), which only the relay can tell. So
  * offline the text is stored as written (body sealed at rest, status pending, no sequence number
- * yet) and nothing is encrypted; the next time the profile goes online (online.ts, after the
+ * yet) and nothing is encrypted; the next time the profile goes online (client/engine/online.ts, after the
  * sync has applied the membership changes waiting for us) each one is encrypted as an online
  * send would be, with the clock of its writing as the sender's `ts`, and sent.
  */
-import { SmsgError, UsageError } from "../../src/errors.js";
-import { nextSeq } from "../protocol/sequence.js";
-import type { RelayClient } from "../relay-client.js";
-import { type ChatRecord, IDEM_BYTES } from "../store/index.js";
-import { ChatClosedError } from "./errors.js";
-import { acceptedState, distributeOwnKey, ownKeyCurrent, refreshMembers, sealGroupText } from "./groups.js";
-import type { Account } from "./open-account.js";
+import { SmsgError, UsageError } from "../../../src/errors.js";
+import { nextSeq } from "../../protocol/sequence.js";
+import type { RelayClient } from "../../relay-client.js";
+import { type ChatRecord, IDEM_BYTES } from "../../store/index.js";
+import { ChatClosedError, NotGroupMemberError } from "../errors.js";
+import type { Account } from "../open-account.js";
+import { assertStillMember, departureSentence } from "./departure.js";
+import { distributeOwnKey, ownKeyCurrent, sealGroupText } from "./keys.js";
+import { acceptedState, refreshMembers } from "./records.js";
 
 /**
  * Stores `body` for `chat` (a group) to be encrypted and sent once online; returns its local id.
- * Throws ChatClosedError, or UsageError when no signed membership lists us.
+ * Throws NotGroupMemberError (a group we left or were removed from), ChatClosedError, or
+ * UsageError when no signed membership lists us.
  */
 export function deferGroupText(acct: Account, chat: ChatRecord, body: string): number {
-  if (chat.closed) throw new ChatClosedError(chat.id);
+  assertStillMember(chat, "nothing was stored");
+  if (chat.closed) throw new ChatClosedError(chat.id, chat.myRole === "admin");
   const accepted = acceptedState(acct.store, chat.id);
   if (!accepted?.members.includes(acct.username))
-    throw new UsageError(`you are not a member of chat ${chat.id} (its signed membership does not list you)`);
+    throw new NotGroupMemberError(`you are not a member of chat ${chat.id} (its signed membership does not list you)`);
   const now = acct.now();
   return acct.store.messages.insert({
     chatId: chat.id,
@@ -72,14 +76,15 @@ export async function encryptDeferredGroupTexts(
       fail("the chat is not a group here");
       continue;
     }
-    if (chat.closed) {
+    if (chat.closed && chat.departure === null) {
       fail("the chat is closed");
       continue;
     }
     try {
-      await refreshMembers(acct, relay, chatId);
-      if (!store.members.get(chatId, acct.username)) {
-        fail("you are no longer a member of it");
+      if (chat.departure === null) await refreshMembers(acct, relay, chatId);
+      const gone = departureSentence(store.chats.get(chatId) ?? chat);
+      if (gone !== undefined || !store.members.get(chatId, acct.username)) {
+        fail(gone ?? "you are no longer a member of it");
         continue;
       }
       const warnings = await distributeOwnKey(acct, relay, chatId);
