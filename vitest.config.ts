@@ -6,8 +6,17 @@ export default defineConfig({
     // Compiles to dist/ first when a source changed, for suites that run the built CLI; and
     // gives the run its own temporary folder, removed at the end.
     globalSetup: ["./test/global-setup.ts", "./test/temp-root.ts"],
-    // Two cores: keep workers at two so property tests don't starve each other.
+    // SMSG_TEST_SEED, when set, fixes fast-check's seed too (test/helpers/test-seed.ts).
+    setupFiles: ["./test/fast-check-seed.ts"],
+    // Two cores: two workers. Each e2e file also runs a relay process and `smsg` processes, so
+    // more workers would only make every test slower; fewer would leave a core idle while a
+    // worker waits on its children.
     maxWorkers: 2,
+    // Hang guards, not speed checks. The slowest test or step takes a few seconds on an idle
+    // 2-core machine; 60 s leaves room for one that runs several times slower while other work
+    // holds the cores. Hooks get the same: they start relays (a fresh PGlite costs ~3 s idle;
+    // vitest's default 10 s hook timeout expired under load) and join users.
     testTimeout: 60_000,
+    hookTimeout: 60_000,
   },
 });
