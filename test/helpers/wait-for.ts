@@ -16,7 +16,7 @@ export interface WaitOptions {
   readonly intervalMs?: number;
   /** Called when giving up: the state worth showing (what a listener printed so far, …). */
   readonly state?: () => string;
-  /** Checked before each check: a reason to stop waiting at once (a child process exited, …). */
+  /** Checked after each failed check: a reason to stop waiting at once (a child process exited, …). */
   readonly stopIf?: () => string | undefined;
 }
 
@@ -34,10 +34,10 @@ export async function waitFor<T>(
   const end = Date.now() + timeoutMs;
   const state = () => (opts.state ? `\n${opts.state()}` : "");
   for (;;) {
-    const stop = opts.stopIf?.();
-    if (stop !== undefined) throw new Error(`stopped waiting for ${opts.what}: ${stop}${state()}`);
     const v = await condition();
     if (v) return v as Exclude<T, false | 0 | "" | null | undefined>;
+    const stop = opts.stopIf?.();
+    if (stop !== undefined) throw new Error(`stopped waiting for ${opts.what}: ${stop}${state()}`);
     if (Date.now() >= end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${opts.what}${state()}`);
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 20));
   }
