@@ -1,15 +1,15 @@
 /**
  * A client killed mid-send loses nothing and duplicates nothing, end to end with the built
- * `smsg` and a relay process. Alice starts `smsg send bob "msg N"` and SIGKILLs it after a
- * random delay between 30% and 110% of what a whole send takes on this machine (measured
- * first: Node's start alone takes a few hundred ms, so a fixed 0–300 ms would kill every run
- * before it encrypts, and the message is stored and sent only near the end): some runs finish,
- * some die before encrypting, some after the message was stored (and queued in the outbox) but
- * before the relay acknowledged it, some while flushing what an earlier run left (each `send`
- * first sends the outbox). The delays come from a seeded source (test/helpers/test-seed.ts): a
- * failure prints the seed that replays them. Three more runs are killed the moment the outbox
- * holds their message (the test polls alice's SQLite store read-only), so that case is always
- * covered.
+ * `smsg` and a relay process. Alice runs `smsg send bob "msg N"` and SIGKILLs it: twice at a
+ * random moment of a whole run (most die before the message is even stored: Node's start alone
+ * takes a few hundred ms), three times the moment the outbox holds the message (stored and
+ * encrypted, not yet acknowledged: the test polls alice's SQLite store read-only), and six
+ * times a random delay after that moment, up to what the rest of the first send took here
+ * (weighted towards short delays): those die while the send is on the wire, after the relay
+ * stored it but before alice marked it sent, or not at all. Each `send` first sends what an
+ * earlier run left in the outbox, so some runs are also killed in the middle of that. The
+ * delays come from a seeded source (test/helpers/test-seed.ts): a failure prints the seed that
+ * replays them.
  *
  * Where each run stopped (not stored / pending / sent) is read from alice's store directly
  * (the statuses are plain columns), not with another `smsg` process per round, and is in every
@@ -30,15 +30,32 @@ const random = testRandom("test/e2e/killed-client.test.ts");
 beforeAll(() => world.startRelay());
 afterAll(() => world.close());
 
-/** Rounds killed after a random delay. */
-const RANDOM_ROUNDS = 8;
-/** Rounds killed as soon as the message is in alice's outbox (stored, not yet acknowledged). */
-const QUEUED_ROUNDS = 3;
+/** The ways a round is killed, as its step's title says them. */
+const KILLED = {
+  anytime: "at a random moment",
+  queued: "as soon as it is queued",
+  "after queued": "a random delay after it is queued",
+} as const;
+
+/** How each round is killed, in order (see the file comment). */
+const ROUNDS: readonly (keyof typeof KILLED)[] = [
+  "anytime",
+  "anytime",
+  "queued",
+  "after queued",
+  "after queued",
+  "queued",
+  "after queued",
+  "after queued",
+  "queued",
+  "after queued",
+  "after queued",
+];
 
 const storePath = () => join(world.home("alice"), "store.sqlite");
 
-/** Alice's own texts (not key or name hand-overs: those have no sequence number), oldest first, and her outbox size. */
-function aliceStore(): { texts: { id: number; status: string }[]; outbox: number } {
+/** Alice's own texts (not key or name hand-overs: those have no sequence number), oldest first. */
+function aliceStore(): { texts: { id: number; status: string }[] } {
   // Read-write, so that SQLite can recover the WAL index a killed writer may have left; this
   // only reads, and no smsg process of alice's runs meanwhile.
   const db = openDatabase(storePath(), { fileMustExist: true, timeout: 5000 });
@@ -46,27 +63,26 @@ function aliceStore(): { texts: { id: number; status: string }[]; outbox: number
     const texts = db
       .prepare("SELECT id, status FROM messages WHERE direction = 'out' AND sender_seq IS NOT NULL ORDER BY id")
       .all() as { id: number; status: string }[];
-    const { n } = db.prepare("SELECT count(*) AS n FROM outbox").get() as { n: number };
-    return { texts, outbox: n };
+    return { texts };
   } finally {
     db.close();
   }
 }
 
 /**
- * Polls the profile's SQLite store (read-only) and calls `kill` as soon as the outbox holds a
- * row: the message is stored and encrypted, and the relay has (almost surely) not acked it
- * yet. Returns a function that stops polling. The outbox must be empty when it starts.
+ * Polls the profile's SQLite store (read-only) and calls `then` once, as soon as the outbox
+ * holds the row of a message newer than `afterId` (the run's own: an earlier run's leftover,
+ * which the run sends first, does not count). Returns a function that stops polling.
  */
-function killWhenQueued(kill: () => void): () => void {
+function onceQueued(afterId: number, then: () => void): () => void {
   let db: Database | undefined;
   const timer = setInterval(() => {
     try {
       db ??= openDatabase(storePath(), { readonly: true, fileMustExist: true });
-      const row = db.prepare("SELECT count(*) AS n FROM outbox").get() as { n: number };
+      const row = db.prepare("SELECT count(*) AS n FROM outbox WHERE message_id > ?").get(afterId) as { n: number };
       if (row.n > 0) {
-        kill();
         stop();
+        then();
       }
     } catch {
       // busy or not there yet: try again
@@ -81,49 +97,60 @@ function killWhenQueued(kill: () => void): () => void {
 }
 
 scenario("smsg, a client killed mid-send", (step) => {
-  /** How long the first whole send took here (ms). */
+  /** How long the first whole send took here, and how long from its being queued to the end (ms). */
   let wholeSend = 0;
+  let afterQueued = 0;
   /** One line per round: how it was killed and where it stopped; in every failure message. */
   const runs: string[] = [];
   const log = () => `seed ${random.seed}\n${runs.join("\n")}`;
+  const lastId = () => aliceStore().texts.at(-1)?.id ?? 0;
 
-  step("alice and bob join; alice's first send (it makes the session) times a whole send", async () => {
+  step("alice and bob join; alice's first send (it makes the session) is timed", async () => {
     await world.join("alice");
     await world.join("bob");
     expectOk(await world.smsg("alice", ["chat", "open", "bob"]));
     const t0 = Date.now();
-    expectOk(await world.smsg("alice", ["send", "bob", "msg 0"]));
-    wholeSend = Date.now() - t0;
-    runs.push(`a whole send: ${wholeSend} ms`);
+    let queuedAt = 0;
+    const stop = onceQueued(lastId(), () => (queuedAt = Date.now()));
+    const r = await world.smsg("alice", ["send", "bob", "msg 0"]);
+    stop();
+    expectOk(r);
+    const t1 = Date.now();
+    wholeSend = t1 - t0;
+    afterQueued = queuedAt > 0 ? t1 - queuedAt : wholeSend;
+    runs.push(`a whole send: ${wholeSend} ms, ${afterQueued} ms of it after being queued`);
   });
 
-  for (let n = 1; n <= RANDOM_ROUNDS + QUEUED_ROUNDS; n++) {
-    const queued = n > RANDOM_ROUNDS;
-    step(`msg ${n}: killed ${queued ? "as soon as it is queued" : "at a random moment"}`, async () => {
-      if (queued && aliceStore().outbox > 0) {
-        // What an earlier kill left would trigger the kill at once: alice's next command sends it first.
-        expectOk(await world.smsg("alice", ["history", "bob", "--json"]));
-      }
-      const before = aliceStore().texts.length;
+  ROUNDS.forEach((kind, i) => {
+    const n = i + 1;
+    step(`msg ${n}: killed ${KILLED[kind]}`, async () => {
+      const before = aliceStore().texts;
       const child = world.spawn("alice", ["send", "bob", `msg ${n}`]);
       const done = completion(child);
+      const kill = () => child.kill("SIGKILL");
       let how: string;
-      let stop: () => void;
-      if (!queued) {
-        const delay = Math.round(wholeSend * (0.3 + 0.8 * random.next()));
-        const timer = setTimeout(() => child.kill("SIGKILL"), delay);
-        stop = () => clearTimeout(timer);
+      let timer: NodeJS.Timeout | undefined;
+      let stopPolling = () => {};
+      if (kind === "anytime") {
+        const delay = random.int(Math.round(wholeSend * 1.1));
+        timer = setTimeout(kill, delay);
         how = `after ${delay} ms`;
-      } else {
-        stop = killWhenQueued(() => child.kill("SIGKILL"));
+      } else if (kind === "queued") {
+        stopPolling = onceQueued(before.at(-1)?.id ?? 0, kill);
         how = "once queued";
+      } else {
+        // Squared: most of the rest of a later send is over in a few tens of ms.
+        const delay = Math.round(afterQueued * random.next() ** 2);
+        stopPolling = onceQueued(before.at(-1)?.id ?? 0, () => (timer = setTimeout(kill, delay)));
+        how = `${delay} ms after being queued`;
       }
       const r = await done;
-      stop();
+      stopPolling();
+      clearTimeout(timer);
       // Where the killed run stopped, as alice's store shows it before anything else runs.
       const after = aliceStore().texts;
-      expect(after.length - before, log()).toBeLessThanOrEqual(1);
-      const mine = after.length > before ? after.at(-1)!.status : "not stored";
+      expect(after.length - before.length, log()).toBeLessThanOrEqual(1);
+      const mine = after.length > before.length ? after.at(-1)!.status : "not stored";
       runs.push(`msg ${n}: kill ${how}: ${r.signal ?? `exit ${r.code}`}, ${mine}`);
       // A run that was not killed succeeded, and its message is sent.
       if (r.signal === null) {
@@ -131,9 +158,9 @@ scenario("smsg, a client killed mid-send", (step) => {
         expect(mine, log()).toBe("sent");
       }
     });
-  }
+  });
 
-  step("the runs killed once queued died with the message stored and queued, not acknowledged", () => {
+  step("the runs killed as soon as queued died with the message stored and queued, not acknowledged", () => {
     expect(runs.filter((l) => l.includes("once queued: SIGKILL, pending")).length, log()).toBeGreaterThan(0);
   });
 
