@@ -14,9 +14,10 @@ export default defineConfig({
     maxWorkers: 2,
     // Hang guards, not speed checks. The slowest test or step takes a few seconds on an idle
     // 2-core machine; 60 s leaves room for one that runs several times slower while other work
-    // holds the cores. Hooks get the same: they start relays (a fresh PGlite costs ~3 s idle;
-    // vitest's default 10 s hook timeout expired under load) and join users.
+    // holds the cores. Hooks start relays: the first start of a relay process on a new PGlite
+    // folder costs about 5 s of CPU (8.6 s wall at load 6; vitest's default 10 s hook timeout
+    // expired under load), and with four or more processes per core it takes over 30 s.
     testTimeout: 60_000,
-    hookTimeout: 60_000,
+    hookTimeout: 120_000,
   },
 });

@@ -24,8 +24,9 @@ const smsg = (user: string, args: string[], env: Record<string, string> = {}) =>
 scenario("smsg export / import", (step) => {
   const file = join(root, "alice.smsgexp");
   const passFile = join(root, "pass.txt");
-  beforeAll(async () => {
-    await world.startRelay();
+  beforeAll(() => world.startRelay());
+
+  step("alice and bob join and write to each other", async () => {
     await world.join("alice");
     await world.join("bob");
     expectOk(await smsg("alice", ["chat", "open", "bob"]));

@@ -21,11 +21,8 @@ const smsg = (user: string, args: string[]) => world.smsg(user, args);
 
 scenario("smsg, groups, end to end: a group of three, a member removed cannot read what follows", (step) => {
   let chat = "";
-  beforeAll(async () => {
+  step("alice, bob and carol join; alice creates a group of three", async () => {
     for (const u of ["alice", "bob", "carol"]) await world.join(u);
-  });
-
-  step("alice creates a group of three", async () => {
     const created = lines(
       expectOk(await smsg("alice", ["chat", "create", "team", "--members", "bob,carol", "--json"])),
     )[0]!;
@@ -81,7 +78,7 @@ scenario("smsg, groups, end to end: a group of three, a member removed cannot re
 scenario("smsg, groups, end to end: display names, membership changes, the only admin leaving", (step) => {
   let listener: JsonListener;
   let chat = 0;
-  beforeAll(async () => {
+  step("dora (with a display name), erin and finn join", async () => {
     await world.join("dora", ["--display-name", "Dora D."]);
     for (const u of ["erin", "finn"]) await world.join(u);
   });

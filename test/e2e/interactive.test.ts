@@ -31,8 +31,9 @@ function interactive(user: string, args: string[]) {
 
 scenario("smsg interactive mode (pipe)", (step) => {
   let a: ReturnType<typeof interactive>;
-  beforeAll(async () => {
-    await world.startRelay();
+  beforeAll(() => world.startRelay());
+
+  step("alice and bob join (bob with a display name)", async () => {
     await world.join("alice");
     await world.join("bob", ["--display-name", "Bob B."]);
   });
