@@ -6,8 +6,18 @@ export default defineConfig({
     // Compiles to dist/ first when a source changed, for suites that run the built CLI; and
     // gives the run its own temporary folder, removed at the end.
     globalSetup: ["./test/global-setup.ts", "./test/temp-root.ts"],
-    // Two cores: keep workers at two so property tests don't starve each other.
+    // SMSG_TEST_SEED, when set, fixes fast-check's seed too (test/helpers/test-seed.ts).
+    setupFiles: ["./test/fast-check-seed.ts"],
+    // Two cores: two workers. Each e2e file also runs a relay process and `smsg` processes, so
+    // more workers would only make every test slower; fewer would leave a core idle while a
+    // worker waits on its children.
     maxWorkers: 2,
+    // Hang guards, not speed checks. The slowest test or step takes a few seconds on an idle
+    // 2-core machine; 60 s leaves room for one that runs several times slower while other work
+    // holds the cores. Hooks start relays: the first start of a relay process on a new PGlite
+    // folder costs about 5 s of CPU (8.6 s wall at load 6; vitest's default 10 s hook timeout
+    // expired under load), and with four or more processes per core it takes over 30 s.
     testTimeout: 60_000,
+    hookTimeout: 120_000,
   },
 });

@@ -3,12 +3,13 @@
  * exports her profile (SMSG_EXPORT_PASSPHRASE), it is imported into a new SMSG_HOME
  * (--passphrase-file), and the imported profile logs in, reads the history and receives new
  * messages; a wrong passphrase exits 6 and writes nothing; an existing profile is kept unless
- * --force.
+ * --force. Each phase is a step that reports separately (test/helpers/steps.ts).
  */
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, test } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
 import { EXIT } from "../../src/exit-codes.js";
+import { scenario } from "../helpers/steps.js";
 import { bodies, createWorld, expectOk } from "./world.js";
 
 const world = createWorld("export");
@@ -20,18 +21,21 @@ const EXPORT_PASSPHRASE = "moving day";
 const smsg = (user: string, args: string[], env: Record<string, string> = {}) =>
   world.smsg(user, args, { env: { SMSG_EXPORT_PASSPHRASE: "", ...env } });
 
-describe("smsg export / import", () => {
-  test("export, import into a new home, log in and read history; wrong passphrase exits 6 and writes nothing", async () => {
-    await world.startRelay();
+scenario("smsg export / import", (step) => {
+  const file = join(root, "alice.smsgexp");
+  const passFile = join(root, "pass.txt");
+  beforeAll(() => world.startRelay());
+
+  step("alice and bob join and write to each other", async () => {
     await world.join("alice");
     await world.join("bob");
     expectOk(await smsg("alice", ["chat", "open", "bob"]));
     expectOk(await smsg("alice", ["send", "bob", "before the move"]));
     expectOk(await smsg("bob", ["send", "alice", "reply before the move"]));
     expectOk(await smsg("alice", ["history", "bob"]));
+  });
 
-    // --- export -----------------------------------------------------------------------------
-    const file = join(root, "alice.smsgexp");
+  step("export: refused without a passphrase, written with one, never over an existing file", async () => {
     const noPass = await smsg("alice", ["export", file]);
     expect(noPass.code).toBe(EXIT.passphraseRequired);
     expect(existsSync(file)).toBe(false);
@@ -42,25 +46,27 @@ describe("smsg export / import", () => {
     expect((await smsg("alice", ["export", file], { SMSG_EXPORT_PASSPHRASE: EXPORT_PASSPHRASE })).code).toBe(
       EXIT.usage,
     );
+  });
 
-    // --- wrong passphrase: exit 6, nothing written ------------------------------------------
+  step("import with a wrong passphrase exits 6 and writes nothing", async () => {
     const wrong = await smsg("elsewhere", ["import", file], { SMSG_EXPORT_PASSPHRASE: "not it" });
     expect(wrong.code).toBe(EXIT.wrongPassphrase);
     expect(wrong.stdout).toBe("");
     expect(wrong.stderr).toMatch(/^smsg: wrong passphrase for this export file/);
     expect(existsSync(join(root, "elsewhere"))).toBe(false);
     expect(readdirSync(root).filter((f) => f.startsWith(".elsewhere"))).toEqual([]);
+  });
 
-    // --- import into a new home with --passphrase-file ----------------------------------------
-    const passFile = join(root, "pass.txt");
+  step("import into a new home with --passphrase-file; an existing profile is kept unless --force", async () => {
     writeFileSync(passFile, `${EXPORT_PASSPHRASE}\n`);
     const imported = expectOk(await smsg("alice2", ["import", file, "--passphrase-file", passFile]));
     expect(imported.stdout).toMatch(/imported the profile into .*alice2/);
     const again = await smsg("alice2", ["import", file, "--passphrase-file", passFile]);
     expect(again.code).toBe(EXIT.profileExists);
     expectOk(await smsg("alice2", ["import", file, "--passphrase-file", passFile, "--force"]));
+  });
 
-    // The imported profile logs in, has the history, and receives what is sent next.
+  step("the imported profile has the history, logs in, receives what is sent next, and sends", async () => {
     expect(bodies(expectOk(await smsg("alice2", ["history", "bob", "--json", "--offline"])))).toEqual([
       "before the move",
       "reply before the move",

@@ -3,9 +3,11 @@
  * process: alice runs `smsg open bob` and types on stdin; typed lines are sent and acked
  * (`sent #N`), a message bob sends meanwhile appears live as `[HH:MM] Bob B. (@bob): text`, and
  * `/history`, `/members`, `/help`, `/quit` work; at end of input pending sends are acknowledged
- * before it exits.
+ * before it exits. The session is steps that report separately (test/helpers/steps.ts).
  */
-import { afterAll, describe, expect, test } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
+import { scenario } from "../helpers/steps.js";
+import { waitFor } from "../helpers/wait-for.js";
 import { bodies, createWorld, expectOk, lines } from "./world.js";
 
 const world = createWorld("interactive");
@@ -19,37 +21,39 @@ function interactive(user: string, args: string[]) {
   child.stdout.on("data", (d: Buffer) => (out.stdout += d.toString()));
   child.stderr.on("data", (d: Buffer) => (out.stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  const waitFor = async (stream: "stdout" | "stderr", re: RegExp, ms = 10_000): Promise<RegExpExecArray> => {
-    const end = Date.now() + ms;
-    for (;;) {
-      const m = re.exec(out[stream]);
-      if (m) return m;
-      if (Date.now() > end)
-        throw new Error(`no ${String(re)} on ${stream}; stdout: ${out.stdout} stderr: ${out.stderr}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  };
-  return { child, out, exited, waitFor, type: (line: string) => child.stdin.write(`${line}\n`) };
+  const waitForOutput = (stream: "stdout" | "stderr", re: RegExp): Promise<RegExpExecArray> =>
+    waitFor(() => re.exec(out[stream]), {
+      what: `${String(re)} on ${stream}`,
+      state: () => `stdout: ${out.stdout}\nstderr: ${out.stderr}`,
+    });
+  return { child, out, exited, waitFor: waitForOutput, type: (line: string) => child.stdin.write(`${line}\n`) };
 }
 
-describe("smsg interactive mode (pipe)", () => {
-  test("typed lines are sent and acked, incoming messages appear live, slash-commands, /quit", async () => {
-    await world.startRelay();
+scenario("smsg interactive mode (pipe)", (step) => {
+  let a: ReturnType<typeof interactive>;
+  beforeAll(() => world.startRelay());
+
+  step("alice and bob join (bob with a display name)", async () => {
     await world.join("alice");
     await world.join("bob", ["--display-name", "Bob B."]);
+  });
 
-    // No chat yet: `open bob` opens the direct chat with bob on the relay.
-    const a = interactive("alice", ["open", "bob"]);
+  step("open bob with no chat yet opens the direct chat; typed lines are sent and acked", async () => {
+    a = interactive("alice", ["open", "bob"]);
     await a.waitFor("stderr", /connected as alice to 127\.0\.0\.1:\d+/);
     await a.waitFor("stderr", /chat \d+ with bob/);
     a.type("hello from the prompt");
     a.type("second line");
     await a.waitFor("stdout", /sent #\d+\nsent #\d+\n/);
+  });
 
+  step("a message bob sends meanwhile appears live, under his display name", async () => {
     expectOk(await smsg("bob", ["send", "alice", "hi alice, live?"]));
     await a.waitFor("stdout", /^\[\d\d:\d\d\] Bob B\. \(@bob\): hi alice, live\?$/m);
     expect(a.out.stdout).toMatch(/bob is now called Bob B\.\n/);
+  });
 
+  step("/history, /members, /help, an unknown command, /quit", async () => {
     a.type("/history 10");
     await a.waitFor("stdout", /#\d+ .* \(@bob\): hi alice, live\?\n/);
     expect(a.out.stdout).toMatch(
@@ -63,23 +67,26 @@ describe("smsg interactive mode (pipe)", () => {
     await a.waitFor("stderr", /unknown command \/nonsense/);
     a.type("/quit");
     expect(await a.exited).toBe(0);
+  });
 
-    // What alice typed reached bob, in order.
+  step("what alice typed reached bob, in order", async () => {
     expect(bodies(expectOk(await smsg("bob", ["history", "alice", "--json"])))).toEqual([
       "hello from the prompt",
       "second line",
       "hi alice, live?",
     ]);
+  });
 
-    // End of input: pending sends are acknowledged before it exits, with --json lines.
+  step("end of input: pending sends are acknowledged before it exits, with --json lines", async () => {
     const piped = await smsg("alice", ["open", "bob", "--json"], "one\ntwo\n//slash\n");
     expect(piped.code).toBe(0);
     const sent = lines(piped).filter((l) => l["type"] === "sent");
     expect(sent).toHaveLength(3);
     const hb2 = expectOk(await smsg("bob", ["history", "alice", "--limit", "3"]));
     expect(hb2.stdout).toMatch(/: one\n.*: two\n.*: \/slash\n/);
+  });
 
-    // A line with no chat open is refused (no chat given, pipe mode).
+  step("a line with no chat open is refused (no chat given, pipe mode)", async () => {
     const noChat = await smsg("alice", [], "lost\n");
     expect(noChat.stderr).toMatch(/no chat is open/);
     expect(noChat.code).toBe(2);

@@ -1,45 +1,88 @@
 /**
  * A client killed mid-send loses nothing and duplicates nothing, end to end with the built
- * `smsg` and a relay process. Alice starts `smsg send bob "msg N"` and SIGKILLs it after a
- * random delay between 0 and a little more than a whole send takes on this machine (measured
- * first: Node's start alone takes a few hundred ms, so a fixed 0–300 ms would kill every run
- * before it encrypts): some runs finish, some die before encrypting, some after the message
- * was stored (and queued in the outbox) but before the relay acknowledged it. Three more runs
- * are killed the moment the outbox holds the message (the test polls alice's SQLite store
- * read-only), so that case is always covered. Where each run
- * stopped (not stored / pending / sent, read with `history --offline`) is in the failure
- * message. After each kill,
- * alice's `history bob` flushes her outbox. At the end every message alice's store shows as
- * sent or pending reached bob exactly once, nothing else did, alice's store shows every one as
- * sent, and later sends in both directions still decrypt (the ratchets stayed in sync).
+ * `smsg` and a relay process. Alice runs `smsg send bob "msg N"` and SIGKILLs it: twice at a
+ * random moment of a whole run (most die before the message is even stored: Node's start alone
+ * takes a few hundred ms), three times the moment the outbox holds the message (stored and
+ * encrypted, not yet acknowledged: the test polls alice's SQLite store read-only), and six
+ * times a random delay after that moment, up to what the rest of the first send took here
+ * (weighted towards short delays): those die while the send is on the wire, after the relay
+ * stored it but before alice marked it sent, or not at all. Each `send` first sends what an
+ * earlier run left in the outbox, so some runs are also killed in the middle of that. The
+ * delays come from a seeded source (test/helpers/test-seed.ts): a failure prints the seed that
+ * replays them.
+ *
+ * Where each run stopped (not stored / pending / sent) is read from alice's store directly
+ * (the statuses are plain columns), not with another `smsg` process per round, and is in every
+ * failure message. At the end alice's next command sends what the kills left: her history
+ * shows every message as sent, bob's shows exactly those, each once, in order, and later sends
+ * in both directions still decrypt (the ratchets stayed in sync). Each round is a step of its
+ * own (test/helpers/steps.ts).
  */
 import { join } from "node:path";
-import { afterAll, describe, expect, test } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
 import { type Database, openDatabase } from "../../client/store/sqlite.js";
+import { scenario } from "../helpers/steps.js";
+import { testRandom } from "../helpers/test-seed.js";
 import { bodies, completion, createWorld, expectOk, messages } from "./world.js";
 
 const world = createWorld("killed");
+const random = testRandom("test/e2e/killed-client.test.ts");
+beforeAll(() => world.startRelay());
 afterAll(() => world.close());
 
-/** Rounds killed after a random delay. */
-const ROUNDS = 8;
-/** Rounds killed as soon as the message is in alice's outbox (stored, not yet acknowledged). */
-const QUEUED_ROUNDS = 3;
+/** The ways a round is killed, as its step's title says them. */
+const KILLED = {
+  anytime: "at a random moment",
+  queued: "as soon as it is queued",
+  "after queued": "a random delay after it is queued",
+} as const;
+
+/** How each round is killed, in order (see the file comment). */
+const ROUNDS: readonly (keyof typeof KILLED)[] = [
+  "anytime",
+  "anytime",
+  "queued",
+  "after queued",
+  "after queued",
+  "queued",
+  "after queued",
+  "after queued",
+  "queued",
+  "after queued",
+  "after queued",
+];
+
+const storePath = () => join(world.home("alice"), "store.sqlite");
+
+/** Alice's own texts (not key or name hand-overs: those have no sequence number), oldest first. */
+function aliceStore(): { texts: { id: number; status: string }[] } {
+  // Read-write, so that SQLite can recover the WAL index a killed writer may have left; this
+  // only reads, and no smsg process of alice's runs meanwhile.
+  const db = openDatabase(storePath(), { fileMustExist: true, timeout: 5000 });
+  try {
+    const texts = db
+      .prepare("SELECT id, status FROM messages WHERE direction = 'out' AND sender_seq IS NOT NULL ORDER BY id")
+      .all() as { id: number; status: string }[];
+    return { texts };
+  } finally {
+    db.close();
+  }
+}
 
 /**
- * Polls the profile's SQLite store (read-only) and calls `kill` as soon as the outbox holds a
- * row: the message is stored and encrypted, and the relay has (almost surely) not acked it
- * yet. Returns a function that stops polling.
+ * Polls the profile's SQLite store (read-only) and calls `then` once, as soon as the outbox
+ * holds the row of a message newer than `afterId` (the run's own: an earlier run's leftover,
+ * which the run sends first, does not count). Returns a function that stops polling.
  */
-function killWhenQueued(storePath: string, kill: () => void): () => void {
+function onceQueued(afterId: number, then: () => void): () => void {
   let db: Database | undefined;
   const timer = setInterval(() => {
     try {
-      db ??= openDatabase(storePath, { readonly: true, fileMustExist: true });
-      const row = db.prepare("SELECT count(*) AS n FROM outbox").get() as { n: number };
+      db ??= openDatabase(storePath(), { readonly: true, fileMustExist: true });
+      const row = db.prepare("SELECT count(*) AS n FROM outbox WHERE message_id > ?").get(afterId) as { n: number };
       if (row.n > 0) {
-        kill();
         stop();
+        then();
       }
     } catch {
       // busy or not there yet: try again
@@ -53,68 +96,92 @@ function killWhenQueued(storePath: string, kill: () => void): () => void {
   return stop;
 }
 
-describe("smsg, a client killed mid-send", () => {
-  test("loses nothing and duplicates nothing; later sends still work", async () => {
-    await world.startRelay();
+scenario("smsg, a client killed mid-send", (step) => {
+  /** How long the first whole send took here, and how long from its being queued to the end (ms). */
+  let wholeSend = 0;
+  let afterQueued = 0;
+  /** One line per round: how it was killed and where it stopped; in every failure message. */
+  const runs: string[] = [];
+  const log = () => `seed ${random.seed}\n${runs.join("\n")}`;
+  const lastId = () => aliceStore().texts.at(-1)?.id ?? 0;
+
+  step("alice and bob join; alice's first send (it makes the session) is timed", async () => {
     await world.join("alice");
     await world.join("bob");
     expectOk(await world.smsg("alice", ["chat", "open", "bob"]));
-    // How long a whole send takes here (this first one also makes the X3DH session).
     const t0 = Date.now();
-    expectOk(await world.smsg("alice", ["send", "bob", "msg 0"]));
-    const maxDelay = Math.round((Date.now() - t0) * 1.1);
+    let queuedAt = 0;
+    const stop = onceQueued(lastId(), () => (queuedAt = Date.now()));
+    const r = await world.smsg("alice", ["send", "bob", "msg 0"]);
+    stop();
+    expectOk(r);
+    const t1 = Date.now();
+    wholeSend = t1 - t0;
+    afterQueued = queuedAt > 0 ? t1 - queuedAt : wholeSend;
+    runs.push(`a whole send: ${wholeSend} ms, ${afterQueued} ms of it after being queued`);
+  });
 
-    const runs: string[] = [`a whole send: ${maxDelay} ms (+10%)`];
-    for (let n = 1; n <= ROUNDS + QUEUED_ROUNDS; n++) {
+  ROUNDS.forEach((kind, i) => {
+    const n = i + 1;
+    step(`msg ${n}: killed ${KILLED[kind]}`, async () => {
+      const before = aliceStore().texts;
       const child = world.spawn("alice", ["send", "bob", `msg ${n}`]);
       const done = completion(child);
+      const kill = () => child.kill("SIGKILL");
       let how: string;
-      let stop: () => void;
-      if (n <= ROUNDS) {
-        const delay = Math.floor(Math.random() * (maxDelay + 1));
-        const timer = setTimeout(() => child.kill("SIGKILL"), delay);
-        stop = () => clearTimeout(timer);
+      let timer: NodeJS.Timeout | undefined;
+      let stopPolling = () => {};
+      if (kind === "anytime") {
+        const delay = random.int(Math.round(wholeSend * 1.1));
+        timer = setTimeout(kill, delay);
         how = `after ${delay} ms`;
-      } else {
-        stop = killWhenQueued(join(world.home("alice"), "store.sqlite"), () => child.kill("SIGKILL"));
+      } else if (kind === "queued") {
+        stopPolling = onceQueued(before.at(-1)?.id ?? 0, kill);
         how = "once queued";
+      } else {
+        // Squared: most of the rest of a later send is over in a few tens of ms.
+        const delay = Math.round(afterQueued * random.next() ** 2);
+        stopPolling = onceQueued(before.at(-1)?.id ?? 0, () => (timer = setTimeout(kill, delay)));
+        how = `${delay} ms after being queued`;
       }
       const r = await done;
-      stop();
+      stopPolling();
+      clearTimeout(timer);
       // Where the killed run stopped, as alice's store shows it before anything else runs.
-      const left = messages(
-        expectOk(await world.smsg("alice", ["history", "bob", "--json", "--offline", "--limit", "200"])),
-      ).find((m) => m["body"] === `msg ${n}`);
-      runs.push(
-        `msg ${n}: kill ${how}: ${r.signal ?? `exit ${r.code}`}, ${left === undefined ? "not stored" : String(left["status"])}`,
-      );
-      // A run that was not killed succeeded.
-      if (r.signal === null) expect(r.code, `${runs.join("\n")}\n${r.stderr}`).toBe(0);
-      if (r.signal === null) expect(left?.["status"]).toBe("sent");
-      // Alice's next command flushes what the killed one left in the outbox.
-      expectOk(await world.smsg("alice", ["history", "bob", "--json"]));
-    }
-    // The "once queued" rounds died with the message stored and queued but not acknowledged.
-    expect(runs.filter((l) => l.includes("once queued: SIGKILL, pending")).length, runs.join("\n")).toBeGreaterThan(0);
+      const after = aliceStore().texts;
+      expect(after.length - before.length, log()).toBeLessThanOrEqual(1);
+      const mine = after.length > before.length ? after.at(-1)!.status : "not stored";
+      runs.push(`msg ${n}: kill ${how}: ${r.signal ?? `exit ${r.code}`}, ${mine}`);
+      // A run that was not killed succeeded, and its message is sent.
+      if (r.signal === null) {
+        expect(r.code, `${log()}\n${r.stderr}`).toBe(0);
+        expect(mine, log()).toBe("sent");
+      }
+    });
+  });
 
-    const mine = messages(
-      expectOk(await world.smsg("alice", ["history", "bob", "--json", "--offline", "--limit", "200"])),
-    );
-    const written = mine.filter(
-      (m) => m["direction"] === "out" && (m["status"] === "sent" || m["status"] === "pending"),
-    );
-    // Every message alice's store has is sent by now (the flush reached the relay).
+  step("the runs killed as soon as queued died with the message stored and queued, not acknowledged", () => {
+    expect(runs.filter((l) => l.includes("once queued: SIGKILL, pending")).length, log()).toBeGreaterThan(0);
+  });
+
+  let written: unknown[] = [];
+  step("alice's next command sends what the kills left: her history shows every message as sent", async () => {
+    const mine = messages(expectOk(await world.smsg("alice", ["history", "bob", "--json", "--limit", "200"])));
     expect(
-      mine.map((m) => m["status"]),
-      runs.join("\n"),
-    ).toEqual(mine.map(() => "sent"));
-    const got = bodies(expectOk(await world.smsg("bob", ["history", "alice", "--json", "--limit", "200"])));
-    // Exactly what alice stored, each once, in order; none twice, none that alice never stored.
-    expect(got, runs.join("\n")).toEqual(written.map((m) => m["body"]));
-    expect(new Set(got).size).toBe(got.length);
-    expect(got).toContain("msg 0");
+      mine.map((m) => [m["body"], m["status"]]),
+      log(),
+    ).toEqual(mine.map((m) => [m["body"], "sent"]));
+    written = mine.filter((m) => m["direction"] === "out").map((m) => m["body"]);
+    expect(written).toContain("msg 0");
+  });
 
-    // The ratchets are in sync: later sends in both directions work.
+  step("bob has exactly what alice stored, each once, in order; nothing she never stored", async () => {
+    const got = bodies(expectOk(await world.smsg("bob", ["history", "alice", "--json", "--limit", "200"])));
+    expect(got, log()).toEqual(written);
+    expect(new Set(got).size).toBe(got.length);
+  });
+
+  step("the ratchets are in sync: later sends in both directions work", async () => {
     expectOk(await world.smsg("alice", ["send", "bob", "after the kills"]));
     expect(bodies(expectOk(await world.smsg("bob", ["history", "alice", "--json", "--limit", "200"]))).at(-1)).toBe(
       "after the kills",

@@ -9,14 +9,17 @@
  * A second case: alice sends a burst of 20 messages (one piped `smsg open bob`) while bob runs
  * `history` five times next to the listener.
  */
-import { createInterface } from "node:readline";
+import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
+import { type Database, openDatabase } from "../../client/store/sqlite.js";
+import { waitFor } from "../helpers/wait-for.js";
+import { type JsonListener, startJsonListener } from "./json-listener.js";
 import { type Result, createWorld, expectOk, lines, messages } from "./world.js";
 
 const world = createWorld("listen-concurrent");
 afterAll(() => world.close());
 /** The listener of the running test: killed after it, so a failed case leaves none running into the next. */
-let running: ReturnType<typeof startListener> | undefined;
+let running: JsonListener | undefined;
 afterEach(async () => {
   if (running?.running()) {
     running.child.kill("SIGKILL");
@@ -25,61 +28,52 @@ afterEach(async () => {
   running = undefined;
 });
 
-type Line = Record<string, unknown>;
+/** Starts bob's `smsg listen --json` (json-listener.ts) and waits for its listening line. */
+async function startListener(): Promise<JsonListener> {
+  running = await startJsonListener(world, "bob");
+  return running;
+}
 
-/** A running `smsg listen --json` as `user`: its JSON lines as they come, its stderr, and its exit. */
-function startListener(user: string) {
-  const child = world.spawn(user, ["listen", "--json"], { keepStdinOpen: true });
-  const events: Line[] = [];
-  const bad: string[] = [];
-  let stderr = "";
-  createInterface({ input: child.stdout }).on("line", (l) => {
-    try {
-      events.push(JSON.parse(l) as Line);
-    } catch {
-      bad.push(l);
-    }
-  });
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once("exit", (code, signal) => resolve({ code, signal })),
+/** The last message id bob's store has acked in `chat` (its sync cursor), read from the store read-only; 0 if none yet. */
+function bobsCursor(chat: number): number {
+  let db: Database | undefined;
+  try {
+    db = openDatabase(join(world.home("bob"), "store.sqlite"), { readonly: true, fileMustExist: true });
+    const row = db.prepare("SELECT last_acked FROM cursors WHERE chat_id = ?").get(chat) as
+      { last_acked: number } | undefined;
+    return row?.last_acked ?? 0;
+  } catch {
+    return 0; // busy: read again
+  } finally {
+    db?.close();
+  }
+}
+
+/**
+ * Barrier before checking what the listener printed: it printed every one of `ids`, a sync on
+ * bob's profile has acked them (bob's store's cursor is past them, so no later sync brings them
+ * again), and then the listener is stopped with `signal` and exits 0: it drains what it
+ * received before exiting, so its output is complete. A duplicate would be in it by then.
+ */
+async function stopAfterAcked(
+  listener: JsonListener,
+  chat: number,
+  ids: readonly unknown[],
+  signal: NodeJS.Signals,
+): Promise<void> {
+  await listener.until(
+    () => ids.every((id) => listener.messageEvents().some((e) => e["relay_msg"] === id)),
+    "the listener to print every message",
   );
-  const describeState = () =>
-    `listen stdout: ${JSON.stringify(events)}\nnon-JSON lines: ${JSON.stringify(bad)}\nlisten stderr: ${stderr}`;
-  /** Waits until `pred` holds (polling), or fails with what the listener printed. */
-  const waitUntil = async (pred: () => boolean, what: string, ms = 15_000): Promise<void> => {
-    const end = Date.now() + ms;
-    while (!pred()) {
-      if (child.exitCode !== null || child.signalCode !== null)
-        throw new Error(
-          `listen exited (${child.exitCode ?? child.signalCode}) while waiting for ${what}\n${describeState()}`,
-        );
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${describeState()}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  };
-  /** Like waitUntil, but returns false instead of failing when the time is up (the assertions after it say what is missing). */
-  const settle = async (pred: () => boolean, ms: number): Promise<boolean> => {
-    const end = Date.now() + ms;
-    while (!pred() && Date.now() < end) await new Promise((r) => setTimeout(r, 25));
-    return pred();
-  };
-  const listener = {
-    child,
-    events,
-    settle,
-    bad,
-    get stderr() {
-      return stderr;
-    },
-    exited,
-    waitUntil,
-    describeState,
-    running: () => child.exitCode === null && child.signalCode === null,
-    messageEvents: () => events.filter((e) => e["type"] === "message"),
-  };
-  running = listener;
-  return listener;
+  const last = Math.max(...ids.map(Number));
+  await waitFor(() => bobsCursor(chat) >= last, {
+    what: `bob's store to ack up to message ${last}`,
+    state: () => `cursor ${bobsCursor(chat)}\n${listener.describeState()}`,
+  });
+  // Still running after all of it; the signal stops it cleanly.
+  expect(listener.running(), listener.describeState()).toBe(true);
+  listener.child.kill(signal);
+  expect(await listener.exited, listener.describeState()).toEqual({ code: 0, signal: null });
 }
 
 /** How often each value occurs. */
@@ -118,11 +112,10 @@ describe("smsg listen next to one-shot commands on the same profile", () => {
     expectOk(await world.smsg("bob", ["history", "alice"]));
     expectOk(await world.smsg("bob", ["send", "alice", "hello alice"]));
     expectOk(await world.smsg("alice", ["history", "bob"]));
-  }, 60_000);
+  });
 
   test("alice sends while bob's send, history and chat list run next to his listen; SIGINT stops it", async () => {
-    const listener = startListener("bob");
-    await listener.waitUntil(() => listener.events.some((e) => e["type"] === "listening"), "the listening line");
+    const listener = await startListener();
 
     const fromAlice = ["a1: first", "a2: second", "a3: third", "a4: fourth"];
     const fromBob = ["b1: one", "b2: two", "b3: three"];
@@ -165,12 +158,8 @@ describe("smsg listen next to one-shot commands on the same profile", () => {
       expect(new Set(ids).size, JSON.stringify(h)).toBe(ids.length);
     }
 
-    // Give the listener time to print alice's messages, then past its sync delay (a duplicate would show by then).
-    await listener.settle(
-      () => aliceRelayIds.every((id) => listener.messageEvents().some((e) => e["relay_msg"] === id)),
-      5_000,
-    );
-    await new Promise((r) => setTimeout(r, 800));
+    // The listener printed alice's messages, a sync acked them, and SIGINT stopped it cleanly.
+    await stopAfterAcked(listener, chatOfAlice, aliceRelayIds, "SIGINT");
 
     // Bob's history: alice's messages once each, his own once each and sent.
     const hb = messages(ok("bob history after", await world.smsg("bob", ["history", "alice", "--json"])));
@@ -246,17 +235,10 @@ describe("smsg listen next to one-shot commands on the same profile", () => {
     ).toEqual([]);
     expect(listener.bad).toEqual([]);
     expect(listener.stderr).toBe("");
-
-    // The listener is still there, and SIGINT stops it cleanly.
-    expect(listener.running(), listener.describeState()).toBe(true);
-    listener.child.kill("SIGINT");
-    expect(await listener.exited, listener.describeState()).toEqual({ code: 0, signal: null });
-    expect(listener.stderr).toBe("");
-  }, 30_000);
+  });
 
   test("a burst of 20 while bob runs history five times next to his listen; SIGTERM stops it", async () => {
-    const listener = startListener("bob");
-    await listener.waitUntil(() => listener.events.some((e) => e["type"] === "listening"), "the listening line");
+    const listener = await startListener();
     const before = messages(
       ok("bob history before", await world.smsg("bob", ["history", "alice", "--json", "--offline", "--limit", "500"])),
     );
@@ -284,11 +266,8 @@ describe("smsg listen next to one-shot commands on the same profile", () => {
       expect(shown).toEqual(burst.slice(0, shown.length));
     });
 
-    await listener.settle(
-      () => burstIds.every((id) => listener.messageEvents().some((e) => e["relay_msg"] === id)),
-      5_000,
-    );
-    await new Promise((r) => setTimeout(r, 800));
+    // The listener printed the burst, a sync acked it, and SIGTERM stopped it cleanly.
+    await stopAfterAcked(listener, chatOfAlice, burstIds, "SIGTERM");
 
     // Bob's store: everything before, plus the burst once each, in order.
     const after = messages(
@@ -321,11 +300,7 @@ describe("smsg listen next to one-shot commands on the same profile", () => {
       listener.events.filter((e) => !["listening", "message"].includes(e["type"] as string)),
       listener.describeState(),
     ).toEqual([]);
+    expect(listener.bad).toEqual([]);
     expect(listener.stderr).toBe("");
-
-    expect(listener.running(), listener.describeState()).toBe(true);
-    listener.child.kill("SIGTERM");
-    expect(await listener.exited, listener.describeState()).toEqual({ code: 0, signal: null });
-    expect(listener.stderr).toBe("");
-  }, 30_000);
+  });
 });

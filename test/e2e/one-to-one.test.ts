@@ -7,14 +7,16 @@
  * exit code and loses nothing; the relay is killed mid-conversation and a message sent
  * meanwhile is delivered exactly once after the restart; a key change forged in the relay's
  * database blocks sending with KEY_CHANGED until `verify --confirm`. Closing the chat blocks
- * sending on both sides until either reopens it.
+ * sending on both sides until either reopens it. Each phase is a step of its own
+ * (test/helpers/steps.ts): a failure names its phase, and the phases after it show as not run.
  */
 import { join } from "node:path";
-import { createInterface } from "node:readline";
-import { afterAll, describe, expect, test } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
 import { EXIT } from "../../src/exit-codes.js";
 import { openPgliteDriver } from "../../relay/store/index.js";
 import { forgeIdentityIn } from "../client/engine/helpers.js";
+import { scenario } from "../helpers/steps.js";
+import { startJsonListener } from "./json-listener.js";
 import { type RunOptions, bodies, createWorld, expectOk, lines } from "./world.js";
 
 const world = createWorld("one-to-one");
@@ -28,12 +30,15 @@ function smsg(user: string, args: string[], opts: RunOptions = {}) {
   return world.smsg(user, args, { ...opts, ...(env ? { env } : {}) });
 }
 
-describe("smsg, 1:1, end to end", () => {
-  test("join, first contact offline, reply, listen, wrong passphrase, relay restart, forged key change", async () => {
+scenario("smsg, 1:1, end to end", (step) => {
+  let port = 0;
+  let chatId = 0;
+  beforeAll(async () => {
     await world.startRelay();
-    const port = world.port;
+    port = world.port;
+  });
 
-    // --- join -------------------------------------------------------------------------------
+  step("join: alice with --json, bob with a passphrase; a second join on a profile is refused", async () => {
     const joinedA = lines(
       expectOk(
         await smsg("alice", [
@@ -51,15 +56,17 @@ describe("smsg, 1:1, end to end", () => {
     expectOk(await smsg("bob", ["join", await world.invite(), "--name", "bob", "--passphrase"]));
     const again = await smsg("alice", ["join", await world.invite(), "--name", "alice2"]);
     expect(again.code).toBe(EXIT.profileExists);
+  });
 
-    // --- alice opens the chat while bob is offline and sends (X3DH first message) ------------
+  step("alice opens the chat while bob is offline and sends (X3DH first message)", async () => {
     const opened = lines(expectOk(await smsg("alice", ["chat", "open", "bob", "--json"])))[0]!;
     expect(opened).toMatchObject({ type: "chat", kind: "direct", peer: "bob", key_pinned_now: true });
-    const chatId = opened["chat"] as number;
+    chatId = opened["chat"] as number;
     const sent = lines(expectOk(await smsg("alice", ["send", "bob", "hello bob", "--json"])))[0]!;
     expect(sent).toMatchObject({ type: "sent", chat: chatId, seq: 1, duplicate: false });
+  });
 
-    // --- bob's history fetches it first ---------------------------------------------------------
+  step("bob's history fetches it first", async () => {
     const hb = expectOk(await smsg("bob", ["history", "alice", "--json"]));
     expect(lines(hb)).toEqual([
       expect.objectContaining({
@@ -78,8 +85,9 @@ describe("smsg, 1:1, end to end", () => {
     expect(expectOk(await smsg("bob", ["history", "alice"])).stdout).toMatch(
       /^#\d+ \d{4}-\d\d-\d\d \d\d:\d\d Alice Liddell \(@alice\): hello bob\n$/,
     );
+  });
 
-    // --- bob replies through stdin; alice sees both, in order --------------------------------
+  step("bob replies through stdin; alice sees both, in order", async () => {
     expectOk(await smsg("bob", ["send", "alice"], { input: "hi alice\nhow are you?\n" }));
     expect(bodies(expectOk(await smsg("alice", ["history", String(chatId), "--json"])))).toEqual([
       "hello bob",
@@ -89,26 +97,12 @@ describe("smsg, 1:1, end to end", () => {
     expect(list).toEqual([
       expect.objectContaining({ type: "chat", chat: chatId, peer: "alice", closed: false, unread: 0 }),
     ]);
+  });
 
-    // --- listen --json: a bot reads a JSON line per message ------------------------------------
-    const listener = world.spawn("bob", ["listen", "--json"], {
-      env: { SMSG_PASSPHRASE: BOB_PASSPHRASE },
-      keepStdinOpen: true,
-    });
-    const events: Record<string, unknown>[] = [];
-    const rl = createInterface({ input: listener.stdout! });
-    rl.on("line", (l) => events.push(JSON.parse(l) as Record<string, unknown>));
-    const waitFor = async (pred: (e: Record<string, unknown>) => boolean, ms = 10_000) => {
-      const end = Date.now() + ms;
-      while (!events.some(pred)) {
-        if (Date.now() > end) throw new Error(`listen did not print the expected line; got ${JSON.stringify(events)}`);
-        await new Promise((r) => setTimeout(r, 25));
-      }
-      return events.find(pred)!;
-    };
-    await waitFor((e) => e["type"] === "listening");
+  step("listen --json: a bot reads a JSON line per message; SIGTERM stops it with exit 0", async () => {
+    const listener = await startJsonListener(world, "bob", { env: { SMSG_PASSPHRASE: BOB_PASSPHRASE } });
     expectOk(await smsg("alice", ["send", "bob", "ping"]));
-    const ev = await waitFor((e) => e["type"] === "message");
+    const ev = await listener.line((e) => e["type"] === "message", 'the message line of "ping"');
     expect(ev).toMatchObject({
       v: 1,
       type: "message",
@@ -119,11 +113,11 @@ describe("smsg, 1:1, end to end", () => {
       seq_status: "ok",
       key_changed: false,
     });
-    const listenerExit = new Promise<number | null>((resolve) => listener.once("exit", (code) => resolve(code)));
-    listener.kill("SIGTERM");
-    expect(await listenerExit).toBe(0);
+    listener.child.kill("SIGTERM");
+    expect((await listener.exited).code, listener.describeState()).toBe(0);
+  });
 
-    // --- wrong passphrase: its exit code, one sentence, nothing lost ---------------------------
+  step("a wrong passphrase: its exit code, one sentence, nothing lost", async () => {
     const wrong = await smsg("bob", ["history", "alice"], { env: { SMSG_PASSPHRASE: "wrong" } });
     expect(wrong.code).toBe(EXIT.wrongPassphrase);
     expect(wrong.stderr).toBe(
@@ -135,8 +129,9 @@ describe("smsg, 1:1, end to end", () => {
       "hi alice\nhow are you?",
       "ping",
     ]);
+  });
 
-    // --- the relay dies mid-conversation; a message sent meanwhile is queued --------------------
+  step("the relay dies: a message sent meanwhile is queued, and delivered once after the restart", async () => {
     await world.stopRelay("SIGKILL");
     const down = await smsg("alice", ["send", "bob", "sent while the relay was down"]);
     expect(down.code).toBe(EXIT.relayUnreachable);
@@ -159,8 +154,9 @@ describe("smsg, 1:1, end to end", () => {
       (l) => l["type"] === "message",
     );
     expect(mine.at(-1)).toMatchObject({ body: "sent while the relay was down", status: "sent", direction: "out" });
+  });
 
-    // --- close and reopen: a closed chat refuses sends on both sides until either reopens it -----
+  step("close and reopen: a closed chat refuses sends on both sides until either reopens it", async () => {
     expect(lines(expectOk(await smsg("bob", ["chat", "close", "alice", "--json"])))[0]).toMatchObject({
       type: "chat_closed",
       chat: chatId,
@@ -185,8 +181,9 @@ describe("smsg, 1:1, end to end", () => {
     });
     expectOk(await smsg("bob", ["send", "alice", "open again"]));
     expect(bodies(expectOk(await smsg("alice", ["history", "bob", "--json"]))).at(-1)).toBe("open again");
+  });
 
-    // --- a key change forged in the relay's database --------------------------------------------
+  step("a key change forged in the relay's database blocks sending until verify --confirm", async () => {
     await world.stopRelay();
     const db = await openPgliteDriver({ dataDir: join(world.relayData, "db") });
     try {

@@ -63,6 +63,7 @@ export class World {
   relay: RelayProcess | undefined;
   port = 0;
   private readonly children: ChildProcessWithoutNullStreams[] = [];
+  private sharedInvite: Promise<string> | undefined;
 
   constructor(name: string) {
     this.root = mkdtempSync(join(tmpdir(), `smsg-e2e-${name}-`));
@@ -115,15 +116,27 @@ export class World {
     return completion(this.spawn(user, args, opts));
   }
 
-  /** A fresh invite link from `smsg relay invite`. */
-  async invite(): Promise<string> {
-    const { stdout } = await promisify(execFile)(process.execPath, [CLI, "relay", "invite", "--data", this.relayData]);
+  /** A fresh invite link from `smsg relay invite` (ARGS: more of its options, such as `--uses N`). */
+  async invite(args: string[] = []): Promise<string> {
+    const { stdout } = await promisify(execFile)(process.execPath, [
+      CLI,
+      "relay",
+      "invite",
+      "--data",
+      this.relayData,
+      ...args,
+    ]);
     return stdout.trim();
   }
 
-  /** Joins `user` with a fresh invite; expects success. */
+  /**
+   * Joins `user`; expects success. The users a suite joins this way share one invite of many
+   * uses, made by the first join: one `smsg relay invite` process per world instead of one per
+   * user (suites that test invites themselves call invite()).
+   */
   async join(user: string, extra: string[] = []): Promise<Result> {
-    return expectOk(await this.smsg(user, ["join", await this.invite(), "--name", user, ...extra]));
+    this.sharedInvite ??= this.invite(["--uses", "100"]);
+    return expectOk(await this.smsg(user, ["join", await this.sharedInvite, "--name", user, ...extra]));
   }
 
   /** Kills the children still running, stops the relay and deletes the root folder. */

@@ -26,7 +26,7 @@ let w: World;
 beforeAll(async () => {
   r = await startRelay();
   w = await makeWorld(r);
-}, 60_000);
+});
 afterAll(async () => {
   await r?.stop();
 });

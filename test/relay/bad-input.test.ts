@@ -34,7 +34,7 @@ beforeAll(async () => {
   r = await startRelay();
   w = await makeWorld(r);
   limits = liveLimits(r);
-}, 60_000);
+});
 afterEach(() => limits.reset());
 afterAll(async () => {
   await r?.stop();

@@ -33,7 +33,7 @@ for (const storage of relayStorages()) {
       return p;
     }
 
-    beforeAll(() => storage.open(), 60_000);
+    beforeAll(() => storage.open());
     afterAll(() => storage.close());
     beforeEach(async () => {
       r = await startRelay({ db: await storage.fresh() });

@@ -18,6 +18,7 @@ import { parseInviteLink } from "../../src/invite-link.js";
 import { systemRng } from "../../src/system-rng.js";
 import { CLI, freePort, startRelayProcess } from "../../bench/relay-process.js";
 import { createThrowawayDatabase, pgUrl } from "../helpers/throwaway-pg.js";
+import { waitFor } from "../helpers/wait-for.js";
 
 const run = promisify(execFile);
 const smsg = (...args: string[]) =>
@@ -116,7 +117,8 @@ describe("smsg relay (operator commands)", () => {
         .then((r) => acked.push(r.msg))
         .catch(() => undefined),
     );
-    await new Promise((r) => setTimeout(r, 5));
+    // SIGTERM once the relay is committing them: the first ack is back, most are still in flight.
+    await waitFor(() => acked.length > 0, { what: "the first of the 400 sends to be acknowledged" });
     relay.child.kill("SIGTERM");
     await Promise.all(sends);
     expect(await relay.exited).toBe(0);

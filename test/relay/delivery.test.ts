@@ -70,7 +70,7 @@ for (const storage of relayStorages()) {
       return p;
     }
 
-    beforeAll(() => storage.open(), 60_000);
+    beforeAll(() => storage.open());
     afterAll(() => storage.close());
     afterEach(async () => {
       for (const p of people.splice(0)) p.client.close();
@@ -335,7 +335,10 @@ for (const storage of relayStorages()) {
       expect(stored).toHaveLength(2);
       await r!.relay.ctx.fanout.committed(stored);
       await bob.inbox.message(old[0]!.msg);
-      await new Promise((res) => setTimeout(res, 100));
+      // Barrier: a message sent after the late push reaches carol. The relay pushes to a
+      // connection in commit order (relay/fanout.ts), so an old one pushed to her would be first.
+      const marker = await send(alice, chat, "after the late push");
+      await carol.inbox.message(marker.msg);
       expect(carol.inbox.ids.filter((id) => old.some((o) => o.msg === id))).toEqual([]);
     });
 

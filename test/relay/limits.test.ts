@@ -23,7 +23,7 @@ beforeAll(async () => {
   r = await startRelay({ limits: { heartbeatMs: 3000 } });
   w = await makeWorld(r);
   limits = liveLimits(r);
-}, 60_000);
+});
 afterEach(() => limits.reset());
 afterAll(async () => {
   await r?.stop();

@@ -121,7 +121,7 @@ for (const storage of relayStorages()) {
       return { session: result.session, plaintext: result.plaintext };
     }
 
-    beforeAll(() => storage.open(), 60_000);
+    beforeAll(() => storage.open());
     afterAll(() => storage.close());
     afterEach(async () => {
       for (const p of people.splice(0)) p.client.close();

@@ -41,7 +41,7 @@ describe.skipIf(TEST_DATABASE_URL === "")("two relays on one PostgreSQL database
     // Small commit batches on A: many NOTIFYs, so their order between the relays is exercised.
     a = await startRelay({ db: dbA, limits: { maxCommitBatch: 3 } });
     b = await startRelay({ db: dbB });
-  }, 30_000);
+  });
 
   afterEach(() => {
     for (const p of people.splice(0)) p.client.close();

@@ -21,6 +21,7 @@ import {
 } from "../../src/transport/index.js";
 import { OTHER_KEYS, RELAY_KEYS, clientSide, relaySide, rngFor } from "./fixtures.js";
 import { socketPair, tcpPair } from "./socket-pair.js";
+import { waitFor } from "../helpers/wait-for.js";
 
 interface Link {
   client: Duplex;
@@ -273,7 +274,8 @@ for (const [kind, makeLink] of Object.entries(LINKS)) {
       const bad = session.seal(utf8("tampered"));
       bad[5]! ^= 0x20;
       l.client.write(good);
-      await new Promise((r) => setTimeout(r, 20));
+      // The good record is read and delivered before the bad one arrives (two reads, not one chunk).
+      await waitFor(() => got.length === 1, { what: "the good record to be delivered" });
       l.client.write(bad);
       const err = await reason;
       expect(err).toBeInstanceOf(CryptoVerificationError);

@@ -185,15 +185,15 @@ describe("FrameDecoder", () => {
     );
   });
 
-  test("many tiny chunks cost linear time", () => {
+  // That this costs linear time is measured in bench/wire.ts, not asserted here.
+  test("a 100,000-byte frame fed one byte at a time is reassembled", () => {
     const big = encodeFrame(new Uint8Array(100_000).fill(3));
     const decoder = new FrameDecoder();
-    const started = performance.now();
     const frames: Uint8Array[] = [];
     for (let i = 0; i < big.length; i++) frames.push(...decoder.push(big.subarray(i, i + 1)));
     expect(frames).toHaveLength(1);
     expect(frames[0]!.length).toBe(100_000);
-    expect(performance.now() - started).toBeLessThan(2000);
+    expect(frames[0]!.every((b) => b === 3)).toBe(true);
   });
 
   test("bad options are UsageError", () => {

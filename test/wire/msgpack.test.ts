@@ -37,8 +37,8 @@ const nestedArrays = (depth: number) => {
 };
 
 describe("scanMsgpack", () => {
-  test("100,000 nested arrays are refused at once, without recursion", () => {
-    const started = performance.now();
+  // How fast the refusal is (it stops at the depth limit): bench/wire.ts.
+  test("100,000 nested arrays are refused without recursion", () => {
     expect(scanError(nestedArrays(100_000)).message).toContain(`nesting deeper than ${MAX_MSGPACK_DEPTH}`);
     expect(() => decodeMsgpack(nestedArrays(100_000))).toThrow(ProtocolError);
     // Nested maps, with a key at each level.
@@ -46,7 +46,6 @@ describe("scanMsgpack", () => {
     for (let i = 0; i < 100_000; i++) maps.set([0x81, 0xa1, 0x61], i * 3);
     maps[maps.length - 1] = 0xc0;
     expect(scanError(maps).message).toContain("nesting deeper");
-    expect(performance.now() - started).toBeLessThan(500);
   });
 
   test("a scan with limits beyond the stack still never recurses", () => {

@@ -113,23 +113,3 @@ export async function forgeIdentityIn(db: Db, username: string): Promise<Identit
   });
   return forged;
 }
-
-/** Resolves when `cond` holds, polling every 20 ms; rejects after `timeoutMs`. */
-export async function until(cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-/** Resolves with `fn()` once it equals `expected`, polling every 20 ms; rejects after `timeoutMs` with the last value. */
-export async function eventually<T>(fn: () => Promise<T>, expected: T, timeoutMs = 5000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v === expected) return v;
-    if (Date.now() > end) throw new Error(`expected ${String(expected)}, still ${String(v)}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

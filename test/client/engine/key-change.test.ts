@@ -22,7 +22,8 @@ import { decodeIdentityPublic } from "../../../crypto/identity.js";
 import { decodeSessionState } from "../../../crypto/session-codec.js";
 import { systemRng } from "../../../src/system-rng.js";
 import { type TestRelay, idem, startRelay } from "../../relay/harness.js";
-import { type EngineUser, engineUser, forgeIdentity, until } from "./helpers.js";
+import { waitFor } from "../../helpers/wait-for.js";
+import { type EngineUser, engineUser, forgeIdentity } from "./helpers.js";
 
 let tr: TestRelay;
 let alice: EngineUser;
@@ -96,7 +97,7 @@ describe("key changes", () => {
     const b = await bob.online();
     const { chat } = await openDirectChat(alice.acct, a.relay, "bob");
     await sendText(alice.acct, a.relay, chat, "hi bob");
-    await until(() => bob.acct.store.messages.count(chat.id) >= 1);
+    await waitFor(() => bob.acct.store.messages.count(chat.id) >= 1, { what: "alice's message in bob's store" });
 
     // Someone with bob's login (or the relay) starts a new session to alice with a forged identity.
     const forged = await forgeIdentity(tr, "bob");
@@ -124,7 +125,9 @@ describe("key changes", () => {
     await raw.request<"send">({ t: "send", chat: chat.id, idem: idem(), envelope });
     raw.close();
 
-    await until(() => alice.events.some((e) => e.type === "message" && e.body === "it is me, bob"));
+    await waitFor(() => alice.events.some((e) => e.type === "message" && e.body === "it is me, bob"), {
+      what: "the forged first message at alice",
+    });
     expect(alice.events.find((e) => e.type === "key_change")).toEqual({
       type: "key_change",
       user: "bob",

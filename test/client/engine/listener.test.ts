@@ -19,7 +19,8 @@ import { openDatabase } from "../../../client/store/sqlite.js";
 import { x25519KeyPair } from "../../../crypto/primitives.js";
 import { systemRng } from "../../../src/system-rng.js";
 import { type TestRelay, startRelay } from "../../relay/harness.js";
-import { accountId, engineUser, eventually, until } from "./helpers.js";
+import { waitFor, waitForValue } from "../../helpers/wait-for.js";
+import { accountId, engineUser } from "./helpers.js";
 
 let tr: TestRelay;
 // The first PGlite open costs seconds, many more on a busy machine: a hook timeout that fits it.
@@ -48,7 +49,7 @@ async function startListening(acct: Account, opts: Partial<ListenOptions> = {}) 
     onSent: (d) => sent.push(d),
     ...opts,
   });
-  await until(() => statuses.some((st) => st.state === "listening"));
+  await waitFor(() => statuses.some((st) => st.state === "listening"), { what: "listen to be listening" });
   return {
     events,
     statuses,
@@ -74,7 +75,7 @@ describe("listen", () => {
     const a = await alice.online();
     const { chat } = await openDirectChat(alice.acct, a.relay, "bob");
     const first = await sendText(alice.acct, a.relay, chat, "one");
-    await until(() => events.some((e) => e.type === "message" && e.body === "one"));
+    await waitFor(() => events.some((e) => e.type === "message" && e.body === "one"), { what: 'the event of "one"' });
     // The sync after the push moved bob's cursor on the relay.
     const bobId = await accountId(tr, "bob");
     const cursor = async () =>
@@ -86,7 +87,7 @@ describe("listen", () => {
           )
         )[0]!.cursor,
       );
-    await eventually(cursor, first.sent.relayMsg);
+    await waitForValue(cursor, first.sent.relayMsg, { what: "bob's cursor after the sync that follows the push" });
 
     // prekeys_low: bob's stock falls under the relay's watermark; the listener refills it.
     await tr.db.query("DELETE FROM one_time_prekeys WHERE account_id = $1 AND key_id > 21", [bobId]);
@@ -97,12 +98,12 @@ describe("listen", () => {
           bobId,
         ])
       )[0]!.n;
-    await eventually(stock, 100);
+    await waitForValue(stock, 100, { what: "bob's one-time prekeys refilled" });
 
     // The relay goes down mid-conversation. Alice's message is queued; it cannot leave.
     a.close();
     await tr.stop();
-    await until(() => statuses.some((s) => s.state === "disconnected"));
+    await waitFor(() => statuses.some((s) => s.state === "disconnected"), { what: "listen to notice the relay left" });
     const queued = queueText(alice.acct, chat, "sent while the relay was down");
     await expect(goOnline(alice.acct)).rejects.toBeInstanceOf(RelayUnreachableError);
     expect(alice.acct.store.outbox.count()).toBe(1);
@@ -111,7 +112,7 @@ describe("listen", () => {
     // The relay comes back on the same port and database; bob's listener reconnects by itself.
     const restarted = await startRelay({ db: tr.db, keyPair: tr.keyPair, config: { port: tr.port } });
     tr = restarted;
-    await until(() => statuses.filter((s) => s.state === "listening").length >= 2, 10_000);
+    await waitFor(() => statuses.filter((s) => s.state === "listening").length >= 2, { what: "listen to reconnect" });
     const a2 = await alice.online();
     expect(a2.flushed.sent).toEqual([expect.objectContaining({ messageId: queued.messageId, duplicate: false })]);
     // Even flushing the same entry twice (a retry whose answer was lost) delivers it once.
@@ -124,7 +125,9 @@ describe("listen", () => {
     expect((await flushOutbox(alice.acct, a2.relay)).sent).toEqual([
       expect.objectContaining({ messageId: queued.messageId, duplicate: true }),
     ]);
-    await until(() => events.some((e) => e.type === "message" && e.body === "sent while the relay was down"));
+    await waitFor(() => events.some((e) => e.type === "message" && e.body === "sent while the relay was down"), {
+      what: "the event of the message queued while the relay was down",
+    });
     expect(events.filter((e) => e.type === "message").map((e) => (e.type === "message" ? e.body : ""))).toEqual([
       "one",
       "sent while the relay was down",
@@ -168,7 +171,7 @@ describe("listen", () => {
     // A long first backoff: the relay restarts, and another process catches up, while the listener waits.
     const { events, statuses, stop } = await startListening(bob.acct, { minBackoffMs: 3000 });
     await tr.stop();
-    await until(() => statuses.some((s) => s.state === "disconnected"));
+    await waitFor(() => statuses.some((s) => s.state === "disconnected"), { what: "listen to notice the relay left" });
     tr = await startRelay({ db: tr.db, keyPair: tr.keyPair, config: { port: tr.port } });
     const a = await alice.online();
     await sendText(alice.acct, a.relay, chat, "stored by the other process");
@@ -181,17 +184,30 @@ describe("listen", () => {
     expect(otherEvents).toEqual([expect.objectContaining({ type: "message", body: "stored by the other process" })]);
     expect(statuses.filter((s) => s.state === "listening")).toHaveLength(1); // the listener was still waiting
     // The listener reconnects, gets nothing from the relay (acked), and reports it from the journal.
-    await until(() => events.some((e) => e.type === "message"), 10_000);
+    await waitFor(() => events.some((e) => e.type === "message"), { what: "the message from the journal" });
     // Later messages come the usual way; nothing is reported twice.
-    await sendText(alice.acct, a.relay, chat, "pushed to the listener");
-    await until(() => events.filter((e) => e.type === "message").length >= 2);
-    await new Promise((r) => setTimeout(r, 200));
+    const pushed = await sendText(alice.acct, a.relay, chat, "pushed to the listener");
+    await waitFor(() => events.filter((e) => e.type === "message").length >= 2, { what: "the pushed message" });
+    // Barrier: the sync that follows the push has brought it again and acked it (only the
+    // listener is connected as bob now); stopping drains what is left. A second report, from
+    // that sync or the journal, would be in `events` by then.
+    const bobId = await accountId(tr, "bob2");
+    const cursor = async () =>
+      Number(
+        (
+          await tr.db.query<{ cursor: number }>(
+            "SELECT cursor FROM chat_members WHERE chat_id = $1 AND account_id = $2",
+            [chat.id, bobId],
+          )
+        )[0]!.cursor,
+      );
+    await waitForValue(cursor, pushed.sent.relayMsg, { what: "the listener's sync to ack the pushed message" });
+    a.close();
+    await stop();
     expect(events.filter((e) => e.type === "message").map((e) => (e.type === "message" ? e.body : ""))).toEqual([
       "stored by the other process",
       "pushed to the listener",
     ]);
-    a.close();
-    await stop();
     alice.close();
     bob.close();
   });
@@ -202,7 +218,7 @@ describe("listen", () => {
     const a = await alice.online();
     const { chat } = await openDirectChat(alice.acct, a.relay, "bob3");
     await sendText(alice.acct, a.relay, chat, "first");
-    await until(() => events.some((e) => e.type === "message"));
+    await waitFor(() => events.some((e) => e.type === "message"), { what: 'the event of "first"' });
     // Another process wrote three entries; one is damaged on disk, one was pruned.
     const ids = [1, 2, 3].map(() =>
       bob.acct.store.journal.append(JSON.stringify({ type: "profile", user: "alice3", displayName: "A" })),
@@ -212,7 +228,7 @@ describe("listen", () => {
     raw.prepare("DELETE FROM event_journal WHERE id = ?").run(ids[1]!);
     raw.close();
     await sendText(alice.acct, a.relay, chat, "second");
-    await until(() => events.filter((e) => e.type === "message").length === 2);
+    await waitFor(() => events.filter((e) => e.type === "message").length === 2, { what: 'the event of "second"' });
     expect(warnings.map((w) => (w as { code: string }).code)).toEqual(["EVENT_DAMAGED", "EVENTS_DROPPED"]);
     expect(events.filter((e) => e.type === "profile")).toHaveLength(1); // the third entry
     a.close();

@@ -15,7 +15,8 @@ import { RelayClient } from "../../../client/relay-client.js";
 import type { RelayMessageOf } from "../../../src/wire/messages.js";
 import { systemRng } from "../../../src/system-rng.js";
 import { type TestRelay, idem, startRelay } from "../../relay/harness.js";
-import { type EngineUser, accountId, engineUser, eventually, until } from "./helpers.js";
+import { waitFor, waitForValue } from "../../helpers/wait-for.js";
+import { type EngineUser, accountId, engineUser } from "./helpers.js";
 
 let tr: TestRelay;
 let alice: EngineUser;
@@ -92,18 +93,18 @@ describe("1:1 chat through the engine", () => {
     expect(bob.acct.store.contacts.get("alice")).toMatchObject({ displayName: "Alice A.", keyChanged: false });
     expect(bob.acct.store.chats.get(chat.id)).toMatchObject({ kind: "direct", peer: "alice" });
     // Acked through sync: the relay's cursor and ours are at the last message.
-    await eventually(() => relayCursor("bob", chat.id), sent.sent.relayMsg);
+    await waitForValue(() => relayCursor("bob", chat.id), sent.sent.relayMsg, { what: "bob's cursor on the relay" });
     expect(bob.acct.store.cursors.get(chat.id)).toBe(sent.sent.relayMsg);
     // The one-time prekey alice used is gone from bob's store.
     expect(bob.acct.store.prekeys.countOneTime()).toBe(99);
 
     const reply = await sendText(bob.acct, b.relay, bob.acct.store.chats.get(chat.id)!, "hi alice");
-    await until(() => bodies(alice, chat.id).length === 2);
+    await waitFor(() => bodies(alice, chat.id).length === 2, { what: "bob's reply in alice's store" });
     expect(bodies(alice, chat.id)).toEqual(["hello bob", "hi alice"]);
     // Once alice has heard back she sends plain MESSAGE envelopes.
     expect(decodeSessionState(alice.acct.store.sessions.current("bob")!.state).pendingPreKey).toBeNull();
     await sendText(alice.acct, a.relay, chat, "third");
-    await until(() => bodies(bob, chat.id).length === 3);
+    await waitFor(() => bodies(bob, chat.id).length === 3, { what: "alice's third message in bob's store" });
     expect(bodies(bob, chat.id)).toEqual(["hello bob", "hi alice", "third"]);
     expect(reply.queued.seq).toBe(1);
     a.close();
@@ -117,8 +118,15 @@ describe("1:1 chat through the engine", () => {
     const pushed: RelayMessageOf<"msg">[] = [];
     b.relay.on("msg", (m) => pushed.push(m));
     const sent = await sendText(alice.acct, a.relay, chat, "pushed");
-    await until(() => bodies(bob, chat.id).length === 1);
-    await new Promise((r) => setTimeout(r, 200)); // an ack, had one been sent, would have landed
+    await waitFor(() => bodies(bob, chat.id).length === 1, { what: "the pushed message in bob's store" });
+    // Barrier: every frame bob received is processed (an ack for the push would have been sent
+    // while processing it), then a request on bob's connection is answered: the relay handles a
+    // connection's frames in order, so an ack sent before it has been applied by then.
+    await b.receiver.drain();
+    expect(await b.relay.request<"lookup_user">({ t: "lookup_user", username: "alice" })).toMatchObject({
+      t: "user",
+      username: "alice",
+    });
     expect(await relayCursor("bob", chat.id)).toBe(0);
     expect(bob.acct.store.cursors.get(chat.id)).toBe(0);
 
@@ -127,7 +135,7 @@ describe("1:1 chat through the engine", () => {
     expect(storeIncoming(bob.acct, frame)).toEqual({ stored: false, events: [] });
 
     await b.receiver.syncAll();
-    await eventually(() => relayCursor("bob", chat.id), sent.sent.relayMsg);
+    await waitForValue(() => relayCursor("bob", chat.id), sent.sent.relayMsg, { what: "bob's cursor after the sync" });
     expect(bodies(bob, chat.id)).toEqual(["pushed"]);
     expect(bob.events.filter((e) => e.type === "message")).toHaveLength(1);
     a.close();
@@ -155,7 +163,7 @@ describe("1:1 chat through the engine", () => {
     expect(bob.events.filter((e) => e.type === "undecryptable")).toHaveLength(2);
     expect(bob.events.filter((e) => e.type === "gap")).toHaveLength(0);
     const last = (await tr.db.query<{ m: number }>("SELECT max(id)::int AS m FROM messages"))[0]!.m;
-    await eventually(() => relayCursor("bob", chat.id), last);
+    await waitForValue(() => relayCursor("bob", chat.id), last, { what: "bob's cursor at the last message" });
     a.close();
     b.close();
   });
@@ -216,7 +224,7 @@ describe("1:1 chat through the engine", () => {
     const bobChat = bob.acct.store.chats.get(chat.id)!;
     await setChatClosed(bob.acct, b.relay, bobChat, true);
     // Alice hears of it through a chat event.
-    await until(() => alice.acct.store.chats.get(chat.id)!.closed);
+    await waitFor(() => alice.acct.store.chats.get(chat.id)!.closed, { what: "the close in alice's store" });
     await expect(sendText(alice.acct, a.relay, alice.acct.store.chats.get(chat.id)!, "no")).rejects.toBeInstanceOf(
       ChatClosedError,
     );
@@ -233,7 +241,7 @@ describe("1:1 chat through the engine", () => {
 
     await setChatClosed(alice.acct, a.relay, alice.acct.store.chats.get(chat.id)!, false);
     await sendText(alice.acct, a.relay, alice.acct.store.chats.get(chat.id)!, "open again");
-    await until(() => bodies(bob, chat.id).includes("open again"));
+    await waitFor(() => bodies(bob, chat.id).includes("open again"), { what: '"open again" in bob\'s store' });
     a.close();
     b.close();
   });

@@ -10,7 +10,8 @@ import {
 import { sendText } from "../../../client/engine/send.js";
 import { ensureSession } from "../../../client/engine/sessions.js";
 import { type TestRelay, startRelay } from "../../relay/harness.js";
-import { accountId, engineUser, until } from "./helpers.js";
+import { waitFor } from "../../helpers/wait-for.js";
+import { accountId, engineUser } from "./helpers.js";
 
 let tr: TestRelay;
 beforeAll(async () => {
@@ -75,7 +76,7 @@ describe("prekeys", () => {
 
     // ...and bob's first message, made with the old key, still decrypts.
     await sendText(bob.acct, b.relay, chat, "made with the old signed prekey");
-    await until(() => alice.events.some((e) => e.type === "message"));
+    await waitFor(() => alice.events.some((e) => e.type === "message"), { what: "bob's message at alice" });
     a.close();
 
     // 14 days after the second key appeared, the first is deleted (a third one is made too).

@@ -7,6 +7,7 @@ import { describe, expect, test } from "vitest";
 import { toHex, u32be, utf8 } from "../../../crypto/bytes.js";
 import type { ClientStore } from "../../../client/store/index.js";
 import { fakeIdentity, openTestStore, spawnChild, tempDir, testKey } from "./helpers.js";
+import { waitFor } from "../../helpers/wait-for.js";
 
 const BASE = new Uint8Array(32).fill(7);
 
@@ -164,9 +165,8 @@ describe("two connections on one file", () => {
   test("a child process and this one write at the same time without SQLITE_BUSY", async () => {
     const dir = setUp();
     const N = 100;
-    const child = spawnChild(["loop", dir, toHex(testKey()), "2", String(N)]);
-    await child.waitFor((l) => l === "ready");
     const store = openTestStore(dir);
+    let child: ReturnType<typeof spawnChild> | undefined;
     for (let i = 0; i < N; i++) {
       store.transaction(() => {
         store.messages.insert({
@@ -181,10 +181,18 @@ describe("two connections on one file", () => {
         store.cursors.set(1, i + 1);
       });
       await new Promise((r) => setTimeout(r, 0)); // let the lock go now and then, as a real client does between events
+      // The writers really interleave, however the two processes are scheduled: the child
+      // starts after the parent's first transaction, and the parent goes on once the child's
+      // first one is in.
+      if (i === 0) {
+        child = spawnChild(["loop", dir, toHex(testKey()), "2", String(N)]);
+        await child.waitFor((l) => l === "ready");
+        await waitFor(() => store.messages.count(2) > 0, { what: "the child's first transaction" });
+      }
     }
-    await child.waitFor((l) => l === "done");
-    expect(await child.exited).toBe(0);
-    // The writes really interleaved: local ids of the two writers overlap.
+    await child!.waitFor((l) => l === "done");
+    expect(await child!.exited).toBe(0);
+    // The writes interleaved: local ids of the two writers overlap.
     const parentIds = store.messages.history(1, { limit: N }).messages.map((m) => m.id);
     const childIds = store.messages.history(2, { limit: N }).messages.map((m) => m.id);
     expect(Math.min(...childIds)).toBeLessThan(Math.max(...parentIds));
