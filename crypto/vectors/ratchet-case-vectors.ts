@@ -169,11 +169,13 @@ const CASES: readonly Case[] = [
   {
     id: "skipped-key-cap-evicts-oldest",
     comment:
-      "§6.7 step 6: at most 2000 skipped keys are stored; the 2001st evicts the oldest stored, (A1, 0), whose message is " +
-      "then rejected, while (A1, 1) and the newest still decrypt",
-    tested_event: 10,
+      "§6.7 step 6: at most 2000 skipped keys are stored, the oldest stored evicted first: A1's keys 1..999 are stored " +
+      "before A2's 0..999, so the 2001st key evicts (A1, 1), not a key with a lower n; (A1, 1) is then rejected while " +
+      "(A1, 2), (A2, 0) and (A3, 0) still decrypt",
+    tested_event: 11,
     events: [
       send("alice", "", 1001),
+      recv("bob", 0),
       recv("bob", 1000),
       send("bob", "b0"),
       recv("alice", 1001),
@@ -181,10 +183,11 @@ const CASES: readonly Case[] = [
       recv("bob", 2002),
       send("bob", "b1"),
       recv("alice", 2003),
-      send("alice", "", 2),
-      recv("bob", 2005),
-      recv("bob", 0),
+      send("alice", "", 3),
+      recv("bob", 2006),
       recv("bob", 1),
+      recv("bob", 2),
+      recv("bob", 1002),
       recv("bob", 2004),
     ],
   },

@@ -42,6 +42,13 @@ describe("strict Ed25519 as specified = libsodium's verify", () => {
       }
     }
     expect(n).toBe(151);
+    // SECURITY.md §2.1: none of Wycheproof's keys tests rules 3 and 4 or a mixed-order key.
+    const keys = new Set(file.testGroups.map((g) => g.publicKey.pk));
+    expect(keys.size).toBe(52);
+    for (const k of keys) {
+      const point = E.decode(fromHex(k))!;
+      expect(E.encodedY(fromHex(k)) < E.P && !E.isSmallOrder(point) && E.isInPrimeSubgroup(point), k).toBe(true);
+    }
   });
 
   test("agree on every published signature case", () => {

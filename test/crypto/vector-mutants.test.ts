@@ -73,7 +73,7 @@ const MUTANTS: [string, string, Partial<VectorImplementation>, RegExp][] = [
     "no cap on stored skipped keys",
     "ratchet-cases.json",
     { ratchetRules: { ...RATCHET_RULES, maxSkippedKeys: Number.MAX_SAFE_INTEGER } },
-    /cases\[6\]\.events\[9\]/,
+    /cases\[6\]\.events\[10\]/,
   ],
   [
     "sender keys: MAX_SENDER_SKIP not enforced",
