@@ -39,6 +39,8 @@ interface Case {
   readonly changes: readonly Change[];
   /** For base "none": the envelope's bytes. */
   readonly hex?: string;
+  /** Bob has accepted a first message with this envelope's (signed prekey id, EK) before. */
+  readonly acceptedBefore?: boolean;
 }
 
 const CASES: readonly Case[] = [
@@ -144,6 +146,15 @@ const CASES: readonly Case[] = [
     changes: [{ xor: { offset: 1 + 127, mask: 1 } }],
   },
   {
+    id: "first-message-replayed",
+    comment:
+      "§6.5 step 2: a first message whose (signed prekey id, EK) Bob accepted before is could not decrypt, even " +
+      "without a one-time prekey to stop it",
+    base: "without_opk",
+    changes: [],
+    acceptedBefore: true,
+  },
+  {
     id: "unknown-signed-prekey",
     comment: "§6.5 step 2: an unknown signed prekey id is could not decrypt (nothing consumed)",
     base: "without_opk",
@@ -219,7 +230,8 @@ function recompute(file: unknown, impl: VectorImplementation) {
     const store = {
       signedPrekey: (id: number) => (id === spkId ? spk : undefined),
       oneTimePrekey: (id: number) => (id === opkId ? opk : undefined),
-      acceptedBefore: () => false,
+      acceptedBefore: (id: number, ek: Uint8Array) =>
+        c.acceptedBefore === true && id === spkId && toHex(ek) === toHex(bytes.subarray(1 + 128, 1 + 128 + 32)),
     };
     // Bob draws his first sending ratchet key on a DH step; a rejected one discards it.
     let drawn = false;
@@ -228,7 +240,14 @@ function recompute(file: unknown, impl: VectorImplementation) {
       drawn = true;
       return bobRatchet.slice();
     };
-    const common = { id: c.id, comment: c.comment, base: c.base, changes: c.changes, envelope: toHex(bytes) };
+    const common = {
+      id: c.id,
+      comment: c.comment,
+      base: c.base,
+      changes: c.changes,
+      ...(c.acceptedBefore ? { accepted_before: true } : {}),
+      envelope: toHex(bytes),
+    };
     let parsed: Envelope;
     try {
       parsed = impl.parseEnvelope(bytes);
