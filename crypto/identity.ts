@@ -5,7 +5,6 @@
  */
 import { Reader, concat } from "./bytes.js";
 import { CodecError, CryptoVerificationError } from "./errors.js";
-import { label } from "./labels.js";
 import {
   type Ed25519KeyPair,
   type X25519KeyPair,
@@ -15,6 +14,7 @@ import {
   x25519Base,
 } from "./primitives.js";
 import type { Rng } from "./rng.js";
+import { identityDhKeyMessage } from "./signed-messages.js";
 
 /** Length of an encoded IdentityPublic: signing key 32 || dh key 32 || signature 64. */
 export const IDENTITY_PUBLIC_BYTES = 128;
@@ -40,7 +40,7 @@ export interface IdentityKeyPair {
 export function identityFromSecrets(signingSeed: Uint8Array, dhPrivate: Uint8Array): IdentityKeyPair {
   const signing = ed25519FromSeed(signingSeed);
   const dh = { privateKey: dhPrivate.slice(), publicKey: x25519Base(dhPrivate) };
-  const dhKeySignature = ed25519Sign(signing.privateKey, concat(label("identityDhKey"), dh.publicKey));
+  const dhKeySignature = ed25519Sign(signing.privateKey, identityDhKeyMessage(dh.publicKey));
   return { signing, dh, publicKey: { signingKey: signing.publicKey, dhKey: dh.publicKey, dhKeySignature } };
 }
 
@@ -77,6 +77,6 @@ export function decodeIdentityPublic(bytes: Uint8Array): IdentityPublic {
 
 /** Throws CryptoVerificationError("invalid identity key") unless the dh key is signed by the signing key. */
 export function verifyIdentityPublic(pub: IdentityPublic): void {
-  const ok = ed25519Verify(pub.signingKey, concat(label("identityDhKey"), pub.dhKey), pub.dhKeySignature);
+  const ok = ed25519Verify(pub.signingKey, identityDhKeyMessage(pub.dhKey), pub.dhKeySignature);
   if (!ok) throw new CryptoVerificationError("invalid identity key");
 }

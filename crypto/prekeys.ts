@@ -2,12 +2,11 @@
  * Signed prekeys and one-time prekeys (SECURITY.md §4.2, Signal X3DH §3.3). The relay stores
  * the public halves and hands out a bundle; the owner keeps the private halves.
  */
-import { concat, u32be } from "./bytes.js";
 import { CryptoVerificationError, UsageError } from "./errors.js";
 import { type IdentityKeyPair, type IdentityPublic, verifyIdentityPublic } from "./identity.js";
-import { label } from "./labels.js";
 import { type X25519KeyPair, ed25519Sign, ed25519Verify, x25519KeyPair } from "./primitives.js";
 import type { Rng } from "./rng.js";
+import { signedPrekeyMessage } from "./signed-messages.js";
 
 /** A signed prekey with its private half. */
 export interface SignedPrekey {
@@ -29,10 +28,6 @@ export interface PrekeyBundle {
   readonly signedPrekey: { readonly id: number; readonly publicKey: Uint8Array; readonly signature: Uint8Array };
   /** Absent when the owner's stock of one-time prekeys ran out (X3DH still works, §5). */
   readonly oneTimePrekey?: { readonly id: number; readonly publicKey: Uint8Array };
-}
-
-function signedPrekeyMessage(id: number, publicKey: Uint8Array): Uint8Array {
-  return concat(label("signedPrekey"), u32be(id), publicKey);
 }
 
 /** A new signed prekey: 32 bytes of `rng` for the X25519 key, signed by the identity. Throws UsageError for an id that is not a u32. */
@@ -68,10 +63,17 @@ export function verifyBundle(bundle: PrekeyBundle): void {
   } catch {
     throw new CryptoVerificationError("invalid prekey bundle");
   }
-  const spk = bundle.signedPrekey;
-  if (!ed25519Verify(bundle.identity.signingKey, signedPrekeyMessage(spk.id, spk.publicKey), spk.signature)) {
+  if (!signedPrekeyValid(bundle.identity.signingKey, bundle.signedPrekey)) {
     throw new CryptoVerificationError("invalid prekey bundle");
   }
+}
+
+/** Whether `spk.signature` is the identity signing key's signature of the signed prekey (§4.2; strict, §2). */
+export function signedPrekeyValid(
+  signingKey: Uint8Array,
+  spk: { readonly id: number; readonly publicKey: Uint8Array; readonly signature: Uint8Array },
+): boolean {
+  return ed25519Verify(signingKey, signedPrekeyMessage(spk.id, spk.publicKey), spk.signature);
 }
 
 /** The public bundle of a signed prekey and optional one-time prekey. */

@@ -41,6 +41,31 @@ export const SKIPPED_KEY_MAX_STEPS = 10;
 const MAX_COUNTER = 0xffffffff;
 
 /**
+ * The receiving rules of §6.7 that the vectors pin, as one value. `ratchetDecrypt` always uses
+ * RATCHET_RULES; `ratchetDecryptUnderRules` takes others only so that the vector tests can run a
+ * deliberately wrong implementation and show that the published cases catch it
+ * (test/crypto/vector-mutants.test.ts). No caller outside the tests passes other rules.
+ */
+export interface RatchetRules {
+  /** MAX_SKIP: the most keys one message may make the receiver skip (§6.7 step 6). */
+  readonly maxSkip: number;
+  /** The most skipped keys stored; the oldest go first beyond it. */
+  readonly maxSkippedKeys: number;
+  /** A skipped key is deleted once `step − key.step` exceeds this. */
+  readonly skippedKeyMaxSteps: number;
+  /** Whether a DH step first skips the old receiving chain to `header.pn` (§6.7 step 4). */
+  readonly skipToPnOnDhStep: boolean;
+}
+
+/** The rules of SECURITY.md §6.7. */
+export const RATCHET_RULES: RatchetRules = Object.freeze({
+  maxSkip: MAX_SKIP,
+  maxSkippedKeys: MAX_SKIPPED_KEYS,
+  skippedKeyMaxSteps: SKIPPED_KEY_MAX_STEPS,
+  skipToPnOnDhStep: true,
+});
+
+/**
  * A message key kept for a message that has not arrived yet (Signal §3.5): the raw message key
  * `mk` of §6.2, expanded (§6.3) only if that message arrives.
  */
@@ -282,8 +307,13 @@ type Draft = { -readonly [K in keyof RatchetState]: RatchetState[K] } & { skippe
  * even when there is no receiving chain), then stores the raw message keys for recvN..until-1
  * of the current receiving chain, if there is one, and evicts the oldest beyond MAX_SKIPPED_KEYS.
  */
-function skipMessageKeys(draft: Draft, until: number, stored: { dh: Uint8Array; n: number }[]): void {
-  if (until - draft.recvN > MAX_SKIP) throw new LimitError("too many skipped messages");
+function skipMessageKeys(
+  rules: RatchetRules,
+  draft: Draft,
+  until: number,
+  stored: { dh: Uint8Array; n: number }[],
+): void {
+  if (until - draft.recvN > rules.maxSkip) throw new LimitError("too many skipped messages");
   if (!draft.recvChain || !draft.dhRemote) return;
   while (draft.recvN < until) {
     const { messageKey, nextChainKey } = kdfChain(draft.recvChain);
@@ -293,7 +323,7 @@ function skipMessageKeys(draft: Draft, until: number, stored: { dh: Uint8Array; 
     draft.recvN += 1;
   }
   // Bound the store: the oldest (first stored, first in the list) go first.
-  if (draft.skipped.length > MAX_SKIPPED_KEYS) draft.skipped.splice(0, draft.skipped.length - MAX_SKIPPED_KEYS);
+  if (draft.skipped.length > rules.maxSkippedKeys) draft.skipped.splice(0, draft.skipped.length - rules.maxSkippedKeys);
 }
 
 /**
@@ -309,8 +339,18 @@ function skipMessageKeys(draft: Draft, until: number, stored: { dh: Uint8Array; 
  * any throw, `state` is unchanged and still decrypts the genuine messages.
  */
 export function ratchetDecrypt(rng: Rng, state: RatchetState, message: Uint8Array): DecryptResult {
+  return ratchetDecryptUnderRules(RATCHET_RULES, rng, state, message);
+}
+
+/** `ratchetDecrypt` under other receiving rules: for the vector mutation tests only (see RatchetRules). */
+export function ratchetDecryptUnderRules(
+  rules: RatchetRules,
+  rng: Rng,
+  state: RatchetState,
+  message: Uint8Array,
+): DecryptResult {
   try {
-    return decrypt(rng, state, message);
+    return decrypt(rules, rng, state, message);
   } catch (e) {
     // §2: a codec failure of the header or a DH or AEAD failure says only "could not decrypt".
     if (e instanceof CodecError || e instanceof CryptoVerificationError) throw new CryptoVerificationError();
@@ -318,7 +358,7 @@ export function ratchetDecrypt(rng: Rng, state: RatchetState, message: Uint8Arra
   }
 }
 
-function decrypt(rng: Rng, state: RatchetState, message: Uint8Array): DecryptResult {
+function decrypt(rules: RatchetRules, rng: Rng, state: RatchetState, message: Uint8Array): DecryptResult {
   const header = decodeHeader(message);
   // No sender uses the last counter value (§6.4); accepting it would let Nr pass 2^32 − 1.
   if (header.n >= MAX_COUNTER) throw new CryptoVerificationError();
@@ -355,7 +395,7 @@ function decrypt(rng: Rng, state: RatchetState, message: Uint8Array): DecryptRes
   let dhRatchet: DecryptTrace["dhRatchet"];
   if (!draft.dhRemote || !bytesEqual(header.dh, draft.dhRemote)) {
     // A new ratchet key from the peer: finish the old receiving chain, then step (§3.5 DHRatchet).
-    skipMessageKeys(draft, header.pn, stored);
+    if (rules.skipToPnOnDhStep) skipMessageKeys(rules, draft, header.pn, stored);
     const receive = kdfRoot(draft.rootKey, x25519(draft.dhSelf.privateKey, header.dh));
     const newDhSelf = x25519KeyPair(rng);
     const send = kdfRoot(receive.rootKey, x25519(newDhSelf.privateKey, header.dh));
@@ -369,13 +409,13 @@ function decrypt(rng: Rng, state: RatchetState, message: Uint8Array): DecryptRes
     draft.sendChain = send.chainKey;
     draft.rootKey = send.rootKey;
     // Age out skipped keys that have survived too many DH ratchet steps.
-    draft.skipped = draft.skipped.filter((k) => draft.step - k.step <= SKIPPED_KEY_MAX_STEPS);
+    draft.skipped = draft.skipped.filter((k) => draft.step - k.step <= rules.skippedKeyMaxSteps);
     dhRatchet = { receive, newDhSelf, send };
   } else if (header.n < draft.recvN) {
     // Already consumed in this chain and not in the skipped store: a replay.
     throw new CryptoVerificationError();
   }
-  skipMessageKeys(draft, header.n, stored);
+  skipMessageKeys(rules, draft, header.n, stored);
   // Only the initiator before its first reply has DHr without CKr: a message under DHr (the
   // responder's signed prekey) cannot be genuine then.
   if (!draft.recvChain) throw new CryptoVerificationError();

@@ -350,6 +350,38 @@ export function senderDecrypt(
   context: SenderKeyContext,
   message: Uint8Array,
 ): SenderDecryptResult {
+  return senderDecryptUnderRules(SENDER_KEY_RULES, state, context, message);
+}
+
+/**
+ * The receiving rules of §7.5 that the vectors pin, as one value. `senderDecrypt` always uses
+ * SENDER_KEY_RULES; `senderDecryptUnderRules` takes others only so that the vector tests can run
+ * a deliberately wrong implementation and show that the published cases catch it
+ * (test/crypto/vector-mutants.test.ts). No caller outside the tests passes other rules.
+ */
+export interface SenderKeyRules {
+  /** MAX_SENDER_SKIP: how far ahead of the chain an authentic message may be. */
+  readonly maxSkip: number;
+  /** MAX_SENDER_SKIPPED_KEYS: the most skipped keys kept; the lowest iterations go first. */
+  readonly maxSkippedKeys: number;
+  /** The signature check (§2's strict Ed25519 verification). */
+  readonly verify: (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) => boolean;
+}
+
+/** The rules of SECURITY.md §7.5. */
+export const SENDER_KEY_RULES: SenderKeyRules = Object.freeze({
+  maxSkip: MAX_SENDER_SKIP,
+  maxSkippedKeys: MAX_SENDER_SKIPPED_KEYS,
+  verify: ed25519Verify,
+});
+
+/** `senderDecrypt` under other receiving rules: for the vector mutation tests only (see SenderKeyRules). */
+export function senderDecryptUnderRules(
+  rules: SenderKeyRules,
+  state: SenderKeyReceiverState,
+  context: SenderKeyContext,
+  message: Uint8Array,
+): SenderDecryptResult {
   checkReceiver(state);
   const contextBytes = encodeContext(context);
   if (!(message instanceof Uint8Array) || message.length < SENDER_MIN_MESSAGE_BYTES) fail();
@@ -361,7 +393,7 @@ export function senderDecrypt(
   const ciphertext = message.slice(SENDER_HEADER_BYTES, message.length - ED25519_SIGNATURE_BYTES);
   const signature = message.slice(message.length - ED25519_SIGNATURE_BYTES);
   const ad = concat(contextBytes, header);
-  if (!ed25519Verify(state.signingPublic, senderSignatureInput(ad, ciphertext), signature)) fail();
+  if (!rules.verify(state.signingPublic, senderSignatureInput(ad, ciphertext), signature)) fail();
   // A sender never uses the last iteration (its state could not advance past it).
   if (iteration >= MAX_SENDER_ITERATION) fail();
 
@@ -379,7 +411,7 @@ export function senderDecrypt(
     };
   }
 
-  if (iteration - state.iteration > MAX_SENDER_SKIP) throw new LimitError("too many skipped messages");
+  if (iteration - state.iteration > rules.maxSkip) throw new LimitError("too many skipped messages");
   const stored: [number, Uint8Array][] = [];
   let chainKey = state.chainKey;
   for (let i = state.iteration; i < iteration; i++) {
@@ -402,9 +434,9 @@ export function senderDecrypt(
   const skipped = new Map(state.skipped);
   for (const [i, k] of stored) skipped.set(i, k);
   const consumed: Uint8Array[] = [state.chainKey];
-  if (skipped.size > MAX_SENDER_SKIPPED_KEYS) {
+  if (skipped.size > rules.maxSkippedKeys) {
     // Evict the oldest (lowest iterations) first.
-    const oldest = [...skipped.keys()].sort((x, y) => x - y).slice(0, skipped.size - MAX_SENDER_SKIPPED_KEYS);
+    const oldest = [...skipped.keys()].sort((x, y) => x - y).slice(0, skipped.size - rules.maxSkippedKeys);
     for (const i of oldest) {
       const k = skipped.get(i)!;
       skipped.delete(i);

@@ -11,9 +11,9 @@
  * admins of a group the user was added to).
  */
 import { LABELS } from "../../crypto/labels.js";
-import { concat, u32be, utf8 } from "../../crypto/bytes.js";
 import type { IdentityKeyPair } from "../../crypto/identity.js";
 import { ed25519Sign, ed25519Verify } from "../../crypto/primitives.js";
+import { groupStateSignedBytes } from "../../crypto/signed-messages.js";
 import { ProtocolError, UsageError } from "../../src/errors.js";
 import {
   type GroupStateMessage,
@@ -33,44 +33,11 @@ export interface HasMembers {
   readonly members: readonly string[];
 }
 
-/** u64be of a safe non-negative integer (chat ids and times are uint53). */
-function u64be(n: number): Uint8Array {
-  if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`not a uint53: ${n}`);
-  const out = new Uint8Array(8);
-  new DataView(out.buffer).setBigUint64(0, BigInt(n), false);
-  return out;
-}
-
-/** u32be(len(utf8(s))) || utf8(s). */
-function field(s: string): Uint8Array {
-  const b = utf8(s);
-  return concat(u32be(b.length), b);
-}
-
-/** u32be(count) || each name as a field. */
-function nameList(names: readonly string[]): Uint8Array {
-  return concat(u32be(names.length), ...names.map(field));
-}
-
 /**
- * The bytes an admin signs (SECURITY.md §15.4.1):
- * `L("SMSG-v1 group state") || u64be(chat) || u32be(epoch) || field(name) || list(members) ||
- * list(admins) || field(by) || u64be(ts)`, where `field(s) = u32be(len(utf8(s))) || utf8(s)`
- * and `list(xs) = u32be(count) || field(x)…` in the given (ascending) order. Throws UsageError
- * for an integer out of range.
+ * The bytes an admin signs (SECURITY.md §15.4.1), built in crypto/signed-messages.ts with the
+ * other signed messages of the protocol.
  */
-export function groupStateSignedBytes(state: GroupState): Uint8Array {
-  return concat(
-    utf8(GROUP_STATE_LABEL),
-    u64be(state.chat),
-    u32be(state.epoch),
-    field(state.name),
-    nameList(state.members),
-    nameList(state.admins),
-    field(state.by),
-    u64be(state.ts),
-  );
-}
+export { groupStateSignedBytes };
 
 /** `schema.parse(value, what)`, with a refusal turned into a UsageError (the caller passed it). */
 function checked<T>(schema: { parse(value: unknown, path: string): T }, value: unknown, what: string): T {

@@ -3,7 +3,7 @@
  * and names the first difference by its JSON path.
  */
 import { SmsgError } from "../errors.js";
-import type { VectorSuite } from "./suite.js";
+import type { VectorImplementation, VectorSuite } from "./suite.js";
 
 /** The canonical text of a vector file: 2-space JSON and a final newline. */
 export function canonicalVectorText(value: unknown): string {
@@ -48,10 +48,11 @@ function describe(v: unknown): string {
 }
 
 /**
- * Verifies the text of one vector file against its suite. Returns null when every value
+ * Verifies the text of one vector file against its suite (under `impl`, by default this
+ * implementation: the mutation tests pass a wrong one). Returns null when every value
  * matches and the text is in canonical form, else a one-line description of the first problem.
  */
-export function verifyVectorText(suite: VectorSuite, text: string): string | null {
+export function verifyVectorText(suite: VectorSuite, text: string, impl?: VectorImplementation): string | null {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -60,7 +61,7 @@ export function verifyVectorText(suite: VectorSuite, text: string): string | nul
   }
   let recomputed: unknown;
   try {
-    recomputed = suite.recompute(parsed);
+    recomputed = suite.recompute(parsed, impl);
   } catch (e) {
     if (e instanceof SmsgError) return `cannot recompute: ${e.message}`;
     throw e;

@@ -1,20 +1,29 @@
 /** Every vector suite the project publishes in test/vectors/ (test/vectors/README.md describes them). */
+import { envelopeVectors } from "./envelope-vectors.js";
 import { paddingVectors } from "./padding-vectors.js";
+import { ratchetCaseVectors } from "./ratchet-case-vectors.js";
 import { ratchetVectors } from "./ratchet-vectors.js";
 import { safetyNumberVectors } from "./safety-number-vectors.js";
+import { signatureVectors } from "./signature-vectors.js";
+import { senderKeyCaseVectors } from "./sender-key-case-vectors.js";
 import { senderKeyVectors } from "./sender-key-vectors.js";
 import { sessionVectors } from "./session-vectors.js";
 import type { VectorSuite } from "./suite.js";
 import { x3dhVectors } from "./x3dh-vectors.js";
 
-export type { VectorSuite } from "./suite.js";
+export type { VectorImplementation, VectorSuite } from "./suite.js";
+export { THIS_IMPLEMENTATION } from "./suite.js";
 export { canonicalVectorText, firstDifference, verifyVectorText } from "./compare.js";
 
 export const VECTOR_SUITES: readonly VectorSuite[] = [
   x3dhVectors,
   ratchetVectors,
+  ratchetCaseVectors,
   sessionVectors,
+  envelopeVectors,
   senderKeyVectors,
+  senderKeyCaseVectors,
+  signatureVectors,
   paddingVectors,
   safetyNumberVectors,
 ];

@@ -6,11 +6,43 @@
  * value, with what is committed. `generate()` picks the fixed inputs (from a seeded RNG) and
  * calls `recompute`.
  */
+import type { Envelope } from "../session.js";
+import { parseEnvelope } from "../session.js";
+import { ed25519Verify } from "../primitives.js";
+import { RATCHET_RULES, type RatchetRules } from "../ratchet.js";
+import { SENDER_KEY_RULES, type SenderKeyRules } from "../sender-keys.js";
+
+/**
+ * The rules a recompute runs under. `smsg vectors verify` always uses THIS_IMPLEMENTATION; the
+ * mutation tests (test/crypto/vector-mutants.test.ts) pass a deliberately wrong one, to show
+ * that each file's cases catch an implementation that breaks the rule they pin.
+ */
+export interface VectorImplementation {
+  /** §2: strict Ed25519 verification. */
+  readonly ed25519Verify: (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) => boolean;
+  /** §6.7: the Double Ratchet's receiving rules. */
+  readonly ratchetRules: RatchetRules;
+  /** §7.5: the sender-key receiving rules. */
+  readonly senderKeyRules: SenderKeyRules;
+  /** §6.5: the envelope parser. */
+  readonly parseEnvelope: (bytes: Uint8Array) => Envelope;
+}
+
+export const THIS_IMPLEMENTATION: VectorImplementation = Object.freeze({
+  ed25519Verify,
+  ratchetRules: RATCHET_RULES,
+  senderKeyRules: SENDER_KEY_RULES,
+  parseEnvelope,
+});
+
 export interface VectorSuite {
   /** File name under test/vectors/, e.g. "x3dh.json". */
   readonly file: string;
   /** Deterministic: the same bytes on every run. */
   generate(): unknown;
-  /** Recomputes every output from the inputs found in `file`; throws CodecError if an input is missing or malformed. */
-  recompute(file: unknown): unknown;
+  /**
+   * Recomputes every output from the inputs found in `file`, under `impl` (default: this
+   * implementation); throws CodecError if an input is missing or malformed.
+   */
+  recompute(file: unknown, impl?: VectorImplementation): unknown;
 }

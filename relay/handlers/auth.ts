@@ -6,7 +6,7 @@
  * A failed login looks the same whether or not the account exists: the same answer, and the
  * same work (a hash comparison and a signature verification against a dummy account).
  */
-import { concat, utf8 } from "../../crypto/bytes.js";
+import { utf8 } from "../../crypto/bytes.js";
 import { SmsgError } from "../../src/errors.js";
 import {
   decodeIdentityPublic,
@@ -14,10 +14,10 @@ import {
   encodeIdentityPublic,
   type IdentityPublic,
 } from "../../crypto/identity.js";
-import { label } from "../../crypto/labels.js";
 import { verifyBundle } from "../../crypto/prekeys.js";
 import { ctEqual, ed25519Verify, sha256 } from "../../crypto/primitives.js";
 import { seededRng } from "../../crypto/rng.js";
+import { relayLoginMessage } from "../../crypto/signed-messages.js";
 import type { ClientMessageOf } from "../../src/wire/index.js";
 import { RelayError } from "../errors.js";
 import type { HandlerConnection, SessionAccount } from "./handler-connection.js";
@@ -29,9 +29,16 @@ const DUMMY_IDENTITY: IdentityPublic = generateIdentity(
 const DUMMY_IDENTITY_BYTES = encodeIdentityPublic(DUMMY_IDENTITY);
 const DUMMY_CREDENTIAL_HASH = sha256(utf8("SMSG-v1 relay dummy credential"));
 
-/** Checks the login signature: Ed25519(identity, L("SMSG-v1 relay login") || handshake hash). */
-function loginSignatureValid(identity: IdentityPublic, handshakeHash: Uint8Array, signature: Uint8Array): boolean {
-  return ed25519Verify(identity.signingKey, concat(label("relayLogin"), handshakeHash), signature);
+/**
+ * Checks the login signature: Ed25519(identity, L("SMSG-v1 relay login") || handshake hash),
+ * with the strict verification of SECURITY.md §2 (exported for test/crypto/signature-places.test.ts).
+ */
+export function loginSignatureValid(
+  identity: IdentityPublic,
+  handshakeHash: Uint8Array,
+  signature: Uint8Array,
+): boolean {
+  return ed25519Verify(identity.signingKey, relayLoginMessage(handshakeHash), signature);
 }
 
 function backoffWait(conn: HandlerConnection, keys: string[]): void {

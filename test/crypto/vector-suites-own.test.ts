@@ -1,11 +1,12 @@
 /**
- * The padding, safety-number and sender-key vector suites: deterministic, self-consistent, and
+ * The padding, safety-number, sender-key and envelope vector suites: deterministic, self-consistent, and
  * sensitive to every output field (so `smsg vectors verify` would catch any changed byte).
  */
 import { describe, expect, it } from "vitest";
 import { CodecError } from "../../crypto/errors.js";
 import { safetyNumber } from "../../crypto/safety-number.js";
 import { fromHex } from "../../crypto/bytes.js";
+import { envelopeVectors } from "../../crypto/vectors/envelope-vectors.js";
 import { paddingVectors } from "../../crypto/vectors/padding-vectors.js";
 import { safetyNumberVectors } from "../../crypto/vectors/safety-number-vectors.js";
 import { senderKeyVectors } from "../../crypto/vectors/sender-key-vectors.js";
@@ -26,6 +27,26 @@ const SUITES: { suite: VectorSuite; name: string; inputs: ReadonlySet<string> }[
     suite: senderKeyVectors,
     name: "sender-keys",
     inputs: new Set(["group_id", "sender_id", "key_id", "chain_key", "signing_seed", "plaintext"]),
+  },
+  {
+    suite: envelopeVectors,
+    name: "envelopes",
+    inputs: new Set([
+      "alice_identity_signing_seed",
+      "alice_identity_dh_private",
+      "bob_identity_signing_seed",
+      "bob_identity_dh_private",
+      "bob_signed_prekey_id",
+      "bob_signed_prekey_private",
+      "bob_one_time_prekey_id",
+      "bob_one_time_prekey_private",
+      "alice_ephemeral_private_1",
+      "alice_ratchet_private_1",
+      "alice_ephemeral_private_2",
+      "alice_ratchet_private_2",
+      "bob_ratchet_private",
+      "plaintext",
+    ]),
   },
 ];
 

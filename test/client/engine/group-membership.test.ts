@@ -19,7 +19,8 @@ import { acceptedState } from "../../../client/engine/group/records.js";
 import { sendText } from "../../../client/engine/send.js";
 import { UsageError } from "../../../src/errors.js";
 import { type TestRelay, startRelay } from "../../relay/harness.js";
-import { type EngineUser, engineUser, until } from "./helpers.js";
+import { waitFor } from "../../helpers/wait-for.js";
+import { type EngineUser, engineUser } from "./helpers.js";
 
 let tr: TestRelay;
 let alice: EngineUser;
@@ -128,7 +129,9 @@ describe("a removed member", () => {
     const online = await carol.online();
     try {
       await withOnline(alice, (r) => removeMember(alice.acct, r, alice.acct.store.chats.get(chat)!, "carol"));
-      await until(() => carol.acct.store.chats.get(chat)?.departure === "removed");
+      await waitFor(() => carol.acct.store.chats.get(chat)?.departure === "removed", {
+        what: "carol to record her removal",
+      });
     } finally {
       online.close();
     }

@@ -146,7 +146,7 @@ describe("listen", () => {
       () => undefined,
       (e: unknown) => e,
     );
-    await until(() => statuses.some((st) => st.state === "listening"));
+    await waitFor(() => statuses.some((st) => st.state === "listening"), { what: "the listener to be listening" });
     const original = tr;
     await tr.stop();
     // Another key answers at the relay's address (an impersonator, or a replaced key).

@@ -1,0 +1,214 @@
+/**
+ * A vector file that cannot catch its own rule is not done (issue 14). Each test here runs
+ * `vectors verify` on a committed file under a deliberately wrong implementation — one rule of
+ * SECURITY.md broken through the VectorImplementation parameter of recompute, nothing shipped
+ * to users — and shows that verification then fails, naming the first value that differs.
+ */
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, test } from "vitest";
+import { CodecError } from "../../crypto/errors.js";
+import { RATCHET_RULES } from "../../crypto/ratchet.js";
+import { SENDER_KEY_RULES } from "../../crypto/sender-keys.js";
+import { parseEnvelope } from "../../crypto/session.js";
+import {
+  THIS_IMPLEMENTATION,
+  VECTOR_SUITES,
+  type VectorImplementation,
+  verifyVectorText,
+} from "../../crypto/vectors/index.js";
+import * as E from "../../crypto/vectors/edwards25519.js";
+
+const dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../vectors");
+const suite = (file: string) => VECTOR_SUITES.find((s) => s.file === file)!;
+const text = (file: string) => readFileSync(path.join(dir, file), "utf8");
+
+function verifyUnder(file: string, change: Partial<VectorImplementation>): string | null {
+  return verifyVectorText(suite(file), text(file), { ...THIS_IMPLEMENTATION, ...change });
+}
+
+const lax = (rules: Partial<E.Ed25519Rules>) => (pk: Uint8Array, m: Uint8Array, s: Uint8Array) =>
+  E.verifyUnderRules({ ...E.STRICT_RULES, ...rules }, pk, m, s);
+
+/** [mutant name, file, the wrong implementation, the JSON path the first difference must be at]. */
+const MUTANTS: [string, string, Partial<VectorImplementation>, RegExp][] = [
+  [
+    "no skip to pn before a DH step",
+    "ratchet-cases.json",
+    { ratchetRules: { ...RATCHET_RULES, skipToPnOnDhStep: false } },
+    /cases\[0\]\.events\[7\]\.stored_skipped/,
+  ],
+  [
+    "MAX_SKIP not enforced",
+    "ratchet-cases.json",
+    { ratchetRules: { ...RATCHET_RULES, maxSkip: Number.MAX_SAFE_INTEGER } },
+    /cases\[2\]\.events\[6\]/,
+  ],
+  [
+    "MAX_SKIP off by one (1001)",
+    "ratchet-cases.json",
+    { ratchetRules: { ...RATCHET_RULES, maxSkip: 1001 } },
+    /cases\[3\]\.events\[1\]/,
+  ],
+  [
+    "MAX_SKIP one too strict (999)",
+    "ratchet-cases.json",
+    { ratchetRules: { ...RATCHET_RULES, maxSkip: 999 } },
+    /cases\[1\]\.events\[6\]/,
+  ],
+  [
+    "skipped keys never deleted by age",
+    "ratchet-cases.json",
+    { ratchetRules: { ...RATCHET_RULES, skippedKeyMaxSteps: Number.MAX_SAFE_INTEGER } },
+    /cases\[5\]\.events\[46\]/,
+  ],
+  [
+    "skipped keys deleted one step early (after 9)",
+    "ratchet-cases.json",
+    { ratchetRules: { ...RATCHET_RULES, skippedKeyMaxSteps: 9 } },
+    /cases\[4\]\.events\[42\]/,
+  ],
+  [
+    "no cap on stored skipped keys",
+    "ratchet-cases.json",
+    { ratchetRules: { ...RATCHET_RULES, maxSkippedKeys: Number.MAX_SAFE_INTEGER } },
+    /cases\[6\]\.events\[10\]/,
+  ],
+  [
+    "sender keys: MAX_SENDER_SKIP not enforced",
+    "sender-key-cases.json",
+    { senderKeyRules: { ...SENDER_KEY_RULES, maxSkip: Number.MAX_SAFE_INTEGER } },
+    /cases\[5\]\.deliveries\[0\]/,
+  ],
+  [
+    "sender keys: MAX_SENDER_SKIP one too strict (1999)",
+    "sender-key-cases.json",
+    { senderKeyRules: { ...SENDER_KEY_RULES, maxSkip: 1999 } },
+    /cases\[5\]\.deliveries\[1\]/,
+  ],
+  [
+    "sender keys: no cap on stored skipped keys",
+    "sender-key-cases.json",
+    { senderKeyRules: { ...SENDER_KEY_RULES, maxSkippedKeys: Number.MAX_SAFE_INTEGER } },
+    /cases\[6\]\.deliveries\[1\]/,
+  ],
+  [
+    "sender keys: signatures not checked",
+    "sender-key-cases.json",
+    { senderKeyRules: { ...SENDER_KEY_RULES, verify: () => true } },
+    /cases\[7\]\.deliveries\[0\]/,
+  ],
+  [
+    "envelopes: any non-zero has_opk read as 1",
+    "envelopes.json",
+    {
+      parseEnvelope: (b) => {
+        const c = b.slice();
+        if (c[0] === 2 && c.length > 165 && c[165]! > 1) c[165] = 1;
+        return parseEnvelope(c);
+      },
+    },
+    /cases\[5\]\.(result|parsed)/,
+  ],
+  [
+    "envelopes: no minimum message length",
+    "envelopes.json",
+    {
+      parseEnvelope: (b) => {
+        try {
+          return parseEnvelope(b);
+        } catch (e) {
+          if (e instanceof CodecError && e.message.includes("truncated") && b.length > 166) {
+            const env = parseEnvelope(new Uint8Array([...b, ...new Uint8Array(64)]));
+            return { ...env, message: env.message.slice(0, env.message.length - 64) };
+          }
+          throw e;
+        }
+      },
+    },
+    /cases\[\d+\]\.parsed/,
+  ],
+  [
+    "signatures: small-order A accepted",
+    "signatures.json",
+    { ed25519Verify: lax({ smallOrderA: false }) },
+    /cases\[1\]\.result/,
+  ],
+  [
+    "signatures: small-order R accepted",
+    "signatures.json",
+    { ed25519Verify: lax({ smallOrderR: false }) },
+    /cases\[3\]\.result/,
+  ],
+  [
+    "signatures: S not checked < L",
+    "signatures.json",
+    { ed25519Verify: lax({ canonicalS: false }) },
+    /cases\[4\]\.result/,
+  ],
+  [
+    "signatures: cofactored equation",
+    "signatures.json",
+    { ed25519Verify: lax({ equation: "cofactored" }) },
+    /cases\[5\]\.result/,
+  ],
+  [
+    "signatures: A required in the prime-order subgroup",
+    "signatures.json",
+    { ed25519Verify: lax({ primeOrderA: true }) },
+    /cases\[6\]\.result/,
+  ],
+  [
+    "signatures: neither canonical nor small-order checks on A",
+    "signatures.json",
+    { ed25519Verify: lax({ canonicalA: false, smallOrderA: false }) },
+    /cases\[1\]\.result/,
+  ],
+  [
+    "signatures: a lax sender-key message check (cofactored, no small-order checks)",
+    "signatures.json",
+    { ed25519Verify: lax({ equation: "cofactored", smallOrderA: false, smallOrderR: false, canonicalS: false }) },
+    /cases\[1\]\.result/,
+  ],
+];
+
+describe("the published cases catch a wrong implementation", () => {
+  test.each(["ratchet-cases.json", "sender-key-cases.json", "envelopes.json", "signatures.json"])(
+    "%s verifies under this implementation",
+    (file) => {
+      expect(verifyUnder(file, {})).toBeNull();
+    },
+  );
+
+  test.each(MUTANTS)("%s: %s fails", (_name, file, change, where) => {
+    const problem = verifyUnder(file, change);
+    expect(problem).not.toBeNull();
+    expect(problem).toMatch(where);
+  });
+
+  test("strict verification agrees with libsodium (the reference used by the mutants is the spec's)", () => {
+    expect(verifyUnder("signatures.json", { ed25519Verify: lax({}) })).toBeNull();
+  });
+
+  test("each signature place is caught on its own (sender-key messages go through senderDecrypt)", () => {
+    const file = JSON.parse(text("signatures.json")) as { cases: { place: string }[] };
+    const places = [...new Set(file.cases.map((c) => c.place))];
+    expect(places).toEqual(["identity", "signed_prekey", "sender_key_message", "group_state", "relay_login"]);
+    // A verifier that is lax only for one place's messages is caught at that place.
+    for (const [i, place] of places.entries()) {
+      const label = {
+        identity: "identity dh key",
+        signed_prekey: "signed prekey",
+        sender_key_message: "sender key message",
+        group_state: "group state",
+        relay_login: "relay login",
+      }[place]!;
+      const laxHere = (pk: Uint8Array, m: Uint8Array, s: Uint8Array) =>
+        Buffer.from(m).includes(`SMSG-v1 ${label}`) ? lax({ smallOrderR: false })(pk, m, s) : lax({})(pk, m, s);
+      expect(verifyUnder("signatures.json", { ed25519Verify: laxHere })).toMatch(
+        new RegExp(`cases\\[${i * 8 + 3}\\]\\.`),
+      );
+    }
+  });
+});
