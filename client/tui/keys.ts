@@ -1,0 +1,127 @@
+/**
+ * What the terminal sends when a key is pressed, decoded into the keys the terminal UI acts on.
+ * Input arrives as ink's input events: one escape sequence each, or a run of plain characters
+ * (several typed keys, or a paste, may come as one run: "hi\r" is text "hi" then Enter). Escape
+ * sequences this file does not know are dropped, never inserted as text; so are control
+ * characters without a binding.
+ */
+
+/** A key without text. */
+export type KeyName =
+  | "enter"
+  | "newline"
+  | "up"
+  | "down"
+  | "left"
+  | "right"
+  | "home"
+  | "end"
+  | "pageUp"
+  | "pageDown"
+  | "backspace"
+  | "delete"
+  | "tab"
+  | "escape"
+  | "help"
+  | "nextUnread"
+  | "interrupt"
+  | "eof"
+  | "killLine"
+  | "killWord";
+
+/** One decoded key press: a named key, or text to insert. */
+export type Key = { readonly name: KeyName } | { readonly name: "text"; readonly text: string };
+
+/** Escape sequences, as xterm, VTE, tmux, screen and the Linux console send them. */
+const SEQUENCES: Readonly<Record<string, KeyName>> = {
+  "\x1b[A": "up",
+  "\x1bOA": "up",
+  "\x1b[B": "down",
+  "\x1bOB": "down",
+  "\x1b[C": "right",
+  "\x1bOC": "right",
+  "\x1b[D": "left",
+  "\x1bOD": "left",
+  "\x1b[H": "home",
+  "\x1bOH": "home",
+  "\x1b[1~": "home",
+  "\x1b[7~": "home",
+  "\x1b[F": "end",
+  "\x1bOF": "end",
+  "\x1b[4~": "end",
+  "\x1b[8~": "end",
+  "\x1b[5~": "pageUp",
+  "\x1b[6~": "pageDown",
+  "\x1b[3~": "delete",
+  "\x1bOP": "help",
+  "\x1b[11~": "help",
+  "\x1b[[A": "help",
+  "\x1b\r": "newline",
+  "\x1b\n": "newline",
+  "\x1ba": "nextUnread",
+  "\x1bA": "nextUnread",
+  "\x1b": "escape",
+  "\x1b\x1b": "escape",
+};
+
+/** Control characters with a binding (Emacs-style line editing, as readline has them). */
+const CONTROLS: Readonly<Record<string, KeyName>> = {
+  "\r": "enter",
+  "\n": "newline", // Ctrl-J: the documented fallback for Alt+Enter
+  "\t": "tab",
+  "\x7f": "backspace",
+  "\b": "backspace",
+  "\x01": "home", // Ctrl-A
+  "\x05": "end", // Ctrl-E
+  "\x02": "left", // Ctrl-B
+  "\x06": "right", // Ctrl-F
+  "\x0e": "down", // Ctrl-N
+  "\x10": "up", // Ctrl-P
+  "\x03": "interrupt", // Ctrl-C
+  "\x04": "eof", // Ctrl-D
+  "\x15": "killLine", // Ctrl-U
+  "\x17": "killWord", // Ctrl-W
+};
+
+/** xterm's modified cursor keys: ESC [ 1 ; <modifier> <A-D,H,F>. The modifier is ignored. */
+const MODIFIED_CURSOR = /^\x1b\[1;\d+([ABCDHF])$/;
+const CURSOR_LETTER: Readonly<Record<string, KeyName>> = {
+  A: "up",
+  B: "down",
+  C: "right",
+  D: "left",
+  H: "home",
+  F: "end",
+};
+
+/** Characters that are never inserted as text: C0, DEL and C1 controls. */
+function isControl(ch: string): boolean {
+  const c = ch.codePointAt(0)!;
+  return c < 0x20 || (c >= 0x7f && c < 0xa0);
+}
+
+/** The keys one input event stands for (see the file comment). */
+export function decodeKeys(input: string): Key[] {
+  if (input.startsWith("\x1b")) {
+    const named = SEQUENCES[input];
+    if (named) return [{ name: named }];
+    const m = MODIFIED_CURSOR.exec(input);
+    if (m) return [{ name: CURSOR_LETTER[m[1]!]! }];
+    return [];
+  }
+  const keys: Key[] = [];
+  let text = "";
+  const flush = () => {
+    if (text !== "") keys.push({ name: "text", text });
+    text = "";
+  };
+  for (const ch of input) {
+    const named = CONTROLS[ch];
+    if (named) {
+      flush();
+      keys.push({ name: named });
+    } else if (!isControl(ch)) text += ch;
+  }
+  flush();
+  return keys;
+}
