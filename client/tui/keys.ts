@@ -1,7 +1,8 @@
 /**
  * What the terminal sends when a key is pressed, decoded into the keys the terminal UI acts on.
- * Input arrives as ink's input events: one escape sequence each, or a run of plain characters
- * (several typed keys, or a paste, may come as one run: "hi\r" is text "hi" then Enter). Escape
+ * Input arrives as ink's input events, each one escape sequence or a run of plain characters
+ * (several typed keys, or a paste, may come as one run: "hi\r" is text "hi" then Enter); the
+ * decoder does not rely on that cut and splits any string into sequences itself. Escape
  * sequences this file does not know are dropped, never inserted as text; so are control
  * characters without a binding.
  */
@@ -61,7 +62,6 @@ const SEQUENCES: Readonly<Record<string, KeyName>> = {
   "\x1ba": "nextUnread",
   "\x1bA": "nextUnread",
   "\x1b": "escape",
-  "\x1b\x1b": "escape",
 };
 
 /** Control characters with a binding (Emacs-style line editing, as readline has them). */
@@ -100,28 +100,73 @@ function isControl(ch: string): boolean {
   return c < 0x20 || (c >= 0x7f && c < 0xa0);
 }
 
-/** The keys one input event stands for (see the file comment). */
+/**
+ * `input` cut into escape sequences and runs of plain characters: CSI (ESC [ …, and the Linux
+ * console's ESC [ [ A), SS3 (ESC O x), ESC + one character (Alt+key), a lone ESC.
+ */
+function tokens(input: string): string[] {
+  const out: string[] = [];
+  let i = 0;
+  while (i < input.length) {
+    if (input[i] !== "\x1b") {
+      const j = input.indexOf("\x1b", i);
+      const end = j < 0 ? input.length : j;
+      out.push(input.slice(i, end));
+      i = end;
+      continue;
+    }
+    const next = input[i + 1];
+    if (next === "[") {
+      let j = i + 2;
+      if (input[j] === "[") j++;
+      while (j < input.length && /[\x20-\x3f]/.test(input[j]!)) j++;
+      out.push(input.slice(i, j + 1));
+      i = j + 1;
+    } else if (next === "O") {
+      out.push(input.slice(i, i + 3));
+      i += 3;
+    } else if (next === undefined || next === "\x1b") {
+      out.push("\x1b");
+      i += 1;
+    } else {
+      const ch = String.fromCodePoint(input.codePointAt(i + 1)!);
+      out.push(`\x1b${ch}`);
+      i += 1 + ch.length;
+    }
+  }
+  return out;
+}
+
+/** One escape sequence as a key, or none when it has no binding. */
+function sequenceKey(seq: string): Key[] {
+  const named = SEQUENCES[seq];
+  if (named) return [{ name: named }];
+  const m = MODIFIED_CURSOR.exec(seq);
+  if (m) return [{ name: CURSOR_LETTER[m[1]!]! }];
+  return [];
+}
+
+/** The keys some terminal input stands for (see the file comment). */
 export function decodeKeys(input: string): Key[] {
-  if (input.startsWith("\x1b")) {
-    const named = SEQUENCES[input];
-    if (named) return [{ name: named }];
-    const m = MODIFIED_CURSOR.exec(input);
-    if (m) return [{ name: CURSOR_LETTER[m[1]!]! }];
-    return [];
-  }
   const keys: Key[] = [];
-  let text = "";
-  const flush = () => {
-    if (text !== "") keys.push({ name: "text", text });
-    text = "";
-  };
-  for (const ch of input) {
-    const named = CONTROLS[ch];
-    if (named) {
-      flush();
-      keys.push({ name: named });
-    } else if (!isControl(ch)) text += ch;
+  for (const t of tokens(input)) {
+    if (t.startsWith("\x1b")) {
+      keys.push(...sequenceKey(t));
+      continue;
+    }
+    let text = "";
+    const flush = () => {
+      if (text !== "") keys.push({ name: "text", text });
+      text = "";
+    };
+    for (const ch of t) {
+      const named = CONTROLS[ch];
+      if (named) {
+        flush();
+        keys.push({ name: named });
+      } else if (!isControl(ch)) text += ch;
+    }
+    flush();
   }
-  flush();
   return keys;
 }
