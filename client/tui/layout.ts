@@ -67,7 +67,8 @@ export function geometry(s: State): Geometry {
   const split = !tooSmall && cols >= MIN_SPLIT_COLS && height >= MIN_SPLIT_ROWS;
   const listWidth = split ? Math.min(28, Math.max(16, Math.floor(cols / 4))) : 0;
   const paneWidth = split ? cols - listWidth - 2 : cols; // "│ " between the panes
-  const inputRows = tooSmall ? 0 : Math.min(MAX_INPUT_ROWS, inputLines(s.input, cols).length);
+  // Header, status bar and at least one body row come first.
+  const inputRows = tooSmall ? 0 : Math.min(MAX_INPUT_ROWS, inputLines(s.input, cols).length, height - 3);
   const bodyHeight = tooSmall ? 0 : Math.max(1, height - 2 - inputRows);
   return { cols, height, tooSmall, split, listWidth, paneWidth, bodyHeight, inputRows };
 }
