@@ -61,9 +61,5 @@ export function App({ store }: { store: UiStore }) {
   const state = useSyncExternalStore(store.subscribe, store.getState);
   useKeys(store);
   const rows = screen(state);
-  return h(
-    Box,
-    { flexDirection: "column", width: state.cols },
-    ...rows.map((row, i) => h(ScreenRow, { key: i, row })),
-  );
+  return h(Box, { flexDirection: "column", width: state.cols }, ...rows.map((row, i) => h(ScreenRow, { key: i, row })));
 }

@@ -67,7 +67,10 @@ export class TuiController {
       onEvent: (event) => {
         if (event.type === "chat_event") this.refreshChats();
         store.dispatch({ type: "engine", event });
-        if (event.type === "chat_event" && (event.event === "added" || event.event === "removed" || event.event === "left"))
+        if (
+          event.type === "chat_event" &&
+          (event.event === "added" || event.event === "removed" || event.event === "left")
+        )
           this.loadMembers(event.chat);
       },
       onSent: (s) => {
@@ -78,7 +81,8 @@ export class TuiController {
         store.dispatch({ type: "status", status, now: Date.now(), queued: this.queuedCount() });
         this.tickWhile(status.state === "disconnected");
       },
-      onWarning: (e) => store.dispatch({ type: "notice", chat: null, text: `warning: ${errorSentence(e)}`, warn: true }),
+      onWarning: (e) =>
+        store.dispatch({ type: "notice", chat: null, text: `warning: ${errorSentence(e)}`, warn: true }),
       ...(opts.minBackoffMs !== undefined ? { minBackoffMs: opts.minBackoffMs } : {}),
     });
   }
@@ -138,10 +142,7 @@ export class TuiController {
    * stops for good (login refused, a damaged store).
    */
   async finished(): Promise<QuitResult> {
-    return Promise.race([
-      this.quit,
-      this.session.finished.then(() => this.quit),
-    ]);
+    return Promise.race([this.quit, this.session.finished.then(() => this.quit)]);
   }
 
   /** Stops listening and closes the connections (waits for sends in flight). */
@@ -221,7 +222,12 @@ export class TuiController {
     for (const m of page.messages) {
       const gap = gaps.get(m.id);
       if (gap)
-        items.push({ kind: "notice", key: `g${m.id}`, text: gapLine(m.sender, gap[0], gap[1], this.names), warn: true });
+        items.push({
+          kind: "notice",
+          key: `g${m.id}`,
+          text: gapLine(m.sender, gap[0], gap[1], this.names),
+          warn: true,
+        });
       items.push(itemOfRecord(m, this.acct.username, flaggedByKeyChange(this.acct, record, m)));
     }
     this.store.dispatch({ type: "page", chat, items, more: page.more, older: before !== undefined });
@@ -243,8 +249,7 @@ export class TuiController {
 
   private loadMembers(chat: number): void {
     const record = this.acct.store.isOpen ? this.acct.store.chats.get(chat) : undefined;
-    if (record)
-      this.store.dispatch({ type: "members", chat, members: this.members(record).map((m) => m.username) });
+    if (record) this.store.dispatch({ type: "members", chat, members: this.members(record).map((m) => m.username) });
   }
 
   private send(chatId: number, text: string, key: string): void {
@@ -347,10 +352,11 @@ export class TuiController {
         const list = this.members(chat);
         this.notice(
           `members: ${list
-            .map(
-              (m) =>
-                `${senderLabel(m.username, this.names(m.username) ?? undefined)}${m.role === "member" ? "" : ` (${m.role})`}${m.username === this.acct.username ? " (you)" : ""}`,
-            )
+            .map((m) => {
+              const label = senderLabel(m.username, this.names(m.username) ?? undefined);
+              const role = m.role === "member" ? "" : ` (${m.role})`;
+              return `${label}${role}${m.username === this.acct.username ? " (you)" : ""}`;
+            })
             .join(", ")}`,
         );
         return;

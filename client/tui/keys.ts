@@ -84,6 +84,7 @@ const CONTROLS: Readonly<Record<string, KeyName>> = {
 };
 
 /** xterm's modified cursor keys: ESC [ 1 ; <modifier> <A-D,H,F>. The modifier is ignored. */
+// eslint-disable-next-line no-control-regex -- matching the ESC that starts the sequence is the point
 const MODIFIED_CURSOR = /^\x1b\[1;\d+([ABCDHF])$/;
 const CURSOR_LETTER: Readonly<Record<string, KeyName>> = {
   A: "up",

@@ -12,17 +12,7 @@ import { cellWidth, fitCells, graphemes, truncateCells, wrapCells } from "./text
 
 /** How a piece of a row is drawn (app.ts maps these to colours). */
 export type Style =
-  | "plain"
-  | "dim"
-  | "bold"
-  | "warn"
-  | "mention"
-  | "self"
-  | "selected"
-  | "header"
-  | "status"
-  | "statusWarn"
-  | "cursor";
+  "plain" | "dim" | "bold" | "warn" | "mention" | "self" | "selected" | "header" | "status" | "statusWarn" | "cursor";
 
 /** A piece of a row. */
 export interface Segment {
@@ -112,7 +102,13 @@ export function itemRows(item: Item, width: number, s: Pick<State, "names">): Ro
   const label = senderLabel(item.from, s.names[item.from] ?? undefined);
   const head = `${messageTime(item.senderTs, item.ts, hhmm)} ${label}: `;
   if (item.status === "undecryptable")
-    return wrapped(head, `⚠ this message could not be read (${item.reason ?? "could not decrypt"})`, width, "bold", "warn");
+    return wrapped(
+      head,
+      `⚠ this message could not be read (${item.reason ?? "could not decrypt"})`,
+      width,
+      "bold",
+      "warn",
+    );
   const flags = `${item.keyChanged ? "  (⚠ sent with an unverified new key)" : ""}${item.note}`;
   const body = item.body + (item.out ? deliveryMark(item.status, item.reason) : "") + flags;
   const bodyStyle = item.mention ? "mention" : item.status === "failed" || item.keyChanged ? "warn" : "plain";
@@ -133,7 +129,10 @@ export function keyChangeBanner(s: State, chat: ChatEntry): string | undefined {
   const users = chat.peer !== null ? [chat.peer].filter((u) => s.keyChanged.includes(u)) : [];
   if (users.length === 0) return undefined;
   const u = users[0]!;
-  return `⚠ ${u}'s identity key changed. Sending is blocked until you compare safety numbers (/verify) and confirm them (/verify --confirm) or take the new key (/verify --accept-new-key).`;
+  return (
+    `⚠ ${u}'s identity key changed. Sending is blocked until you compare safety numbers (/verify) ` +
+    "and confirm them (/verify --confirm) or take the new key (/verify --accept-new-key)."
+  );
 }
 
 /** The open chat's entry, if any. */
@@ -213,10 +212,7 @@ function listRow(s: State, c: ChatEntry, width: number): Row {
 function listRows(s: State, width: number, height: number): Row[] {
   if (s.chats.length === 0)
     return fill(
-      [
-        [{ text: " no chats yet", style: "dim" }],
-        [{ text: " /open USER", style: "dim" }],
-      ],
+      [[{ text: " no chats yet", style: "dim" }], [{ text: " /open USER", style: "dim" }]],
       height,
       width,
       true,

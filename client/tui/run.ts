@@ -53,7 +53,9 @@ export async function runTui(acct: Account, opts: TuiOptions): Promise<void> {
   const restore = takeTerminal({ stdin: process.stdin, stdout: process.stdout });
   const crash = (err: unknown) => {
     restore();
-    process.stderr.write(`smsg: the terminal UI stopped: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(
+      `smsg: the terminal UI stopped: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
     process.exit(EXIT.failure);
   };
   process.on("uncaughtException", crash);
@@ -83,7 +85,7 @@ export async function runTui(acct: Account, opts: TuiOptions): Promise<void> {
   process.on("SIGTERM", onSignal);
   process.on("SIGHUP", onSignal);
 
-  let queued = 0;
+  let queued: number;
   try {
     queued = (await controller.finished()).queued;
   } finally {
@@ -96,10 +98,12 @@ export async function runTui(acct: Account, opts: TuiOptions): Promise<void> {
     process.off("uncaughtException", crash);
     process.off("unhandledRejection", crash);
   }
-  if (queued > 0)
+  if (queued > 0) {
+    const one = queued === 1;
     process.stderr.write(
-      `smsg: ${queued} message${queued === 1 ? "" : "s"} stay${queued === 1 ? "s" : ""} queued: the next smsg that reaches the relay sends ${queued === 1 ? "it" : "them"}\n`,
+      `smsg: ${queued} message${one ? " stays" : "s stay"} queued: the next smsg that reaches the relay sends ${one ? "it" : "them"}\n`,
     );
+  }
   if (controller.leftNow) {
     // A second Ctrl-C while waiting: leave without waiting (what was typed is in the outbox).
     process.exit(EXIT.ok);

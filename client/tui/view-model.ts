@@ -45,7 +45,11 @@ export type Action =
   | { readonly type: "tick"; readonly now: number }
   | { readonly type: "resize"; readonly cols: number; readonly rows: number }
   /** The chat list as the store has it (at start, after a refresh, after /open or /close). */
-  | { readonly type: "chats"; readonly chats: readonly ChatListItem[]; readonly titles: Readonly<Record<number, string>> }
+  | {
+      readonly type: "chats";
+      readonly chats: readonly ChatListItem[];
+      readonly titles: Readonly<Record<number, string>>;
+    }
   /** A page of a chat's history (oldest first); `older` when it goes before what is loaded. */
   | {
       readonly type: "page";
@@ -283,7 +287,10 @@ function onEngine(s: State, e: EngineEvent): Update {
       const next = { ...s, names: { ...s.names, [e.user]: e.displayName } };
       const chat = directChatWith(s, e.user);
       const called = e.displayName === null ? "(no display name)" : displayText(e.displayName);
-      return { state: chat === null ? next : notice(next, chat, `${e.user} is now called ${called}`, false), effects: [] };
+      return {
+        state: chat === null ? next : notice(next, chat, `${e.user} is now called ${called}`, false),
+        effects: [],
+      };
     }
     case "chat_event":
       return onChatEvent(s, e);
@@ -407,7 +414,8 @@ function enter(s: State): Update {
     }
   }
   const chat = openChat(s);
-  if (!chat) return { state: { ...s, flash: "no chat is open: choose one with Up/Down and Enter, or /open USER" }, effects: [] };
+  if (!chat)
+    return { state: { ...s, flash: "no chat is open: choose one with Up/Down and Enter, or /open USER" }, effects: [] };
   if (chat.peer !== null && s.keyChanged.includes(chat.peer))
     return {
       state: {
@@ -473,8 +481,7 @@ function onKey(s0: State, key: Key): Update {
     ...s0,
     flash: null,
     interruptArmed: key.name === "interrupt" ? s0.interruptArmed : false,
-    input:
-      key.name === "tab" || !s0.input.completion ? s0.input : { text: s0.input.text, cursor: s0.input.cursor },
+    input: key.name === "tab" || !s0.input.completion ? s0.input : { text: s0.input.text, cursor: s0.input.cursor },
   };
   const input = s.input;
   const none = (state: State): Update => ({ state, effects: [] });
@@ -500,7 +507,10 @@ function onKey(s0: State, key: Key): Update {
     case "delete": {
       if (input.cursor >= input.text.length) return none(s);
       const b = nextBoundary(input.text, input.cursor);
-      return none({ ...s, input: { text: input.text.slice(0, input.cursor) + input.text.slice(b), cursor: input.cursor } });
+      return none({
+        ...s,
+        input: { text: input.text.slice(0, input.cursor) + input.text.slice(b), cursor: input.cursor },
+      });
     }
     case "eof":
       if (input.text === "") return { state: s, effects: [{ type: "quit", now: false }] };

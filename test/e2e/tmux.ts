@@ -35,7 +35,21 @@ export class TmuxTerminal {
     const quote = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
     const envArgs = Object.entries(env).map(([k, v]) => quote(`${k}=${v}`));
     const command = `env ${envArgs.join(" ")} ${argv.map(quote).join(" ")}; echo $? > ${quote(exitFile)}; exec sleep 600`;
-    await run("tmux", ["-L", socket, "-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", String(cols), "-y", String(rows), command]);
+    await run("tmux", [
+      "-L",
+      socket,
+      "-f",
+      "/dev/null",
+      "new-session",
+      "-d",
+      "-s",
+      "t",
+      "-x",
+      String(cols),
+      "-y",
+      String(rows),
+      command,
+    ]);
     return new TmuxTerminal(socket, exitFile);
   }
 

@@ -22,7 +22,13 @@ function mount() {
   const effects: Effect[] = [];
   store.onEffect = (e) => effects.push(e);
   store.dispatch({ type: "open", chat: 1 });
-  store.dispatch({ type: "page", chat: 1, items: [stored(10, "bob", "hello from the store")], more: false, older: false });
+  store.dispatch({
+    type: "page",
+    chat: 1,
+    items: [stored(10, "bob", "hello from the store")],
+    more: false,
+    older: false,
+  });
   store.dispatch({ type: "status", status: { state: "listening" }, now: 0, queued: 0 });
   const ui = render(createElement(App, { store }));
   mounted.push(ui);
@@ -82,7 +88,10 @@ describe("the rendered UI", () => {
     ui.stdin.write("\x1b");
     await waitFrame(/│ @bob/);
     ui.stdin.write("/quit\r");
-    await vi.waitFor(() => expect(effects).toContainEqual({ type: "quit", now: false }), { timeout: 5000, interval: 10 });
+    await vi.waitFor(() => expect(effects).toContainEqual({ type: "quit", now: false }), {
+      timeout: 5000,
+      interval: 10,
+    });
   });
 
   test("a key change shows the banner and the input's prompt says sending is blocked", async () => {

@@ -30,7 +30,13 @@ export function chatRow(
 }
 
 /** A message event in `chat` from `from`. */
-export function message(chat: number, id: number, from: string, body: string, over: Partial<MessageEvent> = {}): EngineEvent {
+export function message(
+  chat: number,
+  id: number,
+  from: string,
+  body: string,
+  over: Partial<MessageEvent> = {},
+): EngineEvent {
   return {
     type: "message",
     chat,

@@ -40,7 +40,23 @@ describe("cell widths and wrapping", () => {
   });
 
   // Text mixing every kind of character the layout must measure.
-  const pieces = ["a", "word", " ", "世", "界", "👍", "👍🏽", "👨‍👩‍👧", "e\u0301", "\u0301", "ש", "مرحبا", "🇫🇷", "\u200b", "\n"];
+  const pieces = [
+    "a",
+    "word",
+    " ",
+    "世",
+    "界",
+    "👍",
+    "👍🏽",
+    "👨‍👩‍👧",
+    "e\u0301",
+    "\u0301",
+    "ש",
+    "مرحبا",
+    "🇫🇷",
+    "\u200b",
+    "\n",
+  ];
   const mixed = fc.array(fc.constantFrom(...pieces), { maxLength: 60 }).map((a) => a.join(""));
 
   test("property: wrapped lines are never wider than the width and keep every grapheme, in order", () => {

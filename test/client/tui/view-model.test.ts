@@ -14,6 +14,10 @@ function text(s: State): string[] {
   return screen(s).map((r) => r.map((seg) => seg.text).join(""));
 }
 
+/** What must never reach the terminal from someone else's text: C0, DEL, C1, bidi overrides and isolates. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const UNSAFE = /[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/;
+
 function view(d: Driver, chat: number) {
   return d.state.views[chat]!;
 }
@@ -215,7 +219,7 @@ describe("engine events shown where they belong", () => {
     const d = openWith(threeChats(), 1, []);
     d.act({ type: "engine", event: message(1, 80, "bob", "red\x1b[31m bell\x07 \u202eevil\u202c end\r\nline2") });
     const rows = screen(d.state);
-    for (const r of rows) for (const s of r) expect(s.text).not.toMatch(/[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/);
+    for (const r of rows) for (const s of r) expect(s.text).not.toMatch(UNSAFE);
     expect(text(d.state).join("\n")).toMatch(/red\?\[31m bell\? \?evil\? end/);
     expect(text(d.state).join("\n")).toMatch(/\bline2/);
   });
@@ -366,7 +370,8 @@ describe("input line", () => {
 });
 
 describe("scrollback", () => {
-  const many = (from: number, n: number) => Array.from({ length: n }, (_, i) => stored(from + i, "bob", `message ${from + i}`));
+  const many = (from: number, n: number) =>
+    Array.from({ length: n }, (_, i) => stored(from + i, "bob", `message ${from + i}`));
 
   test("PageUp scrolls back a page, loading the older page near the top; PageDown and Esc come back", () => {
     const d = openWith(threeChats(100, 20), 1, many(100, 60), true);
