@@ -401,11 +401,18 @@ class InteractiveUi {
 }
 
 async function interactive(args: InteractiveArgs): Promise<void> {
+  // Loaded only here, so one-shot commands never load ink and React; while the profile opens.
+  const tui = wantsTui(args)
+    ? import("../tui/run.js").then((m) => {
+        void m.loadRenderer().catch(() => undefined); // a failure shows when runTui awaits it
+        return m;
+      })
+    : undefined;
+  tui?.catch(() => undefined); // when opening the profile fails first, nobody awaits it
   const acct = await openAccountOf(args);
-  if (wantsTui(args)) {
+  if (tui) {
     try {
-      // Loaded only here, so one-shot commands never load ink and React.
-      const { runTui } = await import("../tui/run.js");
+      const { runTui } = await tui;
       await runTui(acct, { chat: args.chat, bell: bellWanted(args) });
     } finally {
       closeAccount(acct);

@@ -42,18 +42,18 @@ function sameRow(a: Row, b: Row): boolean {
 
 /** Reads key presses from ink's input events and dispatches them. */
 function useKeys(store: UiStore): void {
-  const { setRawMode, internal_eventEmitter: events } = useStdin();
+  const { setRawMode, isRawModeSupported, internal_eventEmitter: events } = useStdin();
   useEffect(() => {
-    setRawMode(true);
+    if (isRawModeSupported) setRawMode(true);
     const onInput = (input: string) => {
       for (const key of decodeKeys(input)) store.dispatch({ type: "key", key });
     };
     events.on("input", onInput);
     return () => {
       events.off("input", onInput);
-      setRawMode(false);
+      if (isRawModeSupported) setRawMode(false);
     };
-  }, [store, setRawMode, events]);
+  }, [store, setRawMode, isRawModeSupported, events]);
 }
 
 /** The whole screen. */

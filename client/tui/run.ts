@@ -24,6 +24,20 @@ export interface TuiOptions {
   readonly bell: boolean;
 }
 
+let renderer: Promise<[typeof import("ink"), typeof import("react"), typeof import("./app.js")]> | undefined;
+
+/**
+ * Starts loading ink, React and the components (the slowest part of starting the UI), once;
+ * `smsg` calls it before it opens the profile, so both happen at the same time.
+ */
+export function loadRenderer(): NonNullable<typeof renderer> {
+  // React's production build: its development build is several times slower and checks for
+  // programming mistakes at every render (it picks the build from NODE_ENV when first loaded).
+  process.env["NODE_ENV"] ??= "production";
+  renderer ??= Promise.all([import("ink"), import("react"), import("./app.js")]);
+  return renderer;
+}
+
 /** The terminal's size, with a usable default when it does not say. */
 function terminalSize(): { cols: number; rows: number } {
   return { cols: process.stdout.columns || 80, rows: process.stdout.rows || 24 };
@@ -31,11 +45,7 @@ function terminalSize(): { cols: number; rows: number } {
 
 /** Runs the UI until the user quits (see the file comment). Throws what opening the chat throws, or a fatal listener error. */
 export async function runTui(acct: Account, opts: TuiOptions): Promise<void> {
-  const [{ render }, { createElement }, { App }] = await Promise.all([
-    import("ink"),
-    import("react"),
-    import("./app.js"),
-  ]);
+  const [{ render }, { createElement }, { App }] = await loadRenderer();
 
   const { cols, rows } = terminalSize();
   const store = new UiStore(initialState(acct.username, `${acct.relayHost}:${acct.relayPort}`, cols, rows, Date.now()));
