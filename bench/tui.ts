@@ -184,8 +184,10 @@ async function startup(): Promise<void> {
       tui.push(measure([], /^ Chats/m, /connected as @alice/));
       plain.push(measure(["--plain"], /\/help lists the commands/, /-- connected as alice/)[1]);
     }
+    const first = median(tui.map((t) => t[0])).toFixed(0);
+    const connected = median(tui.map((t) => t[1])).toFixed(0);
     console.log(
-      `full-screen UI: first frame ${median(tui.map((t) => t[0])).toFixed(0)} ms, connected ${median(tui.map((t) => t[1])).toFixed(0)} ms; ` +
+      `full-screen UI: first frame ${first} ms, connected ${connected} ms; ` +
         `--plain line mode: connected ${median(plain).toFixed(0)} ms (median of ${runs})`,
     );
   } finally {

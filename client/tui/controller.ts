@@ -20,7 +20,7 @@ import { displayText, senderLabel } from "../protocol/text-rules.js";
 import { type ChatRecord, ChatNotFoundError, MAX_HISTORY_PAGE } from "../store/index.js";
 import type { Item } from "./state.js";
 import type { UiStore } from "./ui-store.js";
-import { type Effect, itemOfRecord } from "./view-model.js";
+import { type Effect, itemOfRecord, mentions } from "./view-model.js";
 
 /** Messages loaded per page (opening a chat, PageUp). */
 export const PAGE_SIZE = 50;
@@ -102,8 +102,29 @@ export class TuiController {
     if (!this.acct.store.isOpen) return;
     const chats = this.acct.store.chats.list({ includeClosed: true });
     const titles: Record<number, string> = {};
-    for (const c of chats) titles[c.id] = chatTitle(c);
-    this.store.dispatch({ type: "chats", chats, titles });
+    const counts: Record<number, { unread: number; mentions: number }> = {};
+    for (const c of chats) {
+      titles[c.id] = chatTitle(c);
+      if (c.unread > 0) counts[c.id] = this.unreadOf(c);
+    }
+    this.store.dispatch({ type: "chats", chats, titles, counts });
+  }
+
+  /**
+   * Unread messages of `chat` as the UI counts them: texts and undecryptable messages from
+   * others past the read mark (the store's count also has key hand-overs and other control
+   * rows), and how many of them mention us. Looks at the newest MAX_HISTORY_PAGE at most.
+   */
+  private unreadOf(chat: ChatRecord & { unread: number }): { unread: number; mentions: number } {
+    const page = visibleHistory(this.acct, chat.id, Math.min(MAX_HISTORY_PAGE, chat.unread));
+    const unread = page.messages.filter(
+      (m) => m.direction === "in" && m.relayMsgId !== null && m.relayMsgId > chat.lastReadMsg,
+    );
+    const me = this.acct.username;
+    return {
+      unread: unread.length,
+      mentions: unread.filter((m) => m.body !== null && mentions(displayText(m.body), me)).length,
+    };
   }
 
   /** Texts waiting to be sent: outbox entries carrying a message, and group texts stored offline. */
@@ -164,6 +185,9 @@ export class TuiController {
         return;
       case "markRead":
         if (this.acct.store.isOpen) this.acct.store.chats.markRead(e.chat, e.upto);
+        return;
+      case "markAllRead":
+        this.markAllRead(e.chat);
         return;
       case "refreshChats":
         this.refreshChats();
@@ -231,13 +255,18 @@ export class TuiController {
       items.push(itemOfRecord(m, this.acct.username, flaggedByKeyChange(this.acct, record, m)));
     }
     this.store.dispatch({ type: "page", chat, items, more: page.more, older: before !== undefined });
-    if (before === undefined) {
-      const newestIn = Math.max(
-        0,
-        ...page.messages.filter((m) => m.direction === "in" && m.relayMsgId !== null).map((m) => m.relayMsgId!),
-      );
-      if (newestIn > 0) this.acct.store.chats.markRead(chat, newestIn);
-    }
+    if (before === undefined) this.markAllRead(chat);
+  }
+
+  /** Moves `chat`'s read mark over its newest incoming message. */
+  private markAllRead(chat: number): void {
+    if (!this.acct.store.isOpen) return;
+    const page = this.acct.store.messages.history(chat, { limit: PAGE_SIZE });
+    const newestIn = Math.max(
+      0,
+      ...page.messages.filter((m) => m.direction === "in" && m.relayMsgId !== null).map((m) => m.relayMsgId!),
+    );
+    if (newestIn > 0) this.acct.store.chats.markRead(chat, newestIn);
   }
 
   private members(chat: ChatRecord): { username: string; role: string }[] {

@@ -16,6 +16,7 @@ export interface TerminalOut {
 }
 
 /** An SGR sequence (colours, bold, inverse): the only escape sequences ink puts in a frame. */
+// eslint-disable-next-line no-control-regex -- matching the ESC that starts the sequence is the point
 const SGR = /\x1b\[[0-9;]*m/y;
 const segmenter = new Intl.Segmenter(undefined, { granularity: "grapheme" });
 

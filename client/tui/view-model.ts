@@ -26,6 +26,8 @@ export type Effect =
   /** Load the page before local message id `before`. */
   | { readonly type: "loadOlder"; readonly chat: number; readonly before: number }
   | { readonly type: "markRead"; readonly chat: number; readonly upto: number }
+  /** Mark everything in the chat read (it was opened with its view already loaded). */
+  | { readonly type: "markAllRead"; readonly chat: number }
   /** Send `text`; report back with "sent" / "sendFailed" carrying `key`. */
   | { readonly type: "send"; readonly chat: number; readonly text: string; readonly key: string }
   /** A slash command other than /help and /quit. */
@@ -49,6 +51,8 @@ export type Action =
       readonly type: "chats";
       readonly chats: readonly ChatListItem[];
       readonly titles: Readonly<Record<number, string>>;
+      /** Unread texts and mentions counted from the store's messages (else the store's unread count is taken). */
+      readonly counts?: Readonly<Record<number, { readonly unread: number; readonly mentions: number }>>;
     }
   /** A page of a chat's history (oldest first); `older` when it goes before what is loaded. */
   | {
@@ -200,7 +204,7 @@ function openIt(s: State, chat: number): Update {
   }));
   return {
     state: withView(next, chat, (v) => ({ ...v, scroll: 0 })),
-    effects: view.loaded ? [] : [{ type: "load", chat }],
+    effects: view.loaded ? [{ type: "markAllRead", chat }] : [{ type: "load", chat }],
   };
 }
 
@@ -566,17 +570,23 @@ function onKey(s0: State, key: Key): Update {
 }
 
 /** The chat list from store rows (keeping unread and mention counts the UI counted). */
-function onChats(s: State, rows: readonly ChatListItem[], titles: Readonly<Record<number, string>>): State {
+function onChats(
+  s: State,
+  rows: readonly ChatListItem[],
+  titles: Readonly<Record<number, string>>,
+  counts: Readonly<Record<number, { readonly unread: number; readonly mentions: number }>>,
+): State {
   const chats = rows.map((r): ChatEntry => {
     const old = s.chats.find((c) => c.id === r.id);
+    const counted = counts[r.id];
     return {
       id: r.id,
       kind: r.kind,
       title: titles[r.id] ?? `chat ${r.id}`,
       peer: r.peer,
       closed: r.closed,
-      unread: r.id === s.open ? 0 : r.unread,
-      mentions: old?.mentions ?? 0,
+      unread: r.id === s.open ? 0 : (counted?.unread ?? r.unread),
+      mentions: r.id === s.open ? 0 : Math.max(counted?.mentions ?? 0, old?.mentions ?? 0),
       activity: Math.max(r.lastMessageId ?? 0, old?.activity ?? 0),
     };
   });
@@ -612,7 +622,7 @@ export function update(s: State, a: Action): Update {
     case "resize":
       return { state: { ...s, cols: a.cols, rows: a.rows }, effects: [] };
     case "chats":
-      return { state: onChats(s, a.chats, a.titles), effects: [] };
+      return { state: onChats(s, a.chats, a.titles, a.counts ?? {}), effects: [] };
     case "page": {
       const v = viewOf(s, a.chat);
       const have = new Set(v.items.map((i) => i.key));

@@ -7,7 +7,7 @@ import { describe, expect, test } from "vitest";
 import { screen } from "../../../client/tui/layout.js";
 import type { State } from "../../../client/tui/state.js";
 import { mentions } from "../../../client/tui/view-model.js";
-import { Driver, message, openWith, stored, threeChats } from "./fixtures.js";
+import { Driver, chatRow, message, openWith, stored, threeChats } from "./fixtures.js";
 
 /** The screen as plain text, one string per row. */
 function text(s: State): string[] {
@@ -52,7 +52,11 @@ describe("chat list", () => {
     // Open again (loaded): no second load.
     d.act({ type: "page", chat: 2, items: [], more: false, older: false });
     d.keys("\x1b[A\r\x1b[B\r");
-    expect(d.take()).toEqual([{ type: "load", chat: 3 }]);
+    // dave is loaded now; carol, loaded before, is marked read again when opened.
+    expect(d.take()).toEqual([
+      { type: "load", chat: 3 },
+      { type: "markAllRead", chat: 2 },
+    ]);
   });
 
   test("Alt-A jumps to the next chat with unread messages", () => {
@@ -110,6 +114,18 @@ describe("unread counts, mentions and the bell", () => {
     expect(mentions("hi @alice_b", "alice")).toBe(false);
     expect(mentions("mail bob@alice", "alice")).toBe(false);
     expect(mentions("alice without at", "alice")).toBe(false);
+  });
+
+  test("the list takes unread and mention counts counted from the stored messages when given", () => {
+    const d = threeChats();
+    d.act({
+      type: "chats",
+      chats: [chatRow(2, { peer: "carol", unread: 7 })],
+      titles: { 2: "carol" },
+      counts: { 2: { unread: 3, mentions: 1 } },
+    });
+    expect(d.state.chats).toMatchObject([{ id: 2, unread: 3, mentions: 1 }]);
+    expect(text(d.state)[1]).toMatch(/carol +@ 3 │/);
   });
 
   test("opening a chat clears its counts", () => {
