@@ -12,7 +12,7 @@ import { errorSentence } from "../commands/exit.js";
 import { flaggedByKeyChange, gapsBefore, visibleHistory } from "../commands/history.js";
 import { gapLine } from "../commands/output.js";
 import { findOrOpenChat, setChatClosed } from "../engine/chats.js";
-import { KeyChangedError, QueuedOfflineError } from "../engine/errors.js";
+import { KeyChangedError, QueuedOfflineError, UserUnknownError } from "../engine/errors.js";
 import { InteractiveSession } from "../engine/interactive.js";
 import type { Account } from "../engine/open-account.js";
 import { acceptNewIdentity, checkIdentity, confirmIdentity, safetyNumbersWith } from "../engine/sessions.js";
@@ -78,6 +78,7 @@ export class TuiController {
         store.dispatch({ type: "queued", queued: this.queuedCount() });
       },
       onStatus: (status) => {
+        this.syncedOnce(status.state === "listening");
         store.dispatch({ type: "status", status, now: Date.now(), queued: this.queuedCount() });
         this.tickWhile(status.state === "disconnected");
       },
@@ -147,10 +148,27 @@ export class TuiController {
 
   /** Opens `arg` (a chat id, name or user) at start; throws what resolving it throws. */
   async openArg(arg: string): Promise<void> {
-    const chat = await this.resolveChat(arg);
+    let chat: ChatRecord;
+    try {
+      chat = await this.resolveChat(arg);
+    } catch (e) {
+      // A group's name is end-to-end encrypted: a group we were added to while away is known by
+      // name only once the listener's first sync brought its signed state. Look again then.
+      if (!(e instanceof ChatNotFoundError || e instanceof UserUnknownError)) throw e;
+      if (!(await this.firstSync)) throw e;
+      try {
+        chat = this.acct.store.resolveChat(arg);
+      } catch {
+        throw e;
+      }
+    }
     this.refreshChats();
     this.store.dispatch({ type: "open", chat: chat.id });
   }
+
+  private syncedOnce: (ok: boolean) => void = () => undefined;
+  /** True once the listener connected (and synced) the first time; false when its first try failed. */
+  private readonly firstSync = new Promise<boolean>((resolve) => (this.syncedOnce = resolve));
 
   /** Opens the chat with the newest activity, if there is one. */
   openNewest(): void {
@@ -297,7 +315,7 @@ export class TuiController {
           key,
           id: queued ? err.messageId : null,
           queued,
-          reason: queued ? "queued: sent when the relay answers" : errorSentence(err),
+          reason: queued ? "(queued: sent when the relay answers)" : errorSentence(err),
         });
         if (err instanceof KeyChangedError) this.refreshKeyChanges();
         if (!queued) this.store.dispatch({ type: "notice", chat: chatId, text: errorSentence(err), warn: true });

@@ -73,7 +73,7 @@ function hhmm(ms: number): string {
 function deliveryMark(status: string, reason: string | undefined): string {
   switch (status) {
     case "pending":
-      return " … (sending)";
+      return reason ? ` … ${reason}` : " … (sending)";
     case "sent":
       return " ✓";
     case "failed":
@@ -233,6 +233,7 @@ function listRows(s: State, width: number, height: number): Row[] {
 /** The status bar: connection, queued messages, the flash message, the help hint. */
 function statusRow(s: State, width: number): Row {
   let conn: string;
+  let why = "";
   let style: Style = "status";
   switch (s.conn.state) {
     case "connecting":
@@ -243,14 +244,15 @@ function statusRow(s: State, width: number): Row {
       break;
     case "reconnecting": {
       const secs = Math.max(0, Math.ceil((s.conn.retryAt - s.now) / 1000));
-      conn = `offline (${s.conn.reason}): reconnecting in ${secs} s`;
+      conn = `offline: reconnecting in ${secs} s`;
+      why = ` (${s.conn.reason})`;
       style = "statusWarn";
     }
   }
   const queued = s.queued > 0 ? ` · ${s.queued} queued` : "";
   const flash = s.quitting ? " · quitting: waiting for messages being sent…" : s.flash ? ` · ${s.flash}` : "";
   const hint = " ? help ";
-  const left = truncateCells(` ${conn}${queued}${flash}`, Math.max(0, width - hint.length));
+  const left = truncateCells(` ${conn}${queued}${flash}${why}`, Math.max(0, width - hint.length));
   return fitRow(
     [
       { text: fitCells(left, Math.max(0, width - hint.length)), style },

@@ -226,7 +226,7 @@ describe("engine events shown where they belong", () => {
       now: 1000,
       queued: 2,
     });
-    expect(text(d.state).at(-2)).toMatch(/offline \(the relay closed the connection\): reconnecting in 4 s · 2 queued/);
+    expect(text(d.state).at(-2)).toMatch(/offline: reconnecting in 4 s · 2 queued \(the relay closed the connection\)/);
     d.act({ type: "tick", now: 3000 });
     expect(text(d.state).at(-2)).toMatch(/reconnecting in 2 s/);
   });
@@ -259,7 +259,7 @@ describe("input line", () => {
     const key3 = (d.take()[0] as { key: string }).key;
     d.act({ type: "sendFailed", chat: 1, key: key3, id: 92, queued: true, reason: "queued" });
     // Queued offline: still pending; delivered later by the listener (by local id).
-    expect(text(d.state).join("\n")).toMatch(/third … \(sending\)/);
+    expect(text(d.state).join("\n")).toMatch(/third … queued/);
     d.act({ type: "sent", chat: 1, id: 92, ts: 2 });
     expect(text(d.state).join("\n")).toMatch(/third ✓/);
   });
