@@ -1,7 +1,8 @@
 /**
  * The full-screen UI end to end, in a real terminal (tmux, test/e2e/tmux.ts), with the built
  * `smsg` and a relay process on loopback: alice runs `smsg open bob`; a message bob sends
- * appears in her pane; what she types + Enter arrives in bob's history; resizing to a narrow
+ * appears in her pane; what she types + Enter arrives in bob's history; a message from carol is
+ * counted in the list, Alt-A opens it and the answer reaches carol; resizing to a narrow
  * terminal shows one pane and back shows two; Ctrl-D leaves, restoring the terminal (alternate
  * screen off), with exit code 0. `--plain` on a terminal still gets line mode.
  */
@@ -35,6 +36,7 @@ describe("smsg full-screen UI in a terminal", () => {
     await world.startRelay();
     await world.join("alice", ["--display-name", "Alice A."]);
     await world.join("bob", ["--display-name", "Bob B."]);
+    await world.join("carol");
     expect((await world.smsg("bob", ["send", "alice", "first from bob"])).code).toBe(0); // warns: alice's key pinned now
 
     const t = await smsgIn("alice", ["open", "bob"]);
@@ -57,6 +59,24 @@ describe("smsg full-screen UI in a terminal", () => {
       "live from bob",
       "typed in tmux 世界",
     ]);
+
+    // A message in another chat: counted in the list; Alt-A opens it, and the answer reaches carol.
+    expect((await world.smsg("carol", ["send", "alice", "carol here"])).code).toBe(0);
+    await t.waitFor(/carol +1 │/);
+    await t.press("M-a");
+    await t.waitFor(/│ @carol/);
+    await t.waitFor(/@carol: carol here/);
+    await t.type("hi carol");
+    await t.press("Enter");
+    await t.waitFor(/@alice\): hi carol ✓/);
+    expect(bodies(expectOk(await world.smsg("carol", ["history", "alice", "--json"])))).toEqual([
+      "carol here",
+      "hi carol",
+    ]);
+    // Up/Down + Enter go back to bob.
+    await t.press("Down");
+    await t.press("Enter");
+    await t.waitFor(/│ @bob/);
 
     // Narrow: one pane (the open chat), then wide again: both panes.
     await t.resize(44, 14);
