@@ -646,8 +646,11 @@ export function update(s: State, a: Action): Update {
       return openIt(s, a.chat);
     case "left":
       return { state: { ...s, open: s.open === a.chat ? null : s.open, pane: "list" }, effects: [] };
-    case "sent":
-      return { state: markSent(s, a), effects: [] };
+    case "sent": {
+      // Our own message is activity too: the chat moves up the list.
+      const next = withChat(markSent(s, a), a.chat, (c) => ({ ...c, activity: Math.max(c.activity, a.id) }));
+      return { state: { ...next, chats: ordered(next.chats) }, effects: [] };
+    }
     case "sendFailed":
       return {
         state: withView(s, a.chat, (v) => ({

@@ -249,8 +249,10 @@ describe("input line", () => {
     expect(send).toMatchObject({ type: "send", chat: 1, text: "first" });
     const key = (send as { key: string }).key;
     expect(text(d.state).join("\n")).toMatch(/@alice\): first … \(sending\)/);
+    expect(d.state.chats[0]!.id).toBe(3);
     d.act({ type: "sent", chat: 1, key, id: 90, ts: 1 });
     expect(text(d.state).join("\n")).toMatch(/first ✓/);
+    expect(d.state.chats[0]!.id).toBe(1); // our message is activity: bob's chat moved up
     d.keys("second\r");
     const key2 = (d.take()[0] as { key: string }).key;
     d.act({ type: "sendFailed", chat: 1, key: key2, id: null, queued: false, reason: "the chat is closed" });
