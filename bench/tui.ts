@@ -175,7 +175,11 @@ async function startup(): Promise<void> {
       ]);
       const a = waitScreen(socket, first, start);
       const b = waitScreen(socket, connected, start);
+      const socketPath = execFileSync("tmux", ["-L", socket, "display-message", "-p", "#{socket_path}"], {
+        encoding: "utf8",
+      }).trim();
       execFileSync("tmux", ["-L", socket, "kill-server"]);
+      rmSync(socketPath, { force: true }); // tmux leaves it behind
       return [a, b] as const;
     };
     const tui: (readonly [number, number])[] = [];

@@ -6,7 +6,7 @@
  * state can still be asked: `#{alternate_on}`).
  */
 import { execFile } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 
@@ -105,8 +105,10 @@ export class TmuxTerminal {
     }
   }
 
-  /** Stops the tmux server (and what runs in it). */
+  /** Stops the tmux server (and what runs in it) and removes its socket file, which tmux leaves behind. */
   async kill(): Promise<void> {
+    const socketPath = await this.display("#{socket_path}").catch(() => "");
     await this.tmux("kill-server").catch(() => undefined);
+    if (socketPath !== "") rmSync(socketPath, { force: true });
   }
 }
