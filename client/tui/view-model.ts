@@ -16,8 +16,8 @@ import { displayText } from "../protocol/text-rules.js";
 import type { ChatListItem, MessageRecord } from "../store/index.js";
 import type { Key } from "./keys.js";
 import { itemRows, messageRoom, openChat } from "./layout.js";
-import { EMPTY_VIEW, type ChatEntry, type ChatView, type InputState, type Item, type State } from "./state.js";
-import { graphemes } from "./text-width.js";
+import { EMPTY_VIEW, type ChatEntry, type ChatView, type Item, type State } from "./state.js";
+import { complete, edit, insert } from "./input-editing.js";
 
 /** Something for the controller to do. */
 export type Effect =
@@ -329,66 +329,6 @@ function onGroupState(s: State, e: GroupStateEvent): Update {
   };
 }
 
-/** The input after inserting `text` at the cursor. */
-function insert(input: InputState, text: string): InputState {
-  const t = input.text.slice(0, input.cursor) + text + input.text.slice(input.cursor);
-  return { text: t, cursor: input.cursor + text.length };
-}
-
-/** The grapheme boundaries of `text`: 0, …, text.length. */
-function boundaries(text: string): number[] {
-  const out = [0];
-  let at = 0;
-  for (const g of graphemes(text)) out.push((at += g.length));
-  return out;
-}
-
-function prevBoundary(text: string, at: number): number {
-  return (
-    boundaries(text)
-      .filter((b) => b < at)
-      .at(-1) ?? 0
-  );
-}
-
-function nextBoundary(text: string, at: number): number {
-  return boundaries(text).find((b) => b > at) ?? text.length;
-}
-
-/** Tab: completes the @word before the cursor from the open chat's members, cycling on repeat. */
-function complete(s: State): State {
-  const input = s.input;
-  if (input.completion) {
-    const { start, candidates, index } = input.completion;
-    const nextIndex = (index + 1) % candidates.length;
-    const word = `@${candidates[nextIndex]!} `;
-    const prevWord = `@${candidates[index]!} `;
-    const text = input.text.slice(0, start) + word + input.text.slice(start + prevWord.length);
-    return {
-      ...s,
-      input: { text, cursor: start + word.length, completion: { start, candidates, index: nextIndex } },
-    };
-  }
-  const before = input.text.slice(0, input.cursor);
-  const m = /@([a-z0-9_.-]*)$/i.exec(before);
-  if (!m || s.open === null) return s;
-  const prefix = m[1]!.toLowerCase();
-  const members = s.members[s.open] ?? [];
-  const candidates = members.filter((u) => u !== s.me && u.startsWith(prefix)).sort();
-  if (candidates.length === 0) return { ...s, flash: `no member of this chat starts with @${prefix}` };
-  const start = m.index;
-  const word = `@${candidates[0]!} `;
-  const text = input.text.slice(0, start) + word + input.text.slice(input.cursor);
-  return {
-    ...s,
-    input: {
-      text,
-      cursor: start + word.length,
-      ...(candidates.length > 1 ? { completion: { start, candidates, index: 0 } } : {}),
-    },
-  };
-}
-
 /** The slash commands the input line knows (line mode's, client/commands/interactive.ts). */
 export const SLASH_COMMANDS = ["/open", "/close", "/history", "/members", "/verify", "/help", "/quit", "/exit"];
 
@@ -503,36 +443,18 @@ function onKey(s0: State, key: Key): Update {
       return none({ ...s, input: insert(input, "\n") });
     case "enter":
       return enter(s);
-    case "backspace": {
-      if (input.cursor === 0) return none(s);
-      const b = prevBoundary(input.text, input.cursor);
-      return none({ ...s, input: { text: input.text.slice(0, b) + input.text.slice(input.cursor), cursor: b } });
-    }
-    case "delete": {
-      if (input.cursor >= input.text.length) return none(s);
-      const b = nextBoundary(input.text, input.cursor);
-      return none({
-        ...s,
-        input: { text: input.text.slice(0, input.cursor) + input.text.slice(b), cursor: input.cursor },
-      });
-    }
     case "eof":
       if (input.text === "") return { state: s, effects: [{ type: "quit", now: false }] };
-      return onKey(s, { name: "delete" });
+      return none({ ...s, input: edit(input, "delete") });
+    case "backspace":
+    case "delete":
     case "left":
-      return none({ ...s, input: { ...input, cursor: prevBoundary(input.text, input.cursor) } });
     case "right":
-      return none({ ...s, input: { ...input, cursor: nextBoundary(input.text, input.cursor) } });
     case "home":
-      return none({ ...s, input: { ...input, cursor: 0 } });
     case "end":
-      return none({ ...s, input: { ...input, cursor: input.text.length } });
     case "killLine":
-      return none({ ...s, input: { text: input.text.slice(input.cursor), cursor: 0 } });
-    case "killWord": {
-      const before = input.text.slice(0, input.cursor).replace(/\S+\s*$|\s+$/u, "");
-      return none({ ...s, input: { text: before + input.text.slice(input.cursor), cursor: before.length } });
-    }
+    case "killWord":
+      return none({ ...s, input: edit(input, key.name) });
     case "tab":
       return none(complete(s));
     case "up":
