@@ -67,6 +67,21 @@ function chatTitle(c: ChatRecord): string {
 /** The options of the interactive mode. */
 interface InteractiveArgs extends ProfileArgs {
   readonly chat?: string | undefined;
+  readonly plain: boolean;
+  readonly bell: boolean;
+}
+
+/**
+ * The full-screen UI (client/tui/) runs when stdin and stdout are a terminal, unless --plain or
+ * --json: bots and scripts always get line mode.
+ */
+function wantsTui(args: InteractiveArgs): boolean {
+  return Boolean(process.stdin.isTTY && process.stdout.isTTY) && !args.json && !args.plain;
+}
+
+/** The terminal bell is off with --no-bell or SMSG_NO_BELL set (to anything but ""). */
+function bellWanted(args: InteractiveArgs): boolean {
+  return args.bell && !process.env["SMSG_NO_BELL"];
 }
 
 /** One interactive run (see the file comment). */
@@ -386,7 +401,24 @@ class InteractiveUi {
 }
 
 async function interactive(args: InteractiveArgs): Promise<void> {
+  // Loaded only here, so one-shot commands never load ink and React; while the profile opens.
+  const tui = wantsTui(args)
+    ? import("../tui/run.js").then((m) => {
+        void m.loadRenderer().catch(() => undefined); // a failure shows when runTui awaits it
+        return m;
+      })
+    : undefined;
+  tui?.catch(() => undefined); // when opening the profile fails first, nobody awaits it
   const acct = await openAccountOf(args);
+  if (tui) {
+    try {
+      const { runTui } = await tui;
+      await runTui(acct, { chat: args.chat, bell: bellWanted(args) });
+    } finally {
+      closeAccount(acct);
+    }
+    return;
+  }
   const ui = new InteractiveUi(acct, args.json);
   try {
     if (args.chat !== undefined) {
@@ -410,20 +442,35 @@ async function interactive(args: InteractiveArgs): Promise<void> {
   }
 }
 
+/** Adds `--plain` and `--no-bell`. */
+function withInteractiveOptions<T>(y: Argv<T>) {
+  return withProfileOptions(y)
+    .option("plain", {
+      type: "boolean",
+      default: false,
+      describe: "Line mode on a terminal too (no full-screen UI)",
+    })
+    .option("bell", {
+      type: "boolean",
+      default: true,
+      describe: "Ring the terminal bell for a message out of view or mentioning you (--no-bell, or SMSG_NO_BELL=1)",
+    });
+}
+
 /** Mounts `open CHAT` and the default command (`smsg` alone). */
 export function interactiveCommands<T extends { json: boolean }>(y: Argv<T>): Argv<T> {
   return y
     .command(
       "$0",
-      "Interactive mode: live messages and a prompt (same as open, without a chat)",
-      (a) => withProfileOptions(a),
+      "Interactive mode: the full-screen UI on a terminal (--plain: live messages and a prompt)",
+      (a) => withInteractiveOptions(a),
       (argv) => runCommand(() => interactive(argv as InteractiveArgs)),
     )
     .command(
       "open <chat>",
-      "Interactive mode in CHAT: incoming messages live, typed lines sent, /help for commands",
+      "Interactive mode in CHAT: the full-screen UI with CHAT open (--plain: line mode, /help for commands)",
       (a) =>
-        withProfileOptions(a).positional("chat", {
+        withInteractiveOptions(a).positional("chat", {
           type: "string",
           demandOption: true,
           describe: "Chat id, chat name, or a user",

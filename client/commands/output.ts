@@ -252,7 +252,7 @@ function departedText(e: DepartedEvent): string {
  * A chat event in words. Shown after "relay:": unlike a group_state, nobody signed it (the
  * relay says so), and in a group only a signed state changes who gets keys.
  */
-function chatEventText(e: ChatEventEvent): string {
+export function chatEventText(e: ChatEventEvent): string {
   const user = e.user ?? "someone";
   switch (e.event) {
     case "added":
@@ -269,7 +269,7 @@ function chatEventText(e: ChatEventEvent): string {
 }
 
 /** What an accepted group state changed, in the words of SECURITY.md §15.4.2. */
-function groupStateText(e: GroupStateEvent, nameOf?: DisplayNameOf): string {
+export function groupStateText(e: GroupStateEvent, nameOf?: DisplayNameOf): string {
   const who = (users: readonly string[]) => users.map((u) => sender(u, nameOf)).join(", ");
   const by = sender(e.by, nameOf);
   if (e.bootstrap) {
