@@ -21,6 +21,7 @@ import { createLogger } from "../logger.js";
 import { openDatabase } from "../open-database.js";
 import { loadOrCreateRelayKey, relayKeyFingerprint } from "../relay-key.js";
 import { Relay } from "../server.js";
+import { whenStopRequested, withShutdownTimeout } from "../stop-signals.js";
 import { RelayStore } from "../store/index.js";
 import { LIMIT_FLAGS } from "./limit-flags.js";
 
@@ -116,16 +117,10 @@ export async function serve(argv: Record<string, unknown> & CommonArgs): Promise
     retentionMs: argv["retention"] === "0" ? 0 : parseDuration(String(argv["retention"])),
     limits,
   };
+  const shutdownTimeoutMs = parseDuration(String(argv["shutdown-timeout"]));
   const log = createLogger();
-  // Listen for the stop signals before anything starts, so a stop during start-up is clean too.
-  const stopRequested = new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      log.info({ signal }, "stopping");
-      resolve();
-    };
-    process.once("SIGINT", () => stop("SIGINT"));
-    process.once("SIGTERM", () => stop("SIGTERM"));
-  });
+  // Listen for the stop signals (and a wrapper's end) before anything starts, so a stop during start-up is clean too.
+  const stopRequested = whenStopRequested({ log });
   const { keyPair, created } = loadOrCreateRelayKey(dataDir, systemRng);
   const db = await openDatabase(config, log);
   const relay = new Relay({ config, db, keyPair, rng: systemRng, log });
@@ -133,9 +128,13 @@ export async function serve(argv: Record<string, unknown> & CommonArgs): Promise
   try {
     const { port } = await relay.start();
     const endpoint = { host: config.publicHost, port, relayKey: keyPair.publicKey };
-    writeFileSync(join(dataDir, ENDPOINT_FILE), `${JSON.stringify({ publicHost: config.publicHost, port })}\n`, {
-      mode: 0o600,
-    });
+    writeFileSync(
+      join(dataDir, ENDPOINT_FILE),
+      `${JSON.stringify({ publicHost: config.publicHost, port, pid: process.pid })}\n`,
+      {
+        mode: 0o600,
+      },
+    );
     admin = await startAdminSocket(relay, dataDir, endpoint);
     const storage = config.databaseUrl ? "PostgreSQL" : `embedded PGlite in ${join(dataDir, "db")}`;
     const lines = [
@@ -163,9 +162,15 @@ export async function serve(argv: Record<string, unknown> & CommonArgs): Promise
     throw e;
   }
   await stopRequested;
-  await relay.stop();
-  admin?.close();
-  await db.close();
+  await withShutdownTimeout(
+    (async () => {
+      await relay.stop();
+      admin?.close();
+      await db.close();
+    })(),
+    shutdownTimeoutMs,
+    log,
+  );
 }
 
 /** `smsg relay migrate`. */

@@ -49,6 +49,11 @@ export function relayCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> {
               default: "30d",
               describe: "Delete undelivered messages after this long",
             })
+            .option("shutdown-timeout", {
+              type: "string",
+              default: "8s",
+              describe: "On SIGTERM/SIGINT, exit 1 if the clean stop takes longer (fits Docker's 10 s grace)",
+            })
             .option("retention", {
               type: "string",
               default: "0",

@@ -1,0 +1,41 @@
+/** When the relay decides to stop: its parent going away counts only under a package manager. */
+import { afterEach, describe, expect, test, vi } from "vitest";
+import { createLogger } from "../../relay/logger.js";
+import { whenStopRequested } from "../../relay/stop-signals.js";
+
+const log = createLogger("silent");
+
+describe("whenStopRequested", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+    process.removeAllListeners("SIGTERM");
+    process.removeAllListeners("SIGINT");
+  });
+
+  test("under npm (npm_lifecycle_event set), a changed parent is a stop request", async () => {
+    vi.useFakeTimers();
+    let parent = 4242;
+    const stop = whenStopRequested({ log, env: { npm_lifecycle_event: "start" }, ppid: () => parent });
+    let reason: string | undefined;
+    void stop.then((r) => (reason = r));
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(reason).toBeUndefined();
+    parent = 1;
+    await vi.advanceTimersByTimeAsync(600);
+    expect(reason).toBe("parent exited");
+  });
+
+  test("started any other way (systemd, nohup, a container), a changed parent is ignored", async () => {
+    vi.useFakeTimers();
+    let parent = 4242;
+    const stop = whenStopRequested({ log, env: {}, ppid: () => parent });
+    let reason: string | undefined;
+    void stop.then((r) => (reason = r));
+    parent = 1;
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(reason).toBeUndefined();
+    process.emit("SIGTERM", "SIGTERM");
+    await vi.advanceTimersByTimeAsync(0);
+    expect(reason).toBe("SIGTERM");
+  });
+});
