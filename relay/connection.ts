@@ -113,17 +113,18 @@ export class ClientConnection implements Pushable {
 
   /** Sends a message to the client. */
   send(msg: RelayMessage): void {
-    this.push(encodeMessageFrame(msg, this.ctx.config.limits.maxFrameBytes));
+    this.push(encodeMessageFrame(msg, this.ctx.config.limits.maxFrameBytes), msg.t);
   }
 
-  /** Queues an encoded frame; a client whose queue overflows is cut off (SLOW_CONSUMER). */
-  push(frame: Uint8Array): void {
+  /** Queues an encoded frame of wire type `type`; a client whose queue overflows is cut off (SLOW_CONSUMER). */
+  push(frame: Uint8Array, type: RelayMessage["t"]): void {
     if (this.phase === "closed") return;
     if (this.transport.backlogBytes > this.ctx.config.limits.maxOutboundBytes) {
       this.fail("SLOW_CONSUMER", "the client read too slowly; reconnect and sync");
       return;
     }
     this.transport.write(frame);
+    this.ctx.counters.frameOut(type);
   }
 
   /** Sends an error frame, and closes the connection when the code says so. */
@@ -136,6 +137,7 @@ export class ClientConnection implements Pushable {
   fail(code: ErrorCode, message: string): void {
     if (this.phase === "closed") return;
     this.transport.write(encodeMessageFrame({ t: "error", code, message }));
+    this.ctx.counters.frameOut("error");
     this.close();
   }
 
@@ -192,6 +194,7 @@ export class ClientConnection implements Pushable {
       try {
         msg = decodeClientMessage(frame);
       } catch (e) {
+        this.ctx.counters.frameIn("invalid");
         if (e instanceof ProtocolError) {
           if (ERROR_CODES[e.code].closes) this.fail(e.code, e.message);
           else this.send(errorMessageFor(e));
@@ -201,6 +204,7 @@ export class ClientConnection implements Pushable {
         }
         continue;
       }
+      this.ctx.counters.frameIn(msg.t);
       this.enqueue(msg);
     }
   }

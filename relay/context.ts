@@ -7,6 +7,7 @@ import type { ShardedGroupCommit } from "./group-commit.js";
 import type { LoginBackoff } from "./limits/login-backoff.js";
 import type { TokenBucket } from "./limits/token-bucket.js";
 import type { Logger } from "./logger.js";
+import type { RelayCounters } from "./metrics.js";
 import type { Presence } from "./presence.js";
 import type { InsertResult, NewMessage, RelayStore } from "./store/index.js";
 
@@ -21,6 +22,8 @@ export interface RelayContext {
   /** Bundle-fetch token buckets by requesting account. */
   readonly bundleBuckets: Map<number, TokenBucket>;
   readonly connections: Set<ClientConnection>;
+  /** What /metrics reports; plain numbers, cheap to update on the hot path. */
+  readonly counters: RelayCounters;
   readonly log: Logger;
   readonly rng: Rng;
   /** The relay's clock in milliseconds; injected so tests control time. */

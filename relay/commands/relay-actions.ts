@@ -4,6 +4,7 @@
  * ~0.2 s to every `smsg` start).
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import type { Server } from "node:http";
 import { join } from "node:path";
 import { UsageError } from "../../crypto/errors.js";
 import { systemRng } from "../../src/system-rng.js";
@@ -17,6 +18,7 @@ import {
   defaultRelayDataDir,
   parseDuration,
 } from "../config.js";
+import { parseHttpAddress, startOpsHttp, stopOpsHttp } from "../http/ops-http.js";
 import { createLogger } from "../logger.js";
 import { openDatabase } from "../open-database.js";
 import { loadOrCreateRelayKey, relayKeyFingerprint } from "../relay-key.js";
@@ -118,6 +120,7 @@ export async function serve(argv: Record<string, unknown> & CommonArgs): Promise
     limits,
   };
   const shutdownTimeoutMs = parseDuration(String(argv["shutdown-timeout"]));
+  const httpAddress = argv["http"] === undefined ? undefined : parseHttpAddress(String(argv["http"]));
   const log = createLogger();
   // Listen for the stop signals (and a wrapper's end) before anything starts, so a stop during start-up is clean too.
   const stopRequested = whenStopRequested({ log });
@@ -125,6 +128,7 @@ export async function serve(argv: Record<string, unknown> & CommonArgs): Promise
   const db = await openDatabase(config, log);
   const relay = new Relay({ config, db, keyPair, rng: systemRng, log });
   let admin: Awaited<ReturnType<typeof startAdminSocket>> | undefined;
+  let http: Server | undefined;
   try {
     const { port } = await relay.start();
     const endpoint = { host: config.publicHost, port, relayKey: keyPair.publicKey };
@@ -136,11 +140,18 @@ export async function serve(argv: Record<string, unknown> & CommonArgs): Promise
       },
     );
     admin = await startAdminSocket(relay, dataDir, endpoint);
+    let opsLine: string | undefined;
+    if (httpAddress) {
+      const ops = await startOpsHttp(relay, httpAddress, log);
+      http = ops.server;
+      opsLine = `Health and metrics on http://${httpAddress.host.includes(":") ? `[${httpAddress.host}]` : httpAddress.host}:${ops.port} (/healthz, /readyz, /metrics)`;
+    }
     const storage = config.databaseUrl ? "PostgreSQL" : `embedded PGlite in ${join(dataDir, "db")}`;
     const lines = [
       `SocketMessenger relay listening on ${host}:${port} (storage: ${storage})`,
       `Relay key fingerprint: ${relayKeyFingerprint(keyPair.publicKey)}${created ? " (new key created)" : ""}`,
     ];
+    if (opsLine) lines.push(opsLine);
     if ((await relay.store.countAccounts()) === 0) {
       const inv = await createInvite(
         relay.store,
@@ -157,6 +168,8 @@ export async function serve(argv: Record<string, unknown> & CommonArgs): Promise
     }
     console.log(lines.join("\n"));
   } catch (e) {
+    if (http) await stopOpsHttp(http);
+    admin?.close();
     await relay.stop().catch(() => undefined);
     await db.close().catch(() => undefined);
     throw e;
@@ -165,6 +178,8 @@ export async function serve(argv: Record<string, unknown> & CommonArgs): Promise
   await withShutdownTimeout(
     (async () => {
       await relay.stop();
+      // Kept up while stopping, so /readyz says 503 to a load balancer meanwhile.
+      if (http) await stopOpsHttp(http);
       admin?.close();
       await db.close();
     })(),

@@ -49,6 +49,11 @@ export function relayCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> {
               default: "30d",
               describe: "Delete undelivered messages after this long",
             })
+            .option("http", {
+              type: "string",
+              describe:
+                "Serve /healthz, /readyz and /metrics (Prometheus) on HOST:PORT, e.g. 127.0.0.1:7448 (default: off)",
+            })
             .option("shutdown-timeout", {
               type: "string",
               default: "8s",

@@ -36,7 +36,10 @@ function loginSignatureValid(identity: IdentityPublic, handshakeHash: Uint8Array
 function backoffWait(conn: ClientConnection, keys: string[]): void {
   const now = conn.ctx.now();
   const wait = Math.max(...keys.map((k) => conn.ctx.backoff.waitMs(k, now)));
-  if (wait > 0) throw new RelayError("RATE_LIMITED", `too many failed attempts; retry in ${Math.ceil(wait / 1000)} s`);
+  if (wait > 0) {
+    conn.ctx.counters.loginFailed("rate_limited");
+    throw new RelayError("RATE_LIMITED", `too many failed attempts; retry in ${Math.ceil(wait / 1000)} s`);
+  }
 }
 
 function loggedIn(conn: ClientConnection, account: SessionAccount): void {
@@ -58,6 +61,7 @@ export async function handleJoin(conn: ClientConnection, msg: ClientMessageOf<"j
   }
   if (!loginSignatureValid(identity, conn.handshakeHash, msg.signature)) {
     ctx.backoff.fail(addrKey, ctx.now());
+    ctx.counters.loginFailed("auth_failed");
     throw new RelayError("AUTH_FAILED", "the join signature does not verify for this connection");
   }
   const spk = msg.signed_prekey;
@@ -78,12 +82,15 @@ export async function handleJoin(conn: ClientConnection, msg: ClientMessageOf<"j
   if (!result.ok) {
     if (result.reason === "invite_invalid") {
       ctx.backoff.fail(addrKey, ctx.now());
+      ctx.counters.loginFailed("invite_invalid");
       throw new RelayError("INVITE_INVALID", "the invite is unknown, used up or expired");
     }
+    ctx.counters.loginFailed("username_taken");
     throw new RelayError("USERNAME_TAKEN", `the username ${msg.username} is taken`);
   }
   const a = result.account;
   loggedIn(conn, { id: a.id, username: a.username, isAdmin: a.isAdmin });
+  ctx.counters.accountsCreated++;
   ctx.log.info({ account: a.username, admin: a.isAdmin }, "account created");
   conn.send({ t: "joined", id: msg.id, username: a.username, is_admin: a.isAdmin });
 }
@@ -110,12 +117,17 @@ export async function handleLogin(conn: ClientConnection, msg: ClientMessageOf<"
   const signatureOk = loginSignatureValid(identity, conn.handshakeHash, msg.signature);
   if (!account || !credentialOk || !signatureOk) {
     ctx.backoff.fail(addrKey, ctx.now());
+    ctx.counters.loginFailed("auth_failed");
     throw new RelayError("AUTH_FAILED", "login failed");
   }
   // A valid login does not clear the address's count, or a member could interleave attempts
   // at other accounts with its own logins.
-  if (account.disabled) throw new RelayError("ACCOUNT_DISABLED", "this account was disabled by the relay's operator");
+  if (account.disabled) {
+    ctx.counters.loginFailed("account_disabled");
+    throw new RelayError("ACCOUNT_DISABLED", "this account was disabled by the relay's operator");
+  }
   loggedIn(conn, { id: account.id, username: account.username, isAdmin: account.isAdmin });
+  ctx.counters.logins++;
   const stock = await ctx.store.oneTimePrekeyCount(account.id);
   conn.send({ t: "logged_in", id: msg.id, username: account.username, is_admin: account.isAdmin, stock });
   if (stock < ctx.config.limits.prekeyLowWatermark) conn.send({ t: "prekeys_low", stock });
