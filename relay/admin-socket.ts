@@ -5,10 +5,14 @@
  * one JSON answer line.
  */
 import { chmodSync, existsSync, unlinkSync } from "node:fs";
-import { type Server, createConnection, createServer } from "node:net";
+import { once } from "node:events";
+import { type Server, type Socket, createConnection, createServer } from "node:net";
+import { createInterface } from "node:readline";
 import { join } from "node:path";
 import { SmsgError } from "../crypto/errors.js";
 import { type InviteEndpoint, createInvite, listAccounts, setAccountDisabled } from "./admin-ops.js";
+import { dumpDatabase } from "./backup/dump.js";
+import { readRelayKeyFile } from "./backup/relay-key-file.js";
 import type { Relay } from "./server.js";
 
 export const ADMIN_SOCKET = "admin.sock";
@@ -16,7 +20,9 @@ export const ADMIN_SOCKET = "admin.sock";
 export type AdminRequest =
   | { readonly cmd: "invite"; readonly uses: number; readonly expiresInMs: number | null; readonly admin: boolean }
   | { readonly cmd: "accounts" }
-  | { readonly cmd: "disable"; readonly username: string; readonly disabled: boolean };
+  | { readonly cmd: "disable"; readonly username: string; readonly disabled: boolean }
+  /** Answered not with one line but with the backup's lines (relay/backup/dump.ts). */
+  | { readonly cmd: "backup" };
 
 export type AdminResponse = { ok: true; result: unknown } | { ok: false; error: string };
 
@@ -36,7 +42,9 @@ export async function startAdminSocket(relay: Relay, dataDir: string, endpoint: 
       if (buf.length > MAX_REQUEST_BYTES) return sock.destroy();
       const nl = buf.indexOf("\n");
       if (nl < 0) return;
-      void answer(relay, endpoint, buf.slice(0, nl)).then((res) => sock.end(`${JSON.stringify(res)}\n`));
+      const line = buf.slice(0, nl);
+      if (isBackupRequest(line)) return void streamBackup(relay, dataDir, endpoint, sock);
+      void answer(relay, endpoint, line).then((res) => sock.end(`${JSON.stringify(res)}\n`));
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -70,6 +78,78 @@ async function answer(relay: Relay, endpoint: InviteEndpoint, line: string): Pro
   } catch (e) {
     return { ok: false, error: e instanceof SmsgError ? e.message : "the relay could not do that; see its log" };
   }
+}
+
+function isBackupRequest(line: string): boolean {
+  try {
+    return (JSON.parse(line) as { cmd?: unknown }).cmd === "backup";
+  } catch {
+    return false;
+  }
+}
+
+/** Writes a consistent dump of the running relay's database to `sock`, line by line; cuts it on failure. */
+async function streamBackup(relay: Relay, dataDir: string, endpoint: InviteEndpoint, sock: Socket): Promise<void> {
+  try {
+    const relayKey = readRelayKeyFile(dataDir);
+    await dumpDatabase(
+      {
+        db: relay.db,
+        relayKey,
+        endpoint: { publicHost: endpoint.host, port: endpoint.port },
+        now: new Date(relay.ctx.now()),
+      },
+      async (line) => {
+        if (sock.destroyed) throw new Error("the operator's command went away");
+        if (!sock.write(`${line}\n`)) await once(sock, "drain");
+      },
+    );
+    sock.end();
+  } catch (e) {
+    relay.ctx.log.error({ err: e instanceof Error ? e.message : String(e) }, "backup failed");
+    // The reader sees a backup without its last line and discards it.
+    sock.destroy();
+  }
+}
+
+/**
+ * Streams a request whose answer is many lines (a backup) from the relay running with
+ * `dataDir` to `onLine`. Resolves false when no relay runs there.
+ */
+export function adminStream(
+  dataDir: string,
+  req: AdminRequest,
+  onLine: (line: string) => Promise<void>,
+): Promise<boolean> {
+  const path = join(dataDir, ADMIN_SOCKET);
+  return new Promise((resolve, reject) => {
+    if (!existsSync(path)) return resolve(false);
+    const s = createConnection(path);
+    let connected = false;
+    s.once("connect", () => {
+      connected = true;
+      s.write(`${JSON.stringify(req)}\n`);
+      const lines = createInterface({ input: s, crlfDelay: Infinity });
+      void (async () => {
+        try {
+          for await (const line of lines) {
+            // A relay that does not know the request answers with one error line.
+            if (line.startsWith('{"ok":false'))
+              throw new SmsgError("ADMIN", (JSON.parse(line) as { error: string }).error);
+            await onLine(line);
+          }
+          resolve(true);
+        } catch (e) {
+          s.destroy();
+          reject(e instanceof Error ? e : new Error(String(e)));
+        }
+      })();
+    });
+    s.once("error", (e: NodeJS.ErrnoException) => {
+      if (!connected && (e.code === "ECONNREFUSED" || e.code === "ENOENT")) resolve(false);
+      // After connecting, the line reader ends and the caller's check finds the stream incomplete.
+    });
+  });
 }
 
 /** True when a relay answers on the admin socket at `path`. */

@@ -5,11 +5,15 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import type { Server } from "node:http";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { UsageError } from "../../crypto/errors.js";
 import { systemRng } from "../../src/system-rng.js";
 import { createInvite, listAccounts, setAccountDisabled } from "../admin-ops.js";
-import { type AdminRequest, adminRequest, startAdminSocket } from "../admin-socket.js";
+import { type AdminRequest, adminRequest, adminStream, startAdminSocket } from "../admin-socket.js";
+import { type WrittenBackup, writeBackupFile } from "../backup/backup-file.js";
+import { dumpDatabase } from "../backup/dump.js";
+import { readRelayKeyFile } from "../backup/relay-key-file.js";
+import { restoreBackup } from "../backup/restore.js";
 import {
   DEFAULT_LIMITS,
   DEFAULT_PORT,
@@ -186,6 +190,36 @@ export async function serve(argv: Record<string, unknown> & CommonArgs): Promise
     shutdownTimeoutMs,
     log,
   );
+}
+
+/** `smsg relay backup FILE`: through the running relay when there is one, else from the database directly. */
+export async function backup(a: CommonArgs & { file: string; force: boolean }): Promise<WrittenBackup> {
+  const dataDir = dataDirOf(a);
+  const file = resolve(a.file);
+  return writeBackupFile(file, a.force, async (write) => {
+    if (await adminStream(dataDir, { cmd: "backup" }, write)) return;
+    const relayKey = readRelayKeyFile(dataDir);
+    const db = await openDatabase(
+      { dataDir, databaseUrl: databaseUrlOf(a), allowUnsafeDurability: true },
+      createLogger("silent"),
+    );
+    try {
+      await dumpDatabase({ db, relayKey, endpoint: readEndpoint(dataDir), now: new Date() }, write);
+    } finally {
+      await db.close();
+    }
+  });
+}
+
+/** `smsg relay restore FILE`: into an empty data folder (and an empty database with --database-url). */
+export async function restore(a: CommonArgs & { file: string }): Promise<{ rows: Record<string, number> }> {
+  return restoreBackup({
+    file: resolve(a.file),
+    dataDir: dataDirOf(a),
+    databaseUrl: databaseUrlOf(a),
+    endpointFile: ENDPOINT_FILE,
+    log: createLogger("silent"),
+  });
 }
 
 /** `smsg relay migrate`. */

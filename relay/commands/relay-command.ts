@@ -141,6 +141,38 @@ export function relayCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> {
           print(argv.json, { type: "account_disabled", ...r }, `${r.username} ${r.disabled ? "disabled" : "enabled"}`);
         },
       )
-      .demandCommand(1, "Say serve, migrate, invite, accounts or disable."),
+      .command(
+        "backup <file>",
+        "Write a consistent copy of the relay's database and key to FILE (mode 0600), while it runs or not",
+        (a) =>
+          common(a)
+            .positional("file", { type: "string", demandOption: true })
+            .option("force", { type: "boolean", default: false, describe: "Replace FILE if it exists" }),
+        async (argv) => {
+          const r = await (await actions()).backup({ ...argv, file: argv.file });
+          const total = Object.values(r.rows).reduce((x, y) => x + y, 0);
+          print(
+            argv.json,
+            { type: "backup", file: r.file, bytes: r.bytes, rows: r.rows },
+            `backup written to ${r.file} (${r.bytes} bytes, ${total} rows; it holds the relay's private key: keep it safe)`,
+          );
+        },
+      )
+      .command(
+        "restore <file>",
+        "Restore a backup into a new, empty data folder (--data) and, with --database-url, an empty database",
+        (a) => common(a).positional("file", { type: "string", demandOption: true }),
+        async (argv) => {
+          const r = await (await actions()).restore({ ...argv, file: argv.file });
+          const messages = r.rows["messages"] ?? 0;
+          const accounts = r.rows["accounts"] ?? 0;
+          print(
+            argv.json,
+            { type: "restored", rows: r.rows },
+            `restored ${accounts} accounts and ${messages} queued messages; start the relay with the same --data`,
+          );
+        },
+      )
+      .demandCommand(1, "Say serve, migrate, invite, accounts, disable, backup or restore."),
   );
 }
