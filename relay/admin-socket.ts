@@ -1,7 +1,7 @@
 /**
  * The operator's channel into a running relay: a Unix socket `<data>/admin.sock`, mode 0600,
- * so only the relay's own user can use it (DESIGN.md: operator commands work on embedded
- * storage too, where only the relay process may open the database). One JSON request line,
+ * so only the relay's own user can use it (operator commands work on embedded storage
+ * too, where only the relay process may open the database). One JSON request line,
  * one JSON answer line.
  */
 import { chmodSync, existsSync, unlinkSync } from "node:fs";
@@ -10,7 +10,13 @@ import { type Server, type Socket, createConnection, createServer } from "node:n
 import { createInterface } from "node:readline";
 import { join } from "node:path";
 import { SmsgError } from "../crypto/errors.js";
-import { type InviteEndpoint, createInvite, listAccounts, setAccountDisabled } from "./admin-ops.js";
+import {
+  type AdminEnv,
+  type InviteEndpoint,
+  type LiveRelay,
+  type OperatorRequest,
+  runAdminRequest,
+} from "./admin-ops.js";
 import { dumpDatabase } from "./backup/dump.js";
 import { readRelayKeyFile } from "./backup/relay-key-file.js";
 import type { Relay } from "./server.js";
@@ -18,13 +24,11 @@ import type { Relay } from "./server.js";
 export const ADMIN_SOCKET = "admin.sock";
 
 export type AdminRequest =
-  | { readonly cmd: "invite"; readonly uses: number; readonly expiresInMs: number | null; readonly admin: boolean }
-  | { readonly cmd: "accounts" }
-  | { readonly cmd: "disable"; readonly username: string; readonly disabled: boolean }
+  | OperatorRequest
   /** Answered not with one line but with the backup's lines (relay/backup/dump.ts). */
-  | { readonly cmd: "backup" };
+  | { readonly cmd: "backup"; readonly operator: string };
 
-export type AdminResponse = { ok: true; result: unknown } | { ok: false; error: string };
+export type AdminResponse = { ok: true; result: unknown } | { ok: false; error: string; code?: string };
 
 const MAX_REQUEST_BYTES = 4096;
 
@@ -44,7 +48,7 @@ export async function startAdminSocket(relay: Relay, dataDir: string, endpoint: 
       if (nl < 0) return;
       const line = buf.slice(0, nl);
       if (isBackupRequest(line)) return void streamBackup(relay, dataDir, endpoint, sock);
-      void answer(relay, endpoint, line).then((res) => sock.end(`${JSON.stringify(res)}\n`));
+      void answer(relay, dataDir, endpoint, line).then((res) => sock.end(`${JSON.stringify(res)}\n`));
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -55,28 +59,51 @@ export async function startAdminSocket(relay: Relay, dataDir: string, endpoint: 
   return server;
 }
 
-async function answer(relay: Relay, endpoint: InviteEndpoint, line: string): Promise<AdminResponse> {
-  try {
-    const req = JSON.parse(line) as AdminRequest;
-    const { store, ctx } = relay;
-    switch (req.cmd) {
-      case "invite":
-        return { ok: true, result: await createInvite(store, ctx.rng, endpoint, req, ctx.now()) };
-      case "accounts":
-        return { ok: true, result: await listAccounts(store) };
-      case "disable": {
-        const r = await setAccountDisabled(store, req.username, req.disabled);
-        // A disabled account loses its open connections at once.
-        if (req.disabled)
-          for (const c of [...(ctx.presence.connectionsOf(r.id) ?? [])])
-            c.fail("ACCOUNT_DISABLED", "this account was disabled by the relay's operator");
-        return { ok: true, result: { username: r.username, disabled: req.disabled } };
+/** What the running relay adds to an operator's change: connections cut, members told. */
+function liveRelay(relay: Relay): LiveRelay {
+  const { ctx } = relay;
+  return {
+    isOnline: (id) => (ctx.presence.connectionsOf(id)?.size ?? 0) > 0,
+    disconnect(id, code, message) {
+      for (const c of [...(ctx.presence.connectionsOf(id) ?? [])]) c.fail(code, message);
+    },
+    async accountDeleted(username, deleted) {
+      for (const g of deleted.groups) {
+        ctx.presence.invalidateChat(g.chatId);
+        await ctx.fanout.chatEvent({
+          chat: g.chatId,
+          event: "left",
+          user: username,
+          by: username,
+          audience: g.members,
+        });
       }
-      default:
-        return { ok: false, error: "unknown admin command" };
-    }
+      for (const chat of deleted.directChats) ctx.presence.invalidateChat(chat);
+    },
+  };
+}
+
+async function answer(relay: Relay, dataDir: string, endpoint: InviteEndpoint, line: string): Promise<AdminResponse> {
+  try {
+    const req = JSON.parse(line) as OperatorRequest;
+    const known = ["invite", "accounts", "disable", "promote", "delete"];
+    if (!known.includes(req.cmd)) return { ok: false, error: "unknown admin command" };
+    const env: AdminEnv = {
+      store: relay.store,
+      db: relay.db,
+      rng: relay.ctx.rng,
+      now: relay.ctx.now(),
+      dataDir,
+      via: "admin.sock",
+      endpoint: () => endpoint,
+      live: liveRelay(relay),
+      log: relay.ctx.log,
+    };
+    return { ok: true, result: await runAdminRequest(req, env) };
   } catch (e) {
-    return { ok: false, error: e instanceof SmsgError ? e.message : "the relay could not do that; see its log" };
+    if (e instanceof SmsgError) return { ok: false, error: e.message, code: e.code };
+    relay.ctx.log.error({ err: e instanceof Error ? e.message : String(e) }, "admin request failed");
+    return { ok: false, error: "the relay could not do that; see its log" };
   }
 }
 

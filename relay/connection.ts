@@ -17,6 +17,7 @@ import {
 import type { RelayContext } from "./context.js";
 import { dispatch } from "./handlers/dispatch.js";
 import { TokenBucket } from "./limits/token-bucket.js";
+import { touchLastSeen } from "./store/account-admin.js";
 import type { Pushable } from "./presence.js";
 
 /** What the connection needs of its transport (a NoiseConnection, or a fake in tests). */
@@ -166,7 +167,11 @@ export class ClientConnection implements Pushable {
   }
 
   private onClose(): void {
+    const wasOpen = this.phase !== "closed";
     this.phase = "closed";
+    // When the account was last seen, for `relay accounts`; a failure only loses that time.
+    if (this.account && wasOpen)
+      touchLastSeen(this.ctx.store.db, this.account.id, new Date(this.ctx.now())).catch(() => undefined);
     if (this.account) this.ctx.presence.remove(this.account.id, this);
     this.ctx.connections.delete(this);
   }

@@ -5,11 +5,12 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import type { Server } from "node:http";
+import { userInfo } from "node:os";
 import { join, resolve } from "node:path";
-import { UsageError } from "../../crypto/errors.js";
+import { SmsgError, UsageError } from "../../crypto/errors.js";
 import { systemRng } from "../../src/system-rng.js";
-import { createInvite, listAccounts, setAccountDisabled } from "../admin-ops.js";
-import { type AdminRequest, adminRequest, adminStream, startAdminSocket } from "../admin-socket.js";
+import { type OperatorRequest, createInvite, runAdminRequest } from "../admin-ops.js";
+import { adminRequest, adminStream, startAdminSocket } from "../admin-socket.js";
 import { type WrittenBackup, writeBackupFile } from "../backup/backup-file.js";
 import { dumpDatabase } from "../backup/dump.js";
 import { readRelayKeyFile } from "../backup/relay-key-file.js";
@@ -23,6 +24,7 @@ import {
   parseDuration,
 } from "../config.js";
 import { parseHttpAddress, startOpsHttp, stopOpsHttp } from "../http/ops-http.js";
+import { audit } from "../audit.js";
 import { createLogger } from "../logger.js";
 import { openDatabase } from "../open-database.js";
 import { loadOrCreateRelayKey, relayKeyFingerprint } from "../relay-key.js";
@@ -50,37 +52,43 @@ function databaseUrlOf(a: CommonArgs): string | undefined {
   return a["database-url"] ?? process.env["DATABASE_URL"] ?? undefined;
 }
 
+/** A request as a command makes it; operate() adds who runs it. */
+type RequestOf<T> = T extends unknown ? Omit<T, "operator"> : never;
+
+/** Who runs this command, for the audit log. */
+export function operatorName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return `uid ${process.getuid?.() ?? "unknown"}`;
+  }
+}
+
 /** Runs an operator request on the running relay, or directly on the database when none runs. */
-export async function operate(a: CommonArgs, req: AdminRequest): Promise<unknown> {
+export async function operate(a: CommonArgs, request: RequestOf<OperatorRequest>): Promise<unknown> {
+  const req = { ...request, operator: operatorName() } as OperatorRequest;
   const dataDir = dataDirOf(a);
   const viaSocket = await adminRequest(dataDir, req);
   if (viaSocket) {
-    if (!viaSocket.ok) throw new UsageError(viaSocket.error);
+    if (!viaSocket.ok) throw new SmsgError(viaSocket.code ?? "ADMIN", viaSocket.error);
     return viaSocket.result;
   }
   const log = createLogger("silent");
   const db = await openDatabase({ dataDir, databaseUrl: databaseUrlOf(a), allowUnsafeDurability: true }, log);
   try {
-    const store = new RelayStore(db);
-    switch (req.cmd) {
-      case "invite": {
+    return await runAdminRequest(req, {
+      store: new RelayStore(db),
+      db,
+      rng: systemRng,
+      now: Date.now(),
+      dataDir,
+      via: "database",
+      endpoint: () => {
         const { keyPair } = loadOrCreateRelayKey(dataDir, systemRng);
         const ep = readEndpoint(dataDir);
-        return await createInvite(
-          store,
-          systemRng,
-          { host: ep.publicHost, port: ep.port, relayKey: keyPair.publicKey },
-          req,
-          Date.now(),
-        );
-      }
-      case "accounts":
-        return await listAccounts(store);
-      case "disable": {
-        const r = await setAccountDisabled(store, req.username, req.disabled);
-        return { username: r.username, disabled: req.disabled };
-      }
-    }
+        return { host: ep.publicHost, port: ep.port, relayKey: keyPair.publicKey };
+      },
+    });
   } finally {
     await db.close();
   }
@@ -196,8 +204,10 @@ export async function serve(argv: Record<string, unknown> & CommonArgs): Promise
 export async function backup(a: CommonArgs & { file: string; force: boolean }): Promise<WrittenBackup> {
   const dataDir = dataDirOf(a);
   const file = resolve(a.file);
-  return writeBackupFile(file, a.force, async (write) => {
-    if (await adminStream(dataDir, { cmd: "backup" }, write)) return;
+  let via: "admin.sock" | "database" = "admin.sock";
+  const written = await writeBackupFile(file, a.force, async (write) => {
+    if (await adminStream(dataDir, { cmd: "backup", operator: operatorName() }, write)) return;
+    via = "database";
     const relayKey = readRelayKeyFile(dataDir);
     const db = await openDatabase(
       { dataDir, databaseUrl: databaseUrlOf(a), allowUnsafeDurability: true },
@@ -209,17 +219,23 @@ export async function backup(a: CommonArgs & { file: string; force: boolean }): 
       await db.close();
     }
   });
+  audit(dataDir, { action: "backup_written", operator: operatorName(), via, file, rows: written.rows });
+  return written;
 }
 
 /** `smsg relay restore FILE`: into an empty data folder (and an empty database with --database-url). */
 export async function restore(a: CommonArgs & { file: string }): Promise<{ rows: Record<string, number> }> {
-  return restoreBackup({
-    file: resolve(a.file),
-    dataDir: dataDirOf(a),
+  const file = resolve(a.file);
+  const dataDir = dataDirOf(a);
+  const r = await restoreBackup({
+    file,
+    dataDir,
     databaseUrl: databaseUrlOf(a),
     endpointFile: ENDPOINT_FILE,
     log: createLogger("silent"),
   });
+  audit(dataDir, { action: "backup_restored", operator: operatorName(), via: "database", file, rows: r.rows });
+  return r;
 }
 
 /** `smsg relay migrate`. */

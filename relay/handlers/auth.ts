@@ -20,6 +20,7 @@ import { ctEqual, ed25519Verify, sha256 } from "../../crypto/primitives.js";
 import { seededRng } from "../../crypto/rng.js";
 import type { ClientMessageOf } from "../../src/wire/index.js";
 import { type ClientConnection, RelayError, type SessionAccount } from "../connection.js";
+import { touchLastSeen } from "../store/account-admin.js";
 
 /** Stand-ins for a missing account, so a failed login costs the same either way. */
 const DUMMY_IDENTITY: IdentityPublic = generateIdentity(
@@ -46,6 +47,16 @@ function loggedIn(conn: ClientConnection, account: SessionAccount): void {
   conn.account = account;
   conn.phase = "ready";
   conn.ctx.presence.add(account.id, conn, account.username);
+  noteLastSeen(conn);
+}
+
+/** Records the account's activity for `relay accounts`; never holds up or fails the request. */
+export function noteLastSeen(conn: ClientConnection): void {
+  const { ctx, account } = conn;
+  if (!account) return;
+  touchLastSeen(ctx.store.db, account.id, new Date(ctx.now())).catch((e: unknown) =>
+    ctx.log.warn({ err: e instanceof Error ? e.message : String(e) }, "could not record when an account was last seen"),
+  );
 }
 
 export async function handleJoin(conn: ClientConnection, msg: ClientMessageOf<"join">): Promise<void> {
