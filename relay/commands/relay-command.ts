@@ -6,6 +6,7 @@
 import type { Argv } from "yargs";
 import { createInterface } from "node:readline/promises";
 import { UsageError } from "../../crypto/errors.js";
+import { runCommand } from "../../client/commands/exit.js";
 import type { AccountSummary, InviteRequest } from "../admin-ops.js";
 import { DEFAULT_LIMITS, DEFAULT_PORT, parseDuration } from "../config.js";
 import { LIMIT_FLAGS } from "./limit-flags.js";
@@ -148,17 +149,18 @@ export function relayCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> {
         "accounts",
         "List the accounts: role, state, last seen, and the prekeys others need to reach them",
         (a) => common(a),
-        async (argv) => {
-          const list = (await (await actions()).operate(argv, { cmd: "accounts" })) as AccountSummary[];
-          if (argv.json) for (const a of list) console.log(JSON.stringify({ v: 1, type: "account", ...a }));
-          else if (list.length === 0) console.log("no accounts");
-          else {
-            console.log(
-              `${"USER".padEnd(24)} ${"ROLE".padEnd(6)} ${"STATE".padEnd(8)} ${"LAST SEEN".padEnd(24)} PREKEYS`,
-            );
-            for (const a of list) console.log(accountLine(a));
-          }
-        },
+        async (argv) =>
+          runCommand(async () => {
+            const list = (await (await actions()).operate(argv, { cmd: "accounts" })) as AccountSummary[];
+            if (argv.json) for (const a of list) console.log(JSON.stringify({ v: 1, type: "account", ...a }));
+            else if (list.length === 0) console.log("no accounts");
+            else {
+              console.log(
+                `${"USER".padEnd(24)} ${"ROLE".padEnd(6)} ${"STATE".padEnd(8)} ${"LAST SEEN".padEnd(24)} PREKEYS`,
+              );
+              for (const a of list) console.log(accountLine(a));
+            }
+          }),
       )
       .command(
         "disable <user>",
@@ -167,28 +169,29 @@ export function relayCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> {
           common(a)
             .positional("user", { type: "string", demandOption: true })
             .option("enable", { type: "boolean", default: false }),
-        async (argv) => setDisabled(argv, argv.user, !argv.enable),
+        async (argv) => runCommand(async () => setDisabled(argv, argv.user, !argv.enable)),
       )
       .command(
         "enable <user>",
         "Enable a disabled account again",
         (a) => common(a).positional("user", { type: "string", demandOption: true }),
-        async (argv) => setDisabled(argv, argv.user, false),
+        async (argv) => runCommand(async () => setDisabled(argv, argv.user, false)),
       )
       .command(
         "promote <user>",
         "Make an account a relay admin (shown at its login and in relay accounts)",
         (a) => common(a).positional("user", { type: "string", demandOption: true }),
-        async (argv) => {
-          const r = (await (await actions()).operate(argv, { cmd: "promote", username: argv.user })) as {
-            username: string;
-          };
-          print(
-            argv.json,
-            { type: "account_promoted", username: r.username, is_admin: true },
-            `${r.username} is now a relay admin`,
-          );
-        },
+        async (argv) =>
+          runCommand(async () => {
+            const r = (await (await actions()).operate(argv, { cmd: "promote", username: argv.user })) as {
+              username: string;
+            };
+            print(
+              argv.json,
+              { type: "account_promoted", username: r.username, is_admin: true },
+              `${r.username} is now a relay admin`,
+            );
+          }),
       )
       .command(
         "delete <user>",
@@ -197,22 +200,23 @@ export function relayCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> {
           common(a)
             .positional("user", { type: "string", demandOption: true })
             .option("yes", { type: "boolean", default: false, describe: "Do not ask for confirmation" }),
-        async (argv) => {
-          await confirmDelete(argv.user, argv.yes);
-          const r = (await (await actions()).operate(argv, { cmd: "delete", username: argv.user })) as {
-            username: string;
-            messages_removed: number;
-            prekeys_removed: number;
-            groups_left: number;
-            direct_chats_closed: number;
-          };
-          print(
-            argv.json,
-            { type: "account_deleted", ...r },
-            `${r.username} deleted: ${r.prekeys_removed} prekeys and ${r.messages_removed} queued messages removed, ` +
-              `${r.groups_left} groups left, ${r.direct_chats_closed} direct chats closed (the name stays taken)`,
-          );
-        },
+        async (argv) =>
+          runCommand(async () => {
+            await confirmDelete(argv.user, argv.yes);
+            const r = (await (await actions()).operate(argv, { cmd: "delete", username: argv.user })) as {
+              username: string;
+              messages_removed: number;
+              prekeys_removed: number;
+              groups_left: number;
+              direct_chats_closed: number;
+            };
+            print(
+              argv.json,
+              { type: "account_deleted", ...r },
+              `${r.username} deleted: ${r.prekeys_removed} prekeys and ${r.messages_removed} queued messages removed, ` +
+                `${r.groups_left} groups left, ${r.direct_chats_closed} direct chats closed (the name stays taken)`,
+            );
+          }),
       )
       .command(
         "backup <file>",
@@ -221,30 +225,32 @@ export function relayCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> {
           common(a)
             .positional("file", { type: "string", demandOption: true })
             .option("force", { type: "boolean", default: false, describe: "Replace FILE if it exists" }),
-        async (argv) => {
-          const r = await (await actions()).backup({ ...argv, file: argv.file });
-          const total = Object.values(r.rows).reduce((x, y) => x + y, 0);
-          print(
-            argv.json,
-            { type: "backup", file: r.file, bytes: r.bytes, rows: r.rows },
-            `backup written to ${r.file} (${r.bytes} bytes, ${total} rows; it holds the relay's private key: keep it safe)`,
-          );
-        },
+        async (argv) =>
+          runCommand(async () => {
+            const r = await (await actions()).backup({ ...argv, file: argv.file });
+            const total = Object.values(r.rows).reduce((x, y) => x + y, 0);
+            print(
+              argv.json,
+              { type: "backup", file: r.file, bytes: r.bytes, rows: r.rows },
+              `backup written to ${r.file} (${r.bytes} bytes, ${total} rows; it holds the relay's private key: keep it safe)`,
+            );
+          }),
       )
       .command(
         "restore <file>",
         "Restore a backup into a new, empty data folder (--data) and, with --database-url, an empty database",
         (a) => common(a).positional("file", { type: "string", demandOption: true }),
-        async (argv) => {
-          const r = await (await actions()).restore({ ...argv, file: argv.file });
-          const messages = r.rows["messages"] ?? 0;
-          const accounts = r.rows["accounts"] ?? 0;
-          print(
-            argv.json,
-            { type: "restored", rows: r.rows },
-            `restored ${accounts} accounts and ${messages} queued messages; start the relay with the same --data`,
-          );
-        },
+        async (argv) =>
+          runCommand(async () => {
+            const r = await (await actions()).restore({ ...argv, file: argv.file });
+            const messages = r.rows["messages"] ?? 0;
+            const accounts = r.rows["accounts"] ?? 0;
+            print(
+              argv.json,
+              { type: "restored", rows: r.rows },
+              `restored ${accounts} accounts and ${messages} queued messages; start the relay with the same --data`,
+            );
+          }),
       )
       .demandCommand(1, "Say serve, migrate, invite, accounts, disable, enable, promote, delete, backup or restore."),
   );

@@ -100,7 +100,10 @@ describe("relay account administration", () => {
 
       await smsg("relay", "promote", "bob", "--data", data);
       expect((await accounts(data)).get("bob")?.is_admin).toBe(true);
-      expect((await fails("relay", "promote", "nobody1", "--data", data)).stderr).toContain("no user named nobody1");
+      expect(await fails("relay", "promote", "nobody1", "--data", data)).toMatchObject({
+        code: 13,
+        stderr: "smsg: no user named nobody1\n",
+      });
 
       // Carol is in a group with bob and root, and has messages from bob waiting in their direct chat.
       const team = (await root.c.request<"create_group">({ t: "create_group", members: ["bob", "carol"] })).chat.id;
@@ -112,7 +115,7 @@ describe("relay account administration", () => {
 
       // No terminal and no --yes: refused, nothing changed.
       const refused = await fails("relay", "delete", "carol", "--data", data);
-      expect(refused.code).not.toBe(0);
+      expect(refused.code).toBe(2);
       expect(refused.stderr).toContain("relay delete carol needs a confirmation: run it on a terminal, or pass --yes");
       expect((await accounts(data)).get("carol")?.deleted).toBe(false);
 

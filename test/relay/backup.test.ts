@@ -204,19 +204,19 @@ describe("relay restore refuses what it cannot use, and leaves nothing behind", 
     writeFileSync(foreign, gzipSync('{"hello":"world"}\n'));
     const notGzip = join(dir, "plain.txt");
     writeFileSync(notGzip, "not a backup\n");
-    const cases: [string, RegExp][] = [
-      [truncated, /the backup is incomplete/],
-      [foreign, /it does not start like a relay backup/],
-      [notGzip, /not a usable relay backup: it cannot be read/],
-      [join(dir, "missing.smsgbak"), /missing\.smsgbak does not exist/],
+    const cases: [string, RegExp, number][] = [
+      [truncated, /the backup is incomplete/, 1],
+      [foreign, /it does not start like a relay backup/, 1],
+      [notGzip, /not a usable relay backup: it cannot be read/, 1],
+      [join(dir, "missing.smsgbak"), /missing\.smsgbak does not exist/, 2],
     ];
-    for (const [f, why] of cases) {
+    for (const [f, why, code] of cases) {
       const target = join(dir, `target-${readdirSync(dir).length}`);
       const r = await smsg("relay", "restore", f, "--data", target).then(
         () => ({ code: 0, stderr: "" }),
         (e: { code: number; stderr: string }) => e,
       );
-      expect(r.code).not.toBe(0);
+      expect(r.code).toBe(code);
       expect(r.stderr).toMatch(why);
       expect(r.stderr.trim().split("\n")).toHaveLength(1);
       expect(existsSync(target)).toBe(false);
