@@ -5,9 +5,9 @@
  * `npm start`, `npm exec` (`npx smsg …`), pnpm and yarn run the command through `sh -c`. A
  * supervisor stopping such a service signals the process it started, npm; npm passes SIGTERM
  * to its shell, the shell dies without passing it on, npm exits, and the relay was left
- * running with parent 1. npm never exits before its child otherwise, so a relay started by a
- * package manager (it sets npm_lifecycle_event) treats its parent going away as a stop
- * request. Started any other way (systemd, a container, `nohup … &`) a changed parent means
+ * running with parent 1. npm never exits before its child otherwise, so a relay that a
+ * package manager ran (it sets npm_lifecycle_event and npm_lifecycle_script) treats its parent
+ * going away as a stop request. Started any other way (systemd, a container, `nohup … &`) a changed parent means
  * nothing, and is ignored: a service manager signals the relay itself.
  */
 import type { Logger } from "./logger.js";
@@ -23,9 +23,15 @@ export interface StopWatchOptions {
   readonly ppid?: () => number;
 }
 
-/** True when npm, pnpm or yarn ran this process as (part of) a script or `exec`. */
+/**
+ * True when npm, pnpm or yarn ran this relay as the command itself: `npx`/`npm exec` (event
+ * "npx"), or a script whose command is `… relay serve …` (`npm start`). Not when the variables
+ * were only inherited, e.g. by a relay a test suite under `npm test` starts.
+ */
 export function startedByPackageManager(env: NodeJS.ProcessEnv): boolean {
-  return Boolean(env["npm_lifecycle_event"]);
+  const event = env["npm_lifecycle_event"];
+  if (!event) return false;
+  return event === "npx" || /\brelay\s+serve\b/.test(env["npm_lifecycle_script"] ?? "");
 }
 
 /**

@@ -1,7 +1,7 @@
 /** When the relay decides to stop: its parent going away counts only under a package manager. */
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { createLogger } from "../../relay/logger.js";
-import { whenStopRequested } from "../../relay/stop-signals.js";
+import { startedByPackageManager, whenStopRequested } from "../../relay/stop-signals.js";
 
 const log = createLogger("silent");
 
@@ -15,7 +15,11 @@ describe("whenStopRequested", () => {
   test("under npm (npm_lifecycle_event set), a changed parent is a stop request", async () => {
     vi.useFakeTimers();
     let parent = 4242;
-    const stop = whenStopRequested({ log, env: { npm_lifecycle_event: "start" }, ppid: () => parent });
+    const stop = whenStopRequested({
+      log,
+      env: { npm_lifecycle_event: "start", npm_lifecycle_script: "exec node dist/src/cli.js relay serve" },
+      ppid: () => parent,
+    });
     let reason: string | undefined;
     void stop.then((r) => (reason = r));
     await vi.advanceTimersByTimeAsync(2000);
@@ -23,6 +27,17 @@ describe("whenStopRequested", () => {
     parent = 1;
     await vi.advanceTimersByTimeAsync(600);
     expect(reason).toBe("parent exited");
+  });
+
+  test("startedByPackageManager: npx, or a script that is the relay; not variables merely inherited", () => {
+    expect(startedByPackageManager({ npm_lifecycle_event: "npx", npm_lifecycle_script: "'smsg'" })).toBe(true);
+    expect(startedByPackageManager({ npm_lifecycle_event: "relay", npm_lifecycle_script: "smsg relay serve" })).toBe(
+      true,
+    );
+    expect(startedByPackageManager({ npm_lifecycle_event: "test", npm_lifecycle_script: "tsc && vitest run" })).toBe(
+      false,
+    );
+    expect(startedByPackageManager({})).toBe(false);
   });
 
   test("started any other way (systemd, nohup, a container), a changed parent is ignored", async () => {
