@@ -1,5 +1,9 @@
 /** When the relay decides to stop: its parent going away counts only under a package manager. */
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { afterEach, describe, expect, test, vi } from "vitest";
+import { packageRoot } from "../../src/paths.js";
 import { createLogger } from "../../relay/logger.js";
 import { startedByPackageManager, whenStopRequested } from "../../relay/stop-signals.js";
 
@@ -52,5 +56,29 @@ describe("whenStopRequested", () => {
     process.emit("SIGTERM", "SIGTERM");
     await vi.advanceTimersByTimeAsync(0);
     expect(reason).toBe("SIGTERM");
+  });
+
+  test("a stop that outlasts the shutdown timeout exits 1 with one log line; one that finishes does not", () => {
+    const mod = pathToFileURL(join(packageRoot(), "dist", "relay", "stop-signals.js")).href;
+    const script = (stopping: string) =>
+      `import { withShutdownTimeout } from ${JSON.stringify(mod)};
+       import { createLogger } from ${JSON.stringify(mod.replace("stop-signals.js", "logger.js"))};
+       await withShutdownTimeout(${stopping}, 200, createLogger("info"));
+       console.log("stopped in time");`;
+    const hung = spawnSync(
+      process.execPath,
+      ["--input-type=module", "-e", script("new Promise(() => setInterval(() => {}, 1000))")],
+      {
+        encoding: "utf8",
+      },
+    );
+    expect(hung.status).toBe(1);
+    expect(hung.stderr).toContain("the relay did not stop within its shutdown timeout; exiting");
+    expect(hung.stdout).toBe("");
+    const quick = spawnSync(process.execPath, ["--input-type=module", "-e", script("Promise.resolve()")], {
+      encoding: "utf8",
+    });
+    expect(quick.status).toBe(0);
+    expect(quick.stdout).toBe("stopped in time\n");
   });
 });
