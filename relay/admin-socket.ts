@@ -2,7 +2,7 @@
  * The operator's channel into a running relay: a Unix socket `<data>/admin.sock`, mode 0600,
  * so only the relay's own user can use it (operator commands work on embedded storage
  * too, where only the relay process may open the database). One JSON request line,
- * one JSON answer line.
+ * one JSON answer line; a backup is answered with the backup's own lines.
  */
 import { chmodSync, existsSync, unlinkSync } from "node:fs";
 import { once } from "node:events";
@@ -40,13 +40,16 @@ export async function startAdminSocket(relay: Relay, dataDir: string, endpoint: 
   const server = createServer((sock) => {
     sock.on("error", () => undefined);
     let buf = "";
+    let taken = false;
     sock.setEncoding("utf8");
     sock.on("data", (d: string) => {
+      if (taken) return; // one request per connection
       buf += d;
       if (buf.length > MAX_REQUEST_BYTES) return sock.destroy();
       const nl = buf.indexOf("\n");
       if (nl < 0) return;
       const line = buf.slice(0, nl);
+      taken = true;
       if (isBackupRequest(line)) return void streamBackup(relay, dataDir, endpoint, sock);
       void answer(relay, dataDir, endpoint, line).then((res) => sock.end(`${JSON.stringify(res)}\n`));
     });
