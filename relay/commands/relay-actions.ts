@@ -105,6 +105,9 @@ function readEndpoint(dataDir: string): { publicHost: string; port: number } {
 
 export async function serve(argv: Record<string, unknown> & CommonArgs): Promise<void> {
   const dataDir = dataDirOf(argv);
+  // Checked before anything is created: a typo must leave no data folder behind.
+  const shutdownTimeoutMs = parseDuration(String(argv["shutdown-timeout"]));
+  const httpAddress = argv["http"] === undefined ? undefined : parseHttpAddress(String(argv["http"]));
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const limits = { ...DEFAULT_LIMITS } as Record<keyof RelayLimits, number>;
   for (const [flag, key] of LIMIT_FLAGS) {
@@ -131,8 +134,6 @@ export async function serve(argv: Record<string, unknown> & CommonArgs): Promise
     retentionMs: argv["retention"] === "0" ? 0 : parseDuration(String(argv["retention"])),
     limits,
   };
-  const shutdownTimeoutMs = parseDuration(String(argv["shutdown-timeout"]));
-  const httpAddress = argv["http"] === undefined ? undefined : parseHttpAddress(String(argv["http"]));
   const log = createLogger();
   // Listen for the stop signals (and a wrapper's end) before anything starts, so a stop during start-up is clean too.
   const stopRequested = whenStopRequested({ log });

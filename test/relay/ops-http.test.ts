@@ -4,8 +4,13 @@
  * people log in, fail to, send, receive and ack, and no label value that names a person or a
  * chat (issue 12).
  */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync } from "node:fs";
 import type { Server } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { CLI } from "../../bench/relay-process.js";
 import { parseHttpAddress, startOpsHttp, stopOpsHttp } from "../../relay/http/ops-http.js";
 import { createLogger } from "../../relay/logger.js";
 import { type TestRelay, connectTo, startRelay } from "./harness.js";
@@ -148,6 +153,14 @@ describe("ops endpoint", () => {
     expect(parseHttpAddress("[::1]:7448")).toEqual({ host: "::1", port: 7448 });
     for (const bad of ["", "host:", "127.0.0.1:99999", "a:b:c", "127.0.0.1:-1"])
       expect(() => parseHttpAddress(bad)).toThrow(/--http must be HOST:PORT or PORT/);
+    // From the command line: one sentence, and no data folder made for a relay that never started.
+    const data = join(mkdtempSync(join(tmpdir(), "smsg-http-bad-")), "relay");
+    const r = spawnSync(process.execPath, [CLI, "relay", "serve", "--http", "7448x", "--data", data, "--port", "0"], {
+      encoding: "utf8",
+    });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toBe('smsg: --http must be HOST:PORT or PORT with a port from 0 to 65535, not "7448x"\n');
+    expect(existsSync(data)).toBe(false);
   });
 
   test("/readyz is 503 once the relay stops accepting (it stays up while the relay stops)", async () => {
