@@ -5,18 +5,28 @@
  * one JSON answer line.
  */
 import { chmodSync, existsSync, unlinkSync } from "node:fs";
-import { type Server, createConnection, createServer } from "node:net";
+import { once } from "node:events";
+import { type Server, type Socket, createConnection, createServer } from "node:net";
+import { createInterface } from "node:readline";
 import { join } from "node:path";
 import { SmsgError } from "../src/errors.js";
-import { type InviteEndpoint, createInvite, listAccounts, setAccountDisabled } from "./admin-ops.js";
+import {
+  type AdminEnv,
+  type InviteEndpoint,
+  type LiveRelay,
+  type OperatorRequest,
+  runAdminRequest,
+} from "./admin-ops.js";
+import { dumpDatabase } from "./backup/dump.js";
+import { readRelayKeyFile } from "./backup/relay-key-file.js";
 import type { Relay } from "./server.js";
 
 export const ADMIN_SOCKET = "admin.sock";
 
 export type AdminRequest =
-  | { readonly cmd: "invite"; readonly uses: number; readonly expiresInMs: number | null; readonly admin: boolean }
-  | { readonly cmd: "accounts" }
-  | { readonly cmd: "disable"; readonly username: string; readonly disabled: boolean };
+  | OperatorRequest
+  /** Answered not with one line but with the backup's lines (relay/backup/dump.ts). */
+  | { readonly cmd: "backup"; readonly operator: string };
 
 /** A failed request carries the error's sentence and its stable code (SmsgError), so the CLI exits with the code's exit code. */
 export type AdminResponse = { ok: true; result: unknown } | { ok: false; error: string; code?: string };
@@ -31,13 +41,18 @@ export async function startAdminSocket(relay: Relay, dataDir: string, endpoint: 
   const server = createServer((sock) => {
     sock.on("error", () => undefined);
     let buf = "";
+    let taken = false;
     sock.setEncoding("utf8");
     sock.on("data", (d: string) => {
+      if (taken) return; // one request per connection
       buf += d;
       if (buf.length > MAX_REQUEST_BYTES) return sock.destroy();
       const nl = buf.indexOf("\n");
       if (nl < 0) return;
-      void answer(relay, endpoint, buf.slice(0, nl)).then((res) => sock.end(`${JSON.stringify(res)}\n`));
+      const line = buf.slice(0, nl);
+      taken = true;
+      if (isBackupRequest(line)) return void streamBackup(relay, dataDir, endpoint, sock);
+      void answer(relay, dataDir, endpoint, line).then((res) => sock.end(`${JSON.stringify(res)}\n`));
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -48,30 +63,124 @@ export async function startAdminSocket(relay: Relay, dataDir: string, endpoint: 
   return server;
 }
 
-async function answer(relay: Relay, endpoint: InviteEndpoint, line: string): Promise<AdminResponse> {
-  try {
-    const req = JSON.parse(line) as AdminRequest;
-    const { store, ctx } = relay;
-    switch (req.cmd) {
-      case "invite":
-        return { ok: true, result: await createInvite(store, ctx.rng, endpoint, req, ctx.now()) };
-      case "accounts":
-        return { ok: true, result: await listAccounts(store) };
-      case "disable": {
-        const r = await setAccountDisabled(store, req.username, req.disabled);
-        // A disabled account loses its open connections at once.
-        if (req.disabled)
-          for (const c of [...(ctx.presence.connectionsOf(r.id) ?? [])])
-            c.fail("ACCOUNT_DISABLED", "this account was disabled by the relay's operator");
-        return { ok: true, result: { username: r.username, disabled: req.disabled } };
+/** What the running relay adds to an operator's change: connections cut, members told. */
+function liveRelay(relay: Relay): LiveRelay {
+  const { ctx } = relay;
+  return {
+    isOnline: (id) => (ctx.presence.connectionsOf(id)?.size ?? 0) > 0,
+    disconnect(id, code, message) {
+      for (const c of [...(ctx.presence.connectionsOf(id) ?? [])]) c.fail(code, message);
+    },
+    async accountDeleted(username, deleted) {
+      for (const g of deleted.groups) {
+        ctx.presence.invalidateChat(g.chatId);
+        await ctx.fanout.chatEvent({
+          chat: g.chatId,
+          event: "left",
+          user: username,
+          by: username,
+          audience: g.members,
+        });
       }
-      default:
-        return { ok: false, error: "unknown admin command" };
-    }
+      for (const chat of deleted.directChats) ctx.presence.invalidateChat(chat);
+    },
+  };
+}
+
+async function answer(relay: Relay, dataDir: string, endpoint: InviteEndpoint, line: string): Promise<AdminResponse> {
+  try {
+    const req = JSON.parse(line) as OperatorRequest;
+    const known = ["invite", "accounts", "disable", "promote", "delete"];
+    if (!known.includes(req.cmd)) return { ok: false, error: "unknown admin command" };
+    const env: AdminEnv = {
+      store: relay.store,
+      db: relay.db,
+      rng: relay.ctx.rng,
+      now: relay.ctx.now(),
+      dataDir,
+      via: "admin.sock",
+      endpoint: () => endpoint,
+      live: liveRelay(relay),
+      log: relay.ctx.log,
+    };
+    return { ok: true, result: await runAdminRequest(req, env) };
   } catch (e) {
     if (e instanceof SmsgError) return { ok: false, error: e.message, code: e.code };
+    relay.ctx.log.error({ err: e instanceof Error ? e.message : String(e) }, "admin request failed");
     return { ok: false, error: "the relay could not do that; see its log" };
   }
+}
+
+function isBackupRequest(line: string): boolean {
+  try {
+    return (JSON.parse(line) as { cmd?: unknown }).cmd === "backup";
+  } catch {
+    return false;
+  }
+}
+
+/** Writes a consistent dump of the running relay's database to `sock`, line by line; cuts it on failure. */
+async function streamBackup(relay: Relay, dataDir: string, endpoint: InviteEndpoint, sock: Socket): Promise<void> {
+  try {
+    const relayKey = readRelayKeyFile(dataDir);
+    await dumpDatabase(
+      {
+        db: relay.db,
+        relayKey,
+        endpoint: { publicHost: endpoint.host, port: endpoint.port },
+        now: new Date(relay.ctx.now()),
+      },
+      async (line) => {
+        if (sock.destroyed) throw new Error("the operator's command went away");
+        if (!sock.write(`${line}\n`)) await once(sock, "drain");
+      },
+    );
+    sock.end();
+  } catch (e) {
+    relay.ctx.log.error({ err: e instanceof Error ? e.message : String(e) }, "backup failed");
+    // The reader sees a backup without its last line and discards it.
+    sock.destroy();
+  }
+}
+
+/**
+ * Streams a request whose answer is many lines (a backup) from the relay running with
+ * `dataDir` to `onLine`. Resolves false when no relay runs there.
+ */
+export function adminStream(
+  dataDir: string,
+  req: AdminRequest,
+  onLine: (line: string) => Promise<void>,
+): Promise<boolean> {
+  const path = join(dataDir, ADMIN_SOCKET);
+  return new Promise((resolve, reject) => {
+    if (!existsSync(path)) return resolve(false);
+    const s = createConnection(path);
+    let connected = false;
+    s.once("connect", () => {
+      connected = true;
+      s.write(`${JSON.stringify(req)}\n`);
+      const lines = createInterface({ input: s, crlfDelay: Infinity });
+      void (async () => {
+        try {
+          for await (const line of lines) {
+            // A relay that does not know the request answers with one error line.
+            if (line.startsWith('{"ok":false'))
+              throw new SmsgError("ADMIN", (JSON.parse(line) as { error: string }).error);
+            await onLine(line);
+          }
+          resolve(true);
+        } catch (e) {
+          s.destroy();
+          reject(e instanceof Error ? e : new Error(String(e)));
+        }
+      })();
+    });
+    s.once("error", (e: NodeJS.ErrnoException) => {
+      if (!connected && (e.code === "ECONNREFUSED" || e.code === "ENOENT")) resolve(false);
+      // After connecting, the line reader ends and the caller's check finds the stream incomplete.
+    });
+  });
 }
 
 /** True when a relay answers on the admin socket at `path`. */

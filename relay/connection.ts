@@ -17,6 +17,7 @@ import type { RelayContext } from "./context.js";
 import { dispatch } from "./handlers/dispatch.js";
 import type { HandlerConnection, Phase, SessionAccount } from "./handlers/handler-connection.js";
 import { TokenBucket } from "./limits/token-bucket.js";
+import { touchLastSeen } from "./store/account-admin.js";
 import type { Pushable } from "./presence.js";
 
 /** What the connection needs of its transport (a NoiseConnection, or a fake in tests). */
@@ -98,17 +99,18 @@ export class ClientConnection implements Pushable, HandlerConnection {
 
   /** Sends a message to the client. */
   send(msg: RelayMessage): void {
-    this.push(encodeMessageFrame(msg, this.ctx.config.limits.maxFrameBytes));
+    this.push(encodeMessageFrame(msg, this.ctx.config.limits.maxFrameBytes), msg.t);
   }
 
-  /** Queues an encoded frame; a client whose queue overflows is cut off (SLOW_CONSUMER). */
-  push(frame: Uint8Array): void {
+  /** Queues an encoded frame of wire type `type`; a client whose queue overflows is cut off (SLOW_CONSUMER). */
+  push(frame: Uint8Array, type: RelayMessage["t"]): void {
     if (this.phase === "closed") return;
     if (this.transport.backlogBytes > this.ctx.config.limits.maxOutboundBytes) {
       this.fail("SLOW_CONSUMER", "the client read too slowly; reconnect and sync");
       return;
     }
     this.transport.write(frame);
+    this.ctx.counters.frameOut(type);
   }
 
   /** Sends an error frame, and closes the connection when the code says so. */
@@ -121,6 +123,7 @@ export class ClientConnection implements Pushable, HandlerConnection {
   fail(code: ErrorCode, message: string): void {
     if (this.phase === "closed") return;
     this.transport.write(encodeMessageFrame({ t: "error", code, message }));
+    this.ctx.counters.frameOut("error");
     this.close();
   }
 
@@ -149,7 +152,11 @@ export class ClientConnection implements Pushable, HandlerConnection {
   }
 
   private onClose(): void {
+    const wasOpen = this.phase !== "closed";
     this.phase = "closed";
+    // When the account was last seen, for `relay accounts`; a failure only loses that time.
+    if (this.account && wasOpen)
+      touchLastSeen(this.ctx.store.db, this.account.id, new Date(this.ctx.now())).catch(() => undefined);
     if (this.account) this.ctx.presence.remove(this.account.id, this);
     this.onClosed?.(this);
   }
@@ -177,6 +184,7 @@ export class ClientConnection implements Pushable, HandlerConnection {
       try {
         msg = decodeClientMessage(frame);
       } catch (e) {
+        this.ctx.counters.frameIn("invalid");
         if (e instanceof ProtocolError) {
           if (ERROR_CODES[e.code].closes) this.fail(e.code, e.message);
           else this.send(errorMessageFor(e));
@@ -186,6 +194,7 @@ export class ClientConnection implements Pushable, HandlerConnection {
         }
         continue;
       }
+      this.ctx.counters.frameIn(msg.t);
       this.enqueue(msg);
     }
   }

@@ -6,6 +6,7 @@ import type { ShardedGroupCommit } from "./group-commit.js";
 import type { LoginBackoff } from "./limits/login-backoff.js";
 import type { TokenBucket } from "./limits/token-bucket.js";
 import type { Logger } from "./logger.js";
+import type { RelayCounters } from "./metrics.js";
 import type { Presence } from "./presence.js";
 import type { InsertResult, NewMessage, RelayStore } from "./store/index.js";
 
@@ -19,6 +20,8 @@ export interface RelayContext {
   readonly backoff: LoginBackoff;
   /** Bundle-fetch token buckets by requesting account. */
   readonly bundleBuckets: Map<number, TokenBucket>;
+  /** What /metrics reports; plain numbers, cheap to update on the hot path. */
+  readonly counters: RelayCounters;
   readonly log: Logger;
   readonly rng: Rng;
   /** The relay's clock in milliseconds; injected so tests control time. */

@@ -124,7 +124,7 @@ export class Fanout {
           envelope: m.envelope,
           ...(m.recipientId !== null ? { to: await this.presence.usernameOf(m.recipientId) } : {}),
         });
-        for (const c of conns) c.push(frame);
+        for (const c of conns) c.push(frame, "msg");
       }
     }
   }
@@ -137,7 +137,8 @@ export class Fanout {
       by: ev.by,
       ...(ev.user !== undefined ? { user: ev.user } : {}),
     });
-    for (const accountId of ev.audience) for (const c of this.presence.connectionsOf(accountId) ?? []) c.push(frame);
+    for (const accountId of ev.audience)
+      for (const c of this.presence.connectionsOf(accountId) ?? []) c.push(frame, "chat_event");
   }
 
   /** Runs `push` after every push queued before it; resolves (or rejects) with it. */

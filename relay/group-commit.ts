@@ -83,6 +83,13 @@ export class ShardedGroupCommit<I, O> {
     return this.shards[this.keyOf(item) % this.shards.length]!.submit(item);
   }
 
+  /** Items waiting over every shard, not counting batches in flight. */
+  get waiting(): number {
+    let n = 0;
+    for (const s of this.shards) n += s.waiting;
+    return n;
+  }
+
   async drained(): Promise<void> {
     await Promise.all(this.shards.map((s) => s.drained()));
   }

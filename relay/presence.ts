@@ -3,6 +3,7 @@
  * online recipients reads memory, not the database (docs/ARCHITECTURE.md §3.9).
  */
 import type { ErrorCode } from "../src/errors.js";
+import type { RelayMessage } from "../src/wire/index.js";
 import type { RelayStore } from "./store/index.js";
 
 /** What delivery needs to know of a chat member. */
@@ -15,8 +16,8 @@ export interface ChatMember {
 /** What presence needs of a connection. */
 export interface Pushable {
   readonly accountId: number | undefined;
-  /** Queues a frame for the client; never throws (a dead connection drops it). */
-  push(frame: Uint8Array): void;
+  /** Queues a frame of wire type `type` for the client; never throws (a dead connection drops it). */
+  push(frame: Uint8Array, type: RelayMessage["t"]): void;
   /** Sends an error with `code` and closes. */
   fail(code: ErrorCode, message: string): void;
 }

@@ -13,8 +13,10 @@ import { ClientConnection } from "./connection.js";
 import type { RelayContext } from "./context.js";
 import { Fanout } from "./fanout.js";
 import { ShardedGroupCommit } from "./group-commit.js";
+import { countingDatabaseErrors } from "./db-error-counter.js";
 import { LoginBackoff } from "./limits/login-backoff.js";
 import type { Logger } from "./logger.js";
+import { RelayCounters } from "./metrics.js";
 import { Presence } from "./presence.js";
 import { type Db, type InsertResult, type NewMessage, RelayStore, type StoredMessage } from "./store/index.js";
 
@@ -36,6 +38,8 @@ export class Relay {
   readonly store: RelayStore;
   /** Every connection past its handshake, until it closes. */
   readonly connections = new Set<ClientConnection>();
+  /** The database as the relay uses it (counting its errors). */
+  readonly db: Db;
   private server: Server | undefined;
   private stopping = false;
   private readonly perAddress = new Map<string, number>();
@@ -43,8 +47,11 @@ export class Relay {
   private timers: NodeJS.Timeout[] = [];
 
   constructor(private readonly deps: RelayDeps) {
-    const { config, db, log, rng } = deps;
+    const { config, log, rng } = deps;
     const now = deps.now ?? Date.now;
+    const counters = new RelayCounters();
+    const db = countingDatabaseErrors(deps.db, counters);
+    this.db = db;
     this.store = new RelayStore(db);
     const presence = new Presence(this.store);
     const fanout = new Fanout(this.store, db, presence, randomBytes(8).toString("hex"), log);
@@ -64,6 +71,7 @@ export class Relay {
       sends,
       backoff: new LoginBackoff(),
       bundleBuckets: new Map(),
+      counters,
       log,
       rng,
       now,
@@ -73,7 +81,11 @@ export class Relay {
 
   /** Commits a batch of sends, then pushes the new ones to online recipients. */
   private async commit(batch: NewMessage[]): Promise<InsertResult[]> {
+    const { counters } = this.ctx;
+    const started = performance.now();
     const results = await this.insertWithRetry(batch);
+    counters.commitSeconds.observe((performance.now() - started) / 1000);
+    counters.commitBatchSize.observe(batch.length);
     const fresh: StoredMessage[] = [];
     results.forEach((r, i) => {
       const m = batch[i]!;
@@ -88,6 +100,7 @@ export class Relay {
         });
       }
     });
+    counters.messagesStored += fresh.length;
     // Fan-out must not hold up the next commit; its failures lose nothing (recipients sync).
     void this.ctx.fanout
       .committed(fresh)
@@ -151,6 +164,8 @@ export class Relay {
     this.sockets.add(socket);
     socket.once("close", () => {
       this.sockets.delete(socket);
+      this.ctx.counters.closedBytesIn += socket.bytesRead;
+      this.ctx.counters.closedBytesOut += socket.bytesWritten;
       const left = (this.perAddress.get(addr) ?? 1) - 1;
       if (left <= 0) this.perAddress.delete(addr);
       else this.perAddress.set(addr, left);
@@ -216,12 +231,35 @@ export class Relay {
         expired += n;
       } while (n === SWEEP_BATCH);
       this.ctx.backoff.sweep(now);
+      this.ctx.counters.messagesAcked += delivered;
+      this.ctx.counters.messagesExpired += expired;
       if (delivered + expired > 0) this.ctx.log.info({ delivered, expired }, "old messages deleted");
       return { delivered, expired };
     } catch (e) {
       this.ctx.log.warn({ err: String(e) }, "sweep failed");
       return { delivered: 0, expired: 0 };
     }
+  }
+
+  /** True while the relay listens and is not stopping: what /readyz reports besides the database. */
+  get accepting(): boolean {
+    return this.server?.listening === true && !this.stopping;
+  }
+
+  /** TCP bytes received and sent since start, over every connection (closed and open). */
+  tcpBytes(): { received: number; sent: number } {
+    let received = this.ctx.counters.closedBytesIn;
+    let sent = this.ctx.counters.closedBytesOut;
+    for (const s of this.sockets) {
+      received += s.bytesRead;
+      sent += s.bytesWritten;
+    }
+    return { received, sent };
+  }
+
+  /** Sends waiting for a commit, over every shard (not counting the batches in flight). */
+  get commitQueueDepth(): number {
+    return this.ctx.sends.waiting;
   }
 
   /** Stops accepting, lets every request already read finish and commit, then closes everything. */

@@ -240,7 +240,7 @@ export function eventLine(e: EngineEvent, nameOf?: DisplayNameOf): string {
 }
 
 /** We left or were removed, in words (client/engine/group/departure.ts says the same in errors). */
-function departedText(e: DepartedEvent): string {
+export function departedText(e: DepartedEvent): string {
   const group = e.name !== null ? terminalSafe(e.name) : `chat ${e.chat}`;
   if (e.how === "left") return `you left ${group}`;
   return e.by !== null

@@ -11,7 +11,7 @@
  */
 import type { ChatEventEvent, EngineEvent, GroupStateEvent } from "../engine/events.js";
 import type { ListenStatus } from "../engine/listener.js";
-import { chatEventText, gapLine, groupStateText } from "../commands/output.js";
+import { chatEventText, departedText, gapLine, groupStateText } from "../commands/output.js";
 import { displayText } from "../protocol/text-rules.js";
 import type { ChatListItem, MessageRecord } from "../store/index.js";
 import type { Key } from "./keys.js";
@@ -300,6 +300,9 @@ function onEngine(s: State, e: EngineEvent): Update {
       return onChatEvent(s, e);
     case "group_state":
       return onGroupState(s, e);
+    case "departed":
+      // The chat stays readable; the chat list shows the departure once it is re-read.
+      return { state: notice(s, e.chat, displayText(departedText(e)), true), effects: [{ type: "refreshChats" }] };
   }
 }
 

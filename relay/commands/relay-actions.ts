@@ -4,11 +4,17 @@
  * ~0.2 s to every `smsg` start).
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import type { Server } from "node:http";
+import { userInfo } from "node:os";
+import { join, resolve } from "node:path";
 import { SmsgError, UsageError } from "../../crypto/errors.js";
 import { systemRng } from "../../src/system-rng.js";
-import { createInvite, listAccounts, setAccountDisabled } from "../admin-ops.js";
-import { type AdminRequest, adminRequest, startAdminSocket } from "../admin-socket.js";
+import { type OperatorRequest, createInvite, runAdminRequest } from "../admin-ops.js";
+import { adminRequest, adminStream, startAdminSocket } from "../admin-socket.js";
+import { type WrittenBackup, writeBackupFile } from "../backup/backup-file.js";
+import { dumpDatabase } from "../backup/dump.js";
+import { readRelayKeyFile } from "../backup/relay-key-file.js";
+import { restoreBackup } from "../backup/restore.js";
 import {
   DEFAULT_LIMITS,
   DEFAULT_PORT,
@@ -17,10 +23,13 @@ import {
   defaultRelayDataDir,
   parseDuration,
 } from "../config.js";
+import { parseHttpAddress, startOpsHttp, stopOpsHttp } from "../http/ops-http.js";
+import { audit } from "../audit.js";
 import { createLogger } from "../logger.js";
 import { openDatabase } from "../open-database.js";
 import { loadOrCreateRelayKey, relayKeyFingerprint } from "../relay-key.js";
 import { Relay } from "../server.js";
+import { whenStopRequested, withShutdownTimeout } from "../stop-signals.js";
 import { RelayStore } from "../store/index.js";
 import { LIMIT_FLAGS } from "./limit-flags.js";
 import { asListenFailure, parsePort } from "./listen-failure.js";
@@ -44,8 +53,21 @@ function databaseUrlOf(a: CommonArgs): string | undefined {
   return a["database-url"] ?? process.env["DATABASE_URL"] ?? undefined;
 }
 
+/** A request as a command makes it; operate() adds who runs it. */
+type RequestOf<T> = T extends unknown ? Omit<T, "operator"> : never;
+
+/** Who runs this command, for the audit log. */
+export function operatorName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return `uid ${process.getuid?.() ?? "unknown"}`;
+  }
+}
+
 /** Runs an operator request on the running relay, or directly on the database when none runs. */
-export async function operate(a: CommonArgs, req: AdminRequest): Promise<unknown> {
+export async function operate(a: CommonArgs, request: RequestOf<OperatorRequest>): Promise<unknown> {
+  const req = { ...request, operator: operatorName() } as OperatorRequest;
   const dataDir = dataDirOf(a);
   const viaSocket = await adminRequest(dataDir, req);
   if (viaSocket) {
@@ -56,26 +78,19 @@ export async function operate(a: CommonArgs, req: AdminRequest): Promise<unknown
   const log = createLogger("silent");
   const db = await openDatabase({ dataDir, databaseUrl: databaseUrlOf(a), allowUnsafeDurability: true }, log);
   try {
-    const store = new RelayStore(db);
-    switch (req.cmd) {
-      case "invite": {
+    return await runAdminRequest(req, {
+      store: new RelayStore(db),
+      db,
+      rng: systemRng,
+      now: Date.now(),
+      dataDir,
+      via: "database",
+      endpoint: () => {
         const { keyPair } = loadOrCreateRelayKey(dataDir, systemRng);
         const ep = readEndpoint(dataDir);
-        return await createInvite(
-          store,
-          systemRng,
-          { host: ep.publicHost, port: ep.port, relayKey: keyPair.publicKey },
-          req,
-          Date.now(),
-        );
-      }
-      case "accounts":
-        return await listAccounts(store);
-      case "disable": {
-        const r = await setAccountDisabled(store, req.username, req.disabled);
-        return { username: r.username, disabled: req.disabled };
-      }
-    }
+        return { host: ep.publicHost, port: ep.port, relayKey: keyPair.publicKey };
+      },
+    });
   } finally {
     await db.close();
   }
@@ -93,6 +108,9 @@ function readEndpoint(dataDir: string): { publicHost: string; port: number } {
 export async function serve(argv: Record<string, unknown> & CommonArgs): Promise<void> {
   const dataDir = dataDirOf(argv);
   const port = parsePort(argv["port"]);
+  // Checked before anything is created: a typo must leave no data folder behind.
+  const shutdownTimeoutMs = parseDuration(String(argv["shutdown-timeout"]));
+  const httpAddress = argv["http"] === undefined ? undefined : parseHttpAddress(String(argv["http"]));
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const limits = { ...DEFAULT_LIMITS } as Record<keyof RelayLimits, number>;
   for (const [flag, key] of LIMIT_FLAGS) {
@@ -120,19 +138,13 @@ export async function serve(argv: Record<string, unknown> & CommonArgs): Promise
     limits,
   };
   const log = createLogger();
-  // Listen for the stop signals before anything starts, so a stop during start-up is clean too.
-  const stopRequested = new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      log.info({ signal }, "stopping");
-      resolve();
-    };
-    process.once("SIGINT", () => stop("SIGINT"));
-    process.once("SIGTERM", () => stop("SIGTERM"));
-  });
+  // Listen for the stop signals (and a wrapper's end) before anything starts, so a stop during start-up is clean too.
+  const stopRequested = whenStopRequested({ log });
   const { keyPair, created } = loadOrCreateRelayKey(dataDir, systemRng);
   const db = await openDatabase(config, log);
   const relay = new Relay({ config, db, keyPair, rng: systemRng, log });
   let admin: Awaited<ReturnType<typeof startAdminSocket>> | undefined;
+  let http: Server | undefined;
   try {
     const { port: boundPort } = await relay.start().catch((e: unknown) => {
       throw asListenFailure(e, host, port);
@@ -140,17 +152,24 @@ export async function serve(argv: Record<string, unknown> & CommonArgs): Promise
     const endpoint = { host: config.publicHost, port: boundPort, relayKey: keyPair.publicKey };
     writeFileSync(
       join(dataDir, ENDPOINT_FILE),
-      `${JSON.stringify({ publicHost: config.publicHost, port: boundPort })}\n`,
+      `${JSON.stringify({ publicHost: config.publicHost, port: boundPort, pid: process.pid })}\n`,
       {
         mode: 0o600,
       },
     );
     admin = await startAdminSocket(relay, dataDir, endpoint);
+    let opsLine: string | undefined;
+    if (httpAddress) {
+      const ops = await startOpsHttp(relay, httpAddress, log);
+      http = ops.server;
+      opsLine = `Health and metrics on http://${httpAddress.host.includes(":") ? `[${httpAddress.host}]` : httpAddress.host}:${ops.port} (/healthz, /readyz, /metrics)`;
+    }
     const storage = config.databaseUrl ? "PostgreSQL" : `embedded PGlite in ${join(dataDir, "db")}`;
     const lines = [
       `SocketMessenger relay listening on ${host}:${boundPort} (storage: ${storage})`,
       `Relay key fingerprint: ${relayKeyFingerprint(keyPair.publicKey)}${created ? " (new key created)" : ""}`,
     ];
+    if (opsLine) lines.push(opsLine);
     if ((await relay.store.countAccounts()) === 0) {
       const inv = await createInvite(
         relay.store,
@@ -167,14 +186,62 @@ export async function serve(argv: Record<string, unknown> & CommonArgs): Promise
     }
     console.log(lines.join("\n"));
   } catch (e) {
+    if (http) await stopOpsHttp(http);
+    admin?.close();
     await relay.stop().catch(() => undefined);
     await db.close().catch(() => undefined);
     throw e;
   }
   await stopRequested;
-  await relay.stop();
-  admin?.close();
-  await db.close();
+  await withShutdownTimeout(
+    (async () => {
+      await relay.stop();
+      // Kept up while stopping, so /readyz says 503 to a load balancer meanwhile.
+      if (http) await stopOpsHttp(http);
+      admin?.close();
+      await db.close();
+    })(),
+    shutdownTimeoutMs,
+    log,
+  );
+}
+
+/** `smsg relay backup FILE`: through the running relay when there is one, else from the database directly. */
+export async function backup(a: CommonArgs & { file: string; force: boolean }): Promise<WrittenBackup> {
+  const dataDir = dataDirOf(a);
+  const file = resolve(a.file);
+  let via: "admin.sock" | "database" = "admin.sock";
+  const written = await writeBackupFile(file, a.force, async (write) => {
+    if (await adminStream(dataDir, { cmd: "backup", operator: operatorName() }, write)) return;
+    via = "database";
+    const relayKey = readRelayKeyFile(dataDir);
+    const db = await openDatabase(
+      { dataDir, databaseUrl: databaseUrlOf(a), allowUnsafeDurability: true },
+      createLogger("silent"),
+    );
+    try {
+      await dumpDatabase({ db, relayKey, endpoint: readEndpoint(dataDir), now: new Date() }, write);
+    } finally {
+      await db.close();
+    }
+  });
+  audit(dataDir, { action: "backup_written", operator: operatorName(), via, file, rows: written.rows });
+  return written;
+}
+
+/** `smsg relay restore FILE`: into an empty data folder (and an empty database with --database-url). */
+export async function restore(a: CommonArgs & { file: string }): Promise<{ rows: Record<string, number> }> {
+  const file = resolve(a.file);
+  const dataDir = dataDirOf(a);
+  const r = await restoreBackup({
+    file,
+    dataDir,
+    databaseUrl: databaseUrlOf(a),
+    endpointFile: ENDPOINT_FILE,
+    log: createLogger("silent"),
+  });
+  audit(dataDir, { action: "backup_restored", operator: operatorName(), via: "database", file, rows: r.rows });
+  return r;
 }
 
 /** `smsg relay migrate`. */

@@ -4,7 +4,10 @@
  * folder, open its database directly.
  */
 import type { Argv } from "yargs";
-import type { InviteRequest } from "../admin-ops.js";
+import { createInterface } from "node:readline/promises";
+import { UsageError } from "../../crypto/errors.js";
+import { runCommand } from "../../client/commands/exit.js";
+import type { AccountSummary, InviteRequest } from "../admin-ops.js";
 import { DEFAULT_LIMITS, DEFAULT_PORT, parseDuration } from "../config.js";
 import { LIMIT_FLAGS } from "./limit-flags.js";
 import type { CommonArgs } from "./relay-actions.js";
@@ -25,6 +28,44 @@ const common = <T>(y: Argv<T>) =>
 
 function print(json: boolean, value: unknown, human: string): void {
   console.log(json ? JSON.stringify({ v: 1, ...(value as object) }) : human);
+}
+
+function accountLine(a: AccountSummary): string {
+  const state = a.deleted ? "deleted" : a.disabled ? "disabled" : "active";
+  const seen = a.online ? "online now" : (a.last_seen ?? "never");
+  const keys = a.deleted
+    ? "-"
+    : !a.signed_prekey
+      ? "none: others cannot start a chat"
+      : a.one_time_prekeys === 0
+        ? "0 one-time (signed prekey only)"
+        : `${a.one_time_prekeys} one-time`;
+  return `${a.username.padEnd(24)} ${(a.is_admin ? "admin" : "member").padEnd(6)} ${state.padEnd(8)} ${seen.padEnd(24)} ${keys}`;
+}
+
+async function setDisabled(argv: CommonArgs, user: string, disabled: boolean): Promise<void> {
+  const r = (await (await actions()).operate(argv, { cmd: "disable", username: user, disabled })) as {
+    username: string;
+    disabled: boolean;
+  };
+  print(argv.json, { type: "account_disabled", ...r }, `${r.username} ${r.disabled ? "disabled" : "enabled"}`);
+}
+
+/** `relay delete` cannot be undone: it asks on a terminal, and without one it needs --yes. */
+async function confirmDelete(user: string, yes: boolean): Promise<void> {
+  if (yes) return;
+  if (!process.stdin.isTTY || !process.stderr.isTTY)
+    throw new UsageError(`relay delete ${user} needs a confirmation: run it on a terminal, or pass --yes`);
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(
+      `Delete ${user}? Their keys, chat memberships and queued messages are removed for good. Type the name to confirm: `,
+    );
+    if (answer.trim().toLowerCase() !== user.trim().toLowerCase())
+      throw new UsageError(`not confirmed: ${user} was not deleted`);
+  } finally {
+    rl.close();
+  }
 }
 
 export function relayCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> {
@@ -48,6 +89,16 @@ export function relayCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> {
               type: "string",
               default: "30d",
               describe: "Delete undelivered messages after this long",
+            })
+            .option("http", {
+              type: "string",
+              describe:
+                "Serve /healthz, /readyz and /metrics (Prometheus) on HOST:PORT, e.g. 127.0.0.1:7448 (default: off)",
+            })
+            .option("shutdown-timeout", {
+              type: "string",
+              default: "8s",
+              describe: "On SIGTERM/SIGINT, exit 1 if the clean stop takes longer (fits Docker's 10 s grace)",
             })
             .option("retention", {
               type: "string",
@@ -96,23 +147,20 @@ export function relayCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> {
       )
       .command(
         "accounts",
-        "List the accounts",
+        "List the accounts: role, state, last seen, and the prekeys others need to reach them",
         (a) => common(a),
-        async (argv) => {
-          const list = (await (await actions()).operate(argv, { cmd: "accounts" })) as {
-            username: string;
-            is_admin: boolean;
-            disabled: boolean;
-            created_at: string;
-          }[];
-          if (argv.json) for (const a of list) console.log(JSON.stringify({ v: 1, type: "account", ...a }));
-          else if (list.length === 0) console.log("no accounts");
-          else
-            for (const a of list)
+        async (argv) =>
+          runCommand(async () => {
+            const list = (await (await actions()).operate(argv, { cmd: "accounts" })) as AccountSummary[];
+            if (argv.json) for (const a of list) console.log(JSON.stringify({ v: 1, type: "account", ...a }));
+            else if (list.length === 0) console.log("no accounts");
+            else {
               console.log(
-                `${a.username.padEnd(32)} ${a.is_admin ? "admin " : "member"} ${a.disabled ? "disabled" : "active  "} ${a.created_at}`,
+                `${"USER".padEnd(24)} ${"ROLE".padEnd(6)} ${"STATE".padEnd(8)} ${"LAST SEEN".padEnd(24)} PREKEYS`,
               );
-        },
+              for (const a of list) console.log(accountLine(a));
+            }
+          }),
       )
       .command(
         "disable <user>",
@@ -121,16 +169,89 @@ export function relayCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> {
           common(a)
             .positional("user", { type: "string", demandOption: true })
             .option("enable", { type: "boolean", default: false }),
-        async (argv) => {
-          const r = (await (
-            await actions()
-          ).operate(argv, { cmd: "disable", username: argv.user, disabled: !argv.enable })) as {
-            username: string;
-            disabled: boolean;
-          };
-          print(argv.json, { type: "account_disabled", ...r }, `${r.username} ${r.disabled ? "disabled" : "enabled"}`);
-        },
+        async (argv) => runCommand(async () => setDisabled(argv, argv.user, !argv.enable)),
       )
-      .demandCommand(1, "Say serve, migrate, invite, accounts or disable."),
+      .command(
+        "enable <user>",
+        "Enable a disabled account again",
+        (a) => common(a).positional("user", { type: "string", demandOption: true }),
+        async (argv) => runCommand(async () => setDisabled(argv, argv.user, false)),
+      )
+      .command(
+        "promote <user>",
+        "Make an account a relay admin (shown at its login and in relay accounts)",
+        (a) => common(a).positional("user", { type: "string", demandOption: true }),
+        async (argv) =>
+          runCommand(async () => {
+            const r = (await (await actions()).operate(argv, { cmd: "promote", username: argv.user })) as {
+              username: string;
+            };
+            print(
+              argv.json,
+              { type: "account_promoted", username: r.username, is_admin: true },
+              `${r.username} is now a relay admin`,
+            );
+          }),
+      )
+      .command(
+        "delete <user>",
+        "Delete an account: its keys, memberships and queued messages are removed (asks first; --yes for scripts)",
+        (a) =>
+          common(a)
+            .positional("user", { type: "string", demandOption: true })
+            .option("yes", { type: "boolean", default: false, describe: "Do not ask for confirmation" }),
+        async (argv) =>
+          runCommand(async () => {
+            await confirmDelete(argv.user, argv.yes);
+            const r = (await (await actions()).operate(argv, { cmd: "delete", username: argv.user })) as {
+              username: string;
+              messages_removed: number;
+              prekeys_removed: number;
+              groups_left: number;
+              direct_chats_closed: number;
+            };
+            print(
+              argv.json,
+              { type: "account_deleted", ...r },
+              `${r.username} deleted: ${r.prekeys_removed} prekeys and ${r.messages_removed} queued messages removed, ` +
+                `${r.groups_left} groups left, ${r.direct_chats_closed} direct chats closed (the name stays taken)`,
+            );
+          }),
+      )
+      .command(
+        "backup <file>",
+        "Write a consistent copy of the relay's database and key to FILE (mode 0600), while it runs or not",
+        (a) =>
+          common(a)
+            .positional("file", { type: "string", demandOption: true })
+            .option("force", { type: "boolean", default: false, describe: "Replace FILE if it exists" }),
+        async (argv) =>
+          runCommand(async () => {
+            const r = await (await actions()).backup({ ...argv, file: argv.file });
+            const total = Object.values(r.rows).reduce((x, y) => x + y, 0);
+            print(
+              argv.json,
+              { type: "backup", file: r.file, bytes: r.bytes, rows: r.rows },
+              `backup written to ${r.file} (${r.bytes} bytes, ${total} rows; it holds the relay's private key: keep it safe)`,
+            );
+          }),
+      )
+      .command(
+        "restore <file>",
+        "Restore a backup into a new, empty data folder (--data) and, with --database-url, an empty database",
+        (a) => common(a).positional("file", { type: "string", demandOption: true }),
+        async (argv) =>
+          runCommand(async () => {
+            const r = await (await actions()).restore({ ...argv, file: argv.file });
+            const messages = r.rows["messages"] ?? 0;
+            const accounts = r.rows["accounts"] ?? 0;
+            print(
+              argv.json,
+              { type: "restored", rows: r.rows },
+              `restored ${accounts} accounts and ${messages} queued messages; start the relay with the same --data`,
+            );
+          }),
+      )
+      .demandCommand(1, "Say serve, migrate, invite, accounts, disable, enable, promote, delete, backup or restore."),
   );
 }

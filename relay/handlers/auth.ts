@@ -21,6 +21,7 @@ import { relayLoginMessage } from "../../crypto/signed-messages.js";
 import type { ClientMessageOf } from "../../src/wire/index.js";
 import { RelayError } from "../errors.js";
 import type { HandlerConnection, SessionAccount } from "./handler-connection.js";
+import { touchLastSeen } from "../store/account-admin.js";
 
 /** Stand-ins for a missing account, so a failed login costs the same either way. */
 const DUMMY_IDENTITY: IdentityPublic = generateIdentity(
@@ -44,13 +45,26 @@ export function loginSignatureValid(
 function backoffWait(conn: HandlerConnection, keys: string[]): void {
   const now = conn.ctx.now();
   const wait = Math.max(...keys.map((k) => conn.ctx.backoff.waitMs(k, now)));
-  if (wait > 0) throw new RelayError("RATE_LIMITED", `too many failed attempts; retry in ${Math.ceil(wait / 1000)} s`);
+  if (wait > 0) {
+    conn.ctx.counters.loginFailed("rate_limited");
+    throw new RelayError("RATE_LIMITED", `too many failed attempts; retry in ${Math.ceil(wait / 1000)} s`);
+  }
 }
 
 function loggedIn(conn: HandlerConnection, account: SessionAccount): void {
   conn.account = account;
   conn.phase = "ready";
   conn.ctx.presence.add(account.id, conn, account.username);
+  noteLastSeen(conn);
+}
+
+/** Records the account's activity for `relay accounts`; never holds up or fails the request. */
+export function noteLastSeen(conn: HandlerConnection): void {
+  const { ctx, account } = conn;
+  if (!account) return;
+  touchLastSeen(ctx.store.db, account.id, new Date(ctx.now())).catch((e: unknown) =>
+    ctx.log.warn({ err: e instanceof Error ? e.message : String(e) }, "could not record when an account was last seen"),
+  );
 }
 
 export async function handleJoin(conn: HandlerConnection, msg: ClientMessageOf<"join">): Promise<void> {
@@ -66,6 +80,7 @@ export async function handleJoin(conn: HandlerConnection, msg: ClientMessageOf<"
   }
   if (!loginSignatureValid(identity, conn.handshakeHash, msg.signature)) {
     ctx.backoff.fail(addrKey, ctx.now());
+    ctx.counters.loginFailed("auth_failed");
     throw new RelayError("AUTH_FAILED", "the join signature does not verify for this connection");
   }
   const spk = msg.signed_prekey;
@@ -86,12 +101,15 @@ export async function handleJoin(conn: HandlerConnection, msg: ClientMessageOf<"
   if (!result.ok) {
     if (result.reason === "invite_invalid") {
       ctx.backoff.fail(addrKey, ctx.now());
+      ctx.counters.loginFailed("invite_invalid");
       throw new RelayError("INVITE_INVALID", "the invite is unknown, used up or expired");
     }
+    ctx.counters.loginFailed("username_taken");
     throw new RelayError("USERNAME_TAKEN", `the username ${msg.username} is taken`);
   }
   const a = result.account;
   loggedIn(conn, { id: a.id, username: a.username, isAdmin: a.isAdmin });
+  ctx.counters.accountsCreated++;
   ctx.log.info({ account: a.username, admin: a.isAdmin }, "account created");
   conn.send({ t: "joined", id: msg.id, username: a.username, is_admin: a.isAdmin });
 }
@@ -118,12 +136,17 @@ export async function handleLogin(conn: HandlerConnection, msg: ClientMessageOf<
   const signatureOk = loginSignatureValid(identity, conn.handshakeHash, msg.signature);
   if (!account || !credentialOk || !signatureOk) {
     ctx.backoff.fail(addrKey, ctx.now());
+    ctx.counters.loginFailed("auth_failed");
     throw new RelayError("AUTH_FAILED", "login failed");
   }
   // A valid login does not clear the address's count, or a member could interleave attempts
   // at other accounts with its own logins.
-  if (account.disabled) throw new RelayError("ACCOUNT_DISABLED", "this account was disabled by the relay's operator");
+  if (account.disabled) {
+    ctx.counters.loginFailed("account_disabled");
+    throw new RelayError("ACCOUNT_DISABLED", "this account was disabled by the relay's operator");
+  }
   loggedIn(conn, { id: account.id, username: account.username, isAdmin: account.isAdmin });
+  ctx.counters.logins++;
   const stock = await ctx.store.oneTimePrekeyCount(account.id);
   conn.send({ t: "logged_in", id: msg.id, username: account.username, is_admin: account.isAdmin, stock });
   if (stock < ctx.config.limits.prekeyLowWatermark) conn.send({ t: "prekeys_low", stock });

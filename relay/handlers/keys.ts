@@ -70,7 +70,7 @@ export async function handleFetchBundle(conn: HandlerConnection, msg: ClientMess
   const stock = await conn.ctx.store.oneTimePrekeyCount(target.id);
   if (stock < conn.ctx.config.limits.prekeyLowWatermark) {
     const frame = encodeMessageFrame({ t: "prekeys_low", stock });
-    for (const c of conn.ctx.presence.connectionsOf(target.id) ?? []) c.push(frame);
+    for (const c of conn.ctx.presence.connectionsOf(target.id) ?? []) c.push(frame, "prekeys_low");
   }
 }
 

@@ -40,6 +40,7 @@ export async function handleSend(
             { id: msg.id, msg: r.id, ts: r.createdAt.getTime(), duplicate: r.duplicate },
             ctx.config.limits.maxFrameBytes,
           ),
+          "sent",
         );
       else {
         const [code, text] = FAILURES[r.reason];
@@ -85,7 +86,7 @@ async function pushPage(
     const frame = await messageFrame(conn, m);
     bytes += frame.length;
     if (bytes > budget) return { more: true, pushed };
-    conn.push(frame);
+    conn.push(frame, "msg");
     pushed++;
   }
   return { more: rows.length > limit, pushed };
@@ -117,6 +118,7 @@ export async function handleAck(
 ): Promise<void> {
   const cursor = await conn.ctx.store.ackCursor(self.id, msg.chat, msg.upto);
   if (cursor === undefined) throw new RelayError("CHAT_UNKNOWN", `no chat ${msg.chat} that you belong to`);
+  conn.ctx.counters.acks++;
 }
 
 export async function handleHistory(

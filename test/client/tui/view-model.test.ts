@@ -198,6 +198,7 @@ describe("engine events shown where they belong", () => {
         admins: ["alice"],
         added: ["dave"],
         removed: [],
+        left: [],
         promoted: [],
         renamed: false,
         bootstrap: false,
@@ -213,6 +214,10 @@ describe("engine events shown where they belong", () => {
     expect(d.state.members[4]).toContain("dave");
     d.act({ type: "engine", event: { type: "profile", user: "bob", displayName: "Robert" } });
     expect(d.state.names["bob"]).toBe("Robert");
+    d.effects = [];
+    d.act({ type: "engine", event: { type: "departed", chat: 4, name: "team", how: "removed", by: "alice" } });
+    expect(text(d.state).join("\n")).toMatch(/you were removed from team by alice/);
+    expect(d.effects).toContainEqual({ type: "refreshChats" });
   });
 
   test("connection status: connected, reconnecting in N s with N queued, counting down", () => {

@@ -1,0 +1,232 @@
+/**
+ * `smsg relay backup` and `smsg relay restore` as an operator runs them (issue 12): a backup
+ * taken while the relay runs and accepts sends, restored into a new data folder (and, on
+ * PostgreSQL, a new database), and a relay started there delivers exactly the messages that
+ * were queued at backup time, with new ids above every old one. A damaged or truncated backup,
+ * and a non-empty target, are refused and leave nothing behind.
+ */
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { gunzipSync, gzipSync } from "node:zlib";
+import { afterAll, describe, expect, test } from "vitest";
+import { RelayClient, loginSignature } from "../../client/relay-client.js";
+import { encodeIdentityPublic, generateIdentity } from "../../crypto/identity.js";
+import { generateSignedPrekey } from "../../crypto/prekeys.js";
+import { parseInviteLink } from "../../src/invite-link.js";
+import { systemRng } from "../../src/system-rng.js";
+import { CLI, freePort, startRelayProcess } from "../../bench/relay-process.js";
+import { createThrowawayDatabase, pgUrl } from "../helpers/throwaway-pg.js";
+
+const run = promisify(execFile);
+const smsg = (...args: string[]) =>
+  run(process.execPath, [CLI, ...args], { env: { ...process.env, SMSG_LOG_LEVEL: "silent" } });
+
+async function joinWith(port: number, link: string, username: string) {
+  const { relayKey, code } = parseInviteLink(link);
+  const identity = generateIdentity(systemRng);
+  const spk = generateSignedPrekey(systemRng, identity, 1);
+  const credential = systemRng(32);
+  const c = await RelayClient.connect({ host: "127.0.0.1", port, relayKey, rng: systemRng });
+  await c.request<"join">({
+    t: "join",
+    invite: code,
+    username,
+    credential,
+    identity: encodeIdentityPublic(identity.publicKey),
+    signed_prekey: { key_id: 1, public_key: spk.keyPair.publicKey, signature: spk.signature },
+    one_time_prekeys: [],
+    signature: loginSignature(identity, c.handshakeHash),
+  });
+  return { c, relayKey, credential, identity, username };
+}
+
+type Joined = Awaited<ReturnType<typeof joinWith>>;
+
+async function sendAll(c: RelayClient, chat: number, bodies: string[]): Promise<number[]> {
+  const ids: number[] = [];
+  for (const b of bodies)
+    ids.push(
+      (await c.request<"send">({ t: "send", chat, idem: systemRng(16), envelope: new TextEncoder().encode(b) })).msg,
+    );
+  return ids;
+}
+
+/** Logs `who` in on `port` and syncs everything queued for it: [id, body] pairs. */
+async function queuedFor(port: number, who: Joined): Promise<[number, string][]> {
+  const c = await RelayClient.connect({ host: "127.0.0.1", port, relayKey: who.relayKey, rng: systemRng });
+  try {
+    await c.login(who.username, who.credential, who.identity);
+    const got: [number, string][] = [];
+    c.on("msg", (m) => got.push([m.msg, new TextDecoder().decode(m.envelope)]));
+    while ((await c.request<"sync">({ t: "sync", limit: 1000 })).more);
+    return got;
+  } finally {
+    c.close();
+  }
+}
+
+const dbs: { drop(): Promise<void> }[] = [];
+afterAll(async () => {
+  for (const d of dbs) await d.drop();
+});
+
+const storages: [string, boolean][] = [
+  ["embedded", false],
+  ["PostgreSQL", true],
+];
+
+describe.each(storages)("relay backup and restore (%s)", (_name, onPg) => {
+  test.skipIf(onPg && !pgUrl)(
+    "a backup taken while the relay runs restores elsewhere with every queued message, and nothing after it",
+    async () => {
+      const pgA = onPg ? await createThrowawayDatabase(pgUrl!) : undefined;
+      const pgB = onPg ? await createThrowawayDatabase(pgUrl!) : undefined;
+      for (const d of [pgA, pgB]) if (d) dbs.push(d);
+      const urlA = pgA?.url;
+      const urlB = pgB?.url;
+      const dbA = urlA ? ["--database-url", urlA] : [];
+      const dbB = urlB ? ["--database-url", urlB] : [];
+      const a = mkdtempSync(join(tmpdir(), "smsg-backup-a-"));
+      const port = await freePort();
+      const relay = await startRelayProcess(a, port, dbA);
+      const file = join(mkdtempSync(join(tmpdir(), "smsg-backup-file-")), "relay.smsgbak");
+      let before: number[];
+      try {
+        const link = /smsg:\/\/\S+/.exec(relay.stdout.join("\n"))![0];
+        const writer = await joinWith(port, link, "writer");
+        const inv = JSON.parse((await smsg("relay", "invite", "--data", a, ...dbA, "--json")).stdout) as {
+          link: string;
+        };
+        const reader = await joinWith(port, inv.link, "reader");
+        reader.c.close();
+        const chat = (await writer.c.request<"open_direct">({ t: "open_direct", username: "reader" })).chat.id;
+        before = await sendAll(
+          writer.c,
+          chat,
+          Array.from({ length: 30 }, (_, i) => `before ${i}`),
+        );
+        // Sends keep arriving while the backup runs: the copy is one instant, whatever it holds.
+        const during = sendAll(
+          writer.c,
+          chat,
+          Array.from({ length: 30 }, (_, i) => `during ${i}`),
+        );
+        const out = await smsg("relay", "backup", file, "--data", a, ...dbA, "--json");
+        await during;
+        const after = await sendAll(writer.c, chat, ["after the backup"]);
+        writer.c.close();
+        const written = JSON.parse(out.stdout) as { type: string; rows: Record<string, number> };
+        expect(written.type).toBe("backup");
+        expect(written.rows["accounts"]).toBe(2);
+        expect(statSync(file).mode & 0o777).toBe(0o600);
+        // What the backup holds must be what a restore delivers: at least the 30 before, never the one after.
+        const queuedInBackup = written.rows["messages"]!;
+        expect(queuedInBackup).toBeGreaterThanOrEqual(30);
+        expect(queuedInBackup).toBeLessThanOrEqual(60);
+        expect(after[0]).toBeGreaterThan(Math.max(...before));
+        // A second backup to the same file is refused unless --force.
+        await expect(smsg("relay", "backup", file, "--data", a, ...dbA)).rejects.toMatchObject({
+          stderr: expect.stringContaining("exists: choose another file, or pass --force"),
+        });
+
+        const b = join(mkdtempSync(join(tmpdir(), "smsg-backup-b-")), "relay");
+        const restored = JSON.parse((await smsg("relay", "restore", file, "--data", b, ...dbB, "--json")).stdout) as {
+          rows: Record<string, number>;
+        };
+        expect(restored.rows).toEqual(written.rows);
+        expect(statSync(join(b, "relay.key")).mode & 0o777).toBe(0o600);
+        expect(readFileSync(join(b, "relay.key"))).toEqual(readFileSync(join(a, "relay.key")));
+        // Restoring over it again is refused: the folder is no longer empty.
+        await expect(smsg("relay", "restore", file, "--data", b, ...dbB)).rejects.toMatchObject({
+          stderr: expect.stringContaining("is not empty: restore only into a new or empty data folder"),
+        });
+
+        const portB = await freePort();
+        const relayB = await startRelayProcess(b, portB, dbB);
+        try {
+          // Same key: clients' pinned relay key still matches. Nothing printed as new.
+          expect(relayB.stdout.join("\n")).not.toContain("new key created");
+          expect(relayB.stdout.join("\n")).not.toContain("No accounts yet");
+          const got = await queuedFor(portB, reader);
+          expect(got.length).toBe(queuedInBackup);
+          expect(got.slice(0, 30)).toEqual(before.map((id, i) => [id, `before ${i}`]));
+          expect(got.map(([, body]) => body)).not.toContain("after the backup");
+          // New ids continue above every id a client has seen, including the send after the backup.
+          const w2 = await RelayClient.connect({
+            host: "127.0.0.1",
+            port: portB,
+            relayKey: writer.relayKey,
+            rng: systemRng,
+          });
+          await w2.login("writer", writer.credential, writer.identity);
+          const [fresh] = await sendAll(w2, chat, ["on the restored relay"]);
+          w2.close();
+          expect(fresh).toBeGreaterThan(Math.max(...got.map(([id]) => id)));
+        } finally {
+          relayB.child.kill("SIGTERM");
+          expect(await relayB.exited).toBe(0);
+        }
+      } finally {
+        relay.child.kill("SIGTERM");
+        expect(await relay.exited).toBe(0);
+      }
+      // Without a running relay the backup reads the database itself: it now has every send.
+      const file2 = `${file}.2`;
+      const direct = JSON.parse((await smsg("relay", "backup", file2, "--data", a, ...dbA, "--json")).stdout) as {
+        rows: Record<string, number>;
+      };
+      expect(direct.rows["messages"]).toBe(61);
+    },
+    180_000,
+  );
+});
+
+describe("relay restore refuses what it cannot use, and leaves nothing behind", () => {
+  test("a truncated or foreign file, a missing file, a folder without a key", async () => {
+    const a = mkdtempSync(join(tmpdir(), "smsg-backup-src-"));
+    const port = await freePort();
+    const relay = await startRelayProcess(a, port);
+    const dir = mkdtempSync(join(tmpdir(), "smsg-backup-bad-"));
+    const file = join(dir, "ok.smsgbak");
+    try {
+      await smsg("relay", "backup", file, "--data", a);
+    } finally {
+      relay.child.kill("SIGTERM");
+      await relay.exited;
+    }
+    const lines = gunzipSync(readFileSync(file)).toString().trimEnd().split("\n");
+    const truncated = join(dir, "truncated.smsgbak");
+    writeFileSync(truncated, gzipSync(lines.slice(0, -1).join("\n") + "\n"));
+    const foreign = join(dir, "foreign.smsgbak");
+    writeFileSync(foreign, gzipSync('{"hello":"world"}\n'));
+    const notGzip = join(dir, "plain.txt");
+    writeFileSync(notGzip, "not a backup\n");
+    const cases: [string, RegExp, number][] = [
+      [truncated, /the backup is incomplete/, 1],
+      [foreign, /it does not start like a relay backup/, 1],
+      [notGzip, /not a usable relay backup: it cannot be read/, 1],
+      [join(dir, "missing.smsgbak"), /missing\.smsgbak does not exist/, 2],
+    ];
+    for (const [f, why, code] of cases) {
+      const target = join(dir, `target-${readdirSync(dir).length}`);
+      const r = await smsg("relay", "restore", f, "--data", target).then(
+        () => ({ code: 0, stderr: "" }),
+        (e: { code: number; stderr: string }) => e,
+      );
+      expect(r.code).toBe(code);
+      expect(r.stderr).toMatch(why);
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+      expect(existsSync(target)).toBe(false);
+    }
+    // A folder that is not a relay's: no database is created in it.
+    const empty = mkdtempSync(join(tmpdir(), "smsg-backup-nokey-"));
+    await expect(smsg("relay", "backup", join(dir, "x.smsgbak"), "--data", empty)).rejects.toMatchObject({
+      stderr: expect.stringContaining("has no relay.key: it is not a relay's data folder"),
+    });
+    expect(readdirSync(empty)).toEqual([]);
+    expect(existsSync(join(dir, "x.smsgbak"))).toBe(false);
+  }, 120_000);
+});
