@@ -3,12 +3,12 @@
  * drivers, the server and the logger, which client commands never need (they would add
  * ~0.2 s to every `smsg` start).
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { UsageError } from "../../crypto/errors.js";
+import { SmsgError, UsageError } from "../../crypto/errors.js";
 import { systemRng } from "../../src/system-rng.js";
 import { createInvite, listAccounts, setAccountDisabled } from "../admin-ops.js";
-import { type AdminRequest, adminRequest, startAdminSocket } from "../admin-socket.js";
+import { type AdminRequest, adminRequest, relayRunsOn, startAdminSocket } from "../admin-socket.js";
 import {
   DEFAULT_LIMITS,
   DEFAULT_PORT,
@@ -21,6 +21,7 @@ import { createLogger } from "../logger.js";
 import { openDatabase } from "../open-database.js";
 import { loadOrCreateRelayKey, relayKeyFingerprint } from "../relay-key.js";
 import { Relay } from "../server.js";
+import { PGLITE_DIR } from "../storage-marker.js";
 import { RelayStore } from "../store/index.js";
 import { LIMIT_FLAGS } from "./limit-flags.js";
 
@@ -32,6 +33,7 @@ const FIRST_INVITE_TTL_MS = 7 * 86_400_000;
 export interface CommonArgs {
   data?: string;
   "database-url"?: string;
+  "db-user"?: string;
   json: boolean;
 }
 
@@ -52,9 +54,13 @@ export async function operate(a: CommonArgs, req: AdminRequest): Promise<unknown
     return viaSocket.result;
   }
   const log = createLogger("silent");
-  const db = await openDatabase({ dataDir, databaseUrl: databaseUrlOf(a), allowUnsafeDurability: true }, log);
+  const opened = await openDatabase(
+    { dataDir, databaseUrl: databaseUrlOf(a), dbUser: a["db-user"], allowUnsafeDurability: true },
+    log,
+    "operate",
+  );
   try {
-    const store = new RelayStore(db);
+    const store = new RelayStore(opened.db);
     switch (req.cmd) {
       case "invite": {
         const { keyPair } = loadOrCreateRelayKey(dataDir, systemRng);
@@ -75,7 +81,7 @@ export async function operate(a: CommonArgs, req: AdminRequest): Promise<unknown
       }
     }
   } finally {
-    await db.close();
+    await opened.close();
   }
 }
 
@@ -111,6 +117,7 @@ export async function serve(argv: Record<string, unknown> & CommonArgs): Promise
     publicHost: (argv["public-host"] as string | undefined) ?? host,
     dataDir,
     databaseUrl: databaseUrlOf(argv),
+    dbUser: argv["db-user"],
     allowUnsafeDurability: Boolean(argv["allow-unsafe-durability"]),
     messageTtlMs: parseDuration(String(argv["message-ttl"])),
     retentionMs: argv["retention"] === "0" ? 0 : parseDuration(String(argv["retention"])),
@@ -126,20 +133,26 @@ export async function serve(argv: Record<string, unknown> & CommonArgs): Promise
     process.once("SIGINT", () => stop("SIGINT"));
     process.once("SIGTERM", () => stop("SIGTERM"));
   });
-  const { keyPair, created } = loadOrCreateRelayKey(dataDir, systemRng);
-  const db = await openDatabase(config, log);
-  const relay = new Relay({ config, db, keyPair, rng: systemRng, log });
+  // A second relay on one folder would stop the first one's embedded server: refuse before touching anything.
+  if (await relayRunsOn(dataDir)) throw new UsageError(`a relay is already running on ${dataDir}`);
+  let serverLost: ((detail: string) => void) | undefined;
+  const lost = new Promise<string>((resolve) => (serverLost = resolve));
+  // The database first: the storage check reads the folder as it was (a relay key alone means external PostgreSQL).
+  const opened = await openDatabase({ ...config, onServerLost: (d) => serverLost?.(d) }, log, "serve");
+  const { db } = opened;
+  let relay: Relay | undefined;
   let admin: Awaited<ReturnType<typeof startAdminSocket>> | undefined;
   try {
+    const { keyPair, created } = loadOrCreateRelayKey(dataDir, systemRng);
+    relay = new Relay({ config, db, keyPair, rng: systemRng, log });
     const { port } = await relay.start();
     const endpoint = { host: config.publicHost, port, relayKey: keyPair.publicKey };
     writeFileSync(join(dataDir, ENDPOINT_FILE), `${JSON.stringify({ publicHost: config.publicHost, port })}\n`, {
       mode: 0o600,
     });
     admin = await startAdminSocket(relay, dataDir, endpoint);
-    const storage = config.databaseUrl ? "PostgreSQL" : `embedded PGlite in ${join(dataDir, "db")}`;
     const lines = [
-      `SocketMessenger relay listening on ${host}:${port} (storage: ${storage})`,
+      `SocketMessenger relay listening on ${host}:${port} (storage: ${opened.description})`,
       `Relay key fingerprint: ${relayKeyFingerprint(keyPair.publicKey)}${created ? " (new key created)" : ""}`,
     ];
     if ((await relay.store.countAccounts()) === 0) {
@@ -158,21 +171,33 @@ export async function serve(argv: Record<string, unknown> & CommonArgs): Promise
     }
     console.log(lines.join("\n"));
   } catch (e) {
-    await relay.stop().catch(() => undefined);
-    await db.close().catch(() => undefined);
+    await relay?.stop().catch(() => undefined);
+    await opened.close().catch(() => undefined);
     throw e;
   }
-  await stopRequested;
+  const why = await Promise.race([stopRequested.then(() => undefined), lost]);
+  if (why !== undefined) log.error({ detail: why }, "the embedded PostgreSQL stopped unexpectedly; stopping the relay");
   await relay.stop();
   admin?.close();
-  await db.close();
+  await opened.close();
+  if (why !== undefined) throw new SmsgError("DATABASE_LOST", `the embedded PostgreSQL stopped unexpectedly (${why})`);
 }
 
-/** `smsg relay migrate`. */
-export async function migrateDatabase(a: CommonArgs): Promise<void> {
-  const db = await openDatabase(
-    { dataDir: dataDirOf(a), databaseUrl: databaseUrlOf(a), allowUnsafeDurability: true },
+/**
+ * `smsg relay migrate [--from-pglite]`: applies the migrations; on a folder of an earlier
+ * version it moves the PGlite data into the embedded PostgreSQL (serve does that too, at its
+ * first start). With --from-pglite a folder without PGlite data is an error.
+ */
+export async function migrateDatabase(a: CommonArgs & { "from-pglite"?: boolean }): Promise<void> {
+  const dataDir = dataDirOf(a);
+  if (await relayRunsOn(dataDir)) throw new UsageError(`a relay is running on ${dataDir}: stop it first`);
+  if (a["from-pglite"] && !existsSync(join(dataDir, PGLITE_DIR, "PG_VERSION"))) {
+    throw new UsageError(`there is no PGlite database to move in ${join(dataDir, PGLITE_DIR)}`);
+  }
+  const opened = await openDatabase(
+    { dataDir, databaseUrl: databaseUrlOf(a), dbUser: a["db-user"], allowUnsafeDurability: true },
     createLogger("silent"),
+    "migrate",
   );
-  await db.close();
+  await opened.close();
 }
