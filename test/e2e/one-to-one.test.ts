@@ -1,6 +1,6 @@
 /**
  * 1:1 chat end to end with the built `smsg` binary (dist/src/cli.js; vitest's global setup
- * builds it) and a real relay process (`smsg relay serve` on PGlite), the way people use it:
+ * builds it) and a real relay process (`smsg relay serve` on its embedded PostgreSQL), the way people use it:
  * alice and bob join with invites printed by `smsg relay invite`; alice opens the chat while bob
  * is offline and sends (X3DH first message); bob's `history` shows it (one-shot sync); bob
  * replies through stdin; `listen --json` streams a message; a wrong passphrase fails with its
@@ -9,11 +9,11 @@
  * database blocks sending with KEY_CHANGED until `verify --confirm`. Closing the chat blocks
  * sending on both sides until either reopens it.
  */
-import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, describe, expect, test } from "vitest";
 import { EXIT } from "../../src/exit-codes.js";
-import { openPgliteDriver } from "../../relay/store/index.js";
+import { createLogger } from "../../relay/logger.js";
+import { openDatabase } from "../../relay/open-database.js";
 import { forgeIdentityIn } from "../client/engine/helpers.js";
 import { type RunOptions, bodies, createWorld, expectOk, lines } from "./world.js";
 
@@ -188,11 +188,15 @@ describe("smsg, 1:1, end to end", () => {
 
     // --- a key change forged in the relay's database --------------------------------------------
     await world.stopRelay();
-    const db = await openPgliteDriver({ dataDir: join(world.relayData, "db") });
+    const relayDb = await openDatabase(
+      { dataDir: world.relayData, databaseUrl: undefined, allowUnsafeDurability: false },
+      createLogger("silent"),
+      "operate",
+    );
     try {
-      await forgeIdentityIn(db, "bob");
+      await forgeIdentityIn(relayDb.db, "bob");
     } finally {
-      await db.close();
+      await relayDb.close();
     }
     await world.startRelay();
 

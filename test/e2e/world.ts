@@ -1,6 +1,6 @@
 /**
  * Shared setup of the end-to-end suites: a temporary root folder, a relay process (`smsg relay
- * serve` on PGlite, bench/relay-process.ts) with its data under the root, users as profile
+ * serve` on its embedded PostgreSQL, bench/relay-process.ts) with its data under the root, users as profile
  * folders under the root (SMSG_HOME), the built `smsg` run as a user, and joining with an invite
  * printed by `smsg relay invite`. Call `createWorld(name)` at the top of a suite file and
  * `world.close()` in its afterAll: it kills the children the world started, stops the relay

@@ -61,7 +61,7 @@ describe("smsg relay (operator commands)", () => {
       first.c.close();
       await expect(joinWith(port, link!, "second")).rejects.toMatchObject({ code: "INVITE_INVALID" });
 
-      // Through the admin socket while the relay runs (PGlite admits only the relay process).
+      // Through the admin socket while the relay runs.
       const inv = await smsg("relay", "invite", "--data", data, "--uses", "2", "--expires", "1h", "--json");
       const parsed = JSON.parse(inv.stdout) as { type: string; link: string; expiresAt: string };
       expect(parsed.type).toBe("invite");
