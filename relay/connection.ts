@@ -111,6 +111,11 @@ export class ClientConnection implements Pushable {
     return bucket.take(now);
   }
 
+  /** Bytes queued for the client that it has not taken yet (checked before work that would add more). */
+  get outboundBacklog(): number {
+    return this.transport.backlogBytes;
+  }
+
   /** Sends a message to the client. */
   send(msg: RelayMessage): void {
     this.push(encodeMessageFrame(msg, this.ctx.config.limits.maxFrameBytes));

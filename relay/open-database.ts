@@ -49,10 +49,15 @@ type OpenConfig = Pick<RelayConfig, "databaseUrl" | "dataDir" | "allowUnsafeDura
 
 /** Pool size: the commit shards, reads of many connections at once, and headroom. */
 const POOL_SIZE = 10;
+/**
+ * No statement may run longer than this: one client's expensive request cannot hold a pooled
+ * connection (and everyone waiting for one) for long. The relay's queries take milliseconds.
+ */
+export const STATEMENT_TIMEOUT_MS = 30_000;
 
 function driverFor(poolConfig: pg.PoolConfig, log: Logger): Db {
   return createPgDriver({
-    pool: new pg.Pool({ max: POOL_SIZE, ...poolConfig }),
+    pool: new pg.Pool({ max: POOL_SIZE, statement_timeout: STATEMENT_TIMEOUT_MS, ...poolConfig }),
     onListenerLost: (err) => log.warn({ err: err.message }, "lost the LISTEN connection; retrying"),
     onListenerRestored: () => log.info("LISTEN connection restored"),
   });
