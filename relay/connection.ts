@@ -15,6 +15,7 @@ import {
   errorMessageFor,
 } from "../src/wire/index.js";
 import type { RelayContext } from "./context.js";
+import { isDatabaseUnavailable } from "./database-unavailable.js";
 import { dispatch } from "./handlers/dispatch.js";
 import { TokenBucket } from "./limits/token-bucket.js";
 import type { Pushable } from "./presence.js";
@@ -237,6 +238,9 @@ export class ClientConnection implements Pushable {
       if (e instanceof SmsgError) {
         this.send(errorMessageFor(e, id));
         if (e.code in ERROR_CODES && ERROR_CODES[e.code as ErrorCode].closes) this.close();
+      } else if (isDatabaseUnavailable(e)) {
+        this.ctx.log.warn({ err: e instanceof Error ? e.message : String(e), type: msg.t }, "database unavailable");
+        this.sendError("UNAVAILABLE", "the relay cannot reach its database right now; retry shortly", id);
       } else {
         this.ctx.log.error({ err: e instanceof Error ? e.stack : String(e), type: msg.t }, "handler failed");
         this.send(errorMessageFor(e, id));

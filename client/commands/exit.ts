@@ -21,6 +21,7 @@ export const EXIT_BY_CODE: Readonly<Record<string, number>> = {
   CONNECTION_CLOSED: EXIT.relayUnreachable,
   TIMEOUT: EXIT.relayUnreachable,
   SHUTTING_DOWN: EXIT.relayUnreachable,
+  UNAVAILABLE: EXIT.relayUnreachable,
   LOGIN_FAILED: EXIT.loginFailed,
   AUTH_FAILED: EXIT.loginFailed,
   ACCOUNT_DISABLED: EXIT.accountDisabled,

@@ -6,6 +6,7 @@
 import type { ClientMessageOf } from "../../src/wire/index.js";
 import { encodeMsgFrame, encodeSentFrame } from "../../src/wire/index.js";
 import { type ClientConnection, RelayError, type SessionAccount } from "../connection.js";
+import { isDatabaseUnavailable } from "../database-unavailable.js";
 import { type InsertFailure, type StoredMessage, nextPageAfter } from "../store/index.js";
 import { accountNamed } from "./keys.js";
 
@@ -46,8 +47,19 @@ export async function handleSend(
       }
     },
     (e: unknown) => {
-      ctx.log.error({ err: e instanceof Error ? e.message : String(e) }, "commit failed");
-      conn.sendError("INTERNAL", "the message was not stored; retry with the same idempotency id", msg.id);
+      // The outcome is unknown (a connection lost during COMMIT may have committed): the client
+      // retries with the same idempotency id, which stores the message at most once.
+      if (isDatabaseUnavailable(e)) {
+        ctx.log.warn({ err: e instanceof Error ? e.message : String(e) }, "commit failed: database unavailable");
+        conn.sendError(
+          "UNAVAILABLE",
+          "the relay cannot reach its database right now; retry with the same idempotency id",
+          msg.id,
+        );
+      } else {
+        ctx.log.error({ err: e instanceof Error ? e.message : String(e) }, "commit failed");
+        conn.sendError("INTERNAL", "the relay could not store the message; retry with the same idempotency id", msg.id);
+      }
     },
   );
 }

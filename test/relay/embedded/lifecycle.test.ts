@@ -14,7 +14,14 @@ import { afterAll, describe, expect, test } from "vitest";
 import { type EmbeddedPostgres, startEmbeddedPostgres } from "../../../relay/embedded/embedded-postgres.js";
 import { isAlive, readPostmasterPid } from "../../../relay/embedded/postmaster-pid.js";
 import { checkReachable, serverUser } from "../../../relay/embedded/server-user.js";
+import { exitCodeOf } from "../../../client/commands/exit.js";
+import { RelayUnreachableError } from "../../../client/engine/errors.js";
+import { asUnreachable } from "../../../client/engine/open-account.js";
 import { createLogger } from "../../../relay/logger.js";
+import { createPgDriver, migrate } from "../../../relay/store/index.js";
+import { RemoteError } from "../../../src/errors.js";
+import { EXIT } from "../../../src/exit-codes.js";
+import { idem, joinUser, startRelay } from "../harness.js";
 import { packageRoot } from "../../../src/paths.js";
 
 const log = createLogger("silent");
@@ -182,6 +189,41 @@ describe.skipIf(process.platform !== "linux")("the relay's embedded PostgreSQL",
     expect(readPostmasterPid(pgDir)?.pid).toBe(s.pid);
     await s.stop();
   }, 60_000);
+
+  test("while the database is down requests get the retryable UNAVAILABLE; once it is back the same send is stored once", async () => {
+    const data = sharedFolder();
+    let server = await start(data);
+    const db = createPgDriver({ pool: new pg.Pool({ ...server.connectionConfig(), max: 4 }) });
+    await migrate(db);
+    const r = await startRelay({ db });
+    try {
+      const alice = await joinUser(r, "alice");
+      await joinUser(r, "bob");
+      const chat = (await alice.client.request<"open_direct">({ t: "open_direct", username: "bob" })).chat.id;
+      await server.stop();
+      const send = { t: "send" as const, chat, idem: idem(), envelope: new Uint8Array([1, 2, 3]) };
+      const refused = await alice.client.request<"send">(send).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(RemoteError);
+      expect(refused).toMatchObject({ code: "UNAVAILABLE" });
+      const lookup = await alice.client.request<"lookup_user">({ t: "lookup_user", username: "bob" }).catch((e) => e);
+      expect(lookup).toMatchObject({ code: "UNAVAILABLE" });
+      // The client treats it as "relay unreachable": the message stays queued, exit code 8.
+      expect(asUnreachable("127.0.0.1", r.port, refused)).toBeInstanceOf(RelayUnreachableError);
+      expect(exitCodeOf(refused)).toBe(EXIT.relayUnreachable);
+
+      server = await start(data);
+      const first = await alice.client.request<"send">(send);
+      const again = await alice.client.request<"send">(send);
+      expect(again).toMatchObject({ msg: first.msg, duplicate: true });
+      const stored = await db.query<{ n: number }>("SELECT count(*) AS n FROM messages");
+      expect(Number(stored[0]!.n)).toBe(1);
+      alice.client.close();
+    } finally {
+      await r.stop();
+      await db.close();
+      await server.stop();
+    }
+  }, 90_000);
 
   describe.skipIf(!isRoot)("when the relay runs as root", () => {
     test("an unknown --db-user is refused with a sentence", () => {
