@@ -46,6 +46,12 @@ export interface Db extends Queryable {
    * sharing the database). Returns a function that stops this subscription.
    */
   listen(channel: string, cb: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Calls `cb` when the connection that LISTENs is lost ("lost") and when it was replaced and
+   * every channel listened to again ("restored"): notifications sent in between never arrive,
+   * so the relay catches up from the table (relay/fanout.ts). Absent on PGlite (one process).
+   */
+  onListener?(cb: (state: "lost" | "restored") => void): void;
   /** Sends NOTIFY `channel` with `payload` (at most 8000 bytes: a PostgreSQL limit). */
   notify(channel: string, payload: string): Promise<void>;
   /** Closes every connection this driver opened (an injected pool or PGlite is closed too). */
