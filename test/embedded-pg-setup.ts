@@ -9,6 +9,7 @@
  * durability run the real `smsg relay serve`, whose embedded server has both on.
  * Workers find it through SMSG_TEST_EMBEDDED_PG (a JSON connection config), set before they start.
  */
+import { spawnSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,13 +20,23 @@ import pg from "pg";
 
 export const TEMPLATE_DATABASE = "smsg_template";
 
+/** As root without a postgres user (a bare container), the servers run as nobody: for tests only. */
+function testDbUser(): string | undefined {
+  if (process.getuid?.() !== 0 || process.env["SMSG_RELAY_DB_USER"]) return process.env["SMSG_RELAY_DB_USER"];
+  return spawnSync("id", ["-u", "postgres"]).status === 0 ? undefined : "nobody";
+}
+
 export default async function setup(): Promise<() => Promise<void>> {
+  const dbUser = testDbUser();
+  // The relays the suites start as processes inherit it.
+  if (dbUser !== undefined) process.env["SMSG_RELAY_DB_USER"] = dbUser;
   const dir = join(tmpdir(), "embedded-pg");
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const server = await startEmbeddedPostgres({
     dataDir: dir,
     log: createLogger(process.env["SMSG_TEST_LOG"] ?? "warn"),
     durable: false,
+    dbUser,
     maxConnections: 300,
   });
   const admin = new pg.Client(server.connectionConfig("postgres"));

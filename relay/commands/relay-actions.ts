@@ -45,6 +45,11 @@ function databaseUrlOf(a: CommonArgs): string | undefined {
   return a["database-url"] ?? process.env["DATABASE_URL"] ?? undefined;
 }
 
+/** `--db-user`, or SMSG_RELAY_DB_USER (containers and CI set it once for every command). */
+function dbUserOf(a: CommonArgs): string | undefined {
+  return a["db-user"] ?? (process.env["SMSG_RELAY_DB_USER"] || undefined);
+}
+
 /** Runs an operator request on the running relay, or directly on the database when none runs. */
 export async function operate(a: CommonArgs, req: AdminRequest): Promise<unknown> {
   const dataDir = dataDirOf(a);
@@ -55,7 +60,7 @@ export async function operate(a: CommonArgs, req: AdminRequest): Promise<unknown
   }
   const log = createLogger("silent");
   const opened = await openDatabase(
-    { dataDir, databaseUrl: databaseUrlOf(a), dbUser: a["db-user"], allowUnsafeDurability: true },
+    { dataDir, databaseUrl: databaseUrlOf(a), dbUser: dbUserOf(a), allowUnsafeDurability: true },
     log,
     "operate",
   );
@@ -117,7 +122,7 @@ export async function serve(argv: Record<string, unknown> & CommonArgs): Promise
     publicHost: (argv["public-host"] as string | undefined) ?? host,
     dataDir,
     databaseUrl: databaseUrlOf(argv),
-    dbUser: argv["db-user"],
+    dbUser: dbUserOf(argv),
     allowUnsafeDurability: Boolean(argv["allow-unsafe-durability"]),
     messageTtlMs: parseDuration(String(argv["message-ttl"])),
     retentionMs: argv["retention"] === "0" ? 0 : parseDuration(String(argv["retention"])),
@@ -195,7 +200,7 @@ export async function migrateDatabase(a: CommonArgs & { "from-pglite"?: boolean 
     throw new UsageError(`there is no PGlite database to move in ${join(dataDir, PGLITE_DIR)}`);
   }
   const opened = await openDatabase(
-    { dataDir, databaseUrl: databaseUrlOf(a), dbUser: a["db-user"], allowUnsafeDurability: true },
+    { dataDir, databaseUrl: databaseUrlOf(a), dbUser: dbUserOf(a), allowUnsafeDurability: true },
     createLogger("silent"),
     "migrate",
   );

@@ -189,7 +189,12 @@ describe("smsg, 1:1, end to end", () => {
     // --- a key change forged in the relay's database --------------------------------------------
     await world.stopRelay();
     const relayDb = await openDatabase(
-      { dataDir: world.relayData, databaseUrl: undefined, allowUnsafeDurability: false },
+      {
+        dataDir: world.relayData,
+        databaseUrl: undefined,
+        dbUser: process.env["SMSG_RELAY_DB_USER"],
+        allowUnsafeDurability: false,
+      },
       createLogger("silent"),
       "operate",
     );

@@ -7,7 +7,7 @@
  * and deletes the folder.
  */
 import { type ChildProcessWithoutNullStreams, execFile, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -66,6 +66,9 @@ export class World {
 
   constructor(name: string) {
     this.root = mkdtempSync(join(tmpdir(), `smsg-e2e-${name}-`));
+    // Passable by others: a relay running as root runs its embedded PostgreSQL as an
+    // unprivileged user, who must reach the relay's data folder in here.
+    chmodSync(this.root, 0o711);
     this.relayData = join(this.root, "relay");
   }
 

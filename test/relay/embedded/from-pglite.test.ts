@@ -76,7 +76,12 @@ describe("moving a PGlite relay folder into the embedded PostgreSQL", () => {
     let opened: OpenedStorage | undefined;
     try {
       opened = await openDatabase(
-        { dataDir: data, databaseUrl: undefined, allowUnsafeDurability: false },
+        {
+          dataDir: data,
+          databaseUrl: undefined,
+          dbUser: process.env["SMSG_RELAY_DB_USER"],
+          allowUnsafeDurability: false,
+        },
         log,
         "serve",
       );
@@ -94,7 +99,12 @@ describe("moving a PGlite relay folder into the embedded PostgreSQL", () => {
 
     // The next start uses the embedded database and does not move anything again.
     const again = await openDatabase(
-      { dataDir: data, databaseUrl: undefined, allowUnsafeDurability: false },
+      {
+        dataDir: data,
+        databaseUrl: undefined,
+        dbUser: process.env["SMSG_RELAY_DB_USER"],
+        allowUnsafeDurability: false,
+      },
       log,
       "serve",
     );
@@ -111,7 +121,16 @@ describe("moving a PGlite relay folder into the embedded PostgreSQL", () => {
     await migrate(old);
     await old.close();
     await expect(
-      openDatabase({ dataDir: data, databaseUrl: undefined, allowUnsafeDurability: true }, log, "operate"),
+      openDatabase(
+        {
+          dataDir: data,
+          databaseUrl: undefined,
+          dbUser: process.env["SMSG_RELAY_DB_USER"],
+          allowUnsafeDurability: true,
+        },
+        log,
+        "operate",
+      ),
     ).rejects.toThrow(`${data} holds the PGlite database of an earlier version: start the relay once`);
     expect(existsSync(join(data, "pg"))).toBe(false);
     expect(existsSync(join(data, "storage.json"))).toBe(false);

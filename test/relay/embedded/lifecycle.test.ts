@@ -35,7 +35,7 @@ afterAll(async () => {
 });
 
 async function start(dataDir: string): Promise<EmbeddedPostgres> {
-  const s = await startEmbeddedPostgres({ dataDir, log });
+  const s = await startEmbeddedPostgres({ dataDir, log, dbUser: process.env["SMSG_RELAY_DB_USER"] });
   running.push(s);
   return s;
 }
@@ -96,7 +96,11 @@ async function startInChild(dataDir: string): Promise<{ child: ChildProcess; pid
       "-e",
       `import { startEmbeddedPostgres } from ${JSON.stringify(module)};
        import { createLogger } from ${JSON.stringify(logger)};
-       const s = await startEmbeddedPostgres({ dataDir: ${JSON.stringify(dataDir)}, log: createLogger("silent") });
+       const s = await startEmbeddedPostgres({
+         dataDir: ${JSON.stringify(dataDir)},
+         log: createLogger("silent"),
+         dbUser: process.env.SMSG_RELAY_DB_USER || undefined,
+       });
        console.log("ready " + s.pid);
        setInterval(() => {}, 60000);`,
     ],
@@ -145,7 +149,7 @@ describe.skipIf(process.platform !== "linux")("the relay's embedded PostgreSQL",
     const pgDir = statSync(join(data, "pg"));
     expect(pgDir.mode & 0o777).toBe(0o700);
     if (isRoot) {
-      expect(pgDir.uid).toBe(serverUser(undefined).uid);
+      expect(pgDir.uid).toBe(serverUser(process.env["SMSG_RELAY_DB_USER"]).uid);
       expect(statSync(data).mode & 0o777).toBe(0o711);
     } else expect(pgDir.uid).toBe(process.getuid?.());
     expect(s.connectionString()).toBe(`postgresql://smsg@/smsg?host=${encodeURIComponent(join(data, "pg"))}&port=5432`);
@@ -238,10 +242,13 @@ describe.skipIf(process.platform !== "linux")("the relay's embedded PostgreSQL",
       chmodSync(closed, 0o700);
       const data = join(closed, "relay");
       mkdirSync(data);
-      expect(() => checkReachable(data, serverUser(undefined))).toThrow(
-        `${closed} is closed to postgres; give --data a folder it can reach`,
+      const user = serverUser(process.env["SMSG_RELAY_DB_USER"]);
+      expect(() => checkReachable(data, user)).toThrow(
+        `${closed} is closed to ${user.name}; give --data a folder it can reach`,
       );
-      await expect(startEmbeddedPostgres({ dataDir: data, log })).rejects.toThrow(`cannot reach ${data}`);
+      await expect(
+        startEmbeddedPostgres({ dataDir: data, log, dbUser: process.env["SMSG_RELAY_DB_USER"] }),
+      ).rejects.toThrow(`cannot reach ${data}`);
     });
   });
 });
