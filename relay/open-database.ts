@@ -10,7 +10,7 @@
  * embedded PostgreSQL by `relay serve` on its first start and by `relay migrate --from-pglite`;
  * the old folder is kept as `<data>/db.pglite-backup`.
  */
-import { existsSync, mkdirSync, renameSync } from "node:fs";
+import { existsSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
 import { SmsgError } from "../crypto/errors.js";
@@ -19,6 +19,7 @@ import { type EmbeddedPostgres, PG_DIR, startEmbeddedPostgres } from "./embedded
 import type { Logger } from "./logger.js";
 import { PGLITE_DIR, type StorageKind, folderStorage, writeMarker } from "./storage-marker.js";
 import { type Db, checkDurability, createPgDriver, migrate } from "./store/index.js";
+import { ensureDataDir } from "./data-dir.js";
 
 /** The PGlite folder's name once its data was moved. */
 export const PGLITE_BACKUP_DIR = "db.pglite-backup";
@@ -148,7 +149,7 @@ export async function openDatabase(config: OpenConfig, log: Logger, purpose: Ope
     return { db, kind: "postgresql", connectionString: url, description: "PostgreSQL", close: () => db.close() };
   }
 
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  ensureDataDir(config.dataDir);
   const server: EmbeddedPostgres = await startEmbeddedPostgres({
     dataDir: config.dataDir,
     dbUser: config.dbUser,

@@ -3,7 +3,7 @@
  * drivers, the server and the logger, which client commands never need (they would add
  * ~0.2 s to every `smsg` start).
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SmsgError, UsageError } from "../../crypto/errors.js";
 import { systemRng } from "../../src/system-rng.js";
@@ -24,6 +24,7 @@ import { Relay } from "../server.js";
 import { PGLITE_DIR } from "../storage-marker.js";
 import { RelayStore } from "../store/index.js";
 import { LIMIT_FLAGS } from "./limit-flags.js";
+import { ensureDataDir } from "../data-dir.js";
 
 /** Where serve records how to reach it, for invite links made while it is not running. */
 const ENDPOINT_FILE = "relay.json";
@@ -101,7 +102,7 @@ function readEndpoint(dataDir: string): { publicHost: string; port: number } {
 
 export async function serve(argv: Record<string, unknown> & CommonArgs): Promise<void> {
   const dataDir = dataDirOf(argv);
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  ensureDataDir(dataDir);
   const limits = { ...DEFAULT_LIMITS } as Record<keyof RelayLimits, number>;
   for (const [flag, key] of LIMIT_FLAGS) {
     const v = argv[flag];

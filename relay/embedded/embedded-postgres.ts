@@ -26,6 +26,7 @@ import type { Logger } from "../logger.js";
 import { type PostgresBinaries, postgresBinaries } from "./binaries.js";
 import { clearLeftover, isAlive, readPostmasterPid } from "./postmaster-pid.js";
 import { type ServerUser, checkReachable, serverUser } from "./server-user.js";
+import { ensureDataDir } from "../data-dir.js";
 
 /** The folder under the relay's data folder that holds the cluster (and its socket). */
 export const PG_DIR = "pg";
@@ -241,7 +242,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   }
   const bin = postgresBinaries();
   const user = serverUser(options.dbUser);
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  ensureDataDir(dataDir);
   if (user.uid !== undefined) {
     checkReachable(dataDir, user);
     // The server's user must pass through the data folder (not list or read it) to reach pg/.
