@@ -1,8 +1,8 @@
 /**
  * The one small interface between the relay's store and a database driver. Two drivers
- * implement it: `pg-driver.ts` (PostgreSQL through `pg`) and `pglite-driver.ts` (embedded
- * PGlite). The store's SQL is written once against this interface and runs on both
- * (DESIGN.md "Relay", storage).
+ * implement it: `pg-driver.ts` (PostgreSQL through `pg`: the relay's embedded server and any
+ * external one) and `pglite-driver.ts` (PGlite, only to read the folders of earlier versions).
+ * The store's SQL is written once against this interface (docs/ARCHITECTURE.md, Relay storage).
  *
  * Row values are normalised identically by both drivers:
  * - `bytea` → `Uint8Array` (never a Node `Buffer`),
@@ -68,7 +68,7 @@ export type DurabilitySetting = "fsync" | "synchronous_commit";
  * unless the operator explicitly accepts the risk.
  *
  * Note: PGlite always reports `fsync = off` (it runs with fsync disabled, in memory and on
- * disk alike), so on embedded storage the list is `["fsync"]`.
+ * disk alike), one reason the relay no longer runs on it.
  */
 export async function checkDurability(db: Queryable): Promise<DurabilitySetting[]> {
   const off: DurabilitySetting[] = [];

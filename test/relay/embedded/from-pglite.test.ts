@@ -3,18 +3,23 @@
  * here with the PGlite driver that version used) moves into the embedded PostgreSQL on the
  * relay's first start: every row of every table is there afterwards with the same ids,
  * sequences continue after them, the old folder is kept as db.pglite-backup, and the folder is
- * marked as embedded. An interrupted move simply runs again.
+ * marked as embedded. Operator commands refuse a folder not moved yet; `smsg relay migrate
+ * --from-pglite` moves it without starting the relay.
  */
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { describe, expect, test } from "vitest";
+import { CLI } from "../../../bench/relay-process.js";
 import { createLogger } from "../../../relay/logger.js";
 import { type OpenedStorage, openDatabase } from "../../../relay/open-database.js";
 import { type Db, RelayStore, migrate, openPgliteDriver } from "../../../relay/store/index.js";
 import { T0, bytes, makeAccount, signedPrekey } from "../store/harness.js";
 
 const log = createLogger("silent");
+const run = promisify(execFile);
 const TABLES = [
   "accounts",
   "invites",
@@ -134,5 +139,18 @@ describe("moving a PGlite relay folder into the embedded PostgreSQL", () => {
     ).rejects.toThrow(`${data} holds the PGlite database of an earlier version: start the relay once`);
     expect(existsSync(join(data, "pg"))).toBe(false);
     expect(existsSync(join(data, "storage.json"))).toBe(false);
-  }, 60_000);
+
+    // `smsg relay migrate --from-pglite` moves it; then operator commands work on it.
+    const smsg = (...args: string[]) =>
+      run(process.execPath, [CLI, "relay", ...args, "--data", data], {
+        env: { ...process.env, SMSG_LOG_LEVEL: "silent" },
+      });
+    await smsg("migrate", "--from-pglite");
+    expect(existsSync(join(data, "db.pglite-backup", "PG_VERSION"))).toBe(true);
+    expect((await smsg("accounts")).stdout).toBe("no accounts\n");
+    // Asked again, there is nothing left to move: a sentence, nothing changed.
+    await expect(smsg("migrate", "--from-pglite")).rejects.toMatchObject({
+      stderr: `smsg: there is no PGlite database to move in ${join(data, "db")}\n`,
+    });
+  }, 120_000);
 });
