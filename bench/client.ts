@@ -9,7 +9,7 @@
  * writes a line into alice's interactive stdin and watches bob's interactive stdout for it.
  */
 import { type ChildProcessWithoutNullStreams, execFile, spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { chmodSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -25,6 +25,7 @@ const SENDS = arg("sends", 20);
 const MESSAGES = arg("messages", 50);
 
 const root = mkdtempSync(join(tmpdir(), "smsg-bench-client-"));
+chmodSync(root, 0o711); // as root, the relay's embedded PostgreSQL runs as another user and must pass through
 const relayData = join(root, "relay");
 const env = (user: string) => ({ ...process.env, SMSG_HOME: join(root, user), SMSG_LOG_LEVEL: "silent" });
 const smsg = (user: string, ...args: string[]) => run(process.execPath, [CLI, ...args], { env: env(user) });

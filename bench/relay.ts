@@ -3,7 +3,8 @@
  * generator, both on this machine, over loopback with the full Noise transport.
  *
  *   npm run build
- *   node dist/bench/relay.js [--storage pglite|pg] [--database-url URL] [--scenario all|throughput|latency|group|idle]
+ *   node dist/bench/relay.js [--storage embedded|pg] [--database-url URL]
+ *       [--scenario all|throughput|latency|group|idle|footprint]
  *       [--pairs 50] [--window 64] [--seconds 10] [--rate 5000] [--idle 10000]
  *
  * Scenarios:
@@ -13,13 +14,16 @@
  *   latency p50/p95/p99.
  * - group: one sender per 20-member group (several groups), delivered messages per second and latency.
  * - idle: --idle logged-in idle connections; relay memory (RSS) per connection.
+ * - footprint: memory of the idle relay and of its embedded PostgreSQL (PSS of every process,
+ *   so shared pages are counted once), and start-up times: the first start of a new data
+ *   folder (initdb) and a restart (spawn to listening), measured by main() for every run.
  * Every scenario reports bytes on the wire per delivered message: all bytes both ways on every
  * socket of the scenario (sends, acks, pushes, records, tags) divided by messages delivered.
  * Envelopes are 162 random bytes: the size of a 1:1 MESSAGE envelope carrying a 100-byte
  * message (SECURITY.md §6.5: 1 + 41-byte header + Padmé(101) = 104 + 16-byte tag).
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
 import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -34,7 +38,7 @@ const arg = (name: string, dflt: string) => {
   const i = argv.indexOf(`--${name}`);
   return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : dflt;
 };
-const storage = arg("storage", "pglite");
+const storage = arg("storage", "embedded");
 const scenario = arg("scenario", "all");
 const PAIRS = Number(arg("pairs", "50"));
 const WINDOW = Number(arg("window", "64"));
@@ -354,6 +358,47 @@ async function idle() {
   return result;
 }
 
+/** Proportional set size of a process, KiB (shared pages divided among their users). */
+function pssKiB(pid: number): number {
+  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
+  return Number(/^Pss:\s+(\d+)/m.exec(rollup)![1]);
+}
+
+/** The pids of the embedded PostgreSQL of the data folder (postmaster and its children) and its watchdog shells. */
+function databasePids(): number[] {
+  const pgDir = join(dataDir, "pg");
+  const pids: number[] = [];
+  for (const e of readdirSync("/proc")) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${e}/cmdline`, "utf8");
+      const parent = Number(readFileSync(`/proc/${e}/stat`, "utf8").split(") ")[1]!.split(" ")[1]);
+      if (cmd.includes(pgDir) || pids.includes(parent)) pids.push(Number(e));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+async function footprint() {
+  await new Promise((r) => setTimeout(r, 3000)); // idle: let start-up garbage be collected
+  const relayPss = pssKiB(relay.child.pid!);
+  const db = storage === "embedded" ? databasePids() : [];
+  const dbPss = db.reduce((n, pid) => n + pssKiB(pid), 0);
+  return {
+    scenario: "footprint (idle, no clients)",
+    relayPssKiB: relayPss,
+    databaseProcesses: db.length,
+    databasePssKiB: dbPss,
+    totalPssKiB: relayPss + dbPss,
+    firstStartMs: startTimes.first,
+    restartMs: startTimes.restart,
+  };
+}
+
+const startTimes = { first: 0, restart: 0 };
+
 async function main() {
   dataDir = mkdtempSync(join(tmpdir(), "smsg-bench-"));
   port = await freePort();
@@ -372,10 +417,18 @@ async function main() {
     "--max-outbound-bytes",
     String(64 * 1024 * 1024),
   ];
+  let t0 = performance.now();
   relay = await startRelayProcess(dataDir, port, [...extra, ...limits]);
+  startTimes.first = Math.round(performance.now() - t0);
+  relay.child.kill("SIGTERM");
+  await relay.exited;
+  t0 = performance.now();
+  relay = await startRelayProcess(dataDir, port, [...extra, ...limits]);
+  startTimes.restart = Math.round(performance.now() - t0);
   relayKey = (await inviteCode(dataDir, 1, extra)).relayKey;
   const results: unknown[] = [];
   try {
+    if (scenario === "all" || scenario === "footprint") results.push(await footprint());
     if (scenario === "all" || scenario === "throughput") results.push(await throughput());
     if (scenario === "all" || scenario === "latency") results.push(await latency());
     if (scenario === "all" || scenario === "group") results.push(await group());

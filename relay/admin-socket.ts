@@ -195,6 +195,12 @@ function socketAnswers(path: string): Promise<boolean> {
   });
 }
 
+/** True when a relay is serving `dataDir` (its admin socket answers). */
+export function relayRunsOn(dataDir: string): Promise<boolean> {
+  const path = join(dataDir, ADMIN_SOCKET);
+  return existsSync(path) ? socketAnswers(path) : Promise.resolve(false);
+}
+
 /**
  * Sends one request to the relay running with `dataDir`. Resolves undefined when no relay is
  * running there (no socket, or nobody listening), so the caller can open the database itself.

@@ -45,8 +45,10 @@ export interface RelayConfig {
   /** The host name written into invite links (default: `host`). */
   readonly publicHost: string;
   readonly dataDir: string;
-  /** A PostgreSQL URL; undefined means the embedded PGlite database in `dataDir`. */
+  /** A PostgreSQL URL; undefined means the relay's embedded PostgreSQL in `<dataDir>/pg`. */
   readonly databaseUrl: string | undefined;
+  /** Who runs the embedded PostgreSQL when the relay is root (`--db-user`; default: an existing `postgres` user). */
+  readonly dbUser?: string | undefined;
   /** Start even if PostgreSQL's fsync or synchronous_commit is off. */
   readonly allowUnsafeDurability: boolean;
   /** Unacked messages are deleted after this long. */

@@ -14,6 +14,7 @@ import {
   errorMessageFor,
 } from "../src/wire/index.js";
 import type { RelayContext } from "./context.js";
+import { isDatabaseUnavailable } from "./database-unavailable.js";
 import { dispatch } from "./handlers/dispatch.js";
 import type { HandlerConnection, Phase, SessionAccount } from "./handlers/handler-connection.js";
 import { TokenBucket } from "./limits/token-bucket.js";
@@ -95,6 +96,11 @@ export class ClientConnection implements Pushable, HandlerConnection {
       buckets.set(accountId, (bucket = new TokenBucket(bundleRate, bundleBurst, now)));
     }
     return bucket.take(now);
+  }
+
+  /** Bytes queued for the client that it has not taken yet (checked before work that would add more). */
+  get outboundBacklog(): number {
+    return this.transport.backlogBytes;
   }
 
   /** Sends a message to the client. */
@@ -226,6 +232,9 @@ export class ClientConnection implements Pushable, HandlerConnection {
       if (e instanceof SmsgError) {
         this.send(errorMessageFor(e, id));
         if (e.code in ERROR_CODES && ERROR_CODES[e.code as ErrorCode].closes) this.close();
+      } else if (isDatabaseUnavailable(e)) {
+        this.ctx.log.warn({ err: e instanceof Error ? e.message : String(e), type: msg.t }, "database unavailable");
+        this.sendError("UNAVAILABLE", "the relay cannot reach its database right now; retry shortly", id);
       } else {
         this.ctx.log.error({ err: e instanceof Error ? e.stack : String(e), type: msg.t }, "handler failed");
         this.send(errorMessageFor(e, id));

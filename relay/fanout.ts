@@ -12,6 +12,10 @@ const MESSAGES_CHANNEL = "smsg_messages";
 const EVENTS_CHANNEL = "smsg_chat_events";
 /** NOTIFY payloads are limited to 8000 bytes: ids go in chunks well below it. */
 const IDS_PER_NOTIFY = 400;
+/** Most messages pushed by one catch-up; beyond it recipients get the rest on their next sync. */
+const CATCH_UP_LIMIT = 10_000;
+/** How long after a catch-up announcements of what it read may still arrive (and are skipped). */
+const FORGET_AFTER_MS = 60_000;
 
 /** A membership or state change of a chat, and who must hear of it. */
 export interface ChatEvent {
@@ -35,6 +39,16 @@ export class Fanout {
   private readonly toAnnounce: { ids: number[]; resolve: () => void }[] = [];
   /** The NOTIFY loop is running; it ends once `toAnnounce` is empty. */
   private announcing = false;
+  /** The highest message id pushed here (committed here or announced). */
+  private highWater = 0;
+  /** highWater when the LISTEN connection was lost: catching up starts above it. */
+  private lostAt: number | undefined;
+  /**
+   * From a loss of LISTEN until a while after the catch-up: the ids pushed, so that one read
+   * by the catch-up and also announced (or pushed during the outage) is pushed once.
+   */
+  private pushedSinceLoss: Set<number> | undefined;
+  private forgetTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly store: RelayStore,
@@ -48,9 +62,53 @@ export class Fanout {
   async start(): Promise<void> {
     this.unlisten.push(await this.db.listen(MESSAGES_CHANNEL, (p) => void this.onRemoteMessages(p)));
     this.unlisten.push(await this.db.listen(EVENTS_CHANNEL, (p) => void this.onRemoteEvent(p)));
+    this.db.onListener?.((state) => {
+      if (state === "lost") {
+        this.lostAt ??= this.highWater;
+        this.pushedSinceLoss ??= new Set();
+        clearTimeout(this.forgetTimer);
+      } else void this.catchUp();
+    });
+  }
+
+  /**
+   * After the LISTEN connection was replaced: the other relays' announcements sent meanwhile
+   * never arrived. Reads what was committed since the loss in the chats of the accounts online
+   * here and pushes it, in id order and before any later announcement, so live delivery and
+   * order hold. Messages already pushed are skipped (pushedSinceLoss).
+   */
+  private async catchUp(): Promise<void> {
+    const floor = this.lostAt;
+    this.lostAt = undefined;
+    if (floor === undefined) return;
+    const online = this.presence.onlineAccountIds();
+    if (online.length === 0) return;
+    try {
+      const missed = this.db
+        .query<{ id: number }>(
+          `SELECT m.id FROM messages m
+            WHERE m.id > $1 AND m.chat_id IN (SELECT chat_id FROM chat_members WHERE account_id = ANY($2::bigint[]))
+            ORDER BY m.id LIMIT ${CATCH_UP_LIMIT}`,
+          [floor, online],
+        )
+        .then((rows) => this.store.messagesByIds(rows.map((r) => Number(r.id))));
+      missed.catch(() => undefined);
+      await this.inOrder(async () => this.pushLocal(await missed));
+      this.log.info({ after: floor }, "caught up on messages announced while LISTEN was down");
+    } catch (e) {
+      // Nothing is lost: the recipients get them on their next sync.
+      this.log.warn({ err: String(e) }, "could not catch up after LISTEN was restored");
+    } finally {
+      // Announcements of what the catch-up read may still be on their way; then stop remembering.
+      this.forgetTimer = setTimeout(() => {
+        if (this.lostAt === undefined) this.pushedSinceLoss = undefined;
+      }, FORGET_AFTER_MS);
+      this.forgetTimer.unref();
+    }
   }
 
   async stop(): Promise<void> {
+    clearTimeout(this.forgetTimer);
     for (const u of this.unlisten.splice(0)) await u().catch(() => undefined);
   }
 
@@ -105,6 +163,11 @@ export class Fanout {
 
   private async pushLocal(messages: readonly StoredMessage[]): Promise<void> {
     for (const m of messages) {
+      if (this.pushedSinceLoss !== undefined) {
+        if (this.pushedSinceLoss.has(m.id)) continue; // read by the catch-up and announced too
+        this.pushedSinceLoss.add(m.id);
+      }
+      if (m.id > this.highWater) this.highWater = m.id;
       // Members who joined after the message never get it (as sync rules, SECURITY.md §14.7):
       // a push can come late, announced by another relay after a member was added.
       const recipients =

@@ -43,6 +43,11 @@ export class Presence {
     if (set.size === 0) this.online.delete(accountId);
   }
 
+  /** The accounts with a connection here. */
+  onlineAccountIds(): number[] {
+    return [...this.online.keys()];
+  }
+
   connectionsOf(accountId: number): ReadonlySet<Pushable> | undefined {
     return this.online.get(accountId);
   }

@@ -67,6 +67,12 @@ export const ERROR_CODES = {
   SLOW_CONSUMER: { closes: true, meaning: "the client read too slowly and its outbound queue overflowed" },
   TIMEOUT: { closes: true, meaning: "hello, login or a pong did not arrive in time" },
   SHUTTING_DOWN: { closes: true, meaning: "the relay is stopping; reconnect later" },
+  UNAVAILABLE: {
+    closes: false,
+    meaning:
+      "the relay cannot reach its database right now (restarting, connection lost); retry later " +
+      "(a send retried with the same idempotency id is stored once)",
+  },
   INTERNAL: { closes: false, meaning: "the relay failed; details are in its log, never on the wire" },
 } as const satisfies Record<string, { readonly closes: boolean; readonly meaning: string }>;
 

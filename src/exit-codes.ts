@@ -88,6 +88,7 @@ export const EXIT_BY_CODE = {
   SLOW_CONSUMER: EXIT.failure,
   TIMEOUT: EXIT.relayUnreachable,
   SHUTTING_DOWN: EXIT.relayUnreachable,
+  UNAVAILABLE: EXIT.relayUnreachable,
   INTERNAL: EXIT.failure,
   // Local codes (LOCAL_ERROR_CODES).
   CRYPTO_VERIFICATION: EXIT.failure,

@@ -5,13 +5,16 @@
  * through TMPDIR before the workers start: they, and the smsg and relay processes the suites
  * spawn, inherit it.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 export default function setup(): () => void {
   const previous = process.env["TMPDIR"];
   const root = mkdtempSync(join(tmpdir(), "smsg-test-run-"));
+  // Passable (not listable) by others: when the tests run as root, the relays' embedded
+  // PostgreSQL runs as the unprivileged postgres user and must reach data folders in here.
+  chmodSync(root, 0o711);
   process.env["TMPDIR"] = root;
   return () => {
     if (previous === undefined) delete process.env["TMPDIR"];

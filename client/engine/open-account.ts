@@ -179,7 +179,7 @@ export async function connectAccount(
 
 /**
  * `e` as RelayUnreachableError when it says the relay could not be talked to (a closed or
- * timed-out connection, or the relay shutting down); otherwise `e` itself.
+ * timed-out connection, the relay shutting down, or its database unavailable); otherwise `e` itself.
  */
 export function asUnreachable(host: string, port: number, e: unknown): unknown {
   if (e instanceof RelayUnreachableError) return e;
@@ -188,7 +188,10 @@ export function asUnreachable(host: string, port: number, e: unknown): unknown {
   }
   if (
     e instanceof RemoteError &&
-    (e.code === "SHUTTING_DOWN" || e.code === "TOO_MANY_CONNECTIONS" || e.code === "TIMEOUT")
+    (e.code === "SHUTTING_DOWN" ||
+      e.code === "TOO_MANY_CONNECTIONS" ||
+      e.code === "TIMEOUT" ||
+      e.code === "UNAVAILABLE")
   ) {
     return new RelayUnreachableError(host, port, e.message, { cause: e });
   }

@@ -6,7 +6,7 @@
  * next command that reaches the relay sends it; without one nothing is stored. A group text
  * written offline is stored and encrypted once online (group/deferred.ts).
  */
-import { SmsgError } from "../../src/errors.js";
+import { RemoteError, SmsgError } from "../../src/errors.js";
 import type { RelayClient } from "../relay-client.js";
 import type { ChatRecord } from "../store/index.js";
 import { refreshChats } from "./chats.js";
@@ -47,7 +47,15 @@ export async function sendText(
   await checkIdentity(acct, relay, peer);
   await ensureSession(acct, relay, peer);
   const queued = queueText(acct, chat, body);
-  const flushed = await flushOutbox(acct, relay);
+  let flushed;
+  try {
+    flushed = await flushOutbox(acct, relay);
+  } catch (e) {
+    // The relay is up but its database is not: the message stays queued, as when offline.
+    if (e instanceof RemoteError && e.code === "UNAVAILABLE")
+      throw new QueuedOfflineError(acct.relayHost, acct.relayPort, queued.messageId, { cause: e });
+    throw e;
+  }
   const sent = flushed.sent.find((s) => s.messageId === queued.messageId);
   if (sent) return { queued, sent };
   const failed = flushed.failed.find((f) => f.messageId === queued.messageId);

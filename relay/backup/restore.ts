@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:
 import { join } from "node:path";
 import { SmsgError, UsageError } from "../../crypto/errors.js";
 import type { Logger } from "../logger.js";
-import { openDatabase } from "../open-database.js";
+import { type OpenedStorage, openDatabase } from "../open-database.js";
 import { RELAY_KEY_FILE } from "../relay-key.js";
 import { type Db, type Tx, listMigrations } from "../store/index.js";
 import { BackupReader, readBackupLines } from "./backup-file.js";
@@ -24,6 +24,8 @@ export interface RestoreInput {
   readonly dataDir: string;
   readonly databaseUrl: string | undefined;
   readonly endpointFile: string;
+  /** The embedded server's user when running as root (--db-user). */
+  readonly dbUser?: string | undefined;
   readonly log: Logger;
 }
 
@@ -63,25 +65,30 @@ export async function restoreBackup(input: RestoreInput): Promise<{ rows: Record
 
   const createdFolder = !existsSync(dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  let db: Db | undefined;
+  let opened: OpenedStorage | undefined;
   try {
     writeFileSync(join(dataDir, RELAY_KEY_FILE), Buffer.from(header.relay_key, "base64"), { mode: 0o600, flag: "wx" });
     if (header.endpoint)
       writeFileSync(join(dataDir, input.endpointFile), `${JSON.stringify(header.endpoint)}\n`, { mode: 0o600 });
-    db = await openDatabase({ dataDir, databaseUrl: input.databaseUrl, allowUnsafeDurability: true }, input.log);
+    opened = await openDatabase(
+      { dataDir, databaseUrl: input.databaseUrl, dbUser: input.dbUser, allowUnsafeDurability: true },
+      input.log,
+      "serve",
+    );
+    const { db } = opened;
     await checkEmptyDatabase(db);
     await db.transaction((tx) => load(tx, lines, reader));
     const trailer = reader.finish();
     return { rows: trailer.rows };
   } catch (e) {
-    await db?.close().catch(() => undefined);
-    db = undefined;
+    await opened?.close().catch(() => undefined);
+    opened = undefined;
     // Leave nothing that looks like a relay: the folder was empty (or absent) before.
     if (createdFolder) rmSync(dataDir, { recursive: true, force: true });
     else for (const f of readdirSync(dataDir)) rmSync(join(dataDir, f), { recursive: true, force: true });
     throw e;
   } finally {
-    await db?.close();
+    await opened?.close();
   }
 }
 

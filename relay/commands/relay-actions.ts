@@ -3,14 +3,14 @@
  * drivers, the server and the logger, which client commands never need (they would add
  * ~0.2 s to every `smsg` start).
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import type { Server } from "node:http";
 import { userInfo } from "node:os";
 import { join, resolve } from "node:path";
 import { SmsgError, UsageError } from "../../crypto/errors.js";
 import { systemRng } from "../../src/system-rng.js";
 import { type OperatorRequest, createInvite, runAdminRequest } from "../admin-ops.js";
-import { adminRequest, adminStream, startAdminSocket } from "../admin-socket.js";
+import { adminRequest, adminStream, relayRunsOn, startAdminSocket } from "../admin-socket.js";
 import { type WrittenBackup, writeBackupFile } from "../backup/backup-file.js";
 import { dumpDatabase } from "../backup/dump.js";
 import { readRelayKeyFile } from "../backup/relay-key-file.js";
@@ -30,9 +30,11 @@ import { openDatabase } from "../open-database.js";
 import { loadOrCreateRelayKey, relayKeyFingerprint } from "../relay-key.js";
 import { Relay } from "../server.js";
 import { whenStopRequested, withShutdownTimeout } from "../stop-signals.js";
+import { PGLITE_DIR } from "../storage-marker.js";
 import { RelayStore } from "../store/index.js";
 import { LIMIT_FLAGS } from "./limit-flags.js";
 import { asListenFailure, parsePort } from "./listen-failure.js";
+import { ensureDataDir } from "../data-dir.js";
 
 /** Where serve records how to reach it, for invite links made while it is not running. */
 const ENDPOINT_FILE = "relay.json";
@@ -42,6 +44,7 @@ const FIRST_INVITE_TTL_MS = 7 * 86_400_000;
 export interface CommonArgs {
   data?: string;
   "database-url"?: string;
+  "db-user"?: string;
   json: boolean;
 }
 
@@ -65,6 +68,11 @@ export function operatorName(): string {
   }
 }
 
+/** `--db-user`, or SMSG_RELAY_DB_USER (containers and CI set it once for every command). */
+function dbUserOf(a: CommonArgs): string | undefined {
+  return a["db-user"] ?? (process.env["SMSG_RELAY_DB_USER"] || undefined);
+}
+
 /** Runs an operator request on the running relay, or directly on the database when none runs. */
 export async function operate(a: CommonArgs, request: RequestOf<OperatorRequest>): Promise<unknown> {
   const req = { ...request, operator: operatorName() } as OperatorRequest;
@@ -76,11 +84,15 @@ export async function operate(a: CommonArgs, request: RequestOf<OperatorRequest>
     return viaSocket.result;
   }
   const log = createLogger("silent");
-  const db = await openDatabase({ dataDir, databaseUrl: databaseUrlOf(a), allowUnsafeDurability: true }, log);
+  const opened = await openDatabase(
+    { dataDir, databaseUrl: databaseUrlOf(a), dbUser: dbUserOf(a), allowUnsafeDurability: true },
+    log,
+    "operate",
+  );
   try {
     return await runAdminRequest(req, {
-      store: new RelayStore(db),
-      db,
+      store: new RelayStore(opened.db),
+      db: opened.db,
       rng: systemRng,
       now: Date.now(),
       dataDir,
@@ -92,7 +104,7 @@ export async function operate(a: CommonArgs, request: RequestOf<OperatorRequest>
       },
     });
   } finally {
-    await db.close();
+    await opened.close();
   }
 }
 
@@ -111,7 +123,7 @@ export async function serve(argv: Record<string, unknown> & CommonArgs): Promise
   // Checked before anything is created: a typo must leave no data folder behind.
   const shutdownTimeoutMs = parseDuration(String(argv["shutdown-timeout"]));
   const httpAddress = argv["http"] === undefined ? undefined : parseHttpAddress(String(argv["http"]));
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  ensureDataDir(dataDir);
   const limits = { ...DEFAULT_LIMITS } as Record<keyof RelayLimits, number>;
   for (const [flag, key] of LIMIT_FLAGS) {
     const v = argv[flag];
@@ -132,6 +144,7 @@ export async function serve(argv: Record<string, unknown> & CommonArgs): Promise
     publicHost: (argv["public-host"] as string | undefined) ?? host,
     dataDir,
     databaseUrl: databaseUrlOf(argv),
+    dbUser: dbUserOf(argv),
     allowUnsafeDurability: Boolean(argv["allow-unsafe-durability"]),
     messageTtlMs: parseDuration(String(argv["message-ttl"])),
     retentionMs: argv["retention"] === "0" ? 0 : parseDuration(String(argv["retention"])),
@@ -140,12 +153,19 @@ export async function serve(argv: Record<string, unknown> & CommonArgs): Promise
   const log = createLogger();
   // Listen for the stop signals (and a wrapper's end) before anything starts, so a stop during start-up is clean too.
   const stopRequested = whenStopRequested({ log });
-  const { keyPair, created } = loadOrCreateRelayKey(dataDir, systemRng);
-  const db = await openDatabase(config, log);
-  const relay = new Relay({ config, db, keyPair, rng: systemRng, log });
+  // A second relay on one folder would stop the first one's embedded server: refuse before touching anything.
+  if (await relayRunsOn(dataDir)) throw new UsageError(`a relay is already running on ${dataDir}`);
+  let serverLost: ((detail: string) => void) | undefined;
+  const lost = new Promise<string>((resolve) => (serverLost = resolve));
+  // The database first: the storage check reads the folder as it was (a relay key alone means external PostgreSQL).
+  const opened = await openDatabase({ ...config, onServerLost: (d) => serverLost?.(d) }, log, "serve");
+  const { db } = opened;
+  let relay: Relay | undefined;
   let admin: Awaited<ReturnType<typeof startAdminSocket>> | undefined;
   let http: Server | undefined;
   try {
+    const { keyPair, created } = loadOrCreateRelayKey(dataDir, systemRng);
+    relay = new Relay({ config, db, keyPair, rng: systemRng, log });
     const { port: boundPort } = await relay.start().catch((e: unknown) => {
       throw asListenFailure(e, host, port);
     });
@@ -164,9 +184,8 @@ export async function serve(argv: Record<string, unknown> & CommonArgs): Promise
       http = ops.server;
       opsLine = `Health and metrics on http://${httpAddress.host.includes(":") ? `[${httpAddress.host}]` : httpAddress.host}:${ops.port} (/healthz, /readyz, /metrics)`;
     }
-    const storage = config.databaseUrl ? "PostgreSQL" : `embedded PGlite in ${join(dataDir, "db")}`;
     const lines = [
-      `SocketMessenger relay listening on ${host}:${boundPort} (storage: ${storage})`,
+      `SocketMessenger relay listening on ${host}:${boundPort} (storage: ${opened.description})`,
       `Relay key fingerprint: ${relayKeyFingerprint(keyPair.publicKey)}${created ? " (new key created)" : ""}`,
     ];
     if (opsLine) lines.push(opsLine);
@@ -188,24 +207,26 @@ export async function serve(argv: Record<string, unknown> & CommonArgs): Promise
   } catch (e) {
     if (http) await stopOpsHttp(http);
     admin?.close();
-    await relay.stop().catch(() => undefined);
-    await db.close().catch(() => undefined);
+    await relay?.stop().catch(() => undefined);
+    await opened.close().catch(() => undefined);
     throw e;
   }
-  await stopRequested;
+  const why = await Promise.race([stopRequested.then(() => undefined), lost]);
+  if (why !== undefined) log.error({ detail: why }, "the embedded PostgreSQL stopped unexpectedly; stopping the relay");
+  const running = relay;
   await withShutdownTimeout(
     (async () => {
-      await relay.stop();
+      await running.stop();
       // Kept up while stopping, so /readyz says 503 to a load balancer meanwhile.
       if (http) await stopOpsHttp(http);
       admin?.close();
-      await db.close();
+      await opened.close();
     })(),
     shutdownTimeoutMs,
     log,
   );
+  if (why !== undefined) throw new SmsgError("DATABASE_LOST", `the embedded PostgreSQL stopped unexpectedly (${why})`);
 }
-
 /** `smsg relay backup FILE`: through the running relay when there is one, else from the database directly. */
 export async function backup(a: CommonArgs & { file: string; force: boolean }): Promise<WrittenBackup> {
   const dataDir = dataDirOf(a);
@@ -215,14 +236,15 @@ export async function backup(a: CommonArgs & { file: string; force: boolean }): 
     if (await adminStream(dataDir, { cmd: "backup", operator: operatorName() }, write)) return;
     via = "database";
     const relayKey = readRelayKeyFile(dataDir);
-    const db = await openDatabase(
-      { dataDir, databaseUrl: databaseUrlOf(a), allowUnsafeDurability: true },
+    const opened = await openDatabase(
+      { dataDir, databaseUrl: databaseUrlOf(a), dbUser: dbUserOf(a), allowUnsafeDurability: true },
       createLogger("silent"),
+      "operate",
     );
     try {
-      await dumpDatabase({ db, relayKey, endpoint: readEndpoint(dataDir), now: new Date() }, write);
+      await dumpDatabase({ db: opened.db, relayKey, endpoint: readEndpoint(dataDir), now: new Date() }, write);
     } finally {
-      await db.close();
+      await opened.close();
     }
   });
   audit(dataDir, { action: "backup_written", operator: operatorName(), via, file, rows: written.rows });
@@ -237,6 +259,7 @@ export async function restore(a: CommonArgs & { file: string }): Promise<{ rows:
     file,
     dataDir,
     databaseUrl: databaseUrlOf(a),
+    dbUser: dbUserOf(a),
     endpointFile: ENDPOINT_FILE,
     log: createLogger("silent"),
   });
@@ -244,11 +267,21 @@ export async function restore(a: CommonArgs & { file: string }): Promise<{ rows:
   return r;
 }
 
-/** `smsg relay migrate`. */
-export async function migrateDatabase(a: CommonArgs): Promise<void> {
-  const db = await openDatabase(
-    { dataDir: dataDirOf(a), databaseUrl: databaseUrlOf(a), allowUnsafeDurability: true },
+/**
+ * `smsg relay migrate [--from-pglite]`: applies the migrations; on a folder of an earlier
+ * version it moves the PGlite data into the embedded PostgreSQL (serve does that too, at its
+ * first start). With --from-pglite a folder without PGlite data is an error.
+ */
+export async function migrateDatabase(a: CommonArgs & { "from-pglite"?: boolean }): Promise<void> {
+  const dataDir = dataDirOf(a);
+  if (await relayRunsOn(dataDir)) throw new UsageError(`a relay is running on ${dataDir}: stop it first`);
+  if (a["from-pglite"] && !existsSync(join(dataDir, PGLITE_DIR, "PG_VERSION"))) {
+    throw new UsageError(`there is no PGlite database to move in ${join(dataDir, PGLITE_DIR)}`);
+  }
+  const opened = await openDatabase(
+    { dataDir, databaseUrl: databaseUrlOf(a), dbUser: dbUserOf(a), allowUnsafeDurability: true },
     createLogger("silent"),
+    "migrate",
   );
-  await db.close();
+  await opened.close();
 }

@@ -23,7 +23,12 @@ const common = <T>(y: Argv<T>) =>
     })
     .option("database-url", {
       type: "string",
-      describe: "PostgreSQL URL (or DATABASE_URL); default: embedded PGlite in the data folder",
+      describe: "PostgreSQL URL (or DATABASE_URL); default: the relay's embedded PostgreSQL in the data folder",
+    })
+    .option("db-user", {
+      type: "string",
+      describe:
+        "When the relay runs as root: the unprivileged user that runs the embedded PostgreSQL (default: postgres)",
     });
 
 function print(json: boolean, value: unknown, human: string): void {
@@ -113,8 +118,14 @@ export function relayCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> {
       )
       .command(
         "migrate",
-        "Apply the database migrations (serve also does this at start)",
-        (a) => common(a),
+        "Apply the database migrations, and move an earlier version's PGlite data in (serve also does both at start)",
+        (a) =>
+          common(a).option("from-pglite", {
+            type: "boolean",
+            default: false,
+            describe:
+              "Require a PGlite database from an earlier version in DATA/db, and move it into the embedded PostgreSQL",
+          }),
         async (argv) => {
           await (await actions()).migrateDatabase(argv);
           print(argv.json, { type: "migrated" }, "migrations applied");

@@ -30,6 +30,10 @@ export interface HandlerConnection extends Pushable {
   readonly remoteAddress: string;
   /** This connection's Noise handshake hash, which a login signs (SECURITY.md §10.4). */
   readonly handshakeHash: Uint8Array;
+  /** True once the connection closed (a long reply stops filling). */
+  readonly closed: boolean;
+  /** Bytes queued for the client and not yet written: a reply waits while this is high. */
+  readonly outboundBacklog: number;
   /** Sends a message to the client. */
   send(msg: RelayMessage): void;
   /** Sends an error frame, and closes the connection when the code says so. */

@@ -7,6 +7,7 @@ import type { ClientMessageOf } from "../../src/wire/index.js";
 import { encodeMsgFrame, encodeSentFrame } from "../../src/wire/index.js";
 import { RelayError } from "../errors.js";
 import type { HandlerConnection, SessionAccount } from "./handler-connection.js";
+import { isDatabaseUnavailable } from "../database-unavailable.js";
 import { type InsertFailure, type StoredMessage, nextPageAfter } from "../store/index.js";
 import { accountNamed } from "./keys.js";
 
@@ -48,8 +49,19 @@ export async function handleSend(
       }
     },
     (e: unknown) => {
-      ctx.log.error({ err: e instanceof Error ? e.message : String(e) }, "commit failed");
-      conn.sendError("INTERNAL", "the message was not stored; retry with the same idempotency id", msg.id);
+      // The outcome is unknown (a connection lost during COMMIT may have committed): the client
+      // retries with the same idempotency id, which stores the message at most once.
+      if (isDatabaseUnavailable(e)) {
+        ctx.log.warn({ err: e instanceof Error ? e.message : String(e) }, "commit failed: database unavailable");
+        conn.sendError(
+          "UNAVAILABLE",
+          "the relay cannot reach its database right now; retry with the same idempotency id",
+          msg.id,
+        );
+      } else {
+        ctx.log.error({ err: e instanceof Error ? e.message : String(e) }, "commit failed");
+        conn.sendError("INTERNAL", "the relay could not store the message; retry with the same idempotency id", msg.id);
+      }
     },
   );
 }
@@ -70,26 +82,61 @@ async function messageFrame(conn: HandlerConnection, m: StoredMessage): Promise<
 }
 
 /**
- * Pushes the first `limit` of `rows` (read with one row beyond the page, so that `more` is
- * true only when something is left), stopping early (more = true) before the outbound queue
- * limit. Returns `more` and how many rows were pushed.
+ * The most bytes of msg frames one sync or history reply carries (besides the outbound-queue
+ * limit): a reply is cut by size as well as by count, with `more` set, and the client goes on
+ * from where it stopped (history: `after` = the last id it got; sync: after acking). So one
+ * request never makes the relay read or queue more than this for a client.
  */
-async function pushPage(
-  conn: HandlerConnection,
-  rows: StoredMessage[],
-  limit: number,
-): Promise<{ more: boolean; pushed: number }> {
-  const budget = conn.ctx.config.limits.maxOutboundBytes / 2;
-  let bytes = 0;
-  let pushed = 0;
-  for (const m of rows.slice(0, limit)) {
-    const frame = await messageFrame(conn, m);
-    bytes += frame.length;
-    if (bytes > budget) return { more: true, pushed };
-    conn.push(frame, "msg");
-    pushed++;
+export const MAX_REPLY_BYTES = 1024 * 1024;
+/** Rows read from the database at a time while a reply is filled: a cut reply read little beyond it. */
+const READ_CHUNK = 32;
+
+/**
+ * Waits, before any work, until the connection's outbound queue is below half its limit: a
+ * client that stops reading is slowed (its next request waits) rather than served into memory.
+ * False when the connection closed, or was cut off because it read nothing for idleTimeoutMs.
+ */
+async function roomToSend(conn: HandlerConnection): Promise<boolean> {
+  const { maxOutboundBytes, idleTimeoutMs } = conn.ctx.config.limits;
+  const giveUp = Date.now() + idleTimeoutMs;
+  while (conn.outboundBacklog > maxOutboundBytes / 2) {
+    if (conn.closed) return false;
+    if (Date.now() > giveUp) {
+      conn.fail("SLOW_CONSUMER", "the client read too slowly; reconnect and sync");
+      return false;
+    }
+    await new Promise((r) => setTimeout(r, 10));
   }
-  return { more: rows.length > limit, pushed };
+  return !conn.closed;
+}
+
+/**
+ * Fills one reply: reads rows in chunks through `read(n, pushedSoFar)` (which returns up to
+ * `n` rows after those already pushed), pushes their frames until `limit` rows or
+ * MAX_REPLY_BYTES, and says whether more is left. The outbound queue is checked before each chunk.
+ */
+async function fillReply(
+  conn: HandlerConnection,
+  limit: number,
+  read: (n: number, pushed: readonly StoredMessage[]) => Promise<StoredMessage[]>,
+): Promise<{ more: boolean; pushed: StoredMessage[] }> {
+  const budget = Math.min(MAX_REPLY_BYTES, conn.ctx.config.limits.maxOutboundBytes / 2);
+  const pushed: StoredMessage[] = [];
+  let bytes = 0;
+  for (;;) {
+    if (!(await roomToSend(conn))) return { more: true, pushed };
+    const chunk = Math.min(READ_CHUNK, limit - pushed.length);
+    const rows = await read(chunk + 1, pushed); // one beyond the chunk: is anything left?
+    for (const m of rows.slice(0, chunk)) {
+      const frame = await messageFrame(conn, m);
+      if (pushed.length > 0 && bytes + frame.length > budget) return { more: true, pushed };
+      bytes += frame.length;
+      conn.push(frame, "msg");
+      pushed.push(m);
+    }
+    if (rows.length <= chunk) return { more: false, pushed };
+    if (pushed.length >= limit) return { more: true, pushed };
+  }
 }
 
 /** The most a `synced` reply's `pending` counts (bounds the count query). */
@@ -101,12 +148,15 @@ export async function handleSync(
   msg: ClientMessageOf<"sync">,
 ): Promise<void> {
   const limit = msg.limit ?? DEFAULT_PAGE;
-  const rows = await conn.ctx.store.pendingFor(self.id, { limit: limit + 1 });
-  const { more, pushed } = await pushPage(conn, rows, limit);
+  const { store } = conn.ctx;
+  const { more, pushed } = await fillReply(conn, limit, (n, done) =>
+    store.pendingFor(self.id, { limit: n, afterByChat: nextPageAfter(done) }),
+  );
+  if (conn.closed) return;
   // Asked for (a client's first round, for its progress bar) and only worth counting when more waits.
   const pending =
     msg.count === true && more
-      ? await conn.ctx.store.pendingCount(self.id, nextPageAfter(rows.slice(0, pushed)), MAX_PENDING_COUNT)
+      ? await store.pendingCount(self.id, nextPageAfter(pushed), MAX_PENDING_COUNT)
       : undefined;
   conn.send({ t: "synced", id: msg.id, more, ...(pending !== undefined ? { pending } : {}) });
 }
@@ -131,7 +181,10 @@ export async function handleHistory(
   const role = chat ? await store.memberRole(msg.chat, self.id) : undefined;
   if (!chat || !role) throw new RelayError("CHAT_UNKNOWN", `no chat ${msg.chat} that you belong to`);
   const limit = msg.limit ?? DEFAULT_PAGE;
-  const rows = await store.fetchChatMessages(msg.chat, self.id, msg.after ?? 0, limit + 1);
-  const { more } = await pushPage(conn, rows, limit);
+  const after = msg.after ?? 0;
+  const { more } = await fillReply(conn, limit, (n, done) =>
+    store.fetchChatMessages(msg.chat, self.id, done.at(-1)?.id ?? after, n),
+  );
+  if (conn.closed) return;
   conn.send({ t: "history_end", id: msg.id, more });
 }

@@ -1,8 +1,8 @@
 /**
  * The one small interface between the relay's store and a database driver. Two drivers
- * implement it: `pg-driver.ts` (PostgreSQL through `pg`) and `pglite-driver.ts` (embedded
- * PGlite). The store's SQL is written once against this interface and runs on both
- * (docs/ARCHITECTURE.md, Relay storage).
+ * implement it: `pg-driver.ts` (PostgreSQL through `pg`: the relay's embedded server and any
+ * external one) and `pglite-driver.ts` (PGlite, only to read the folders of earlier versions).
+ * The store's SQL is written once against this interface (docs/ARCHITECTURE.md, Relay storage).
  *
  * Row values are normalised identically by both drivers:
  * - `bytea` → `Uint8Array` (never a Node `Buffer`),
@@ -46,6 +46,12 @@ export interface Db extends Queryable {
    * sharing the database). Returns a function that stops this subscription.
    */
   listen(channel: string, cb: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Calls `cb` when the connection that LISTENs is lost ("lost") and when it was replaced and
+   * every channel listened to again ("restored"): notifications sent in between never arrive,
+   * so the relay catches up from the table (relay/fanout.ts). Absent on PGlite (one process).
+   */
+  onListener?(cb: (state: "lost" | "restored") => void): void;
   /** Sends NOTIFY `channel` with `payload` (at most 8000 bytes: a PostgreSQL limit). */
   notify(channel: string, payload: string): Promise<void>;
   /** Closes every connection this driver opened (an injected pool or PGlite is closed too). */
@@ -62,7 +68,7 @@ export type DurabilitySetting = "fsync" | "synchronous_commit";
  * unless the operator explicitly accepts the risk.
  *
  * Note: PGlite always reports `fsync = off` (it runs with fsync disabled, in memory and on
- * disk alike), so on embedded storage the list is `["fsync"]`.
+ * disk alike), one reason the relay no longer runs on it.
  */
 export async function checkDurability(db: Queryable): Promise<DurabilitySetting[]> {
   const off: DurabilitySetting[] = [];

@@ -1,4 +1,4 @@
-/** The relay's storage layer: the Db interface, its two drivers, migrations and RelayStore. */
+/** The relay's storage layer: the Db interface, its drivers (pg; PGlite to read old folders), migrations and RelayStore. */
 export {
   checkDurability,
   type Db,

@@ -74,6 +74,8 @@ class Listener {
   private connecting: Promise<pg.PoolClient> | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Callbacks of Db.onListener. */
+  readonly watchers = new Set<(state: "lost" | "restored") => void>();
 
   constructor(
     private readonly pool: pg.Pool,
@@ -131,6 +133,7 @@ class Listener {
     client.release(err); // destroys the broken connection instead of returning it to the pool
     if (this.closed) return;
     this.options.onListenerLost?.(err);
+    for (const w of this.watchers) w("lost");
     this.scheduleReconnect();
   }
 
@@ -148,6 +151,7 @@ class Listener {
       const client = await this.connection();
       for (const channel of this.channels.keys()) await client.query(`LISTEN ${client.escapeIdentifier(channel)}`);
       this.options.onListenerRestored?.();
+      for (const w of this.watchers) w("restored");
     } catch (err) {
       if (this.closed) return;
       this.options.onListenerLost?.(err instanceof Error ? err : new Error(String(err)));
@@ -205,6 +209,7 @@ export function createPgDriver(options: PgDriverOptions): Db {
       }
     },
     listen: (channel, cb) => listener.subscribe(channel, cb),
+    onListener: (cb) => void listener.watchers.add(cb),
     async notify(channel: string, payload: string): Promise<void> {
       await direct.query("SELECT pg_notify($1, $2)", [channel, payload]);
     },

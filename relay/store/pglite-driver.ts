@@ -1,11 +1,11 @@
 /**
- * The embedded driver for the relay's store: `Db` over PGlite, PostgreSQL compiled to wasm
- * and running inside the relay process (docs/ARCHITECTURE.md, Relay storage: `npm start` works with
- * nothing else installed). The same migrations and SQL run here as on PostgreSQL.
+ * A `Db` over PGlite (PostgreSQL compiled to wasm, inside this process). The relay no longer
+ * runs on it: its storage is the embedded PostgreSQL (relay/embedded/). This driver is kept to
+ * read the data folders of earlier versions, which kept their data in PGlite (`<data>/db`), so
+ * relay/embedded/from-pglite.ts can move them; the tests use it to make such folders.
  *
  * PGlite is one connection: queries and transactions are serialised by PGlite's own mutex
- * (its `transaction` API), and LISTEN/NOTIFY only reaches this process. Opening a new on-disk
- * database runs initdb (~3 s); reopening takes ~0.3 s; tests use one in-memory instance per file.
+ * (its `transaction` API), and LISTEN/NOTIFY only reaches this process.
  */
 import { PGlite, type Transaction } from "@electric-sql/pglite";
 import type { Db, SqlParam, Tx } from "./db.js";

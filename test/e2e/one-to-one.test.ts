@@ -1,6 +1,6 @@
 /**
  * 1:1 chat end to end with the built `smsg` binary (dist/bin/smsg.js; vitest's global setup
- * builds it) and a real relay process (`smsg relay serve` on PGlite), the way people use it:
+ * builds it) and a real relay process (`smsg relay serve` on its embedded PostgreSQL), the way people use it:
  * alice and bob join with invites printed by `smsg relay invite`; alice opens the chat while bob
  * is offline and sends (X3DH first message); bob's `history` shows it (one-shot sync); bob
  * replies through stdin; `listen --json` streams a message; a wrong passphrase fails with its
@@ -10,10 +10,10 @@
  * sending on both sides until either reopens it. Each phase is a step of its own
  * (test/helpers/steps.ts): a failure names its phase, and the phases after it show as not run.
  */
-import { join } from "node:path";
 import { afterAll, beforeAll, expect } from "vitest";
 import { EXIT } from "../../src/exit-codes.js";
-import { openPgliteDriver } from "../../relay/store/index.js";
+import { createLogger } from "../../relay/logger.js";
+import { openDatabase } from "../../relay/open-database.js";
 import { forgeIdentityIn } from "../client/engine/helpers.js";
 import { scenario } from "../helpers/steps.js";
 import { startJsonListener } from "./json-listener.js";
@@ -185,11 +185,20 @@ scenario("smsg, 1:1, end to end", (step) => {
 
   step("a key change forged in the relay's database blocks sending until verify --confirm", async () => {
     await world.stopRelay();
-    const db = await openPgliteDriver({ dataDir: join(world.relayData, "db") });
+    const relayDb = await openDatabase(
+      {
+        dataDir: world.relayData,
+        databaseUrl: undefined,
+        dbUser: process.env["SMSG_RELAY_DB_USER"],
+        allowUnsafeDurability: false,
+      },
+      createLogger("silent"),
+      "operate",
+    );
     try {
-      await forgeIdentityIn(db, "bob");
+      await forgeIdentityIn(relayDb.db, "bob");
     } finally {
-      await db.close();
+      await relayDb.close();
     }
     await world.startRelay();
 

@@ -1,13 +1,13 @@
 /**
  * Shared setup of the end-to-end suites: a temporary root folder, a relay process (`smsg relay
- * serve` on PGlite, bench/relay-process.ts) with its data under the root, users as profile
+ * serve` on its embedded PostgreSQL, bench/relay-process.ts) with its data under the root, users as profile
  * folders under the root (SMSG_HOME), the built `smsg` run as a user, and joining with an invite
  * printed by `smsg relay invite`. Call `createWorld(name)` at the top of a suite file and
  * `world.close()` in its afterAll: it kills the children the world started, stops the relay
  * and deletes the folder.
  */
 import { type ChildProcessWithoutNullStreams, execFile, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -67,6 +67,9 @@ export class World {
 
   constructor(name: string) {
     this.root = mkdtempSync(join(tmpdir(), `smsg-e2e-${name}-`));
+    // Passable by others: a relay running as root runs its embedded PostgreSQL as an
+    // unprivileged user, who must reach the relay's data folder in here.
+    chmodSync(this.root, 0o711);
     this.relayData = join(this.root, "relay");
   }
 

@@ -1,7 +1,7 @@
 /**
  * Chats through a real relay over loopback sockets: direct chats, groups, admins, leaving,
  * closing and reopening, listings, the chat_event pushes, and what a non-member or a removed
- * member can no longer see or do. Runs on PGlite, and on PostgreSQL when TEST_DATABASE_URL is set.
+ * member can no longer see or do. Runs on the embedded PostgreSQL, and on external PostgreSQL when TEST_DATABASE_URL is set.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import { MAX_CHATS_PER_PAGE } from "../../src/wire/index.js";
@@ -322,7 +322,7 @@ for (const storage of relayStorages()) {
     });
 
     // Paging is the handler's work, the same on either storage: run it once.
-    test.skipIf(storage.name !== "PGlite")(
+    test.skipIf(storage.name !== "embedded PostgreSQL")(
       "list_chats: more chats than one page holds come in pages by after, none lost or repeated",
       async () => {
         const alice = await person("alice");

@@ -62,7 +62,7 @@ describe("smsg relay (operator commands)", () => {
       first.c.close();
       await expect(joinWith(port, link!, "second")).rejects.toMatchObject({ code: "INVITE_INVALID" });
 
-      // Through the admin socket while the relay runs (PGlite admits only the relay process).
+      // Through the admin socket while the relay runs.
       const inv = await smsg("relay", "invite", "--data", data, "--uses", "2", "--expires", "1h", "--json");
       const parsed = JSON.parse(inv.stdout) as { type: string; link: string; expiresAt: string };
       expect(parsed.type).toBe("invite");
@@ -83,6 +83,9 @@ describe("smsg relay (operator commands)", () => {
       await expect(closed).resolves.toMatchObject({ code: "ACCOUNT_DISABLED" });
       const unknown = smsg("relay", "disable", "nobody", "--data", data);
       await expect(unknown).rejects.toMatchObject({ stderr: expect.stringContaining("no user named nobody") });
+      // A second relay on the same folder is refused before it touches the database.
+      const second = smsg("relay", "serve", "--data", data, "--port", "0");
+      await expect(second).rejects.toMatchObject({ code: 1, stderr: `smsg: a relay is already running on ${data}\n` });
     } finally {
       relay.child.kill("SIGTERM");
       expect(await relay.exited).toBe(0);

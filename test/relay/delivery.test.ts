@@ -2,8 +2,8 @@
  * Delivery through a real relay over loopback sockets: acked after commit, pushed to online
  * members, synced (paged, by cursor) to offline ones, idempotent retries, directed envelopes,
  * history, group commit order under pipelining, and deletion (all acked, TTL, retention) with
- * the relay's clock under the test's control. The same body runs on PGlite and, when
- * TEST_DATABASE_URL is set, on PostgreSQL.
+ * the relay's clock under the test's control. The same body runs on the embedded PostgreSQL and,
+ * when TEST_DATABASE_URL is set, on external PostgreSQL.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import type { RelayConfig } from "../../relay/config.js";

@@ -2,7 +2,7 @@
  * Durability: the relay is killed with SIGKILL while three senders are mid-burst, then
  * restarted on the same data. Every message a sender saw acknowledged must be delivered, and
  * after the senders retry what was not acknowledged (same idempotency ids), every message is
- * delivered exactly once. Runs the real `smsg relay serve` on PGlite, and on PostgreSQL when
+ * delivered exactly once. Runs the real `smsg relay serve` on its embedded PostgreSQL, and on external PostgreSQL when
  * TEST_DATABASE_URL is set.
  */
 import { randomBytes } from "node:crypto";
@@ -156,7 +156,7 @@ async function scenario(extraArgs: string[]): Promise<void> {
 }
 
 describe("durability across SIGKILL", () => {
-  test("embedded PGlite: every acked message survives, none is delivered twice", async () => {
+  test("embedded PostgreSQL: every acked message survives, none is delivered twice", async () => {
     await scenario([]);
   }, 120_000);
 

@@ -1,7 +1,7 @@
 /**
- * An in-process relay on a loopback port for integration tests, over PGlite (in memory, one
- * instance per test file) or real PostgreSQL, and clients that join it for real: identity,
- * prekeys, Noise, login signature.
+ * An in-process relay on a loopback port for integration tests, over a database of the test
+ * file's own on the run's embedded PostgreSQL (or a given one, e.g. external PostgreSQL), and
+ * clients that join it for real: identity, prekeys, Noise, login signature.
  */
 import { randomBytes } from "node:crypto";
 import { RelayClient, loginSignature } from "../../client/relay-client.js";
@@ -20,10 +20,11 @@ import { createInvite } from "../../relay/admin-ops.js";
 import { DEFAULT_LIMITS, type RelayConfig, type RelayLimits } from "../../relay/config.js";
 import { createLogger } from "../../relay/logger.js";
 import { Relay } from "../../relay/server.js";
-import { type Db, migrate, openPgliteDriver } from "../../relay/store/index.js";
+import type { Db } from "../../relay/store/index.js";
 import { parseInviteLink } from "../../src/invite-link.js";
 import { systemRng } from "../../src/system-rng.js";
 import type { RelayMessageOf } from "../../src/wire/index.js";
+import { createEmbeddedTestDatabase } from "../helpers/embedded-test-db.js";
 import { resetTables } from "./store/harness.js";
 
 export interface TestRelay {
@@ -35,15 +36,16 @@ export interface TestRelay {
   stop(): Promise<void>;
 }
 
-let pglite: Promise<Db> | undefined;
+let shared: Promise<Db> | undefined;
 
-/** One in-memory PGlite per test file (its first open costs ~3 s), emptied between relays. */
-export async function sharedPglite(): Promise<Db> {
-  pglite ??= openPgliteDriver({}).then(async (db) => {
-    await migrate(db);
-    return db;
-  });
-  const db = await pglite;
+/**
+ * The test file's own database on the run's embedded PostgreSQL, emptied (every table
+ * truncated, ids restarted) each time it is asked for. It is dropped with the server at the
+ * end of the run.
+ */
+export async function sharedDatabase(): Promise<Db> {
+  shared ??= createEmbeddedTestDatabase().then((t) => t.db);
+  const db = await shared;
   await resetTables(db);
   return db;
 }
@@ -58,7 +60,7 @@ export async function startRelay(
     now?: () => number;
   } = {},
 ): Promise<TestRelay> {
-  const db = options.db ?? (await sharedPglite());
+  const db = options.db ?? (await sharedDatabase());
   const keyPair = options.keyPair ?? x25519KeyPair(systemRng);
   const config: RelayConfig = {
     host: "127.0.0.1",

@@ -4,7 +4,7 @@
  * from crypto/sender-keys.ts), with a distinctive marker in every plaintext; afterwards no
  * bytea or text column of any table holds the marker, as UTF-8 or as hex text. A positive
  * control (the ciphertext envelope is found) shows the search itself works.
- * Runs on PGlite, and on PostgreSQL when TEST_DATABASE_URL is set.
+ * Runs on the embedded PostgreSQL, and on external PostgreSQL when TEST_DATABASE_URL is set.
  */
 import { randomBytes } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";

@@ -1,20 +1,20 @@
 /**
- * The two storages a relay integration suite runs on: the shared in-memory PGlite of the test
- * file, and (when TEST_DATABASE_URL is set) a throwaway PostgreSQL database smsg_test_<random>
+ * The two storages a relay integration suite runs on: the test file's database on the run's
+ * embedded PostgreSQL (the relay's default storage), and (when TEST_DATABASE_URL is set) a throwaway PostgreSQL database smsg_test_<random>
  * created for the file and dropped afterwards. A suite calls `relayStorages()` and registers
  * one `describe.skipIf(s.skip)` per entry, so the same test body runs on both.
  */
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { type Db, createPgDriver, migrate } from "../../relay/store/index.js";
-import { sharedPglite } from "./harness.js";
+import { sharedDatabase } from "./harness.js";
 import { resetTables } from "./store/harness.js";
 
 export const TEST_DATABASE_URL = process.env["TEST_DATABASE_URL"] ?? "";
 
 /** One storage for a suite: `open` in beforeAll, `fresh` before each relay, `close` in afterAll. */
 export interface RelayStorage {
-  readonly name: "PGlite" | "PostgreSQL";
+  readonly name: "embedded PostgreSQL" | "PostgreSQL";
   /** True when this storage is not available (PostgreSQL without TEST_DATABASE_URL). */
   readonly skip: boolean;
   open(): Promise<void>;
@@ -49,14 +49,14 @@ export async function createThrowawayDatabase(): Promise<{ url: string; drop(): 
   };
 }
 
-function pgliteStorage(): RelayStorage {
+function embeddedStorage(): RelayStorage {
   return {
-    name: "PGlite",
+    name: "embedded PostgreSQL",
     skip: false,
     async open() {
-      await sharedPglite(); // the first open runs initdb (seconds): do it in beforeAll
+      await sharedDatabase();
     },
-    fresh: () => sharedPglite(),
+    fresh: () => sharedDatabase(),
     async close() {},
   };
 }
@@ -85,7 +85,7 @@ function postgresStorage(): RelayStorage {
   };
 }
 
-/** PGlite always, PostgreSQL when TEST_DATABASE_URL is set (skipped otherwise). */
+/** The embedded PostgreSQL always, external PostgreSQL when TEST_DATABASE_URL is set (skipped otherwise). */
 export function relayStorages(): RelayStorage[] {
-  return [pgliteStorage(), postgresStorage()];
+  return [embeddedStorage(), postgresStorage()];
 }

@@ -86,7 +86,7 @@ export async function forgeIdentity(tr: TestRelay, username: string): Promise<Id
   return forgeIdentityIn(tr.db, username);
 }
 
-/** forgeIdentity on a relay database opened directly (the relay must not be running on PGlite). */
+/** forgeIdentity on a relay database opened directly (with the relay stopped, or sharing its database). */
 export async function forgeIdentityIn(db: Db, username: string): Promise<IdentityKeyPair> {
   const rows = await db.query<{ id: number }>("SELECT id FROM accounts WHERE username = $1", [username]);
   const id = Number(rows[0]!.id);

@@ -11,6 +11,8 @@ import type { Account, OneTimePrekey, SignedPrekey } from "../../../relay/store/
 export interface Harness {
   readonly db: Db;
   readonly store: RelayStore;
+  /** What checkDurability must report on this server ([] when omitted). */
+  readonly durabilityOff?: readonly string[];
 }
 
 /** Every table of the schema except schema_migrations. */
