@@ -77,8 +77,20 @@ export const DEFAULT_LIMITS: RelayLimits = {
   commitShards: 2,
 };
 
-/** The default data folder: $XDG_DATA_HOME/socketmessenger/relay (~/.local/share/… when unset). */
-export function defaultRelayDataDir(env: NodeJS.ProcessEnv = process.env): string {
+/** Where a relay run by root keeps its data when no folder is named: a system service's state folder. */
+export const ROOT_RELAY_DATA_DIR = "/var/lib/socketmessenger/relay";
+
+/**
+ * The default data folder: $XDG_DATA_HOME/socketmessenger/relay (~/.local/share/… when unset).
+ * Root without XDG_DATA_HOME gets ROOT_RELAY_DATA_DIR instead: the embedded PostgreSQL then runs
+ * as an unprivileged user (README, Storage), which could not reach a folder under /root (0700),
+ * so `npm start` as root would otherwise fail.
+ */
+export function defaultRelayDataDir(
+  env: NodeJS.ProcessEnv = process.env,
+  isRoot: boolean = process.getuid?.() === 0,
+): string {
+  if (isRoot && !env["XDG_DATA_HOME"]) return ROOT_RELAY_DATA_DIR;
   const base = env["XDG_DATA_HOME"] || join(homedir(), ".local", "share");
   return join(base, "socketmessenger", "relay");
 }
