@@ -122,7 +122,7 @@ export function chatCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> {
                 .map((m) => m.trim())
                 .filter((m) => m !== "");
               const r = await createGroup(acct, online.relay, argv.name, members, {
-                allowDuplicateName: argv.allowDuplicateName,
+                allowDuplicateName: argv["allow-duplicate-name"],
               });
               for (const w of r.warnings) warn(w);
               if (argv.json)

@@ -67,14 +67,16 @@ export async function restoreBackup(input: RestoreInput): Promise<{ rows: Record
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   let opened: OpenedStorage | undefined;
   try {
-    writeFileSync(join(dataDir, RELAY_KEY_FILE), Buffer.from(header.relay_key, "base64"), { mode: 0o600, flag: "wx" });
-    if (header.endpoint)
-      writeFileSync(join(dataDir, input.endpointFile), `${JSON.stringify(header.endpoint)}\n`, { mode: 0o600 });
+    // The database first: on an empty folder the storage choice reads a relay key alone as
+    // "external PostgreSQL" (relay/storage-marker.ts), so the key is written after it.
     opened = await openDatabase(
       { dataDir, databaseUrl: input.databaseUrl, dbUser: input.dbUser, allowUnsafeDurability: true },
       input.log,
       "serve",
     );
+    writeFileSync(join(dataDir, RELAY_KEY_FILE), Buffer.from(header.relay_key, "base64"), { mode: 0o600, flag: "wx" });
+    if (header.endpoint)
+      writeFileSync(join(dataDir, input.endpointFile), `${JSON.stringify(header.endpoint)}\n`, { mode: 0o600 });
     const { db } = opened;
     await checkEmptyDatabase(db);
     await db.transaction((tx) => load(tx, lines, reader));

@@ -89,6 +89,7 @@ describe("exit codes", () => {
       CONNECTION_CLOSED: 8,
       TIMEOUT: 8,
       SHUTTING_DOWN: 8,
+      UNAVAILABLE: 8,
       LOGIN_FAILED: 9,
       AUTH_FAILED: 9,
       ACCOUNT_DISABLED: 10,

@@ -71,7 +71,8 @@ describe("README.md JSON output (version 1)", () => {
     const [, relay] = jsonTables();
     const src = readFileSync(join(root, "relay", "commands", "relay-command.ts"), "utf8");
     const printed = [
-      ...src.matchAll(/(?:print\(argv\.json, \{ type|JSON\.stringify\(\{ v: 1, type): "([a-z_]+)"/g),
+      // print(argv.json, { type: "…" }, …), the object on the call's line or the next, and JSON.stringify({ v: 1, type: "…" }).
+      ...src.matchAll(/(?:print\(\s*argv\.json,\s*\{ type|JSON\.stringify\(\{ v: 1, type): "([a-z_]+)"/g),
     ].map((m) => m[1]!);
     expect(printed.length).toBeGreaterThan(0);
     expect(sorted(relay!.map((r) => r.type))).toEqual(sorted(printed));

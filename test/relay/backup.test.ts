@@ -6,8 +6,18 @@
  * and a non-empty target, are refused and leave nothing behind.
  */
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+
+/**
+ * A new temporary folder that the embedded PostgreSQL's user may pass through (mkdtemp makes
+ * 0700; as root the server runs as another user: README, Storage).
+ */
+function passableTemp(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  chmodSync(dir, 0o711);
+  return dir;
+}
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { gunzipSync, gzipSync } from "node:zlib";
@@ -89,10 +99,10 @@ describe.each(storages)("relay backup and restore (%s)", (_name, onPg) => {
       const urlB = pgB?.url;
       const dbA = urlA ? ["--database-url", urlA] : [];
       const dbB = urlB ? ["--database-url", urlB] : [];
-      const a = mkdtempSync(join(tmpdir(), "smsg-backup-a-"));
+      const a = passableTemp("smsg-backup-a-");
       const port = await freePort();
       const relay = await startRelayProcess(a, port, dbA);
-      const file = join(mkdtempSync(join(tmpdir(), "smsg-backup-file-")), "relay.smsgbak");
+      const file = join(passableTemp("smsg-backup-file-"), "relay.smsgbak");
       let before: number[];
       try {
         const link = /smsg:\/\/\S+/.exec(relay.stdout.join("\n"))![0];
@@ -132,7 +142,7 @@ describe.each(storages)("relay backup and restore (%s)", (_name, onPg) => {
           stderr: expect.stringContaining("exists: choose another file, or pass --force"),
         });
 
-        const b = join(mkdtempSync(join(tmpdir(), "smsg-backup-b-")), "relay");
+        const b = join(passableTemp("smsg-backup-b-"), "relay");
         const restored = JSON.parse((await smsg("relay", "restore", file, "--data", b, ...dbB, "--json")).stdout) as {
           rows: Record<string, number>;
         };
@@ -186,10 +196,10 @@ describe.each(storages)("relay backup and restore (%s)", (_name, onPg) => {
 
 describe("relay restore refuses what it cannot use, and leaves nothing behind", () => {
   test("a truncated or foreign file, a missing file, a folder without a key", async () => {
-    const a = mkdtempSync(join(tmpdir(), "smsg-backup-src-"));
+    const a = passableTemp("smsg-backup-src-");
     const port = await freePort();
     const relay = await startRelayProcess(a, port);
-    const dir = mkdtempSync(join(tmpdir(), "smsg-backup-bad-"));
+    const dir = passableTemp("smsg-backup-bad-");
     const file = join(dir, "ok.smsgbak");
     try {
       await smsg("relay", "backup", file, "--data", a);
@@ -222,7 +232,7 @@ describe("relay restore refuses what it cannot use, and leaves nothing behind", 
       expect(existsSync(target)).toBe(false);
     }
     // A folder that is not a relay's: no database is created in it.
-    const empty = mkdtempSync(join(tmpdir(), "smsg-backup-nokey-"));
+    const empty = passableTemp("smsg-backup-nokey-");
     await expect(smsg("relay", "backup", join(dir, "x.smsgbak"), "--data", empty)).rejects.toMatchObject({
       stderr: expect.stringContaining("has no relay.key: it is not a relay's data folder"),
     });

@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from "vite
 import { utf8 } from "../../crypto/bytes.js";
 import { x25519KeyPair } from "../../crypto/primitives.js";
 import { seededRng } from "../../crypto/rng.js";
-import { ConnectionClosedError, ERROR_CODES, ProtocolError, isErrorCode } from "../../src/errors.js";
+import { ERROR_CODES, HandshakeRefusedError, ProtocolError, isErrorCode } from "../../src/errors.js";
 import { systemRng } from "../../src/system-rng.js";
 import { encodeRecord } from "../../src/transport/index.js";
 import {
@@ -75,8 +75,8 @@ describe("before and during the Noise handshake", () => {
 
   test("a client that pinned the wrong relay key fails its handshake; the relay is unaffected", async () => {
     const wrongKey = x25519KeyPair(systemRng).publicKey;
-    await expect(connectTo(r, { relayKey: wrongKey })).rejects.toBeInstanceOf(ConnectionClosedError);
-    await expect(RawClient.connect(r, { relayKey: wrongKey })).rejects.toBeInstanceOf(ConnectionClosedError);
+    await expect(connectTo(r, { relayKey: wrongKey })).rejects.toBeInstanceOf(HandshakeRefusedError);
+    await expect(RawClient.connect(r, { relayKey: wrongKey })).rejects.toBeInstanceOf(HandshakeRefusedError);
     await expectServing(r, w);
   });
 

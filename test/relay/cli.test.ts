@@ -85,7 +85,7 @@ describe("smsg relay (operator commands)", () => {
       await expect(unknown).rejects.toMatchObject({ stderr: expect.stringContaining("no user named nobody") });
       // A second relay on the same folder is refused before it touches the database.
       const second = smsg("relay", "serve", "--data", data, "--port", "0");
-      await expect(second).rejects.toMatchObject({ code: 1, stderr: `smsg: a relay is already running on ${data}\n` });
+      await expect(second).rejects.toMatchObject({ code: 2, stderr: `smsg: a relay is already running on ${data}\n` });
     } finally {
       relay.child.kill("SIGTERM");
       expect(await relay.exited).toBe(0);

@@ -32,7 +32,7 @@ function fakes() {
   return { relay, acct, requests, answer: () => answer() };
 }
 
-const event = { t: "chat_event", chat: 1, event: "left", user: "alice", by: "alice" } as const;
+const event = { t: "chat_event", chat: 1, event: "left", user: "bob", by: "bob" } as const;
 
 describe("Receiver.detach", () => {
   test("what was in flight fails silently and what was queued is not processed", async () => {
