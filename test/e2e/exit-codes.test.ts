@@ -12,10 +12,8 @@ import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { freePort } from "../../bench/relay-process.js";
 import { openDatabase } from "../../client/store/sqlite.js";
-import { createLogger } from "../../relay/logger.js";
-import { openDatabase as openRelayDatabase } from "../../relay/open-database.js";
 import { packageRoot } from "../../src/paths.js";
-import { forgeIdentityIn } from "../client/engine/helpers.js";
+import { forgeIdentityInRelay } from "./forge-identity.js";
 import { type Result, createWorld, expectOk } from "./world.js";
 
 const world = createWorld("exit-codes");
@@ -323,21 +321,7 @@ describe("README's exit-code table, row by row, with the built smsg", () => {
     // --- the right key again, with bob's identity forged in the relay's database ---------------
     await world.stopRelay();
     renameSync(`${keyFile}.saved`, keyFile);
-    const relayDb = await openRelayDatabase(
-      {
-        dataDir: world.relayData,
-        databaseUrl: undefined,
-        dbUser: process.env["SMSG_RELAY_DB_USER"],
-        allowUnsafeDurability: false,
-      },
-      createLogger("silent"),
-      "operate",
-    );
-    try {
-      await forgeIdentityIn(relayDb.db, "bob");
-    } finally {
-      await relayDb.close();
-    }
+    await forgeIdentityInRelay(world.relayData, "bob");
     await world.startRelay();
     // 17: alice is shown another key for bob.
     expectExit(await smsg("alice", ["send", "bob", "still you?"]), "the contact's identity key changed");

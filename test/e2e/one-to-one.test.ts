@@ -12,11 +12,9 @@
  */
 import { afterAll, beforeAll, expect } from "vitest";
 import { EXIT } from "../../src/exit-codes.js";
-import { createLogger } from "../../relay/logger.js";
-import { openDatabase } from "../../relay/open-database.js";
-import { forgeIdentityIn } from "../client/engine/helpers.js";
 import { scenario } from "../helpers/steps.js";
 import { startJsonListener } from "./json-listener.js";
+import { forgeIdentityInRelay } from "./forge-identity.js";
 import { type RunOptions, bodies, createWorld, expectOk, lines } from "./world.js";
 
 const world = createWorld("one-to-one");
@@ -185,21 +183,7 @@ scenario("smsg, 1:1, end to end", (step) => {
 
   step("a key change forged in the relay's database blocks sending until verify --confirm", async () => {
     await world.stopRelay();
-    const relayDb = await openDatabase(
-      {
-        dataDir: world.relayData,
-        databaseUrl: undefined,
-        dbUser: process.env["SMSG_RELAY_DB_USER"],
-        allowUnsafeDurability: false,
-      },
-      createLogger("silent"),
-      "operate",
-    );
-    try {
-      await forgeIdentityIn(relayDb.db, "bob");
-    } finally {
-      await relayDb.close();
-    }
+    await forgeIdentityInRelay(world.relayData, "bob");
     await world.startRelay();
 
     const blocked = await smsg("alice", ["send", "bob", "are you still bob?"]);
