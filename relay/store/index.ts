@@ -1,4 +1,7 @@
-/** The relay's storage layer: the Db interface, its drivers (pg; PGlite to read old folders), migrations and RelayStore. */
+/**
+ * The relay's storage layer: the Db interface, its drivers (pg; PGlite to read old folders),
+ * migrations and RelayStore (one module per table; relay-store.ts binds them to a Db).
+ */
 export {
   checkDurability,
   type Db,
@@ -11,5 +14,5 @@ export {
 export { listMigrations, migrate, migrationsDir, type Migration } from "./migrate.js";
 export { createPgDriver, type PgDriverOptions } from "./pg-driver.js";
 export { openPgliteDriver, type PgliteDriverOptions } from "./pglite-driver.js";
-export { RelayStore, nextPageAfter } from "./store.js";
+export { RelayStore, nextPageAfter } from "./relay-store.js";
 export type * from "./types.js";

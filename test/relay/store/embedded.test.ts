@@ -5,7 +5,7 @@
  * test/relay/embedded/lifecycle.test.ts).
  */
 import { afterAll, beforeAll, describe } from "vitest";
-import { RelayStore } from "../../../relay/store/store.js";
+import { RelayStore } from "../../../relay/store/relay-store.js";
 import { createEmbeddedTestDatabase } from "../../helpers/embedded-test-db.js";
 import type { Harness } from "./harness.js";
 import { storeSuite } from "./suite.js";

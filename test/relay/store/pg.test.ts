@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { Db } from "../../../relay/store/db.js";
 import { listMigrations, migrate } from "../../../relay/store/migrate.js";
 import { createPgDriver } from "../../../relay/store/pg-driver.js";
-import { RelayStore } from "../../../relay/store/store.js";
+import { RelayStore } from "../../../relay/store/relay-store.js";
 import { T0, bytes, makeAccount, type Harness } from "./harness.js";
 import { storeSuite } from "./suite.js";
 

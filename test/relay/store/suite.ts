@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeEach, describe, expect, test } from "vitest";
 import { checkDurability } from "../../../relay/store/db.js";
-import { RelayStore, nextPageAfter } from "../../../relay/store/store.js";
+import { RelayStore, nextPageAfter } from "../../../relay/store/relay-store.js";
 import { listMigrations, migrate, migrationsDir } from "../../../relay/store/migrate.js";
 import type { InsertResult, NewMessage } from "../../../relay/store/types.js";
 import {
