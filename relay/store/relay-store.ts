@@ -5,7 +5,7 @@
  *
  * | methods | table(s) | file |
  * |---|---|---|
- * | createAccountWithInvite, accountByUsername, accountById, listAccounts, setDisabled, countAccounts | accounts (+ invites, prekeys) | accounts.ts |
+ * | createAccountWithInvite, accountByUsername, accountById, listAccounts, setDisabled, countAccounts | accounts | accounts.ts |
  * | createInvite | invites | invites.ts |
  * | putSignedPrekey, addOneTimePrekeys, oneTimePrekeyCount, takeBundle | signed_prekeys, one_time_prekeys | prekeys.ts |
  * | openDirectChat, createGroupChat, chatsOf, setClosed, chat | chats | chats.ts |
