@@ -39,7 +39,7 @@ import * as invites from "./invites.js";
 import * as members from "./members.js";
 import * as prekeys from "./prekeys.js";
 import * as retention from "./retention.js";
-import { SINGLE_STATEMENT_MAX_BATCH, insertMessages } from "./sends.js";
+import { insertMessages } from "./sends.js";
 import type {
   Account,
   Chat,
@@ -66,15 +66,7 @@ export { nextPageAfter } from "./inbox.js";
  * documented where its SQL is (the file in the table above).
  */
 export class RelayStore {
-  /** Largest batch insertMessages stores with the one-statement function (sends.ts). */
-  private readonly singleStatementMaxBatch: number;
-
-  constructor(
-    readonly db: Db,
-    options: { readonly singleStatementMaxBatch?: number } = {},
-  ) {
-    this.singleStatementMaxBatch = options.singleStatementMaxBatch ?? SINGLE_STATEMENT_MAX_BATCH;
-  }
+  constructor(readonly db: Db) {}
 
   // accounts.ts, invites.ts
   createAccountWithInvite(input: NewAccount): Promise<CreateAccountResult> {
@@ -152,7 +144,7 @@ export class RelayStore {
 
   // sends.ts
   insertMessages(batch: readonly NewMessage[], now: Date): Promise<InsertResult[]> {
-    return insertMessages(this.db, batch, now, this.singleStatementMaxBatch);
+    return insertMessages(this.db, batch, now);
   }
 
   // inbox.ts

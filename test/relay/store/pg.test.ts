@@ -12,6 +12,7 @@ import { listMigrations, migrate } from "../../../relay/store/migrate.js";
 import { createPgDriver } from "../../../relay/store/pg-driver.js";
 import { RelayStore } from "../../../relay/store/relay-store.js";
 import { T0, bytes, makeAccount, type Harness } from "./harness.js";
+import { sendRuleSuite } from "./send-rule.js";
 import { storeSuite } from "./suite.js";
 
 const url = process.env["TEST_DATABASE_URL"];
@@ -65,10 +66,12 @@ describe.skipIf(url === undefined || url === "")("RelayStore on PostgreSQL", () 
     await admin?.end();
   });
 
-  storeSuite(() => {
+  const get = () => {
     if (harness === undefined) throw new Error("PostgreSQL database was not created");
     return harness;
-  });
+  };
+  storeSuite(get);
+  sendRuleSuite(get);
 
   describe("several relays on one server", () => {
     test("two migration runners at once: each migration applied exactly once", async () => {
