@@ -7,7 +7,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { SmsgError, UsageError } from "../../crypto/errors.js";
+import { SmsgError, UsageError } from "../../src/errors.js";
 import type { Logger } from "../logger.js";
 import { type OpenedStorage, openDatabase } from "../open-database.js";
 import { RELAY_KEY_FILE } from "../relay-key.js";
