@@ -11,6 +11,7 @@ export {
   type SqlParam,
   type Tx,
 } from "./db.js";
+export { orphanMessageCount } from "./integrity.js";
 export { listMigrations, migrate, migrationsDir, type Migration } from "./migrate.js";
 export { createPgDriver, type PgDriverOptions } from "./pg-driver.js";
 export { openPgliteDriver, type PgliteDriverOptions } from "./pglite-driver.js";

@@ -12,6 +12,7 @@ import { listMigrations, migrate } from "../../../relay/store/migrate.js";
 import { createPgDriver } from "../../../relay/store/pg-driver.js";
 import { RelayStore } from "../../../relay/store/relay-store.js";
 import { T0, bytes, makeAccount, type Harness } from "./harness.js";
+import { integritySuite } from "./integrity.js";
 import { sendRuleSuite } from "./send-rule.js";
 import { storeSuite } from "./suite.js";
 
@@ -72,6 +73,7 @@ describe.skipIf(url === undefined || url === "")("RelayStore on PostgreSQL", () 
   };
   storeSuite(get);
   sendRuleSuite(get);
+  integritySuite(get);
 
   describe("several relays on one server", () => {
     test("two migration runners at once: each migration applied exactly once", async () => {
