@@ -4,8 +4,8 @@
 -- Until now the rule existed twice: in this function for batches of up to 16 sends, and as
 -- statements in a transaction in relay/store for larger ones, each with its own in-batch
 -- de-duplication. The relay now calls this function for every batch (bench/RESULTS.md,
--- "Accepting sends", shows it costs no more per send at any size), so it is written here
--- once, in-batch repeats included. Same arguments and result as in 0002, so a relay of the
+-- "Accepting sends": one round trip, and per send within the noise of the better old path at
+-- every batch size), so it is written here once, in-batch repeats included. Same arguments and result as in 0002, so a relay of the
 -- previous version sharing this database keeps working: it passes only first occurrences,
 -- which this version treats exactly as before.
 --
