@@ -5,7 +5,7 @@
  */
 import { sha256 } from "../crypto/primitives.js";
 import type { Rng } from "../crypto/rng.js";
-import { SmsgError, UsageError } from "../crypto/errors.js";
+import { SmsgError, UsageError } from "../src/errors.js";
 import { formatInviteLink } from "../src/invite-link.js";
 import { normalizeUsername } from "../src/wire/index.js";
 import { type AuditEntry, audit } from "./audit.js";

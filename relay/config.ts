@@ -4,7 +4,7 @@
  */
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { UsageError } from "../crypto/errors.js";
+import { UsageError } from "../src/errors.js";
 
 export interface RelayLimits {
   /** Largest wire frame accepted, in bytes (checked before the frame is buffered). */

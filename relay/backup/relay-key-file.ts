@@ -1,7 +1,7 @@
 /** Reads the relay's key file for a backup, never creating one (a backup of a folder without a key is a mistake). */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { SmsgError } from "../../crypto/errors.js";
+import { SmsgError } from "../../src/errors.js";
 import { RELAY_KEY_FILE } from "../relay-key.js";
 
 export function readRelayKeyFile(dataDir: string): Uint8Array {

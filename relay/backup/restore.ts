@@ -7,11 +7,11 @@
  */
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { SmsgError, UsageError } from "../../crypto/errors.js";
+import { SmsgError, UsageError } from "../../src/errors.js";
 import type { Logger } from "../logger.js";
 import { type OpenedStorage, openDatabase } from "../open-database.js";
 import { RELAY_KEY_FILE } from "../relay-key.js";
-import { type Db, type Tx, listMigrations } from "../store/index.js";
+import { type Db, type Tx, listMigrations, orphanMessageCount } from "../store/index.js";
 import { BackupReader, readBackupLines } from "./backup-file.js";
 import { columnsOf, tablesInDependencyOrder } from "./dump.js";
 
@@ -79,7 +79,16 @@ export async function restoreBackup(input: RestoreInput): Promise<{ rows: Record
       writeFileSync(join(dataDir, input.endpointFile), `${JSON.stringify(header.endpoint)}\n`, { mode: 0o600 });
     const { db } = opened;
     await checkEmptyDatabase(db);
-    await db.transaction((tx) => load(tx, lines, reader));
+    await db.transaction(async (tx) => {
+      await load(tx, lines, reader);
+      // The schema no longer has foreign keys on messages (migrations/0004_…sql): check here.
+      const orphans = await orphanMessageCount(tx);
+      if (orphans > 0)
+        throw new SmsgError(
+          "BACKUP_INVALID",
+          `not a usable relay backup: ${orphans} of its messages belong to a chat or account it does not hold`,
+        );
+    });
     const trailer = reader.finish();
     return { rows: trailer.rows };
   } catch (e) {

@@ -4,7 +4,7 @@
  * EADDRINUSE: address already in use 127.0.0.1:7447`); an operator gets one sentence that says
  * what to change instead (README "Running a relay").
  */
-import { SmsgError, UsageError } from "../../crypto/errors.js";
+import { SmsgError, UsageError } from "../../src/errors.js";
 
 /** The highest TCP port. */
 const MAX_PORT = 65535;

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import type { Server } from "node:http";
 import { userInfo } from "node:os";
 import { join, resolve } from "node:path";
-import { SmsgError, UsageError } from "../../crypto/errors.js";
+import { SmsgError, UsageError, isSmsgCode } from "../../src/errors.js";
 import { systemRng } from "../../src/system-rng.js";
 import { type OperatorRequest, createInvite, runAdminRequest } from "../admin-ops.js";
 import { adminRequest, adminStream, relayRunsOn, startAdminSocket } from "../admin-socket.js";
@@ -79,8 +79,9 @@ export async function operate(a: CommonArgs, request: RequestOf<OperatorRequest>
   const dataDir = dataDirOf(a);
   const viaSocket = await adminRequest(dataDir, req);
   if (viaSocket) {
-    // The relay's error keeps its code, so the exit code is the same as without a running relay.
-    if (!viaSocket.ok) throw new SmsgError(viaSocket.code ?? "ADMIN", viaSocket.error);
+    // The relay's error keeps its code, so the exit code is the same as without a running relay
+    // (a code this version does not know, from a relay of another version, exits as ADMIN).
+    if (!viaSocket.ok) throw new SmsgError(isSmsgCode(viaSocket.code) ? viaSocket.code : "ADMIN", viaSocket.error);
     return viaSocket.result;
   }
   const log = createLogger("silent");

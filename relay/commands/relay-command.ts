@@ -5,7 +5,7 @@
  */
 import type { Argv } from "yargs";
 import { createInterface } from "node:readline/promises";
-import { UsageError } from "../../crypto/errors.js";
+import { UsageError } from "../../src/errors.js";
 import { runCommand } from "../../client/commands/exit.js";
 import type { AccountSummary, InviteRequest } from "../admin-ops.js";
 import { DEFAULT_LIMITS, DEFAULT_PORT, parseDuration } from "../config.js";

@@ -12,7 +12,7 @@ import { existsSync, readFileSync, symlinkSync } from "node:fs";
 import { createRequire } from "node:module";
 import { arch, platform } from "node:os";
 import { basename, dirname, join, relative } from "node:path";
-import { SmsgError } from "../../crypto/errors.js";
+import { SmsgError } from "../../src/errors.js";
 
 export interface PostgresBinaries {
   readonly initdb: string;

@@ -21,7 +21,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, renameSync, 
 import { join, resolve } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import pg from "pg";
-import { SmsgError } from "../../crypto/errors.js";
+import { SmsgError } from "../../src/errors.js";
 import type { Logger } from "../logger.js";
 import { type PostgresBinaries, postgresBinaries } from "./binaries.js";
 import { clearLeftover, isAlive, readPostmasterPid } from "./postmaster-pid.js";

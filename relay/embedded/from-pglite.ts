@@ -9,6 +9,7 @@
  * of every table are compared before the commit.
  */
 import type { Db, Queryable, SqlParam } from "../store/db.js";
+import { orphanMessageCount } from "../store/integrity.js";
 import { migrate } from "../store/migrate.js";
 import { openPgliteDriver } from "../store/pglite-driver.js";
 
@@ -116,6 +117,10 @@ export async function copyRelayData(source: Db, target: Db): Promise<Record<stri
       const n = await count(tx, t);
       if (n !== counts[t]) throw new Error(`copying ${t} gave ${n} rows instead of ${counts[t]}: nothing was moved`);
     }
+    // messages has no foreign keys since migrations/0004_…sql: what they checked, checked here.
+    const orphans = await orphanMessageCount(tx);
+    if (orphans > 0)
+      throw new Error(`${orphans} messages of the PGlite database name a missing chat or account: nothing was moved`);
   });
   return counts;
 }

@@ -9,7 +9,7 @@
 import { execFileSync } from "node:child_process";
 import { statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { SmsgError } from "../../crypto/errors.js";
+import { SmsgError } from "../../src/errors.js";
 
 /** The server's user: undefined uid/gid means "the relay's own user". */
 export interface ServerUser {

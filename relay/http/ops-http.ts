@@ -6,7 +6,7 @@
  * relay is, so bind it elsewhere only behind something that restricts who can read it.
  */
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
-import { SmsgError, UsageError } from "../../crypto/errors.js";
+import { SmsgError, UsageError } from "../../src/errors.js";
 import type { Logger } from "../logger.js";
 import type { Relay } from "../server.js";
 import { relayMetricsRegistry } from "./metrics-registry.js";

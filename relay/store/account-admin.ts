@@ -1,7 +1,7 @@
 /**
  * The operator's statements about accounts (relay/admin-ops.ts): the listing with activity
  * and key stock, promotion, deletion, and the last-seen time the relay keeps. Plain SQL
- * against the `Db`, like the rest of the store (relay/store/store.ts).
+ * against the `Db`, like the rest of the store (relay/store/relay-store.ts lists the files).
  */
 import type { Db, Int8 } from "./db.js";
 

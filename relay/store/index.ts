@@ -1,4 +1,7 @@
-/** The relay's storage layer: the Db interface, its drivers (pg; PGlite to read old folders), migrations and RelayStore. */
+/**
+ * The relay's storage layer: the Db interface, its drivers (pg; PGlite to read old folders),
+ * migrations and RelayStore (one module per table; relay-store.ts binds them to a Db).
+ */
 export {
   checkDurability,
   type Db,
@@ -8,8 +11,9 @@ export {
   type SqlParam,
   type Tx,
 } from "./db.js";
+export { orphanMessageCount } from "./integrity.js";
 export { listMigrations, migrate, migrationsDir, type Migration } from "./migrate.js";
 export { createPgDriver, type PgDriverOptions } from "./pg-driver.js";
 export { openPgliteDriver, type PgliteDriverOptions } from "./pglite-driver.js";
-export { RelayStore, nextPageAfter } from "./store.js";
+export { RelayStore, nextPageAfter } from "./relay-store.js";
 export type * from "./types.js";

@@ -5,9 +5,11 @@
  * test/relay/embedded/lifecycle.test.ts).
  */
 import { afterAll, beforeAll, describe } from "vitest";
-import { RelayStore } from "../../../relay/store/store.js";
+import { RelayStore } from "../../../relay/store/relay-store.js";
 import { createEmbeddedTestDatabase } from "../../helpers/embedded-test-db.js";
 import type { Harness } from "./harness.js";
+import { integritySuite } from "./integrity.js";
+import { sendRuleSuite } from "./send-rule.js";
 import { storeSuite } from "./suite.js";
 
 describe("RelayStore on the embedded PostgreSQL", () => {
@@ -24,8 +26,11 @@ describe("RelayStore on the embedded PostgreSQL", () => {
     await drop?.();
   });
 
-  storeSuite(() => {
+  const get = () => {
     if (harness === undefined) throw new Error("the embedded test database was not created");
     return harness;
-  });
+  };
+  storeSuite(get);
+  sendRuleSuite(get);
+  integritySuite(get);
 });

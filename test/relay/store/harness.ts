@@ -4,7 +4,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import type { Db } from "../../../relay/store/db.js";
-import type { RelayStore } from "../../../relay/store/store.js";
+import type { RelayStore } from "../../../relay/store/relay-store.js";
 import type { Account, OneTimePrekey, SignedPrekey } from "../../../relay/store/types.js";
 
 /** What a suite needs: the driver under test and a store over it. */

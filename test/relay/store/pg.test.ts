@@ -10,8 +10,10 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { Db } from "../../../relay/store/db.js";
 import { listMigrations, migrate } from "../../../relay/store/migrate.js";
 import { createPgDriver } from "../../../relay/store/pg-driver.js";
-import { RelayStore } from "../../../relay/store/store.js";
+import { RelayStore } from "../../../relay/store/relay-store.js";
 import { T0, bytes, makeAccount, type Harness } from "./harness.js";
+import { integritySuite } from "./integrity.js";
+import { sendRuleSuite } from "./send-rule.js";
 import { storeSuite } from "./suite.js";
 
 const url = process.env["TEST_DATABASE_URL"];
@@ -65,10 +67,13 @@ describe.skipIf(url === undefined || url === "")("RelayStore on PostgreSQL", () 
     await admin?.end();
   });
 
-  storeSuite(() => {
+  const get = () => {
     if (harness === undefined) throw new Error("PostgreSQL database was not created");
     return harness;
-  });
+  };
+  storeSuite(get);
+  sendRuleSuite(get);
+  integritySuite(get);
 
   describe("several relays on one server", () => {
     test("two migration runners at once: each migration applied exactly once", async () => {

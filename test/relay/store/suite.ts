@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeEach, describe, expect, test } from "vitest";
 import { checkDurability } from "../../../relay/store/db.js";
-import { RelayStore, nextPageAfter } from "../../../relay/store/store.js";
+import { nextPageAfter } from "../../../relay/store/relay-store.js";
 import { listMigrations, migrate, migrationsDir } from "../../../relay/store/migrate.js";
 import type { InsertResult, NewMessage } from "../../../relay/store/types.js";
 import {
@@ -352,122 +352,116 @@ export function storeSuite(get: () => Harness): void {
     });
   });
 
-  // Small batches go through the one-statement function, large ones through the transaction
-  // (RelayStore.insertMessages); every case runs through both.
-  for (const path of ["one statement", "transaction"] as const)
-    describe(`insertMessages (${path})`, () => {
-      const get = (): Harness => {
-        const h = getHarness();
-        return path === "one statement"
-          ? { ...h, store: new RelayStore(h.db, { singleStatementMaxBatch: Number.MAX_SAFE_INTEGER }) }
-          : { ...h, store: new RelayStore(h.db, { singleStatementMaxBatch: 0 }) };
-      };
-      async function twoPeople() {
-        const { store } = get();
-        const a = await makeAccount(store, "alice");
-        const b = await makeAccount(store, "bob");
-        const { chat } = await store.openDirectChat(a.id, b.id);
-        return { a, b, chat };
-      }
+  // Every batch size goes through the one rule, smsg_insert_messages (relay/store/sends.ts);
+  // send-rule.ts pins it for sizes on both sides of the old 16-send split between two paths.
+  describe("insertMessages", () => {
+    const get = getHarness;
+    async function twoPeople() {
+      const { store } = get();
+      const a = await makeAccount(store, "alice");
+      const b = await makeAccount(store, "bob");
+      const { chat } = await store.openDirectChat(a.id, b.id);
+      return { a, b, chat };
+    }
 
-      test("a batch is stored in one go, ids increasing in batch order, created_at = now", async () => {
-        const { db, store } = get();
-        const { a, b, chat } = await twoPeople();
-        const batch = [msg(chat.id, a.id), msg(chat.id, b.id), msg(chat.id, a.id)];
-        const results = (await store.insertMessages(batch, at(5))).map(ok);
-        expect(results.map((r) => r.duplicate)).toEqual([false, false, false]);
-        expect(results.map((r) => r.id)).toEqual([1, 2, 3]);
-        expect(results.every((r) => r.createdAt.getTime() === at(5).getTime())).toBe(true);
-        expect(await countRows(db, "messages")).toBe(3);
-        expect(await store.insertMessages([], T0)).toEqual([]);
-      });
-
-      test("a retry returns the original id and created_at and stores nothing new", async () => {
-        const { db, store } = get();
-        const { a, chat } = await twoPeople();
-        const send = msg(chat.id, a.id);
-        const original = ok((await store.insertMessages([send], at(1)))[0]);
-        const retry = ok((await store.insertMessages([{ ...send, envelope: bytes(48) }], at(2)))[0]);
-        expect(retry).toEqual({ ...original, duplicate: true });
-        expect(await countRows(db, "messages")).toBe(1);
-        // Still recognised after the chat was closed.
-        await store.setClosed(chat.id, true);
-        expect(ok((await store.insertMessages([send], at(3)))[0]).id).toBe(original.id);
-      });
-
-      test("the same (sender, idem) twice in one batch is stored once", async () => {
-        const { db, store } = get();
-        const { a, chat } = await twoPeople();
-        const send = msg(chat.id, a.id);
-        const [first, second, third] = await store.insertMessages([send, msg(chat.id, a.id), send], T0);
-        expect(ok(first).duplicate).toBe(false);
-        expect(ok(third)).toEqual({ ...ok(first), duplicate: true });
-        expect(ok(second).id).not.toBe(ok(first).id);
-        expect(await countRows(db, "messages")).toBe(2);
-      });
-
-      test("another sender may reuse an idem; the same sender reusing it in another chat is a conflict", async () => {
-        const { store } = get();
-        const { a, b, chat } = await twoPeople();
-        const group = await store.createGroupChat(a.id, [b.id]);
-        const idem = bytes(16);
-        const [fromA, fromB] = await store.insertMessages(
-          [msg(chat.id, a.id, { idem }), msg(chat.id, b.id, { idem })],
-          T0,
-        );
-        expect(ok(fromA).duplicate).toBe(false);
-        expect(ok(fromB).duplicate).toBe(false);
-        expect(ok(fromB).id).not.toBe(ok(fromA).id);
-        expect(await store.insertMessages([msg(group.id, a.id, { idem })], T0)).toEqual([
-          { ok: false, reason: "idem_conflict" },
-        ]);
-        // Within one batch too.
-        const idem2 = bytes(16);
-        const [x, y] = await store.insertMessages(
-          [msg(chat.id, a.id, { idem: idem2 }), msg(group.id, a.id, { idem: idem2 })],
-          T0,
-        );
-        expect(ok(x).duplicate).toBe(false);
-        expect(y).toEqual({ ok: false, reason: "idem_conflict" });
-      });
-
-      test("refused sends are typed, and do not stop the rest of the batch", async () => {
-        const { db, store } = get();
-        const { a, b, chat } = await twoPeople();
-        const c = await makeAccount(store, "carol");
-        const closed = await store.createGroupChat(a.id, [b.id]);
-        await store.setClosed(closed.id, true);
-        const results = await store.insertMessages(
-          [
-            msg(999, a.id),
-            msg(chat.id, c.id),
-            msg(closed.id, a.id),
-            msg(closed.id, c.id),
-            msg(chat.id, a.id, { recipientId: c.id }),
-            msg(chat.id, a.id, { recipientId: b.id }),
-          ],
-          T0,
-        );
-        expect(results.map((r) => (r.ok ? "ok" : r.reason))).toEqual([
-          "chat_unknown",
-          "not_member",
-          "chat_closed",
-          "not_member",
-          "recipient_not_member",
-          "ok",
-        ]);
-        expect(await countRows(db, "messages")).toBe(1);
-      });
-
-      test("a database error fails the whole batch and stores nothing", async () => {
-        const { db, store } = get();
-        const { a, chat } = await twoPeople();
-        await expect(
-          store.insertMessages([msg(chat.id, a.id), msg(chat.id, a.id, { idem: bytes(15) })], T0),
-        ).rejects.toThrow();
-        expect(await countRows(db, "messages")).toBe(0);
-      });
+    test("a batch is stored in one go, ids increasing in batch order, created_at = now", async () => {
+      const { db, store } = get();
+      const { a, b, chat } = await twoPeople();
+      const batch = [msg(chat.id, a.id), msg(chat.id, b.id), msg(chat.id, a.id)];
+      const results = (await store.insertMessages(batch, at(5))).map(ok);
+      expect(results.map((r) => r.duplicate)).toEqual([false, false, false]);
+      expect(results.map((r) => r.id)).toEqual([1, 2, 3]);
+      expect(results.every((r) => r.createdAt.getTime() === at(5).getTime())).toBe(true);
+      expect(await countRows(db, "messages")).toBe(3);
+      expect(await store.insertMessages([], T0)).toEqual([]);
     });
+
+    test("a retry returns the original id and created_at and stores nothing new", async () => {
+      const { db, store } = get();
+      const { a, chat } = await twoPeople();
+      const send = msg(chat.id, a.id);
+      const original = ok((await store.insertMessages([send], at(1)))[0]);
+      const retry = ok((await store.insertMessages([{ ...send, envelope: bytes(48) }], at(2)))[0]);
+      expect(retry).toEqual({ ...original, duplicate: true });
+      expect(await countRows(db, "messages")).toBe(1);
+      // Still recognised after the chat was closed.
+      await store.setClosed(chat.id, true);
+      expect(ok((await store.insertMessages([send], at(3)))[0]).id).toBe(original.id);
+    });
+
+    test("the same (sender, idem) twice in one batch is stored once", async () => {
+      const { db, store } = get();
+      const { a, chat } = await twoPeople();
+      const send = msg(chat.id, a.id);
+      const [first, second, third] = await store.insertMessages([send, msg(chat.id, a.id), send], T0);
+      expect(ok(first).duplicate).toBe(false);
+      expect(ok(third)).toEqual({ ...ok(first), duplicate: true });
+      expect(ok(second).id).not.toBe(ok(first).id);
+      expect(await countRows(db, "messages")).toBe(2);
+    });
+
+    test("another sender may reuse an idem; the same sender reusing it in another chat is a conflict", async () => {
+      const { store } = get();
+      const { a, b, chat } = await twoPeople();
+      const group = await store.createGroupChat(a.id, [b.id]);
+      const idem = bytes(16);
+      const [fromA, fromB] = await store.insertMessages(
+        [msg(chat.id, a.id, { idem }), msg(chat.id, b.id, { idem })],
+        T0,
+      );
+      expect(ok(fromA).duplicate).toBe(false);
+      expect(ok(fromB).duplicate).toBe(false);
+      expect(ok(fromB).id).not.toBe(ok(fromA).id);
+      expect(await store.insertMessages([msg(group.id, a.id, { idem })], T0)).toEqual([
+        { ok: false, reason: "idem_conflict" },
+      ]);
+      // Within one batch too.
+      const idem2 = bytes(16);
+      const [x, y] = await store.insertMessages(
+        [msg(chat.id, a.id, { idem: idem2 }), msg(group.id, a.id, { idem: idem2 })],
+        T0,
+      );
+      expect(ok(x).duplicate).toBe(false);
+      expect(y).toEqual({ ok: false, reason: "idem_conflict" });
+    });
+
+    test("refused sends are typed, and do not stop the rest of the batch", async () => {
+      const { db, store } = get();
+      const { a, b, chat } = await twoPeople();
+      const c = await makeAccount(store, "carol");
+      const closed = await store.createGroupChat(a.id, [b.id]);
+      await store.setClosed(closed.id, true);
+      const results = await store.insertMessages(
+        [
+          msg(999, a.id),
+          msg(chat.id, c.id),
+          msg(closed.id, a.id),
+          msg(closed.id, c.id),
+          msg(chat.id, a.id, { recipientId: c.id }),
+          msg(chat.id, a.id, { recipientId: b.id }),
+        ],
+        T0,
+      );
+      expect(results.map((r) => (r.ok ? "ok" : r.reason))).toEqual([
+        "chat_unknown",
+        "not_member",
+        "chat_closed",
+        "not_member",
+        "recipient_not_member",
+        "ok",
+      ]);
+      expect(await countRows(db, "messages")).toBe(1);
+    });
+
+    test("a database error fails the whole batch and stores nothing", async () => {
+      const { db, store } = get();
+      const { a, chat } = await twoPeople();
+      await expect(
+        store.insertMessages([msg(chat.id, a.id), msg(chat.id, a.id, { idem: bytes(15) })], T0),
+      ).rejects.toThrow();
+      expect(await countRows(db, "messages")).toBe(0);
+    });
+  });
 
   describe("delivery", () => {
     test("pendingFor: every chat, ordered by id, paged, own and others' directed messages excluded", async () => {

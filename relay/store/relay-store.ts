@@ -1,0 +1,174 @@
+/**
+ * RelayStore: the relay's storage as the handlers, fan-out and group commit see it
+ * (docs/ARCHITECTURE.md §4.2). No SQL lives anywhere else in the relay; it lives in one
+ * module per table or job, and this class binds them to one `Db`:
+ *
+ * | methods | table(s) | file |
+ * |---|---|---|
+ * | createAccountWithInvite, accountByUsername, accountById, listAccounts, setDisabled, countAccounts | accounts | accounts.ts |
+ * | createInvite | invites | invites.ts |
+ * | putSignedPrekey, addOneTimePrekeys, oneTimePrekeyCount, takeBundle | signed_prekeys, one_time_prekeys | prekeys.ts |
+ * | openDirectChat, createGroupChat, chatsOf, setClosed, chat | chats | chats.ts |
+ * | addMember, removeMember, setRole, members, memberRole | chat_members | members.ts |
+ * | ackCursor | chat_members.cursor | cursors.ts |
+ * | insertMessages | messages (accepting sends) | sends.ts |
+ * | pendingFor, pendingCount, fetchChatMessages, messagesByIds | messages (reading) | inbox.ts |
+ * | deleteDelivered, expireOlderThan | messages (deleting) | retention.ts |
+ *
+ * The operator's account statements (listing with activity, promotion, deletion) are
+ * functions over the `Db` in account-admin.ts. The same statements run on PostgreSQL and
+ * PGlite through the `Db` interface.
+ *
+ * Conventions:
+ * - Time is an argument (`now`, `cutoff`) wherever it changes behaviour, never read from a
+ *   clock here, so tests control it.
+ * - Expected refusals (an invalid invite, a taken username, a send to a closed chat) are typed
+ *   results. Thrown errors mean a broken contract (`UsageError`) or a database failure (the
+ *   driver's error, with its SQLSTATE in `code`).
+ * - Ordering guarantee: message ids come from one global sequence and, within a chat, commit
+ *   in id order: inserting into a chat holds a transaction-scoped advisory lock on the chat id
+ *   until commit (chat-locks.ts). So a reader that has seen message N of a chat has seen every
+ *   earlier message of that chat, and a cursor can never skip one that commits later.
+ */
+import * as accounts from "./accounts.js";
+import * as chats from "./chats.js";
+import * as cursors from "./cursors.js";
+import type { Db } from "./db.js";
+import * as inbox from "./inbox.js";
+import * as invites from "./invites.js";
+import * as members from "./members.js";
+import * as prekeys from "./prekeys.js";
+import * as retention from "./retention.js";
+import { insertMessages } from "./sends.js";
+import type {
+  Account,
+  Chat,
+  ChatWithMembers,
+  CreateAccountResult,
+  InsertResult,
+  Invite,
+  Member,
+  NewAccount,
+  NewInvite,
+  NewMessage,
+  OneTimePrekey,
+  PrekeyBundle,
+  Role,
+  SignedPrekey,
+  StoredMessage,
+} from "./types.js";
+
+export { nextPageAfter } from "./inbox.js";
+
+/**
+ * The relay's storage. Stateless apart from the `Db` it wraps; safe to share between all
+ * connections of a relay, and between relays sharing one PostgreSQL. Each method is
+ * documented where its SQL is (the file in the table above).
+ */
+export class RelayStore {
+  constructor(readonly db: Db) {}
+
+  // accounts.ts, invites.ts
+  createAccountWithInvite(input: NewAccount): Promise<CreateAccountResult> {
+    return accounts.createWithInvite(this.db, input);
+  }
+  createInvite(input: NewInvite): Promise<Invite> {
+    return invites.create(this.db, input);
+  }
+  accountByUsername(username: string): Promise<Account | undefined> {
+    return accounts.byUsername(this.db, username);
+  }
+  accountById(id: number): Promise<Account | undefined> {
+    return accounts.byId(this.db, id);
+  }
+  listAccounts(): Promise<Account[]> {
+    return accounts.list(this.db);
+  }
+  setDisabled(username: string, disabled: boolean): Promise<boolean> {
+    return accounts.setDisabled(this.db, username, disabled);
+  }
+  countAccounts(): Promise<number> {
+    return accounts.count(this.db);
+  }
+
+  // prekeys.ts
+  putSignedPrekey(accountId: number, prekey: SignedPrekey, now: Date): Promise<void> {
+    return prekeys.putSigned(this.db, accountId, prekey, now);
+  }
+  addOneTimePrekeys(accountId: number, keys: readonly OneTimePrekey[]): Promise<number> {
+    return prekeys.addOneTime(this.db, accountId, keys);
+  }
+  oneTimePrekeyCount(accountId: number): Promise<number> {
+    return prekeys.oneTimeCount(this.db, accountId);
+  }
+  takeBundle(accountId: number): Promise<PrekeyBundle | undefined> {
+    return prekeys.takeBundle(this.db, accountId);
+  }
+
+  // chats.ts
+  openDirectChat(a: number, b: number): Promise<{ chat: ChatWithMembers; created: boolean }> {
+    return chats.openDirect(this.db, a, b);
+  }
+  createGroupChat(creatorId: number, memberIds: readonly number[]): Promise<ChatWithMembers> {
+    return chats.createGroup(this.db, creatorId, memberIds);
+  }
+  chatsOf(accountId: number): Promise<ChatWithMembers[]> {
+    return chats.of(this.db, accountId);
+  }
+  setClosed(chatId: number, closed: boolean): Promise<boolean> {
+    return chats.setClosed(this.db, chatId, closed);
+  }
+  chat(chatId: number): Promise<Chat | undefined> {
+    return chats.byId(this.db, chatId);
+  }
+
+  // members.ts, cursors.ts
+  addMember(chatId: number, accountId: number, role: Role): Promise<boolean> {
+    return members.add(this.db, chatId, accountId, role);
+  }
+  removeMember(chatId: number, accountId: number): Promise<boolean> {
+    return members.remove(this.db, chatId, accountId);
+  }
+  setRole(chatId: number, accountId: number, role: Role): Promise<boolean> {
+    return members.setRole(this.db, chatId, accountId, role);
+  }
+  members(chatId: number): Promise<Member[]> {
+    return members.list(this.db, chatId);
+  }
+  memberRole(chatId: number, accountId: number): Promise<Role | undefined> {
+    return members.role(this.db, chatId, accountId);
+  }
+  ackCursor(accountId: number, chatId: number, upTo: number): Promise<number | undefined> {
+    return cursors.ack(this.db, accountId, chatId, upTo);
+  }
+
+  // sends.ts
+  insertMessages(batch: readonly NewMessage[], now: Date): Promise<InsertResult[]> {
+    return insertMessages(this.db, batch, now);
+  }
+
+  // inbox.ts
+  pendingFor(
+    accountId: number,
+    page: { limit: number; afterByChat?: ReadonlyMap<number, number> },
+  ): Promise<StoredMessage[]> {
+    return inbox.pendingFor(this.db, accountId, page);
+  }
+  pendingCount(accountId: number, afterByChat: ReadonlyMap<number, number>, cap: number): Promise<number> {
+    return inbox.pendingCount(this.db, accountId, afterByChat, cap);
+  }
+  fetchChatMessages(chatId: number, accountId: number, afterId: number, limit: number): Promise<StoredMessage[]> {
+    return inbox.chatHistory(this.db, chatId, accountId, afterId, limit);
+  }
+  messagesByIds(ids: readonly number[]): Promise<StoredMessage[]> {
+    return inbox.byIds(this.db, ids);
+  }
+
+  // retention.ts
+  deleteDelivered(options: { createdBefore?: Date; limit?: number } = {}): Promise<number> {
+    return retention.deleteDelivered(this.db, options);
+  }
+  expireOlderThan(cutoff: Date, limit = 10_000): Promise<number> {
+    return retention.expireOlderThan(this.db, cutoff, limit);
+  }
+}
