@@ -14,7 +14,8 @@ const FILE = "device-fanout.json";
 
 const DESCRIPTION =
   "Fan-out header inside every pairwise plaintext between §17 devices: 0x01 || u32be(sender device) || u8 len(recipient) || recipient || " +
-  "u32be(recipient list version) || u8 n || n × u32be(recipient device) || u32be(sender list version) || u8 m || m × u32be(own device) || app.";
+  "u32be(recipient list version) || u8 n || n × u32be(recipient device) || " +
+  "u32be(sender list version) || u8 m || m × u32be(own device) || app.";
 
 function headerJson(h: FanoutHeader): Record<string, unknown> {
   return {

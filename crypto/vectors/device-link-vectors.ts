@@ -40,7 +40,8 @@ const FILE = "device-link.json";
 const DESCRIPTION =
   'Device linking. mailbox_key = HKDF(link_secret, salt = link_id, info "SMSG-v1 device link mailbox"); ' +
   'commitment = SHA-256("SMSG-v1 device link commit" || link_id || LN); transcript = SHA-256("SMSG-v1 device link transcript" || ' +
-  'link_id || commitment || LE || LN); dh = X25519(le, LN); link_key = HKDF(dh, salt = link_secret, info "SMSG-v1 device link key" || transcript, 32); ' +
+  "link_id || commitment || LE || LN); dh = X25519(le, LN); " +
+  'link_key = HKDF(dh, salt = link_secret, info "SMSG-v1 device link key" || transcript, 32); ' +
   'code = u64be(HKDF(dh, salt = link_secret, info "SMSG-v1 device link code" || transcript, 8)) mod 10^6. ' +
   'message = u8 type || nonce || XChaCha20-Poly1305(key, nonce, body, ad = "SMSG-v1 device link message" || link_id || u8 type); ' +
   "types 1-3 under mailbox_key, 4-5 under link_key.";
