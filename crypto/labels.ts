@@ -39,6 +39,22 @@ export const LABELS = {
   storeColumnKey: "SMSG-v1 store column key",
   /** HKDF info deriving the key of the client store's chat-name index (§16.2). */
   storeNameIndex: "SMSG-v1 store name index",
+  /** Ed25519 signed-message prefix of a device certificate, signed by the account key (§17.2). */
+  deviceCertificate: "SMSG-v1 device certificate",
+  /** Ed25519 signed-message prefix of a device list, signed by the account key (§17.3). */
+  deviceList: "SMSG-v1 device list",
+  /** SHA-256 input of the new device's commitment to its link key (§17.6). */
+  deviceLinkCommit: "SMSG-v1 device link commit",
+  /** HKDF info of the key that seals the first three link messages, from the link secret (§17.6). */
+  deviceLinkMailbox: "SMSG-v1 device link mailbox",
+  /** SHA-256 input of the link transcript hash (§17.6). */
+  deviceLinkTranscript: "SMSG-v1 device link transcript",
+  /** HKDF info of the key that seals the last two link messages, from the link DH (§17.6). */
+  deviceLinkKey: "SMSG-v1 device link key",
+  /** HKDF info of the confirmation code both devices show (§17.6). */
+  deviceLinkCode: "SMSG-v1 device link code",
+  /** AEAD associated-data prefix of every link message (§17.6). */
+  deviceLinkMessage: "SMSG-v1 device link message",
   /** Iterated hash input of a safety-number fingerprint (§9). */
   safetyNumber: "SMSG-v1 safety number",
   /** Block input of the deterministic RNG used for vectors and tests (§11). */

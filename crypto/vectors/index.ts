@@ -1,4 +1,7 @@
 /** Every vector suite the project publishes in test/vectors/ (test/vectors/README.md describes them). */
+import { deviceFanoutVectors } from "./device-fanout-vectors.js";
+import { deviceLinkVectors } from "./device-link-vectors.js";
+import { deviceListVectors } from "./device-list-vectors.js";
 import { envelopeVectors } from "./envelope-vectors.js";
 import { paddingVectors } from "./padding-vectors.js";
 import { ratchetCaseVectors } from "./ratchet-case-vectors.js";
@@ -26,6 +29,9 @@ export const VECTOR_SUITES: readonly VectorSuite[] = [
   signatureVectors,
   paddingVectors,
   safetyNumberVectors,
+  deviceListVectors,
+  deviceLinkVectors,
+  deviceFanoutVectors,
 ];
 
 /** The suite of a vector file: by its "suite" field, else by its file name. */

@@ -66,6 +66,22 @@ export class Inputs {
     return v;
   }
 
+  /** A non-negative integer up to 2^53-1 (times in ms). */
+  uint53(name: string): number {
+    const v = this.raw(name);
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0)
+      throw new CodecError(`${this.path}.${name}: missing or not a uint53`);
+    return v;
+  }
+
+  /** An array of u32s. */
+  u32List(name: string): number[] {
+    const v = this.raw(name);
+    if (!Array.isArray(v) || !v.every((x) => typeof x === "number" && Number.isInteger(x) && x >= 0 && x <= 0xffffffff))
+      throw new CodecError(`${this.path}.${name}: missing or not a list of u32`);
+    return v as number[];
+  }
+
   optionalU32(name: string): number | undefined {
     return this.has(name) ? this.u32(name) : undefined;
   }

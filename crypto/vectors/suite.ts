@@ -10,6 +10,7 @@ import type { Envelope } from "../session.js";
 import { parseEnvelope } from "../session.js";
 import { ed25519Verify } from "../primitives.js";
 import { RATCHET_RULES, type RatchetRules } from "../ratchet.js";
+import { acceptDeviceList } from "../device-list-acceptance.js";
 import { SENDER_KEY_RULES, type SenderKeyRules } from "../sender-keys.js";
 
 /**
@@ -26,6 +27,8 @@ export interface VectorImplementation {
   readonly senderKeyRules: SenderKeyRules;
   /** §6.5: the envelope parser. */
   readonly parseEnvelope: (bytes: Uint8Array) => Envelope;
+  /** §17.4: the device-list acceptance rule. */
+  readonly acceptDeviceList: typeof acceptDeviceList;
 }
 
 export const THIS_IMPLEMENTATION: VectorImplementation = Object.freeze({
@@ -33,6 +36,7 @@ export const THIS_IMPLEMENTATION: VectorImplementation = Object.freeze({
   ratchetRules: RATCHET_RULES,
   senderKeyRules: SENDER_KEY_RULES,
   parseEnvelope,
+  acceptDeviceList,
 });
 
 export interface VectorSuite {

@@ -11,6 +11,7 @@ import { describe, expect, test } from "vitest";
 import { CodecError } from "../../crypto/errors.js";
 import { RATCHET_RULES } from "../../crypto/ratchet.js";
 import { SENDER_KEY_RULES } from "../../crypto/sender-keys.js";
+import { DEVICE_LIST_RULES, type DeviceListRules, acceptDeviceList } from "../../crypto/device-list-acceptance.js";
 import { parseEnvelope } from "../../crypto/session.js";
 import {
   THIS_IMPLEMENTATION,
@@ -173,8 +174,60 @@ const MUTANTS: [string, string, Partial<VectorImplementation>, RegExp][] = [
   ],
 ];
 
+/** An acceptance rule with one check changed (§17.4). */
+const listRules =
+  (rules: Partial<DeviceListRules>): VectorImplementation["acceptDeviceList"] =>
+  (account, stored, encoded) =>
+    acceptDeviceList(account, stored, encoded, { ...DEVICE_LIST_RULES, ...rules });
+
+MUTANTS.push(
+  [
+    "device lists: signatures not checked",
+    "device-list.json",
+    { acceptDeviceList: listRules({ verify: () => true }) },
+    /cases\[12\]\.result/,
+  ],
+  [
+    "device lists: lax Ed25519 (S not checked < L)",
+    "device-list.json",
+    { acceptDeviceList: listRules({ verify: lax({ canonicalS: false }) }) },
+    /cases\[16\]\.result/,
+  ],
+  [
+    "device lists: rollback accepted",
+    "device-list.json",
+    { acceptDeviceList: listRules({ refuseRollback: false }) },
+    /cases\[6\]\.result/,
+  ],
+  [
+    "device lists: conflict accepted",
+    "device-list.json",
+    { acceptDeviceList: listRules({ refuseConflict: false }) },
+    /cases\[8\]\.result/,
+  ],
+  [
+    "device lists: removed devices may return",
+    "device-list.json",
+    { acceptDeviceList: listRules({ refuseReturningDevices: false }) },
+    /cases\[9\]\.result/,
+  ],
+  [
+    "device lists: the highest id counted from the stored list, not ever",
+    "device-list.json",
+    {
+      acceptDeviceList: (account, stored, encoded) =>
+        acceptDeviceList(
+          account,
+          stored && { ...stored, highestDeviceId: Math.max(...stored.list.devices.map((d) => d.id)) },
+          encoded,
+        ),
+    },
+    /cases\[10\]\.result/,
+  ],
+);
+
 describe("the published cases catch a wrong implementation", () => {
-  test.each(["ratchet-cases.json", "sender-key-cases.json", "envelopes.json", "signatures.json"])(
+  test.each(["ratchet-cases.json", "sender-key-cases.json", "envelopes.json", "signatures.json", "device-list.json"])(
     "%s verifies under this implementation",
     (file) => {
       expect(verifyUnder(file, {})).toBeNull();

@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { CodecError } from "../../crypto/errors.js";
 import { safetyNumber } from "../../crypto/safety-number.js";
 import { fromHex } from "../../crypto/bytes.js";
+import { deviceLinkVectors } from "../../crypto/vectors/device-link-vectors.js";
 import { envelopeVectors } from "../../crypto/vectors/envelope-vectors.js";
 import { paddingVectors } from "../../crypto/vectors/padding-vectors.js";
 import { safetyNumberVectors } from "../../crypto/vectors/safety-number-vectors.js";
@@ -15,7 +16,12 @@ import type { VectorSuite } from "../../crypto/vectors/suite.js";
 type Path = (string | number)[];
 type Leaf = string | number | boolean | null;
 
-/** Field names each suite reads as inputs; every other leaf is an output. */
+/**
+ * Field names each suite reads as inputs; every other leaf is an output. device-list.json and
+ * device-fanout.json are not here: their outputs reuse input names (a list's `issued_ms`, a
+ * decoded header's fields) and device-list.json recomputes too slowly for one run per field;
+ * vectors-cli.test.ts changes bytes of both files and device-list.test.ts covers the rule.
+ */
 const SUITES: { suite: VectorSuite; name: string; inputs: ReadonlySet<string> }[] = [
   { suite: paddingVectors, name: "padding", inputs: new Set(["plaintext", "length"]) },
   {
@@ -46,6 +52,30 @@ const SUITES: { suite: VectorSuite; name: string; inputs: ReadonlySet<string> }[
       "alice_ratchet_private_2",
       "bob_ratchet_private",
       "plaintext",
+    ]),
+  },
+  {
+    suite: deviceLinkVectors,
+    name: "device-link",
+    inputs: new Set([
+      "username",
+      "account_signing_seed",
+      "account_dh_private",
+      "device_signing_seed",
+      "device_dh_private",
+      "device_name",
+      "device_id",
+      "issued_ms",
+      "link_id",
+      "link_secret",
+      "existing_link_private",
+      "new_link_private",
+      "nonce_1",
+      "nonce_2",
+      "nonce_3",
+      "nonce_4",
+      "nonce_5",
+      "state",
     ]),
   },
 ];

@@ -69,6 +69,8 @@ describe("published vectors (test/vectors/)", () => {
         "ratchet-cases.json": 40,
         "sender-key-cases.json": 40,
         "signatures.json": 40,
+        "device-list.json": 30,
+        "device-link.json": 60,
       };
       const numRuns = slow[suite.file] ?? 150;
       const positions = fc.sample(fc.nat({ max: text.length - 1 }), { numRuns, seed: 42 });
