@@ -1,4 +1,6 @@
 /** Every vector suite the project publishes in test/vectors/ (test/vectors/README.md describes them). */
+import { accountBackupVectors } from "./account-backup-vectors.js";
+import { loginProofVectors } from "./login-proof-vectors.js";
 import { envelopeVectors } from "./envelope-vectors.js";
 import { paddingVectors } from "./padding-vectors.js";
 import { ratchetCaseVectors } from "./ratchet-case-vectors.js";
@@ -26,6 +28,8 @@ export const VECTOR_SUITES: readonly VectorSuite[] = [
   signatureVectors,
   paddingVectors,
   safetyNumberVectors,
+  accountBackupVectors,
+  loginProofVectors,
 ];
 
 /** The suite of a vector file: by its "suite" field, else by its file name. */
