@@ -55,6 +55,18 @@ export const LABELS = {
   deviceLinkCode: "SMSG-v1 device link code",
   /** AEAD associated-data prefix of every link message (§17.6). */
   deviceLinkMessage: "SMSG-v1 device link message",
+  /** SHA-256 input binding an account passphrase's Argon2id salt to relay, username and stored salt (§18.2). */
+  passphraseSalt: "SMSG-v1 passphrase salt",
+  /** HKDF info deriving the account backup's AEAD key from the passphrase's Argon2id output (§18.2). */
+  passphraseBackupKey: "SMSG-v1 passphrase backup key",
+  /** HKDF info deriving the Ed25519 login key seed from the passphrase's Argon2id output (§18.2). */
+  passphraseLoginKey: "SMSG-v1 passphrase login key",
+  /** AEAD associated-data prefix of the account backup the relay stores (§18.3). */
+  accountBackup: "SMSG-v1 account backup",
+  /** Ed25519 signed-message prefix of a passphrase login over the Noise handshake hash (§18.4). */
+  passphraseLoginProof: "SMSG-v1 passphrase login proof",
+  /** HKDF info of the relay's decoy salt and login key for a name without a passphrase (§18.5). */
+  passphraseDecoy: "SMSG-v1 passphrase decoy",
   /** Iterated hash input of a safety-number fingerprint (§9). */
   safetyNumber: "SMSG-v1 safety number",
   /** Block input of the deterministic RNG used for vectors and tests (§11). */

@@ -3,7 +3,8 @@
  * that checks a signature builds them the same way and checks them with the same strict
  * verification (`ed25519Verify`, SECURITY.md §2). The places: the identity's dh-key signature
  * (§4.1), the signed prekey (§4.2), sender-key messages (§7.4, built in sender-keys.ts as
- * `senderSignatureInput`), group states (§15.4.1) and the relay login (§10.4).
+ * `senderSignatureInput`), group states (§15.4.1), the relay login (§10.4) and the passphrase
+ * login (§18.4).
  * test/vectors/signatures.json holds cases that must be rejected at each of them.
  */
 import { concat, u32be, utf8 } from "./bytes.js";
@@ -23,6 +24,14 @@ export function signedPrekeyMessage(id: number, publicKey: Uint8Array): Uint8Arr
 /** §10.4: L("SMSG-v1 relay login") || h, the Noise handshake hash of the connection. */
 export function relayLoginMessage(handshakeHash: Uint8Array): Uint8Array {
   return concat(label("relayLogin"), handshakeHash);
+}
+
+/**
+ * §18.4: L("SMSG-v1 passphrase login proof") || h || u32be(len(utf8(username))) || utf8(username),
+ * h being the connection's Noise handshake hash.
+ */
+export function passphraseLoginMessage(handshakeHash: Uint8Array, username: string): Uint8Array {
+  return concat(label("passphraseLoginProof"), handshakeHash, field(username));
 }
 
 /** What a group state signature covers (§15.4.1): a group_state message without v, k and signature. */

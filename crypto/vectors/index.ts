@@ -2,6 +2,8 @@
 import { deviceFanoutVectors } from "./device-fanout-vectors.js";
 import { deviceLinkVectors } from "./device-link-vectors.js";
 import { deviceListVectors } from "./device-list-vectors.js";
+import { accountBackupVectors } from "./account-backup-vectors.js";
+import { loginProofVectors } from "./login-proof-vectors.js";
 import { envelopeVectors } from "./envelope-vectors.js";
 import { paddingVectors } from "./padding-vectors.js";
 import { ratchetCaseVectors } from "./ratchet-case-vectors.js";
@@ -32,6 +34,8 @@ export const VECTOR_SUITES: readonly VectorSuite[] = [
   deviceListVectors,
   deviceLinkVectors,
   deviceFanoutVectors,
+  accountBackupVectors,
+  loginProofVectors,
 ];
 
 /** The suite of a vector file: by its "suite" field, else by its file name. */

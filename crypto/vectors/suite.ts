@@ -12,6 +12,11 @@ import { ed25519Verify } from "../primitives.js";
 import { RATCHET_RULES, type RatchetRules } from "../ratchet.js";
 import { acceptDeviceList } from "../device-list-acceptance.js";
 import { SENDER_KEY_RULES, type SenderKeyRules } from "../sender-keys.js";
+import { backupAd } from "../account-backup.js";
+import { type PassphraseContext, checkPassphraseParams } from "../passphrase-kdf.js";
+import { type PassphraseStrength, passphraseStrength } from "../passphrase-strength.js";
+import { passphraseLoginMessage } from "../signed-messages.js";
+import type { Argon2Params } from "../primitives.js";
 
 /**
  * The rules a recompute runs under. `smsg vectors verify` always uses THIS_IMPLEMENTATION; the
@@ -29,6 +34,23 @@ export interface VectorImplementation {
   readonly parseEnvelope: (bytes: Uint8Array) => Envelope;
   /** §17.4: the device-list acceptance rule. */
   readonly acceptDeviceList: typeof acceptDeviceList;
+  /** §18.3: the associated data of an account backup. */
+  readonly backupAd: (ctx: PassphraseContext, params: Argon2Params) => Uint8Array;
+  /** §18.2: whether a client accepts these Argon2id parameters for a real login. */
+  readonly acceptsPassphraseParams: (params: Argon2Params) => boolean;
+  /** §18.4: the bytes a passphrase login proof signs. */
+  readonly passphraseLoginMessage: (handshakeHash: Uint8Array, username: string) => Uint8Array;
+  /** §18.7: the passphrase strength rule. */
+  readonly passphraseStrength: (passphrase: string) => PassphraseStrength;
+}
+
+function acceptsPassphraseParams(params: Argon2Params): boolean {
+  try {
+    checkPassphraseParams(params);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export const THIS_IMPLEMENTATION: VectorImplementation = Object.freeze({
@@ -37,6 +59,10 @@ export const THIS_IMPLEMENTATION: VectorImplementation = Object.freeze({
   senderKeyRules: SENDER_KEY_RULES,
   parseEnvelope,
   acceptDeviceList,
+  backupAd,
+  acceptsPassphraseParams,
+  passphraseLoginMessage,
+  passphraseStrength,
 });
 
 export interface VectorSuite {

@@ -20,6 +20,11 @@ import {
   verifyVectorText,
 } from "../../crypto/vectors/index.js";
 import * as E from "../../crypto/vectors/edwards25519.js";
+import { backupAd } from "../../crypto/account-backup.js";
+import { concat, lengthPrefixed, u32be, utf8 } from "../../crypto/bytes.js";
+import { label } from "../../crypto/labels.js";
+import { PASSPHRASE_ARGON2_FLOOR, PASSPHRASE_ARGON2_MAX } from "../../crypto/passphrase-kdf.js";
+import { passphraseStrength } from "../../crypto/passphrase-strength.js";
 
 const dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../vectors");
 const suite = (file: string) => VECTOR_SUITES.find((s) => s.file === file)!;
@@ -31,6 +36,52 @@ function verifyUnder(file: string, change: Partial<VectorImplementation>): strin
 
 const lax = (rules: Partial<E.Ed25519Rules>) => (pk: Uint8Array, m: Uint8Array, s: Uint8Array) =>
   E.verifyUnderRules({ ...E.STRICT_RULES, ...rules }, pk, m, s);
+
+/** A backup AD with one of its parts left out (§18.3). */
+const adWithout =
+  (part: "username" | "relay key" | "params") =>
+  (ctx: { relayKey: Uint8Array; username: string; salt: Uint8Array }, params: { t: number; memKiB: number }) =>
+    concat(
+      label("accountBackup"),
+      new Uint8Array([1]),
+      part === "relay key" ? new Uint8Array(0) : ctx.relayKey,
+      part === "username" ? new Uint8Array(0) : lengthPrefixed(utf8(ctx.username)),
+      ctx.salt,
+      part === "params" ? new Uint8Array(0) : concat(u32be(params.t), u32be(params.memKiB)),
+    );
+
+/** The strength rule with its repeat (|Δ| ≤ 1) or recurring-triple test left out (§18.7). */
+const strengthWithout = (rule: "neighbour" | "triple") => (p: string) => {
+  const cps = Array.from(p.normalize("NFC"), (c) => c.codePointAt(0)!);
+  const real = passphraseStrength(p);
+  if (real.refusal && real.refusal !== "too-weak") return real;
+  const credit = (c: number) =>
+    c >= 0x61 && c <= 0x7a
+      ? 8
+      : c >= 0x41 && c <= 0x5a
+        ? 10
+        : c >= 0x30 && c <= 0x39
+          ? 12
+          : c === 0x20
+            ? 4
+            : c < 0x7f
+              ? 16
+              : 8;
+  const seen = new Set<string>();
+  let q = 0;
+  cps.forEach((c, i) => {
+    let predictable = rule !== "neighbour" && i > 0 && Math.abs(c - cps[i - 1]!) <= 1;
+    if (i >= 2) {
+      const k = `${cps[i - 2]},${cps[i - 1]},${c}`;
+      if (rule !== "triple" && seen.has(k)) predictable = true;
+      seen.add(k);
+    }
+    if (!predictable) q += credit(c);
+  });
+  return q >= 256
+    ? { accepted: true, quarterBits: q }
+    : { accepted: false, quarterBits: q, refusal: "too-weak" as const };
+};
 
 /** [mutant name, file, the wrong implementation, the JSON path the first difference must be at]. */
 const MUTANTS: [string, string, Partial<VectorImplementation>, RegExp][] = [
@@ -172,6 +223,83 @@ const MUTANTS: [string, string, Partial<VectorImplementation>, RegExp][] = [
     { ed25519Verify: lax({ equation: "cofactored", smallOrderA: false, smallOrderR: false, canonicalS: false }) },
     /cases\[1\]\.result/,
   ],
+  [
+    "account backup: the AD leaves out the username",
+    "account-backup.json",
+    { backupAd: adWithout("username") },
+    /cases\[0\]\.ad/,
+  ],
+  [
+    "account backup: the AD leaves out the relay key",
+    "account-backup.json",
+    { backupAd: adWithout("relay key") },
+    /cases\[0\]\.ad/,
+  ],
+  [
+    "account backup: the AD leaves out the Argon2id parameters",
+    "account-backup.json",
+    { backupAd: adWithout("params") },
+    /cases\[0\]\.ad/,
+  ],
+  [
+    "account backup: the AD is the real one but the version byte is 0",
+    "account-backup.json",
+    { backupAd: (c, p) => Object.assign(backupAd(c, p), { [22]: 0 }) },
+    /cases\[0\]\.ad/,
+  ],
+  [
+    "passphrase parameters: no floor",
+    "account-backup.json",
+    { acceptsPassphraseParams: (p) => p.t <= PASSPHRASE_ARGON2_MAX.t && p.memKiB <= PASSPHRASE_ARGON2_MAX.memKiB },
+    /cases\[0\]\.meets_floor/,
+  ],
+  [
+    "passphrase parameters: floor on memory only",
+    "account-backup.json",
+    {
+      acceptsPassphraseParams: (p) =>
+        p.memKiB >= PASSPHRASE_ARGON2_FLOOR.memKiB &&
+        p.t <= PASSPHRASE_ARGON2_MAX.t &&
+        p.memKiB <= PASSPHRASE_ARGON2_MAX.memKiB,
+    },
+    /params_cases\[1\]\.accepted/,
+  ],
+  [
+    "passphrase parameters: no maximum",
+    "account-backup.json",
+    { acceptsPassphraseParams: (p) => p.t >= PASSPHRASE_ARGON2_FLOOR.t && p.memKiB >= PASSPHRASE_ARGON2_FLOOR.memKiB },
+    /params_cases\[5\]\.accepted/,
+  ],
+  [
+    "strength: repeats and runs earn credit",
+    "account-backup.json",
+    { passphraseStrength: strengthWithout("neighbour") },
+    /strength\[\d+\]\.(accepted|quarter_bits)/,
+  ],
+  [
+    "strength: recurring stretches earn credit",
+    "account-backup.json",
+    { passphraseStrength: strengthWithout("triple") },
+    /strength\[\d+\]\.(accepted|quarter_bits)/,
+  ],
+  [
+    "login proof: not bound to the handshake hash",
+    "login-proof.json",
+    { passphraseLoginMessage: (_h, u) => concat(label("passphraseLoginProof"), lengthPrefixed(utf8(u))) },
+    /cases\[0\]\.signed_message/,
+  ],
+  [
+    "login proof: the username is not signed",
+    "login-proof.json",
+    { passphraseLoginMessage: (h) => concat(label("passphraseLoginProof"), h) },
+    /cases\[0\]\.signed_message/,
+  ],
+  [
+    "login proof: S not checked < L",
+    "login-proof.json",
+    { ed25519Verify: lax({ canonicalS: false }) },
+    /cases\[0\]\.checks\[6\]\.result/,
+  ],
 ];
 
 /** An acceptance rule with one check changed (§17.4). */
@@ -227,12 +355,17 @@ MUTANTS.push(
 );
 
 describe("the published cases catch a wrong implementation", () => {
-  test.each(["ratchet-cases.json", "sender-key-cases.json", "envelopes.json", "signatures.json", "device-list.json"])(
-    "%s verifies under this implementation",
-    (file) => {
-      expect(verifyUnder(file, {})).toBeNull();
-    },
-  );
+  test.each([
+    "ratchet-cases.json",
+    "sender-key-cases.json",
+    "envelopes.json",
+    "signatures.json",
+    "account-backup.json",
+    "login-proof.json",
+    "device-list.json",
+  ])("%s verifies under this implementation", (file) => {
+    expect(verifyUnder(file, {})).toBeNull();
+  });
 
   test.each(MUTANTS)("%s: %s fails", (_name, file, change, where) => {
     const problem = verifyUnder(file, change);

@@ -1,5 +1,5 @@
 /**
- * The padding, safety-number, sender-key and envelope vector suites: deterministic, self-consistent, and
+ * The padding, safety-number, sender-key, envelope, account-backup and login-proof vector suites: deterministic, self-consistent, and
  * sensitive to every output field (so `smsg vectors verify` would catch any changed byte).
  */
 import { describe, expect, it } from "vitest";
@@ -11,6 +11,8 @@ import { envelopeVectors } from "../../crypto/vectors/envelope-vectors.js";
 import { paddingVectors } from "../../crypto/vectors/padding-vectors.js";
 import { safetyNumberVectors } from "../../crypto/vectors/safety-number-vectors.js";
 import { senderKeyVectors } from "../../crypto/vectors/sender-key-vectors.js";
+import { accountBackupVectors } from "../../crypto/vectors/account-backup-vectors.js";
+import { loginProofVectors } from "../../crypto/vectors/login-proof-vectors.js";
 import type { VectorSuite } from "../../crypto/vectors/suite.js";
 
 type Path = (string | number)[];
@@ -77,6 +79,26 @@ const SUITES: { suite: VectorSuite; name: string; inputs: ReadonlySet<string> }[
       "nonce_5",
       "state",
     ]),
+  },
+  {
+    suite: accountBackupVectors,
+    name: "account-backup",
+    inputs: new Set([
+      "passphrase",
+      "username",
+      "relay_key",
+      "salt",
+      "t",
+      "memKiB",
+      "account_signing_seed",
+      "state",
+      "nonce",
+    ]),
+  },
+  {
+    suite: loginProofVectors,
+    name: "login-proof",
+    inputs: new Set(["login_seed", "username", "handshake_hash", "decoy_secret"]),
   },
 ];
 
