@@ -8,7 +8,7 @@
  * client command's.
  *
  * Start-up is most of a one-shot command's time, and most of start-up is loading modules
- * (docs/ARCHITECTURE.md §2, "Start-up"): so when the first argument names a command, only that
+ * (docs/ARCHITECTURE.md §5.12): so when the first argument names a command, only that
  * command's module is loaded and mounted. Anything else (help, --version, an unknown command
  * that gets a suggestion, options before the command, the default interactive command) mounts
  * every command, in the order `smsg --help` lists them.

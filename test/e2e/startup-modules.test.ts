@@ -1,6 +1,6 @@
 /**
  * The one-shot commands load only what they run (bin/smsg.ts mounts the named command's module
- * alone; docs/ARCHITECTURE.md §2, "Start-up"): `smsg send`, `whoami` and `history`, run for real
+ * alone; docs/ARCHITECTURE.md §5.12): `smsg send`, `whoami` and `history`, run for real
  * against a relay, must not load the relay, the full-screen UI (ink, React), the relay's
  * drivers (pg, pino, prom-client, PGlite) or the test-vector generators. This checks the
  * structure, not the time (bench/startup.ts measures that), so an import added later that pulls
