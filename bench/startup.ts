@@ -32,7 +32,8 @@ const root = mkdtempSync(join(tmpdir(), "smsg-bench-startup-"));
 chmodSync(root, 0o711); // as root, the relay's embedded PostgreSQL runs as another user and must pass through
 const relayData = join(root, "relay");
 const env = (user: string) => ({ ...process.env, SMSG_HOME: join(root, user), SMSG_LOG_LEVEL: "silent" });
-const smsg = (cli: string, user: string, ...args: string[]) => run(process.execPath, [cli, ...args], { env: env(user) });
+const smsg = (cli: string, user: string, ...args: string[]) =>
+  run(process.execPath, [cli, ...args], { env: env(user) });
 
 interface Case {
   readonly name: string;
