@@ -1,58 +1,16 @@
 /**
  * `smsg vectors generate|verify`: writes the protocol's test vectors from fixed seeds, and
- * recomputes committed ones value by value (SECURITY.md "How to audit").
+ * recomputes committed ones value by value (SECURITY.md "How to audit"). The work is in
+ * vector-files.ts, imported only when a vectors command runs (docs/ARCHITECTURE.md §5.12).
  */
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
 import type { Argv } from "yargs";
-import { VECTOR_SUITES, canonicalVectorText, suiteFor, verifyVectorText } from "../../crypto/vectors/index.js";
 import { EXIT } from "../../src/exit-codes.js";
-import { packageRoot } from "../../src/paths.js";
 import { printJson } from "./output.js";
 
-const defaultDir = () => join(packageRoot(), "test", "vectors");
+/** The generators and checkers, imported only when a vectors command runs. */
+const files = () => import("./vector-files.js");
 
-interface FileResult {
-  file: string;
-  ok: boolean;
-  problem?: string;
-}
-
-/** Verifies each file; with none given, every .json file in test/vectors/. */
-export function verifyVectorFiles(files: string[]): FileResult[] {
-  const targets = files.length > 0 ? files.map((f) => resolve(f)) : listVectorFiles(defaultDir());
-  return targets.map((file) => {
-    let text: string;
-    try {
-      text = readFileSync(file, "utf8");
-    } catch (e) {
-      return { file, ok: false, problem: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
-    }
-    const suite = suiteFor(file, text);
-    if (!suite)
-      return { file, ok: false, problem: 'not a known vector suite (no matching "suite" field or file name)' };
-    const problem = verifyVectorText(suite, text);
-    return problem ? { file, ok: false, problem } : { file, ok: true };
-  });
-}
-
-function listVectorFiles(dir: string): string[] {
-  return readdirSync(dir)
-    .filter((f) => f.endsWith(".json"))
-    .sort()
-    .map((f) => join(dir, f));
-}
-
-/** Writes every suite's file into `dir`. */
-export function generateVectorFiles(dir: string): string[] {
-  mkdirSync(dir, { recursive: true });
-  return VECTOR_SUITES.map((s) => {
-    const path = join(dir, s.file);
-    writeFileSync(path, canonicalVectorText(s.generate()));
-    return path;
-  });
-}
-
+/** Mounts `vectors generate` and `vectors verify`. */
 export function vectorsCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> {
   return y.command("vectors", "Generate or verify the protocol test vectors (test/vectors/)", (v) =>
     v
@@ -65,8 +23,9 @@ export function vectorsCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T>
             describe: "Folder to write into",
             default: undefined as string | undefined,
           }),
-        (argv) => {
-          const written = generateVectorFiles(argv.out ?? defaultDir());
+        async (argv) => {
+          const { defaultVectorDir, generateVectorFiles } = await files();
+          const written = generateVectorFiles(argv.out ?? defaultVectorDir());
           if (argv.json) for (const f of written) printJson("vector_written", { file: f });
           else for (const f of written) console.log(`wrote ${f}`);
         },
@@ -75,8 +34,8 @@ export function vectorsCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T>
         "verify [files..]",
         "Recompute every value of the given vector files (default: all of test/vectors/) and report the first mismatch",
         (a) => a.positional("files", { type: "string", array: true, describe: "Vector files" }),
-        (argv) => {
-          const results = verifyVectorFiles((argv.files as string[] | undefined) ?? []);
+        async (argv) => {
+          const results = (await files()).verifyVectorFiles((argv.files as string[] | undefined) ?? []);
           for (const r of results) {
             if (argv.json)
               printJson("vector_verified", { file: r.file, ok: r.ok, ...(r.problem ? { problem: r.problem } : {}) });

@@ -1,0 +1,54 @@
+/**
+ * The file work of `smsg vectors`: writes every suite's vector file from its fixed seed, and
+ * recomputes committed ones value by value (SECURITY.md "How to audit"). Loaded only when a
+ * vectors command runs (docs/ARCHITECTURE.md §5.12): the generators are most of the crypto code.
+ */
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { VECTOR_SUITES, canonicalVectorText, suiteFor, verifyVectorText } from "../../crypto/vectors/index.js";
+import { packageRoot } from "../../src/paths.js";
+
+/** Where the committed vector files live: test/vectors/ of the installed package. */
+export const defaultVectorDir = () => join(packageRoot(), "test", "vectors");
+
+/** How one file verified: ok, or the first problem found. */
+export interface FileResult {
+  file: string;
+  ok: boolean;
+  problem?: string;
+}
+
+/** Verifies each file; with none given, every .json file in test/vectors/. */
+export function verifyVectorFiles(files: string[]): FileResult[] {
+  const targets = files.length > 0 ? files.map((f) => resolve(f)) : listVectorFiles(defaultVectorDir());
+  return targets.map((file) => {
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (e) {
+      return { file, ok: false, problem: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
+    }
+    const suite = suiteFor(file, text);
+    if (!suite)
+      return { file, ok: false, problem: 'not a known vector suite (no matching "suite" field or file name)' };
+    const problem = verifyVectorText(suite, text);
+    return problem ? { file, ok: false, problem } : { file, ok: true };
+  });
+}
+
+function listVectorFiles(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".json"))
+    .sort()
+    .map((f) => join(dir, f));
+}
+
+/** Writes every suite's file into `dir`. */
+export function generateVectorFiles(dir: string): string[] {
+  mkdirSync(dir, { recursive: true });
+  return VECTOR_SUITES.map((s) => {
+    const path = join(dir, s.file);
+    writeFileSync(path, canonicalVectorText(s.generate()));
+    return path;
+  });
+}
