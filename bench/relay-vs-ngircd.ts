@@ -9,10 +9,12 @@
  *   node dist/bench/relay-vs-ngircd.js [--install-peer] [--storages embedded,pg]
  *       [--database-url postgres://postgres@127.0.0.1:5432/postgres] [--rounds 3]
  *       [--scenario all|throughput|latency|group] [--seconds 8] [--pairs 50] [--window 32]
- *       [--rate 2000] [--peer-nodelay yes|no] [--peer-window pong|receipt]
+ *       [--rate 2000] [--peer-nodelay yes|no] [--peer-window pong|receipt] [--relay-build DIR]
  *
  * --install-peer installs Debian's `ngircd` with apt-get first (only then; never in npm test).
  * --peer-window: what frees an IRC sender's window slot (bench/irc-load.ts, WindowRelease).
+ * --relay-build: the checkout whose dist/ relay is measured (default this one), e.g. a build of
+ * an older commit for alternating before/after runs.
  * --database-url names a server where fresh benchmark databases may be created and dropped.
  * Prints one JSON line per measurement, then medians and the ratios (relay ÷ ngircd; for
  * latency, ngircd's p99 ÷ the relay's, so above 1 means the relay is faster there too).
@@ -44,6 +46,8 @@ const seconds = Number(arg("seconds", "8"));
 const pairs = Number(arg("pairs", "50"));
 const window = Number(arg("window", "32"));
 const rate = Number(arg("rate", "2000"));
+/** A checkout whose built relay (and its bench/relay.ts) is measured: another build for before/after runs. */
+const relayBuild = arg("relay-build", packageRoot());
 const peerNoDelay = arg("peer-nodelay", "yes") !== "no";
 const peerWindow = arg("peer-window", "receipt") as WindowRelease;
 if (peerWindow !== "pong" && peerWindow !== "receipt") throw new Error("--peer-window is pong or receipt");
@@ -74,7 +78,7 @@ async function withFreshDatabase<T>(use: (url: string) => Promise<T>): Promise<T
 async function relayRun(storage: string, scenario: string): Promise<Figure> {
   const once = async (extra: string[]): Promise<Figure> => {
     const args = [
-      join(packageRoot(), "dist", "bench", "relay.js"),
+      join(relayBuild, "dist", "bench", "relay.js"),
       "--storage",
       storage,
       ...extra,
@@ -151,6 +155,7 @@ async function main(): Promise<void> {
   console.log(
     JSON.stringify(
       {
+        relayBuild,
         peer: irc.version,
         peerNoDelay: irc.noDelay,
         peerWindow,
