@@ -10,6 +10,7 @@
  *       [--database-url postgres://postgres@127.0.0.1:5432/postgres] [--rounds 3]
  *       [--scenario all|throughput|latency|group] [--seconds 8] [--pairs 50] [--window 32]
  *       [--rate 2000] [--peer-nodelay yes|no] [--peer-window pong|receipt] [--relay-build DIR]
+ *       [--relay-flags "--commit-depth 1"]
  *
  * --install-peer installs Debian's `ngircd` with apt-get first (only then; never in npm test).
  * --peer-window: what frees an IRC sender's window slot (bench/irc-load.ts, WindowRelease).
@@ -48,6 +49,8 @@ const window = Number(arg("window", "32"));
 const rate = Number(arg("rate", "2000"));
 /** A checkout whose built relay (and its bench/relay.ts) is measured: another build for before/after runs. */
 const relayBuild = arg("relay-build", packageRoot());
+/** More `relay serve` flags, passed on to bench/relay.ts (e.g. "--commit-depth 1"). */
+const relayFlags = arg("relay-flags", "");
 const peerNoDelay = arg("peer-nodelay", "yes") !== "no";
 const peerWindow = arg("peer-window", "receipt") as WindowRelease;
 if (peerWindow !== "pong" && peerWindow !== "receipt") throw new Error("--peer-window is pong or receipt");
@@ -58,6 +61,8 @@ interface Figure {
   p50: number;
   p95: number;
   p99: number;
+  /** The relay process's CPU µs per delivered message (bench/relay.ts), where it reports it. */
+  relayCpuUs?: number;
 }
 
 async function withFreshDatabase<T>(use: (url: string) => Promise<T>): Promise<T> {
@@ -92,12 +97,20 @@ async function relayRun(storage: string, scenario: string): Promise<Figure> {
       String(window),
       "--rate",
       String(rate),
+      ...(relayFlags ? ["--relay-flags", relayFlags] : []),
     ];
     const { stdout } = await run(process.execPath, args, { maxBuffer: 16 * 1024 * 1024, env: process.env });
     const r = (JSON.parse(stdout) as { results: Record<string, unknown>[] }).results[0]!;
     const lat = r["latencyMs"] as { p50: number; p95: number; p99: number };
     const perSecond = Number(r["deliveredPerSecond"] ?? r["achievedPerSecond"]);
-    return { perSecond, p50: lat.p50, p95: lat.p95, p99: lat.p99 };
+    const cpu = r["relayCpuMicrosPerDelivered"];
+    return {
+      perSecond,
+      p50: lat.p50,
+      p95: lat.p95,
+      p99: lat.p99,
+      ...(cpu !== undefined ? { relayCpuUs: Number(cpu) } : {}),
+    };
   };
   return storage === "pg" ? withFreshDatabase((url) => once(["--database-url", url])) : once([]);
 }
@@ -137,7 +150,7 @@ async function main(): Promise<void> {
     await irc.stop();
   }
   const med = (scenario: string, server: string, k: keyof Figure): number =>
-    median((figures.get(`${scenario}/${server}`) ?? []).map((f) => f[k]));
+    median((figures.get(`${scenario}/${server}`) ?? []).map((f) => f[k] ?? NaN));
   const summary = scenarios.map((scenario) => {
     const row: Record<string, unknown> = { scenario };
     const k: keyof Figure = scenario === "latency" ? "p99" : "perSecond";
@@ -149,6 +162,7 @@ async function main(): Promise<void> {
         scenario === "latency"
           ? round2(med(scenario, "ngircd", "p99") / med(scenario, server, "p99"))
           : round2(med(scenario, server, k) / med(scenario, "ngircd", k));
+      if (scenario !== "latency") row[`relayCpuUsPerDelivered-${s}`] = med(scenario, server, "relayCpuUs");
     }
     return row;
   });
