@@ -10,7 +10,7 @@
  *       [--database-url postgres://postgres@127.0.0.1:5432/postgres] [--rounds 3]
  *       [--scenario all|throughput|latency|group] [--seconds 8] [--pairs 50] [--window 32]
  *       [--rate 2000] [--peer-nodelay yes|no] [--peer-window pong|receipt] [--relay-build DIR]
- *       [--relay-flags "--commit-depth 1"]
+ *       [--relay-flags "--commit-shards 4"]
  *
  * --install-peer installs Debian's `ngircd` with apt-get first (only then; never in npm test).
  * --peer-window: what frees an IRC sender's window slot (bench/irc-load.ts, WindowRelease).
@@ -49,7 +49,7 @@ const window = Number(arg("window", "32"));
 const rate = Number(arg("rate", "2000"));
 /** A checkout whose built relay (and its bench/relay.ts) is measured: another build for before/after runs. */
 const relayBuild = arg("relay-build", packageRoot());
-/** More `relay serve` flags, passed on to bench/relay.ts (e.g. "--commit-depth 1"). */
+/** More `relay serve` flags, passed on to bench/relay.ts (e.g. "--commit-shards 4"). */
 const relayFlags = arg("relay-flags", "");
 const peerNoDelay = arg("peer-nodelay", "yes") !== "no";
 const peerWindow = arg("peer-window", "receipt") as WindowRelease;

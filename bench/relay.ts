@@ -6,7 +6,7 @@
  *   node dist/bench/relay.js [--storage embedded|pg] [--database-url URL]
  *       [--scenario all|throughput|latency|group|idle|footprint]
  *       [--pairs 50] [--window 64] [--seconds 10] [--rate 5000] [--idle 10000]
- *       [--relay-flags "--commit-depth 1 …"]
+ *       [--relay-flags "--commit-shards 4 …"]
  *
  * Scenarios:
  * - throughput: --pairs sender→receiver pairs, each sender keeping --window sends in flight;

@@ -37,11 +37,6 @@ export interface RelayLimits {
    * 2-core benchmark machine 2 delivered ~6% more than 4 (bench/RESULTS.md), with no worse latency.
    */
   readonly commitShards: number;
-  /**
-   * Batches of different chats one shard may have in flight at once (relay/group-commit.ts):
-   * a send need not wait behind another chat's commit, which is what paced latency is made of.
-   */
-  readonly commitDepth: number;
 }
 
 export interface RelayConfig {
@@ -80,7 +75,6 @@ export const DEFAULT_LIMITS: RelayLimits = {
   prekeyLowWatermark: 20,
   maxCommitBatch: 1000,
   commitShards: 2,
-  commitDepth: 2,
 };
 
 /** Where a relay run by root keeps its data when no folder is named: a system service's state folder. */

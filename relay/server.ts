@@ -62,7 +62,6 @@ export class Relay {
       (m) => m.chatId,
       (batch) => this.commit(batch),
       config.limits.maxCommitBatch,
-      db.kind === "pg" ? config.limits.commitDepth : 1,
     );
     this.ctx = {
       config,

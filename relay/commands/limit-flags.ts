@@ -17,5 +17,4 @@ export const LIMIT_FLAGS: [flag: string, key: keyof RelayLimits, describe: strin
   ["prekey-low-watermark", "prekeyLowWatermark", "Tell an owner to upload prekeys below this stock"],
   ["max-commit-batch", "maxCommitBatch", "Most sends committed in one transaction"],
   ["commit-shards", "commitShards", "Send transactions committing in parallel on PostgreSQL"],
-  ["commit-depth", "commitDepth", "Transactions of different chats one shard may have in flight"],
 ];
