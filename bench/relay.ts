@@ -6,6 +6,7 @@
  *   node dist/bench/relay.js [--storage embedded|pg] [--database-url URL]
  *       [--scenario all|throughput|latency|group|idle|footprint]
  *       [--pairs 50] [--window 64] [--seconds 10] [--rate 5000] [--idle 10000]
+ *       [--relay-flags "--commit-shards 4 …"]
  *
  * Scenarios:
  * - throughput: --pairs sender→receiver pairs, each sender keeping --window sends in flight;
@@ -17,6 +18,9 @@
  * - footprint: memory of the idle relay and of its embedded PostgreSQL (PSS of every process,
  *   so shared pages are counted once), and start-up times: the first start of a new data
  *   folder (initdb) and a restart (spawn to listening), measured by main() for every run.
+ * The 1:1 and group scenarios also report the relay process's CPU time (user + system, from
+ * /proc) per delivered message: steadier than messages per second on a busy machine.
+ * --relay-flags: more `relay serve` flags (e.g. a limit to compare two settings).
  * Every scenario reports bytes on the wire per delivered message: all bytes both ways on every
  * socket of the scenario (sends, acks, pushes, records, tags) divided by messages delivered.
  * Envelopes are 162 random bytes: the size of a 1:1 MESSAGE envelope carrying a 100-byte
@@ -46,6 +50,7 @@ const SECONDS = Number(arg("seconds", "10"));
 const RATE = Number(arg("rate", "5000"));
 const IDLE = Number(arg("idle", "10000"));
 const ENVELOPE_BYTES = 162;
+const RELAY_FLAGS = arg("relay-flags", "").split(" ").filter(Boolean);
 
 interface User {
   name: string;
@@ -105,6 +110,14 @@ async function login(u: User): Promise<RelayClient> {
   await c.login(u.name, u.credential, u.identity);
   return c;
 }
+
+/** CPU time the relay process has used so far, µs (utime + stime of /proc/PID/stat). */
+function relayCpuMicros(): number {
+  const fields = readFileSync(`/proc/${relay.child.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS;
+}
+/** Linux's USER_HZ, what /proc/PID/stat counts in. */
+const CLOCK_TICKS = 100;
 
 function wireBytes(clients?: RelayClient[]): number {
   const of = clients ? clients.map(socketOf) : sockets;
@@ -182,6 +195,7 @@ async function throughput() {
   const bytes0 = wireBytes();
   const up0 = wireBytes(sc);
   const down0 = wireBytes(rc);
+  const cpu0 = relayCpuMicros();
   const t0 = performance.now();
   const end = t0 + SECONDS * 1000;
   let acked = 0;
@@ -211,6 +225,7 @@ async function throughput() {
     acked,
     delivered: sink.delivered,
     deliveredPerSecond: Math.round(sink.delivered / secs),
+    relayCpuMicrosPerDelivered: Math.round(((relayCpuMicros() - cpu0) / Math.max(1, sink.delivered)) * 10) / 10,
     latencyMs: { p50: percentile(lat, 50), p95: percentile(lat, 95), p99: percentile(lat, 99) },
     wireBytesPerDelivered: Math.round((wireBytes() - bytes0) / Math.max(1, sink.delivered)),
     // The two legs: sender↔relay (send + sent) and relay↔recipient (msg + its acks).
@@ -298,6 +313,7 @@ async function group() {
     for (let m = 1; m < MEMBERS; m++) receive(clients[g * MEMBERS + m]!, sink);
   }
   const bytes0 = wireBytes();
+  const cpu0 = relayCpuMicros();
   const t0 = performance.now();
   const end = t0 + SECONDS * 1000;
   let acked = 0;
@@ -321,6 +337,7 @@ async function group() {
     sendsAcked: acked,
     delivered: sink.delivered,
     deliveredPerSecond: Math.round(sink.delivered / secs),
+    relayCpuMicrosPerDelivered: Math.round(((relayCpuMicros() - cpu0) / Math.max(1, sink.delivered)) * 10) / 10,
     latencyMs: { p50: percentile(lat, 50), p95: percentile(lat, 95), p99: percentile(lat, 99) },
     wireBytesPerDelivered: Math.round((wireBytes() - bytes0) / Math.max(1, sink.delivered)),
   };
@@ -416,6 +433,7 @@ async function main() {
     "1000000",
     "--max-outbound-bytes",
     String(64 * 1024 * 1024),
+    ...RELAY_FLAGS,
   ];
   let t0 = performance.now();
   relay = await startRelayProcess(dataDir, port, [...extra, ...limits]);

@@ -3,14 +3,23 @@
  * nested msgpack (the scan is iterative and stops at the depth limit, so 100,000 levels cost
  * about what the first few do), and reassembling a frame fed one byte at a time (each byte is
  * one `push`: the total must grow linearly with the frame, not quadratically). The tests check
- * that these inputs are refused or reassembled correctly; how fast is measured here.
+ * that these inputs are refused or reassembled correctly; how fast is measured here. Also the
+ * CPU time every received `send` frame costs in the scan and the full decode (the relay's
+ * per-frame work).
  *
  *   npm run build && node dist/bench/wire.js [--json]
  *
  * Results go to bench/RESULTS.md with the command that produced them.
  */
 import { ProtocolError } from "../src/errors.js";
-import { FrameDecoder, decodeMsgpack, encodeFrame, scanMsgpack } from "../src/wire/index.js";
+import {
+  FrameDecoder,
+  decodeClientMessage,
+  decodeMsgpack,
+  encodeFrame,
+  encodeMsgpack,
+  scanMsgpack,
+} from "../src/wire/index.js";
 
 const json = process.argv.includes("--json");
 
@@ -63,6 +72,27 @@ function byteByByte(size: number): number {
   return ms;
 }
 
+/**
+ * CPU time per call of `op` over `calls` calls, in ns (process.cpuUsage: time the process ran,
+ * so a busy machine's other processes count less than in wall time).
+ */
+function cpuNsPerCall(calls: number, op: () => void): number {
+  for (let i = 0; i < calls / 10; i++) op(); // warm-up: let the JIT settle
+  const c0 = process.cpuUsage();
+  for (let i = 0; i < calls; i++) op();
+  const c = process.cpuUsage(c0);
+  return ((c.user + c.system) * 1000) / calls;
+}
+
+/** A 1:1 send of the relay benchmark (bench/relay.ts): 16-byte idem, 162-byte envelope. */
+const sendFrame = encodeMsgpack({
+  t: "send",
+  id: 12345,
+  chat: 42,
+  idem: new Uint8Array(16).fill(1),
+  envelope: new Uint8Array(162).fill(7),
+});
+
 const arrays = nestedArrays(100_000);
 const maps = nestedMaps(100_000);
 const results = {
@@ -80,6 +110,13 @@ const results = {
   ),
   "FrameDecoder, 100,000-byte frame one byte per push (ms, median of 5)": median(5, () => byteByByte(100_000)),
   "FrameDecoder, 400,000-byte frame one byte per push (ms, median of 5)": median(5, () => byteByByte(400_000)),
+  // The per-frame cost every received frame pays (the relay's hot path): ns, not ms.
+  "scanMsgpack of a send frame (ns of CPU per call, 300,000 calls)": cpuNsPerCall(300_000, () =>
+    scanMsgpack(sendFrame),
+  ),
+  "decodeClientMessage of a send frame (ns of CPU per call, 300,000 calls)": cpuNsPerCall(300_000, () => {
+    decodeClientMessage(sendFrame);
+  }),
 };
 
 if (json) process.stdout.write(`${JSON.stringify(results)}\n`);

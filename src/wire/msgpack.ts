@@ -47,17 +47,38 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 /** ASCII map keys up to this long are built by scanMsgpack itself rather than by TextDecoder. */
 const SHORT_KEY = 32;
 
+/** Maps with at most this many keys check duplicates by a linear search (no Set allocated). */
+const SMALL_MAP = 16;
+
 /** An open container during the scan. */
 interface Open {
   /** Values still to read: elements of an array, keys plus values of a map. */
   remaining: number;
   readonly map: boolean;
-  /** Keys seen so far, for maps. */
-  readonly keys: Set<string> | undefined;
+  /** Keys seen so far, for maps: an array for small maps, a Set for larger ones. */
+  readonly keys: string[] | Set<string> | undefined;
 }
 
 function bad(reason: string): never {
   throw new ProtocolError("BAD_FRAME", `malformed msgpack: ${reason}`);
+}
+
+/** Whether bytes[from..to) are all ASCII (valid UTF-8 that decodes to the same characters). */
+function isAscii(bytes: Uint8Array, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (bytes[i]! > 0x7f) return false;
+  return true;
+}
+
+/** Records map key `text` in `keys`, refusing "__proto__" and duplicates. */
+function addKey(keys: string[] | Set<string>, text: string): void {
+  if (text === "__proto__") bad('the map key "__proto__"');
+  if (Array.isArray(keys)) {
+    for (let i = 0; i < keys.length; i++) if (keys[i] === text) bad("a duplicate map key");
+    keys.push(text);
+  } else {
+    if (keys.has(text)) bad("a duplicate map key");
+    keys.add(text);
+  }
 }
 
 /**
@@ -67,40 +88,24 @@ function bad(reason: string): never {
  * holds invalid UTF-8, a map key that is not a string, a duplicate key or the key
  * "__proto__", declares more elements than bytes remain, nests deeper than
  * `limits.maxDepth` or holds more than `limits.maxElements` values.
+ *
+ * Every frame a relay or client receives goes through here (it was the relay's top JS
+ * function in profiles, bench/RESULTS.md): lengths are read from the bytes directly and small
+ * maps check their keys without a Set, so a frame costs few allocations.
  */
 export function scanMsgpack(bytes: Uint8Array, limits: MsgpackLimits = DEFAULT_MSGPACK_LIMITS): void {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const end = bytes.length;
+  const { maxDepth, maxElements } = limits;
   let pos = 0;
   let elements = 0;
   const stack: Open[] = [];
 
-  const need = (n: number): void => {
-    if (n > end - pos) bad("truncated");
-  };
-  const u8 = (): number => {
-    need(1);
-    return view.getUint8(pos++);
-  };
-  const u16 = (): number => {
-    need(2);
-    const v = view.getUint16(pos, false);
-    pos += 2;
-    return v;
-  };
-  const u32 = (): number => {
-    need(4);
-    const v = view.getUint32(pos, false);
-    pos += 4;
-    return v;
-  };
-
   do {
-    const top = stack[stack.length - 1];
+    const top = stack.length > 0 ? stack[stack.length - 1] : undefined;
     const expectKey = top !== undefined && top.map && top.remaining % 2 === 0;
-    need(1);
-    if (++elements > limits.maxElements) bad(`more than ${limits.maxElements} values`);
-    const b = view.getUint8(pos++);
+    if (pos >= end) bad("truncated");
+    if (++elements > maxElements) bad(`more than ${maxElements} values`);
+    const b = bytes[pos++]!;
     let strLength = -1; // a str of this many bytes follows
     let skip = 0; // a scalar payload of this many bytes follows
     let count = -1; // a container of this many entries (pairs, for maps) starts
@@ -115,94 +120,73 @@ export function scanMsgpack(bytes: Uint8Array, limits: MsgpackLimits = DEFAULT_M
     } else if (b <= 0xbf) {
       strLength = b & 0x1f;
     } else {
+      // The length of a bin, str, array or map follows in 1, 2 or 4 bytes (big-endian).
+      let lengthBytes = 0;
       switch (b) {
         case 0xc0: // nil
         case 0xc2: // false
         case 0xc3: // true
           break;
-        case 0xc4:
-          skip = u8();
-          break; // bin 8
-        case 0xc5:
-          skip = u16();
-          break; // bin 16
-        case 0xc6:
-          skip = u32();
-          break; // bin 32
-        case 0xca:
-          skip = 4;
-          break; // float 32
-        case 0xcb:
-          skip = 8;
-          break; // float 64
-        case 0xcc:
+        case 0xc4: // bin 8
+        case 0xd9: // str 8
+          lengthBytes = 1;
+          break;
+        case 0xc5: // bin 16
+        case 0xda: // str 16
+        case 0xdc: // array 16
+        case 0xde: // map 16
+          lengthBytes = 2;
+          break;
+        case 0xc6: // bin 32
+        case 0xdb: // str 32
+        case 0xdd: // array 32
+        case 0xdf: // map 32
+          lengthBytes = 4;
+          break;
+        case 0xcc: // uint 8
+        case 0xd0: // int 8
           skip = 1;
-          break; // uint 8
-        case 0xcd:
+          break;
+        case 0xcd: // uint 16
+        case 0xd1: // int 16
           skip = 2;
-          break; // uint 16
-        case 0xce:
+          break;
+        case 0xca: // float 32
+        case 0xce: // uint 32
+        case 0xd2: // int 32
           skip = 4;
-          break; // uint 32
-        case 0xcf:
+          break;
+        case 0xcb: // float 64
+        case 0xcf: // uint 64
+        case 0xd3: // int 64
           skip = 8;
-          break; // uint 64
-        case 0xd0:
-          skip = 1;
-          break; // int 8
-        case 0xd1:
-          skip = 2;
-          break; // int 16
-        case 0xd2:
-          skip = 4;
-          break; // int 32
-        case 0xd3:
-          skip = 8;
-          break; // int 64
-        case 0xd9:
-          strLength = u8();
-          break; // str 8
-        case 0xda:
-          strLength = u16();
-          break; // str 16
-        case 0xdb:
-          strLength = u32();
-          break; // str 32
-        case 0xdc:
-          count = u16();
-          break; // array 16
-        case 0xdd:
-          count = u32();
-          break; // array 32
-        case 0xde:
-          count = u16();
-          map = true;
-          break; // map 16
-        case 0xdf:
-          count = u32();
-          map = true;
-          break; // map 32
+          break;
         case 0xc1:
           return bad("the unused type byte 0xc1");
         default: // 0xc7–0xc9 ext 8/16/32, 0xd4–0xd8 fixext
           bad("extension types are not accepted");
+      }
+      if (lengthBytes > 0) {
+        if (lengthBytes > end - pos) bad("truncated");
+        let n = 0;
+        for (let i = 0; i < lengthBytes; i++) n = n * 256 + bytes[pos++]!;
+        if (b <= 0xc6) skip = n;
+        else if (b <= 0xdb) strLength = n;
+        else {
+          count = n;
+          map = b >= 0xde;
+        }
       }
     }
     if (expectKey && strLength < 0) bad("a map key that is not a string");
     if (top !== undefined) top.remaining--;
 
     if (strLength >= 0) {
-      need(strLength);
+      if (strLength > end - pos) bad("truncated");
       // ASCII is valid UTF-8 and decodes to the same characters: check it (and build a short
       // key) without a TextDecoder call; anything else goes through the strict decoder.
       const strEnd = pos + strLength;
-      let ascii = true;
-      for (let i = pos; i < strEnd; i++) {
-        if (bytes[i]! > 0x7f) {
-          ascii = false;
-          break;
-        }
-      }
+      const ascii = isAscii(bytes, pos, strEnd);
       let text = "";
       if (!ascii || (expectKey && strLength > SHORT_KEY)) {
         try {
@@ -213,25 +197,21 @@ export function scanMsgpack(bytes: Uint8Array, limits: MsgpackLimits = DEFAULT_M
       } else if (expectKey) {
         for (let i = pos; i < strEnd; i++) text += String.fromCharCode(bytes[i]!);
       }
-      if (expectKey) {
-        const keys = top?.keys as Set<string>;
-        if (text === "__proto__") bad('the map key "__proto__"');
-        if (keys.has(text)) bad("a duplicate map key");
-        keys.add(text);
-      }
-      pos += strLength;
+      if (expectKey) addKey(top!.keys!, text);
+      pos = strEnd;
     } else if (skip > 0) {
-      need(skip);
+      if (skip > end - pos) bad("truncated");
       pos += skip;
     } else if (count >= 0) {
-      if (stack.length + 1 > limits.maxDepth) bad(`nesting deeper than ${limits.maxDepth}`);
+      if (stack.length + 1 > maxDepth) bad(`nesting deeper than ${maxDepth}`);
       const values = map ? count * 2 : count;
       // Each value takes at least one byte: refuse a declared size the input cannot hold.
       if (values > end - pos) bad("a container longer than the input");
-      if (elements + values > limits.maxElements) bad(`more than ${limits.maxElements} values`);
-      if (values > 0) stack.push({ remaining: values, map, keys: map ? new Set() : undefined });
+      if (elements + values > maxElements) bad(`more than ${maxElements} values`);
+      if (values > 0)
+        stack.push({ remaining: values, map, keys: map ? (count <= SMALL_MAP ? [] : new Set()) : undefined });
     }
-    while (stack.length > 0 && (stack[stack.length - 1] as Open).remaining === 0) stack.pop();
+    while (stack.length > 0 && stack[stack.length - 1]!.remaining === 0) stack.pop();
   } while (stack.length > 0);
 
   if (pos !== end) bad(`${end - pos} trailing bytes after the value`);

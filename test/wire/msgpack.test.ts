@@ -125,6 +125,21 @@ describe("scanMsgpack", () => {
     expect(decodeMsgpack(hex("82 a1 61 81 a1 61 01 a1 62 81 a1 61 02"))).toEqual({ a: { a: 1 }, b: { a: 2 } });
   });
 
+  test("duplicate keys are found in small maps (a list of keys) and large ones (a set), at any position", () => {
+    // map 16 headers, so a size past 15 keys is written the same way as a small one.
+    const mapOf = (keys: string[]) =>
+      new Uint8Array([0xde, 0, keys.length, ...keys.flatMap((k) => [0xa0 | k.length, ...Buffer.from(k), 0xc0])]);
+    for (const size of [2, 16, 17, 40]) {
+      const keys = Array.from({ length: size }, (_, i) => `k${i}`);
+      expect(() => scanMsgpack(mapOf(keys))).not.toThrow();
+      for (const at of [1, size - 1]) {
+        const dup = [...keys];
+        dup[at] = keys[0]!;
+        expect(scanError(mapOf(dup)).message, `${size} keys, repeat at ${at}`).toContain("duplicate");
+      }
+    }
+  });
+
   test("invalid UTF-8 is refused in keys and values", () => {
     for (const s of ["a2 c328", "a2 c080", "a3 eda080", "a1 ff", "a4 f4908080"]) {
       scanError(hex(s));
