@@ -16,6 +16,7 @@ import { systemRng } from "../../src/system-rng.js";
 import { encodeRecord } from "../../src/transport/index.js";
 import {
   CLIENT_MESSAGES,
+  OLDEST_PROTOCOL_VERSION,
   PROTOCOL_VERSION,
   type RelayMessage,
   type RelayMessageOf,
@@ -105,7 +106,7 @@ describe("after the handshake, below the frame layer", () => {
       expect(c.relaySide(r)?.phase).toBe("login");
       c.socket.write(garbage); // beside the Noise channel, straight onto the socket
       await c.waitClosed();
-      expect(c.received).toEqual([{ t: "welcome", v: PROTOCOL_VERSION, relay: r.relay.ctx.relayName }]);
+      expect(c.received).toEqual([{ t: "welcome", v: OLDEST_PROTOCOL_VERSION, relay: r.relay.ctx.relayName }]);
       await relayDropped(c);
     }
     await expectServing(r, w);
@@ -307,14 +308,14 @@ describe("the connection's state machine", () => {
     await expectServing(r, w);
   });
 
-  test("hello with v=2: UNSUPPORTED_VERSION, closed", async () => {
+  test("hello with v=3: UNSUPPORTED_VERSION, closed", async () => {
     const c = await RawClient.connect(r);
-    c.sendPayload(encodeMsgpack({ t: "hello", v: 2, client: "from-the-future" }));
+    c.sendPayload(encodeMsgpack({ t: "hello", v: 3, client: "from-the-future" }));
     const err = await c.expectClosedWith("UNSUPPORTED_VERSION");
-    expect(err.message).toContain("2");
+    expect(err.message).toContain("3");
 
     const odd = await RawClient.connect(r); // the version is checked before anything else in the map
-    odd.sendPayload(encodeMsgpack({ t: "hello", v: 2, client: 7, extra: true }));
+    odd.sendPayload(encodeMsgpack({ t: "hello", v: 3, client: 7, extra: true }));
     await odd.expectClosedWith("UNSUPPORTED_VERSION");
     await expectServing(r, w);
   });
