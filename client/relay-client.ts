@@ -16,12 +16,16 @@ import { type NoiseConnection, clientHandshake } from "../src/transport/index.js
 import {
   type ClientMessage,
   type ClientRequestType,
+  COMPACT_PROTOCOL_VERSION,
   FrameDecoder,
+  OLDEST_PROTOCOL_VERSION,
   PROTOCOL_VERSION,
   type RelayMessage,
   type RelayMessageOf,
   type ReplyTo,
   decodeRelayMessage,
+  encodeCompactAckFrame,
+  encodeCompactSendFrame,
   encodeMessageFrame,
   remoteErrorOf,
 } from "../src/wire/index.js";
@@ -38,6 +42,12 @@ export interface RelayClientOptions {
   readonly requestTimeoutMs?: number;
   readonly clientName?: string;
   readonly maxFrameBytes?: number;
+  /**
+   * The protocol version to ask for (default PROTOCOL_VERSION). Without it, a relay that
+   * refuses the newest version (UNSUPPORTED_VERSION: an older relay) is asked again, on a new
+   * connection, for the oldest one (SECURITY.md §14.9).
+   */
+  readonly protocolVersion?: number;
 }
 
 type RequestOf<T extends ClientRequestType> = Omit<Extract<ClientMessage, { t: T }>, "id">;
@@ -71,6 +81,8 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
   private connectionError: RemoteError | undefined;
   private closed = false;
   private welcome: ((m: RelayMessage) => void) | undefined;
+  /** The version the relay's welcome confirmed; 2 and later: compact hot frames (§14.9). */
+  private version: number = OLDEST_PROTOCOL_VERSION;
 
   private constructor(
     private readonly noise: NoiseConnection,
@@ -84,12 +96,32 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
 
   /** Connects, runs the handshake and hello. Throws ConnectionClosedError or TimeoutError with a clear message. */
   static async connect(opts: RelayClientOptions): Promise<RelayClient> {
+    try {
+      return await RelayClient.connectAs(opts, opts.protocolVersion ?? PROTOCOL_VERSION);
+    } catch (e) {
+      // An older relay speaks only version 1 and says so: ask it again in version 1.
+      if (opts.protocolVersion === undefined && e instanceof RemoteError && e.code === "UNSUPPORTED_VERSION")
+        return RelayClient.connectAs(opts, OLDEST_PROTOCOL_VERSION);
+      throw e;
+    }
+  }
+
+  private static async connectAs(opts: RelayClientOptions, version: number): Promise<RelayClient> {
     const timeoutMs = opts.timeoutMs ?? 10_000;
     const socket = await openSocket(opts.host, opts.port, timeoutMs);
     const noise = await clientHandshake(socket, { relayStaticKey: opts.relayKey, rng: opts.rng, timeoutMs });
     const client = new RelayClient(noise, opts);
-    await client.hello(timeoutMs);
+    await client.hello(timeoutMs, version);
     return client;
+  }
+
+  /** The protocol version of this connection (what the relay's welcome confirmed). */
+  get protocolVersion(): number {
+    return this.version;
+  }
+
+  private get compact(): boolean {
+    return this.version >= COMPACT_PROTOCOL_VERSION;
   }
 
   get handshakeHash(): Uint8Array {
@@ -100,7 +132,7 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
     return this.closed;
   }
 
-  private hello(timeoutMs: number): Promise<void> {
+  private hello(timeoutMs: number, version: number): Promise<void> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.close();
@@ -109,15 +141,21 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
       this.welcome = (m) => {
         clearTimeout(timer);
         this.welcome = undefined;
-        if (m.t === "welcome") resolve();
-        else if (m.t === "error") reject(remoteErrorOf(m));
+        if (m.t === "welcome" && m.v !== version) {
+          this.close();
+          reject(new ConnectionClosedError(`the relay answered hello for version ${version} with version ${m.v}`));
+        } else if (m.t === "welcome") {
+          // Set before the next frame is decoded: the relay's frames after welcome are in this version.
+          this.version = version;
+          resolve();
+        } else if (m.t === "error") reject(remoteErrorOf(m));
         else reject(new ConnectionClosedError(`the relay answered hello with ${m.t}`));
       };
       this.once("close", (err) => {
         clearTimeout(timer);
         reject(err ?? new ConnectionClosedError("the relay closed the connection during hello"));
       });
-      this.write({ t: "hello", v: PROTOCOL_VERSION, client: this.opts.clientName ?? "smsg/0.1" });
+      this.write({ t: "hello", v: version, client: this.opts.clientName ?? "smsg/0.1" });
     });
   }
 
@@ -129,7 +167,10 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
     let frame: Uint8Array;
     try {
       // Encoding validates the message: a bad one fails here, before anything is pending.
-      frame = encodeMessageFrame({ ...msg, id } as ClientMessage, this.opts.maxFrameBytes);
+      frame =
+        msg.t === "send" && this.compact
+          ? encodeCompactSendFrame({ ...(msg as unknown as RequestOf<"send">), id }, this.opts.maxFrameBytes)
+          : encodeMessageFrame({ ...msg, id } as ClientMessage, this.opts.maxFrameBytes);
     } catch (e) {
       return Promise.reject(e as Error);
     }
@@ -165,7 +206,12 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
   }
 
   private write(msg: ClientMessage): void {
-    this.noise.write(encodeMessageFrame(msg, this.opts.maxFrameBytes));
+    const { maxFrameBytes } = this.opts;
+    this.noise.write(
+      msg.t === "ack" && this.compact
+        ? encodeCompactAckFrame(msg, maxFrameBytes)
+        : encodeMessageFrame(msg, maxFrameBytes),
+    );
   }
 
   private onData(chunk: Uint8Array): void {
@@ -179,7 +225,7 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
     for (const f of frames) {
       let m: RelayMessage;
       try {
-        m = decodeRelayMessage(f);
+        m = decodeRelayMessage(f, { compact: this.compact });
       } catch (e) {
         this.noise.destroy(e as Error);
         return;

@@ -6,6 +6,7 @@
  */
 import { ERROR_CODES, type ErrorCode, ProtocolError, SmsgError } from "../src/errors.js";
 import {
+  COMPACT_PROTOCOL_VERSION,
   type ClientMessage,
   FrameDecoder,
   type RelayMessage,
@@ -40,6 +41,9 @@ const MAX_PIPELINE = 256;
 
 export class ClientConnection implements Pushable, HandlerConnection {
   phase: Phase = "hello";
+  /** Set when a version-2 hello is read: compact hot frames both ways (SECURITY.md §14.9). */
+  compact = false;
+  private helloRead = false;
   account: SessionAccount | undefined;
   /** Milliseconds (ctx.now) of the last frame received, and when the connection started. */
   lastSeen: number;
@@ -188,7 +192,7 @@ export class ClientConnection implements Pushable, HandlerConnection {
       }
       let msg: ClientMessage;
       try {
-        msg = decodeClientMessage(frame);
+        msg = decodeClientMessage(frame, { compact: this.compact });
       } catch (e) {
         this.ctx.counters.frameIn("invalid");
         if (e instanceof ProtocolError) {
@@ -201,6 +205,10 @@ export class ClientConnection implements Pushable, HandlerConnection {
         continue;
       }
       this.ctx.counters.frameIn(msg.t);
+      // Frames after a version-2 hello are read as version 2 at once, before dispatch answers it.
+      // Only the first hello counts: dispatch refuses a second one.
+      if (msg.t === "hello" && !this.helloRead) this.compact = msg.v >= COMPACT_PROTOCOL_VERSION;
+      if (msg.t === "hello") this.helloRead = true;
       this.enqueue(msg);
     }
   }

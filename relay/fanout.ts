@@ -3,7 +3,7 @@
  * relay, and to the other relays sharing the database through PostgreSQL LISTEN/NOTIFY
  * (docs/ARCHITECTURE.md §3.9). Offline recipients get everything on their next sync instead.
  */
-import { encodeMessageFrame, encodeMsgFrame, type ChatEventKind } from "../src/wire/index.js";
+import { encodeCompactMsgFrame, encodeMessageFrame, encodeMsgFrame, type ChatEventKind } from "../src/wire/index.js";
 import type { Logger } from "./logger.js";
 import type { Presence } from "./presence.js";
 import type { Db, RelayStore, StoredMessage } from "./store/index.js";
@@ -174,20 +174,26 @@ export class Fanout {
         m.recipientId !== null
           ? [m.recipientId]
           : (await this.presence.membersOf(m.chatId)).filter((x) => x.sinceMessage < m.id).map((x) => x.accountId);
+      // Encoded once per message and wire version: version-2 connections get the compact form.
+      let fields: Parameters<typeof encodeMsgFrame>[0] | undefined;
       let frame: Uint8Array | undefined;
+      let compactFrame: Uint8Array | undefined;
       for (const accountId of recipients) {
         if (accountId === m.senderId) continue;
         const conns = this.presence.connectionsOf(accountId);
         if (!conns || conns.size === 0) continue;
-        frame ??= encodeMsgFrame({
+        fields ??= {
           chat: m.chatId,
           msg: m.id,
           from: await this.presence.usernameOf(m.senderId),
           ts: m.createdAt.getTime(),
           envelope: m.envelope,
           ...(m.recipientId !== null ? { to: await this.presence.usernameOf(m.recipientId) } : {}),
-        });
-        for (const c of conns) c.push(frame, "msg");
+        };
+        for (const c of conns) {
+          if (c.compact) c.push((compactFrame ??= encodeCompactMsgFrame(fields)), "msg");
+          else c.push((frame ??= encodeMsgFrame(fields)), "msg");
+        }
       }
     }
   }

@@ -7,6 +7,10 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { VECTOR_SUITES, canonicalVectorText, suiteFor, verifyVectorText } from "../../crypto/vectors/index.js";
 import { packageRoot } from "../../src/paths.js";
+import { compactFrameVectors } from "../../src/wire/compact-frame-vectors.js";
+
+/** The end-to-end suites and the wire protocol's (SECURITY.md §14.9), which crypto/ cannot import. */
+export const PUBLISHED_VECTOR_SUITES = [...VECTOR_SUITES, compactFrameVectors];
 
 /** Where the committed vector files live: test/vectors/ of the installed package. */
 export const defaultVectorDir = () => join(packageRoot(), "test", "vectors");
@@ -28,7 +32,7 @@ export function verifyVectorFiles(files: string[]): FileResult[] {
     } catch (e) {
       return { file, ok: false, problem: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
     }
-    const suite = suiteFor(file, text);
+    const suite = suiteFor(file, text, PUBLISHED_VECTOR_SUITES);
     if (!suite)
       return { file, ok: false, problem: 'not a known vector suite (no matching "suite" field or file name)' };
     const problem = verifyVectorText(suite, text);
@@ -46,7 +50,7 @@ function listVectorFiles(dir: string): string[] {
 /** Writes every suite's file into `dir`. */
 export function generateVectorFiles(dir: string): string[] {
   mkdirSync(dir, { recursive: true });
-  return VECTOR_SUITES.map((s) => {
+  return PUBLISHED_VECTOR_SUITES.map((s) => {
     const path = join(dir, s.file);
     writeFileSync(path, canonicalVectorText(s.generate()));
     return path;

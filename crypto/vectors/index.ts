@@ -38,15 +38,22 @@ export const VECTOR_SUITES: readonly VectorSuite[] = [
   loginProofVectors,
 ];
 
-/** The suite of a vector file: by its "suite" field, else by its file name. */
-export function suiteFor(fileName: string, text: string): VectorSuite | undefined {
+/**
+ * The suite of a vector file among `suites`: by its "suite" field, else by its file name.
+ * (`smsg vectors` passes these and the wire protocol's, which crypto/ cannot import.)
+ */
+export function suiteFor(
+  fileName: string,
+  text: string,
+  suites: readonly VectorSuite[] = VECTOR_SUITES,
+): VectorSuite | undefined {
   try {
     const parsed = JSON.parse(text) as { suite?: unknown };
-    const byField = VECTOR_SUITES.find((s) => s.file === `${String(parsed.suite)}.json`);
+    const byField = suites.find((s) => s.file === `${String(parsed.suite)}.json`);
     if (byField) return byField;
   } catch {
     // fall through to the file name; verify will report the JSON error
   }
   const base = fileName.split(/[\\/]/).pop();
-  return VECTOR_SUITES.find((s) => s.file === base);
+  return suites.find((s) => s.file === base);
 }

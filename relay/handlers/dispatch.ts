@@ -18,7 +18,6 @@ import {
 } from "./chats.js";
 import { handleFetchBundle, handleLookupUser, handleUploadPrekeys } from "./keys.js";
 import { handleAck, handleHistory, handleSend, handleSync } from "./messages.js";
-import { PROTOCOL_VERSION } from "../../src/wire/index.js";
 
 export async function dispatch(conn: HandlerConnection, msg: ClientMessage): Promise<void> {
   if (msg.t === "ping") return conn.send({ t: "pong", n: msg.n });
@@ -29,7 +28,9 @@ export async function dispatch(conn: HandlerConnection, msg: ClientMessage): Pro
       return;
     }
     conn.phase = "login";
-    conn.send({ t: "welcome", v: PROTOCOL_VERSION, relay: conn.ctx.relayName });
+    // The connection speaks the version hello asked for (the decoder refused any other, and
+    // the connection switched its decoding when it read the hello: SECURITY.md §14.9).
+    conn.send({ t: "welcome", v: msg.v, relay: conn.ctx.relayName });
     return;
   }
   if (msg.t === "hello") throw new RelayError("UNEXPECTED_MESSAGE", "hello was already sent");

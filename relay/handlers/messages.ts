@@ -4,7 +4,12 @@
  * id gets the first result back and stores nothing.
  */
 import type { ClientMessageOf } from "../../src/wire/index.js";
-import { encodeMsgFrame, encodeSentFrame } from "../../src/wire/index.js";
+import {
+  encodeCompactMsgFrame,
+  encodeCompactSentFrame,
+  encodeMsgFrame,
+  encodeSentFrame,
+} from "../../src/wire/index.js";
 import { RelayError } from "../errors.js";
 import type { HandlerConnection, SessionAccount } from "./handler-connection.js";
 import { isDatabaseUnavailable } from "../database-unavailable.js";
@@ -34,16 +39,16 @@ export async function handleSend(
   const { ctx } = conn;
   ctx.sends.submit({ chatId: msg.chat, senderId: self.id, recipientId, idem: msg.idem, envelope: msg.envelope }).then(
     (r) => {
-      // The relay's own frame: encoded directly, the same bytes as conn.send would write.
-      if (r.ok)
+      // The relay's own frame: encoded directly, the same bytes as conn.send would write in
+      // version 1, or the compact form on a version-2 connection (SECURITY.md §14.9).
+      if (r.ok) {
+        const sent = { id: msg.id, msg: r.id, ts: r.createdAt.getTime(), duplicate: r.duplicate };
+        const { maxFrameBytes } = ctx.config.limits;
         conn.push(
-          encodeSentFrame(
-            { id: msg.id, msg: r.id, ts: r.createdAt.getTime(), duplicate: r.duplicate },
-            ctx.config.limits.maxFrameBytes,
-          ),
+          conn.compact ? encodeCompactSentFrame(sent, maxFrameBytes) : encodeSentFrame(sent, maxFrameBytes),
           "sent",
         );
-      else {
+      } else {
         const [code, text] = FAILURES[r.reason];
         conn.sendError(code, text, msg.id);
       }
@@ -69,7 +74,7 @@ export async function handleSend(
 /** The msg frame of a stored message. */
 async function messageFrame(conn: HandlerConnection, m: StoredMessage): Promise<Uint8Array> {
   const { presence } = conn.ctx;
-  return encodeMsgFrame({
+  const fields = {
     chat: m.chatId,
     msg: m.id,
     from: await presence.usernameOf(m.senderId),
@@ -77,8 +82,9 @@ async function messageFrame(conn: HandlerConnection, m: StoredMessage): Promise<
     envelope: m.envelope,
     ...(m.recipientId !== null ? { to: await presence.usernameOf(m.recipientId) } : {}),
     // Tells the client this frame is part of the answer, not a push that overtook it (SECURITY.md §14.7).
-    reply: true,
-  });
+    reply: true as const,
+  };
+  return conn.compact ? encodeCompactMsgFrame(fields) : encodeMsgFrame(fields);
 }
 
 /**

@@ -6,3 +6,4 @@ export * from "./schema.js";
 export * from "./username.js";
 export * from "./messages.js";
 export * from "./hot-frames.js";
+export * from "./compact-frames.js";

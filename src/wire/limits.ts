@@ -3,8 +3,17 @@
  * encode past them, a receiver refuses to decode past them. Changing one changes the protocol.
  */
 
-/** The protocol version `hello` asks for and `welcome` confirms. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * The newest protocol version: what a client's `hello` asks for and a relay's `welcome` confirms
+ * when both speak it. Version 2 adds the compact hot frames (SECURITY.md §14.9).
+ */
+export const PROTOCOL_VERSION = 2;
+
+/** The oldest version this side still speaks: a relay answers a version-1 `hello` in version 1. */
+export const OLDEST_PROTOCOL_VERSION = 1;
+
+/** The first version with the compact hot frames (SECURITY.md §14.9). */
+export const COMPACT_PROTOCOL_VERSION = 2;
 
 /** Bytes of the frame header: the payload length as an unsigned 32-bit big-endian integer. */
 export const FRAME_HEADER_BYTES = 4;

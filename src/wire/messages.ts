@@ -24,8 +24,10 @@ import {
   MAX_NAME_BYTES,
   MAX_PAGE_LIMIT,
   MAX_PREKEYS_PER_UPLOAD,
+  OLDEST_PROTOCOL_VERSION,
   PROTOCOL_VERSION,
 } from "./limits.js";
+import { decodeCompactClientFrame, decodeCompactRelayFrame, isCompactPayload } from "./compact-frames.js";
 import { type MsgpackLimits, decodeMsgpack, encodeMsgpack } from "./msgpack.js";
 import {
   type Infer,
@@ -147,6 +149,8 @@ function catalogue<const C extends { readonly [K in keyof C]: Schema<{ t: K }> }
 const ping = message("ping", { n: u32() });
 const pong = message("pong", { n: u32() });
 const pageLimit = optional(u32({ min: 1, max: MAX_PAGE_LIMIT }));
+/** A version this side speaks (checkVersion has refused any other before the schema runs). */
+const version = u32({ min: OLDEST_PROTOCOL_VERSION, max: PROTOCOL_VERSION });
 
 // ---------------------------------------------------------------------------------------------
 // Client → relay
@@ -154,8 +158,8 @@ const pageLimit = optional(u32({ min: 1, max: MAX_PAGE_LIMIT }));
 
 /** Every message a client may send, by `t` (SECURITY.md §14.6.1). */
 export const CLIENT_MESSAGES = catalogue({
-  /** First frame of every connection: the protocol version and the client's name. → welcome */
-  hello: message("hello", { v: literal(PROTOCOL_VERSION), client: str({ min: 1, max: MAX_NAME_BYTES }) }),
+  /** First frame of every connection: the protocol version it asks for and the client's name. → welcome */
+  hello: message("hello", { v: version, client: str({ min: 1, max: MAX_NAME_BYTES }) }),
   /**
    * Creates an account with an invite. `credential` is the account's random secret (the relay
    * stores its SHA-256); `signature` is the identity key's Ed25519 signature over the Noise
@@ -234,8 +238,8 @@ export const CLIENT_MESSAGES = catalogue({
 
 /** Every message the relay may send, by `t` (SECURITY.md §14.6.2). */
 export const RELAY_MESSAGES = catalogue({
-  /** Answer to hello: the version the relay speaks and its name. */
-  welcome: message("welcome", { v: literal(PROTOCOL_VERSION), relay: str({ min: 1, max: MAX_NAME_BYTES }) }),
+  /** Answer to hello: the version of this connection (the one hello asked for) and the relay's name. */
+  welcome: message("welcome", { v: version, relay: str({ min: 1, max: MAX_NAME_BYTES }) }),
   /** Answer to join: the account exists and this connection is logged in to it. */
   joined: withId("joined", { username: usernameSchema, is_admin: bool() }),
   /** Answer to login; `stock` is how many one-time prekeys the relay still holds. */
@@ -356,20 +360,28 @@ export type ReplyTo<T extends ClientRequestType> = RelayMessageOf<(typeof REPLY_
 export interface DecodeOptions {
   /** msgpack bounds (default DEFAULT_MSGPACK_LIMITS). */
   readonly limits?: MsgpackLimits;
+  /**
+   * The connection speaks version 2 or later (SECURITY.md §14.9): a payload whose first byte is
+   * below 0x80 is a compact hot frame. Without it such a payload is refused as in version 1.
+   */
+  readonly compact?: boolean;
 }
 
 /**
  * Decodes and validates one frame payload from a client (SECURITY.md §14.4).
  * Throws ProtocolError: BAD_FRAME (msgpack), BAD_MESSAGE (not a map, or a field wrong),
- * UNKNOWN_TYPE (`t` not a client message), UNSUPPORTED_VERSION (hello.v is not 1). The error's
- * `requestId` is the message's `id` when it had a valid one.
+ * UNKNOWN_TYPE (`t` not a client message, or an unknown compact type), UNSUPPORTED_VERSION
+ * (hello.v is not a version this side speaks). The error's `requestId` is the message's `id`
+ * when it had a valid one.
  */
 export function decodeClientMessage(frame: Uint8Array, options: DecodeOptions = {}): ClientMessage {
+  if (options.compact === true && isCompactPayload(frame)) return decodeCompactClientFrame(frame);
   return decodeWith(CLIENT_MESSAGES, frame, options) as ClientMessage;
 }
 
 /** Decodes and validates one frame payload from the relay; throws as decodeClientMessage. */
 export function decodeRelayMessage(frame: Uint8Array, options: DecodeOptions = {}): RelayMessage {
+  if (options.compact === true && isCompactPayload(frame)) return decodeCompactRelayFrame(frame);
   return decodeWith(RELAY_MESSAGES, frame, options) as RelayMessage;
 }
 
@@ -411,14 +423,14 @@ function requestIdOf(raw: Record<string, unknown>): number | undefined {
   return typeof n === "number" && Number.isInteger(n) && n >= 0 && n <= 0xffffffff ? n : undefined;
 }
 
-/** Refuses a hello or welcome for another protocol version before checking its other fields. */
+/** Refuses a hello or welcome for a protocol version this side does not speak, before its other fields. */
 function checkVersion(v: unknown): void {
   const n = typeof v === "bigint" ? v : typeof v === "number" && Number.isInteger(v) ? BigInt(v) : undefined;
-  if (n !== undefined && n !== BigInt(PROTOCOL_VERSION)) {
+  if (n !== undefined && (n < BigInt(OLDEST_PROTOCOL_VERSION) || n > BigInt(PROTOCOL_VERSION))) {
     const shown = n >= 0n && n <= 0xffffffffn ? ` ${n}` : "";
     throw new ProtocolError(
       "UNSUPPORTED_VERSION",
-      `protocol version${shown} is not supported (this side speaks ${PROTOCOL_VERSION})`,
+      `protocol version${shown} is not supported (this side speaks ${OLDEST_PROTOCOL_VERSION} to ${PROTOCOL_VERSION})`,
     );
   }
 }

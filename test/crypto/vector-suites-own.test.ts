@@ -1,5 +1,6 @@
 /**
- * The padding, safety-number, sender-key, envelope, account-backup and login-proof vector suites: deterministic, self-consistent, and
+ * The padding, safety-number, sender-key, envelope, account-backup, login-proof and compact-frame
+ * vector suites: deterministic, self-consistent, and
  * sensitive to every output field (so `smsg vectors verify` would catch any changed byte).
  */
 import { describe, expect, it } from "vitest";
@@ -7,6 +8,7 @@ import { CodecError } from "../../crypto/errors.js";
 import { safetyNumber } from "../../crypto/safety-number.js";
 import { fromHex } from "../../crypto/bytes.js";
 import { deviceLinkVectors } from "../../crypto/vectors/device-link-vectors.js";
+import { decodeCompactClientFrame, decodeCompactRelayFrame } from "../../src/wire/index.js";
 import { envelopeVectors } from "../../crypto/vectors/envelope-vectors.js";
 import { paddingVectors } from "../../crypto/vectors/padding-vectors.js";
 import { safetyNumberVectors } from "../../crypto/vectors/safety-number-vectors.js";
@@ -14,6 +16,7 @@ import { senderKeyVectors } from "../../crypto/vectors/sender-key-vectors.js";
 import { accountBackupVectors } from "../../crypto/vectors/account-backup-vectors.js";
 import { loginProofVectors } from "../../crypto/vectors/login-proof-vectors.js";
 import type { VectorSuite } from "../../crypto/vectors/suite.js";
+import { compactFrameVectors } from "../../src/wire/compact-frame-vectors.js";
 
 type Path = (string | number)[];
 type Leaf = string | number | boolean | null;
@@ -100,6 +103,8 @@ const SUITES: { suite: VectorSuite; name: string; inputs: ReadonlySet<string> }[
     name: "login-proof",
     inputs: new Set(["login_seed", "username", "handshake_hash", "decoy_secret"]),
   },
+  // The wire protocol's compact frames (SECURITY.md §14.9): only the envelopes are inputs.
+  { suite: compactFrameVectors, name: "compact-frames", inputs: new Set(["envelope"]) },
 ];
 
 function leaves(v: unknown, path: Path = []): [Path, Leaf][] {
@@ -195,6 +200,19 @@ describe.each(SUITES)("vector suite $name", ({ suite, inputs }) => {
 });
 
 describe("vector contents", () => {
+  it("compact-frames.json: every malformed payload is refused, every frame decodes to its fields", () => {
+    type Frame = { frame: string; bytes: string } & Record<string, unknown>;
+    const f = compactFrameVectors.generate() as { frames: Frame[]; malformed: { code: string | null }[] };
+    expect(f.malformed.every((m) => m.code !== null)).toBe(true);
+    for (const c of f.frames) {
+      const payload = fromHex(c.bytes).subarray(4);
+      const m = (c.frame === "send" || c.frame === "ack" ? decodeCompactClientFrame : decodeCompactRelayFrame)(payload);
+      expect(m.t).toBe(c.frame);
+      for (const k of ["id", "chat", "msg", "ts", "upto", "from", "to", "duplicate"])
+        if (k in c) expect((m as Record<string, unknown>)[k]).toEqual(c[k]);
+    }
+  });
+
   it("padding.json covers the required edge lengths", () => {
     const f = paddingVectors.generate() as { cases: { length?: number; plaintext?: string }[] };
     const lengths = new Set(f.cases.map((c) => c.length ?? c.plaintext!.length / 2));

@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
-import { VECTOR_SUITES, canonicalVectorText, suiteFor, verifyVectorText } from "../../crypto/vectors/index.js";
+import { canonicalVectorText, suiteFor, verifyVectorText } from "../../crypto/vectors/index.js";
+import { PUBLISHED_VECTOR_SUITES as VECTOR_SUITES } from "../../client/commands/vector-files.js";
 
 const root = join(import.meta.dirname, "..", "..");
 const cli = join(root, "dist", "bin", "smsg.js");
@@ -79,7 +80,7 @@ describe("published vectors (test/vectors/)", () => {
         for (const replacement of [code ^ 0x01, 0x30 + ((code + 1) % 10)]) {
           if (replacement === code) continue;
           const changed = text.slice(0, pos) + String.fromCharCode(replacement) + text.slice(pos + 1);
-          const s = suiteFor(suite.file, changed) ?? suite;
+          const s = suiteFor(suite.file, changed, VECTOR_SUITES) ?? suite;
           expect(verifyVectorText(s, changed), `byte ${pos} changed to ${replacement}`).not.toBeNull();
         }
       }

@@ -5,6 +5,7 @@
  * documented error frame (or drops the connection when the protocol says so), never crashes,
  * and still serves a well-behaved client afterwards.
  */
+import { randomBytes } from "node:crypto";
 import fc from "fast-check";
 import { Packr } from "msgpackr";
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from "vitest";
@@ -16,10 +17,15 @@ import { systemRng } from "../../src/system-rng.js";
 import { encodeRecord } from "../../src/transport/index.js";
 import {
   CLIENT_MESSAGES,
+  OLDEST_PROTOCOL_VERSION,
   PROTOCOL_VERSION,
   type RelayMessage,
   type RelayMessageOf,
+  COMPACT_TYPE,
   decodeClientMessage,
+  derivedIdem,
+  encodeCompactAckFrame,
+  encodeCompactSendFrame,
   encodeMessageFrame,
   encodeMsgpack,
 } from "../../src/wire/index.js";
@@ -105,7 +111,7 @@ describe("after the handshake, below the frame layer", () => {
       expect(c.relaySide(r)?.phase).toBe("login");
       c.socket.write(garbage); // beside the Noise channel, straight onto the socket
       await c.waitClosed();
-      expect(c.received).toEqual([{ t: "welcome", v: PROTOCOL_VERSION, relay: r.relay.ctx.relayName }]);
+      expect(c.received).toEqual([{ t: "welcome", v: OLDEST_PROTOCOL_VERSION, relay: r.relay.ctx.relayName }]);
       await relayDropped(c);
     }
     await expectServing(r, w);
@@ -307,14 +313,14 @@ describe("the connection's state machine", () => {
     await expectServing(r, w);
   });
 
-  test("hello with v=2: UNSUPPORTED_VERSION, closed", async () => {
+  test("hello with v=3: UNSUPPORTED_VERSION, closed", async () => {
     const c = await RawClient.connect(r);
-    c.sendPayload(encodeMsgpack({ t: "hello", v: 2, client: "from-the-future" }));
+    c.sendPayload(encodeMsgpack({ t: "hello", v: 3, client: "from-the-future" }));
     const err = await c.expectClosedWith("UNSUPPORTED_VERSION");
-    expect(err.message).toContain("2");
+    expect(err.message).toContain("3");
 
     const odd = await RawClient.connect(r); // the version is checked before anything else in the map
-    odd.sendPayload(encodeMsgpack({ t: "hello", v: 2, client: 7, extra: true }));
+    odd.sendPayload(encodeMsgpack({ t: "hello", v: 3, client: 7, extra: true }));
     await odd.expectClosedWith("UNSUPPORTED_VERSION");
     await expectServing(r, w);
   });
@@ -488,6 +494,45 @@ describe("fuzz", () => {
       }),
       { numRuns: 60 },
     );
+    c.close();
+    await expectServing(r, w);
+  });
+});
+
+describe("protocol version 2: compact hot frames (SECURITY.md §14.9)", () => {
+  test("a compact send is stored once under the idempotency id derived from its envelope; errors name the request", async () => {
+    const c = await RawClient.ready(r, { version: 2 });
+    expect(c.relaySide(r)?.compact).toBe(true);
+    await c.loginAs(w.bob);
+    const envelope = randomBytes(40);
+    const compactSend = (id: number) => encodeCompactSendFrame({ id, chat: w.chat, envelope }).subarray(4);
+    c.sendPayload(compactSend(70));
+    const first = await c.nextWhere((m) => "id" in m && m.id === 70);
+    expect(first).toMatchObject({ t: "sent", id: 70, duplicate: false });
+    c.sendPayload(compactSend(71)); // the same envelope again: a retry
+    expect(await c.nextWhere((m) => "id" in m && m.id === 71)).toMatchObject({
+      t: "sent",
+      msg: (first as { msg: number }).msg,
+      duplicate: true,
+    });
+    // A version-1 connection of the same sender naming the derived id is the same send.
+    const old = await RawClient.ready(r);
+    expect(old.relaySide(r)?.compact).toBe(false);
+    await old.loginAs(w.bob);
+    expect(await old.request<"send">({ t: "send", chat: w.chat, idem: derivedIdem(envelope), envelope })).toMatchObject(
+      { t: "sent", msg: (first as { msg: number }).msg, duplicate: true },
+    );
+    // A malformed compact send: BAD_MESSAGE for that request, the connection stays usable.
+    c.sendPayload(Uint8Array.of(COMPACT_TYPE.send, 72, 1));
+    expect(await c.nextError()).toMatchObject({
+      id: 72,
+      code: "BAD_MESSAGE",
+      message: "compact send: the envelope is empty",
+    });
+    expect(await c.request<"lookup_user">({ t: "lookup_user", username: "alice" })).toMatchObject({ t: "user" });
+    // A compact frame on a version-1 connection is refused as any payload that is not one map.
+    old.sendPayload(encodeCompactAckFrame({ chat: w.chat, upto: 1 }).subarray(4));
+    await old.expectClosedWith("BAD_FRAME");
     c.close();
     await expectServing(r, w);
   });

@@ -231,6 +231,12 @@ for (const storage of relayStorages()) {
     test("idem is per sender: another user's same idem is a new message; the same sender's for another chat conflicts", async () => {
       await start();
       const [alice, bob, carol] = [await person("alice"), await person("bob"), await person("carol")];
+      // Chosen idempotency ids are version 1's; version 2 derives them (the test after this one).
+      for (const p of [alice, bob]) {
+        const old = p.client;
+        await reconnect(r!, p, { protocolVersion: 1 });
+        old.close();
+      }
       const chat = await openDirect(alice, bob);
       const other = await group(alice, [carol]);
       const id = idem();
@@ -247,6 +253,20 @@ for (const storage of relayStorages()) {
       expect(await countRows(db, "messages")).toBe(2);
       // The original send is still recognised.
       expect(await send(alice, chat, "alice", { idem: id })).toMatchObject({ msg: a.msg, duplicate: true });
+    });
+
+    test("version 2: the idempotency id is derived from the envelope, so the same envelope is the same send", async () => {
+      await start();
+      const [alice, bob, carol] = [await person("alice"), await person("bob"), await person("carol")];
+      expect(alice.client.protocolVersion).toBe(2);
+      const chat = await openDirect(alice, bob);
+      const other = await group(alice, [carol]);
+      const a = await send(alice, chat, "alice");
+      // Another idem in the request changes nothing: a compact send does not carry it.
+      expect(await send(alice, chat, "alice")).toMatchObject({ msg: a.msg, duplicate: true });
+      expect((await send(bob, chat, "alice")).duplicate).toBe(false); // per sender
+      await expect(send(alice, other, "alice")).rejects.toMatchObject({ code: "IDEMPOTENCY_CONFLICT" });
+      expect(await countRows(db, "messages")).toBe(2);
     });
 
     test("a directed envelope reaches only its recipient, pushed and on sync; to a non-member is refused", async () => {

@@ -114,13 +114,18 @@ export interface TestUser {
   client: RelayClient;
 }
 
-export function connectTo(r: TestRelay, opts: { relayKey?: Uint8Array } = {}): Promise<RelayClient> {
+/** `protocolVersion` forces a wire version (default: the newest, SECURITY.md §14.9). */
+export function connectTo(
+  r: TestRelay,
+  opts: { relayKey?: Uint8Array; protocolVersion?: number } = {},
+): Promise<RelayClient> {
   return RelayClient.connect({
     host: "127.0.0.1",
     port: r.port,
     relayKey: opts.relayKey ?? r.keyPair.publicKey,
     rng: systemRng,
     timeoutMs: 5000,
+    ...(opts.protocolVersion !== undefined ? { protocolVersion: opts.protocolVersion } : {}),
   });
 }
 
@@ -150,8 +155,12 @@ export async function joinUser(
 }
 
 /** Reconnects `u` and logs in again. */
-export async function relogin(r: TestRelay, u: TestUser): Promise<RelayClient> {
-  const client = await connectTo(r);
+export async function relogin(
+  r: TestRelay,
+  u: TestUser,
+  opts: { protocolVersion?: number } = {},
+): Promise<RelayClient> {
+  const client = await connectTo(r, opts);
   await client.login(u.username, u.credential, u.identity);
   u.client = client;
   return client;

@@ -188,12 +188,19 @@ describe("slow consumer", () => {
       if (m.chat === chat) daveGot++;
     });
     const envelope = new Uint8Array(60_000).fill(0x5a);
+    // Each a different envelope: in version 2 the same bytes would be one send (SECURITY.md §14.9).
+    let made = 0;
+    const unique = () => {
+      const e = envelope.slice();
+      new DataView(e.buffer).setUint32(0, made++);
+      return e;
+    };
     let sent = 0;
     // Four sends in flight at a time (each waits for its commit), until the relay lets go of carol.
     while (victim.relaySide(r) !== undefined) {
       expect(sent, "carol was never cut off").toBeLessThan(400);
       const replies = await Promise.all(
-        [0, 1, 2, 3].map(() => w.alice.client.request<"send">({ t: "send", chat, idem: idem(), envelope })),
+        [0, 1, 2, 3].map(() => w.alice.client.request<"send">({ t: "send", chat, idem: idem(), envelope: unique() })),
       );
       for (const s of replies) expect(s).toMatchObject({ t: "sent", duplicate: false });
       sent += replies.length;

@@ -14,8 +14,12 @@ export async function person(r: TestRelay, username: string, opts: { opks?: numb
 }
 
 /** Logs `p` in again on a new connection (the old one stays as it is) with a fresh inbox. */
-export async function reconnect(r: TestRelay, p: Person): Promise<RelayClient> {
-  const client = await relogin(r, p);
+export async function reconnect(
+  r: TestRelay,
+  p: Person,
+  opts: { protocolVersion?: number } = {},
+): Promise<RelayClient> {
+  const client = await relogin(r, p, opts);
   p.inbox = new Inbox(client);
   return client;
 }

@@ -18,7 +18,8 @@ import {
   type ClientMessageOf,
   type ClientRequestType,
   FrameDecoder,
-  PROTOCOL_VERSION,
+  COMPACT_PROTOCOL_VERSION,
+  OLDEST_PROTOCOL_VERSION,
   type RelayMessage,
   type RelayMessageOf,
   decodeRelayMessage,
@@ -67,6 +68,8 @@ export interface RawOptions {
   readonly relayKey?: Uint8Array;
   /** Answer the relay's pings with pong and keep them out of the queue (default true). */
   readonly answerPings?: boolean;
+  /** The protocol version hello asks for (default 1; 2 reads the compact hot frames, SECURITY.md §14.9). */
+  readonly version?: number;
 }
 
 type RequestOf<T extends ClientRequestType> = Omit<ClientMessageOf<T>, "id">;
@@ -86,12 +89,15 @@ export class RawClient {
   private nextId = 1;
   private wake: (() => void) | undefined;
   private readonly decoder = new FrameDecoder({ maxFrameBytes: 0xffffffff });
+  /** Set when a version-2 welcome is read: later frames may be compact. */
+  private compact = false;
   private readonly closedOnce: Promise<void>;
 
   private constructor(
     readonly socket: Socket,
     readonly noise: NoiseConnection,
     private readonly answerPings: boolean,
+    private readonly version: number,
   ) {
     this.closedOnce = new Promise((resolve) => {
       noise.on("close", () => {
@@ -111,7 +117,7 @@ export class RawClient {
       rng: systemRng,
       timeoutMs: WAIT_MS,
     });
-    return new RawClient(socket, noise, opts.answerPings ?? true);
+    return new RawClient(socket, noise, opts.answerPings ?? true, opts.version ?? OLDEST_PROTOCOL_VERSION);
   }
 
   /** Connects, handshakes and says hello. */
@@ -195,8 +201,8 @@ export class RawClient {
   }
 
   async hello(): Promise<void> {
-    this.send({ t: "hello", v: PROTOCOL_VERSION, client: "raw-test/1" });
-    expect(await this.next()).toMatchObject({ t: "welcome", v: PROTOCOL_VERSION });
+    this.send({ t: "hello", v: this.version, client: "raw-test/1" });
+    expect(await this.next()).toMatchObject({ t: "welcome", v: this.version });
   }
 
   /** Sends a login signed for this connection; resolves with the reply or error. */
@@ -266,7 +272,8 @@ export class RawClient {
     try {
       frames = this.decoder.push(chunk);
       for (const f of frames) {
-        const m = decodeRelayMessage(f);
+        const m = decodeRelayMessage(f, { compact: this.compact });
+        if (m.t === "welcome") this.compact = m.v >= COMPACT_PROTOCOL_VERSION;
         if (m.t === "ping" && this.answerPings) {
           this.send({ t: "pong", n: m.n });
           this.pingsAnswered++;

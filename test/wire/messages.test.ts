@@ -158,7 +158,7 @@ describe("the catalogue", () => {
     expectTypeOf<ReplyTo<"send">>().toEqualTypeOf<RelayMessageOf<"sent">>();
     expectTypeOf<ReplyTo<"create_group">["chat"]["members"][number]["role"]>().toEqualTypeOf<"admin" | "member">();
     expectTypeOf<RelayMessageOf<"error">["code"]>().toEqualTypeOf<keyof typeof ERROR_CODES>();
-    expectTypeOf<RelayMessageOf<"welcome">["v"]>().toEqualTypeOf<1>();
+    expectTypeOf<RelayMessageOf<"welcome">["v"]>().toEqualTypeOf<number>();
     const handle = (m: ClientMessage): number => {
       switch (m.t) {
         case "send":
@@ -540,14 +540,28 @@ describe("specific rules", () => {
   });
 
   test("hello and welcome for another version are UNSUPPORTED_VERSION, whatever else they hold", () => {
-    for (const v of [0, 2, 2 ** 40, 2 ** 64]) {
+    for (const v of [0, 3, 2 ** 40, 2 ** 64]) {
       const e = client({ t: "hello", v, client: "x", future_field: true });
       expect(e.code).toBe("UNSUPPORTED_VERSION");
-      expect(e.message).toContain("this side speaks 1");
+      expect(e.message).toContain("this side speaks 1 to 2");
       expect(relay({ t: "welcome", v, relay: "r" }).code).toBe("UNSUPPORTED_VERSION");
     }
-    expect(client({ t: "hello", v: "1", client: "x" }).message).toBe("hello.v: expected 1");
-    expect(client({ t: "hello", client: "x" }).message).toBe("hello.v: missing (expected 1)");
+    for (const v of [1, 2]) {
+      expect(decodeClientMessage(encodeMsgpack({ t: "hello", v, client: "x" }))).toEqual({
+        t: "hello",
+        v,
+        client: "x",
+      });
+      expect(decodeRelayMessage(encodeMsgpack({ t: "welcome", v, relay: "r" }))).toEqual({
+        t: "welcome",
+        v,
+        relay: "r",
+      });
+    }
+    expect(client({ t: "hello", v: "1", client: "x" }).message).toBe(
+      "hello.v: expected a u32 in 1..2, got a string of 1 bytes",
+    );
+    expect(client({ t: "hello", client: "x" }).message).toBe("hello.v: missing (expected a u32 in 1..2)");
   });
 
   test("a type of the other direction is UNKNOWN_TYPE", () => {
