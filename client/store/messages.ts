@@ -165,7 +165,8 @@ export class MessagesTable {
       // same rows without "IS NOT NULL" could not use that index and read the whole chat, for every
       // received message (a first sync of N messages was quadratic).
       .stmt(
-        "SELECT sender_seq AS s FROM messages INDEXED BY messages_sender_seq WHERE chat_id = ? AND sender = ? AND sender_seq IS NOT NULL AND id > ? ORDER BY sender_seq DESC LIMIT 1",
+        "SELECT sender_seq AS s FROM messages INDEXED BY messages_sender_seq" +
+          " WHERE chat_id = ? AND sender = ? AND sender_seq IS NOT NULL AND id > ? ORDER BY sender_seq DESC LIMIT 1",
       )
       .get(chatId, sender, afterId);
     return (r as { s: number } | undefined)?.s ?? null;
