@@ -3,7 +3,7 @@
  * X25519 key for key agreement, signed by the Ed25519 key under its own label. Two keys rather
  * than libsodium's Ed25519→X25519 conversion, so no key is ever used for two algorithms.
  */
-import { Reader, concat } from "./bytes.js";
+import { Reader, concat, toHex } from "./bytes.js";
 import { CodecError, CryptoVerificationError } from "./errors.js";
 import {
   type Ed25519KeyPair,
@@ -62,6 +62,15 @@ export function encodeIdentityPublic(pub: IdentityPublic): Uint8Array {
 }
 
 /**
+ * Encodings (hex) whose signature verified in this process. The same few identities are decoded
+ * for every message received (the pinned one, the session's), and Ed25519 verification is
+ * deterministic: the same 128 bytes verify the same way every time, so each is verified once.
+ * Bounded: when full it is emptied and encodings are verified again as they come.
+ */
+const verifiedEncodings = new Set<string>();
+const MAX_VERIFIED_ENCODINGS = 1024;
+
+/**
  * Decodes and verifies an IdentityPublic. Throws CodecError on a wrong length and
  * CryptoVerificationError("invalid identity key") when the dh key's signature does not verify.
  */
@@ -71,7 +80,12 @@ export function decodeIdentityPublic(bytes: Uint8Array): IdentityPublic {
   const r = new Reader(bytes, "identity public key");
   const pub = { signingKey: r.bytes(32), dhKey: r.bytes(32), dhKeySignature: r.bytes(64) };
   r.end();
-  verifyIdentityPublic(pub);
+  const hex = toHex(bytes);
+  if (!verifiedEncodings.has(hex)) {
+    verifyIdentityPublic(pub);
+    if (verifiedEncodings.size >= MAX_VERIFIED_ENCODINGS) verifiedEncodings.clear();
+    verifiedEncodings.add(hex);
+  }
   return pub;
 }
 

@@ -13,6 +13,9 @@
  * - Other application messages (a display name; group keys and states) are stored as rows without
  *   a body, so they too are processed exactly once; the history does not show them.
  *
+ * - A `sync` page is stored by receivePage, many frames per transaction (one commit, not one
+ *   per message), each frame still alone in its savepoint.
+ *
  * This file never moves delivery cursors: only sync.ts does, for what a `sync` returned.
  */
 import { wipe } from "../../crypto/primitives.js";
@@ -25,7 +28,7 @@ import { refreshChats } from "./chats.js";
 import { takeDisplayName } from "./display-names.js";
 import type { EngineEvent, Received } from "./events.js";
 import type { Account } from "./open-account.js";
-import { prepareGroupFrame, storeGroupIncoming } from "./group/receive.js";
+import { groupFrameNeedsMembers, prepareGroupFrame, storeGroupIncoming } from "./group/receive.js";
 import { sequenceVerdict } from "./sequence-check.js";
 import { storeIncomingText } from "./text-rows.js";
 import { type Decrypted, openPairwise } from "./sessions.js";
@@ -44,6 +47,17 @@ export function isControlRow(m: MessageRecord): boolean {
  * relay's chat list); the frame is then not stored and comes again with the next sync.
  */
 export async function receiveMessage(acct: Account, relay: RelayClient, m: RelayMessageOf<"msg">): Promise<Received> {
+  await prepareFrame(acct, relay, m);
+  return storeIncoming(acct, m);
+}
+
+/** True when storing `m` needs the relay first (prepareFrame): its chat is new to us, or a group's member list may be needed. */
+function needsRelay(acct: Account, m: RelayMessageOf<"msg">): boolean {
+  return !acct.store.chats.get(m.chat) || groupFrameNeedsMembers(acct, m);
+}
+
+/** What storing the frame needs from the relay, asked before its transaction (which must not await). */
+async function prepareFrame(acct: Account, relay: RelayClient, m: RelayMessageOf<"msg">): Promise<void> {
   if (!acct.store.chats.get(m.chat)) {
     await refreshChats(acct, relay);
     // Not listed (we left it since?): still store what was delivered, under a direct chat with the sender.
@@ -51,7 +65,104 @@ export async function receiveMessage(acct: Account, relay: RelayClient, m: Relay
       acct.store.chats.upsert({ id: m.chat, kind: "direct", peer: m.from, myRole: "member" });
   }
   await prepareGroupFrame(acct, relay, m);
-  return storeIncoming(acct, m);
+}
+
+/** How one frame of a page ended: stored (or found stored), or a local failure (not stored; it comes again). */
+export type FrameOutcome =
+  { readonly ok: true; readonly received: Received } | { readonly ok: false; readonly error: unknown };
+
+/**
+ * Stores the frames of one `sync` reply (a page), in order, in as few transactions as it can:
+ * the frames between two that need the relay first (prepareFrame: a chat new to us, a group
+ * frame that needs the member list) are stored in ONE transaction, each frame in its own
+ * savepoint, so one synchronous commit covers them all (docs/ARCHITECTURE.md §4.1) instead of
+ * one per message. The relay is asked at the frame's place in the page, after the frames before
+ * it are committed, exactly as frame-by-frame processing would.
+ *
+ * Per frame the guarantees of storeIncoming hold: an envelope that does not decrypt is stored as
+ * undecryptable; a local failure rolls back that frame's savepoint only, and the others of the
+ * page are still stored. When SQLite gave up the whole transaction (its commit failed, or it
+ * rolled back on its own, as it may for a full disk), every frame of that transaction failed and
+ * nothing of it is stored. `onOutcome` gets each frame's outcome in page order, after the
+ * transaction holding it committed; the caller acks only after the whole page (sync.ts).
+ * `stop` is asked between transactions (the receiver was detached).
+ */
+export async function receivePage(
+  acct: Account,
+  relay: RelayClient,
+  frames: readonly RelayMessageOf<"msg">[],
+  onOutcome: (m: RelayMessageOf<"msg">, outcome: FrameOutcome) => void,
+  stop: () => boolean = () => false,
+): Promise<void> {
+  // Chats with a frame that failed, and its error: their later frames wait for the next sync.
+  const failed = new Map<number, unknown>();
+  const report = (m: RelayMessageOf<"msg">, o: FrameOutcome) => {
+    if (!o.ok && !failed.has(m.chat)) failed.set(m.chat, o.error);
+    onOutcome(m, o);
+  };
+  let i = 0;
+  while (i < frames.length && !stop()) {
+    const first = frames[i]!;
+    if (failed.has(first.chat)) {
+      report(first, { ok: false, error: failed.get(first.chat) });
+      i++;
+      continue;
+    }
+    if (needsRelay(acct, first)) {
+      try {
+        await prepareFrame(acct, relay, first);
+      } catch (error) {
+        report(first, { ok: false, error });
+        i++;
+        continue;
+      }
+    }
+    const outcomes = storeRun(acct, frames, i, failed);
+    outcomes.forEach((o, k) => report(frames[i + k]!, o));
+    i += outcomes.length;
+  }
+}
+
+/**
+ * One transaction (receivePage) over frames[start] and the frames after it up to the next one
+ * that needs the relay, each in a savepoint; returns their outcomes. Whether the next frame
+ * needs the relay is asked after the one before it is stored, as frame by frame. After a frame
+ * fails, the later frames of its chat are not stored (they fail with the same error and come
+ * again with the next sync): stored past a hole, they would be out of order.
+ */
+function storeRun(
+  acct: Account,
+  frames: readonly RelayMessageOf<"msg">[],
+  start: number,
+  failedBefore: ReadonlyMap<number, unknown>,
+): FrameOutcome[] {
+  const { store } = acct;
+  let end = start;
+  try {
+    return store.transaction(() => {
+      const failed = new Map(failedBefore);
+      const outcomes: FrameOutcome[] = [];
+      do {
+        const m = frames[end++]!;
+        if (failed.has(m.chat)) {
+          outcomes.push({ ok: false, error: failed.get(m.chat) });
+          continue;
+        }
+        try {
+          outcomes.push({ ok: true, received: storeIncoming(acct, m) });
+        } catch (error) {
+          // SQLite ended the whole transaction: what the run stored so far is gone, so all of it failed.
+          if (!store.inTransaction) throw error;
+          failed.set(m.chat, error);
+          outcomes.push({ ok: false, error });
+        }
+      } while (end < frames.length && (failed.has(frames[end]!.chat) || !needsRelay(acct, frames[end]!)));
+      return outcomes;
+    });
+  } catch (error) {
+    // (BEGIN itself failed, say the lock was busy: then the first frame failed.)
+    return frames.slice(start, Math.max(end, start + 1)).map(() => ({ ok: false, error }));
+  }
 }
 
 /**

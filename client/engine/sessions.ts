@@ -240,7 +240,8 @@ export function decryptFromPeer(acct: Account, peer: string, envelopeBytes: Uint
 function decryptOnAnySession(acct: Account, peer: string, env: ReturnType<typeof parseEnvelope>) {
   const { store } = acct;
   const all = store.sessions.list(peer).sort((a, b) => Number(b.current) - Number(a.current));
-  let failure: unknown = new CryptoVerificationError();
+  // Made only when every session failed (an error's stack costs more than a decryption).
+  let failure: unknown;
   for (const rec of all) {
     try {
       const dec = sessionDecrypt(acct.rng, decodeSessionState(rec.state), env);
@@ -255,7 +256,7 @@ function decryptOnAnySession(acct: Account, peer: string, env: ReturnType<typeof
       wipe(rec.state);
     }
   }
-  throw failure;
+  throw failure ?? new CryptoVerificationError();
 }
 
 function sameIdentity(pinned: Uint8Array, other: IdentityPublic): boolean {

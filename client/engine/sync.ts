@@ -1,6 +1,9 @@
 /**
  * Receiving on one logged-in connection: every `msg` frame (pushed or from a `sync` reply) is
- * processed in arrival order, one at a time (inbox.ts), and chat events are applied. Delivery
+ * processed in arrival order (inbox.ts), and chat events are applied. A push is stored alone; the
+ * frames of a `sync` reply are collected until its `synced` and stored as one page, many frames
+ * per commit (inbox.ts receivePage), then acked: one synchronous commit per page rather than per
+ * message is what makes a long first sync fast, and nothing is acked before it is on disk. Delivery
  * cursors move only through `sync`: a sync reply holds, for each chat, everything after our
  * cursor in id order, so acking the highest id of a reply never skips a message. Pushed
  * messages are stored at once, but acked only when a later sync returns them again (they are
@@ -17,7 +20,7 @@ import { MAX_PAGE_LIMIT } from "../../src/wire/limits.js";
 import type { RelayClient } from "../relay-client.js";
 import { applyChatEvent } from "./chats.js";
 import type { EventSink } from "./events.js";
-import { receiveMessage } from "./inbox.js";
+import { type FrameOutcome, receiveMessage, receivePage } from "./inbox.js";
 import type { Account } from "./open-account.js";
 
 /** Messages asked for per `sync` request. */
@@ -25,8 +28,12 @@ export const SYNC_PAGE = 500;
 /** Most `sync` rounds one syncAll makes (each acks what it got, so this bounds only a runaway relay). */
 const MAX_SYNC_ROUNDS = 10_000;
 
-/** The frames one `sync` reply brought, per chat: ids stored (or already stored) and ids that failed. */
+/**
+ * One `sync` round: the frames its reply brought, in order (stored together once the reply is
+ * complete: inbox.ts receivePage), then per chat the ids stored (or already stored) and the ids that failed.
+ */
 interface SyncWindow {
+  readonly frames: RelayMessageOf<"msg">[];
   readonly stored: Map<number, number[]>;
   readonly failed: Map<number, number[]>;
 }
@@ -56,7 +63,8 @@ export class Receiver {
   private window: SyncWindow | undefined;
   private syncing: Promise<unknown> = Promise.resolve();
   private readonly onMsg = (m: RelayMessageOf<"msg">) => {
-    if (m.reply !== true && this.held) this.held.push(m);
+    if (m.reply === true && this.window) this.window.frames.push(m);
+    else if (m.reply !== true && this.held) this.held.push(m);
     else this.enqueueMessage(m);
   };
   private readonly onChatEvent = (ev: RelayMessageOf<"chat_event">) => this.enqueueChatEvent(ev);
@@ -107,20 +115,42 @@ export class Receiver {
     }
   }
 
+  /** A frame outside a round's page (a push, or a reply frame of no round of ours): stored alone. */
   private enqueueMessage(m: RelayMessageOf<"msg">): void {
-    const w = m.reply === true ? this.window : undefined;
     this.queue = this.queue.then(async () => {
       if (this.detached) return;
+      let outcome: FrameOutcome;
       try {
-        const r = await receiveMessage(this.acct, this.relay, m);
-        if (w) add(w.stored, m.chat, m.msg);
-        for (const e of r.events) this.opts.onEvent?.(e);
-      } catch (e) {
-        if (w) add(w.failed, m.chat, m.msg);
-        if (!this.detached) this.opts.onError?.(e);
+        outcome = { ok: true, received: await receiveMessage(this.acct, this.relay, m) };
+      } catch (error) {
+        outcome = { ok: false, error };
       }
-      if (!this.detached) this.opts.onFrame?.();
+      this.report(outcome);
     });
+  }
+
+  /** A round's page: stored in as few transactions as it can (inbox.ts receivePage), each frame reported after its commit. */
+  private enqueuePage(w: SyncWindow): void {
+    this.queue = this.queue.then(async () => {
+      if (this.detached) return;
+      await receivePage(
+        this.acct,
+        this.relay,
+        w.frames,
+        (m, outcome) => {
+          add(outcome.ok ? w.stored : w.failed, m.chat, m.msg);
+          this.report(outcome);
+        },
+        () => this.detached,
+      );
+    });
+  }
+
+  private report(outcome: FrameOutcome): void {
+    if (this.detached) return;
+    if (outcome.ok) for (const e of outcome.received.events) this.opts.onEvent?.(e);
+    else this.opts.onError?.(outcome.error);
+    this.opts.onFrame?.();
   }
 
   private enqueueChatEvent(ev: RelayMessageOf<"chat_event">): void {
@@ -163,7 +193,7 @@ export class Receiver {
   /** One `sync`: collect its frames, wait until they are stored, move the cursors, ack. `count`: ask how many more wait. */
   private async syncRound(count = false): Promise<{ more: boolean; frames: number; pending: number | undefined }> {
     await this.drain();
-    const w: SyncWindow = { stored: new Map(), failed: new Map() };
+    const w: SyncWindow = { frames: [], stored: new Map(), failed: new Map() };
     this.window = w;
     this.held ??= [];
     let more: boolean;
@@ -178,7 +208,8 @@ export class Receiver {
       pending = r.pending;
     } finally {
       this.window = undefined;
-      this.releasePushes(); // after the round's own frames, which were queued as they came
+      this.enqueuePage(w); // what came of the reply, also when the request failed: stored, not acked
+      this.releasePushes(); // after the round's own frames
     }
     await this.drain();
     const acks: [chat: number, upto: number][] = [];

@@ -264,6 +264,11 @@ export class ClientStore {
     return this.ctx.tx(fn);
   }
 
+  /** True inside `transaction` (also false again when SQLite rolled a transaction back on its own, as after SQLITE_FULL). */
+  get inTransaction(): boolean {
+    return this.db.inTransaction;
+  }
+
   /** The chat a CHAT argument names: an id, a name or a direct chat's peer (ChatsTable.resolve). */
   resolveChat(arg: string): ChatRecord {
     return this.chats.resolve(arg);

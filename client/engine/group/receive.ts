@@ -41,11 +41,16 @@ import { recordDeparture } from "./departure.js";
 import { groupContext, settlePending, takeSenderKey } from "./keys.js";
 import { acceptedState, refreshMembers, relayMembers, storeAccepted } from "./records.js";
 
+/** True for a frame of a group chat that needs the relay's member list before it is stored (prepareGroupFrame). */
+export function groupFrameNeedsMembers(acct: Account, m: RelayMessageOf<"msg">): boolean {
+  const chat = acct.store.chats.get(m.chat);
+  if (!chat || chat.kind !== "group") return false;
+  return m.to !== undefined || !acct.store.members.get(m.chat, m.from);
+}
+
 /** Before storing a frame of a group chat: learn the relay's member list when we may need it. */
 export async function prepareGroupFrame(acct: Account, relay: RelayClient, m: RelayMessageOf<"msg">): Promise<void> {
-  const chat = acct.store.chats.get(m.chat);
-  if (!chat || chat.kind !== "group") return;
-  if (m.to !== undefined || !acct.store.members.get(m.chat, m.from)) await refreshMembers(acct, relay, m.chat);
+  if (groupFrameNeedsMembers(acct, m)) await refreshMembers(acct, relay, m.chat);
 }
 
 type Undecryptable = (reason: string) => Received;

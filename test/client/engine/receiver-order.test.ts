@@ -16,6 +16,15 @@ vi.mock("../../../client/engine/inbox.js", () => ({
     processed.push(m.msg);
     return { stored: true, events: [] };
   }),
+  // A sync page: each frame in order, as if each were stored.
+  receivePage: vi.fn(
+    async (_acct: unknown, _relay: unknown, frames: { msg: number }[], onOutcome: (m: unknown, o: unknown) => void) => {
+      for (const m of frames) {
+        processed.push(m.msg);
+        onOutcome(m, { ok: true, received: { stored: true, events: [] } });
+      }
+    },
+  ),
 }));
 const { Receiver } = await import("../../../client/engine/sync.js");
 
