@@ -146,11 +146,14 @@ describe("1:1 chat through the engine", () => {
     const a = await alice.online();
     const { chat } = await openDirectChat(alice.acct, a.relay, "bob");
     const first = await sendText(alice.acct, a.relay, chat, "one");
-    const envelope = (
-      await tr.db.query<{ envelope: Uint8Array }>("SELECT envelope FROM messages WHERE id = $1", [first.sent.relayMsg])
-    )[0]!.envelope;
-    // A malicious relay (or alice's account, captured) replays the first message and sends garbage.
-    await a.relay.request<"send">({ t: "send", chat: chat.id, idem: idem(), envelope });
+    // A malicious relay replays the first message (it copies the row: since wire protocol 2 the
+    // relay itself takes a resent envelope for a retry, SECURITY.md §14.9) and alice's account,
+    // captured, sends garbage.
+    await tr.db.query(
+      `INSERT INTO messages (chat_id, sender_id, recipient_id, idem, envelope)
+       SELECT chat_id, sender_id, recipient_id, $2, envelope FROM messages WHERE id = $1`,
+      [first.sent.relayMsg, idem()],
+    );
     await a.relay.request<"send">({ t: "send", chat: chat.id, idem: idem(), envelope: systemRng(200) });
     await sendText(alice.acct, a.relay, chat, "two");
 
