@@ -16,15 +16,17 @@
 --   'chat_closed', 'recipient_not_member', 'idem_conflict' (r_id and r_created_at NULL).
 --
 -- The rule, for the first send of each (sender, idem) in the batch:
---   1. if that (sender, idem) is already stored: 'duplicate' when for the same chat (even if
---      the chat was closed or the sender removed since), else 'idem_conflict';
+--   1. if that (sender, idem) is already stored: 'duplicate' when for the same chat and the
+--      same recipient (the same directed member, or both for the whole chat; even if the chat
+--      was closed or the sender removed since), else 'idem_conflict' (SECURITY.md §14.7: one
+--      envelope addressed to two recipients is two sends, never a retry of one);
 --   2. else 'chat_unknown' (no such chat), 'not_member' (the sender is not a member; a
 --      non-member learns only that the chat is unknown to it, never whether it is closed:
 --      the relay answers CHAT_UNKNOWN for both), 'chat_closed', 'recipient_not_member'
 --      (a directed envelope for someone not in the chat);
 --   3. else stored, 'new'.
 -- A later send of the batch with the same (sender, idem) gets the first one's answer
--- ('duplicate' instead of 'new'), or 'idem_conflict' when it names another chat.
+-- ('duplicate' instead of 'new'), or 'idem_conflict' when it names another chat or recipient.
 --
 -- Step 1 is looked up only for sends that step 3 could not store (ON CONFLICT skipped them)
 -- or that step 2 refused, after the INSERT: all new and allowed, the common case, costs no
@@ -107,12 +109,19 @@ BEGIN
                        WHEN o.outcome = 'new' THEN 'new'
                        WHEN m.id IS NULL AND o.outcome = 'insert' THEN NULL
                        WHEN m.id IS NULL THEN o.outcome
-                       WHEN m.chat_id = p_chat[o.ord] THEN 'duplicate'
+                       WHEN m.chat_id = p_chat[o.ord]
+                            AND m.recipient_id IS NOT DISTINCT FROM p_recipient[o.ord] THEN 'duplicate'
                        ELSE 'idem_conflict'
                      END ORDER BY o.ord),
-           array_agg(CASE WHEN o.outcome = 'new' THEN o.id WHEN m.chat_id = p_chat[o.ord] THEN m.id END ORDER BY o.ord),
-           array_agg(CASE WHEN o.outcome = 'new' THEN o.created_at WHEN m.chat_id = p_chat[o.ord] THEN m.created_at END
-                     ORDER BY o.ord)
+           array_agg(CASE
+                       WHEN o.outcome = 'new' THEN o.id
+                       WHEN m.chat_id = p_chat[o.ord] AND m.recipient_id IS NOT DISTINCT FROM p_recipient[o.ord] THEN m.id
+                     END ORDER BY o.ord),
+           array_agg(CASE
+                       WHEN o.outcome = 'new' THEN o.created_at
+                       WHEN m.chat_id = p_chat[o.ord] AND m.recipient_id IS NOT DISTINCT FROM p_recipient[o.ord]
+                         THEN m.created_at
+                     END ORDER BY o.ord)
       INTO v_outcome, v_id, v_created
       FROM unnest(v_ord, v_outcome, v_id, v_created) AS o(ord, outcome, id, created_at)
       LEFT JOIN messages m ON o.outcome <> 'new' AND m.sender_id = p_sender[o.ord] AND m.idem = p_idem[o.ord];
@@ -126,13 +135,19 @@ BEGIN
     SELECT b.ord::integer,
            CASE
              WHEN b.ord = f.ord THEN f.outcome
-             WHEN b.chat_id <> p_chat[f.ord] THEN 'idem_conflict'
+             WHEN b.chat_id <> p_chat[f.ord] OR b.recipient_id IS DISTINCT FROM p_recipient[f.ord] THEN 'idem_conflict'
              WHEN f.outcome IN ('new', 'duplicate') THEN 'duplicate'
              ELSE f.outcome
            END,
-           CASE WHEN b.ord = f.ord OR b.chat_id = p_chat[f.ord] THEN f.id END,
-           CASE WHEN b.ord = f.ord OR b.chat_id = p_chat[f.ord] THEN f.created_at END
-      FROM unnest(p_chat, p_sender, p_idem) WITH ORDINALITY AS b(chat_id, sender_id, idem, ord)
+           CASE
+             WHEN b.ord = f.ord OR (b.chat_id = p_chat[f.ord] AND b.recipient_id IS NOT DISTINCT FROM p_recipient[f.ord])
+               THEN f.id
+           END,
+           CASE
+             WHEN b.ord = f.ord OR (b.chat_id = p_chat[f.ord] AND b.recipient_id IS NOT DISTINCT FROM p_recipient[f.ord])
+               THEN f.created_at
+           END
+      FROM unnest(p_chat, p_sender, p_recipient, p_idem) WITH ORDINALITY AS b(chat_id, sender_id, recipient_id, idem, ord)
       JOIN unnest(v_ord, v_outcome, v_id, v_created) AS f(ord, outcome, id, created_at)
         ON p_sender[f.ord] = b.sender_id AND p_idem[f.ord] = b.idem
      ORDER BY b.ord;

@@ -11,7 +11,8 @@ import { type ErrorCode, InternalError, RemoteError } from "../../src/errors.js"
 import { type AppMessage, encodeAppMessage } from "../protocol/app-message.js";
 import { nextSeq } from "../protocol/sequence.js";
 import type { RelayClient } from "../relay-client.js";
-import { type ChatRecord, IDEM_BYTES } from "../store/index.js";
+import { derivedIdem } from "../../src/wire/index.js";
+import type { ChatRecord } from "../store/index.js";
 import { ChatClosedError } from "./errors.js";
 import type { Account } from "./open-account.js";
 import { assertTrusted, encryptForPeer } from "./sessions.js";
@@ -75,7 +76,7 @@ function queueApp(acct: Account, chatId: number, peer: string, app: AppMessage, 
     status: "pending",
     senderSeq: seq,
   });
-  store.outbox.add({ idem: acct.rng(IDEM_BYTES), chatId, messageId: id, envelope });
+  store.outbox.add({ idem: derivedIdem(envelope), chatId, messageId: id, envelope });
 }
 
 /** One outbox entry the relay acknowledged. */

@@ -4,15 +4,15 @@
  * Callers run these inside the store transaction that also holds the session or sender-key
  * update, so the message and the key state commit together.
  */
+import { derivedIdem } from "../../src/wire/index.js";
 import type { RelayMessageOf } from "../../src/wire/messages.js";
 import type { TextMessage } from "../protocol/app-message.js";
-import { IDEM_BYTES } from "../store/index.js";
 import type { EngineEvent } from "./events.js";
 import type { Account } from "./open-account.js";
 import type { QueuedMessage } from "./outbox.js";
 import type { SequenceVerdict } from "../protocol/sequence.js";
 
-/** Stores our text as a pending message and queues its envelope under a fresh idempotency id. */
+/** Stores our text as a pending message and queues its envelope under its derived idempotency id. */
 export function storeOutgoingText(
   acct: Account,
   chatId: number,
@@ -31,7 +31,9 @@ export function storeOutgoingText(
     senderSeq: text.seq,
     senderTs: text.ts,
   });
-  const idem = acct.rng(IDEM_BYTES);
+  // The id a version-2 connection derives (SECURITY.md §14.9), used over version 1 too, so a
+  // retry on a connection of the other version is still the same send.
+  const idem = derivedIdem(envelope);
   store.outbox.add({ idem, chatId, messageId: id, envelope });
   return { messageId: id, idem, seq: text.seq };
 }

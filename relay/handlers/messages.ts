@@ -26,7 +26,7 @@ const FAILURES: Record<
   not_member: ["CHAT_UNKNOWN", "no such chat that you belong to"],
   chat_closed: ["CHAT_CLOSED", "the chat is closed; nothing can be sent until it is reopened"],
   recipient_not_member: ["NOT_A_MEMBER", "the recipient is not a member of this chat"],
-  idem_conflict: ["IDEMPOTENCY_CONFLICT", "this idempotency id was already used for another chat"],
+  idem_conflict: ["IDEMPOTENCY_CONFLICT", "this idempotency id was already used for another chat or recipient"],
 };
 
 /** Queues the send for the next group commit and answers when it has committed; does not wait itself. */

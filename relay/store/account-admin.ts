@@ -3,7 +3,8 @@
  * and key stock, promotion, deletion, and the last-seen time the relay keeps. Plain SQL
  * against the `Db`, like the rest of the store (relay/store/relay-store.ts lists the files).
  */
-import type { Db, Int8 } from "./db.js";
+import { lockChats } from "./chat-locks.js";
+import type { Db, Int8, Tx } from "./db.js";
 
 export interface AccountActivity {
   readonly id: number;
@@ -81,6 +82,37 @@ export interface DeletedAccount {
   readonly prekeysRemoved: number;
 }
 
+interface ChatOfAccount {
+  chat_id: Int8;
+  kind: string;
+  members: Int8[];
+}
+
+/**
+ * The account's chats (by id, with their other members), each chat's lock taken: a send by
+ * the account checks its membership and a direct chat's closing under that lock
+ * (docs/ARCHITECTURE.md §4.2), so one racing the deletion is stored before it or refused.
+ * The chats are read again after locking until no new one appeared (one joined in between).
+ * The first locks are taken in ascending id order, as the send path does; a chat joined in
+ * between may be locked out of that order, and a deadlock with a send is then reported by
+ * PostgreSQL, which aborts one of the two, not left hanging.
+ */
+async function lockChatsOf(tx: Tx, accountId: number): Promise<ChatOfAccount[]> {
+  const locked = new Set<number>();
+  for (;;) {
+    const chats = await tx.query<ChatOfAccount>(
+      `SELECT c.id AS chat_id, c.kind,
+              ARRAY(SELECT o.account_id FROM chat_members o WHERE o.chat_id = c.id AND o.account_id <> $1 ORDER BY o.account_id) AS members
+         FROM chats c JOIN chat_members cm ON cm.chat_id = c.id AND cm.account_id = $1 ORDER BY c.id`,
+      [accountId],
+    );
+    const missing = chats.map((c) => num(c.chat_id)).filter((id) => !locked.has(id));
+    if (missing.length === 0) return chats;
+    await lockChats(tx, missing);
+    for (const id of missing) locked.add(id);
+  }
+}
+
 /**
  * Deletes an account in one transaction: its prekeys, its memberships (a group left without
  * an admin gets its longest-standing member as admin, as when the last admin leaves), the
@@ -90,12 +122,7 @@ export interface DeletedAccount {
  */
 export async function deleteAccount(db: Db, accountId: number, now: Date): Promise<DeletedAccount> {
   return db.transaction(async (tx) => {
-    const chats = await tx.query<{ chat_id: Int8; kind: string; members: Int8[] }>(
-      `SELECT c.id AS chat_id, c.kind,
-              ARRAY(SELECT o.account_id FROM chat_members o WHERE o.chat_id = c.id AND o.account_id <> $1 ORDER BY o.account_id) AS members
-         FROM chats c JOIN chat_members cm ON cm.chat_id = c.id AND cm.account_id = $1 ORDER BY c.id`,
-      [accountId],
-    );
+    const chats = await lockChatsOf(tx, accountId);
     const chatIds = chats.map((c) => num(c.chat_id));
     const opk = await tx.query("DELETE FROM one_time_prekeys WHERE account_id = $1 RETURNING 1", [accountId]);
     const spk = await tx.query("DELETE FROM signed_prekeys WHERE account_id = $1 RETURNING 1", [accountId]);

@@ -3,6 +3,7 @@
  * members, and closing (docs/ARCHITECTURE.md §4.2).
  */
 import { UsageError } from "../../src/errors.js";
+import { lockChats } from "./chat-locks.js";
 import type { Db, Int8, Queryable } from "./db.js";
 import * as members from "./members.js";
 import { type MemberRow, toMember } from "./members.js";
@@ -100,10 +101,20 @@ export async function of(q: Queryable, accountId: number): Promise<ChatWithMembe
   return chats.map(({ chat, members: list }) => ({ ...chat, members: list }));
 }
 
-/** Closes or reopens a chat (a closed chat refuses sends); false when no such chat. */
-export async function setClosed(q: Queryable, chatId: number, closed: boolean): Promise<boolean> {
-  const rows = await q.query<{ id: Int8 }>("UPDATE chats SET closed = $2 WHERE id = $1 RETURNING id", [chatId, closed]);
-  return rows.length > 0;
+/**
+ * Closes or reopens a chat (a closed chat refuses sends); false when no such chat. Under the
+ * chat's lock, like a send's closed check (docs/ARCHITECTURE.md §4.2): a send racing the
+ * close is stored before it or refused.
+ */
+export async function setClosed(db: Db, chatId: number, closed: boolean): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    await lockChats(tx, [chatId]);
+    const rows = await tx.query<{ id: Int8 }>("UPDATE chats SET closed = $2 WHERE id = $1 RETURNING id", [
+      chatId,
+      closed,
+    ]);
+    return rows.length > 0;
+  });
 }
 
 /** The chat (without members); undefined when none. */

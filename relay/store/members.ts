@@ -57,22 +57,32 @@ export async function add(db: Db, chatId: number, accountId: number, role: Role)
   });
 }
 
-/** Removes a member (their undelivered messages in this chat are no longer for them); false when not a member. */
-export async function remove(q: Queryable, chatId: number, accountId: number): Promise<boolean> {
-  const rows = await q.query<{ account_id: Int8 }>(
-    "DELETE FROM chat_members WHERE chat_id = $1 AND account_id = $2 RETURNING account_id",
-    [chatId, accountId],
-  );
-  return rows.length > 0;
+/**
+ * Removes a member (their undelivered messages in this chat are no longer for them); false
+ * when not a member. Under the chat's lock, like a send's membership check
+ * (docs/ARCHITECTURE.md §4.2): a send racing the removal is stored before it or refused.
+ */
+export async function remove(db: Db, chatId: number, accountId: number): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    await lockChats(tx, [chatId]);
+    const rows = await tx.query<{ account_id: Int8 }>(
+      "DELETE FROM chat_members WHERE chat_id = $1 AND account_id = $2 RETURNING account_id",
+      [chatId, accountId],
+    );
+    return rows.length > 0;
+  });
 }
 
-/** Changes a member's role; false when not a member. */
-export async function setRole(q: Queryable, chatId: number, accountId: number, role: Role): Promise<boolean> {
-  const rows = await q.query<{ account_id: Int8 }>(
-    "UPDATE chat_members SET role = $3 WHERE chat_id = $1 AND account_id = $2 RETURNING account_id",
-    [chatId, accountId, role],
-  );
-  return rows.length > 0;
+/** Changes a member's role; false when not a member. Under the chat's lock, as every membership change. */
+export async function setRole(db: Db, chatId: number, accountId: number, role: Role): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    await lockChats(tx, [chatId]);
+    const rows = await tx.query<{ account_id: Int8 }>(
+      "UPDATE chat_members SET role = $3 WHERE chat_id = $1 AND account_id = $2 RETURNING account_id",
+      [chatId, accountId, role],
+    );
+    return rows.length > 0;
+  });
 }
 
 /** The account's role in the chat; undefined when it is not a member (or the chat does not exist). */

@@ -26,10 +26,11 @@ const INSERT_FAILURES: ReadonlySet<string> = new Set<InsertFailure>([
  * whatever its size: lock the chats, check chats and memberships, one multi-row INSERT over
  * unnest() arrays, and a look-up of earlier sends only for those it could not store.
  *
- * Idempotency: a (sender, idem) already stored for the same chat returns the ORIGINAL id and
- * created_at with `duplicate: true` and stores nothing, even if the chat was closed or the
- * sender removed since; the same pair twice within `batch` is stored once and reported as a
- * duplicate the second time. The pair already used for a different chat is `idem_conflict`.
+ * Idempotency: a (sender, idem) already stored for the same chat and recipient returns the
+ * ORIGINAL id and created_at with `duplicate: true` and stores nothing, even if the chat was
+ * closed or the sender removed since; the same pair twice within `batch` is stored once and
+ * reported as a duplicate the second time. The pair already used for a different chat or
+ * recipient (SECURITY.md §14.7) is `idem_conflict`.
  * Ids are per sender: another sender may use the same idem.
  *
  * A new send is refused (typed, nothing stored for it) when the chat does not exist

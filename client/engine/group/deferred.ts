@@ -10,7 +10,8 @@
 import { SmsgError, UsageError } from "../../../src/errors.js";
 import { nextSeq } from "../../protocol/sequence.js";
 import type { RelayClient } from "../../relay-client.js";
-import { type ChatRecord, IDEM_BYTES } from "../../store/index.js";
+import { derivedIdem } from "../../../src/wire/index.js";
+import type { ChatRecord } from "../../store/index.js";
 import { ChatClosedError, NotGroupMemberError } from "../errors.js";
 import type { Account } from "../open-account.js";
 import { assertStillMember, departureSentence } from "./departure.js";
@@ -102,7 +103,7 @@ export async function encryptDeferredGroupTexts(
           const seq = nextSeq(store.messages.lastSenderSeq(chatId, acct.username) ?? 0);
           const envelope = sealGroupText(acct, chatId, { seq, ts: m.senderTs ?? m.sentAt, body: m.body });
           store.messages.setSenderSeq(id, seq);
-          store.outbox.add({ idem: acct.rng(IDEM_BYTES), chatId, messageId: id, envelope });
+          store.outbox.add({ idem: derivedIdem(envelope), chatId, messageId: id, envelope });
           n++;
         }
         return n;

@@ -7,7 +7,7 @@
 import { SmsgError } from "../../../src/errors.js";
 import { type AppMessage, encodeAppMessage } from "../../protocol/app-message.js";
 import type { RelayClient } from "../../relay-client.js";
-import { IDEM_BYTES } from "../../store/index.js";
+import { derivedIdem } from "../../../src/wire/index.js";
 import { KeyChangedError } from "../errors.js";
 import type { Account } from "../open-account.js";
 import { checkIdentity, encryptForPeer, ensureSession } from "../sessions.js";
@@ -26,7 +26,7 @@ export function queuePairwise(acct: Account, chat: number, peer: string, app: Ap
     status: "pending",
     senderSeq: null,
   });
-  store.outbox.add({ idem: acct.rng(IDEM_BYTES), chatId: chat, messageId: id, envelope, to: peer });
+  store.outbox.add({ idem: derivedIdem(envelope), chatId: chat, messageId: id, envelope, to: peer });
 }
 
 /**

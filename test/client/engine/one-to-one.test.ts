@@ -12,6 +12,7 @@ import { sendText } from "../../../client/engine/send.js";
 import { setChatClosed } from "../../../client/engine/chats.js";
 import { decodeSessionState } from "../../../crypto/session-codec.js";
 import { RelayClient } from "../../../client/relay-client.js";
+import { derivedIdem } from "../../../src/wire/index.js";
 import type { RelayMessageOf } from "../../../src/wire/messages.js";
 import { systemRng } from "../../../src/system-rng.js";
 import { type TestRelay, idem, startRelay } from "../../relay/harness.js";
@@ -215,6 +216,38 @@ describe("1:1 chat through the engine", () => {
 
     const b = await bob.online();
     expect(bodies(bob, chat.id)).toEqual(["before", "once"]);
+    a.close();
+    b.close();
+  });
+
+  test("a send over protocol version 1 retried over version 2 is one message (the derived idem, SECURITY.md §14.9)", async () => {
+    const a = await alice.online();
+    const { chat } = await openDirectChat(alice.acct, a.relay, "bob");
+    await sendText(alice.acct, a.relay, chat, "before");
+    const q = queueText(alice.acct, chat, "once over both");
+    const row = alice.acct.store.outbox.get(q.idem)!;
+    expect(row.idem).toEqual(derivedIdem(row.envelope));
+    // Stored over a version-1 connection, which sends the idem; the answer is lost.
+    const v1 = await RelayClient.connect({
+      host: "127.0.0.1",
+      port: tr.port,
+      relayKey: tr.keyPair.publicKey,
+      rng: systemRng,
+      protocolVersion: 1,
+    });
+    expect(v1.protocolVersion).toBe(1);
+    await v1.login("alice", alice.acct.credential, alice.acct.identity);
+    await v1.request<"send">({ t: "send", chat: chat.id, idem: row.idem, envelope: row.envelope });
+    v1.close();
+
+    // The retry over version 2, where the relay derives the idem from the envelope: the same send.
+    expect(a.relay.protocolVersion).toBe(2);
+    const flushed = await flushOutbox(alice.acct, a.relay);
+    expect(flushed.sent).toEqual([expect.objectContaining({ messageId: q.messageId, duplicate: true })]);
+
+    const b = await bob.online();
+    expect(bodies(bob, chat.id)).toEqual(["before", "once over both"]);
+    expect(bob.events.filter((e) => e.type === "undecryptable")).toEqual([]);
     a.close();
     b.close();
   });

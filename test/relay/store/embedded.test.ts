@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe } from "vitest";
 import { RelayStore } from "../../../relay/store/relay-store.js";
 import { createEmbeddedTestDatabase } from "../../helpers/embedded-test-db.js";
 import type { Harness } from "./harness.js";
+import { chatLockSuite } from "./chat-locks.js";
 import { integritySuite } from "./integrity.js";
 import { sendRuleSuite } from "./send-rule.js";
 import { storeSuite } from "./suite.js";
@@ -33,4 +34,5 @@ describe("RelayStore on the embedded PostgreSQL", () => {
   storeSuite(get);
   sendRuleSuite(get);
   integritySuite(get);
+  chatLockSuite(get);
 });

@@ -12,6 +12,7 @@ import { listMigrations, migrate } from "../../../relay/store/migrate.js";
 import { createPgDriver } from "../../../relay/store/pg-driver.js";
 import { RelayStore } from "../../../relay/store/relay-store.js";
 import { T0, bytes, makeAccount, type Harness } from "./harness.js";
+import { chatLockSuite } from "./chat-locks.js";
 import { integritySuite } from "./integrity.js";
 import { sendRuleSuite } from "./send-rule.js";
 import { storeSuite } from "./suite.js";
@@ -74,6 +75,7 @@ describe.skipIf(url === undefined || url === "")("RelayStore on PostgreSQL", () 
   storeSuite(get);
   sendRuleSuite(get);
   integritySuite(get);
+  chatLockSuite(get);
 
   describe("several relays on one server", () => {
     test("two migration runners at once: each migration applied exactly once", async () => {

@@ -25,6 +25,10 @@ const KINDS = [
   "repeat within the batch",
   "repeat within the batch for another chat",
   "repeat within the batch of a refused send",
+  "stored idem reused for another recipient",
+  "stored idem of a directed send reused for the whole chat",
+  "repeat within the batch for another recipient",
+  "retry of a stored directed send",
 ] as const;
 
 type Kind = (typeof KINDS)[number];
@@ -46,7 +50,7 @@ export function sendRuleSuite(get: () => Harness): void {
         const bob = await makeAccount(store, "bob");
         const carol = await makeAccount(store, "carol");
         const dave = await makeAccount(store, "dave");
-        const group = await store.createGroupChat(alice.id, [bob.id]);
+        const group = await store.createGroupChat(alice.id, [bob.id, dave.id]);
         const closed = await store.createGroupChat(alice.id, [bob.id]);
         await store.setClosed(closed.id, true);
         const closedLater = await store.createGroupChat(alice.id, [bob.id]);
@@ -67,6 +71,7 @@ export function sendRuleSuite(get: () => Harness): void {
         const storedIdOf = new Map<number, number>(); // batch position → the earlier send's id it must return
         let lastNew = -1;
         let lastRefused = -1;
+        let lastDirected = -1;
         for (let i = 0; i < size; i++) {
           const kind: Kind = KINDS[i % KINDS.length]!;
           const send = (chatId: number, senderId: number, recipientId: number | null = null): NewMessage => ({
@@ -87,6 +92,7 @@ export function sendRuleSuite(get: () => Harness): void {
             case "new, directed to a member":
               m = send(group.id, alice.id, bob.id);
               e = { ok: true, duplicate: false };
+              lastDirected = i;
               break;
             case "directed to someone not in the chat":
               m = send(group.id, alice.id, carol.id);
@@ -142,6 +148,31 @@ export function sendRuleSuite(get: () => Harness): void {
               m = { ...batch[lastRefused]! };
               e = expected[lastRefused]!;
               break;
+            // One envelope (so one derived idem, SECURITY.md §14.9) addressed to two members is
+            // two sends, not a retry: the second is refused, never silently taken as stored.
+            case "stored idem reused for another recipient": {
+              const original = await store1(send(group.id, alice.id, bob.id));
+              m = { ...original.send, recipientId: dave.id };
+              e = { ok: false, reason: "idem_conflict" };
+              break;
+            }
+            case "stored idem of a directed send reused for the whole chat": {
+              const original = await store1(send(group.id, alice.id, dave.id));
+              m = { ...original.send, recipientId: null };
+              e = { ok: false, reason: "idem_conflict" };
+              break;
+            }
+            case "repeat within the batch for another recipient":
+              m = { ...batch[lastDirected]!, recipientId: dave.id };
+              e = { ok: false, reason: "idem_conflict" };
+              break;
+            case "retry of a stored directed send": {
+              const original = await store1(send(group.id, bob.id, dave.id));
+              m = { ...original.send };
+              e = { ok: true, duplicate: true, sameIdAs: "stored" };
+              storedIdOf.set(i, original.id);
+              break;
+            }
           }
           batch.push(m);
           expected.push(e);
@@ -173,12 +204,16 @@ export function sendRuleSuite(get: () => Harness): void {
         expect(await countRows(db, "messages")).toBe(messagesBefore + newIds.length);
         expect([...newIds].sort((a, b) => a - b)).toEqual(newIds);
         expect(Math.min(...newIds, Infinity)).toBeGreaterThan(Math.max(0, ...stored.map((s) => s.id)));
-        const rows = await db.query<{ id: number; chat_id: number; sender_id: number }>(
-          "SELECT id, chat_id, sender_id FROM messages WHERE id = ANY($1::bigint[]) ORDER BY id",
+        const rows = await db.query<{ id: number; chat_id: number; sender_id: number; recipient_id: number | null }>(
+          "SELECT id, chat_id, sender_id, recipient_id FROM messages WHERE id = ANY($1::bigint[]) ORDER BY id",
           [newIds],
         );
-        expect(rows.map((r) => [Number(r.id), Number(r.chat_id), Number(r.sender_id)])).toEqual(
-          results.flatMap((r, i) => (r.ok && !r.duplicate ? [[r.id, batch[i]!.chatId, batch[i]!.senderId]] : [])),
+        expect(
+          rows.map((r) => [r.id, r.chat_id, r.sender_id, r.recipient_id].map((v) => (v === null ? v : Number(v)))),
+        ).toEqual(
+          results.flatMap((r, i) =>
+            r.ok && !r.duplicate ? [[r.id, batch[i]!.chatId, batch[i]!.senderId, batch[i]!.recipientId]] : [],
+          ),
         );
 
         // The same batch again: every stored send a duplicate of itself, every refusal the same.
