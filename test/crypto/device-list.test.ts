@@ -67,6 +67,49 @@ describe("acceptDeviceList", () => {
     expect(snapshot(s)).toEqual(before);
   });
 
+  test("device 1 must be the account key, and the account key appears under no other id (§17.2)", () => {
+    const s = acceptAll(list(1, [1]), list(2, [1, 2]));
+    const signed = (slots: [number, IdentityKeyPair][]) =>
+      signDeviceList(accountId, {
+        username: "alice",
+        version: 3,
+        issuedMs: 1_764_000_000_003,
+        devices: slots.map(([id, k]) => certifyDevice(accountId, "alice", id, k.publicKey)),
+      });
+    const refusal = (l: Uint8Array) => {
+      const d = acceptDeviceList(account, s, l);
+      return d.accepted ? "accepted" : d.refusal;
+    };
+    expect(
+      refusal(
+        signed([
+          [1, deviceIds[2]!],
+          [2, deviceIds[1]!],
+        ]),
+      ),
+    ).toEqual({
+      reason: "bad_certificate",
+      deviceId: 1,
+    });
+    expect(
+      refusal(
+        signed([
+          [2, deviceIds[1]!],
+          [3, accountId],
+        ]),
+      ),
+    ).toEqual({ reason: "bad_certificate", deviceId: 3 });
+    // Device 1 removed is fine (it may remove itself, §17.7).
+    expect(
+      refusal(
+        signed([
+          [2, deviceIds[1]!],
+          [3, deviceIds[2]!],
+        ]),
+      ),
+    ).toBe("accepted");
+  });
+
   test("a stored state of another account key is a usage error, not a refusal", () => {
     const s = acceptAll(list(1, [1]));
     expect(() =>
