@@ -214,6 +214,15 @@ describe("login proof (§18.4)", () => {
     expect(verifyLoginProof(keys.login.publicKey, h, "alice", proof.subarray(1))).toBe(false);
   });
 
+  test("a username that is not canonical (§14.5) is refused by every §18 function", () => {
+    for (const bad of ["", "Alice", "al", "alice!", "a".repeat(33)]) {
+      expect(verifyLoginProof(keys.login.publicKey, h, bad, proof), bad).toBe(false);
+      expect(() => makeLoginProof(keys.login.privateKey, h, bad), bad).toThrow(UsageError);
+      expect(() => passphraseArgon2Salt({ ...ctx, username: bad }), bad).toThrow(UsageError);
+      expect(() => passphraseDecoy(new Uint8Array(32), bad), bad).toThrow(UsageError);
+    }
+  });
+
   test("property: any other handshake hash is refused", () => {
     fc.assert(
       fc.property(bytes(32), (other) => {
