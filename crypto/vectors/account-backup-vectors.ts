@@ -186,7 +186,8 @@ const DESCRIPTION =
   'login_public = Ed25519 public key of login_seed (the relay\'s verifier); ad = "SMSG-v1 account backup" || u8(1) || ' +
   "relay_key || u32be(len username) || username || account_identity_key (64, of account_signing_seed and " +
   "account_dh_private) || salt || u32be(t) || u32be(memKiB); plaintext = account_signing_seed || " +
-  "state; opening also requires the seed's Ed25519 key to be the account's; backup = u8(1) || nonce || XChaCha20-Poly1305(backup_key, nonce, plaintext, ad). The parameters here are low on " +
+  "state; opening also requires the seed's Ed25519 key to be the account's; " +
+  "backup = u8(1) || nonce || XChaCha20-Poly1305(backup_key, nonce, plaintext, ad). The parameters here are low on " +
   "purpose (vectors carry their own); meets_floor says whether a real login would accept them. open_cases open cases[0] " +
   "(or cases[case]) with the changes listed and give the delivered backup, result and error or the opened seed " +
   "and state; params_cases (passes, mem_kib) say " +
