@@ -4,7 +4,7 @@
  * together with the account's name and key and the device's id, so a device key can be
  * presented for exactly one device of exactly one account.
  */
-import { Reader, concat, u32be, utf8 } from "./bytes.js";
+import { Reader, bytesEqual, concat, u32be, utf8 } from "./bytes.js";
 import { CodecError, UsageError } from "./errors.js";
 import {
   IDENTITY_KEY_BYTES,
@@ -103,8 +103,10 @@ export function readDeviceEntry(r: Reader): DeviceEntry {
 }
 
 /**
- * Whether an entry is a device of the account: the device's own dh-key signature (§4.1) and
- * the account's certificate signature (§17.2) both verify, strictly (§2.1, through `verify`).
+ * Whether an entry is a device of the account: device 1 is the account key itself and no other
+ * id carries either of the account's keys (§17.1, §17.2); the device's own dh-key signature
+ * (§4.1) and the account's certificate signature (§17.2) both verify, strictly (§2.1, through
+ * `verify`). `enforceAccountSlot` is false only in the mutation tests.
  */
 export function deviceEntryValid(
   accountSigningKey: Uint8Array,
@@ -112,8 +114,14 @@ export function deviceEntryValid(
   username: string,
   entry: DeviceEntry,
   verify: (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) => boolean = ed25519Verify,
+  enforceAccountSlot = true,
 ): boolean {
   const d = entry.identity;
+  const isAccount =
+    bytesEqual(d.signingKey, accountKey.subarray(0, 32)) && bytesEqual(d.dhKey, accountKey.subarray(32));
+  const holdsAccountKey =
+    bytesEqual(d.signingKey, accountKey.subarray(0, 32)) || bytesEqual(d.dhKey, accountKey.subarray(32));
+  if (enforceAccountSlot && (entry.id === 1 ? !isAccount : holdsAccountKey)) return false;
   if (!verify(d.signingKey, identityDhKeyMessage(d.dhKey), d.dhKeySignature)) return false;
   const signed = deviceCertificateSignedBytes(accountKey, username, entry.id, d);
   return verify(accountSigningKey, signed, entry.certificateSignature);

@@ -15,6 +15,7 @@ import { type IdentityPublic, decodeIdentityPublic, encodeIdentityPublic, identi
 import { label } from "./labels.js";
 import {
   XCHACHA_NONCE_BYTES,
+  blake2b,
   ed25519FromSeed,
   hkdfSha256,
   sha256,
@@ -28,12 +29,17 @@ export const LINK_ID_BYTES = 16;
 export const LINK_SECRET_BYTES = 32;
 /** How long a link stays open at the relay and on the existing device (§17.6). */
 export const LINK_LIFETIME_MS = 5 * 60 * 1000;
+/** Bytes of the account key hash the link carries (§17.6): BLAKE2b-160, the account's fingerprint. */
+export const LINK_ACCOUNT_HASH_BYTES = 20;
 /** Digits of the confirmation code. */
 export const LINK_CODE_DIGITS = 6;
 /** Longest device name, in UTF-8 bytes (§17.6 message 4). */
 export const MAX_DEVICE_NAME_BYTES = 64;
-/** Longest opaque account state a grant carries (the §18 snapshot), so a grant fits a 64 KiB relay message. */
-export const MAX_GRANT_STATE_BYTES = 60 * 1024;
+/**
+ * Longest account-state snapshot (§17.6.1), in a grant and in a §18 backup alike: 60 KiB, so a
+ * grant fits one 64 KiB relay message.
+ */
+export const MAX_ACCOUNT_STATE_BYTES = 60 * 1024;
 
 /** The five link messages, by their type byte (§17.6). */
 export const LINK_MESSAGE = Object.freeze({
@@ -47,6 +53,15 @@ export type LinkMessageType = (typeof LINK_MESSAGE)[keyof typeof LINK_MESSAGE];
 
 function need(b: Uint8Array, n: number, what: string): void {
   if (!(b instanceof Uint8Array) || b.length !== n) throw new UsageError(`${what} must be ${n} bytes`);
+}
+
+/**
+ * account_hash = BLAKE2b-160(account identity_key) (§17.6): the existing device puts it into the
+ * link, and the new device accepts a grant only for the account key it names, so whoever answers
+ * the new device (a holder of a leaked link, or the relay) cannot enrol it into another account.
+ */
+export function linkAccountHash(account: IdentityPublic): Uint8Array {
+  return blake2b(identityKey(account), LINK_ACCOUNT_HASH_BYTES);
 }
 
 /** K_mailbox = HKDF(ikm = link secret, salt = link id, info = L("SMSG-v1 device link mailbox"), 32). */
@@ -192,7 +207,7 @@ export function decodeDeviceHello(body: Uint8Array): DeviceHello {
 /**
  * Message 5, the grant: account IdentityPublic (128) || account signing seed (32) ||
  * u32be(device id) || u16be(len(list)) || device list (§17.3) || u32be(len(state)) || state.
- * `state` is the account-state snapshot of §18 (opaque here; may be empty).
+ * `state` is the account-state snapshot of §17.6.1 (opaque here; may be empty).
  */
 export interface LinkGrant {
   readonly account: IdentityPublic;
@@ -206,7 +221,7 @@ export function encodeLinkGrant(grant: LinkGrant): Uint8Array {
   need(grant.accountSigningSeed, 32, "account signing seed");
   checkDeviceId(grant.deviceId);
   if (grant.deviceList.length > 0xffff) throw new UsageError("device list too long");
-  if (grant.state.length > MAX_GRANT_STATE_BYTES) throw new UsageError("account state too long for a grant");
+  if (grant.state.length > MAX_ACCOUNT_STATE_BYTES) throw new UsageError("account state too long for a grant");
   const len16 = new Uint8Array([grant.deviceList.length >>> 8, grant.deviceList.length & 0xff]);
   return concat(
     encodeIdentityPublic(grant.account),
@@ -226,24 +241,36 @@ export interface AcceptedGrant {
   readonly entry: DeviceEntry;
 }
 
+/** What the new device knows from the link itself (§17.6): the account's name and key hash. */
+export interface LinkAccount {
+  readonly username: string;
+  /** linkAccountHash of the account IdentityPublic, from the link. */
+  readonly accountHash: Uint8Array;
+}
+
 /**
- * The new device's checks of message 5, all before it stores anything (§17.6): the layout; the
- * account identity (§4.1); the seed's Ed25519 key is the account's signing key; the list
- * (§17.3) verifies under the account key, names `username`, and holds `deviceId` with exactly
- * this device's identity. Throws CodecError for a layout error, CryptoVerificationError for
- * any failed check.
+ * The new device's checks of message 5, all before it stores anything (§17.6), which it opens
+ * only after its user confirmed the code: the layout; the account identity (§4.1) is the one
+ * the link's account hash names; the seed's Ed25519 key is the account's signing key; the list
+ * (§17.3) verifies under the account key, names the link's username, and holds `deviceId`
+ * with exactly this device's identity. Throws CodecError for a layout error,
+ * CryptoVerificationError for any failed check.
  */
-export function acceptLinkGrant(body: Uint8Array, username: string, ownDevice: IdentityPublic): AcceptedGrant {
+export function acceptLinkGrant(body: Uint8Array, link: LinkAccount, ownDevice: IdentityPublic): AcceptedGrant {
+  need(link.accountHash, LINK_ACCOUNT_HASH_BYTES, "link account hash");
+  const username = link.username;
   const r = new Reader(new Uint8Array(body), "link grant");
   const accountBytes = r.bytes(128);
   const accountSigningSeed = r.bytes(32);
   const deviceId = r.u32();
   const deviceList = r.bytes(r.u16());
   const stateLength = r.u32();
-  if (stateLength > MAX_GRANT_STATE_BYTES) throw new CodecError("link grant: account state too long");
+  if (stateLength > MAX_ACCOUNT_STATE_BYTES) throw new CodecError("link grant: account state too long");
   const state = r.bytes(stateLength);
   r.end();
   const account = decodeIdentityPublic(accountBytes);
+  if (!bytesEqual(linkAccountHash(account), link.accountHash))
+    throw new CryptoVerificationError("the linking device sent another account's key than the link names");
   if (!bytesEqual(ed25519FromSeed(accountSigningSeed).publicKey, account.signingKey))
     throw new CryptoVerificationError("the linking device sent a key that is not the account's");
   const list = decodeDeviceList(deviceList);

@@ -59,6 +59,8 @@ export interface DeviceListRules {
   readonly refuseConflict: boolean;
   /** Step 6: a removed id never comes back, and an id keeps its key. */
   readonly refuseReturningDevices: boolean;
+  /** §17.2: device 1 is the account key and no other id carries the account's keys. */
+  readonly enforceAccountSlot: boolean;
 }
 
 export const DEVICE_LIST_RULES: DeviceListRules = Object.freeze({
@@ -66,6 +68,7 @@ export const DEVICE_LIST_RULES: DeviceListRules = Object.freeze({
   refuseRollback: true,
   refuseConflict: true,
   refuseReturningDevices: true,
+  enforceAccountSlot: true,
 });
 
 /** The account a list must belong to: the name and the pinned 64-byte identity key. */
@@ -106,7 +109,7 @@ export function acceptDeviceList(
   if (list.username !== account.username) return refuse({ reason: "wrong_account" });
   if (stored && bytesEqual(stored.encoded, encoded)) return refuse({ reason: "replayed" });
 
-  const verdict = verifyDeviceList(account.accountKey, encoded, list, rules.verify);
+  const verdict = verifyDeviceList(account.accountKey, encoded, list, rules.verify, rules.enforceAccountSlot);
   if (!verdict.ok) {
     return refuse(
       verdict.reason === "bad_signature"

@@ -147,19 +147,21 @@ export type DeviceListVerdict =
 /**
  * Verifies an encoded list (already decoded as `list`) under the account's 64-byte identity
  * key (its Ed25519 half signs): first the list signature, then each device's identity and
- * certificate (§17.2), strictly (§2.1). `verify` is replaceable only for the mutation tests.
+ * certificate (§17.2, including device 1 = the account key), strictly (§2.1). `verify` and
+ * `enforceAccountSlot` are replaceable only for the mutation tests.
  */
 export function verifyDeviceList(
   accountKey: Uint8Array,
   bytes: Uint8Array,
   list: DeviceList,
   verify: (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) => boolean = ed25519Verify,
+  enforceAccountSlot = true,
 ): DeviceListVerdict {
   const signingKey = accountKey.slice(0, 32);
   if (!verify(signingKey, deviceListSignedBytes(accountKey, deviceListBody(bytes)), list.signature))
     return { ok: false, reason: "bad_signature" };
   for (const entry of list.devices) {
-    if (!deviceEntryValid(signingKey, accountKey, list.username, entry, verify))
+    if (!deviceEntryValid(signingKey, accountKey, list.username, entry, verify, enforceAccountSlot))
       return { ok: false, reason: "bad_certificate", deviceId: entry.id };
   }
   return { ok: true };

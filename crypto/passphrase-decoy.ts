@@ -6,6 +6,7 @@
  * whose private half nobody has, so the attempt fails like a wrong passphrase, in the same time.
  */
 import { concat, lengthPrefixed, utf8 } from "./bytes.js";
+import { usernameBytes } from "./device-certificate.js";
 import { UsageError } from "./errors.js";
 import { label } from "./labels.js";
 import { PASSPHRASE_SALT_BYTES } from "./passphrase-kdf.js";
@@ -27,7 +28,7 @@ export interface PassphraseDecoy {
 export function passphraseDecoy(decoySecret: Uint8Array, username: string): PassphraseDecoy {
   if (decoySecret.length !== DECOY_SECRET_BYTES)
     throw new UsageError(`the decoy secret must be ${DECOY_SECRET_BYTES} bytes`);
-  if (username.length === 0) throw new UsageError("the username cannot be empty");
+  usernameBytes(username); // canonical (§14.5): a relay canonicalises before it asks
   const out = hkdfSha256(
     decoySecret,
     new Uint8Array(0),

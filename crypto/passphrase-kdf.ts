@@ -6,6 +6,7 @@
  * Argon2id output; what it stores lets it test a guess only by running this whole schedule.
  */
 import { concat, lengthPrefixed, utf8 } from "./bytes.js";
+import { usernameBytes } from "./device-certificate.js";
 import { CodecError, UsageError } from "./errors.js";
 import { label } from "./labels.js";
 import {
@@ -113,7 +114,7 @@ function checkContext(ctx: PassphraseContext): void {
   if (ctx.relayKey.length !== RELAY_KEY_BYTES) throw new UsageError(`the relay key must be ${RELAY_KEY_BYTES} bytes`);
   if (ctx.salt.length !== PASSPHRASE_SALT_BYTES)
     throw new UsageError(`the passphrase salt must be ${PASSPHRASE_SALT_BYTES} bytes`);
-  if (ctx.username.length === 0) throw new UsageError("the username cannot be empty");
+  usernameBytes(ctx.username); // canonical (§14.5), checked by crypto/'s own copy of the rule
 }
 
 /**

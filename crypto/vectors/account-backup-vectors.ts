@@ -8,11 +8,13 @@
  *
  * The open-case table (ids, comments, changes) is part of the suite; the parameter and strength
  * tables too; the file's inputs are each trace case's passphrase, username, relay key, salt, t,
- * memKiB, account signing seed, state and nonce.
+ * memKiB, account signing seed, account dh private key (with the seed: the account
+ * IdentityPublic whose identity_key is in the AD), state and nonce.
  */
 import { fromHex, toHex, utf8 } from "../bytes.js";
 import { CodecError, SmsgError } from "../errors.js";
 import { type BackupContents, openBackupUnderAd, sealBackupUnderAd } from "../account-backup.js";
+import { type IdentityPublic, identityFromSecrets, identityKey } from "../identity.js";
 import {
   PASSPHRASE_ARGON2_FLOOR,
   PASSPHRASE_ARGON2_MAX,
@@ -23,7 +25,7 @@ import {
 } from "../passphrase-kdf.js";
 import type { Argon2Params } from "../primitives.js";
 import { replayRng, seededRng } from "../rng.js";
-import { Inputs } from "./inputs.js";
+import { Inputs, clamp } from "./inputs.js";
 import { THIS_IMPLEMENTATION, type VectorImplementation, type VectorSuite } from "./suite.js";
 
 const FILE = "account-backup.json";
@@ -41,6 +43,10 @@ interface OpenCase {
   readonly salt_xor?: number;
   readonly t_delta?: number;
   readonly memKiB_delta?: number;
+  /** Another account key (the other trace case's) in the associated data and the seed check. */
+  readonly other_account?: true;
+  /** Resealed, under the genuine key and AD, with the seed's last byte changed. */
+  readonly seal_other_seed?: true;
   /** The changed context goes only into the associated data; the key is the sealer's (isolates the AD). */
   readonly ad_only?: true;
   readonly modify?:
@@ -98,6 +104,18 @@ const OPEN_CASES: readonly OpenCase[] = [
     comment: "§18.3: with the right key, another memKiB in the AD alone fails",
     memKiB_delta: 8,
     ad_only: true,
+  },
+  {
+    id: "ad-account-key",
+    comment:
+      "§18.3: with the right key, another account identity key in the AD fails (a backup from before a key change)",
+    other_account: true,
+    ad_only: true,
+  },
+  {
+    id: "seed-not-account",
+    comment: "§18.3: a backup that opens but whose seed is not the account key's is refused, nothing returned",
+    seal_other_seed: true,
   },
   {
     id: "version-0",
@@ -166,8 +184,10 @@ const DESCRIPTION =
   "salt)[0..16]; master_key = Argon2id(passphrase_bytes, argon2_salt, t, memKiB, 32, one lane, v0x13); backup_key and " +
   'login_seed = HKDF-SHA256(master_key, empty salt, "SMSG-v1 passphrase backup key" / "SMSG-v1 passphrase login key", 32); ' +
   'login_public = Ed25519 public key of login_seed (the relay\'s verifier); ad = "SMSG-v1 account backup" || u8(1) || ' +
-  "relay_key || u32be(len username) || username || salt || u32be(t) || u32be(memKiB); plaintext = account_signing_seed || " +
-  "state; backup = u8(1) || nonce || XChaCha20-Poly1305(backup_key, nonce, plaintext, ad). The parameters here are low on " +
+  "relay_key || u32be(len username) || username || account_identity_key (64, of account_signing_seed and " +
+  "account_dh_private) || salt || u32be(t) || u32be(memKiB); plaintext = account_signing_seed || " +
+  "state; opening also requires the seed's Ed25519 key to be the account's; " +
+  "backup = u8(1) || nonce || XChaCha20-Poly1305(backup_key, nonce, plaintext, ad). The parameters here are low on " +
   "purpose (vectors carry their own); meets_floor says whether a real login would accept them. open_cases open cases[0] " +
   "(or cases[case]) with the changes listed and give the delivered backup, result and error or the opened seed " +
   "and state; params_cases (passes, mem_kib) say " +
@@ -178,6 +198,9 @@ interface Trace {
   readonly ctx: PassphraseContext;
   readonly params: Argon2Params;
   readonly passphrase: string;
+  readonly account: IdentityPublic;
+  readonly contents: BackupContents;
+  readonly nonce: Uint8Array;
   readonly backupKey: Uint8Array;
   readonly backup: Uint8Array;
   readonly out: Record<string, unknown>;
@@ -192,6 +215,7 @@ function trace(c: Inputs, impl: VectorImplementation): Trace {
   };
   const params: Argon2Params = { t: c.u32("t"), memKiB: c.u32("memKiB") };
   const contents: BackupContents = { accountSigningSeed: c.hex("account_signing_seed", 32), state: c.hex("state") };
+  const account = identityFromSecrets(contents.accountSigningSeed, c.x25519Private("account_dh_private")).publicKey;
   const nonce = c.hex("nonce", 24);
   let keys;
   try {
@@ -200,12 +224,15 @@ function trace(c: Inputs, impl: VectorImplementation): Trace {
     if (e instanceof SmsgError && e.code !== "CRYPTO_VERIFICATION") throw new CodecError(`${FILE}: ${e.message}`);
     throw e;
   }
-  const ad = impl.backupAd(ctx, params);
+  const ad = impl.backupAd(ctx, params, identityKey(account));
   const backup = sealBackupUnderAd(keys.backupKey, ad, contents, replayRng([nonce]));
   return {
     ctx,
     params,
     passphrase,
+    account,
+    contents,
+    nonce,
     backupKey: keys.backupKey,
     backup,
     out: {
@@ -216,6 +243,7 @@ function trace(c: Inputs, impl: VectorImplementation): Trace {
       t: params.t,
       memKiB: params.memKiB,
       account_signing_seed: toHex(contents.accountSigningSeed),
+      account_dh_private: toHex(c.hex("account_dh_private", 32)),
       state: toHex(contents.state),
       nonce: toHex(nonce),
       passphrase_bytes: toHex(accountPassphraseBytes(passphrase)),
@@ -224,6 +252,7 @@ function trace(c: Inputs, impl: VectorImplementation): Trace {
       backup_key: toHex(keys.backupKey),
       login_seed: toHex(keys.loginSeed),
       login_public: toHex(keys.login.publicKey),
+      account_identity_key: toHex(identityKey(account)),
       meets_floor: impl.acceptsPassphraseParams(params),
       ad: toHex(ad),
       plaintext: toHex(new Uint8Array([...contents.accountSigningSeed, ...contents.state])),
@@ -248,7 +277,15 @@ function runOpenCase(oc: OpenCase, traces: readonly Trace[], impl: VectorImpleme
     salt: flipped(t.ctx.salt, oc.salt_xor),
   };
   const params: Argon2Params = { t: t.params.t + (oc.t_delta ?? 0), memKiB: t.params.memKiB + (oc.memKiB_delta ?? 0) };
-  let backup = t.backup.slice();
+  const account = oc.other_account ? traces[(oc.case ?? 0) === 0 ? 1 : 0]!.account : t.account;
+  let backup = oc.seal_other_seed
+    ? sealBackupUnderAd(
+        t.backupKey,
+        impl.backupAd(t.ctx, t.params, identityKey(t.account)),
+        { ...t.contents, accountSigningSeed: flipped(t.contents.accountSigningSeed, 0x01) },
+        replayRng([t.nonce]),
+      )
+    : t.backup.slice();
   if (oc.modify && "xor" in oc.modify) {
     const at = oc.modify.xor.offset < 0 ? backup.length + oc.modify.xor.offset : oc.modify.xor.offset;
     backup[at]! ^= oc.modify.xor.mask;
@@ -271,7 +308,7 @@ function runOpenCase(oc: OpenCase, traces: readonly Trace[], impl: VectorImpleme
     key = derived.backupKey;
   }
   try {
-    const opened = openBackupUnderAd(key, impl.backupAd(ctx, params), backup);
+    const opened = openBackupUnderAd(key, impl.backupAd(ctx, params, identityKey(account)), account.signingKey, backup);
     return {
       ...common,
       result: "valid",
@@ -328,6 +365,7 @@ export const accountBackupVectors: VectorSuite = {
           t: 3,
           memKiB: 256,
           account_signing_seed: toHex(rng(32)),
+          account_dh_private: toHex(clamp(rng(32))),
           state: toHex(utf8('{"contacts":["bob","carol"],"chats":[1,7]}')),
           nonce: toHex(rng(24)),
         },
@@ -340,6 +378,7 @@ export const accountBackupVectors: VectorSuite = {
           t: 1,
           memKiB: 8,
           account_signing_seed: toHex(rng(32)),
+          account_dh_private: toHex(clamp(rng(32))),
           state: "",
           nonce: toHex(rng(24)),
         },

@@ -17,6 +17,7 @@ import {
   LINK_MESSAGE,
   type LinkMessageType,
   acceptLinkGrant,
+  linkAccountHash,
   checkLinkCommitment,
   decodeDeviceHello,
   deriveLinkKeys,
@@ -30,7 +31,7 @@ import {
 import { signDeviceList } from "../device-list.js";
 import { SmsgError } from "../errors.js";
 import { identityFromSecrets } from "../identity.js";
-import { x25519Base } from "../primitives.js";
+import { sha256, x25519Base } from "../primitives.js";
 import { replayRng, seededRng } from "../rng.js";
 import { Inputs, clamp } from "./inputs.js";
 import type { VectorSuite } from "./suite.js";
@@ -110,7 +111,9 @@ function recompute(file: unknown): Record<string, unknown> {
   // What each receiving side makes of the genuine messages.
   checkLinkCommitment(linkId, openLinkMessage(mailboxKey, linkId, 1, sealed[0]!), LN);
   const hello = decodeDeviceHello(openLinkMessage(onExisting.key, linkId, 4, sealed[3]!));
-  const accepted = acceptLinkGrant(openLinkMessage(onNew.key, linkId, 5, sealed[4]!), username, device.publicKey);
+  const accountHash = linkAccountHash(account.publicKey);
+  const link = { username, accountHash };
+  const accepted = acceptLinkGrant(openLinkMessage(onNew.key, linkId, 5, sealed[4]!), link, device.publicKey);
 
   // The refusals, on changed messages (fixed by the suite).
   const attempt = (run: () => unknown) => {
@@ -122,6 +125,9 @@ function recompute(file: unknown): Record<string, unknown> {
       throw e;
     }
   };
+  // Another account, derived from the inputs so the file needs no further ones.
+  const otherSeed = sha256(concat(utf8("other account"), accountSeed));
+  const otherAccount = identityFromSecrets(otherSeed, clamp(sha256(otherSeed)));
   const otherKey = x25519Base(clamp(linkCommitment(linkId, LE)));
   const flip = (b: Uint8Array, at: number) => {
     const c = b.slice();
@@ -165,7 +171,7 @@ function recompute(file: unknown): Record<string, unknown> {
       run: () =>
         acceptLinkGrant(
           openLinkMessage(onNew.key, linkId, 5, regrant({ accountSigningSeed: flip(accountSeed, 0) })),
-          username,
+          link,
           device.publicKey,
         ),
     },
@@ -181,17 +187,49 @@ function recompute(file: unknown): Record<string, unknown> {
               deviceList: signDeviceList(account, { username, version: 2, issuedMs, devices: [accountEntry] }),
             }),
           ),
-          username,
+          link,
           device.publicKey,
         ),
     },
     {
       comment: "a grant for another account name",
-      run: () => acceptLinkGrant(openLinkMessage(onNew.key, linkId, 5, sealed[4]!), "mallory", device.publicKey),
+      run: () =>
+        acceptLinkGrant(
+          openLinkMessage(onNew.key, linkId, 5, sealed[4]!),
+          { username: "mallory", accountHash },
+          device.publicKey,
+        ),
+    },
+    {
+      comment:
+        "a consistent grant of another account (its key, seed and list with the new device), not the one the link names",
+      run: () =>
+        acceptLinkGrant(
+          openLinkMessage(
+            onNew.key,
+            linkId,
+            5,
+            regrant({
+              account: otherAccount.publicKey,
+              accountSigningSeed: otherSeed,
+              deviceList: signDeviceList(otherAccount, {
+                username,
+                version: 2,
+                issuedMs,
+                devices: [
+                  certifyDevice(otherAccount, username, 1, otherAccount.publicKey),
+                  certifyDevice(otherAccount, username, deviceId, device.publicKey),
+                ],
+              }),
+            }),
+          ),
+          link,
+          device.publicKey,
+        ),
     },
     {
       comment: "the genuine grant",
-      run: () => acceptLinkGrant(openLinkMessage(onNew.key, linkId, 5, sealed[4]!), username, device.publicKey),
+      run: () => acceptLinkGrant(openLinkMessage(onNew.key, linkId, 5, sealed[4]!), link, device.publicKey),
     },
   ].map((c, i) => ({ id: i + 1, comment: c.comment, ...attempt(c.run) }));
 
@@ -219,6 +257,7 @@ function recompute(file: unknown): Record<string, unknown> {
     state: toHex(state),
     existing_link_public: toHex(LE),
     new_link_public: toHex(LN),
+    account_hash: toHex(accountHash),
     mailbox_key: toHex(mailboxKey),
     commitment: toHex(commitment),
     transcript: toHex(onNew.transcript),

@@ -105,6 +105,18 @@ const LISTS: readonly ListSpec[] = [
     slots: [d(1), d(3), { id: 4, key: 3, badIdentitySignature: true }],
   },
   {
+    name: "v5_device_1_not_account",
+    comment: "device 1 certified with device 2's key instead of the account identity (§17.1)",
+    version: 5,
+    slots: [{ id: 1, key: 1 }, d(3), d(4)],
+  },
+  {
+    name: "v5_account_key_as_4",
+    comment: "device 1 left out and the account identity certified as device 4 (§17.1)",
+    version: 5,
+    slots: [d(3), { id: 4, key: 0 }],
+  },
+  {
     name: "v5_s_plus_l",
     comment: "v5 with S + L in its signature",
     version: 5,
@@ -190,6 +202,16 @@ const CASES: readonly CaseSpec[] = [
     comment: "a device whose own identity signature does not verify",
     history: ["v1", "v2", "v3", "v4"],
     incoming: "v5_bad_device_identity",
+  },
+  {
+    comment: "device 1 is not the account key",
+    history: ["v1", "v2", "v3", "v4"],
+    incoming: "v5_device_1_not_account",
+  },
+  {
+    comment: "the account key under another id than 1",
+    history: ["v1", "v2", "v3", "v4"],
+    incoming: "v5_account_key_as_4",
   },
   {
     comment: "a non-canonical S (S + L) in the list signature",

@@ -35,7 +35,7 @@ export interface VectorImplementation {
   /** §17.4: the device-list acceptance rule. */
   readonly acceptDeviceList: typeof acceptDeviceList;
   /** §18.3: the associated data of an account backup. */
-  readonly backupAd: (ctx: PassphraseContext, params: Argon2Params) => Uint8Array;
+  readonly backupAd: (ctx: PassphraseContext, params: Argon2Params, accountKey: Uint8Array) => Uint8Array;
   /** §18.2: whether a client accepts these Argon2id parameters for a real login. */
   readonly acceptsPassphraseParams: (params: Argon2Params) => boolean;
   /** §18.4: the bytes a passphrase login proof signs. */

@@ -7,10 +7,11 @@ import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { utf8 } from "../../crypto/bytes.js";
 import { certifyDevice, deviceFingerprint } from "../../crypto/device-certificate.js";
+import { acceptLinkGrant, encodeLinkGrant, linkAccountHash } from "../../crypto/device-link.js";
 import { type DeviceListState, acceptDeviceList } from "../../crypto/device-list-acceptance.js";
 import { decodeDeviceList, signDeviceList } from "../../crypto/device-list.js";
-import { UsageError } from "../../crypto/errors.js";
-import { type IdentityKeyPair, generateIdentity, identityKey } from "../../crypto/identity.js";
+import { CryptoVerificationError, UsageError } from "../../crypto/errors.js";
+import { type IdentityKeyPair, generateIdentity, identityFromSecrets, identityKey } from "../../crypto/identity.js";
 import { seededRng } from "../../crypto/rng.js";
 
 const rng = seededRng(utf8("device list tests seed"));
@@ -65,6 +66,49 @@ describe("acceptDeviceList", () => {
     });
     expect(reasons).toEqual(["replayed", "rolled_back", "conflict", "removed_device_returned", "bad_signature"]);
     expect(snapshot(s)).toEqual(before);
+  });
+
+  test("device 1 must be the account key, and the account key appears under no other id (§17.2)", () => {
+    const s = acceptAll(list(1, [1]), list(2, [1, 2]));
+    const signed = (slots: [number, IdentityKeyPair][]) =>
+      signDeviceList(accountId, {
+        username: "alice",
+        version: 3,
+        issuedMs: 1_764_000_000_003,
+        devices: slots.map(([id, k]) => certifyDevice(accountId, "alice", id, k.publicKey)),
+      });
+    const refusal = (l: Uint8Array) => {
+      const d = acceptDeviceList(account, s, l);
+      return d.accepted ? "accepted" : d.refusal;
+    };
+    expect(
+      refusal(
+        signed([
+          [1, deviceIds[2]!],
+          [2, deviceIds[1]!],
+        ]),
+      ),
+    ).toEqual({
+      reason: "bad_certificate",
+      deviceId: 1,
+    });
+    expect(
+      refusal(
+        signed([
+          [2, deviceIds[1]!],
+          [3, accountId],
+        ]),
+      ),
+    ).toEqual({ reason: "bad_certificate", deviceId: 3 });
+    // Device 1 removed is fine (it may remove itself, §17.7).
+    expect(
+      refusal(
+        signed([
+          [2, deviceIds[1]!],
+          [3, deviceIds[2]!],
+        ]),
+      ),
+    ).toBe("accepted");
   });
 
   test("a stored state of another account key is a usage error, not a refusal", () => {
@@ -122,5 +166,43 @@ describe("acceptDeviceList properties", () => {
       }),
       { numRuns: 60 },
     );
+  });
+});
+
+describe("acceptLinkGrant (§17.6)", () => {
+  // Seeds kept so the grant can carry them; device 2 is the new device N.
+  const seed = rng(32);
+  const genuine = identityFromSecrets(seed, rng(32));
+  const otherSeed = rng(32);
+  const other = identityFromSecrets(otherSeed, rng(32));
+  const newDevice = deviceIds[1]!.publicKey;
+  const grantOf = (acct: IdentityKeyPair, acctSeed: Uint8Array) =>
+    encodeLinkGrant({
+      account: acct.publicKey,
+      accountSigningSeed: acctSeed,
+      deviceId: 2,
+      deviceList: signDeviceList(acct, {
+        username: "alice",
+        version: 2,
+        issuedMs: 1_764_000_000_000,
+        devices: [certifyDevice(acct, "alice", 1, acct.publicKey), certifyDevice(acct, "alice", 2, newDevice)],
+      }),
+      state: new Uint8Array(0),
+    });
+  const link = { username: "alice", accountHash: linkAccountHash(genuine.publicKey) };
+
+  test("the grant of the account the link names is accepted", () => {
+    expect(acceptLinkGrant(grantOf(genuine, seed), link, newDevice).entry.id).toBe(2);
+  });
+
+  test("a self-consistent grant of another account (someone answering N with their own link key) is refused", () => {
+    expect(() => acceptLinkGrant(grantOf(other, otherSeed), link, newDevice)).toThrow(CryptoVerificationError);
+    expect(() => acceptLinkGrant(grantOf(other, otherSeed), link, newDevice)).toThrow(/another account/);
+  });
+
+  test("a link account hash of the wrong size is a usage error", () => {
+    expect(() =>
+      acceptLinkGrant(grantOf(genuine, seed), { username: "alice", accountHash: new Uint8Array(19) }, newDevice),
+    ).toThrow(UsageError);
   });
 });

@@ -8,15 +8,19 @@ import { describe, expect, test } from "vitest";
 import {
   ACCOUNT_BACKUP_VERSION,
   BACKUP_OVERHEAD_BYTES,
+  BackupAccountKeyError,
   BackupOpenError,
   MAX_BACKUP_STATE_BYTES,
   backupAd,
   openBackup,
+  openBackupUnderAd,
   openBackupWithPassphrase,
   sealBackup,
+  sealBackupUnderAd,
 } from "../../crypto/account-backup.js";
 import { bytesEqual, utf8 } from "../../crypto/bytes.js";
 import { CodecError, UsageError } from "../../crypto/errors.js";
+import { generateIdentity, identityFromSecrets, identityKey } from "../../crypto/identity.js";
 import { LABELS } from "../../crypto/labels.js";
 import { makeLoginProof, verifyLoginProof } from "../../crypto/login-proof.js";
 import { passphraseDecoy } from "../../crypto/passphrase-decoy.js";
@@ -43,7 +47,8 @@ const ctx: PassphraseContext = { relayKey: rng(32), username: "alice", salt: rng
 const PASS = "mustang eagle winter orbit cactus velvet ladder";
 const keys = derivePassphraseKeys(PASS, ctx, LOW, VECTOR_ARGON2_FLOOR);
 const contents = { accountSigningSeed: rng(32), state: utf8("contacts and chats") };
-const backup = sealBackup(keys.backupKey, ctx, LOW, contents, rng);
+const account = identityFromSecrets(contents.accountSigningSeed, rng(32)).publicKey;
+const backup = sealBackup(keys.backupKey, ctx, LOW, account, contents, rng);
 
 const bytes = (n: number) => fc.uint8Array({ minLength: n, maxLength: n });
 
@@ -52,7 +57,7 @@ describe("key schedule (§18.2)", () => {
     expect(PASSPHRASE_ARGON2_FLOOR).toEqual({ t: 3, memKiB: 262144 });
     expect(PASSPHRASE_ARGON2).toEqual(PASSPHRASE_ARGON2_FLOOR);
     expect(() => derivePassphraseKeys(PASS, ctx, LOW)).toThrow(PassphraseParamsError);
-    expect(() => openBackupWithPassphrase(PASS, ctx, LOW, backup)).toThrow(PassphraseParamsError);
+    expect(() => openBackupWithPassphrase(PASS, ctx, LOW, account, backup)).toThrow(PassphraseParamsError);
     expect(() => derivePassphraseKeys(PASS, ctx, { t: 3, memKiB: 2 * 1024 * 1024 })).toThrow(/exceed the maximum/);
     expect(() => derivePassphraseKeys(PASS, ctx, { t: 2.5, memKiB: 262144 })).toThrow(PassphraseParamsError);
   });
@@ -93,8 +98,8 @@ describe("account backup (§18.3)", () => {
   test("opens to exactly what was sealed; the layout is version, nonce, AEAD", () => {
     expect(backup[0]).toBe(ACCOUNT_BACKUP_VERSION);
     expect(backup).toHaveLength(BACKUP_OVERHEAD_BYTES + contents.state.length);
-    expect(openBackup(keys.backupKey, ctx, LOW, backup)).toEqual(contents);
-    expect(openBackupWithPassphrase(PASS, ctx, LOW, backup, VECTOR_ARGON2_FLOOR)).toEqual(contents);
+    expect(openBackup(keys.backupKey, ctx, LOW, account, backup)).toEqual(contents);
+    expect(openBackupWithPassphrase(PASS, ctx, LOW, account, backup, VECTOR_ARGON2_FLOOR)).toEqual(contents);
   });
 
   test("every single bit flipped anywhere in the backup is refused, with a typed error", () => {
@@ -103,7 +108,7 @@ describe("account backup (§18.3)", () => {
         const changed = backup.slice();
         changed[i]! ^= 1 << bit;
         // The version byte gives "not supported by this version"; everything else does not authenticate.
-        expect(() => openBackup(keys.backupKey, ctx, LOW, changed), `byte ${i} bit ${bit}`).toThrow(
+        expect(() => openBackup(keys.backupKey, ctx, LOW, account, changed), `byte ${i} bit ${bit}`).toThrow(
           i === 0 ? CodecError : BackupOpenError,
         );
       }
@@ -113,8 +118,8 @@ describe("account backup (§18.3)", () => {
   test("property: any truncation or extension is refused", () => {
     fc.assert(
       fc.property(fc.nat({ max: backup.length - 1 }), fc.uint8Array({ minLength: 1, maxLength: 40 }), (cut, extra) => {
-        expect(() => openBackup(keys.backupKey, ctx, LOW, backup.slice(0, cut))).toThrow(BackupOpenError);
-        expect(() => openBackup(keys.backupKey, ctx, LOW, new Uint8Array([...backup, ...extra]))).toThrow(
+        expect(() => openBackup(keys.backupKey, ctx, LOW, account, backup.slice(0, cut))).toThrow(BackupOpenError);
+        expect(() => openBackup(keys.backupKey, ctx, LOW, account, new Uint8Array([...backup, ...extra]))).toThrow(
           BackupOpenError,
         );
       }),
@@ -126,7 +131,9 @@ describe("account backup (§18.3)", () => {
       fc.property(
         fc.string({ minLength: 1, maxLength: 60 }).filter((p) => p.normalize("NFC") !== PASS),
         (wrong) => {
-          expect(() => openBackupWithPassphrase(wrong, ctx, LOW, backup, VECTOR_ARGON2_FLOOR)).toThrow(BackupOpenError);
+          expect(() => openBackupWithPassphrase(wrong, ctx, LOW, account, backup, VECTOR_ARGON2_FLOOR)).toThrow(
+            BackupOpenError,
+          );
         },
       ),
       { numRuns: 40 },
@@ -145,29 +152,53 @@ describe("account backup (§18.3)", () => {
       fc.property(other, (o) => {
         const c2 = { relayKey: o.relayKey, username: o.username, salt: o.salt };
         const p2 = { t: o.t, memKiB: o.memKiB };
-        fc.pre(!bytesEqual(backupAd(c2, p2), backupAd(ctx, LOW)));
-        expect(() => openBackup(keys.backupKey, c2, p2, backup)).toThrow(BackupOpenError);
+        fc.pre(!bytesEqual(backupAd(c2, p2, identityKey(account)), backupAd(ctx, LOW, identityKey(account))));
+        expect(() => openBackup(keys.backupKey, c2, p2, account, backup)).toThrow(BackupOpenError);
       }),
     );
   });
 
   test("property: seal then open is the identity, with a fresh nonce each time", () => {
     fc.assert(
-      fc.property(bytes(32), fc.uint8Array({ maxLength: 300 }), (seed, state) => {
+      fc.property(bytes(32), bytes(32), fc.uint8Array({ maxLength: 300 }), (seed, dh, state) => {
         const c = { accountSigningSeed: seed, state };
-        const b1 = sealBackup(keys.backupKey, ctx, LOW, c, rng);
-        const b2 = sealBackup(keys.backupKey, ctx, LOW, c, rng);
+        const a = identityFromSecrets(seed, dh).publicKey;
+        const b1 = sealBackup(keys.backupKey, ctx, LOW, a, c, rng);
+        const b2 = sealBackup(keys.backupKey, ctx, LOW, a, c, rng);
         expect(bytesEqual(b1.subarray(1, 25), b2.subarray(1, 25))).toBe(false);
-        expect(openBackup(keys.backupKey, ctx, LOW, b1)).toEqual(c);
+        expect(openBackup(keys.backupKey, ctx, LOW, a, b1)).toEqual(c);
       }),
     );
   });
 
+  test("a backup of another account key does not open: the key is in the AD, and the seed must be the account's", () => {
+    const other = generateIdentity(rng).publicKey;
+    // The account key changed since the backup was sealed (§18.6): the AD differs.
+    expect(() => openBackup(keys.backupKey, ctx, LOW, other, backup)).toThrow(BackupOpenError);
+    // Sealed under the right AD but with a seed that is not the account's: opens, then refused whole.
+    const wrongSeed = sealBackupUnderAd(
+      keys.backupKey,
+      backupAd(ctx, LOW, identityKey(account)),
+      { ...contents, accountSigningSeed: rng(32) },
+      rng,
+    );
+    expect(() => openBackup(keys.backupKey, ctx, LOW, account, wrongSeed)).toThrow(BackupAccountKeyError);
+    expect(() =>
+      openBackupUnderAd(keys.backupKey, backupAd(ctx, LOW, identityKey(account)), account.signingKey, wrongSeed),
+    ).toThrow(BackupAccountKeyError);
+    // Nor can a seed that is not the account's be sealed through the checked path.
+    expect(() => sealBackup(keys.backupKey, ctx, LOW, other, contents, rng)).toThrow(UsageError);
+  });
+
+  test("the state limit is the account-state snapshot's, 60 KiB, as in a link grant (§17.6.1)", () => {
+    expect(MAX_BACKUP_STATE_BYTES).toBe(60 * 1024);
+  });
+
   test("a state over the limit, or a seed of the wrong size, cannot be sealed", () => {
     const big = { accountSigningSeed: contents.accountSigningSeed, state: new Uint8Array(MAX_BACKUP_STATE_BYTES + 1) };
-    expect(() => sealBackup(keys.backupKey, ctx, LOW, big, rng)).toThrow(UsageError);
+    expect(() => sealBackup(keys.backupKey, ctx, LOW, account, big, rng)).toThrow(UsageError);
     expect(() =>
-      sealBackup(keys.backupKey, ctx, LOW, { ...contents, accountSigningSeed: new Uint8Array(31) }, rng),
+      sealBackup(keys.backupKey, ctx, LOW, account, { ...contents, accountSigningSeed: new Uint8Array(31) }, rng),
     ).toThrow(UsageError);
   });
 });
@@ -181,6 +212,15 @@ describe("login proof (§18.4)", () => {
     expect(verifyLoginProof(keys.login.publicKey, h, "bob", proof)).toBe(false);
     expect(verifyLoginProof(keys.login.publicKey, h.subarray(1), "alice", proof)).toBe(false);
     expect(verifyLoginProof(keys.login.publicKey, h, "alice", proof.subarray(1))).toBe(false);
+  });
+
+  test("a username that is not canonical (§14.5) is refused by every §18 function", () => {
+    for (const bad of ["", "Alice", "al", "alice!", "a".repeat(33)]) {
+      expect(verifyLoginProof(keys.login.publicKey, h, bad, proof), bad).toBe(false);
+      expect(() => makeLoginProof(keys.login.privateKey, h, bad), bad).toThrow(UsageError);
+      expect(() => passphraseArgon2Salt({ ...ctx, username: bad }), bad).toThrow(UsageError);
+      expect(() => passphraseDecoy(new Uint8Array(32), bad), bad).toThrow(UsageError);
+    }
   });
 
   test("property: any other handshake hash is refused", () => {

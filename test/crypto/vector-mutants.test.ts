@@ -39,13 +39,18 @@ const lax = (rules: Partial<E.Ed25519Rules>) => (pk: Uint8Array, m: Uint8Array, 
 
 /** A backup AD with one of its parts left out (§18.3). */
 const adWithout =
-  (part: "username" | "relay key" | "params") =>
-  (ctx: { relayKey: Uint8Array; username: string; salt: Uint8Array }, params: { t: number; memKiB: number }) =>
+  (part: "username" | "relay key" | "account key" | "params") =>
+  (
+    ctx: { relayKey: Uint8Array; username: string; salt: Uint8Array },
+    params: { t: number; memKiB: number },
+    accountKey: Uint8Array,
+  ) =>
     concat(
       label("accountBackup"),
       new Uint8Array([1]),
       part === "relay key" ? new Uint8Array(0) : ctx.relayKey,
       part === "username" ? new Uint8Array(0) : lengthPrefixed(utf8(ctx.username)),
+      part === "account key" ? new Uint8Array(0) : accountKey,
       ctx.salt,
       part === "params" ? new Uint8Array(0) : concat(u32be(params.t), u32be(params.memKiB)),
     );
@@ -236,6 +241,12 @@ const MUTANTS: [string, string, Partial<VectorImplementation>, RegExp][] = [
     /cases\[0\]\.ad/,
   ],
   [
+    "account backup: the AD leaves out the account identity key",
+    "account-backup.json",
+    { backupAd: adWithout("account key") },
+    /cases\[0\]\.ad/,
+  ],
+  [
     "account backup: the AD leaves out the Argon2id parameters",
     "account-backup.json",
     { backupAd: adWithout("params") },
@@ -244,7 +255,7 @@ const MUTANTS: [string, string, Partial<VectorImplementation>, RegExp][] = [
   [
     "account backup: the AD is the real one but the version byte is 0",
     "account-backup.json",
-    { backupAd: (c, p) => Object.assign(backupAd(c, p), { [22]: 0 }) },
+    { backupAd: (c, p, k) => Object.assign(backupAd(c, p, k), { [22]: 0 }) },
     /cases\[0\]\.ad/,
   ],
   [
@@ -319,7 +330,13 @@ MUTANTS.push(
     "device lists: lax Ed25519 (S not checked < L)",
     "device-list.json",
     { acceptDeviceList: listRules({ verify: lax({ canonicalS: false }) }) },
-    /cases\[16\]\.result/,
+    /cases\[18\]\.result/,
+  ],
+  [
+    "device lists: device 1 need not be the account key",
+    "device-list.json",
+    { acceptDeviceList: listRules({ enforceAccountSlot: false }) },
+    /cases\[16\]\./,
   ],
   [
     "device lists: rollback accepted",

@@ -94,6 +94,7 @@ const SUITES: { suite: VectorSuite; name: string; inputs: ReadonlySet<string> }[
       "t",
       "memKiB",
       "account_signing_seed",
+      "account_dh_private",
       "state",
       "nonce",
     ]),
