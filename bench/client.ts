@@ -8,14 +8,10 @@
  * Both measurements use this process's clock only: it starts the one-shot sends, and it
  * writes a line into alice's interactive stdin and watches bob's interactive stdout for it.
  */
-import { type ChildProcessWithoutNullStreams, execFile, spawn } from "node:child_process";
-import { chmodSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { promisify } from "node:util";
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { CLI, freePort, startRelayProcess } from "./relay-process.js";
+import { benchHomes, joinAliceAndBob } from "./cli-pair.js";
 
-const run = promisify(execFile);
 const argv = process.argv.slice(2);
 const arg = (name: string, dflt: number) => {
   const i = argv.indexOf(`--${name}`);
@@ -24,11 +20,7 @@ const arg = (name: string, dflt: number) => {
 const SENDS = arg("sends", 20);
 const MESSAGES = arg("messages", 50);
 
-const root = mkdtempSync(join(tmpdir(), "smsg-bench-client-"));
-chmodSync(root, 0o711); // as root, the relay's embedded PostgreSQL runs as another user and must pass through
-const relayData = join(root, "relay");
-const env = (user: string) => ({ ...process.env, SMSG_HOME: join(root, user), SMSG_LOG_LEVEL: "silent" });
-const smsg = (user: string, ...args: string[]) => run(process.execPath, [CLI, ...args], { env: env(user) });
+const h = benchHomes("smsg-bench-client-");
 
 function stats(xs: number[]) {
   const s = [...xs].sort((a, b) => a - b);
@@ -44,29 +36,22 @@ function stats(xs: number[]) {
 
 async function main() {
   const port = await freePort();
-  const relay = await startRelayProcess(relayData, port);
-  const invite = async () => (await run(process.execPath, [CLI, "relay", "invite", "--data", relayData])).stdout.trim();
+  const relay = await startRelayProcess(h.relayData, port);
   try {
-    await smsg("alice", "join", await invite(), "--name", "alice");
-    await smsg("bob", "join", await invite(), "--name", "bob");
-    await smsg("alice", "chat", "open", "bob");
-    await smsg("alice", "send", "bob", "warm-up: establishes the session");
-    await smsg("bob", "history", "alice");
-    await smsg("bob", "send", "alice", "reply: the ratchet turns");
-    await smsg("alice", "history", "bob");
+    await joinAliceAndBob(h);
 
     // 1. One-shot send, start to exit: node start, profile open, connect + Noise + login,
     //    sync, encrypt, commit, ack.
     const sendMs: number[] = [];
     for (let i = 0; i < SENDS; i++) {
       const t0 = performance.now();
-      await smsg("alice", "send", "bob", `one-shot ${i}`);
+      await h.smsg("alice", ["send", "bob", `one-shot ${i}`]);
       sendMs.push(performance.now() - t0);
     }
 
     // 2. Send-to-display between two interactive clients.
     const open = (user: string, peer: string): ChildProcessWithoutNullStreams =>
-      spawn(process.execPath, [CLI, "open", peer], { env: env(user), stdio: ["pipe", "pipe", "pipe"] });
+      spawn(process.execPath, [CLI, "open", peer], { env: h.env(user), stdio: ["pipe", "pipe", "pipe"] });
     const bob = open("bob", "alice");
     const alice = open("alice", "bob");
     let bobOut = "";

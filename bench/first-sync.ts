@@ -15,14 +15,14 @@
  * goes first, so old and new are compared in the same minutes (docs: bench/RESULTS.md).
  */
 import { execFile } from "node:child_process";
-import { chmodSync, mkdtempSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
-import { join } from "node:path";
+import { loadavg } from "node:os";
 import { promisify } from "node:util";
 import { goOnline } from "../client/engine/online.js";
 import { closeAccount, openLocalAccount } from "../client/engine/open-account.js";
 import { flushOutbox, queueText } from "../client/engine/outbox.js";
 import { CLI, freePort, startRelayProcess } from "./relay-process.js";
+import { benchHomes, joinAliceAndBob } from "./cli-pair.js";
+import { median } from "./median.js";
 
 const run = promisify(execFile);
 const argv = process.argv.slice(2);
@@ -36,17 +36,11 @@ const OLD_CLI = arg("old-cli");
 /** Messages queued per sender transaction while seeding. */
 const SEED_CHUNK = 500;
 
-const root = mkdtempSync(join(tmpdir(), "smsg-bench-first-sync-"));
-chmodSync(root, 0o711); // as root, the relay's embedded PostgreSQL runs as another user and must pass through
-const relayData = join(root, "relay");
-const home = (user: string) => join(root, user);
-const env = (user: string) => ({ ...process.env, SMSG_HOME: home(user), SMSG_LOG_LEVEL: "silent" });
-const smsg = (cli: string, user: string, ...args: string[]) =>
-  run(process.execPath, [cli, ...args], { env: env(user), maxBuffer: 64 * 1024 * 1024 });
+const h = benchHomes("smsg-bench-first-sync-");
 
 /** Puts `n` texts from alice to bob on the relay (bob offline). */
 async function seed(n: number): Promise<void> {
-  const acct = openLocalAccount({ dir: home("alice") });
+  const acct = openLocalAccount({ dir: h.home("alice") });
   try {
     const online = await goOnline(acct, { sync: false });
     try {
@@ -73,33 +67,21 @@ const clientNodeArgs = (process.env["SMSG_CLIENT_NODE_ARGS"] ?? "").split(" ").f
 /** Wall time of bob's `smsg history alice --limit 1` with `cli`, in ms. */
 async function history(cli: string): Promise<number> {
   const t0 = performance.now();
-  await run(process.execPath, [...clientNodeArgs, cli, "history", "alice", "--limit", "1"], { env: env("bob") });
+  await run(process.execPath, [...clientNodeArgs, cli, "history", "alice", "--limit", "1"], { env: h.env("bob") });
   return performance.now() - t0;
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-};
 
 async function main() {
   const port = await freePort();
   const limits = ["--message-rate", "1000000", "--message-burst", "1000000"];
-  const relay = await startRelayProcess(relayData, port, limits);
-  const invite = async () => (await run(process.execPath, [CLI, "relay", "invite", "--data", relayData])).stdout.trim();
+  const relay = await startRelayProcess(h.relayData, port, limits);
   const clis: [name: string, path: string][] = [
     ["new", CLI],
     ...(OLD_CLI ? [["old", OLD_CLI] as [string, string]] : []),
   ];
   const perMsg = new Map<string, number[]>();
   try {
-    await smsg(CLI, "alice", "join", await invite(), "--name", "alice");
-    await smsg(CLI, "bob", "join", await invite(), "--name", "bob");
-    await smsg(CLI, "alice", "chat", "open", "bob");
-    await smsg(CLI, "alice", "send", "bob", "warm-up: establishes the session");
-    await smsg(CLI, "bob", "history", "alice");
-    await smsg(CLI, "bob", "send", "alice", "reply: the ratchet turns");
-    await smsg(CLI, "alice", "history", "bob");
+    await joinAliceAndBob(h);
     for (let round = 0; round < ROUNDS; round++) {
       for (const n of SIZES) {
         const order = round % 2 === 0 ? clis : [...clis].reverse();

@@ -13,6 +13,7 @@ import { utf8 } from "../crypto/bytes.js";
 import { PASSPHRASE_ARGON2, derivePassphraseKeys } from "../crypto/passphrase-kdf.js";
 import { ARGON2_PROFILE, argon2id } from "../crypto/primitives.js";
 import { systemRng as rng } from "../src/system-rng.js";
+import { median } from "./median.js";
 
 const args = process.argv.slice(2);
 const runs = Number(args[args.indexOf("--runs") + 1] ?? 7) || 7;
@@ -26,8 +27,6 @@ function timed(op: () => void): number {
   op();
   return performance.now() - start;
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const account: number[] = [];
 const profile: number[] = [];

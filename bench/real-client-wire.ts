@@ -12,25 +12,17 @@
  * both legs: the receiver listens while the sender sends as many again; the phase ends once
  * the relay has deleted every message (each was acked). Recipient leg = phase 2 − phase 1.
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { chmodSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { promisify } from "node:util";
+import { type ChildProcess, spawn } from "node:child_process";
 import { CLI, freePort, startRelayProcess } from "./relay-process.js";
+import { benchHomes, joinAliceAndBob } from "./cli-pair.js";
 
-const run = promisify(execFile);
 const argv = process.argv.slice(2);
 const i = argv.indexOf("--messages");
 const MESSAGES = i >= 0 ? Number(argv[i + 1]) : 20;
 /** A 100-byte text body. */
 const body = (n: number) => `${String(n).padStart(4, "0")} ${"b".repeat(95)}`;
 
-const root = mkdtempSync(join(tmpdir(), "smsg-bench-wire-"));
-chmodSync(root, 0o711); // as root, the relay's embedded PostgreSQL runs as another user and must pass through
-const relayData = join(root, "relay");
-const env = (user: string) => ({ ...process.env, SMSG_HOME: join(root, user), SMSG_LOG_LEVEL: "silent" });
-const smsg = (user: string, ...args: string[]) => run(process.execPath, [CLI, ...args], { env: env(user) });
+const h = benchHomes("smsg-bench-wire-");
 
 type Counters = { bytes: number; delivered: number; acked: number };
 
@@ -53,12 +45,12 @@ async function until(what: string, ok: () => Promise<boolean>): Promise<void> {
 }
 
 async function sendAll(from: number): Promise<void> {
-  for (let n = from; n < from + MESSAGES; n++) await smsg("alice", "send", "bob", body(n));
+  for (let n = from; n < from + MESSAGES; n++) await h.smsg("alice", ["send", "bob", body(n)]);
 }
 
 function listen(): Promise<ChildProcess> {
   const child = spawn(process.execPath, [CLI, "listen", "--json"], {
-    env: env("bob"),
+    env: h.env("bob"),
     stdio: ["pipe", "pipe", "pipe"],
   });
   return new Promise((resolve, reject) => {
@@ -74,21 +66,14 @@ function listen(): Promise<ChildProcess> {
 async function main() {
   const port = await freePort();
   const httpPort = await freePort();
-  const relay = await startRelayProcess(relayData, port, ["--http", `127.0.0.1:${httpPort}`]);
-  const invite = async () => (await run(process.execPath, [CLI, "relay", "invite", "--data", relayData])).stdout.trim();
+  const relay = await startRelayProcess(h.relayData, port, ["--http", `127.0.0.1:${httpPort}`]);
   try {
-    await smsg("alice", "join", await invite(), "--name", "alice");
-    await smsg("bob", "join", await invite(), "--name", "bob");
-    await smsg("alice", "chat", "open", "bob");
-    await smsg("alice", "send", "bob", "warm-up: establishes the session");
-    await smsg("bob", "history", "alice");
-    await smsg("bob", "send", "alice", "reply: the ratchet turns");
-    await smsg("alice", "history", "bob");
+    await joinAliceAndBob(h);
     // Phase 1: the sending leg (bob offline); his sync afterwards is not counted.
     const c0 = await counters(httpPort);
     await sendAll(0);
     const c1 = await counters(httpPort);
-    await smsg("bob", "history", "alice");
+    await h.smsg("bob", ["history", "alice"]);
     // Phase 2: both legs, bob listening.
     const bob = await listen();
     const c2 = await counters(httpPort);

@@ -29,6 +29,7 @@ import { packageRoot } from "../src/paths.js";
 import { ircGroup, ircLatency, ircThroughput, type ScenarioResult, type WindowRelease } from "./irc-load.js";
 import { installNgircd, startNgircd } from "./ngircd-process.js";
 import { freePort } from "./relay-process.js";
+import { median } from "./median.js";
 
 const run = promisify(execFile);
 const argv = process.argv.slice(2);
@@ -121,11 +122,6 @@ async function ircRun(port: number, scenario: string): Promise<Figure> {
   else if (scenario === "latency") r = await ircLatency(port, pairs, rate, seconds);
   else r = await ircGroup(port, seconds, peerWindow);
   return { perSecond: r.deliveredPerSecond, ...r.latencyMs };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
 
 const round2 = (x: number): number => Math.round(x * 100) / 100;

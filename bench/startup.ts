@@ -14,11 +14,13 @@
  * against the same relay and profile. The relay and the profiles always come from this build.
  */
 import { execFile } from "node:child_process";
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { rmSync } from "node:fs";
+import { loadavg } from "node:os";
+import { relative } from "node:path";
 import { promisify } from "node:util";
 import { CLI, freePort, startRelayProcess } from "./relay-process.js";
+import { benchHomes, joinAliceAndBob } from "./cli-pair.js";
+import { median } from "./median.js";
 
 const run = promisify(execFile);
 const argv = process.argv.slice(2);
@@ -28,12 +30,7 @@ const RUNS = (() => {
 })();
 const CLIS = [CLI, ...argv.flatMap((a, i) => (a === "--cli" && argv[i + 1] ? [argv[i + 1]!] : []))];
 
-const root = mkdtempSync(join(tmpdir(), "smsg-bench-startup-"));
-chmodSync(root, 0o711); // as root, the relay's embedded PostgreSQL runs as another user and must pass through
-const relayData = join(root, "relay");
-const env = (user: string) => ({ ...process.env, SMSG_HOME: join(root, user), SMSG_LOG_LEVEL: "silent" });
-const smsg = (cli: string, user: string, ...args: string[]) =>
-  run(process.execPath, [cli, ...args], { env: env(user) });
+const h = benchHomes("smsg-bench-startup-");
 
 interface Case {
   readonly name: string;
@@ -51,33 +48,18 @@ const CASES: readonly Case[] = [
   { name: "smsg whoami", args: (cli) => [cli, "whoami"] },
 ];
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
 async function timed(args: string[]): Promise<number> {
   const t0 = performance.now();
-  await run(process.execPath, args, { env: env("alice") });
+  await run(process.execPath, args, { env: h.env("alice") });
   return performance.now() - t0;
 }
 
 async function main() {
   const port = await freePort();
-  const relay = await startRelayProcess(relayData, port);
-  const invite = async () => (await run(process.execPath, [CLI, "relay", "invite", "--data", relayData])).stdout.trim();
+  const relay = await startRelayProcess(h.relayData, port);
   const load: number[] = [];
   try {
-    await smsg(CLI, "alice", "join", await invite(), "--name", "alice");
-    await smsg(CLI, "bob", "join", await invite(), "--name", "bob");
-    await smsg(CLI, "alice", "chat", "open", "bob");
-    // Warm-up: the first send runs X3DH, the reply turns the ratchet; after that every send is
-    // a plain ratchet step, as in a chat that has been going for a while.
-    await smsg(CLI, "alice", "send", "bob", "warm-up: establishes the session");
-    await smsg(CLI, "bob", "history", "alice");
-    await smsg(CLI, "bob", "send", "alice", "reply: the ratchet turns");
-    await smsg(CLI, "alice", "history", "bob");
+    await joinAliceAndBob(h);
 
     const samples = new Map<string, number[]>();
     const key = (c: Case, cli: string) => (c.once ? c.name : `${c.name} [${relative(process.cwd(), cli)}]`);
@@ -112,7 +94,7 @@ async function main() {
   } finally {
     relay.child.kill("SIGTERM");
     await relay.exited;
-    rmSync(root, { recursive: true, force: true });
+    rmSync(h.root, { recursive: true, force: true });
   }
 }
 
