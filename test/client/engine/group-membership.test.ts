@@ -20,7 +20,7 @@ import { sendText } from "../../../client/engine/send.js";
 import { UsageError } from "../../../src/errors.js";
 import { type TestRelay, startRelay } from "../../relay/harness.js";
 import { waitFor } from "../../helpers/wait-for.js";
-import { type EngineUser, engineUser } from "./helpers.js";
+import { type EngineUser, engineUser, emptyRelay } from "./helpers.js";
 
 let tr: TestRelay;
 let alice: EngineUser;
@@ -37,9 +37,7 @@ afterAll(async () => {
 }, 60_000);
 beforeEach(async () => {
   for (const u of [alice, bob, carol]) u?.close();
-  await tr.db.exec(
-    "TRUNCATE messages, chat_members, chats, one_time_prekeys, signed_prekeys, invites, accounts RESTART IDENTITY CASCADE",
-  );
+  await emptyRelay(tr);
   alice = await engineUser(tr, "alice");
   bob = await engineUser(tr, "bob");
   carol = await engineUser(tr, "carol");

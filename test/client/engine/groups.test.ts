@@ -25,7 +25,7 @@ import { QueuedOfflineError, RelayUnreachableError } from "../../../client/engin
 import { queueTextOffline, sendText } from "../../../client/engine/send.js";
 import { decodeSenderState, senderDecrypt } from "../../../crypto/sender-keys.js";
 import { type TestRelay, startRelay } from "../../relay/harness.js";
-import { type EngineUser, accountId, engineUser } from "./helpers.js";
+import { type EngineUser, accountId, engineUser, emptyRelay } from "./helpers.js";
 
 let tr: TestRelay;
 let alice: EngineUser;
@@ -46,9 +46,7 @@ beforeEach(async () => {
   alice?.close();
   bob?.close();
   carol?.close();
-  await tr.db.exec(
-    "TRUNCATE messages, chat_members, chats, one_time_prekeys, signed_prekeys, invites, accounts RESTART IDENTITY CASCADE",
-  );
+  await emptyRelay(tr);
   alice = await engineUser(tr, "alice");
   bob = await engineUser(tr, "bob");
   carol = await engineUser(tr, "carol");

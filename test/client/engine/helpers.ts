@@ -71,6 +71,22 @@ export async function engineUser(
   return u;
 }
 
+/** Empties the relay's tables, so each test starts with no accounts, chats or messages. */
+export async function emptyRelay(tr: TestRelay): Promise<void> {
+  await tr.db.exec(
+    "TRUNCATE messages, chat_members, chats, one_time_prekeys, signed_prekeys, invites, accounts RESTART IDENTITY CASCADE",
+  );
+}
+
+/** How far the relay has acked `user` in `chat` (its cursor). */
+export async function relayCursor(tr: TestRelay, user: string, chat: number): Promise<number> {
+  const rows = await tr.db.query<{ cursor: number }>(
+    "SELECT cursor FROM chat_members WHERE chat_id = $1 AND account_id = $2",
+    [chat, await accountId(tr, user)],
+  );
+  return Number(rows[0]!.cursor);
+}
+
 /** The relay's account id of `username`. */
 export async function accountId(tr: TestRelay, username: string): Promise<number> {
   const rows = await tr.db.query<{ id: number }>("SELECT id FROM accounts WHERE username = $1", [username]);

@@ -23,7 +23,7 @@ import { decodeSessionState } from "../../../crypto/session-codec.js";
 import { systemRng } from "../../../src/system-rng.js";
 import { type TestRelay, idem, startRelay } from "../../relay/harness.js";
 import { waitFor } from "../../helpers/wait-for.js";
-import { type EngineUser, engineUser, forgeIdentity } from "./helpers.js";
+import { type EngineUser, engineUser, forgeIdentity, emptyRelay } from "./helpers.js";
 
 let tr: TestRelay;
 let alice: EngineUser;
@@ -38,9 +38,7 @@ afterAll(async () => {
 beforeEach(async () => {
   alice?.close();
   bob?.close();
-  await tr.db.exec(
-    "TRUNCATE messages, chat_members, chats, one_time_prekeys, signed_prekeys, invites, accounts RESTART IDENTITY CASCADE",
-  );
+  await emptyRelay(tr);
   alice = await engineUser(tr, "alice");
   bob = await engineUser(tr, "bob");
 });

@@ -17,7 +17,7 @@ import type { RelayMessageOf } from "../../../src/wire/messages.js";
 import { systemRng } from "../../../src/system-rng.js";
 import { type TestRelay, idem, startRelay } from "../../relay/harness.js";
 import { waitFor, waitForValue } from "../../helpers/wait-for.js";
-import { type EngineUser, accountId, engineUser } from "./helpers.js";
+import { type EngineUser, emptyRelay, engineUser, relayCursor } from "./helpers.js";
 
 let tr: TestRelay;
 let alice: EngineUser;
@@ -32,22 +32,12 @@ afterAll(async () => {
 beforeEach(async () => {
   alice?.close();
   bob?.close();
-  await tr.db.exec(
-    "TRUNCATE messages, chat_members, chats, one_time_prekeys, signed_prekeys, invites, accounts RESTART IDENTITY CASCADE",
-  );
+  await emptyRelay(tr);
   alice = await engineUser(tr, "alice", { displayName: "Alice A." });
   bob = await engineUser(tr, "bob");
 });
 
 /** The relay's delivery cursor of `user` in `chat`. */
-async function relayCursor(user: string, chat: number): Promise<number> {
-  const rows = await tr.db.query<{ cursor: number }>(
-    "SELECT cursor FROM chat_members WHERE chat_id = $1 AND account_id = $2",
-    [chat, await accountId(tr, user)],
-  );
-  return Number(rows[0]!.cursor);
-}
-
 /** Bodies of a chat's shown history (control rows left out), oldest first. */
 function bodies(u: EngineUser, chat: number): (string | null)[] {
   return u.acct.store.messages
@@ -94,7 +84,9 @@ describe("1:1 chat through the engine", () => {
     expect(bob.acct.store.contacts.get("alice")).toMatchObject({ displayName: "Alice A.", keyChanged: false });
     expect(bob.acct.store.chats.get(chat.id)).toMatchObject({ kind: "direct", peer: "alice" });
     // Acked through sync: the relay's cursor and ours are at the last message.
-    await waitForValue(() => relayCursor("bob", chat.id), sent.sent.relayMsg, { what: "bob's cursor on the relay" });
+    await waitForValue(() => relayCursor(tr, "bob", chat.id), sent.sent.relayMsg, {
+      what: "bob's cursor on the relay",
+    });
     expect(bob.acct.store.cursors.get(chat.id)).toBe(sent.sent.relayMsg);
     // The one-time prekey alice used is gone from bob's store.
     expect(bob.acct.store.prekeys.countOneTime()).toBe(99);
@@ -128,7 +120,7 @@ describe("1:1 chat through the engine", () => {
       t: "user",
       username: "alice",
     });
-    expect(await relayCursor("bob", chat.id)).toBe(0);
+    expect(await relayCursor(tr, "bob", chat.id)).toBe(0);
     expect(bob.acct.store.cursors.get(chat.id)).toBe(0);
 
     // The same frame again (a retry, a second relay): nothing new, no decryption attempt.
@@ -136,7 +128,9 @@ describe("1:1 chat through the engine", () => {
     expect(storeIncoming(bob.acct, frame)).toEqual({ stored: false, events: [] });
 
     await b.receiver.syncAll();
-    await waitForValue(() => relayCursor("bob", chat.id), sent.sent.relayMsg, { what: "bob's cursor after the sync" });
+    await waitForValue(() => relayCursor(tr, "bob", chat.id), sent.sent.relayMsg, {
+      what: "bob's cursor after the sync",
+    });
     expect(bodies(bob, chat.id)).toEqual(["pushed"]);
     expect(bob.events.filter((e) => e.type === "message")).toHaveLength(1);
     a.close();
@@ -167,7 +161,7 @@ describe("1:1 chat through the engine", () => {
     expect(bob.events.filter((e) => e.type === "undecryptable")).toHaveLength(2);
     expect(bob.events.filter((e) => e.type === "gap")).toHaveLength(0);
     const last = (await tr.db.query<{ m: number }>("SELECT max(id)::int AS m FROM messages"))[0]!.m;
-    await waitForValue(() => relayCursor("bob", chat.id), last, { what: "bob's cursor at the last message" });
+    await waitForValue(() => relayCursor(tr, "bob", chat.id), last, { what: "bob's cursor at the last message" });
     a.close();
     b.close();
   });

@@ -12,7 +12,7 @@ import { sendText } from "../../../client/engine/send.js";
 import type { ChatRecord } from "../../../client/store/index.js";
 import { type TestRelay, idem, startRelay } from "../../relay/harness.js";
 import { waitForValue } from "../../helpers/wait-for.js";
-import { type EngineUser, accountId, engineUser } from "./helpers.js";
+import { type EngineUser, emptyRelay, engineUser, relayCursor } from "./helpers.js";
 
 let tr: TestRelay;
 let alice: EngineUser;
@@ -27,20 +27,10 @@ afterAll(async () => {
 beforeEach(async () => {
   alice?.close();
   bob?.close();
-  await tr.db.exec(
-    "TRUNCATE messages, chat_members, chats, one_time_prekeys, signed_prekeys, invites, accounts RESTART IDENTITY CASCADE",
-  );
+  await emptyRelay(tr);
   alice = await engineUser(tr, "alice");
   bob = await engineUser(tr, "bob");
 });
-
-async function relayCursor(user: string, chat: number): Promise<number> {
-  const rows = await tr.db.query<{ cursor: number }>(
-    "SELECT cursor FROM chat_members WHERE chat_id = $1 AND account_id = $2",
-    [chat, await accountId(tr, user)],
-  );
-  return Number(rows[0]!.cursor);
-}
 
 async function lastRelayId(): Promise<number> {
   return (await tr.db.query<{ m: number }>("SELECT max(id)::int AS m FROM messages"))[0]!.m;
@@ -82,7 +72,9 @@ describe("a sync page in one transaction", () => {
     expect(shown(bob)).toEqual(["1", "2", "3", "4"]);
     expect(bob.events.filter((e) => e.type === "undecryptable")).toHaveLength(1);
     expect(bob.events.filter((e) => e.type === "gap")).toHaveLength(0);
-    await waitForValue(() => relayCursor("bob", chat.id), await lastRelayId(), { what: "bob's cursor at the last" });
+    await waitForValue(() => relayCursor(tr, "bob", chat.id), await lastRelayId(), {
+      what: "bob's cursor at the last",
+    });
     // Nothing comes again.
     const again = await bob.online();
     expect(again.synced).toBe(0);
@@ -112,14 +104,16 @@ describe("a sync page in one transaction", () => {
     // "3" failed; "4" and "5" were not stored past it (out of order), and none of the three was acked.
     expect(warnings).toHaveLength(3);
     const two = bob.acct.store.messages.history(chat.id).messages.at(-1)!.relayMsgId!;
-    await waitForValue(() => relayCursor("bob", chat.id), two, { what: "bob's cursor at 2" });
+    await waitForValue(() => relayCursor(tr, "bob", chat.id), two, { what: "bob's cursor at 2" });
 
     const again = await bob.online();
     again.close();
     expect(bodies(bob, chat.id)).toEqual(["1", "2", "3", "4", "5"]);
     expect(shown(bob)).toEqual(["1", "2", "3", "4", "5"]);
     expect(bob.events.filter((e) => e.type === "gap")).toHaveLength(0);
-    await waitForValue(() => relayCursor("bob", chat.id), await lastRelayId(), { what: "bob's cursor at the last" });
+    await waitForValue(() => relayCursor(tr, "bob", chat.id), await lastRelayId(), {
+      what: "bob's cursor at the last",
+    });
   });
 
   test("a failure between the page's commit and its ack replays the page: stored and shown once", async () => {
@@ -133,7 +127,7 @@ describe("a sync page in one transaction", () => {
     await expect(bob.online()).rejects.toThrow();
     cursors.set = set;
     expect(bodies(bob, chat.id)).toEqual(["1", "2", "3"]);
-    expect(await relayCursor("bob", chat.id)).toBe(0);
+    expect(await relayCursor(tr, "bob", chat.id)).toBe(0);
 
     // Another process in effect: the relay sends the page again; nothing is stored or shown twice.
     const events = bob.events.length;
@@ -144,6 +138,8 @@ describe("a sync page in one transaction", () => {
     expect(bodies(bob, chat.id)).toEqual(["1", "2", "3"]);
     expect(bob.events.slice(events).filter((e) => e.type === "message")).toHaveLength(0);
     expect(shown(bob)).toEqual(["1", "2", "3"]);
-    await waitForValue(() => relayCursor("bob", chat.id), await lastRelayId(), { what: "bob's cursor at the last" });
+    await waitForValue(() => relayCursor(tr, "bob", chat.id), await lastRelayId(), {
+      what: "bob's cursor at the last",
+    });
   });
 });
