@@ -62,6 +62,8 @@ export interface RelayClientEvents {
   msg: [RelayMessageOf<"msg">];
   chat_event: [RelayMessageOf<"chat_event">];
   prekeys_low: [RelayMessageOf<"prekeys_low">];
+  device_list_changed: [RelayMessageOf<"device_list_changed">];
+  link_msg: [RelayMessageOf<"link_msg">];
   /** An error the relay sent about the connection as a whole (no request id). */
   relay_error: [RemoteError];
   close: [Error | undefined];
@@ -251,6 +253,12 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
         return;
       case "prekeys_low":
         this.emit("prekeys_low", m);
+        return;
+      case "device_list_changed":
+        this.emit("device_list_changed", m);
+        return;
+      case "link_msg":
+        this.emit("link_msg", m);
         return;
       case "error": {
         const err = remoteErrorOf(m);

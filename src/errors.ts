@@ -74,6 +74,14 @@ export const ERROR_CODES = {
       "(a send retried with the same idempotency id is stored once)",
   },
   INTERNAL: { closes: false, meaning: "the relay failed; details are in its log, never on the wire" },
+  // Devices (SECURITY.md §17.8): only ever the answer to a request of §17, so a client before it never sees them.
+  DEVICE_LIST_STALE: {
+    closes: false,
+    meaning: "the send's copies do not match the current device lists: fetch them and send again (nothing was stored)",
+  },
+  DEVICE_UNKNOWN: { closes: false, meaning: "the account's current device list has no such device" },
+  DEVICE_REMOVED: { closes: true, meaning: "this device was removed from its account: it can no longer log in" },
+  LINK_UNKNOWN: { closes: false, meaning: "the device link is unknown, already used by another device, or expired" },
 } as const satisfies Record<string, { readonly closes: boolean; readonly meaning: string }>;
 
 /** A code the relay may send in an `error` message: a key of ERROR_CODES. */

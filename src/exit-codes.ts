@@ -90,6 +90,10 @@ export const EXIT_BY_CODE = {
   SHUTTING_DOWN: EXIT.relayUnreachable,
   UNAVAILABLE: EXIT.relayUnreachable,
   INTERNAL: EXIT.failure,
+  DEVICE_LIST_STALE: EXIT.failure,
+  DEVICE_UNKNOWN: EXIT.userUnknown,
+  DEVICE_REMOVED: EXIT.loginFailed,
+  LINK_UNKNOWN: EXIT.inviteInvalid,
   // Local codes (LOCAL_ERROR_CODES).
   CRYPTO_VERIFICATION: EXIT.failure,
   CODEC: EXIT.failure,

@@ -77,5 +77,9 @@ export async function dispatch(conn: HandlerConnection, msg: ClientMessage): Pro
       return handleAck(conn, account, msg);
     case "history":
       return handleHistory(conn, account, msg);
+    default:
+      // In the catalogue but not served by this relay (SECURITY.md §17.8, §18.6: a client then
+      // says the relay does not support it). Never silence: the client would wait for a reply.
+      throw new RelayError("UNKNOWN_TYPE", `${msg.t} is not supported by this relay`);
   }
 }

@@ -50,3 +50,22 @@ export const MAX_MSGPACK_DEPTH = 16;
 
 /** Most msgpack values (map keys included) one message may hold. */
 export const MAX_MSGPACK_ELEMENTS = 10_000;
+
+/** Largest encoded device list (SECURITY.md §17.3: 16 entries of 196 bytes plus the header and signature). */
+export const MAX_DEVICE_LIST_BYTES = 3247;
+
+/** Most devices an account may list (SECURITY.md §17.3, MAX_DEVICES). */
+export const MAX_ACCOUNT_DEVICES = 16;
+
+/** Most per-device copies in one `send_copies` (SECURITY.md §17.8). */
+export const MAX_SEND_COPIES = 64;
+
+/** Length of a device link's id (SECURITY.md §17.6). */
+export const LINK_ID_WIRE_BYTES = 16;
+
+/** Smallest and largest sealed account backup (SECURITY.md §18.3: 73 bytes of overhead, 61,440 of state). */
+export const MIN_ACCOUNT_BACKUP_BYTES = 73;
+export const MAX_ACCOUNT_BACKUP_BYTES = 61513;
+
+/** Largest piece of a backup in one `backup_put` or `backup_part` (SECURITY.md §18.6). */
+export const MAX_BACKUP_PIECE_BYTES = 65536;

@@ -17,7 +17,14 @@ import {
 } from "../errors.js";
 import { encodeFrame } from "./frame-decoder.js";
 import {
+  LINK_ID_WIRE_BYTES,
+  MAX_ACCOUNT_BACKUP_BYTES,
+  MAX_ACCOUNT_DEVICES,
+  MAX_BACKUP_PIECE_BYTES,
   MAX_CHATS_PER_PAGE,
+  MAX_DEVICE_LIST_BYTES,
+  MAX_SEND_COPIES,
+  MIN_ACCOUNT_BACKUP_BYTES,
   MAX_ENVELOPE_BYTES,
   MAX_ERROR_MESSAGE_BYTES,
   MAX_GROUP_MEMBERS,
@@ -116,6 +123,19 @@ export const chatSummarySchema = obj({
   peer: optional(usernameSchema),
 });
 
+/** A device id (SECURITY.md §17.1): a u32 ≥ 1. Absent where a field is optional means device 1. */
+export const deviceIdSchema = u32({ min: 1 });
+
+/** One per-device copy of a `send_copies` (SECURITY.md §17.8): the account, its device, the envelope for it. */
+export const sendCopySchema = obj({
+  to: usernameSchema,
+  device: deviceIdSchema,
+  envelope: bin({ min: 1, max: MAX_ENVELOPE_BYTES }),
+});
+
+/** When the relay last saw a device of the caller's own account log in (ms since the epoch). */
+export const deviceSeenSchema = obj({ device: deviceIdSchema, at: uint53() });
+
 /** A signed prekey on the wire. */
 export type WireSignedPrekey = Infer<typeof signedPrekeySchema>;
 /** A one-time prekey on the wire. */
@@ -179,6 +199,8 @@ export const CLIENT_MESSAGES = catalogue({
     username: usernameSchema,
     credential: bin({ len: KEY_BYTES }),
     signature: bin({ len: SIGNATURE_BYTES }),
+    /** The device logging in (SECURITY.md §17.8); absent: device 1. */
+    device: optional(deviceIdSchema),
   }),
   /** Adds one-time prekeys and optionally replaces the signed prekey. → prekeys_stored */
   upload_prekeys: withId("upload_prekeys", {
@@ -186,7 +208,7 @@ export const CLIENT_MESSAGES = catalogue({
     one_time_prekeys: arrayOf(oneTimePrekeySchema, { max: MAX_PREKEYS_PER_UPLOAD }),
   }),
   /** Asks for a user's prekey bundle, consuming one of their one-time prekeys. → bundle */
-  fetch_bundle: withId("fetch_bundle", { username: usernameSchema }),
+  fetch_bundle: withId("fetch_bundle", { username: usernameSchema, device: optional(deviceIdSchema) }),
   /** Asks for a user's identity key, consuming nothing. → user */
   lookup_user: withId("lookup_user", { username: usernameSchema }),
   /** Opens (or returns the existing) direct chat with a user. → chat */
@@ -220,12 +242,76 @@ export const CLIENT_MESSAGES = catalogue({
     envelope: bin({ min: 1, max: MAX_ENVELOPE_BYTES }),
     to: optional(usernameSchema),
   }),
+  /**
+   * Stores one message as per-device copies (SECURITY.md §17.5, §17.8): in a direct chat one
+   * copy for every current device of the peer and of the sender's other devices, or the relay
+   * refuses it whole with DEVICE_LIST_STALE; in a group, pairwise hand-overs to the devices
+   * named. `idem` as in send. → sent
+   */
+  send_copies: withId("send_copies", {
+    chat: uint53(),
+    idem: bin({ len: IDEMPOTENCY_ID_BYTES }),
+    copies: arrayOf(sendCopySchema, { min: 1, max: MAX_SEND_COPIES }),
+  }),
   /** Asks for pending messages: the relay sends up to `limit` msg, then synced. */
   sync: withId("sync", { limit: pageLimit, count: optional(literal(true)) }),
   /** Marks a chat's messages up to and including `upto` as received. No reply. */
   ack: message("ack", { chat: uint53(), upto: uint53() }),
   /** Asks for messages the relay still holds in a chat, after `after`: msg…, then history_end. */
   history: withId("history", { chat: uint53(), after: optional(uint53()), limit: pageLimit }),
+  // --- Devices (SECURITY.md §17.8) ---
+  /** Stores a new signed device list of the caller's account (version above the stored one). → ok */
+  publish_device_list: withId("publish_device_list", { list: bin({ min: 1, max: MAX_DEVICE_LIST_BYTES }) }),
+  /** Asks for an account's current device list. → device_list */
+  fetch_device_list: withId("fetch_device_list", { username: usernameSchema }),
+  /**
+   * Registers a device that the account's current list holds with exactly `identity`, and logs
+   * this connection in as it (signature as in join, by the device's key). → joined
+   */
+  register_device: withId("register_device", {
+    username: usernameSchema,
+    device: deviceIdSchema,
+    credential: bin({ len: KEY_BYTES }),
+    identity: bin({ len: IDENTITY_PUBLIC_WIRE_BYTES }),
+    signed_prekey: signedPrekeySchema,
+    one_time_prekeys: arrayOf(oneTimePrekeySchema, { max: MAX_PREKEYS_PER_UPLOAD }),
+    signature: bin({ len: SIGNATURE_BYTES }),
+  }),
+  /** Opens a one-time device-link mailbox (logged in). → ok */
+  link_open: withId("link_open", { link: bin({ len: LINK_ID_WIRE_BYTES }) }),
+  /** Posts a sealed link message to the other side of a link (allowed before login). → ok */
+  link_post: withId("link_post", {
+    link: bin({ len: LINK_ID_WIRE_BYTES }),
+    message: bin({ min: 1, max: MAX_ENVELOPE_BYTES }),
+  }),
+  /** Ends a link. → ok */
+  link_close: withId("link_close", { link: bin({ len: LINK_ID_WIRE_BYTES }) }),
+  // --- Passphrase log-in (SECURITY.md §18.6) ---
+  /** Asks for a username's passphrase salt and Argon2id parameters (before login). → passphrase_params */
+  passphrase_salt: withId("passphrase_salt", { username: usernameSchema }),
+  /** Proves knowledge of the passphrase for this connection (before login). → backup_info */
+  passphrase_login: withId("passphrase_login", {
+    username: usernameSchema,
+    proof: bin({ len: SIGNATURE_BYTES }),
+  }),
+  /** Reads the account backup from `offset` (after passphrase_login). → backup_part */
+  backup_get: withId("backup_get", { offset: u32() }),
+  /** Stages a piece of a new account backup at `offset` (logged in). → ok */
+  backup_put: withId("backup_put", {
+    offset: u32(),
+    data: bin({ min: 1, max: MAX_BACKUP_PIECE_BYTES }),
+  }),
+  /** Replaces the account's passphrase record with the staged backup and this verifier (logged in). → ok */
+  passphrase_set: withId("passphrase_set", {
+    salt: bin({ len: 16 }),
+    /** Argon2id's `t` (SECURITY.md §18.2); not `t`, which is every message's type tag. */
+    t_cost: u32(),
+    mem_kib: u32(),
+    login_public: bin({ len: KEY_BYTES }),
+    size: u32({ min: MIN_ACCOUNT_BACKUP_BYTES, max: MAX_ACCOUNT_BACKUP_BYTES }),
+  }),
+  /** Deletes the account's passphrase record (logged in). → ok */
+  passphrase_remove: withId("passphrase_remove", {}),
   /** Liveness check: the other side answers pong with the same n. */
   ping,
   /** Answer to ping. */
@@ -252,6 +338,8 @@ export const RELAY_MESSAGES = catalogue({
     identity: bin({ len: IDENTITY_PUBLIC_WIRE_BYTES }),
     signed_prekey: signedPrekeySchema,
     one_time_prekey: optional(oneTimePrekeySchema),
+    /** The device whose bundle this is (SECURITY.md §17.8); absent from relays before §17: device 1. */
+    device: optional(deviceIdSchema),
   }),
   /** Answer to lookup_user. */
   user: withId("user", { username: usernameSchema, identity: bin({ len: IDENTITY_PUBLIC_WIRE_BYTES }) }),
@@ -276,6 +364,8 @@ export const RELAY_MESSAGES = catalogue({
     ts: uint53(),
     envelope: bin({ min: 1, max: MAX_ENVELOPE_BYTES }),
     to: optional(usernameSchema),
+    /** The sending device (SECURITY.md §17.8); absent: device 1. */
+    from_device: optional(deviceIdSchema),
     /** True on frames answering a sync or history request; absent on pushes. */
     reply: optional(literal(true)),
   }),
@@ -298,6 +388,34 @@ export const RELAY_MESSAGES = catalogue({
     code: oneOf(ERROR_CODE_LIST),
     message: str({ max: MAX_ERROR_MESSAGE_BYTES }),
   }),
+  // --- Devices (SECURITY.md §17.8) ---
+  /**
+   * Answer to fetch_device_list: the stored list (absent: an account with no list, a client
+   * before §17: device 1 only). `seen` only for the caller's own account.
+   */
+  device_list: withId("device_list", {
+    username: usernameSchema,
+    list: optional(bin({ min: 1, max: MAX_DEVICE_LIST_BYTES })),
+    seen: optional(arrayOf(deviceSeenSchema, { max: MAX_ACCOUNT_DEVICES })),
+  }),
+  /** An account's device list changed: fetch it. Pushed to its devices and its chat peers' devices. */
+  device_list_changed: message("device_list_changed", { username: usernameSchema, version: u32({ min: 1 }) }),
+  /** A sealed link message from the other side of a link. */
+  link_msg: message("link_msg", {
+    link: bin({ len: LINK_ID_WIRE_BYTES }),
+    message: bin({ min: 1, max: MAX_ENVELOPE_BYTES }),
+  }),
+  // --- Passphrase log-in (SECURITY.md §18.6) ---
+  /** Answer to passphrase_salt (a decoy for a name without a record, §18.5). */
+  passphrase_params: withId("passphrase_params", { salt: bin({ len: 16 }), t_cost: u32(), mem_kib: u32() }),
+  /** Answer to a passphrase_login that passed: the account key the relay stores and the backup's size. */
+  backup_info: withId("backup_info", {
+    username: usernameSchema,
+    identity: bin({ len: IDENTITY_PUBLIC_WIRE_BYTES }),
+    size: u32({ min: MIN_ACCOUNT_BACKUP_BYTES, max: MAX_ACCOUNT_BACKUP_BYTES }),
+  }),
+  /** Answer to backup_get: the bytes of the backup from `offset`. */
+  backup_part: withId("backup_part", { offset: u32(), data: bin({ min: 1, max: MAX_BACKUP_PIECE_BYTES }) }),
   /** Liveness check. */
   ping,
   /** Answer to ping. */
@@ -345,8 +463,21 @@ export const REPLY_TYPES = Object.freeze({
   list_chats: "chats",
   list_members: "members",
   send: "sent",
+  send_copies: "sent",
   sync: "synced",
   history: "history_end",
+  publish_device_list: "ok",
+  fetch_device_list: "device_list",
+  register_device: "joined",
+  link_open: "ok",
+  link_post: "ok",
+  link_close: "ok",
+  passphrase_salt: "passphrase_params",
+  passphrase_login: "backup_info",
+  backup_get: "backup_part",
+  backup_put: "ok",
+  passphrase_set: "ok",
+  passphrase_remove: "ok",
 } as const satisfies Record<ClientRequestType, RelayMessageType>);
 
 /** The reply message to request type T. */
