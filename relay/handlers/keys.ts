@@ -24,7 +24,8 @@ export async function handleUploadPrekeys(
   const { store } = conn.ctx;
   if (msg.signed_prekey) {
     const own = await store.device(self.id, self.device);
-    if (!own || own.removedAt !== null) throw new RelayError("DEVICE_REMOVED", "this device was removed from its account");
+    if (!own || own.removedAt !== null)
+      throw new RelayError("DEVICE_REMOVED", "this device was removed from its account");
     const spk = msg.signed_prekey;
     try {
       verifyBundle({

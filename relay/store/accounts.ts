@@ -38,8 +38,8 @@ function toAccount(r: AccountRow): Account {
  * Creates an account with an invite, atomically: the invite must exist, be unexpired at
  * `now` and have uses left (one use is consumed); the username must be free, compared
  * case-insensitively; then the account (admin when the invite grants it), its device 1 (the
- * account key, SECURITY.md §17.1) and that device's signed and one-time prekeys are stored. If any step fails nothing changes (the invite keeps
- * its use). An invalid invite is reported before a taken username, so people without a
+ * account key, SECURITY.md §17.1) and that device's signed and one-time prekeys are stored.
+ * If any step fails nothing changes (the invite keeps its use). An invalid invite is reported before a taken username, so people without a
  * valid invite cannot probe which usernames exist.
  *
  * Throws the database error when an input breaks a column constraint (hash not 32 bytes,

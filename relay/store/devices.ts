@@ -176,16 +176,19 @@ export async function store(db: Db, input: NewDeviceList): Promise<StoreDeviceLi
 
       const { added, removed } = deviceChanges(current, next);
       for (const entry of input.devices.filter((d) => added.includes(d.id))) {
-        await tx.query(
-          "INSERT INTO devices (account_id, device_id, identity, created_at) VALUES ($1, $2, $3, $4)",
-          [input.accountId, entry.id, entry.identity, input.now],
-        );
+        await tx.query("INSERT INTO devices (account_id, device_id, identity, created_at) VALUES ($1, $2, $3, $4)", [
+          input.accountId,
+          entry.id,
+          entry.identity,
+          input.now,
+        ]);
       }
       if (removed.length > 0) {
-        await tx.query(
-          "UPDATE devices SET removed_at = $3 WHERE account_id = $1 AND device_id = ANY ($2::bigint[])",
-          [input.accountId, removed, input.now],
-        );
+        await tx.query("UPDATE devices SET removed_at = $3 WHERE account_id = $1 AND device_id = ANY ($2::bigint[])", [
+          input.accountId,
+          removed,
+          input.now,
+        ]);
         await dropRemoved(tx, input.accountId, removed);
       }
       await tx.query(

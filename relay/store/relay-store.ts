@@ -8,7 +8,7 @@
  * | createAccountWithInvite, accountByUsername, accountById, listAccounts, setDisabled, countAccounts | accounts | accounts.ts |
  * | createInvite | invites | invites.ts |
  * | putSignedPrekey, addOneTimePrekeys, oneTimePrekeyCount, takeBundle | signed_prekeys, one_time_prekeys (per device) | prekeys.ts |
- * | deviceList, currentDeviceIds, currentDeviceIdsOf, device, devicesOf, storeDeviceList, registerDevice, touchDeviceLastSeen | device_lists, devices | devices.ts |
+ * | deviceList, currentDeviceIds(Of), device(sOf), storeDeviceList, registerDevice, touchDeviceLastSeen | devices | devices.ts |
  * | chatPeersAmong | chat_members (who hears of a device list change) | chat-peers.ts |
  * | openDirectChat, createGroupChat, chatsOf, setClosed, chat | chats | chats.ts |
  * | addMember, removeMember, setRole, members, memberRole | chat_members | members.ts |

@@ -223,5 +223,4 @@ export interface NewDeviceRegistration {
  *   credential succeeds again, so a client may retry a registration whose answer it lost).
  */
 export type RegisterDeviceResult =
-  | { readonly ok: true }
-  | { readonly ok: false; readonly reason: "not_listed" | "registered" };
+  { readonly ok: true } | { readonly ok: false; readonly reason: "not_listed" | "registered" };

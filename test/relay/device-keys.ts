@@ -8,7 +8,12 @@ import { loginSignature } from "../../client/relay-client.js";
 import { utf8 } from "../../crypto/bytes.js";
 import { type AccountSigner, certifyDevice } from "../../crypto/device-certificate.js";
 import { signDeviceList } from "../../crypto/device-list.js";
-import { type IdentityKeyPair, type IdentityPublic, encodeIdentityPublic, generateIdentity } from "../../crypto/identity.js";
+import {
+  type IdentityKeyPair,
+  type IdentityPublic,
+  encodeIdentityPublic,
+  generateIdentity,
+} from "../../crypto/identity.js";
 import {
   type OneTimePrekey,
   type SignedPrekey,
@@ -39,7 +44,10 @@ export function deviceKeys(name: string, opks = 5, firstOpk = 1): DeviceKeys {
   };
 }
 
-/** The list `version` of `username`, signed by `account`, with these devices (id → identity), each certified by `certifier` (default: the account). */
+/**
+ * The list `version` of `username`, signed by `account`, with these devices (id → identity),
+ * each certified by `certifier` (default: the account).
+ */
 export function signedList(
   account: AccountSigner,
   username: string,

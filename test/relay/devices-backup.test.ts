@@ -147,7 +147,11 @@ describe.skipIf(!pgUrl)("devices and the relay backup", () => {
 
   test("migration 6 gives an older database's accounts device 1, with their prekeys", async () => {
     const old = await schemaFiveWithAccount();
-    expect(await migrate(old.db)).toEqual(listMigrations().filter((m) => m.version > 5).map((m) => m.version));
+    expect(await migrate(old.db)).toEqual(
+      listMigrations()
+        .filter((m) => m.version > 5)
+        .map((m) => m.version),
+    );
     await expectDeviceOne(old.db, old);
   }, 120_000);
 

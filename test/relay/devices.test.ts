@@ -83,9 +83,10 @@ describe("an account from before §17 (no device list)", () => {
     expect((await fetchList(c, other.username)).seen).toBeUndefined();
     const bundle = await c.request<"fetch_bundle">({ t: "fetch_bundle", username: other.username });
     expect(bundle).toMatchObject({ t: "bundle", device: 1, signed_prekey: { key_id: other.spk.id } });
-    expect(await c.request<"fetch_bundle">({ t: "fetch_bundle", username: other.username, device: 2 })).toMatchObject(
-      { t: "error", code: "DEVICE_UNKNOWN" },
-    );
+    expect(await c.request<"fetch_bundle">({ t: "fetch_bundle", username: other.username, device: 2 })).toMatchObject({
+      t: "error",
+      code: "DEVICE_UNKNOWN",
+    });
     // No device 2 to log in as: the same failure as a wrong credential.
     const c2 = await RawClient.ready(r, { localAddress: freshAddress() });
     expect(await loginDevice(c2, u.username, 2, u.credential, u.identity)).toMatchObject({ code: "AUTH_FAILED" });
@@ -204,7 +205,10 @@ describe("publish_device_list", () => {
     const u = await joinUser(r, fresh("first"));
     const c1 = await as(u);
     const d2 = deviceKeys("first 2");
-    const reply = await publish(c1, signedList(u.identity, u.username, 1, [{ id: 2, identity: d2.identity.publicKey }]));
+    const reply = await publish(
+      c1,
+      signedList(u.identity, u.username, 1, [{ id: 2, identity: d2.identity.publicKey }]),
+    );
     expect(reply).toMatchObject({ t: "error", code: "BAD_MESSAGE" });
     expect(await r.relay.store.deviceList(await accountId(u))).toBeUndefined();
     expect(await r.relay.store.device(await accountId(u), 2)).toBeUndefined();
@@ -289,10 +293,7 @@ describe("register_device", () => {
     const d2 = deviceKeys("reg 2");
     const other = deviceKeys("reg other");
     expect(
-      await publish(
-        c1,
-        signedList(u.identity, u.username, 1, [dev1(u), { id: 2, identity: d2.identity.publicKey }]),
-      ),
+      await publish(c1, signedList(u.identity, u.username, 1, [dev1(u), { id: 2, identity: d2.identity.publicKey }])),
     ).toMatchObject({ t: "ok" });
     const attempt = async (
       name: string,
