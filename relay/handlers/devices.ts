@@ -3,7 +3,7 @@
  * fetching one. The relay verifies every list it stores under the account key (§17.3, §17.2),
  * so an honest relay refuses one the account did not sign; clients never rely on it (§17.4).
  */
-import { CodecError } from "../../crypto/errors.js";
+import { CodecError } from "../../src/errors.js";
 import { decodeDeviceList, verifyDeviceList } from "../../crypto/device-list.js";
 import { decodeIdentityPublic, encodeIdentityPublic, identityKey } from "../../crypto/identity.js";
 import type { ClientMessageOf } from "../../src/wire/index.js";
