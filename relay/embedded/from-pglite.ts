@@ -16,6 +16,9 @@ import { openPgliteDriver } from "../store/pglite-driver.js";
 /** Every table, parents before children (foreign keys). schema_migrations is the target's own. */
 const TABLES = [
   "accounts",
+  // Device lists and devices (migrations/0006_devices.sql), before the prekeys that name a device.
+  "device_lists",
+  "devices",
   "invites",
   "admin_tokens",
   "signed_prekeys",
