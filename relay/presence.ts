@@ -16,6 +16,8 @@ export interface ChatMember {
 /** What presence needs of a connection. */
 export interface Pushable {
   readonly accountId: number | undefined;
+  /** The account's device this connection is logged in as (SECURITY.md §17.8). */
+  readonly deviceId: number | undefined;
   /** The connection speaks version 2: its hot frames go out compact (SECURITY.md §14.9). */
   readonly compact: boolean;
   /** Queues a frame of wire type `type` for the client; never throws (a dead connection drops it). */

@@ -11,11 +11,13 @@ import type { Pushable } from "../presence.js";
 /** Where a connection stands: hello first, then join or login, then everything else. */
 export type Phase = "hello" | "login" | "ready" | "closed";
 
-/** The logged-in account of a connection. */
+/** The logged-in account of a connection, and which of its devices (SECURITY.md §17.8). */
 export interface SessionAccount {
   readonly id: number;
   readonly username: string;
   readonly isAdmin: boolean;
+  /** The device logged in: 1 for `join` and for an account without a device list. */
+  readonly device: number;
 }
 
 /** One client connection as its handlers see it (also what presence pushes to: `push`, `fail`). */
