@@ -18,6 +18,7 @@ import { countingDatabaseErrors } from "./db-error-counter.js";
 import { LoginBackoff } from "./limits/login-backoff.js";
 import type { Logger } from "./logger.js";
 import { RelayCounters } from "./metrics.js";
+import { PassphraseState } from "./passphrase-state.js";
 import { Presence } from "./presence.js";
 import { type Db, type InsertResult, type NewMessage, RelayStore, type StoredMessage } from "./store/index.js";
 
@@ -74,6 +75,7 @@ export class Relay {
       deviceEvents,
       sends,
       backoff: new LoginBackoff(),
+      passphrase: new PassphraseState(),
       bundleBuckets: new Map(),
       counters,
       log,
@@ -132,6 +134,7 @@ export class Relay {
   async start(): Promise<{ port: number; host: string }> {
     await this.ctx.fanout.start();
     await this.ctx.deviceEvents.start();
+    await this.ctx.passphrase.load(this.db, this.ctx.rng);
     const { host, port } = this.deps.config;
     const server = createServer({ noDelay: true }, (socket) => this.accept(socket));
     this.server = server;

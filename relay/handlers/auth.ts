@@ -42,7 +42,8 @@ export function loginSignatureValid(
   return ed25519Verify(identity.signingKey, relayLoginMessage(handshakeHash), signature);
 }
 
-function backoffWait(conn: HandlerConnection, keys: string[]): void {
+/** Refuses (RATE_LIMITED) while any of `keys` waits out its backoff (§14.7); shared with passphrase and link requests. */
+export function backoffWait(conn: HandlerConnection, keys: string[]): void {
   const now = conn.ctx.now();
   const wait = Math.max(...keys.map((k) => conn.ctx.backoff.waitMs(k, now)));
   if (wait > 0) {
@@ -221,17 +222,18 @@ export async function handleRegisterDevice(
       throw new RelayError("ACCOUNT_DISABLED", "this account was disabled by the relay's operator");
     }
   }
-  const result = account && !account.disabled
-    ? await ctx.store.registerDevice({
-        accountId: account.id,
-        deviceId: msg.device,
-        identity: encoded,
-        credentialHash: sha256(msg.credential),
-        signedPrekey: { keyId: spk.key_id, publicKey: spk.public_key, signature: spk.signature },
-        oneTimePrekeys: msg.one_time_prekeys.map((k) => ({ keyId: k.key_id, publicKey: k.public_key })),
-        now: new Date(ctx.now()),
-      })
-    : ({ ok: false, reason: "not_listed" } as const);
+  const result =
+    account && !account.disabled
+      ? await ctx.store.registerDevice({
+          accountId: account.id,
+          deviceId: msg.device,
+          identity: encoded,
+          credentialHash: sha256(msg.credential),
+          signedPrekey: { keyId: spk.key_id, publicKey: spk.public_key, signature: spk.signature },
+          oneTimePrekeys: msg.one_time_prekeys.map((k) => ({ keyId: k.key_id, publicKey: k.public_key })),
+          now: new Date(ctx.now()),
+        })
+      : ({ ok: false, reason: "not_listed" } as const);
   if (!account || !result.ok) {
     ctx.backoff.fail(addrKey, ctx.now());
     ctx.counters.loginFailed("auth_failed");
