@@ -222,18 +222,17 @@ export async function handleRegisterDevice(
       throw new RelayError("ACCOUNT_DISABLED", "this account was disabled by the relay's operator");
     }
   }
-  const result =
-    account && !account.disabled
-      ? await ctx.store.registerDevice({
-          accountId: account.id,
-          deviceId: msg.device,
-          identity: encoded,
-          credentialHash: sha256(msg.credential),
-          signedPrekey: { keyId: spk.key_id, publicKey: spk.public_key, signature: spk.signature },
-          oneTimePrekeys: msg.one_time_prekeys.map((k) => ({ keyId: k.key_id, publicKey: k.public_key })),
-          now: new Date(ctx.now()),
-        })
-      : ({ ok: false, reason: "not_listed" } as const);
+  const result = account && !account.disabled
+    ? await ctx.store.registerDevice({
+        accountId: account.id,
+        deviceId: msg.device,
+        identity: encoded,
+        credentialHash: sha256(msg.credential),
+        signedPrekey: { keyId: spk.key_id, publicKey: spk.public_key, signature: spk.signature },
+        oneTimePrekeys: msg.one_time_prekeys.map((k) => ({ keyId: k.key_id, publicKey: k.public_key })),
+        now: new Date(ctx.now()),
+      })
+    : ({ ok: false, reason: "not_listed" } as const);
   if (!account || !result.ok) {
     ctx.backoff.fail(addrKey, ctx.now());
     ctx.counters.loginFailed("auth_failed");
