@@ -16,6 +16,7 @@ import { Fanout } from "./fanout.js";
 import { ShardedGroupCommit } from "./group-commit.js";
 import { countingDatabaseErrors } from "./db-error-counter.js";
 import { LoginBackoff } from "./limits/login-backoff.js";
+import { LinkMailboxes } from "./link-mailboxes.js";
 import type { Logger } from "./logger.js";
 import { RelayCounters } from "./metrics.js";
 import { PassphraseState } from "./passphrase-state.js";
@@ -76,6 +77,7 @@ export class Relay {
       sends,
       backoff: new LoginBackoff(),
       passphrase: new PassphraseState(),
+      links: new LinkMailboxes(now),
       bundleBuckets: new Map(),
       counters,
       log,
@@ -211,7 +213,9 @@ export class Relay {
     const now = this.ctx.now();
     const { limits } = this.deps.config;
     for (const c of this.connections) {
-      if (c.phase !== "ready" && now - c.openedAt > limits.loginTimeoutMs) c.fail("TIMEOUT", "no login in time");
+      // The new side of a device link logs in only once the link is done (SECURITY.md §17.6).
+      if (c.phase !== "ready" && now - c.openedAt > limits.loginTimeoutMs && !this.ctx.links.isNewSide(c))
+        c.fail("TIMEOUT", "no login in time");
       else if (c.pingOutstanding && now - c.lastSeen > limits.idleTimeoutMs) c.fail("TIMEOUT", "no answer to pings");
       else if (now - c.lastSeen > limits.heartbeatMs && !c.pingOutstanding) {
         c.pingOutstanding = true;

@@ -17,6 +17,7 @@ import {
   handleSetClosed,
   handleLeave,
 } from "./chats.js";
+import { handleLinkClose, handleLinkOpen, handleLinkPost } from "./device-link.js";
 import { handleFetchDeviceList, handlePublishDeviceList } from "./devices.js";
 import { handleFetchBundle, handleLookupUser, handleUploadPrekeys } from "./keys.js";
 import { handleAck, handleHistory, handleSend, handleSync } from "./messages.js";
@@ -51,6 +52,8 @@ export async function dispatch(conn: HandlerConnection, msg: ClientMessage): Pro
     if (msg.t === "register_device") return handleRegisterDevice(conn, msg);
     if (msg.t === "passphrase_salt") return handlePassphraseSalt(conn, msg);
     if (msg.t === "passphrase_login") return handlePassphraseLogin(conn, msg);
+    if (msg.t === "link_post") return handleLinkPost(conn, msg);
+    if (msg.t === "link_close") return handleLinkClose(conn, msg);
     throw new RelayError("NOT_AUTHENTICATED", "log in or join first");
   }
   if (conn.phase === "passphrase") return dispatchPassphrasePhase(conn, msg);
@@ -107,6 +110,12 @@ export async function dispatch(conn: HandlerConnection, msg: ClientMessage): Pro
       return handlePassphraseSet(conn, account, msg);
     case "passphrase_remove":
       return handlePassphraseRemove(conn, account, msg);
+    case "link_open":
+      return handleLinkOpen(conn, msg);
+    case "link_post":
+      return handleLinkPost(conn, msg);
+    case "link_close":
+      return handleLinkClose(conn, msg);
     default:
       // In the catalogue but not served by this relay (SECURITY.md §17.8, §18.6: a client then
       // says the relay does not support it). Never silence: the client would wait for a reply.
