@@ -20,6 +20,7 @@ import { LinkMailboxes } from "./link-mailboxes.js";
 import type { Logger } from "./logger.js";
 import { RelayCounters } from "./metrics.js";
 import { PassphraseState } from "./passphrase-state.js";
+import { dropRefilledPassphraseBuckets } from "./store/passphrase-records.js";
 import { Presence } from "./presence.js";
 import { type Db, type InsertResult, type NewMessage, RelayStore, type StoredMessage } from "./store/index.js";
 
@@ -243,6 +244,7 @@ export class Relay {
         expired += n;
       } while (n === SWEEP_BATCH);
       this.ctx.backoff.sweep(now);
+      await dropRefilledPassphraseBuckets(this.db, new Date(now));
       this.ctx.counters.messagesAcked += delivered;
       this.ctx.counters.messagesExpired += expired;
       if (delivered + expired > 0) this.ctx.log.info({ delivered, expired }, "old messages deleted");

@@ -114,6 +114,15 @@ export async function takePassphraseAttempt(db: Db, username: string, now: Date)
 }
 
 /**
+ * Deletes the buckets that have refilled completely (no failure in the last 10 × 2 hours): they
+ * mean what no row means, and unknown names must not pile up rows (called by the relay's sweep).
+ */
+export async function dropRefilledPassphraseBuckets(q: Queryable, now: Date): Promise<number> {
+  const before = new Date(now.getTime() - PASSPHRASE_BUCKET_SIZE * PASSPHRASE_REFILL_MS);
+  return (await q.query("DELETE FROM passphrase_failures WHERE refilled_at <= $1 RETURNING 1", [before])).length;
+}
+
+/**
  * The database's decoy secret: drawn with `rng` and inserted unless a row exists, then read,
  * in one transaction, so every relay on this database uses the first one drawn (§18.5).
  */

@@ -90,4 +90,14 @@ test("an unknown name has a bucket too, kept in the database for every relay on 
   } finally {
     await second.stop();
   }
+  // A bucket refilled completely is dropped by the sweep: unknown names leave no rows behind.
+  const rows = () => r.db.query("SELECT 1 FROM passphrase_failures WHERE username = 'nobody-here'");
+  expect(await rows()).toHaveLength(1);
+  clock += 10 * TWO_HOURS - 1000;
+  await r.relay.sweep();
+  expect(await rows()).toHaveLength(1);
+  clock += 1000;
+  await r.relay.sweep();
+  expect(await rows()).toHaveLength(0);
+  expect(await attempt(r, "nobody-here", randomKey())).toMatchObject({ code: "AUTH_FAILED" });
 }, 60_000);
