@@ -15,6 +15,7 @@ import { PASSPHRASE_ARGON2, PASSPHRASE_ARGON2_MAX } from "../../crypto/passphras
 import { type Ed25519KeyPair, ed25519FromSeed } from "../../crypto/primitives.js";
 import type { RelayMessage, RelayMessageOf } from "../../src/wire/index.js";
 import { type TestRelay, type TestUser, joinUser, startRelay } from "./harness.js";
+import { deleteAccount } from "../../relay/store/account-admin.js";
 import { deviceKeys, registerDevice, signedList } from "./device-keys.js";
 import { RawClient } from "./raw-client.js";
 
@@ -320,6 +321,22 @@ describe("setting a passphrase (§18.6)", () => {
     expect(await passphraseLogin(n, "dave", key)).toMatchObject({ code: "AUTH_FAILED", message: "login failed" });
     n.close();
     dave.client.close();
+  });
+
+  test("deleting an account deletes its record: its name gets a decoy and the proof fails", async () => {
+    const gina = await joinUser(r, "gina");
+    const decoy = (await salt("gina")) as RelayMessageOf<"passphrase_params">;
+    const key = loginKey();
+    const c = await loggedIn(gina);
+    expect(await setPassphrase(c, fakeBackup(75), { login_public: key.publicKey })).toMatchObject({ t: "ok" });
+    c.close();
+    gina.client.close();
+    const account = await r.relay.store.accountByUsername("gina");
+    await deleteAccount(r.db, account!.id, new Date());
+    expect(((await salt("gina")) as RelayMessageOf<"passphrase_params">).salt).toEqual(decoy.salt);
+    const n = await RawClient.ready(r, { localAddress: freshAddress() });
+    expect(await passphraseLogin(n, "gina", key)).toMatchObject({ code: "AUTH_FAILED", message: "login failed" });
+    n.close();
   });
 
   test("after a passphrase log-in: publish a list adding exactly one device, register it, and be logged in as it", async () => {
