@@ -16,6 +16,9 @@ import { openPgliteDriver } from "../store/pglite-driver.js";
 /** Every table, parents before children (foreign keys). schema_migrations is the target's own. */
 const TABLES = [
   "accounts",
+  // Devices (migrations/0006_devices.sql): device 1 of each account, made by migrating the source.
+  "device_lists",
+  "devices",
   "invites",
   "admin_tokens",
   "signed_prekeys",
@@ -23,6 +26,10 @@ const TABLES = [
   "chats",
   "chat_members",
   "messages",
+  // Passphrase log-in (migrations/0008_passphrase.sql): empty in a PGlite folder, which predates it.
+  "passphrase_records",
+  "passphrase_failures",
+  "passphrase_decoy",
 ];
 
 /** Rows per INSERT (well under PostgreSQL's 65535 parameters); messages are read in pages of this many. */
