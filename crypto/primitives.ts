@@ -105,6 +105,18 @@ export function ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signat
   }
 }
 
+/**
+ * Whether `publicKey` is an Ed25519 public key that strict verification can accept at all:
+ * canonical, a curve point, not of small order (SECURITY.md §2.1 rules 3–5). libsodium's check
+ * also requires the prime-order subgroup, so it refuses a mixed-order key that §2.1 alone would
+ * let through; a key made from a seed (every key this protocol derives) is always in it. Used
+ * where the relay stores a key it will verify against later (the passphrase verifier, §18.6).
+ */
+export function ed25519PublicKeyValid(publicKey: Uint8Array): boolean {
+  if (publicKey.length !== ED25519_PUBLIC_BYTES) return false;
+  return sodium.crypto_core_ed25519_is_valid_point(publicKey);
+}
+
 // ---------------------------------------------------------------------------------------------
 // AEADs
 

@@ -175,6 +175,7 @@ export class ClientConnection implements Pushable, HandlerConnection {
       this.ctx.store.touchDeviceLastSeen(this.account.id, this.account.device, at).catch(() => undefined);
     }
     if (this.account) this.ctx.presence.remove(this.account.id, this);
+    this.ctx.links.connectionClosed(this); // its device links end with it (SECURITY.md §17.8)
     this.onClosed?.(this);
   }
 

@@ -6,7 +6,9 @@ import type { Fanout } from "./fanout.js";
 import type { ShardedGroupCommit } from "./group-commit.js";
 import type { LoginBackoff } from "./limits/login-backoff.js";
 import type { TokenBucket } from "./limits/token-bucket.js";
+import type { LinkMailboxes } from "./link-mailboxes.js";
 import type { Logger } from "./logger.js";
+import type { PassphraseState } from "./passphrase-state.js";
 import type { RelayCounters } from "./metrics.js";
 import type { Presence } from "./presence.js";
 import type { InsertResult, NewMessage, RelayStore } from "./store/index.js";
@@ -21,6 +23,10 @@ export interface RelayContext {
   /** Sends, grouped into transactions; each resolves after its commit. */
   readonly sends: ShardedGroupCommit<NewMessage, InsertResult>;
   readonly backoff: LoginBackoff;
+  /** The decoy secret and the per-connection state of passphrase log-in (SECURITY.md §18.5). */
+  readonly passphrase: PassphraseState;
+  /** The open device-link mailboxes of this process (SECURITY.md §17.8). */
+  readonly links: LinkMailboxes;
   /** Bundle-fetch token buckets by requesting account. */
   readonly bundleBuckets: Map<number, TokenBucket>;
   /** What /metrics reports; plain numbers, cheap to update on the hot path. */

@@ -16,8 +16,11 @@ import { Fanout } from "./fanout.js";
 import { ShardedGroupCommit } from "./group-commit.js";
 import { countingDatabaseErrors } from "./db-error-counter.js";
 import { LoginBackoff } from "./limits/login-backoff.js";
+import { LinkMailboxes } from "./link-mailboxes.js";
 import type { Logger } from "./logger.js";
 import { RelayCounters } from "./metrics.js";
+import { PassphraseState } from "./passphrase-state.js";
+import { dropRefilledPassphraseBuckets } from "./store/passphrase-records.js";
 import { Presence } from "./presence.js";
 import { type Db, type InsertResult, type NewMessage, RelayStore, type StoredMessage } from "./store/index.js";
 
@@ -74,6 +77,8 @@ export class Relay {
       deviceEvents,
       sends,
       backoff: new LoginBackoff(),
+      passphrase: new PassphraseState(),
+      links: new LinkMailboxes(now),
       bundleBuckets: new Map(),
       counters,
       log,
@@ -132,6 +137,7 @@ export class Relay {
   async start(): Promise<{ port: number; host: string }> {
     await this.ctx.fanout.start();
     await this.ctx.deviceEvents.start();
+    await this.ctx.passphrase.load(this.db, this.ctx.rng);
     const { host, port } = this.deps.config;
     const server = createServer({ noDelay: true }, (socket) => this.accept(socket));
     this.server = server;
@@ -208,7 +214,9 @@ export class Relay {
     const now = this.ctx.now();
     const { limits } = this.deps.config;
     for (const c of this.connections) {
-      if (c.phase !== "ready" && now - c.openedAt > limits.loginTimeoutMs) c.fail("TIMEOUT", "no login in time");
+      // The new side of a device link logs in only once the link is done (SECURITY.md §17.6).
+      if (c.phase !== "ready" && now - c.openedAt > limits.loginTimeoutMs && !this.ctx.links.isNewSide(c))
+        c.fail("TIMEOUT", "no login in time");
       else if (c.pingOutstanding && now - c.lastSeen > limits.idleTimeoutMs) c.fail("TIMEOUT", "no answer to pings");
       else if (now - c.lastSeen > limits.heartbeatMs && !c.pingOutstanding) {
         c.pingOutstanding = true;
@@ -236,6 +244,7 @@ export class Relay {
         expired += n;
       } while (n === SWEEP_BATCH);
       this.ctx.backoff.sweep(now);
+      await dropRefilledPassphraseBuckets(this.db, new Date(now));
       this.ctx.counters.messagesAcked += delivered;
       this.ctx.counters.messagesExpired += expired;
       if (delivered + expired > 0) this.ctx.log.info({ delivered, expired }, "old messages deleted");

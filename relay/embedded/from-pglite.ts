@@ -26,6 +26,10 @@ const TABLES = [
   "chats",
   "chat_members",
   "messages",
+  // Passphrase log-in (migrations/0008_passphrase.sql): empty in a PGlite folder, which predates it.
+  "passphrase_records",
+  "passphrase_failures",
+  "passphrase_decoy",
 ];
 
 /** Rows per INSERT (well under PostgreSQL's 65535 parameters); messages are read in pages of this many. */

@@ -42,7 +42,8 @@ export function loginSignatureValid(
   return ed25519Verify(identity.signingKey, relayLoginMessage(handshakeHash), signature);
 }
 
-function backoffWait(conn: HandlerConnection, keys: string[]): void {
+/** Refuses (RATE_LIMITED) while any of `keys` waits out its backoff (§14.7); shared with passphrase and link requests. */
+export function backoffWait(conn: HandlerConnection, keys: string[]): void {
   const now = conn.ctx.now();
   const wait = Math.max(...keys.map((k) => conn.ctx.backoff.waitMs(k, now)));
   if (wait > 0) {

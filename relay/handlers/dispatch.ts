@@ -1,6 +1,7 @@
 /**
  * Routes a validated message to its handler, after checking it is allowed in the
- * connection's phase: hello first, then join, login or register_device, then everything else.
+ * connection's phase: hello first, then join, login or register_device, then everything else
+ * (or, after passphrase_login, only what SECURITY.md §18.6 allows: passphrase-phase.ts).
  */
 import type { ClientMessage } from "../../src/wire/index.js";
 import { RelayError } from "../errors.js";
@@ -16,9 +17,19 @@ import {
   handleSetClosed,
   handleLeave,
 } from "./chats.js";
+import { handleLinkClose, handleLinkOpen, handleLinkPost } from "./device-link.js";
 import { handleFetchDeviceList, handlePublishDeviceList } from "./devices.js";
 import { handleFetchBundle, handleLookupUser, handleUploadPrekeys } from "./keys.js";
 import { handleAck, handleHistory, handleSend, handleSync } from "./messages.js";
+import {
+  handleBackupGet,
+  handleBackupPut,
+  handlePassphraseLogin,
+  handlePassphraseRemove,
+  handlePassphraseSalt,
+  handlePassphraseSet,
+} from "./passphrase.js";
+import { dispatchPassphrasePhase } from "./passphrase-phase.js";
 
 export async function dispatch(conn: HandlerConnection, msg: ClientMessage): Promise<void> {
   if (msg.t === "ping") return conn.send({ t: "pong", n: msg.n });
@@ -39,14 +50,21 @@ export async function dispatch(conn: HandlerConnection, msg: ClientMessage): Pro
     if (msg.t === "join") return handleJoin(conn, msg);
     if (msg.t === "login") return handleLogin(conn, msg);
     if (msg.t === "register_device") return handleRegisterDevice(conn, msg);
+    if (msg.t === "passphrase_salt") return handlePassphraseSalt(conn, msg);
+    if (msg.t === "passphrase_login") return handlePassphraseLogin(conn, msg);
+    if (msg.t === "link_post") return handleLinkPost(conn, msg);
+    if (msg.t === "link_close") return handleLinkClose(conn, msg);
     throw new RelayError("NOT_AUTHENTICATED", "log in or join first");
   }
+  if (conn.phase === "passphrase") return dispatchPassphrasePhase(conn, msg);
   const account = conn.account;
   if (!account) throw new RelayError("NOT_AUTHENTICATED", "log in or join first");
   switch (msg.t) {
     case "join":
     case "login":
     case "register_device":
+    case "passphrase_salt":
+    case "passphrase_login":
       throw new RelayError("UNEXPECTED_MESSAGE", "already logged in");
     case "upload_prekeys":
       return handleUploadPrekeys(conn, account, msg);
@@ -84,6 +102,20 @@ export async function dispatch(conn: HandlerConnection, msg: ClientMessage): Pro
       return handlePublishDeviceList(conn, account, msg);
     case "fetch_device_list":
       return handleFetchDeviceList(conn, account, msg);
+    case "backup_get":
+      return handleBackupGet(conn, msg);
+    case "backup_put":
+      return handleBackupPut(conn, msg);
+    case "passphrase_set":
+      return handlePassphraseSet(conn, account, msg);
+    case "passphrase_remove":
+      return handlePassphraseRemove(conn, account, msg);
+    case "link_open":
+      return handleLinkOpen(conn, msg);
+    case "link_post":
+      return handleLinkPost(conn, msg);
+    case "link_close":
+      return handleLinkClose(conn, msg);
     default:
       // In the catalogue but not served by this relay (SECURITY.md §17.8, §18.6: a client then
       // says the relay does not support it). Never silence: the client would wait for a reply.

@@ -8,8 +8,11 @@ import type { RelayMessage } from "../../src/wire/index.js";
 import type { RelayContext } from "../context.js";
 import type { Pushable } from "../presence.js";
 
-/** Where a connection stands: hello first, then join or login, then everything else. */
-export type Phase = "hello" | "login" | "ready" | "closed";
+/**
+ * Where a connection stands: hello first, then join or login, then everything else;
+ * "passphrase" between a passphrase_login and the device registration it leads to (§18.6).
+ */
+export type Phase = "hello" | "login" | "passphrase" | "ready" | "closed";
 
 /** The logged-in account of a connection, and which of its devices (SECURITY.md §17.8). */
 export interface SessionAccount {

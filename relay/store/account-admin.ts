@@ -161,6 +161,8 @@ export async function deleteAccount(db: Db, accountId: number, now: Date): Promi
     await tx.query("UPDATE devices SET credential_hash = decode(repeat('00', 32), 'hex') WHERE account_id = $1", [
       accountId,
     ]);
+    // Its passphrase record (backup and verifier): the name gets decoys (SECURITY.md §18.6).
+    await tx.query("DELETE FROM passphrase_records WHERE account_id = $1", [accountId]);
     return {
       groups: chats
         .filter((c) => c.kind === "group")

@@ -24,6 +24,9 @@ import { gunzipSync, gzipSync } from "node:zlib";
 import { afterAll, describe, expect, test } from "vitest";
 import { RelayClient, loginSignature } from "../../client/relay-client.js";
 import { encodeIdentityPublic, generateIdentity } from "../../crypto/identity.js";
+import { makeLoginProof } from "../../crypto/login-proof.js";
+import { PASSPHRASE_ARGON2 } from "../../crypto/passphrase-kdf.js";
+import { ed25519FromSeed } from "../../crypto/primitives.js";
 import { generateSignedPrekey } from "../../crypto/prekeys.js";
 import { parseInviteLink } from "../../src/invite-link.js";
 import { systemRng } from "../../src/system-rng.js";
@@ -54,6 +57,32 @@ async function joinWith(port: number, link: string, username: string) {
 }
 
 type Joined = Awaited<ReturnType<typeof joinWith>>;
+
+/** Connects to `port` pinning `relayKey`, without logging in. */
+const connectAt = (port: number, relayKey: Uint8Array) =>
+  RelayClient.connect({ host: "127.0.0.1", port, relayKey, rng: systemRng });
+
+/** What passphrase_salt answers for `username` on `port`. */
+async function saltOf(port: number, relayKey: Uint8Array, username: string): Promise<Uint8Array> {
+  const c = await connectAt(port, relayKey);
+  try {
+    return (await c.request<"passphrase_salt">({ t: "passphrase_salt", username })).salt;
+  } finally {
+    c.close();
+  }
+}
+
+/** A passphrase_login for `username` with `loginSeed`'s key on `port`: the backup, or the error it got. */
+async function passphraseBackup(port: number, relayKey: Uint8Array, username: string, loginSeed: Uint8Array) {
+  const c = await connectAt(port, relayKey);
+  try {
+    const proof = makeLoginProof(ed25519FromSeed(loginSeed).privateKey, c.handshakeHash, username);
+    await c.request<"passphrase_login">({ t: "passphrase_login", username, proof });
+    return (await c.request<"backup_get">({ t: "backup_get", offset: 0 })).data;
+  } finally {
+    c.close();
+  }
+}
 
 async function sendAll(c: RelayClient, chat: number, bodies: string[]): Promise<number[]> {
   const ids: number[] = [];
@@ -104,6 +133,7 @@ describe.each(storages)("relay backup and restore (%s)", (_name, onPg) => {
       const relay = await startRelayProcess(a, port, dbA);
       const file = join(passableTemp("smsg-backup-file-"), "relay.smsgbak");
       let before: number[];
+      const loginSeed = systemRng(32);
       try {
         const link = /smsg:\/\/\S+/.exec(relay.stdout.join("\n"))![0];
         const writer = await joinWith(port, link, "writer");
@@ -112,6 +142,24 @@ describe.each(storages)("relay backup and restore (%s)", (_name, onPg) => {
         };
         const reader = await joinWith(port, inv.link, "reader");
         reader.c.close();
+        // A passphrase record (SECURITY.md §18.1), a failure bucket of a name without one, and
+        // the decoy secret: a restore must give the same answers.
+        const backupBytes = systemRng(300);
+        backupBytes[0] = 1;
+        const passphraseSalt = systemRng(16);
+        await writer.c.request<"backup_put">({ t: "backup_put", offset: 0, data: backupBytes });
+        await writer.c.request<"passphrase_set">({
+          t: "passphrase_set",
+          salt: passphraseSalt,
+          t_cost: PASSPHRASE_ARGON2.t,
+          mem_kib: PASSPHRASE_ARGON2.memKiB,
+          login_public: ed25519FromSeed(loginSeed).publicKey,
+          size: backupBytes.length,
+        });
+        await expect(passphraseBackup(port, writer.relayKey, "nobody", loginSeed)).rejects.toMatchObject({
+          code: "AUTH_FAILED",
+        });
+        const decoyBefore = await saltOf(port, writer.relayKey, "nobody");
         const chat = (await writer.c.request<"open_direct">({ t: "open_direct", username: "reader" })).chat.id;
         before = await sendAll(
           writer.c,
@@ -131,6 +179,7 @@ describe.each(storages)("relay backup and restore (%s)", (_name, onPg) => {
         const written = JSON.parse(out.stdout) as { type: string; rows: Record<string, number> };
         expect(written.type).toBe("backup");
         expect(written.rows["accounts"]).toBe(2);
+        expect(written.rows).toMatchObject({ passphrase_records: 1, passphrase_failures: 1, passphrase_decoy: 1 });
         expect(statSync(file).mode & 0o777).toBe(0o600);
         // What the backup holds must be what a restore delivers: at least the 30 before, never the one after.
         const queuedInBackup = written.rows["messages"]!;
@@ -160,6 +209,9 @@ describe.each(storages)("relay backup and restore (%s)", (_name, onPg) => {
           // Same key: clients' pinned relay key still matches. Nothing printed as new.
           expect(relayB.stdout.join("\n")).not.toContain("new key created");
           expect(relayB.stdout.join("\n")).not.toContain("No accounts yet");
+          expect(await saltOf(portB, writer.relayKey, "writer")).toEqual(passphraseSalt);
+          expect(await saltOf(portB, writer.relayKey, "nobody")).toEqual(decoyBefore);
+          expect(await passphraseBackup(portB, writer.relayKey, "writer", loginSeed)).toEqual(backupBytes);
           const got = await queuedFor(portB, reader);
           expect(got.length).toBe(queuedInBackup);
           expect(got.slice(0, 30)).toEqual(before.map((id, i) => [id, `before ${i}`]));
