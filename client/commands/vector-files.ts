@@ -8,9 +8,13 @@ import { join, resolve } from "node:path";
 import { VECTOR_SUITES, canonicalVectorText, suiteFor, verifyVectorText } from "../../crypto/vectors/index.js";
 import { packageRoot } from "../../src/paths.js";
 import { compactFrameVectors } from "../../src/wire/compact-frame-vectors.js";
+import { accountStateVectors } from "../protocol/account-state-vectors.js";
 
-/** The end-to-end suites and the wire protocol's (SECURITY.md §14.9), which crypto/ cannot import. */
-export const PUBLISHED_VECTOR_SUITES = [...VECTOR_SUITES, compactFrameVectors];
+/**
+ * The end-to-end suites, the wire protocol's (SECURITY.md §14.9) and the account-state
+ * snapshot's (§17.6.1), which crypto/ cannot import.
+ */
+export const PUBLISHED_VECTOR_SUITES = [...VECTOR_SUITES, compactFrameVectors, accountStateVectors];
 
 /** Where the committed vector files live: test/vectors/ of the installed package. */
 export const defaultVectorDir = () => join(packageRoot(), "test", "vectors");

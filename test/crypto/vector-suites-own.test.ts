@@ -1,7 +1,7 @@
 /**
- * The padding, safety-number, sender-key, envelope, account-backup, login-proof and compact-frame
- * vector suites: deterministic, self-consistent, and
- * sensitive to every output field (so `smsg vectors verify` would catch any changed byte).
+ * The padding, safety-number, sender-key, envelope, account-backup, login-proof, compact-frame and
+ * account-state vector suites: deterministic, self-consistent, and sensitive to every output field
+ * (so `smsg vectors verify` would catch any changed byte).
  */
 import { describe, expect, it } from "vitest";
 import { CodecError } from "../../crypto/errors.js";
@@ -17,6 +17,7 @@ import { accountBackupVectors } from "../../crypto/vectors/account-backup-vector
 import { loginProofVectors } from "../../crypto/vectors/login-proof-vectors.js";
 import type { VectorSuite } from "../../crypto/vectors/suite.js";
 import { compactFrameVectors } from "../../src/wire/compact-frame-vectors.js";
+import { accountStateVectors } from "../../client/protocol/account-state-vectors.js";
 
 type Path = (string | number)[];
 type Leaf = string | number | boolean | null;
@@ -106,6 +107,8 @@ const SUITES: { suite: VectorSuite; name: string; inputs: ReadonlySet<string> }[
   },
   // The wire protocol's compact frames (SECURITY.md §14.9): only the envelopes are inputs.
   { suite: compactFrameVectors, name: "compact-frames", inputs: new Set(["envelope"]) },
+  // The account-state snapshot (SECURITY.md §17.6.1): only the identities' secrets are inputs.
+  { suite: accountStateVectors, name: "account-state", inputs: new Set(["signing_seed", "dh_private"]) },
 ];
 
 function leaves(v: unknown, path: Path = []): [Path, Leaf][] {
