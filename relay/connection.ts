@@ -83,6 +83,10 @@ export class ClientConnection implements Pushable, HandlerConnection {
     return this.account?.id;
   }
 
+  get deviceId(): number | undefined {
+    return this.account?.device;
+  }
+
   get handshakeHash(): Uint8Array {
     return this.transport.handshakeHash;
   }

@@ -8,15 +8,15 @@ import type { TokenBucket } from "./limits/token-bucket.js";
 import type { Logger } from "./logger.js";
 import type { RelayCounters } from "./metrics.js";
 import type { Presence } from "./presence.js";
-import type { InsertResult, NewMessage, RelayStore } from "./store/index.js";
+import type { InsertResult, NewSend, RelayStore } from "./store/index.js";
 
 export interface RelayContext {
   readonly config: RelayConfig;
   readonly store: RelayStore;
   readonly presence: Presence;
   readonly fanout: Fanout;
-  /** Sends, grouped into transactions; each resolves after its commit. */
-  readonly sends: ShardedGroupCommit<NewMessage, InsertResult>;
+  /** Sends and send_copies, grouped into transactions; each resolves after its commit. */
+  readonly sends: ShardedGroupCommit<NewSend, InsertResult>;
   readonly backoff: LoginBackoff;
   /** Bundle-fetch token buckets by requesting account. */
   readonly bundleBuckets: Map<number, TokenBucket>;

@@ -108,7 +108,7 @@ export async function handleJoin(conn: HandlerConnection, msg: ClientMessageOf<"
     throw new RelayError("USERNAME_TAKEN", `the username ${msg.username} is taken`);
   }
   const a = result.account;
-  loggedIn(conn, { id: a.id, username: a.username, isAdmin: a.isAdmin });
+  loggedIn(conn, { id: a.id, username: a.username, isAdmin: a.isAdmin, device: 1 });
   ctx.counters.accountsCreated++;
   ctx.log.info({ account: a.username, admin: a.isAdmin }, "account created");
   conn.send({ t: "joined", id: msg.id, username: a.username, is_admin: a.isAdmin });
@@ -145,7 +145,7 @@ export async function handleLogin(conn: HandlerConnection, msg: ClientMessageOf<
     ctx.counters.loginFailed("account_disabled");
     throw new RelayError("ACCOUNT_DISABLED", "this account was disabled by the relay's operator");
   }
-  loggedIn(conn, { id: account.id, username: account.username, isAdmin: account.isAdmin });
+  loggedIn(conn, { id: account.id, username: account.username, isAdmin: account.isAdmin, device: 1 });
   ctx.counters.logins++;
   const stock = await ctx.store.oneTimePrekeyCount(account.id);
   conn.send({ t: "logged_in", id: msg.id, username: account.username, is_admin: account.isAdmin, stock });

@@ -17,7 +17,7 @@ import {
   handleLeave,
 } from "./chats.js";
 import { handleFetchBundle, handleLookupUser, handleUploadPrekeys } from "./keys.js";
-import { handleAck, handleHistory, handleSend, handleSync } from "./messages.js";
+import { handleAck, handleHistory, handleSend, handleSendCopies, handleSync } from "./messages.js";
 
 export async function dispatch(conn: HandlerConnection, msg: ClientMessage): Promise<void> {
   if (msg.t === "ping") return conn.send({ t: "pong", n: msg.n });
@@ -71,6 +71,8 @@ export async function dispatch(conn: HandlerConnection, msg: ClientMessage): Pro
       return handleListMembers(conn, account, msg);
     case "send":
       return handleSend(conn, account, msg);
+    case "send_copies":
+      return handleSendCopies(conn, account, msg);
     case "sync":
       return handleSync(conn, account, msg);
     case "ack":

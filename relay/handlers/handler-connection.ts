@@ -16,6 +16,8 @@ export interface SessionAccount {
   readonly id: number;
   readonly username: string;
   readonly isAdmin: boolean;
+  /** The logged-in device (SECURITY.md §17.8 login.device; 1 for join and a login without it). */
+  readonly device: number;
 }
 
 /** One client connection as its handlers see it (also what presence pushes to: `push`, `fail`). */

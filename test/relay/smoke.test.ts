@@ -82,7 +82,7 @@ describe("acks right before disconnecting", () => {
     const conn = new ClientConnection(r.relay.ctx, transport, "127.0.0.1");
     const account = (await r.relay.store.accountByUsername("fred"))!;
     conn.phase = "ready";
-    conn.account = { id: account.id, username: account.username, isAdmin: account.isAdmin };
+    conn.account = { id: account.id, username: account.username, isAdmin: account.isAdmin, device: 1 };
     transport.emit("data", concat(...ids.map((upto) => encodeMessageFrame({ t: "ack", chat, upto }))));
     transport.emit("close");
     await conn.quiesce();
