@@ -80,7 +80,8 @@ CREATE INDEX device_cursors_device_idx ON device_cursors (account_id, device_id)
 --      'device_list_stale' (§17.8 send_copies): a copy names an account that is not a member,
 --      a device that is not one of its current devices, the sending device itself, or a device
 --      a second time; or, in a direct chat, a current device of either member other than the
---      sending one has no copy;
+--      sending one has no copy; or the sending device is no longer current (removed while
+--      the send was on its way);
 --   3. else stored, 'new' (for a send_copies: its message row and every copy).
 -- A later send of the batch with the same (sender, idem) gets the first one's answer, or
 -- 'idem_conflict' when it names another chat, recipient, device or kind.
@@ -152,6 +153,11 @@ BEGIN
       JOIN chats c ON c.id = p_chat[s.ord]
      WHERE NOT s.all_good
         OR s.copies <> s.distinct_copies
+        -- The sending device itself is no longer current: its removal raced this send.
+        OR NOT (EXISTS (SELECT 1 FROM device_mailboxes b
+                         WHERE b.account_id = p_sender[s.ord] AND b.device_id = p_sender_device[s.ord])
+                OR (p_sender_device[s.ord] = 1
+                    AND NOT EXISTS (SELECT 1 FROM device_mailboxes b WHERE b.account_id = p_sender[s.ord])))
         OR (c.kind = 'direct' AND s.copies <> (
               SELECT count(*) FROM chat_members m
                CROSS JOIN LATERAL (
