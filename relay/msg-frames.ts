@@ -4,12 +4,7 @@
  * on every connection when the message carries `from_device` (a device other than 1), which
  * compact frames have no field for (§17.8). Encoded at most once per form.
  */
-import {
-  type RelayMessageOf,
-  encodeCompactMsgFrame,
-  encodeMessageFrame,
-  encodeMsgFrame,
-} from "../src/wire/index.js";
+import { type RelayMessageOf, encodeCompactMsgFrame, encodeMessageFrame, encodeMsgFrame } from "../src/wire/index.js";
 
 export type MsgFields = Omit<RelayMessageOf<"msg">, "t">;
 

@@ -9,7 +9,13 @@ import { RelayError } from "../errors.js";
 import type { HandlerConnection, SessionAccount } from "./handler-connection.js";
 import { isDatabaseUnavailable } from "../database-unavailable.js";
 import { msgFrameEncoder } from "../msg-frames.js";
-import { type InsertFailure, type InsertResult, type NewCopy, type StoredMessage, nextPageAfter } from "../store/index.js";
+import {
+  type InsertFailure,
+  type InsertResult,
+  type NewCopy,
+  type StoredMessage,
+  nextPageAfter,
+} from "../store/index.js";
 import { accountNamed } from "./keys.js";
 
 const DEFAULT_PAGE = 500;

@@ -29,9 +29,20 @@ for (const storage of relayStorages()) {
     }, 60_000);
 
     const list = (accountId: number, ids: number[]) => db.transaction((tx) => setMailboxes(tx, accountId, ids));
-    const counts = async () => Object.fromEntries(await Promise.all(TABLES.map(async (t) => [t, await countRows(db, t)])));
-    const copy = (accountId: number, deviceId: number, envelope = bytes(24)): NewCopy => ({ accountId, deviceId, envelope });
-    const copies = (chatId: number, senderId: number, senderDevice: number, cs: NewCopy[], idem = bytes(16)): NewCopies => ({
+    const counts = async () =>
+      Object.fromEntries(await Promise.all(TABLES.map(async (t) => [t, await countRows(db, t)])));
+    const copy = (accountId: number, deviceId: number, envelope = bytes(24)): NewCopy => ({
+      accountId,
+      deviceId,
+      envelope,
+    });
+    const copies = (
+      chatId: number,
+      senderId: number,
+      senderDevice: number,
+      cs: NewCopy[],
+      idem = bytes(16),
+    ): NewCopies => ({
       chatId,
       senderId,
       senderDevice,
@@ -46,7 +57,8 @@ for (const storage of relayStorages()) {
       envelope: bytes(16),
       ...extra,
     });
-    const one = async (s: NewMessage | NewCopies, now = T0): Promise<InsertResult> => (await store.insertMessages([s], now))[0]!;
+    const one = async (s: NewMessage | NewCopies, now = T0): Promise<InsertResult> =>
+      (await store.insertMessages([s], now))[0]!;
     const okId = (r: InsertResult): number => {
       if (!r.ok) throw new Error(`refused: ${r.reason}`);
       return r.id;
@@ -90,10 +102,12 @@ for (const storage of relayStorages()) {
       // Fan-out reads the message with its copies.
       const [committed] = await store.messagesByIds([id]);
       expect(committed?.envelope).toBeUndefined();
-      expect(committed?.copies?.map((c) => [c.accountId, c.deviceId])).toEqual([
-        [alice, 2],
-        [bob, 1],
-      ].sort((x, y) => x[0]! - y[0]!));
+      expect(committed?.copies?.map((c) => [c.accountId, c.deviceId])).toEqual(
+        [
+          [alice, 2],
+          [bob, 1],
+        ].sort((x, y) => x[0]! - y[0]!),
+      );
     });
 
     test("copies that do not match the device lists are refused whole, and nothing is stored", async () => {
