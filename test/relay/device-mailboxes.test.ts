@@ -261,7 +261,7 @@ for (const storage of relayStorages()) {
       const alice = await person("alice");
       const bob = await person("bob");
       const chat = await openDirect(alice, bob);
-      await secondDevice(alice);
+      const alice2 = await secondDevice(alice);
       const id = idem();
       const copies = [
         { to: "bob", device: 1, body: "once" },
@@ -271,10 +271,18 @@ for (const storage of relayStorages()) {
       const again = await sendCopies(alice.client, chat, copies, id);
       expect(again).toMatchObject({ msg: first.msg, ts: first.ts, duplicate: true });
       expect(await counts()).toMatchObject({ messages: 1, message_copies: 2 });
-      const other = await alice.client
-        .request<"send">({ t: "send", chat, idem: id, envelope: utf8("other") })
-        .catch((e: unknown) => e);
+      // The same idem from another device of the account is another send, not a retry.
+      const other = await sendCopies(
+        alice2.client,
+        chat,
+        [
+          { to: "bob", device: 1, body: "once" },
+          { to: "alice", device: 1, body: "once" },
+        ],
+        id,
+      ).catch((e: unknown) => e);
       expect((other as RemoteError).code).toBe("IDEMPOTENCY_CONFLICT");
+      expect(await counts()).toMatchObject({ messages: 1, message_copies: 2 });
     });
 
     test("a group message reaches every device but the sender's; acks are per device; retention waits for all", async () => {
