@@ -169,8 +169,11 @@ export class ClientConnection implements Pushable, HandlerConnection {
     const wasOpen = this.phase !== "closed";
     this.phase = "closed";
     // When the account was last seen, for `relay accounts`; a failure only loses that time.
-    if (this.account && wasOpen)
-      touchLastSeen(this.ctx.store.db, this.account.id, new Date(this.ctx.now())).catch(() => undefined);
+    if (this.account && wasOpen) {
+      const at = new Date(this.ctx.now());
+      touchLastSeen(this.ctx.store.db, this.account.id, at).catch(() => undefined);
+      this.ctx.store.touchDeviceLastSeen(this.account.id, this.account.device, at).catch(() => undefined);
+    }
     if (this.account) this.ctx.presence.remove(this.account.id, this);
     this.onClosed?.(this);
   }

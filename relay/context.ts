@@ -1,6 +1,7 @@
 /** Everything a connection's handlers share: one per relay process. */
 import type { Rng } from "../crypto/rng.js";
 import type { RelayConfig } from "./config.js";
+import type { DeviceEvents } from "./device-events.js";
 import type { Fanout } from "./fanout.js";
 import type { ShardedGroupCommit } from "./group-commit.js";
 import type { LoginBackoff } from "./limits/login-backoff.js";
@@ -15,6 +16,8 @@ export interface RelayContext {
   readonly store: RelayStore;
   readonly presence: Presence;
   readonly fanout: Fanout;
+  /** What follows a stored device list: removed devices closed, peers told (SECURITY.md §17.8). */
+  readonly deviceEvents: DeviceEvents;
   /** Sends and send_copies, grouped into transactions; each resolves after its commit. */
   readonly sends: ShardedGroupCommit<NewSend, InsertResult>;
   readonly backoff: LoginBackoff;

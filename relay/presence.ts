@@ -16,7 +16,7 @@ export interface ChatMember {
 /** What presence needs of a connection. */
 export interface Pushable {
   readonly accountId: number | undefined;
-  /** The logged-in device of the account (SECURITY.md §17.8): a push goes to the devices it is for. */
+  /** The account's device this connection is logged in as (SECURITY.md §17.8). */
   readonly deviceId: number | undefined;
   /** The connection speaks version 2: its hot frames go out compact (SECURITY.md §14.9). */
   readonly compact: boolean;

@@ -11,6 +11,7 @@ import { serverHandshake } from "../src/transport/index.js";
 import type { RelayConfig } from "./config.js";
 import { ClientConnection } from "./connection.js";
 import type { RelayContext } from "./context.js";
+import { DeviceEvents } from "./device-events.js";
 import { Fanout } from "./fanout.js";
 import { ShardedGroupCommit } from "./group-commit.js";
 import { countingDatabaseErrors } from "./db-error-counter.js";
@@ -54,7 +55,9 @@ export class Relay {
     this.db = db;
     this.store = new RelayStore(db);
     const presence = new Presence(this.store);
-    const fanout = new Fanout(this.store, db, presence, randomBytes(8).toString("hex"), log);
+    const relayId = randomBytes(8).toString("hex");
+    const fanout = new Fanout(this.store, db, presence, relayId, log);
+    const deviceEvents = new DeviceEvents(this.store, db, presence, relayId, log);
     // PGlite is one connection: parallel transactions would only queue up there.
     const shards = db.kind === "pg" ? config.limits.commitShards : 1;
     const sends = new ShardedGroupCommit<NewSend, InsertResult>(
@@ -68,6 +71,7 @@ export class Relay {
       store: this.store,
       presence,
       fanout,
+      deviceEvents,
       sends,
       backoff: new LoginBackoff(),
       bundleBuckets: new Map(),
@@ -130,6 +134,7 @@ export class Relay {
   /** Starts listening; resolves with the bound port (useful with port 0). */
   async start(): Promise<{ port: number; host: string }> {
     await this.ctx.fanout.start();
+    await this.ctx.deviceEvents.start();
     const { host, port } = this.deps.config;
     const server = createServer({ noDelay: true }, (socket) => this.accept(socket));
     this.server = server;
@@ -283,6 +288,7 @@ export class Relay {
     for (const s of this.sockets) s.destroy();
     await closed;
     await this.ctx.fanout.stop();
+    await this.ctx.deviceEvents.stop();
     this.ctx.log.info("relay stopped");
   }
 }

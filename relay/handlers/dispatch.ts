@@ -1,11 +1,11 @@
 /**
  * Routes a validated message to its handler, after checking it is allowed in the
- * connection's phase: hello first, then join or login, then everything else.
+ * connection's phase: hello first, then join, login or register_device, then everything else.
  */
 import type { ClientMessage } from "../../src/wire/index.js";
 import { RelayError } from "../errors.js";
 import type { HandlerConnection } from "./handler-connection.js";
-import { handleJoin, handleLogin } from "./auth.js";
+import { handleJoin, handleLogin, handleRegisterDevice } from "./auth.js";
 import {
   handleAddMember,
   handleCreateGroup,
@@ -16,6 +16,7 @@ import {
   handleSetClosed,
   handleLeave,
 } from "./chats.js";
+import { handleFetchDeviceList, handlePublishDeviceList } from "./devices.js";
 import { handleFetchBundle, handleLookupUser, handleUploadPrekeys } from "./keys.js";
 import { handleAck, handleHistory, handleSend, handleSendCopies, handleSync } from "./messages.js";
 
@@ -37,6 +38,7 @@ export async function dispatch(conn: HandlerConnection, msg: ClientMessage): Pro
   if (conn.phase === "login") {
     if (msg.t === "join") return handleJoin(conn, msg);
     if (msg.t === "login") return handleLogin(conn, msg);
+    if (msg.t === "register_device") return handleRegisterDevice(conn, msg);
     throw new RelayError("NOT_AUTHENTICATED", "log in or join first");
   }
   const account = conn.account;
@@ -44,6 +46,7 @@ export async function dispatch(conn: HandlerConnection, msg: ClientMessage): Pro
   switch (msg.t) {
     case "join":
     case "login":
+    case "register_device":
       throw new RelayError("UNEXPECTED_MESSAGE", "already logged in");
     case "upload_prekeys":
       return handleUploadPrekeys(conn, account, msg);
@@ -79,6 +82,10 @@ export async function dispatch(conn: HandlerConnection, msg: ClientMessage): Pro
       return handleAck(conn, account, msg);
     case "history":
       return handleHistory(conn, account, msg);
+    case "publish_device_list":
+      return handlePublishDeviceList(conn, account, msg);
+    case "fetch_device_list":
+      return handleFetchDeviceList(conn, account, msg);
     default:
       // In the catalogue but not served by this relay (SECURITY.md §17.8, §18.6: a client then
       // says the relay does not support it). Never silence: the client would wait for a reply.

@@ -11,12 +11,12 @@ import type { Pushable } from "../presence.js";
 /** Where a connection stands: hello first, then join or login, then everything else. */
 export type Phase = "hello" | "login" | "ready" | "closed";
 
-/** The logged-in account of a connection. */
+/** The logged-in account of a connection, and which of its devices (SECURITY.md §17.8). */
 export interface SessionAccount {
   readonly id: number;
   readonly username: string;
   readonly isAdmin: boolean;
-  /** The logged-in device (SECURITY.md §17.8 login.device; 1 for join and a login without it). */
+  /** The device logged in: 1 for `join` and for an account without a device list. */
   readonly device: number;
 }
 

@@ -9,6 +9,7 @@
  * | createInvite | invites | invites.ts |
  * | putSignedPrekey, addOneTimePrekeys, oneTimePrekeyCount, takeBundle | signed_prekeys, one_time_prekeys (per device) | prekeys.ts |
  * | deviceList, currentDeviceIds, currentDeviceIdsOf, device, devicesOf, storeDeviceList, registerDevice, touchDeviceLastSeen | device_lists, devices | devices.ts |
+ * | chatPeersAmong | chat_members (who hears of a device list change) | chat-peers.ts |
  * | openDirectChat, createGroupChat, chatsOf, setClosed, chat | chats | chats.ts |
  * | addMember, removeMember, setRole, members, memberRole | chat_members | members.ts |
  * | ackCursor | chat_members.cursor (device 1), device_cursors | cursors.ts |
@@ -33,6 +34,7 @@
  *   earlier message of that chat, and a cursor can never skip one that commits later.
  */
 import * as accounts from "./accounts.js";
+import { chatPeersAmong } from "./chat-peers.js";
 import * as chats from "./chats.js";
 import * as cursors from "./cursors.js";
 import type { Db } from "./db.js";
@@ -141,6 +143,9 @@ export class RelayStore {
   }
   touchDeviceLastSeen(accountId: number, deviceId: number, now: Date): Promise<void> {
     return devices.touchLastSeen(this.db, accountId, deviceId, now);
+  }
+  chatPeersAmong(accountId: number, candidates: readonly number[]): Promise<number[]> {
+    return chatPeersAmong(this.db, accountId, candidates);
   }
 
   // chats.ts
