@@ -16,6 +16,8 @@ import { openPgliteDriver } from "../store/pglite-driver.js";
 /** Every table, parents before children (foreign keys). schema_migrations is the target's own. */
 const TABLES = [
   "accounts",
+  "device_lists",
+  "devices",
   "invites",
   "admin_tokens",
   "signed_prekeys",
@@ -23,6 +25,9 @@ const TABLES = [
   "chats",
   "chat_members",
   "messages",
+  "device_mailboxes",
+  "message_copies",
+  "device_cursors",
 ];
 
 /** Rows per INSERT (well under PostgreSQL's 65535 parameters); messages are read in pages of this many. */
