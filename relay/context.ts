@@ -11,7 +11,7 @@ import type { Logger } from "./logger.js";
 import type { PassphraseState } from "./passphrase-state.js";
 import type { RelayCounters } from "./metrics.js";
 import type { Presence } from "./presence.js";
-import type { InsertResult, NewMessage, RelayStore } from "./store/index.js";
+import type { InsertResult, NewSend, RelayStore } from "./store/index.js";
 
 export interface RelayContext {
   readonly config: RelayConfig;
@@ -20,8 +20,8 @@ export interface RelayContext {
   readonly fanout: Fanout;
   /** What follows a stored device list: removed devices closed, peers told (SECURITY.md §17.8). */
   readonly deviceEvents: DeviceEvents;
-  /** Sends, grouped into transactions; each resolves after its commit. */
-  readonly sends: ShardedGroupCommit<NewMessage, InsertResult>;
+  /** Sends and send_copies, grouped into transactions; each resolves after its commit. */
+  readonly sends: ShardedGroupCommit<NewSend, InsertResult>;
   readonly backoff: LoginBackoff;
   /** The decoy secret and the per-connection state of passphrase log-in (SECURITY.md §18.5). */
   readonly passphrase: PassphraseState;

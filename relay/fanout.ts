@@ -3,10 +3,11 @@
  * relay, and to the other relays sharing the database through PostgreSQL LISTEN/NOTIFY
  * (docs/ARCHITECTURE.md §3.9). Offline recipients get everything on their next sync instead.
  */
-import { encodeCompactMsgFrame, encodeMessageFrame, encodeMsgFrame, type ChatEventKind } from "../src/wire/index.js";
+import { encodeMessageFrame, type ChatEventKind } from "../src/wire/index.js";
 import type { Logger } from "./logger.js";
 import type { Presence } from "./presence.js";
-import type { Db, RelayStore, StoredMessage } from "./store/index.js";
+import type { CommittedMessage, Db, RelayStore } from "./store/index.js";
+import { msgFrameEncoder } from "./msg-frames.js";
 
 const MESSAGES_CHANNEL = "smsg_messages";
 const EVENTS_CHANNEL = "smsg_chat_events";
@@ -113,7 +114,7 @@ export class Fanout {
   }
 
   /** Messages just committed by this relay: push to online recipients here, tell the others. */
-  async committed(messages: readonly StoredMessage[]): Promise<void> {
+  async committed(messages: readonly CommittedMessage[]): Promise<void> {
     if (messages.length === 0) return;
     await Promise.all([this.inOrder(() => this.pushLocal(messages)), this.announce(messages)]);
   }
@@ -124,7 +125,7 @@ export class Fanout {
    * flight wait and go together in the next, so a busy relay sends one NOTIFY per database
    * round trip, not one per commit. Resolves once these ids have been announced.
    */
-  private announce(messages: readonly StoredMessage[]): Promise<void> {
+  private announce(messages: readonly CommittedMessage[]): Promise<void> {
     const done = new Promise<void>((resolve) => this.toAnnounce.push({ ids: messages.map((m) => m.id), resolve }));
     if (!this.announcing) {
       this.announcing = true;
@@ -161,39 +162,74 @@ export class Fanout {
     });
   }
 
-  private async pushLocal(messages: readonly StoredMessage[]): Promise<void> {
+  private async pushLocal(messages: readonly CommittedMessage[]): Promise<void> {
     for (const m of messages) {
       if (this.pushedSinceLoss !== undefined) {
         if (this.pushedSinceLoss.has(m.id)) continue; // read by the catch-up and announced too
         this.pushedSinceLoss.add(m.id);
       }
       if (m.id > this.highWater) this.highWater = m.id;
-      // Members who joined after the message never get it (as sync rules, SECURITY.md §14.7):
-      // a push can come late, announced by another relay after a member was added.
-      const recipients =
-        m.recipientId !== null
-          ? [m.recipientId]
-          : (await this.presence.membersOf(m.chatId)).filter((x) => x.sinceMessage < m.id).map((x) => x.accountId);
-      // Encoded once per message and wire version: version-2 connections get the compact form.
-      let fields: Parameters<typeof encodeMsgFrame>[0] | undefined;
-      let frame: Uint8Array | undefined;
-      let compactFrame: Uint8Array | undefined;
-      for (const accountId of recipients) {
-        if (accountId === m.senderId) continue;
-        const conns = this.presence.connectionsOf(accountId);
-        if (!conns || conns.size === 0) continue;
-        fields ??= {
-          chat: m.chatId,
-          msg: m.id,
-          from: await this.presence.usernameOf(m.senderId),
-          ts: m.createdAt.getTime(),
-          envelope: m.envelope,
-          ...(m.recipientId !== null ? { to: await this.presence.usernameOf(m.recipientId) } : {}),
-        };
-        for (const c of conns) {
-          if (c.compact) c.push((compactFrame ??= encodeCompactMsgFrame(fields)), "msg");
-          else c.push((frame ??= encodeMsgFrame(fields)), "msg");
+      if (m.copies !== undefined) await this.pushCopies(m, m.copies);
+      else if (m.envelope !== undefined) await this.pushEnvelope(m, m.envelope);
+    }
+  }
+
+  /** Fields of the msg frame of `m` with `envelope`, from_device only when not 1 (SECURITY.md §17.8). */
+  private async fieldsOf(m: CommittedMessage, envelope: Uint8Array) {
+    return {
+      chat: m.chatId,
+      msg: m.id,
+      from: await this.presence.usernameOf(m.senderId),
+      ts: m.createdAt.getTime(),
+      envelope,
+      ...(m.recipientId !== null ? { to: await this.presence.usernameOf(m.recipientId) } : {}),
+      ...(m.senderDevice !== 1 ? { from_device: m.senderDevice } : {}),
+    };
+  }
+
+  /**
+   * One envelope: to every device of the members who joined before it (as sync rules,
+   * SECURITY.md §14.7: a push can come late, announced by another relay after a member was
+   * added) except the sending device, whose mailbox opened before it; a directed one to
+   * device 1 of its recipient only (§17.8).
+   */
+  private async pushEnvelope(m: CommittedMessage, envelope: Uint8Array): Promise<void> {
+    const recipients =
+      m.recipientId !== null
+        ? [m.recipientId]
+        : (await this.presence.membersOf(m.chatId)).filter((x) => x.sinceMessage < m.id).map((x) => x.accountId);
+    // Encoded once per message and wire form.
+    let frames: ReturnType<typeof msgFrameEncoder> | undefined;
+    for (const accountId of recipients) {
+      const conns = this.presence.connectionsOf(accountId);
+      if (!conns || conns.size === 0) continue;
+      for (const c of conns) {
+        const device = c.deviceId ?? 1;
+        if (accountId === m.senderId && device === m.senderDevice) continue;
+        if (m.recipientId !== null && device !== 1) continue;
+        if (device !== 1) {
+          const since = await this.presence.mailboxSince(accountId, device);
+          if (since === undefined || since >= m.id) continue;
         }
+        frames ??= msgFrameEncoder(await this.fieldsOf(m, envelope));
+        c.push(frames(c.compact), "msg");
+      }
+    }
+  }
+
+  /** Per-device copies: each to the connections of its own device, and to nothing else (§17.8). */
+  private async pushCopies(m: CommittedMessage, copies: NonNullable<CommittedMessage["copies"]>): Promise<void> {
+    const members = await this.presence.membersOf(m.chatId);
+    for (const copy of copies) {
+      const conns = this.presence.connectionsOf(copy.accountId);
+      if (!conns || conns.size === 0) continue;
+      // A member removed since the send no longer gets it (sync neither).
+      if (!members.some((x) => x.accountId === copy.accountId)) continue;
+      let frames: ReturnType<typeof msgFrameEncoder> | undefined;
+      for (const c of conns) {
+        if ((c.deviceId ?? 1) !== copy.deviceId) continue;
+        frames ??= msgFrameEncoder(await this.fieldsOf(m, copy.envelope));
+        c.push(frames(c.compact), "msg");
       }
     }
   }

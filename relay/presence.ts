@@ -30,6 +30,8 @@ export class Presence {
   private readonly online = new Map<number, Set<Pushable>>();
   private readonly members = new Map<number, Promise<ChatMember[]>>();
   private readonly usernames = new Map<number, string>();
+  /** Where each device's mailbox starts, by "account:device" (fixed while the device is current). */
+  private readonly since = new Map<string, Promise<number | undefined>>();
 
   constructor(private readonly store: RelayStore) {}
 
@@ -76,6 +78,27 @@ export class Presence {
   /** Forgets a chat's cached members (after a membership change here or on another relay). */
   invalidateChat(chatId: number): void {
     this.members.delete(chatId);
+  }
+
+  /**
+   * The message id above which undirected messages are for this device (RelayStore.mailboxSince:
+   * undefined when it is not a current device), from memory after the first lookup: it is set
+   * when the device is first listed and never changes while it is listed.
+   */
+  mailboxSince(accountId: number, deviceId: number): Promise<number | undefined> {
+    if (deviceId === 1) return Promise.resolve(0);
+    const key = `${accountId}:${deviceId}`;
+    let p = this.since.get(key);
+    if (!p) {
+      p = this.store.mailboxSince(accountId, deviceId);
+      this.since.set(key, p);
+      // Not cached while unknown or failed: a device may be listed after it was first asked about.
+      p.then(
+        (v) => v === undefined && this.since.delete(key),
+        () => this.since.delete(key),
+      );
+    }
+    return p;
   }
 
   /** An account's username, from memory after the first lookup. */

@@ -22,7 +22,7 @@ import { RelayCounters } from "./metrics.js";
 import { PassphraseState } from "./passphrase-state.js";
 import { dropRefilledPassphraseBuckets } from "./store/passphrase-records.js";
 import { Presence } from "./presence.js";
-import { type Db, type InsertResult, type NewMessage, RelayStore, type StoredMessage } from "./store/index.js";
+import { type CommittedMessage, type Db, type InsertResult, type NewSend, RelayStore } from "./store/index.js";
 
 export interface RelayDeps {
   readonly config: RelayConfig;
@@ -63,7 +63,7 @@ export class Relay {
     const deviceEvents = new DeviceEvents(this.store, db, presence, relayId, log);
     // PGlite is one connection: parallel transactions would only queue up there.
     const shards = db.kind === "pg" ? config.limits.commitShards : 1;
-    const sends = new ShardedGroupCommit<NewMessage, InsertResult>(
+    const sends = new ShardedGroupCommit<NewSend, InsertResult>(
       shards,
       (m) => m.chatId,
       (batch) => this.commit(batch),
@@ -89,22 +89,25 @@ export class Relay {
   }
 
   /** Commits a batch of sends, then pushes the new ones to online recipients. */
-  private async commit(batch: NewMessage[]): Promise<InsertResult[]> {
+  private async commit(batch: NewSend[]): Promise<InsertResult[]> {
     const { counters } = this.ctx;
     const started = performance.now();
     const results = await this.insertWithRetry(batch);
     counters.commitSeconds.observe((performance.now() - started) / 1000);
     counters.commitBatchSize.observe(batch.length);
-    const fresh: StoredMessage[] = [];
+    const fresh: CommittedMessage[] = [];
     results.forEach((r, i) => {
       const m = batch[i]!;
       if (r.ok && !r.duplicate) {
+        const copies = "copies" in m;
         fresh.push({
           id: r.id,
           chatId: m.chatId,
           senderId: m.senderId,
-          recipientId: m.recipientId,
-          envelope: m.envelope,
+          senderDevice: m.senderDevice ?? 1,
+          recipientId: copies ? null : m.recipientId,
+          envelope: copies ? undefined : m.envelope,
+          copies: copies ? m.copies : undefined,
           createdAt: r.createdAt,
         });
       }
@@ -121,7 +124,7 @@ export class Relay {
    * Two relays committing overlapping batches can deadlock (PostgreSQL aborts one with
    * 40P01) or fail serialization (40001); the batch is idempotent, so it is simply retried.
    */
-  private async insertWithRetry(batch: NewMessage[]): Promise<InsertResult[]> {
+  private async insertWithRetry(batch: NewSend[]): Promise<InsertResult[]> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.store.insertMessages(batch, new Date(this.ctx.now()));
@@ -235,6 +238,9 @@ export class Relay {
       let delivered = 0;
       let expired = 0;
       let n: number;
+      // Copies first: a send_copies message goes once its copies are gone.
+      do n = await this.store.deleteDeliveredCopies({ ...retained, limit: SWEEP_BATCH });
+      while (n === SWEEP_BATCH);
       do {
         n = await this.store.deleteDelivered({ ...retained, limit: SWEEP_BATCH });
         delivered += n;

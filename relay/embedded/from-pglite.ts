@@ -26,6 +26,9 @@ const TABLES = [
   "chats",
   "chat_members",
   "messages",
+  "device_mailboxes",
+  "message_copies",
+  "device_cursors",
   // Passphrase log-in (migrations/0008_passphrase.sql): empty in a PGlite folder, which predates it.
   "passphrase_records",
   "passphrase_failures",

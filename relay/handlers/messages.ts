@@ -4,29 +4,39 @@
  * id gets the first result back and stores nothing.
  */
 import type { ClientMessageOf } from "../../src/wire/index.js";
-import {
-  encodeCompactMsgFrame,
-  encodeCompactSentFrame,
-  encodeMsgFrame,
-  encodeSentFrame,
-} from "../../src/wire/index.js";
+import { encodeCompactSentFrame, encodeSentFrame } from "../../src/wire/index.js";
 import { RelayError } from "../errors.js";
 import type { HandlerConnection, SessionAccount } from "./handler-connection.js";
 import { isDatabaseUnavailable } from "../database-unavailable.js";
-import { type InsertFailure, type StoredMessage, nextPageAfter } from "../store/index.js";
+import { msgFrameEncoder } from "../msg-frames.js";
+import {
+  type InsertFailure,
+  type InsertResult,
+  type NewCopy,
+  type StoredMessage,
+  nextPageAfter,
+} from "../store/index.js";
 import { accountNamed } from "./keys.js";
 
 const DEFAULT_PAGE = 500;
 
 const FAILURES: Record<
   InsertFailure,
-  [code: "CHAT_UNKNOWN" | "CHAT_CLOSED" | "NOT_A_MEMBER" | "IDEMPOTENCY_CONFLICT", text: string]
+  [code: "CHAT_UNKNOWN" | "CHAT_CLOSED" | "NOT_A_MEMBER" | "IDEMPOTENCY_CONFLICT" | "DEVICE_LIST_STALE", text: string]
 > = {
   chat_unknown: ["CHAT_UNKNOWN", "no such chat that you belong to"],
   not_member: ["CHAT_UNKNOWN", "no such chat that you belong to"],
   chat_closed: ["CHAT_CLOSED", "the chat is closed; nothing can be sent until it is reopened"],
   recipient_not_member: ["NOT_A_MEMBER", "the recipient is not a member of this chat"],
   idem_conflict: ["IDEMPOTENCY_CONFLICT", "this idempotency id was already used for another chat or recipient"],
+  devices_listed: [
+    "DEVICE_LIST_STALE",
+    "a member of this direct chat has a device list: send one copy per device (send_copies); nothing was stored",
+  ],
+  device_list_stale: [
+    "DEVICE_LIST_STALE",
+    "the copies do not match the current device lists (fetch them and send again); nothing was stored",
+  ],
 };
 
 /** Queues the send for the next group commit and answers when it has committed; does not wait itself. */
@@ -36,13 +46,61 @@ export async function handleSend(
   msg: ClientMessageOf<"send">,
 ): Promise<void> {
   const recipientId = msg.to !== undefined ? (await accountNamed(conn, msg.to)).id : null;
+  const submitted = conn.ctx.sends.submit({
+    chatId: msg.chat,
+    senderId: self.id,
+    senderDevice: self.device,
+    recipientId,
+    idem: msg.idem,
+    envelope: msg.envelope,
+  });
+  answerWhenCommitted(conn, msg.id, submitted);
+}
+
+/**
+ * send_copies (SECURITY.md §17.8): one message as per-device copies, checked against the
+ * current device lists and stored whole, or refused whole, by the send rule
+ * (migrations/0007_device_mailboxes.sql). A copy for an account that does not exist is one for
+ * a non-member: DEVICE_LIST_STALE, from the rule. A disabled one is USER_DISABLED, as for `send`
+ * to it (§14.7).
+ */
+export async function handleSendCopies(
+  conn: HandlerConnection,
+  self: SessionAccount,
+  msg: ClientMessageOf<"send_copies">,
+): Promise<void> {
+  const ids = new Map<string, number>();
+  for (const name of new Set(msg.copies.map((c) => c.to))) {
+    const account = await conn.ctx.store.accountByUsername(name);
+    if (account?.disabled)
+      throw new RelayError("USER_DISABLED", `${account.username}'s account was disabled by the relay's operator`);
+    // An unknown name: an account id no member has, so the rule refuses it as not a member.
+    ids.set(name, account?.id ?? 0);
+  }
+  const copies: NewCopy[] = msg.copies.map((c) => ({
+    accountId: ids.get(c.to)!,
+    deviceId: c.device,
+    envelope: c.envelope,
+  }));
+  const submitted = conn.ctx.sends.submit({
+    chatId: msg.chat,
+    senderId: self.id,
+    senderDevice: self.device,
+    idem: msg.idem,
+    copies,
+  });
+  answerWhenCommitted(conn, msg.id, submitted);
+}
+
+/** Answers `sent` (or the refusal) once the send's transaction has committed. */
+function answerWhenCommitted(conn: HandlerConnection, id: number, submitted: Promise<InsertResult>): void {
   const { ctx } = conn;
-  ctx.sends.submit({ chatId: msg.chat, senderId: self.id, recipientId, idem: msg.idem, envelope: msg.envelope }).then(
+  submitted.then(
     (r) => {
       // The relay's own frame: encoded directly, the same bytes as conn.send would write in
       // version 1, or the compact form on a version-2 connection (SECURITY.md §14.9).
       if (r.ok) {
-        const sent = { id: msg.id, msg: r.id, ts: r.createdAt.getTime(), duplicate: r.duplicate };
+        const sent = { id, msg: r.id, ts: r.createdAt.getTime(), duplicate: r.duplicate };
         const { maxFrameBytes } = ctx.config.limits;
         conn.push(
           conn.compact ? encodeCompactSentFrame(sent, maxFrameBytes) : encodeSentFrame(sent, maxFrameBytes),
@@ -50,7 +108,7 @@ export async function handleSend(
         );
       } else {
         const [code, text] = FAILURES[r.reason];
-        conn.sendError(code, text, msg.id);
+        conn.sendError(code, text, id);
       }
     },
     (e: unknown) => {
@@ -61,30 +119,30 @@ export async function handleSend(
         conn.sendError(
           "UNAVAILABLE",
           "the relay cannot reach its database right now; retry with the same idempotency id",
-          msg.id,
+          id,
         );
       } else {
         ctx.log.error({ err: e instanceof Error ? e.message : String(e) }, "commit failed");
-        conn.sendError("INTERNAL", "the relay could not store the message; retry with the same idempotency id", msg.id);
+        conn.sendError("INTERNAL", "the relay could not store the message; retry with the same idempotency id", id);
       }
     },
   );
 }
 
-/** The msg frame of a stored message. */
+/** The msg frame of a stored message as this connection's device receives it (sync, history). */
 async function messageFrame(conn: HandlerConnection, m: StoredMessage): Promise<Uint8Array> {
   const { presence } = conn.ctx;
-  const fields = {
+  return msgFrameEncoder({
     chat: m.chatId,
     msg: m.id,
     from: await presence.usernameOf(m.senderId),
     ts: m.createdAt.getTime(),
     envelope: m.envelope,
     ...(m.recipientId !== null ? { to: await presence.usernameOf(m.recipientId) } : {}),
+    ...(m.senderDevice !== 1 ? { from_device: m.senderDevice } : {}),
     // Tells the client this frame is part of the answer, not a push that overtook it (SECURITY.md §14.7).
     reply: true as const,
-  };
-  return conn.compact ? encodeCompactMsgFrame(fields) : encodeMsgFrame(fields);
+  })(conn.compact);
 }
 
 /**
@@ -156,13 +214,13 @@ export async function handleSync(
   const limit = msg.limit ?? DEFAULT_PAGE;
   const { store } = conn.ctx;
   const { more, pushed } = await fillReply(conn, limit, (n, done) =>
-    store.pendingFor(self.id, { limit: n, afterByChat: nextPageAfter(done) }),
+    store.pendingFor(self.id, { limit: n, afterByChat: nextPageAfter(done), device: self.device }),
   );
   if (conn.closed) return;
   // Asked for (a client's first round, for its progress bar) and only worth counting when more waits.
   const pending =
     msg.count === true && more
-      ? await store.pendingCount(self.id, nextPageAfter(pushed), MAX_PENDING_COUNT)
+      ? await store.pendingCount(self.id, nextPageAfter(pushed), MAX_PENDING_COUNT, self.device)
       : undefined;
   conn.send({ t: "synced", id: msg.id, more, ...(pending !== undefined ? { pending } : {}) });
 }
@@ -172,7 +230,8 @@ export async function handleAck(
   self: SessionAccount,
   msg: ClientMessageOf<"ack">,
 ): Promise<void> {
-  const cursor = await conn.ctx.store.ackCursor(self.id, msg.chat, msg.upto);
+  // The logged-in device's cursor (SECURITY.md §17.8).
+  const cursor = await conn.ctx.store.ackCursor(self.id, msg.chat, msg.upto, self.device);
   if (cursor === undefined) throw new RelayError("CHAT_UNKNOWN", `no chat ${msg.chat} that you belong to`);
   conn.ctx.counters.acks++;
 }
@@ -189,7 +248,7 @@ export async function handleHistory(
   const limit = msg.limit ?? DEFAULT_PAGE;
   const after = msg.after ?? 0;
   const { more } = await fillReply(conn, limit, (n, done) =>
-    store.fetchChatMessages(msg.chat, self.id, done.at(-1)?.id ?? after, n),
+    store.fetchChatMessages(msg.chat, self.id, done.at(-1)?.id ?? after, n, self.device),
   );
   if (conn.closed) return;
   conn.send({ t: "history_end", id: msg.id, more });

@@ -5,6 +5,7 @@
  */
 import { lockChats } from "./chat-locks.js";
 import type { Db, Int8, Tx } from "./db.js";
+import { DELIVERED } from "./retention.js";
 
 export interface AccountActivity {
   readonly id: number;
@@ -139,16 +140,12 @@ export async function deleteAccount(db: Db, accountId: number, now: Date): Promi
       [chatIds],
     );
     await tx.query("UPDATE chats SET closed = true WHERE kind = 'direct' AND id = ANY ($1::bigint[])", [chatIds]);
-    // In its chats, what no remaining member still waits for was queued only for it.
+    // Its copies are no one else's; in its chats, what no remaining device still waits for
+    // was queued only for it (the retention rule, retention.ts).
+    await tx.query("DELETE FROM message_copies WHERE account_id = $1", [accountId]);
+    await tx.query("DELETE FROM device_cursors WHERE account_id = $1", [accountId]);
     const orphaned = await tx.query(
-      `DELETE FROM messages m
-        WHERE m.chat_id = ANY ($1::bigint[])
-          AND NOT EXISTS (
-            SELECT 1 FROM chat_members cm
-             WHERE cm.chat_id = m.chat_id AND cm.account_id <> m.sender_id
-               AND (m.recipient_id IS NULL OR cm.account_id = m.recipient_id)
-               AND cm.member_since_message < m.id AND cm.cursor < m.id)
-        RETURNING 1`,
+      `DELETE FROM messages m WHERE m.chat_id = ANY ($1::bigint[]) AND ${DELIVERED} RETURNING 1`,
       [chatIds],
     );
     await tx.query(

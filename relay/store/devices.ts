@@ -9,6 +9,7 @@
 import { bytesEqual } from "../../crypto/bytes.js";
 import { addsExactlyOne, deviceChanges } from "./device-changes.js";
 import type { Db, Int8, Queryable, Tx } from "./db.js";
+import { setMailboxes } from "./mailboxes.js";
 import * as prekeys from "./prekeys.js";
 import { Refusal, num } from "./sql-values.js";
 import type {
@@ -129,8 +130,8 @@ export async function touchLastSeen(q: Queryable, accountId: number, deviceId: n
 
 /**
  * Everything a removed device leaves behind is deleted here, inside the transaction that
- * stores the list without it (§17.7): its prekeys. Per-device mailboxes and cursors, when the
- * relay keeps them, are deleted here too, so that no removal can forget one.
+ * stores the list without it (§17.7): its prekeys. Its mailbox (copies and cursors) goes with
+ * the setMailboxes call that ends `store`, which also opens the new devices' mailboxes.
  */
 export async function dropRemoved(tx: Tx, accountId: number, removed: readonly number[]): Promise<void> {
   await prekeys.deleteOfDevices(tx, accountId, removed);
@@ -197,6 +198,9 @@ export async function store(db: Db, input: NewDeviceList): Promise<StoreDeviceLi
            SET version = EXCLUDED.version, list = EXCLUDED.list, updated_at = EXCLUDED.updated_at`,
         [input.accountId, input.version, input.list, input.now],
       );
+      // Delivery follows the list: mailboxes for the new devices, and the removed ones' copies
+      // and cursors deleted (§17.7). Last, as it takes the account's mailbox lock (mailboxes.ts).
+      await setMailboxes(tx, input.accountId, next);
       return { ok: true, added, removed } as const;
     });
   } catch (err) {

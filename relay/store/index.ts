@@ -18,4 +18,5 @@ export { listMigrations, migrate, migrationsDir, type Migration } from "./migrat
 export { createPgDriver, type PgDriverOptions } from "./pg-driver.js";
 export { openPgliteDriver, type PgliteDriverOptions } from "./pglite-driver.js";
 export { RelayStore, nextPageAfter } from "./relay-store.js";
+export { setMailboxes, type MailboxChange } from "./mailboxes.js";
 export type * from "./types.js";

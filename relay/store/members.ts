@@ -58,7 +58,7 @@ export async function add(db: Db, chatId: number, accountId: number, role: Role)
 }
 
 /**
- * Removes a member (their undelivered messages in this chat are no longer for them); false
+ * Removes a member (their undelivered messages and copies in this chat are no longer for them); false
  * when not a member. Under the chat's lock, like a send's membership check
  * (docs/ARCHITECTURE.md §4.2): a send racing the removal is stored before it or refused.
  */
@@ -69,6 +69,10 @@ export async function remove(db: Db, chatId: number, accountId: number): Promise
       "DELETE FROM chat_members WHERE chat_id = $1 AND account_id = $2 RETURNING account_id",
       [chatId, accountId],
     );
+    // Its devices' copies and cursors in the chat go with the membership (device 1's cursor
+    // was the row itself).
+    await tx.query("DELETE FROM message_copies WHERE account_id = $2 AND chat_id = $1", [chatId, accountId]);
+    await tx.query("DELETE FROM device_cursors WHERE chat_id = $1 AND account_id = $2", [chatId, accountId]);
     return rows.length > 0;
   });
 }

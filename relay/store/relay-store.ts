@@ -12,10 +12,11 @@
  * | chatPeersAmong | chat_members (who hears of a device list change) | chat-peers.ts |
  * | openDirectChat, createGroupChat, chatsOf, setClosed, chat | chats | chats.ts |
  * | addMember, removeMember, setRole, members, memberRole | chat_members | members.ts |
- * | ackCursor | chat_members.cursor | cursors.ts |
- * | insertMessages | messages (accepting sends) | sends.ts |
- * | pendingFor, pendingCount, fetchChatMessages, messagesByIds | messages (reading) | inbox.ts |
- * | deleteDelivered, expireOlderThan | messages (deleting) | retention.ts |
+ * | ackCursor | chat_members.cursor (device 1), device_cursors | cursors.ts |
+ * | setMailboxes, mailboxSince | device_mailboxes | mailboxes.ts |
+ * | insertMessages | messages, message_copies (accepting sends) | sends.ts |
+ * | pendingFor, pendingCount, fetchChatMessages, messagesByIds | messages, message_copies (reading) | inbox.ts |
+ * | deleteDeliveredCopies, deleteDelivered, expireOlderThan | messages, message_copies (deleting) | retention.ts |
  *
  * The operator's account statements (listing with activity, promotion, deletion) are
  * functions over the `Db` in account-admin.ts. The same statements run on PostgreSQL and
@@ -40,6 +41,7 @@ import type { Db } from "./db.js";
 import * as devices from "./devices.js";
 import * as inbox from "./inbox.js";
 import * as invites from "./invites.js";
+import * as mailboxes from "./mailboxes.js";
 import * as members from "./members.js";
 import * as prekeys from "./prekeys.js";
 import * as retention from "./retention.js";
@@ -48,6 +50,7 @@ import type {
   Account,
   Chat,
   ChatWithMembers,
+  CommittedMessage,
   CreateAccountResult,
   Device,
   InsertResult,
@@ -57,7 +60,7 @@ import type {
   NewDeviceList,
   NewDeviceRegistration,
   NewInvite,
-  NewMessage,
+  NewSend,
   OneTimePrekey,
   PrekeyBundle,
   RegisterDeviceResult,
@@ -178,33 +181,47 @@ export class RelayStore {
   memberRole(chatId: number, accountId: number): Promise<Role | undefined> {
     return members.role(this.db, chatId, accountId);
   }
-  ackCursor(accountId: number, chatId: number, upTo: number): Promise<number | undefined> {
-    return cursors.ack(this.db, accountId, chatId, upTo);
+  ackCursor(accountId: number, chatId: number, upTo: number, device = 1): Promise<number | undefined> {
+    return cursors.ack(this.db, accountId, chatId, upTo, device);
+  }
+
+  // mailboxes.ts (setMailboxes runs inside the transaction that stores a device list: mailboxes.ts)
+  mailboxSince(accountId: number, device: number): Promise<number | undefined> {
+    return mailboxes.mailboxSince(this.db, accountId, device);
   }
 
   // sends.ts
-  insertMessages(batch: readonly NewMessage[], now: Date): Promise<InsertResult[]> {
+  insertMessages(batch: readonly NewSend[], now: Date): Promise<InsertResult[]> {
     return insertMessages(this.db, batch, now);
   }
 
   // inbox.ts
   pendingFor(
     accountId: number,
-    page: { limit: number; afterByChat?: ReadonlyMap<number, number> },
+    page: { limit: number; afterByChat?: ReadonlyMap<number, number>; device?: number },
   ): Promise<StoredMessage[]> {
     return inbox.pendingFor(this.db, accountId, page);
   }
-  pendingCount(accountId: number, afterByChat: ReadonlyMap<number, number>, cap: number): Promise<number> {
-    return inbox.pendingCount(this.db, accountId, afterByChat, cap);
+  pendingCount(accountId: number, afterByChat: ReadonlyMap<number, number>, cap: number, device = 1): Promise<number> {
+    return inbox.pendingCount(this.db, accountId, afterByChat, cap, device);
   }
-  fetchChatMessages(chatId: number, accountId: number, afterId: number, limit: number): Promise<StoredMessage[]> {
-    return inbox.chatHistory(this.db, chatId, accountId, afterId, limit);
+  fetchChatMessages(
+    chatId: number,
+    accountId: number,
+    afterId: number,
+    limit: number,
+    device = 1,
+  ): Promise<StoredMessage[]> {
+    return inbox.chatHistory(this.db, chatId, accountId, afterId, limit, device);
   }
-  messagesByIds(ids: readonly number[]): Promise<StoredMessage[]> {
+  messagesByIds(ids: readonly number[]): Promise<CommittedMessage[]> {
     return inbox.byIds(this.db, ids);
   }
 
   // retention.ts
+  deleteDeliveredCopies(options: { createdBefore?: Date; limit?: number } = {}): Promise<number> {
+    return retention.deleteDeliveredCopies(this.db, options);
+  }
   deleteDelivered(options: { createdBefore?: Date; limit?: number } = {}): Promise<number> {
     return retention.deleteDelivered(this.db, options);
   }

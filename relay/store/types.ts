@@ -109,11 +109,13 @@ export interface ChatWithMembers extends Chat {
   readonly members: readonly Member[];
 }
 
-/** One send in a RelayStore.insertMessages batch. */
+/** One `send` in a RelayStore.insertMessages batch: one envelope for the chat, or for one member. */
 export interface NewMessage {
   readonly chatId: number;
   readonly senderId: number;
-  /** Set for a directed envelope meant for that one member only. */
+  /** The sending device (SECURITY.md §17.8); absent: device 1. */
+  readonly senderDevice?: number;
+  /** Set for a directed envelope meant for that one member only (its device 1). */
   readonly recipientId: number | null;
   /** The sender's 16-byte idempotency id. */
   readonly idem: Uint8Array;
@@ -121,25 +123,79 @@ export interface NewMessage {
   readonly envelope: Uint8Array;
 }
 
+/** One device's envelope of a send_copies. */
+export interface NewCopy {
+  readonly accountId: number;
+  readonly deviceId: number;
+  readonly envelope: Uint8Array;
+}
+
+/** One `send_copies` in a RelayStore.insertMessages batch: one message as per-device copies (SECURITY.md §17.8). */
+export interface NewCopies {
+  readonly chatId: number;
+  readonly senderId: number;
+  readonly senderDevice: number;
+  readonly idem: Uint8Array;
+  /** 1..64 copies (MAX_SEND_COPIES). */
+  readonly copies: readonly NewCopy[];
+}
+
+/** What a batch holds: sends and send_copies, mixed, in arrival order. */
+export type NewSend = NewMessage | NewCopies;
+
 /**
  * Why a send was refused. The relay maps these to wire error codes: chat_unknown → CHAT_UNKNOWN,
  * chat_closed → CHAT_CLOSED, not_member → CHAT_UNKNOWN (the sender must not learn more),
- * recipient_not_member → NOT_A_MEMBER, idem_conflict → IDEMPOTENCY_CONFLICT.
+ * recipient_not_member → NOT_A_MEMBER, idem_conflict → IDEMPOTENCY_CONFLICT, devices_listed
+ * (a `send` in a direct chat where a member has a device list) and device_list_stale (copies
+ * that do not match the current device lists) → DEVICE_LIST_STALE.
  */
-export type InsertFailure = "chat_unknown" | "chat_closed" | "not_member" | "recipient_not_member" | "idem_conflict";
+export type InsertFailure =
+  | "chat_unknown"
+  | "chat_closed"
+  | "not_member"
+  | "recipient_not_member"
+  | "idem_conflict"
+  | "devices_listed"
+  | "device_list_stale";
 
 /** The outcome of one send: stored (or already stored earlier: `duplicate`), or refused. */
 export type InsertResult =
   | { readonly ok: true; readonly id: number; readonly createdAt: Date; readonly duplicate: boolean }
   | { readonly ok: false; readonly reason: InsertFailure };
 
-/** A stored message as a recipient receives it. */
+/** A stored message as one recipient device receives it (sync, history). */
 export interface StoredMessage {
   readonly id: number;
   readonly chatId: number;
   readonly senderId: number;
+  /** The sending device; 1 for every message of a one-device account. */
+  readonly senderDevice: number;
   readonly recipientId: number | null;
+  /** The envelope for this device: the message's one envelope, or this device's copy. */
   readonly envelope: Uint8Array;
+  readonly createdAt: Date;
+}
+
+/** A device's copy of a committed message, for fan-out. */
+export interface StoredCopy {
+  readonly accountId: number;
+  readonly deviceId: number;
+  readonly envelope: Uint8Array;
+}
+
+/**
+ * A message as committed, for fan-out to whoever is online: one envelope (`envelope` set,
+ * `copies` undefined) or per-device copies (`copies` set, `envelope` undefined).
+ */
+export interface CommittedMessage {
+  readonly id: number;
+  readonly chatId: number;
+  readonly senderId: number;
+  readonly senderDevice: number;
+  readonly recipientId: number | null;
+  readonly envelope: Uint8Array | undefined;
+  readonly copies: readonly StoredCopy[] | undefined;
   readonly createdAt: Date;
 }
 

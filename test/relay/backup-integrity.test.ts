@@ -44,6 +44,7 @@ describe("relay restore and orphan messages", () => {
       id: 1,
       chat_id: 4242,
       sender_id: 4243,
+      sender_device: 1,
       recipient_id: null,
       idem: `\\x${"ab".repeat(16)}`,
       envelope: "\\x00",

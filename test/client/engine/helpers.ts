@@ -111,6 +111,11 @@ export async function forgeIdentityIn(db: Db, username: string): Promise<Identit
   const opks = generateOneTimePrekeys(systemRng, 900_000, 3);
   await db.transaction(async (tx) => {
     await tx.query("UPDATE accounts SET identity = $1 WHERE id = $2", [encodeIdentityPublic(forged.publicKey), id]);
+    // Device 1 is the account key (SECURITY.md §17.1): the relay serves and checks its row too.
+    await tx.query("UPDATE devices SET identity = $1 WHERE account_id = $2 AND device_id = 1", [
+      encodeIdentityPublic(forged.publicKey),
+      id,
+    ]);
     await tx.query("DELETE FROM signed_prekeys WHERE account_id = $1", [id]);
     await tx.query("DELETE FROM one_time_prekeys WHERE account_id = $1", [id]);
     await tx.query("INSERT INTO signed_prekeys (account_id, key_id, public_key, signature) VALUES ($1, $2, $3, $4)", [

@@ -115,8 +115,10 @@ describe("join", () => {
     // dave's profile, but the relay's dave has another identity: the login is refused.
     const dir = profileDir("dave");
     await joinRelay({ dir, link: await inviteLink(tr), username: "dave" });
+    // The relay checks a login against the device's row (device 1 is the account key, SECURITY.md §17.8).
     await tr.db.query(
-      "UPDATE accounts SET identity = (SELECT identity FROM accounts WHERE username = 'alice') WHERE username = 'dave'",
+      "UPDATE devices SET identity = (SELECT identity FROM accounts WHERE username = 'alice')" +
+        " WHERE device_id = 1 AND account_id = (SELECT id FROM accounts WHERE username = 'dave')",
     );
     const acct = openLocalAccount({ dir });
     await expect(connectAccount(acct)).rejects.toBeInstanceOf(LoginFailedError);

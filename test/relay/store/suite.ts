@@ -540,8 +540,10 @@ export function storeSuite(get: () => Harness): void {
         id: 2,
         chatId: chat.id,
         senderId: b.id,
+        senderDevice: 1,
         recipientId: a.id,
         envelope,
+        copies: undefined,
         createdAt: at(7),
       });
       expect(await store.messagesByIds([])).toEqual([]);
