@@ -43,6 +43,8 @@ export const JSON_EVENT_TYPES = [
   "safety_number",
   "joined",
   "whoami",
+  "account_passphrase",
+  "logged_in_device",
   "imported",
   "exported",
   "vector_written",
