@@ -44,7 +44,6 @@ export const JSON_EVENT_TYPES = [
   "joined",
   "whoami",
   "account_passphrase",
-  "logged_in_device",
   "imported",
   "exported",
   "vector_written",
