@@ -7,10 +7,16 @@
  */
 import { RemoteError, SmsgError } from "../../src/errors.js";
 
-/** The relay does not serve passphrase log-in (SECURITY.md §18.6). Code NOT_SUPPORTED (exit 19). */
+/** What the relay does not serve: §18's passphrase log-in, or §17.8's devices. */
+export type RelayFeature = "passphrase log-in" | "several devices";
+
+/**
+ * The relay does not serve passphrase log-in (SECURITY.md §18.6) or the device requests a
+ * log-in ends with (§17.8). Code NOT_SUPPORTED (exit 19).
+ */
 export class PassphraseUnsupportedError extends SmsgError {
-  constructor(options?: { cause?: unknown }) {
-    super("NOT_SUPPORTED", "this relay does not support passphrase log-in (update the relay)", options);
+  constructor(feature: RelayFeature = "passphrase log-in", options?: { cause?: unknown }) {
+    super("NOT_SUPPORTED", `this relay does not support ${feature} (update the relay)`, options);
   }
 }
 
@@ -19,8 +25,12 @@ export class PassphraseUnsupportedError extends SmsgError {
  * UNKNOWN_TYPE always, NOT_AUTHENTICATED when `beforeLogin` (the request is one §18.5 allows
  * before login); otherwise `e` itself.
  */
-export function asPassphraseUnsupported(e: unknown, beforeLogin = false): unknown {
+export function asPassphraseUnsupported(
+  e: unknown,
+  beforeLogin = false,
+  feature: RelayFeature = "passphrase log-in",
+): unknown {
   if (e instanceof RemoteError && (e.code === "UNKNOWN_TYPE" || (beforeLogin && e.code === "NOT_AUTHENTICATED")))
-    return new PassphraseUnsupportedError({ cause: e });
+    return new PassphraseUnsupportedError(feature, { cause: e });
   return e;
 }
