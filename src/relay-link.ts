@@ -24,7 +24,8 @@ export function parseRelayLink(text: string): RelayLink {
   if (!m) throw new UsageError("not a relay link (expected smsg://HOST:PORT/RELAYKEY, as smsg whoami prints it)");
   const port = Number(m[2]);
   if (port < 1 || port > 65535) throw new UsageError("relay link: port out of range");
-  if (!/^[A-Za-z0-9_-]{43}$/.test(m[3]!)) throw new UsageError("relay link: the relay key is not 32 bytes of base64url");
+  if (!/^[A-Za-z0-9_-]{43}$/.test(m[3]!))
+    throw new UsageError("relay link: the relay key is not 32 bytes of base64url");
   const host = m[1]!.startsWith("[") ? m[1]!.slice(1, -1) : m[1]!;
   return { host, port, relayKey: new Uint8Array(Buffer.from(m[3]!, "base64url")) };
 }

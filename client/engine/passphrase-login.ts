@@ -110,7 +110,8 @@ export function checkOfferedParams(params: Argon2Params): void {
  */
 export async function passphraseLogIn(
   relay: Pick<RelayClient, "request" | "handshakeHash">,
-  opts: PassphraseLogInOptions): Promise<OpenedAccountBackup> {
+  opts: PassphraseLogInOptions,
+): Promise<OpenedAccountBackup> {
   const { username } = opts;
   let offered;
   try {
@@ -162,7 +163,9 @@ async function fetchBackup(relay: Pick<RelayClient, "request">, size: number): P
 
 /** A relay's refusal of passphrase_salt or passphrase_login as the sentence the user sees. */
 function relayRefusal(e: unknown, username: string): unknown {
-  if (e instanceof RemoteError && e.code === "AUTH_FAILED") return new PassphraseLoginFailedError(username, { cause: e });
-  if (e instanceof RemoteError && e.code === "RATE_LIMITED") return new PassphraseRateLimitedError(username, { cause: e });
+  if (e instanceof RemoteError && e.code === "AUTH_FAILED")
+    return new PassphraseLoginFailedError(username, { cause: e });
+  if (e instanceof RemoteError && e.code === "RATE_LIMITED")
+    return new PassphraseRateLimitedError(username, { cause: e });
   return asPassphraseUnsupported(e, true);
 }

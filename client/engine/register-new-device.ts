@@ -35,7 +35,12 @@ type Relay = Pick<RelayClient, "request" | "handshakeHash">;
  */
 export async function nextListFromRelay(
   relay: Relay,
-  args: { readonly username: string; readonly account: AccountSigner; readonly device: IdentityKeyPair; readonly nowMs: number },
+  args: {
+    readonly username: string;
+    readonly account: AccountSigner;
+    readonly device: IdentityKeyPair;
+    readonly nowMs: number;
+  },
 ): Promise<NewDeviceList> {
   let current;
   try {

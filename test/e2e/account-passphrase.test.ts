@@ -29,11 +29,15 @@ describe("smsg passphrase", () => {
     expect(f.code, f.stderr).toBe(2);
   });
 
-  test("the profile's SMSG_PASSPHRASE is not the account passphrase: without one, exit 7", { timeout: 120_000 }, async () => {
-    const r = await world.smsg("alice", ["passphrase", "set"], { env: { SMSG_PASSPHRASE: STRONG } });
-    expect(r.code, r.stderr).toBe(7);
-    expect(r.stderr).toMatch(/SMSG_ACCOUNT_PASSPHRASE or --account-passphrase-file/);
-  });
+  test(
+    "the profile's SMSG_PASSPHRASE is not the account passphrase: without one, exit 7",
+    { timeout: 120_000 },
+    async () => {
+      const r = await world.smsg("alice", ["passphrase", "set"], { env: { SMSG_PASSPHRASE: STRONG } });
+      expect(r.code, r.stderr).toBe(7);
+      expect(r.stderr).toMatch(/SMSG_ACCOUNT_PASSPHRASE or --account-passphrase-file/);
+    },
+  );
 
   test("whoami prints the relay link that login takes", { timeout: 120_000 }, async () => {
     const text = expectOk(await world.smsg("alice", ["whoami", "--offline"]));

@@ -55,7 +55,11 @@ describe("setAccountPassphrase", () => {
         offset += (p["data"] as Uint8Array).length;
       }
       const backup = concat(...puts.map((p) => p["data"] as Uint8Array));
-      expect(set).toMatchObject({ t_cost: PASSPHRASE_ARGON2.t, mem_kib: PASSPHRASE_ARGON2.memKiB, size: backup.length });
+      expect(set).toMatchObject({
+        t_cost: PASSPHRASE_ARGON2.t,
+        mem_kib: PASSPHRASE_ARGON2.memKiB,
+        size: backup.length,
+      });
       expect(r.backupBytes).toBe(backup.length);
       expect(backup.length).toBe(73); // the empty state of §17.6.1
 
@@ -87,19 +91,23 @@ describe("setAccountPassphrase", () => {
     expect(bytesEqual(salts[0]!, salts[1]!)).toBe(false);
   });
 
-  test("a relay that does not serve §18.6 is 'not supported' (exit 19); other refusals pass through", {
-    timeout: 120_000,
-  }, async () => {
-    const old = scriptedRelay({ backup_put: refuse("UNKNOWN_TYPE"), passphrase_set: ok });
-    const err = await setAccountPassphrase(acct, old, STRONG).catch((e) => e);
-    expect(err).toBeInstanceOf(PassphraseUnsupportedError);
-    expect((err as Error).message).toBe("this relay does not support passphrase log-in (update the relay)");
-    expect(exitCodeOf(err)).toBe(EXIT.notSupported);
-    expect(old.requests.map((q) => q.t)).toEqual(["backup_put"]);
+  test(
+    "a relay that does not serve §18.6 is 'not supported' (exit 19); other refusals pass through",
+    {
+      timeout: 120_000,
+    },
+    async () => {
+      const old = scriptedRelay({ backup_put: refuse("UNKNOWN_TYPE"), passphrase_set: ok });
+      const err = await setAccountPassphrase(acct, old, STRONG).catch((e) => e);
+      expect(err).toBeInstanceOf(PassphraseUnsupportedError);
+      expect((err as Error).message).toBe("this relay does not support passphrase log-in (update the relay)");
+      expect(exitCodeOf(err)).toBe(EXIT.notSupported);
+      expect(old.requests.map((q) => q.t)).toEqual(["backup_put"]);
 
-    const limited = scriptedRelay({ backup_put: ok, passphrase_set: refuse("RATE_LIMITED") });
-    expect(exitCodeOf(await setAccountPassphrase(acct, limited, STRONG).catch((e) => e))).toBe(EXIT.rateLimited);
-  });
+      const limited = scriptedRelay({ backup_put: ok, passphrase_set: refuse("RATE_LIMITED") });
+      expect(exitCodeOf(await setAccountPassphrase(acct, limited, STRONG).catch((e) => e))).toBe(EXIT.rateLimited);
+    },
+  );
 });
 
 describe("removeAccountPassphrase", () => {

@@ -42,8 +42,9 @@ describe("nextDeviceList", () => {
     expect(after.devices.slice(0, 3)).toEqual(before.devices);
     expect(verifyDeviceList(identityKey(account.publicKey), r.list, after).ok).toBe(true);
     // A list without device 1 (it was removed) still gets the next id.
-    expect(nextDeviceList({ account, username: "alice", current: listOf(account, 2, [2]), device: device(), nowMs: 1 }))
-      .toMatchObject({ deviceId: 3, version: 3 });
+    expect(
+      nextDeviceList({ account, username: "alice", current: listOf(account, 2, [2]), device: device(), nowMs: 1 }),
+    ).toMatchObject({ deviceId: 3, version: 3 });
   });
 
   test("refuses a list another key signed, another account's list, and a full list", () => {
@@ -52,9 +53,19 @@ describe("nextDeviceList", () => {
       nextDeviceList({ account, username: "alice", current: listOf(other, 2, [1, 2]), device: device(), nowMs: 1 }),
     ).toThrow(CryptoVerificationError);
     expect(() =>
-      nextDeviceList({ account, username: "alice", current: listOf(account, 2, [1], "bob"), device: device(), nowMs: 1 }),
+      nextDeviceList({
+        account,
+        username: "alice",
+        current: listOf(account, 2, [1], "bob"),
+        device: device(),
+        nowMs: 1,
+      }),
     ).toThrow(/not signed by the account/);
-    const full = listOf(account, 9, [...Array(MAX_DEVICES).keys()].map((i) => i + 1));
+    const full = listOf(
+      account,
+      9,
+      [...Array(MAX_DEVICES).keys()].map((i) => i + 1),
+    );
     expect(() => nextDeviceList({ account, username: "alice", current: full, device: device(), nowMs: 1 })).toThrow(
       LimitError,
     );

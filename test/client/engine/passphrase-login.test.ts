@@ -148,30 +148,38 @@ describe("passphraseLogIn", () => {
     expect(derived).toBe(0);
   });
 
-  test("the right passphrase: the proof verifies for this h, the backup comes in parts and opens", {
-    timeout: 120_000,
-  }, async () => {
-    let derived = 0;
-    const opened = await logIn(relayOf(), PASSPHRASE.normalize("NFD"), () => derived++);
-    expect(derived).toBe(1);
-    expect(opened.username).toBe("alice");
-    expect(bytesEqual(opened.account.signingKey, account.publicKey.signingKey)).toBe(true);
-    expect(bytesEqual(opened.accountSigningSeed, account.signing.privateKey.slice(0, 32))).toBe(true);
-    expect([...opened.state]).toEqual([...state]);
-  });
+  test(
+    "the right passphrase: the proof verifies for this h, the backup comes in parts and opens",
+    {
+      timeout: 120_000,
+    },
+    async () => {
+      let derived = 0;
+      const opened = await logIn(relayOf(), PASSPHRASE.normalize("NFD"), () => derived++);
+      expect(derived).toBe(1);
+      expect(opened.username).toBe("alice");
+      expect(bytesEqual(opened.account.signingKey, account.publicKey.signingKey)).toBe(true);
+      expect(bytesEqual(opened.accountSigningSeed, account.signing.privateKey.slice(0, 32))).toBe(true);
+      expect([...opened.state]).toEqual([...state]);
+    },
+  );
 
-  test("a wrong passphrase is refused by the relay: exit 9, one sentence; rate limited at login: exit 18", {
-    timeout: 120_000,
-  }, async () => {
-    const err = await logIn(relayOf(), `${PASSPHRASE}x`).catch((e) => e);
-    expect(err).toBeInstanceOf(PassphraseLoginFailedError);
-    expect((err as Error).message).toBe(
-      "the relay refused the passphrase log-in as alice: wrong account passphrase, or the account has none; nothing was stored",
-    );
-    expect(exitCodeOf(err)).toBe(EXIT.loginFailed);
-    const limited = await logIn({ ...relayOf(), passphrase_login: refuse("RATE_LIMITED") }).catch((e) => e);
-    expect(exitCodeOf(limited)).toBe(EXIT.rateLimited);
-  });
+  test(
+    "a wrong passphrase is refused by the relay: exit 9, one sentence; rate limited at login: exit 18",
+    {
+      timeout: 120_000,
+    },
+    async () => {
+      const err = await logIn(relayOf(), `${PASSPHRASE}x`).catch((e) => e);
+      expect(err).toBeInstanceOf(PassphraseLoginFailedError);
+      expect((err as Error).message).toBe(
+        "the relay refused the passphrase log-in as alice: wrong account passphrase, or the account has none; nothing was stored",
+      );
+      expect(exitCodeOf(err)).toBe(EXIT.loginFailed);
+      const limited = await logIn({ ...relayOf(), passphrase_login: refuse("RATE_LIMITED") }).catch((e) => e);
+      expect(exitCodeOf(limited)).toBe(EXIT.rateLimited);
+    },
+  );
 
   test("a changed backup, another account key, a bad part: refused", { timeout: 240_000 }, async () => {
     const changed = backup.slice();
