@@ -17,6 +17,7 @@ import yargs, { type Argv } from "yargs";
 import { hideBin } from "yargs/helpers";
 import { errorSentence, exitCodeOf } from "../client/commands/exit.js";
 import { handleClosedOutput } from "../src/closed-output.js";
+import { unknownCommandSentence } from "./command-suggestion.js";
 import { EXIT } from "../src/exit-codes.js";
 
 type Cli = Argv<{ json: boolean }>;
@@ -57,6 +58,12 @@ function mountFor(args: readonly string[]): Promise<Mount> {
 
 async function main(): Promise<void> {
   const args = hideBin(process.argv);
+  const unknown = unknownCommandSentence(args, [...Object.keys(COMMAND_MODULES), "help"]);
+  if (unknown !== undefined) {
+    console.error(`smsg: ${unknown}`);
+    process.exitCode = EXIT.usage;
+    return;
+  }
   const cli: Cli = yargs(args)
     .scriptName("smsg")
     // Options are read by their dashed names only: without this, yargs also adds a camelCase

@@ -132,6 +132,11 @@ describe("README's exit-code table, row by row, with the built smsg", () => {
     expectExit(bogus, "the command line was wrong");
     expect.soft(bogus.stderr).toBe("smsg: Unknown argument: bogus-flag\n"); // once, not also as bogusFlag
     expectExit(
+      await smsg("alice", ["sned", "bob", "hi"]),
+      "the command line was wrong",
+      /^smsg: unknown command "sned": did you mean send\? \(smsg --help lists the commands\)$/,
+    );
+    expectExit(
       await smsg("alice", ["send", "bob", "x".repeat(61_441)]),
       "the command line was wrong",
       /the message has 61441 bytes; one message holds at most 61440 bytes/,
