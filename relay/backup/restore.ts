@@ -11,7 +11,7 @@ import { SmsgError, UsageError } from "../../src/errors.js";
 import type { Logger } from "../logger.js";
 import { type OpenedStorage, openDatabase } from "../open-database.js";
 import { RELAY_KEY_FILE } from "../relay-key.js";
-import { type Db, type Tx, listMigrations, orphanMessageCount } from "../store/index.js";
+import { type Db, type Tx, backfillFirstDevices, listMigrations, orphanMessageCount } from "../store/index.js";
 import { BackupReader, readBackupLines } from "./backup-file.js";
 import { columnsOf, tablesInDependencyOrder } from "./dump.js";
 
@@ -81,6 +81,10 @@ export async function restoreBackup(input: RestoreInput): Promise<{ rows: Record
     await checkEmptyDatabase(db);
     await db.transaction(async (tx) => {
       await load(tx, lines, reader);
+      // A backup made before migrations/0006_devices.sql has no device rows: its accounts get
+      // device 1 as the migration gave them (a newer backup has them all; this adds none). The
+      // prekeys' device foreign key is checked at commit, after this.
+      await backfillFirstDevices(tx);
       // The schema no longer has foreign keys on messages (migrations/0004_…sql): check here.
       const orphans = await orphanMessageCount(tx);
       if (orphans > 0)

@@ -117,7 +117,7 @@ async function lockChatsOf(tx: Tx, accountId: number): Promise<ChatOfAccount[]> 
  * Deletes an account in one transaction: its prekeys, its memberships (a group left without
  * an admin gets its longest-standing member as admin, as when the last admin leaves), the
  * messages queued for it (directed to it, or in its chats and needed by no remaining member),
- * and its credential. Its direct chats are closed. The row stays, disabled and marked deleted,
+ * and its credentials (the account's and every device's). Its direct chats are closed. The row stays, disabled and marked deleted,
  * so its username stays taken; messages it sent to others stay queued for them.
  */
 export async function deleteAccount(db: Db, accountId: number, now: Date): Promise<DeletedAccount> {
@@ -157,6 +157,10 @@ export async function deleteAccount(db: Db, accountId: number, now: Date): Promi
         WHERE id = $1`,
       [accountId, now],
     );
+    // Every device's credential too: logins check the device's (SECURITY.md §17.8).
+    await tx.query("UPDATE devices SET credential_hash = decode(repeat('00', 32), 'hex') WHERE account_id = $1", [
+      accountId,
+    ]);
     return {
       groups: chats
         .filter((c) => c.kind === "group")

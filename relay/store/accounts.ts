@@ -4,6 +4,7 @@
  * account-admin.ts.
  */
 import type { Db, Int8, Queryable } from "./db.js";
+import * as devices from "./devices.js";
 import * as invites from "./invites.js";
 import * as prekeys from "./prekeys.js";
 import { Refusal, num, one } from "./sql-values.js";
@@ -36,8 +37,8 @@ function toAccount(r: AccountRow): Account {
 /**
  * Creates an account with an invite, atomically: the invite must exist, be unexpired at
  * `now` and have uses left (one use is consumed); the username must be free, compared
- * case-insensitively; then the account (admin when the invite grants it), its signed prekey
- * and its one-time prekeys are stored. If any step fails nothing changes (the invite keeps
+ * case-insensitively; then the account (admin when the invite grants it), its device 1 (the
+ * account key, SECURITY.md §17.1) and that device's signed and one-time prekeys are stored. If any step fails nothing changes (the invite keeps
  * its use). An invalid invite is reported before a taken username, so people without a
  * valid invite cannot probe which usernames exist.
  *
@@ -61,8 +62,10 @@ export async function createWithInvite(db: Db, input: NewAccount): Promise<Creat
       if (row === undefined) throw new Refusal<CreateAccountResult>({ ok: false, reason: "username_taken" });
       const account = toAccount(row);
 
-      await prekeys.putSigned(tx, account.id, input.signedPrekey, input.now);
-      await prekeys.addOneTime(tx, account.id, input.oneTimePrekeys);
+      // Device 1 is the account key (SECURITY.md §17.1): its row and prekeys are the join's.
+      await devices.createFirst(tx, account.id, input.identity, input.credentialHash, input.now);
+      await prekeys.putSigned(tx, account.id, 1, input.signedPrekey, input.now);
+      await prekeys.addOneTime(tx, account.id, 1, input.oneTimePrekeys);
       return { ok: true, account } as const;
     });
   } catch (err) {

@@ -11,6 +11,8 @@ export {
   type SqlParam,
   type Tx,
 } from "./db.js";
+export { backfillFirstDevices } from "./devices.js";
+export { addsExactlyOne, deviceChanges } from "./device-changes.js";
 export { orphanMessageCount } from "./integrity.js";
 export { listMigrations, migrate, migrationsDir, type Migration } from "./migrate.js";
 export { createPgDriver, type PgDriverOptions } from "./pg-driver.js";

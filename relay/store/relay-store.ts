@@ -7,7 +7,8 @@
  * |---|---|---|
  * | createAccountWithInvite, accountByUsername, accountById, listAccounts, setDisabled, countAccounts | accounts | accounts.ts |
  * | createInvite | invites | invites.ts |
- * | putSignedPrekey, addOneTimePrekeys, oneTimePrekeyCount, takeBundle | signed_prekeys, one_time_prekeys | prekeys.ts |
+ * | putSignedPrekey, addOneTimePrekeys, oneTimePrekeyCount, takeBundle | signed_prekeys, one_time_prekeys (per device) | prekeys.ts |
+ * | deviceList, currentDeviceIds, currentDeviceIdsOf, device, devicesOf, storeDeviceList, registerDevice, touchDeviceLastSeen | device_lists, devices | devices.ts |
  * | openDirectChat, createGroupChat, chatsOf, setClosed, chat | chats | chats.ts |
  * | addMember, removeMember, setRole, members, memberRole | chat_members | members.ts |
  * | ackCursor | chat_members.cursor | cursors.ts |
@@ -34,6 +35,7 @@ import * as accounts from "./accounts.js";
 import * as chats from "./chats.js";
 import * as cursors from "./cursors.js";
 import type { Db } from "./db.js";
+import * as devices from "./devices.js";
 import * as inbox from "./inbox.js";
 import * as invites from "./invites.js";
 import * as members from "./members.js";
@@ -45,16 +47,22 @@ import type {
   Chat,
   ChatWithMembers,
   CreateAccountResult,
+  Device,
   InsertResult,
   Invite,
   Member,
   NewAccount,
+  NewDeviceList,
+  NewDeviceRegistration,
   NewInvite,
   NewMessage,
   OneTimePrekey,
   PrekeyBundle,
+  RegisterDeviceResult,
   Role,
   SignedPrekey,
+  StoreDeviceListResult,
+  StoredDeviceList,
   StoredMessage,
 } from "./types.js";
 
@@ -91,18 +99,45 @@ export class RelayStore {
     return accounts.count(this.db);
   }
 
-  // prekeys.ts
-  putSignedPrekey(accountId: number, prekey: SignedPrekey, now: Date): Promise<void> {
-    return prekeys.putSigned(this.db, accountId, prekey, now);
+  // prekeys.ts: every method names the device (SECURITY.md §17.8); `deviceId` defaults to 1,
+  // the only device of an account without a list.
+  putSignedPrekey(accountId: number, prekey: SignedPrekey, now: Date, deviceId = 1): Promise<void> {
+    return prekeys.putSigned(this.db, accountId, deviceId, prekey, now);
   }
-  addOneTimePrekeys(accountId: number, keys: readonly OneTimePrekey[]): Promise<number> {
-    return prekeys.addOneTime(this.db, accountId, keys);
+  addOneTimePrekeys(accountId: number, keys: readonly OneTimePrekey[], deviceId = 1): Promise<number> {
+    return prekeys.addOneTime(this.db, accountId, deviceId, keys);
   }
-  oneTimePrekeyCount(accountId: number): Promise<number> {
-    return prekeys.oneTimeCount(this.db, accountId);
+  oneTimePrekeyCount(accountId: number, deviceId = 1): Promise<number> {
+    return prekeys.oneTimeCount(this.db, accountId, deviceId);
   }
-  takeBundle(accountId: number): Promise<PrekeyBundle | undefined> {
-    return prekeys.takeBundle(this.db, accountId);
+  takeBundle(accountId: number, deviceId = 1): Promise<PrekeyBundle | undefined> {
+    return prekeys.takeBundle(this.db, accountId, deviceId);
+  }
+
+  // devices.ts
+  deviceList(accountId: number): Promise<StoredDeviceList | undefined> {
+    return devices.currentList(this.db, accountId);
+  }
+  currentDeviceIds(accountId: number): Promise<number[]> {
+    return devices.currentIds(this.db, accountId);
+  }
+  currentDeviceIdsOf(accountIds: readonly number[]): Promise<Map<number, number[]>> {
+    return devices.currentIdsOf(this.db, accountIds);
+  }
+  device(accountId: number, deviceId: number): Promise<Device | undefined> {
+    return devices.byId(this.db, accountId, deviceId);
+  }
+  devicesOf(accountId: number): Promise<Device[]> {
+    return devices.of(this.db, accountId);
+  }
+  storeDeviceList(input: NewDeviceList): Promise<StoreDeviceListResult> {
+    return devices.store(this.db, input);
+  }
+  registerDevice(input: NewDeviceRegistration): Promise<RegisterDeviceResult> {
+    return devices.register(this.db, input);
+  }
+  touchDeviceLastSeen(accountId: number, deviceId: number, now: Date): Promise<void> {
+    return devices.touchLastSeen(this.db, accountId, deviceId, now);
   }
 
   // chats.ts

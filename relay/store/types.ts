@@ -46,9 +46,12 @@ export interface OneTimePrekey {
   readonly publicKey: Uint8Array;
 }
 
-/** What an initiator needs for X3DH with `accountId` (SECURITY.md §4.2 "bundle"). */
+/** What an initiator needs for X3DH with one device of `accountId` (SECURITY.md §4.2 "bundle", §17.8). */
 export interface PrekeyBundle {
   readonly accountId: number;
+  /** The device the bundle is of (SECURITY.md §17.8). */
+  readonly deviceId: number;
+  /** That device's IdentityPublic (for device 1: the account key, §17.1). */
   readonly identity: Uint8Array;
   readonly signedPrekey: SignedPrekey;
   /** Handed out to this caller only, and already deleted; undefined when none were left. */
@@ -139,3 +142,86 @@ export interface StoredMessage {
   readonly envelope: Uint8Array;
   readonly createdAt: Date;
 }
+
+/**
+ * A device of an account (SECURITY.md §17.1, §17.8), removed or not: rows are never deleted,
+ * so an id once listed is never handed out again.
+ */
+export interface Device {
+  readonly accountId: number;
+  /** u32 ≥ 1; device 1 is the account key itself. */
+  readonly deviceId: number;
+  /** The device's 128-byte IdentityPublic (§4.1), exactly as its list entry carries it. */
+  readonly identity: Uint8Array;
+  /** SHA-256 of the device's credential; null while it is listed but not registered yet. */
+  readonly credentialHash: Uint8Array | null;
+  readonly createdAt: Date;
+  /** When it last logged in or closed a connection; null: never (or not since migration 6). */
+  readonly lastSeenAt: Date | null;
+  /** When a published list left it out; null while it is a current device. */
+  readonly removedAt: Date | null;
+}
+
+/** An account's current device list (§17.3) as it signed it. */
+export interface StoredDeviceList {
+  readonly accountId: number;
+  readonly version: number;
+  /** The encoded, signed DeviceList (at most 3 247 bytes). */
+  readonly list: Uint8Array;
+  readonly updatedAt: Date;
+}
+
+/** Input of RelayStore.storeDeviceList: a list the caller already decoded and verified (§17.3, §17.2). */
+export interface NewDeviceList {
+  readonly accountId: number;
+  readonly version: number;
+  readonly list: Uint8Array;
+  /** The list's entries: id and the 128-byte encoded device IdentityPublic, ids ascending. */
+  readonly devices: readonly { readonly id: number; readonly identity: Uint8Array }[];
+  /**
+   * Who publishes it: a logged-in device of the account (which must be in the stored list and
+   * may leave itself out), or "add_one" for a connection that holds no device of the account
+   * (after passphrase_login, SECURITY.md §18.6), whose list must keep every current device and
+   * add exactly one.
+   */
+  readonly by: { readonly device: number } | "add_one";
+  readonly now: Date;
+}
+
+/**
+ * Result of RelayStore.storeDeviceList. Refusals change nothing:
+ * - stale: the version is not above the stored one (a rollback or a replay); `version` is the stored one;
+ * - caller_not_listed: the publishing device is not a current device of the account;
+ * - not_add_one: ("add_one" only) the list does not keep every current device and add exactly one;
+ * - first_without_device_1: an account without a list must keep device 1 in its first one (§17.1);
+ * - device_changed: a current or earlier device id comes with other keys than it was listed with;
+ * - device_returned: an id that was listed before and removed, or one at or below the highest id
+ *   ever listed that was never listed, appears (ids are never reused, §17.1).
+ */
+export type StoreDeviceListResult =
+  | { readonly ok: true; readonly added: readonly number[]; readonly removed: readonly number[] }
+  | { readonly ok: false; readonly reason: "stale"; readonly version: number }
+  | { readonly ok: false; readonly reason: "caller_not_listed" | "not_add_one" | "first_without_device_1" }
+  | { readonly ok: false; readonly reason: "device_changed" | "device_returned"; readonly device: number };
+
+/** Input of RelayStore.registerDevice (`register_device`, SECURITY.md §17.8), its signatures already checked. */
+export interface NewDeviceRegistration {
+  readonly accountId: number;
+  readonly deviceId: number;
+  /** The 128-byte IdentityPublic the device registers with: must be the one its list entry carries. */
+  readonly identity: Uint8Array;
+  readonly credentialHash: Uint8Array;
+  readonly signedPrekey: SignedPrekey;
+  readonly oneTimePrekeys: readonly OneTimePrekey[];
+  readonly now: Date;
+}
+
+/**
+ * Result of RelayStore.registerDevice. Refusals change nothing:
+ * - not_listed: the account's current list does not hold this device with exactly this identity;
+ * - registered: the device registered before with another credential (a repeat with the same
+ *   credential succeeds again, so a client may retry a registration whose answer it lost).
+ */
+export type RegisterDeviceResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly reason: "not_listed" | "registered" };
