@@ -192,13 +192,17 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
     this.write(msg);
   }
 
-  /** Logs in to an existing account on this connection. */
-  login(username: string, credential: Uint8Array, identity: IdentityKeyPair) {
+  /**
+   * Logs in to an existing account on this connection, as `device` (SECURITY.md §17.8; device
+   * 1, the default, sends no device field, exactly as before §17). `identity` is the device's.
+   */
+  login(username: string, credential: Uint8Array, identity: IdentityKeyPair, device = 1) {
     return this.request<"login">({
       t: "login",
       username,
       credential,
       signature: loginSignature(identity, this.handshakeHash),
+      ...(device === 1 ? {} : { device }),
     });
   }
 

@@ -9,10 +9,9 @@
  * created always has its keys on disk. When the relay refuses the join (invite invalid, name
  * taken) the new profile is removed again, so the user can simply retry.
  */
-import { existsSync, rmSync, rmdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join as joinPath } from "node:path";
 import { encodeIdentityPublic, generateIdentity } from "../../crypto/identity.js";
-import { generateOneTimePrekeys, generateSignedPrekey } from "../../crypto/prekeys.js";
 import { wipe } from "../../crypto/primitives.js";
 import type { Rng } from "../../crypto/rng.js";
 import { RemoteError, SmsgError, UsageError } from "../../src/errors.js";
@@ -22,11 +21,11 @@ import { normalizeUsername } from "../../src/wire/username.js";
 import { ProfileExistsError } from "../profile/errors.js";
 import { MAX_DISPLAY_NAME_BYTES, encodeAppMessage } from "../protocol/app-message.js";
 import type { KeystoreOptions } from "../profile/keystore.js";
-import { createProfile } from "../profile/open.js";
-import { KEYSTORE_FILE, STORE_FILE } from "../profile/paths.js";
+import { createProfile, removeProfileFiles } from "../profile/open.js";
+import { KEYSTORE_FILE } from "../profile/paths.js";
 import { loginSignature } from "../relay-client.js";
 import { type ConnectOptions, asUnreachable, connectRelay } from "./open-account.js";
-import { ONE_TIME_PREKEY_BATCH } from "./prekeys.js";
+import { storeInitialPrekeys } from "./initial-prekeys.js";
 
 /** The invite link is malformed, or the relay says it is unknown, used up or expired. Code INVITE_INVALID. */
 export class InviteInvalidError extends SmsgError {
@@ -107,12 +106,8 @@ export async function joinRelay(opts: JoinOptions): Promise<JoinResult> {
     try {
       const identity = generateIdentity(rng);
       const credential = rng(32);
-      const spkId = store.prekeys.allocateSignedId();
-      const spk = generateSignedPrekey(rng, identity, spkId);
-      const firstOpk = store.prekeys.allocateOneTimeIds(ONE_TIME_PREKEY_BATCH);
-      const opks = generateOneTimePrekeys(rng, firstOpk, ONE_TIME_PREKEY_BATCH);
       const seed = identity.signing.privateKey.slice(0, 32);
-      store.transaction(() => {
+      const prekeys = store.transaction(() => {
         store.account.set({
           relayHost: link.host,
           relayPort: link.port,
@@ -123,16 +118,7 @@ export async function joinRelay(opts: JoinOptions): Promise<JoinResult> {
           signingSeed: seed,
           dhPrivate: identity.dh.privateKey,
         });
-        store.prekeys.putSigned({
-          id: spk.id,
-          privateKey: spk.keyPair.privateKey,
-          publicKey: spk.keyPair.publicKey,
-          signature: spk.signature,
-          current: true,
-        });
-        store.prekeys.putOneTime(
-          opks.map((k) => ({ id: k.id, privateKey: k.keyPair.privateKey, publicKey: k.keyPair.publicKey })),
-        );
+        return storeInitialPrekeys(store, rng, identity);
       });
       wipe(seed);
       sent = true;
@@ -142,24 +128,18 @@ export async function joinRelay(opts: JoinOptions): Promise<JoinResult> {
         username,
         credential,
         identity: encodeIdentityPublic(identity.publicKey),
-        signed_prekey: { key_id: spk.id, public_key: spk.keyPair.publicKey, signature: spk.signature },
-        one_time_prekeys: opks.map((k) => ({ key_id: k.id, public_key: k.keyPair.publicKey })),
+        signed_prekey: prekeys.signedPrekey,
+        one_time_prekeys: [...prekeys.oneTimePrekeys],
         signature: loginSignature(identity, relay.handshakeHash),
       });
-      store.prekeys.markPublished(opks.map((k) => k.id));
-      wipe(
-        credential,
-        identity.signing.privateKey,
-        identity.dh.privateKey,
-        spk.keyPair.privateKey,
-        ...opks.map((k) => k.keyPair.privateKey),
-      );
+      prekeys.markPublished();
+      wipe(credential, identity.signing.privateKey, identity.dh.privateKey);
       return {
         username: joined.username,
         isAdmin: joined.is_admin,
         relayHost: link.host,
         relayPort: link.port,
-        oneTimePrekeys: opks.length,
+        oneTimePrekeys: prekeys.oneTimePrekeys.length,
       };
     } finally {
       store.close();
@@ -189,23 +169,6 @@ export async function joinRelay(opts: JoinOptions): Promise<JoinResult> {
     throw u;
   } finally {
     relay.close();
-  }
-}
-
-/**
- * Removes what createProfile wrote (the keystore, the store and its WAL files), nothing else;
- * with `folderToo`, also the folder when that leaves it empty (it did not exist before).
- */
-function removeProfileFiles(dir: string, folderToo: boolean): void {
-  for (const f of [KEYSTORE_FILE, STORE_FILE, `${STORE_FILE}-wal`, `${STORE_FILE}-shm`, `${STORE_FILE}-journal`]) {
-    rmSync(joinPath(dir, f), { force: true });
-  }
-  if (folderToo) {
-    try {
-      rmdirSync(dir);
-    } catch {
-      // not empty: someone put something there meanwhile; leave it
-    }
   }
 }
 

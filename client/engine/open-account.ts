@@ -7,7 +7,12 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { type IdentityKeyPair, identityFromSecrets } from "../../crypto/identity.js";
+import {
+  type IdentityKeyPair,
+  type IdentityPublic,
+  decodeIdentityPublic,
+  identityFromSecrets,
+} from "../../crypto/identity.js";
 import { wipe } from "../../crypto/primitives.js";
 import type { Rng } from "../../crypto/rng.js";
 import {
@@ -47,8 +52,12 @@ export interface Account {
   readonly relayPort: number;
   /** The relay's Noise static key, pinned from the invite. */
   readonly relayKey: Uint8Array;
-  /** Our identity (private keys included). */
+  /** This device's identity (private keys included); on device 1 the account key itself (SECURITY.md §17.1). */
   readonly identity: IdentityKeyPair;
+  /** This device's id in the account (SECURITY.md §17.1); 1 for a joined profile. */
+  readonly deviceId: number;
+  /** The account IdentityPublic: what contacts pin and safety numbers are made of (on device 1, identity's). */
+  readonly accountIdentity: IdentityPublic;
   /** The login credential (32 bytes). */
   readonly credential: Uint8Array;
   readonly rng: Rng;
@@ -86,7 +95,8 @@ export function openLocalAccount(opts: OpenAccountOptions): Account {
     const a = store.account.get();
     if (!a) throw new NotJoinedError(dir);
     const identity = identityFromSecrets(a.signingSeed, a.dhPrivate);
-    wipe(a.signingSeed, a.dhPrivate);
+    const accountIdentity = a.accountIdentity === null ? identity.publicKey : decodeIdentityPublic(a.accountIdentity);
+    wipe(a.signingSeed, a.dhPrivate, a.accountSigningSeed, a.backupKey ?? undefined);
     return {
       dir,
       store,
@@ -96,6 +106,8 @@ export function openLocalAccount(opts: OpenAccountOptions): Account {
       relayPort: a.relayPort,
       relayKey: a.relayKey,
       identity,
+      deviceId: a.deviceId,
+      accountIdentity,
       credential: a.credential,
       rng,
       now,
@@ -168,7 +180,7 @@ export async function connectAccount(
     opts,
   );
   try {
-    const r = await relay.login(acct.username, acct.credential, acct.identity);
+    const r = await relay.login(acct.username, acct.credential, acct.identity, acct.deviceId);
     return { relay, login: { isAdmin: r.is_admin, stock: r.stock } };
   } catch (e) {
     relay.close();

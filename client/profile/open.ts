@@ -2,13 +2,13 @@
  * Opening a profile in one call, the way every `smsg` command starts: read key.json, unwrap the
  * data key (with the passphrase when the profile has one), open the store, wipe the key.
  */
-import { rmSync } from "node:fs";
+import { rmSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
 import { wipe } from "../../crypto/primitives.js";
 import type { Rng } from "../../crypto/rng.js";
 import { ClientStore, type ClientStoreOptions } from "../store/client-store.js";
 import { type KeystoreOptions, createKeystore, unlockKeystore } from "./keystore.js";
-import { KEYSTORE_FILE, ensureProfileDir } from "./paths.js";
+import { KEYSTORE_FILE, STORE_FILE, ensureProfileDir } from "./paths.js";
 
 /**
  * Opens the existing profile in `dir`. Throws ProfileNotFoundError, PassphraseRequiredError,
@@ -45,5 +45,22 @@ export function createProfile(
     throw err;
   } finally {
     wipe(key);
+  }
+}
+
+/**
+ * Removes what createProfile wrote (the keystore, the store and its WAL files), nothing else;
+ * with `folderToo`, also the folder when that leaves it empty (it did not exist before).
+ */
+export function removeProfileFiles(dir: string, folderToo: boolean): void {
+  for (const f of [KEYSTORE_FILE, STORE_FILE, `${STORE_FILE}-wal`, `${STORE_FILE}-shm`, `${STORE_FILE}-journal`]) {
+    rmSync(join(dir, f), { force: true });
+  }
+  if (folderToo) {
+    try {
+      rmdirSync(dir);
+    } catch {
+      // not empty: someone put something there meanwhile; leave it
+    }
   }
 }

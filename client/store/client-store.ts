@@ -15,6 +15,7 @@
  * | `outbox` | outbox | outbox.ts |
  * | `senderKeys` | sender_keys | sender-keys.ts |
  * | `groupStates` | group_states, pending_sender_keys | group-states.ts |
+ * | `deviceLists` | device_lists, device_info | device-lists.ts |
  * | `cursors` | cursors | cursors.ts |
  * | `journal` | event_journal | event-journal.ts |
  *
@@ -86,6 +87,7 @@ import { SCHEMA_VERSION } from "./schema.js";
 import { Sealer } from "./sealed.js";
 import { SenderKeysTable } from "./sender-keys.js";
 import { SessionsTable } from "./sessions.js";
+import { DeviceListsTable } from "./device-lists.js";
 import { type Database, blob, openDatabase } from "./sqlite.js";
 import type { ChatRecord } from "./types.js";
 
@@ -191,6 +193,8 @@ export class ClientStore {
   readonly senderKeys: SenderKeysTable;
   /** Accepted group states, holders of our sender key, pending sender keys. */
   readonly groupStates: GroupStatesTable;
+  /** Accepted device lists of every account we talk to, ours included (SECURITY.md §17.4). */
+  readonly deviceLists: DeviceListsTable;
   /** Delivery cursors. */
   readonly cursors: CursorsTable;
   /** Events of stored incoming messages, for listeners in any process. */
@@ -208,6 +212,7 @@ export class ClientStore {
     this.prekeys = new PrekeysTable(ctx);
     this.contacts = new ContactsTable(ctx);
     this.sessions = new SessionsTable(ctx);
+    this.deviceLists = new DeviceListsTable(ctx);
     this.chats = new ChatsTable(ctx);
     this.members = new MembersTable(ctx);
     this.messages = new MessagesTable(ctx);

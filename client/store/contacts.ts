@@ -111,6 +111,12 @@ export class ContactsTable {
       )
       .run(username);
     if (res.changes === 0) throw new UsageError(`no pending key change for ${username}`);
+    this.dropDeviceList(username);
+  }
+
+  /** A new account key discards the device-list state verified under the old one (SECURITY.md §17.4). */
+  private dropDeviceList(username: string): void {
+    this.ctx.stmt("DELETE FROM device_lists WHERE username = ?").run(username);
   }
 
   /**
@@ -131,6 +137,7 @@ export class ContactsTable {
             "UPDATE contacts SET identity = pending_identity, pending_identity = NULL, verified = 1 WHERE username = ?",
           )
           .run(username);
+        this.dropDeviceList(username);
       } else {
         throw new UsageError(`that is not ${username}'s pinned or pending identity`);
       }

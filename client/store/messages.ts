@@ -20,6 +20,7 @@ interface Row {
   sender_seq: number | null;
   stored_at: number;
   sender_ts: number | null;
+  sender_device: number | null;
 }
 
 /** The most messages one history page returns. */
@@ -42,6 +43,7 @@ export class MessagesTable {
       status: r.status,
       senderSeq: r.sender_seq,
       senderTs: r.sender_ts,
+      senderDevice: r.sender_device ?? 1,
       storedAt: r.stored_at,
     };
   }
@@ -62,8 +64,9 @@ export class MessagesTable {
       }
       const res = this.ctx
         .stmt(
-          `INSERT INTO messages (chat_id, relay_msg_id, sender, sent_at, body, direction, status, sender_seq, sender_ts, stored_at)
-           VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?, ?)`,
+          `INSERT INTO messages (chat_id, relay_msg_id, sender, sent_at, body, direction, status, sender_seq, sender_ts,
+                                 stored_at, sender_device)
+           VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?)`,
         )
         .run(
           m.chatId,
@@ -75,6 +78,7 @@ export class MessagesTable {
           m.senderSeq ?? null,
           m.senderTs ?? null,
           this.ctx.now(),
+          deviceColumn(m.senderDevice),
         );
       const id = Number(res.lastInsertRowid);
       if (m.body !== null) {
@@ -158,17 +162,21 @@ export class MessagesTable {
     return this.ctx.stmt("UPDATE messages SET status = ? WHERE id = ?").run(status, id).changes > 0;
   }
 
-  /** The highest sequence number stored from `sender` in a chat (to detect gaps) after local id `afterId`, or null. */
-  lastSenderSeq(chatId: number, sender: string, afterId = 0): number | null {
+  /**
+   * The highest sequence number stored from `sender`'s device `senderDevice` in a chat (to
+   * detect gaps; numbers are per sending device, SECURITY.md §17.5) after local id `afterId`, or null.
+   */
+  lastSenderSeq(chatId: number, sender: string, afterId = 0, senderDevice = 1): number | null {
     const r = this.ctx
       // Written so the partial index messages_sender_seq serves it from its top: `max()` over the
       // same rows without "IS NOT NULL" could not use that index and read the whole chat, for every
       // received message (a first sync of N messages was quadratic).
       .stmt(
         "SELECT sender_seq AS s FROM messages INDEXED BY messages_sender_seq" +
-          " WHERE chat_id = ? AND sender = ? AND sender_seq IS NOT NULL AND id > ? ORDER BY sender_seq DESC LIMIT 1",
+          " WHERE chat_id = ? AND sender = ? AND sender_device IS ? AND sender_seq IS NOT NULL AND id > ?" +
+          " ORDER BY sender_seq DESC LIMIT 1",
       )
-      .get(chatId, sender, afterId);
+      .get(chatId, sender, deviceColumn(senderDevice), afterId);
     return (r as { s: number } | undefined)?.s ?? null;
   }
 
@@ -182,4 +190,12 @@ export class MessagesTable {
   count(chatId: number): number {
     return (this.ctx.stmt("SELECT count(*) AS n FROM messages WHERE chat_id = ?").get(chatId) as { n: number }).n;
   }
+}
+
+/** The sender_device column's value: null for device 1 (and so for every row stored before §17). */
+function deviceColumn(device: number | undefined): number | null {
+  if (device === undefined || device === 1) return null;
+  if (!Number.isInteger(device) || device < 1 || device > 0xffffffff)
+    throw new UsageError(`not a device id: ${device}`);
+  return device;
 }

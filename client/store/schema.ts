@@ -228,6 +228,76 @@ ALTER TABLE chats ADD COLUMN seq_from_one INTEGER NOT NULL DEFAULT 0 CHECK (seq_
 ALTER TABLE group_states ADD COLUMN gone TEXT;
 `;
 
+const V6 = `
+-- Several devices per account (SECURITY.md §17). A profile is one device of its account.
+-- device_id: this device's id (1 for every profile made before §17 and for a joined one).
+-- identity_secrets stays this DEVICE's identity (device 1: the account key itself, §17.1).
+-- account_identity: the account IdentityPublic (§4.1), null on device 1 (its own identity is
+-- the account's). account_signing_seed: sealed, the account's Ed25519 seed, null on device 1
+-- (the first half of identity_secrets). backup_key: sealed, the §18.2 backup key kept to
+-- refresh the passphrase backup (§18.6), null without a passphrase. Row key: [1].
+ALTER TABLE account ADD COLUMN device_id INTEGER NOT NULL DEFAULT 1 CHECK (device_id BETWEEN 1 AND 4294967295);
+ALTER TABLE account ADD COLUMN account_identity BLOB CHECK (account_identity IS NULL OR length(account_identity) = 128);
+ALTER TABLE account ADD COLUMN account_signing_seed BLOB;
+ALTER TABLE account ADD COLUMN backup_key BLOB;
+
+-- The accepted device list of each account we talk to, our own included (§17.4): the list
+-- exactly as received, the 64-byte account identity key it was verified under (the pinned
+-- one; a changed account key drops the row), and highest, the highest device id of any list
+-- accepted for the account. Public data: not sealed.
+CREATE TABLE device_lists (
+  username    TEXT    PRIMARY KEY,
+  account_key BLOB    NOT NULL CHECK (length(account_key) = 64),
+  list        BLOB    NOT NULL,
+  version     INTEGER NOT NULL CHECK (version >= 1),
+  highest     INTEGER NOT NULL CHECK (highest >= 1),
+  accepted_at INTEGER NOT NULL
+) STRICT;
+
+-- What we know of each listed device beyond the list: when a list holding it was first
+-- accepted (shown as "added"), and its name (sealed text, row key [username, device_id]),
+-- which travels inside the encryption (§17.7). A row exists exactly for the devices of the
+-- accepted list.
+CREATE TABLE device_info (
+  username  TEXT    NOT NULL REFERENCES device_lists (username) ON DELETE CASCADE,
+  device_id INTEGER NOT NULL CHECK (device_id >= 1),
+  added_at  INTEGER NOT NULL,
+  name      BLOB,
+  PRIMARY KEY (username, device_id)
+) STRICT, WITHOUT ROWID;
+
+-- Sessions are per (peer account, peer device) (§17.5): every existing session is device 1's.
+-- The base key still identifies a session (it is a fresh X3DH ephemeral key), so the primary
+-- key and the sealed row key [peer, base_key] stay.
+ALTER TABLE sessions ADD COLUMN peer_device INTEGER NOT NULL DEFAULT 1 CHECK (peer_device >= 1);
+DROP INDEX sessions_current;
+CREATE UNIQUE INDEX sessions_current ON sessions (peer, peer_device) WHERE current = 1;
+
+-- Sender keys are per (group, sender account, sender device) (§17.5). Rebuilt to widen the
+-- primary key; every existing row is device 1's. Sealed row key: [chat_id, sender, key_id]
+-- for device 1 (as before), [chat_id, sender, key_id, sender_device] for any other device.
+CREATE TABLE sender_keys_v6 (
+  chat_id       INTEGER NOT NULL REFERENCES chats (id) ON DELETE CASCADE,
+  sender        TEXT    NOT NULL,
+  sender_device INTEGER NOT NULL DEFAULT 1 CHECK (sender_device >= 1),
+  key_id        INTEGER NOT NULL,
+  state         BLOB    NOT NULL,
+  own           INTEGER NOT NULL DEFAULT 0 CHECK (own IN (0, 1)),
+  created_at    INTEGER NOT NULL,
+  PRIMARY KEY (chat_id, sender, sender_device, key_id)
+) STRICT;
+INSERT INTO sender_keys_v6 (chat_id, sender, sender_device, key_id, state, own, created_at)
+  SELECT chat_id, sender, 1, key_id, state, own, created_at FROM sender_keys ORDER BY rowid;
+DROP TABLE sender_keys;
+ALTER TABLE sender_keys_v6 RENAME TO sender_keys;
+
+-- The device a message came from (§17.5: numbers are counted per sending device; "sent from
+-- Laptop" for our own other devices). Null: device 1, and every row stored before §17.
+ALTER TABLE messages ADD COLUMN sender_device INTEGER CHECK (sender_device IS NULL OR sender_device >= 2);
+DROP INDEX messages_sender_seq;
+CREATE INDEX messages_sender_seq ON messages (chat_id, sender, sender_device, sender_seq) WHERE sender_seq IS NOT NULL;
+`;
+
 /** Every migration, in order. The last one's version is the schema this client writes. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "init", sql: V1 },
@@ -235,6 +305,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 3, name: "event_journal", sql: V3 },
   { version: 4, name: "group_states", sql: V4 },
   { version: 5, name: "group_departures", sql: V5 },
+  { version: 6, name: "devices", sql: V6 },
 ];
 
 /** The schema version this client creates and understands. */

@@ -1,5 +1,5 @@
 /**
- * Pairwise sessions (SECURITY.md §5–§6) as opaque state blobs, and the first messages already
+ * Pairwise sessions (SECURITY.md §5–§6, per peer device §17.5) as opaque state blobs, and the first messages already
  * accepted. Row key of the sealed `state` column: [peer, base_key].
  *
  * The decrypt pattern (docs/ARCHITECTURE.md §4.1: ratchet state and history change together):
@@ -24,6 +24,7 @@ interface Row {
   state: Uint8Array;
   current: number;
   updated_at: number;
+  peer_device: number;
 }
 
 /** Sessions with peers and the replay guard for first messages (store.sessions). */
@@ -38,6 +39,7 @@ export class SessionsTable {
       state: this.ctx.sealer.open("sessions", "state", [r.peer, baseKey], blob(r.state)),
       current: r.current === 1,
       updatedAt: r.updated_at,
+      device: r.peer_device,
     };
   }
 
@@ -48,45 +50,76 @@ export class SessionsTable {
     return r && this.record(r);
   }
 
-  /** The current session with `peer` (the one to send with), or undefined. */
-  current(peer: string): SessionRecord | undefined {
-    const r = this.ctx.stmt("SELECT * FROM sessions WHERE peer = ? AND current = 1").get(peer) as Row | undefined;
+  /** The current session with `peer`'s device `device` (the one to send with), or undefined. */
+  current(peer: string, device = 1): SessionRecord | undefined {
+    const r = this.ctx
+      .stmt("SELECT * FROM sessions WHERE peer = ? AND peer_device = ? AND current = 1")
+      .get(peer, device) as Row | undefined;
     return r && this.record(r);
   }
 
-  /** Every session with `peer`, most recently updated first. */
-  list(peer: string): SessionRecord[] {
+  /** Every session with `peer`'s device `device`, most recently updated first. */
+  list(peer: string, device = 1): SessionRecord[] {
     const rows = this.ctx
-      .stmt("SELECT * FROM sessions WHERE peer = ? ORDER BY updated_at DESC, rowid DESC")
-      .all(peer) as Row[];
+      .stmt("SELECT * FROM sessions WHERE peer = ? AND peer_device = ? ORDER BY updated_at DESC, rowid DESC")
+      .all(peer, device) as Row[];
     return rows.map((r) => this.record(r));
   }
 
+  /** The devices of `peer` we hold a session with, ascending. */
+  devices(peer: string): number[] {
+    const rows = this.ctx
+      .stmt("SELECT DISTINCT peer_device AS d FROM sessions WHERE peer = ? ORDER BY peer_device")
+      .all(peer) as { d: number }[];
+    return rows.map((r) => r.d);
+  }
+
+  /** Deletes every session with `peer`'s device `device` (a device removed from its account, §17.7). Returns how many. */
+  deleteDevice(peer: string, device: number): number {
+    return this.ctx.stmt("DELETE FROM sessions WHERE peer = ? AND peer_device = ?").run(peer, device).changes;
+  }
+
   /**
-   * Stores a session's state (insert or update), sealed. It becomes the peer's current session
-   * when `makeCurrent` is true or when the peer has no current session; otherwise its flag is
-   * kept. The peer must be a contact (its identity pinned): the foreign key refuses otherwise.
+   * Stores a session's state (insert or update), sealed, with the peer's device `opts.device`
+   * (default 1; an existing session keeps its device: the base key identifies it). It becomes
+   * that device's current session when `makeCurrent` is true or when the device has no current
+   * session; otherwise its flag is kept. The peer must be a contact (its identity pinned): the
+   * foreign key refuses otherwise.
    */
-  put(peer: string, baseKey: Uint8Array, state: Uint8Array, opts: { makeCurrent?: boolean } = {}): void {
+  put(
+    peer: string,
+    baseKey: Uint8Array,
+    state: Uint8Array,
+    opts: { makeCurrent?: boolean; device?: number } = {},
+  ): void {
     this.ctx.tx(() => {
       const sealed = this.ctx.sealer.seal("sessions", "state", [peer, baseKey], state);
       this.ctx
         .stmt(
-          `INSERT INTO sessions (peer, base_key, state, current, updated_at) VALUES (?, ?, ?, 0, ?)
+          `INSERT INTO sessions (peer, base_key, state, current, updated_at, peer_device) VALUES (?, ?, ?, 0, ?, ?)
            ON CONFLICT (peer, base_key) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at`,
         )
-        .run(peer, baseKey, sealed, this.ctx.now());
-      const hasCurrent = this.ctx.stmt("SELECT 1 FROM sessions WHERE peer = ? AND current = 1").get(peer) !== undefined;
+        .run(peer, baseKey, sealed, this.ctx.now(), opts.device ?? 1);
+      const { peer_device: device } = this.ctx
+        .stmt("SELECT peer_device FROM sessions WHERE peer = ? AND base_key = ?")
+        .get(peer, baseKey) as { peer_device: number };
+      const hasCurrent =
+        this.ctx.stmt("SELECT 1 FROM sessions WHERE peer = ? AND peer_device = ? AND current = 1").get(peer, device) !==
+        undefined;
       if (opts.makeCurrent === true || !hasCurrent) this.setCurrent(peer, baseKey);
     });
   }
 
-  /** Makes this session the peer's current one. Returns whether it exists. */
+  /** Makes this session the current one of its peer device. Returns whether it exists. */
   setCurrent(peer: string, baseKey: Uint8Array): boolean {
     return this.ctx.tx(() => {
-      if (this.ctx.stmt("SELECT 1 FROM sessions WHERE peer = ? AND base_key = ?").get(peer, baseKey) === undefined)
-        return false;
-      this.ctx.stmt("UPDATE sessions SET current = 0 WHERE peer = ? AND current = 1").run(peer);
+      const row = this.ctx
+        .stmt("SELECT peer_device FROM sessions WHERE peer = ? AND base_key = ?")
+        .get(peer, baseKey) as { peer_device: number } | undefined;
+      if (row === undefined) return false;
+      this.ctx
+        .stmt("UPDATE sessions SET current = 0 WHERE peer = ? AND peer_device = ? AND current = 1")
+        .run(peer, row.peer_device);
       this.ctx.stmt("UPDATE sessions SET current = 1 WHERE peer = ? AND base_key = ?").run(peer, baseKey);
       return true;
     });
@@ -97,7 +130,7 @@ export class SessionsTable {
     return this.ctx.stmt("DELETE FROM sessions WHERE peer = ? AND base_key = ?").run(peer, baseKey).changes > 0;
   }
 
-  /** Deletes every session with `peer` (after accepting a changed identity). Returns how many. */
+  /** Deletes every session with `peer`, all devices (after accepting a changed identity). Returns how many. */
   deleteAll(peer: string): number {
     return this.ctx.stmt("DELETE FROM sessions WHERE peer = ?").run(peer).changes;
   }

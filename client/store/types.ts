@@ -25,10 +25,33 @@ export interface AccountRecord {
   /** The identity's X25519 private key (sealed at rest; SECURITY.md §4.1). */
   readonly dhPrivate: Uint8Array;
   readonly createdAt: number;
+  /**
+   * This device's id in its account (SECURITY.md §17.1). signingSeed and dhPrivate above are
+   * this DEVICE's identity; on device 1 that is the account key itself.
+   */
+  readonly deviceId: number;
+  /** The account IdentityPublic (128 bytes) when this is not device 1; null on device 1 (its own identity is the account's). */
+  readonly accountIdentity: Uint8Array | null;
+  /** The account's Ed25519 seed (sealed at rest): on device 1 a copy of signingSeed. */
+  readonly accountSigningSeed: Uint8Array;
+  /** The §18.2 backup key kept to refresh the passphrase backup (sealed at rest), or null. */
+  readonly backupKey: Uint8Array | null;
 }
 
 /** What `account.set` takes: an AccountRecord whose createdAt defaults to now. */
-export type AccountInput = Omit<AccountRecord, "createdAt"> & { readonly createdAt?: number };
+export type AccountInput = Omit<
+  AccountRecord,
+  "createdAt" | "deviceId" | "accountIdentity" | "accountSigningSeed" | "backupKey"
+> & {
+  readonly createdAt?: number;
+  /** Default 1: a joined profile (its identity is the account key). */
+  readonly deviceId?: number;
+  /** Required for a device other than 1, absent for device 1. */
+  readonly accountIdentity?: Uint8Array | null;
+  /** Required for a device other than 1, absent for device 1. */
+  readonly accountSigningSeed?: Uint8Array | null;
+  readonly backupKey?: Uint8Array | null;
+};
 
 /** One of our signed prekeys (SECURITY.md §4.2). */
 export interface SignedPrekeyRecord {
@@ -77,9 +100,11 @@ export interface SessionRecord {
   readonly baseKey: Uint8Array;
   /** The encoded session state (sealed at rest). */
   readonly state: Uint8Array;
-  /** The session used to send to this peer; at most one per peer. */
+  /** The session used to send to this peer device; at most one per (peer, device). */
   readonly current: boolean;
   readonly updatedAt: number;
+  /** The peer's device this session runs with (SECURITY.md §17.5); 1 for every session made before §17. */
+  readonly device: number;
 }
 
 /** A chat as the store keeps it. */
@@ -169,6 +194,8 @@ export interface MessageRecord {
   readonly senderSeq: number | null;
   /** When this store wrote it. */
   readonly storedAt: number;
+  /** The sending device (SECURITY.md §17.5): 1 for a one-device sender and every row stored before §17. */
+  readonly senderDevice: number;
 }
 
 /** What `messages.insert` takes. */
@@ -182,6 +209,8 @@ export interface MessageInput {
   readonly status: MessageStatus;
   readonly senderSeq?: number | null;
   readonly senderTs?: number | null;
+  /** The sending device (SECURITY.md §17.5); default 1. */
+  readonly senderDevice?: number;
 }
 
 /** What `messages.insert` returns: the local id, and false when (chat, relay id) was already stored. */
@@ -229,6 +258,8 @@ export interface SenderKeyRecord {
   /** Ours (we send with it) rather than a member's. */
   readonly own: boolean;
   readonly createdAt: number;
+  /** The sender's device (SECURITY.md §17.5); 1 for every key stored before §17. */
+  readonly senderDevice: number;
 }
 
 /** What `senderKeys.put` takes. */
@@ -238,6 +269,8 @@ export interface SenderKeyInput {
   readonly keyId: number;
   readonly state: Uint8Array;
   readonly own: boolean;
+  /** Default 1. */
+  readonly senderDevice?: number;
 }
 
 /** A member's sender_key app message waiting for a newer group state (`groupStates.putPending`). */

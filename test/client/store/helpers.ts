@@ -106,3 +106,35 @@ export function spawnChild(args: string[]): Child {
     },
   };
 }
+
+/**
+ * SQL that takes a schema-6 store back to schema 5 (before SECURITY.md §17), keeping every
+ * row: what a profile made before devices looked like, so tests can open one with this client.
+ */
+export const UNDO_V6 = [
+  "DROP TABLE device_info;",
+  "DROP TABLE device_lists;",
+  "ALTER TABLE account DROP COLUMN device_id;",
+  "ALTER TABLE account DROP COLUMN account_identity;",
+  "ALTER TABLE account DROP COLUMN account_signing_seed;",
+  "ALTER TABLE account DROP COLUMN backup_key;",
+  "DROP INDEX sessions_current;",
+  "ALTER TABLE sessions DROP COLUMN peer_device;",
+  "CREATE UNIQUE INDEX sessions_current ON sessions (peer) WHERE current = 1;",
+  `CREATE TABLE sender_keys_v5 (
+     chat_id    INTEGER NOT NULL REFERENCES chats (id) ON DELETE CASCADE,
+     sender     TEXT    NOT NULL,
+     key_id     INTEGER NOT NULL,
+     state      BLOB    NOT NULL,
+     own        INTEGER NOT NULL DEFAULT 0 CHECK (own IN (0, 1)),
+     created_at INTEGER NOT NULL,
+     PRIMARY KEY (chat_id, sender, key_id)
+   ) STRICT;`,
+  "INSERT INTO sender_keys_v5 SELECT chat_id, sender, key_id, state, own, created_at FROM sender_keys ORDER BY rowid;",
+  "DROP TABLE sender_keys;",
+  "ALTER TABLE sender_keys_v5 RENAME TO sender_keys;",
+  "DROP INDEX messages_sender_seq;",
+  "ALTER TABLE messages DROP COLUMN sender_device;",
+  "CREATE INDEX messages_sender_seq ON messages (chat_id, sender, sender_seq) WHERE sender_seq IS NOT NULL;",
+  "PRAGMA user_version = 5;",
+].join(" ");

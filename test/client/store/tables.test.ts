@@ -15,10 +15,11 @@ import { JOURNAL_KEEP_MS } from "../../../client/store/event-journal.js";
 import { migrate } from "../../../client/store/migrate.js";
 import { openDatabase } from "../../../client/store/sqlite.js";
 import { UsageError } from "../../../src/errors.js";
-import { fakeIdentity, openTestStore, tempDir, testKey } from "./helpers.js";
+import { UNDO_V6, fakeIdentity, openTestStore, tempDir, testKey } from "./helpers.js";
 
 /** Takes a store back from schema 5 to 4 (as an older client left it): the columns 5 added go. */
 const UNDO_V5 = [
+  UNDO_V6,
   "ALTER TABLE chats DROP COLUMN departure;",
   "ALTER TABLE chats DROP COLUMN departed_by;",
   "ALTER TABLE chats DROP COLUMN member_since;",
@@ -140,7 +141,13 @@ describe("account", () => {
       createdAt: 1234,
     };
     store.account.set(a);
-    expect(store.account.get()).toEqual(a);
+    expect(store.account.get()).toEqual({
+      ...a,
+      deviceId: 1,
+      accountIdentity: null,
+      accountSigningSeed: a.signingSeed,
+      backupKey: null,
+    });
     store.account.setDisplayName(null);
     expect(store.account.get()!.displayName).toBeNull();
     store.account.set({ ...a, relayPort: 1, createdAt: undefined });
