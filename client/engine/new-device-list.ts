@@ -7,24 +7,25 @@
  * An account without a list (a profile from before §17, §17.1) gets version 1 with device 1 as
  * the account key and the new device as 2.
  */
-import { type AccountSigner, certifyDevice } from "../../crypto/device-certificate.js";
-import { MAX_DEVICES, decodeDeviceList, signDeviceList, verifyDeviceList } from "../../crypto/device-list.js";
+import type { AccountSigner } from "../../crypto/device-certificate.js";
+import { MAX_DEVICES, decodeDeviceList, verifyDeviceList } from "../../crypto/device-list.js";
 import { CryptoVerificationError, LimitError } from "../../src/errors.js";
 import { type IdentityPublic, identityKey } from "../../crypto/identity.js";
+import { listAddingDevice } from "./own-device-list.js";
 
 /** The list the new device publishes, and the id it takes in it. */
 export interface NewDeviceList {
   readonly deviceId: number;
-  readonly version: number;
   /** The signed list, body || signature (§17.3). */
   readonly list: Uint8Array;
 }
 
 /**
- * Signs the account's list with `device` added under the next id (the highest listed + 1,
- * §17.1), version + 1. Throws CryptoVerificationError when the relay's current list does not
- * verify under the account key or names another account, LimitError when the account already
- * has MAX_DEVICES devices, CodecError when it does not decode.
+ * Signs the account's list with `device` added (own-device-list.ts listAddingDevice: the next
+ * id, version + 1). A new device knows no `highest` but the relay's list (§17.1), so the next
+ * id is above the ids it lists. Throws CryptoVerificationError when the relay's current list
+ * does not verify under the account key or names another account, LimitError when the account
+ * already has MAX_DEVICES devices, CodecError when it does not decode.
  */
 export function nextDeviceList(args: {
   readonly account: AccountSigner;
@@ -35,12 +36,8 @@ export function nextDeviceList(args: {
   readonly nowMs: number;
 }): NewDeviceList {
   const { account, username } = args;
-  let entries;
-  let version;
-  if (args.current === undefined) {
-    entries = [certifyDevice(account, username, 1, account.publicKey)];
-    version = 1;
-  } else {
+  let current = null;
+  if (args.current !== undefined) {
     const list = decodeDeviceList(args.current);
     if (list.username !== username || !verifyDeviceList(identityKey(account.publicKey), args.current, list).ok)
       throw new CryptoVerificationError(
@@ -50,15 +47,8 @@ export function nextDeviceList(args: {
       throw new LimitError(
         `the account ${username} already has ${MAX_DEVICES} devices: remove one (smsg device remove) first`,
       );
-    entries = [...list.devices];
-    version = list.version + 1;
+    current = { list, highestDeviceId: Math.max(...list.devices.map((d) => d.id)) };
   }
-  const deviceId = Math.max(...entries.map((e) => e.id)) + 1;
-  const list = signDeviceList(account, {
-    username,
-    version,
-    issuedMs: args.nowMs,
-    devices: [...entries, certifyDevice(account, username, deviceId, args.device)],
-  });
-  return { deviceId, version, list };
+  const r = listAddingDevice(account, username, current, args.device, args.nowMs);
+  return { deviceId: r.deviceId, list: r.encoded };
 }
