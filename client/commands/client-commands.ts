@@ -7,11 +7,12 @@ import { importCommand } from "./import.js";
 import { interactiveCommands } from "./interactive.js";
 import { joinCommand } from "./join.js";
 import { listenCommand } from "./listen.js";
+import { passphraseCommand } from "./passphrase.js";
 import { sendCommand } from "./send.js";
 import { verifyCommand } from "./verify.js";
 import { whoamiCommand } from "./whoami.js";
 
-/** Mounts join, whoami, chat, send, history, listen, verify, export, import, open and the default (interactive) command. */
+/** Mounts join, whoami, chat, send, history, listen, verify, export, import, passphrase, open and the default (interactive) command. */
 export function clientCommands<T extends { json: boolean }>(y: Argv<T>): Argv<T> {
   return [
     joinCommand,
@@ -23,6 +24,7 @@ export function clientCommands<T extends { json: boolean }>(y: Argv<T>): Argv<T>
     verifyCommand,
     exportCommand,
     importCommand,
+    passphraseCommand,
     interactiveCommands,
   ].reduce((acc: Argv<T>, mount) => mount(acc), y);
 }

@@ -43,6 +43,7 @@ export const JSON_EVENT_TYPES = [
   "safety_number",
   "joined",
   "whoami",
+  "account_passphrase",
   "imported",
   "exported",
   "vector_written",

@@ -1,11 +1,14 @@
 /**
  * `smsg whoami [--offline]`: who this profile is, on which relay, with which keys; by default it
- * also logs in, which proves the account works (and sends the outbox, fetches what waits).
+ * also logs in, which proves the account works (and sends the outbox, fetches what waits). The
+ * relay link it prints, with the username, is what `smsg login` takes on a new machine
+ * (SECURITY.md §18.6).
  */
 import type { Argv } from "yargs";
 import { identityKey } from "../../crypto/identity.js";
 import { fingerprint } from "../../crypto/safety-number.js";
 import { relayKeyFingerprint } from "../../src/relay-key-fingerprint.js";
+import { formatRelayLink } from "../../src/relay-link.js";
 import { type ProfileArgs, withAccount, withOfflineOption, withProfileOptions } from "./common.js";
 import { runCommand } from "./exit.js";
 import { printJson, printLine } from "./output.js";
@@ -23,11 +26,13 @@ export function whoamiCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> 
           const fp = fingerprint({ id: acct.username, identityKey: identityKey(acct.identity.publicKey) });
           const relay = `${acct.relayHost}:${acct.relayPort}`;
           const relayFp = relayKeyFingerprint(acct.relayKey);
+          const link = formatRelayLink({ host: acct.relayHost, port: acct.relayPort, relayKey: acct.relayKey });
           if (argv.json) {
             printJson("whoami", {
               username: acct.username,
               display_name: acct.displayName,
               relay,
+              relay_link: link,
               relay_key_fingerprint: relayFp,
               fingerprint: fp,
               profile: acct.dir,
@@ -41,6 +46,7 @@ export function whoamiCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> 
                 (login?.isAdmin ? ", relay admin" : ""),
             );
             printLine(`relay key:   ${relayFp}`);
+            printLine(`relay link:  ${link}  (smsg login ${link} ${acct.username}, on a new machine)`);
             printLine(`fingerprint: ${fp.match(/.{5}/g)!.join(" ")}`);
             printLine(`profile:     ${acct.dir}`);
             if (login) printLine(`logged in; ${login.stock} one-time prekeys on the relay`);

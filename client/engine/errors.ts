@@ -13,8 +13,11 @@ export class RelayUnreachableError extends SmsgError {
   }
 }
 
-/** Where the relay key a client pinned came from: the invite link being joined, or the profile. */
-export type PinnedKeySource = "invite link" | "profile";
+/**
+ * Where the relay key a client pinned came from: the invite link being joined, the relay link of
+ * a passphrase log-in (SECURITY.md §18.6), or the profile.
+ */
+export type PinnedKeySource = "invite link" | "relay link" | "profile";
 
 /**
  * The relay's address answered, but whoever is there does not hold the relay key the client
@@ -27,8 +30,8 @@ export class RelayKeyMismatchError extends SmsgError {
   constructor(host: string, port: number, fingerprint: string, from: PinnedKeySource, options?: { cause?: unknown }) {
     super(
       "RELAY_KEY_MISMATCH",
-      from === "invite link"
-        ? `the relay at ${host}:${port} does not hold the key in this invite link (fingerprint ${fingerprint}): ` +
+      from !== "profile"
+        ? `the relay at ${host}:${port} does not hold the key in this ${from} (fingerprint ${fingerprint}): ` +
             "the link was mistyped or altered, or someone is impersonating the relay; " +
             "copy the link again or ask the relay's operator for a new one"
         : `the relay at ${host}:${port} does not hold the key this profile pinned (fingerprint ${fingerprint}): ` +

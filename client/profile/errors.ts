@@ -17,8 +17,12 @@ export class WrongPassphraseError extends SmsgError {
   }
 }
 
-/** Which passphrase was needed: the profile's, a new profile's (join --passphrase), or an export file's. */
-export type PassphraseKind = "profile" | "new profile" | "export file";
+/**
+ * Which passphrase was needed: the profile's, a new profile's (join --passphrase), an export
+ * file's, or the account passphrase of SECURITY.md §18 (log-in on a new machine), which is
+ * another secret than the profile's and has its own variable and flag.
+ */
+export type PassphraseKind = "profile" | "new profile" | "export file" | "account" | "new account";
 
 /** Where each kind of passphrase can come from without a terminal. */
 const PASSPHRASE_SOURCES: Readonly<Record<PassphraseKind, string>> = {
@@ -27,6 +31,10 @@ const PASSPHRASE_SOURCES: Readonly<Record<PassphraseKind, string>> = {
   "new profile": "--passphrase needs SMSG_PASSPHRASE, --passphrase-file or a terminal to type the new passphrase",
   "export file":
     "the export file's passphrase is needed: type it on a terminal, or set SMSG_EXPORT_PASSPHRASE or --passphrase-file",
+  account:
+    "the account passphrase is needed: type it on a terminal, or set SMSG_ACCOUNT_PASSPHRASE or --account-passphrase-file",
+  "new account":
+    "a new account passphrase is needed: type it on a terminal, or set SMSG_ACCOUNT_PASSPHRASE or --account-passphrase-file",
 };
 
 /**

@@ -1,0 +1,113 @@
+/**
+ * Setting, changing and removing the account passphrase from a device of the account
+ * (SECURITY.md §18.6 "Set, change, update" and "Remove"): the strength rule first (§18.7), then
+ * a new salt, the key schedule at the default parameters (§18.2), the sealed backup (§18.3) sent
+ * in `backup_put` pieces, and `passphrase_set`. Changing is setting with a new salt: any device
+ * may do it without the old passphrase, since whoever holds a device holds the account key.
+ */
+import {
+  PASSPHRASE_ARGON2,
+  PASSPHRASE_SALT_BYTES,
+  derivePassphraseKeys,
+  wipePassphraseKeys,
+} from "../../crypto/passphrase-kdf.js";
+import { sealBackup } from "../../crypto/account-backup.js";
+import { requireStrongPassphrase } from "../../crypto/passphrase-strength.js";
+import { wipe } from "../../crypto/primitives.js";
+import { MAX_BACKUP_PIECE_BYTES } from "../../src/wire/limits.js";
+import type { RelayClient } from "../relay-client.js";
+import type { Account } from "./open-account.js";
+import { asPassphraseUnsupported } from "./passphrase-relay-errors.js";
+
+/** What of the account setting a passphrase uses. */
+export type PassphraseAccount = Pick<Account, "rng" | "relayKey" | "username" | "identity">;
+
+/** What of a logged-in connection the requests use. */
+export type PassphraseRelay = Pick<RelayClient, "request">;
+
+/** Options of setAccountPassphrase. */
+export interface SetPassphraseOptions {
+  /** Called once the passphrase passed the strength rule, right before the Argon2id (seconds). */
+  readonly onDerive?: () => void;
+}
+
+/** What setAccountPassphrase stored on the relay. */
+export interface PassphraseSetResult {
+  /** Bytes of the sealed backup. */
+  readonly backupBytes: number;
+}
+
+/**
+ * The account-state snapshot the backup carries (§17.6.1). Empty, as §17.6.1 allows, until the
+ * account-state encoder (client/protocol/account-state.ts) is merged.
+ */
+function accountStateSnapshot(_acct: PassphraseAccount): Uint8Array {
+  return new Uint8Array(0);
+}
+
+/**
+ * Sets (or changes: the same, with a new salt) the account passphrase of `acct` on `relay`, a
+ * connection logged in as this device. Throws WeakPassphraseError before anything is derived
+ * or sent, PassphraseUnsupportedError when the relay does not serve §18.6, or the relay's
+ * RemoteError. A failure before `passphrase_set` changes nothing on the relay (the staged pieces
+ * belong to this connection only).
+ */
+export async function setAccountPassphrase(
+  acct: PassphraseAccount,
+  relay: PassphraseRelay,
+  passphrase: string,
+  opts: SetPassphraseOptions = {},
+): Promise<PassphraseSetResult> {
+  requireStrongPassphrase(passphrase);
+  const salt = acct.rng(PASSPHRASE_SALT_BYTES);
+  const ctx = { relayKey: acct.relayKey, username: acct.username, salt };
+  const params = PASSPHRASE_ARGON2;
+  opts.onDerive?.();
+  const keys = derivePassphraseKeys(passphrase, ctx, params);
+  // Device 1's identity is the account key (§17.1): its Ed25519 seed is the account signing seed.
+  const seed = acct.identity.signing.privateKey.slice(0, 32);
+  let backup: Uint8Array;
+  try {
+    backup = sealBackup(
+      keys.backupKey,
+      ctx,
+      params,
+      acct.identity.publicKey,
+      { accountSigningSeed: seed, state: accountStateSnapshot(acct) },
+      acct.rng,
+    );
+  } finally {
+    wipe(seed);
+  }
+  try {
+    for (let offset = 0; offset < backup.length; offset += MAX_BACKUP_PIECE_BYTES) {
+      const data = backup.subarray(offset, Math.min(backup.length, offset + MAX_BACKUP_PIECE_BYTES));
+      await relay.request<"backup_put">({ t: "backup_put", offset, data });
+    }
+    await relay.request<"passphrase_set">({
+      t: "passphrase_set",
+      salt,
+      t_cost: params.t,
+      mem_kib: params.memKiB,
+      login_public: keys.login.publicKey,
+      size: backup.length,
+    });
+  } catch (e) {
+    throw asPassphraseUnsupported(e);
+  } finally {
+    wipePassphraseKeys(keys);
+  }
+  return { backupBytes: backup.length };
+}
+
+/**
+ * Removes the account passphrase (§18.6 "Remove"): the relay deletes the record, and the name
+ * gets decoys afterwards (§18.5). Throws PassphraseUnsupportedError or the relay's RemoteError.
+ */
+export async function removeAccountPassphrase(relay: PassphraseRelay): Promise<void> {
+  try {
+    await relay.request<"passphrase_remove">({ t: "passphrase_remove" });
+  } catch (e) {
+    throw asPassphraseUnsupported(e);
+  }
+}
