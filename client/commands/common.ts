@@ -128,12 +128,18 @@ export function warnError(err: unknown): void {
 
 /**
  * Reports, for a one-shot command, what the sync brought that the user must not miss: key
- * changes, gaps, undecryptable messages and our leaving a group (as warnings on stderr). Messages
+ * changes, gaps, undecryptable messages, our leaving a group and device lists (as warnings on stderr). Messages
  * themselves are the
  * command's own business (`history` shows them).
  */
 export function warnOnEvent(e: EngineEvent): void {
-  if (e.type === "key_change" || e.type === "gap" || e.type === "undecryptable" || e.type === "departed")
+  if (
+    e.type === "key_change" ||
+    e.type === "gap" ||
+    e.type === "undecryptable" ||
+    e.type === "departed" ||
+    e.type === "device_list"
+  )
     process.stderr.write(`smsg: ${eventLine(e)}\n`);
 }
 

@@ -4,7 +4,7 @@
  * an existing one never changes meaning). Warnings and errors go to stderr. Text written by
  * other people is made harmless for a terminal before it is shown (`terminalSafe`).
  */
-import type { ChatEventEvent, DepartedEvent, EngineEvent, GroupStateEvent } from "../engine/events.js";
+import type { ChatEventEvent, DepartedEvent, DeviceListEvent, EngineEvent, GroupStateEvent } from "../engine/events.js";
 import type { ListenStatus } from "../engine/listener.js";
 import { displayText, senderLabel } from "../protocol/text-rules.js";
 import type { MessageRecord } from "../store/index.js";
@@ -26,6 +26,7 @@ export const JSON_EVENT_TYPES = [
   "chat_event",
   "group_state",
   "departed",
+  "device_list",
   // connection status (listen, interactive; statusJson)
   "listening",
   "disconnected",
@@ -193,6 +194,16 @@ export function eventJson(e: EngineEvent): Record<string, unknown> {
       };
     case "departed":
       return { chat: e.chat, name: e.name, how: e.how, by: e.by };
+    case "device_list":
+      return {
+        user: e.user,
+        own: e.own,
+        outcome: e.outcome,
+        devices: e.devices,
+        names: e.names,
+        version: e.version,
+        accepted_version: e.acceptedVersion,
+      };
   }
 }
 
@@ -237,6 +248,40 @@ export function eventLine(e: EngineEvent, nameOf?: DisplayNameOf): string {
       return `[chat ${e.chat}] ${groupStateText(e, nameOf)}`;
     case "departed":
       return `[chat ${e.chat}] ${departedText(e)}`;
+    case "device_list":
+      return deviceListText(e);
+  }
+}
+
+/** A device list event in the words of SECURITY.md §17.4's table. */
+export function deviceListText(e: DeviceListEvent): string {
+  const named = e.devices.map((d, i) => {
+    const name = e.names[i];
+    return name ? `${terminalSafe(name)}, device ${d}` : `device ${d}`;
+  });
+  const which = named.length > 0 ? ` (${named.join("; ")})` : "";
+  const plural = e.devices.length > 1 ? "devices" : "a device";
+  switch (e.outcome) {
+    case "added":
+      return e.own ? `a device was added to your account${which}` : `${e.user} added ${plural}${which}`;
+    case "removed":
+      return e.own ? `a device was removed from your account${which}` : `${e.user} removed ${plural}${which}`;
+    case "rolled_back":
+      return `⚠ the relay served an older device list of ${e.user} (version ${e.version ?? "?"}, you have ${e.acceptedVersion ?? "?"})`;
+    case "refused":
+      return (
+        `⚠ a device list for ${e.user} that ${e.user}'s account did not sign was refused; ` +
+        `messages go only to ${e.user}'s verified devices`
+      );
+    case "conflict":
+      return (
+        `⚠ two different device lists of ${e.user} were signed with version ${e.version ?? "?"}: ` +
+        `ask ${e.user}; ${e.user}'s account key may be in someone else's hands`
+      );
+    case "returned":
+      return `⚠ a device list for ${e.user} tried to bring back a removed device (or change a device's key) and was refused`;
+    case "unlisted_device":
+      return `⚠ a message from ${e.user}'s ${e.devices.length > 0 ? `device ${e.devices.join(", ")}` : "device"}, which is not in ${e.user}'s device list, could not be accepted`;
   }
 }
 

@@ -113,6 +113,33 @@ export interface DepartedEvent {
   readonly by: string | null;
 }
 
+/**
+ * What happened to a device list (SECURITY.md §17.4's table): `added` / `removed` (accepted),
+ * `rolled_back` (the relay served an older list), `refused` (a list the account did not sign,
+ * malformed or of another account), `conflict` (two lists with one version), `returned` (a
+ * removed device brought back or a device's key changed), `unlisted_device` (a message from a
+ * device not in the accepted list was refused, §17.4 last paragraph).
+ */
+export type DeviceListOutcome =
+  "added" | "removed" | "rolled_back" | "refused" | "conflict" | "returned" | "unlisted_device";
+
+/** A device list was accepted or refused, or a message from an unlisted device refused (SECURITY.md §17.4). */
+export interface DeviceListEvent {
+  readonly type: "device_list";
+  /** The account whose list it is (our own included). */
+  readonly user: string;
+  /** It is our own account. */
+  readonly own: boolean;
+  readonly outcome: DeviceListOutcome;
+  /** The device ids concerned: added, removed, brought back, or the sending device refused. */
+  readonly devices: readonly number[];
+  /** The names of `devices` where known (§17.7), else null each. */
+  readonly names: readonly (string | null)[];
+  /** The version of the list concerned, and for rolled_back the version we hold. */
+  readonly version: number | null;
+  readonly acceptedVersion: number | null;
+}
+
 /** Any engine event. */
 export type EngineEvent =
   | MessageEvent
@@ -122,7 +149,8 @@ export type EngineEvent =
   | ProfileEvent
   | ChatEventEvent
   | GroupStateEvent
-  | DepartedEvent;
+  | DepartedEvent
+  | DeviceListEvent;
 
 /** Receives engine events. */
 export type EventSink = (event: EngineEvent) => void;

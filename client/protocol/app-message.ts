@@ -9,6 +9,7 @@
  * The msgpack encoding is not canonical (any integer or length width decodes), so nothing
  * hashes or signs it: the group state signature covers its own byte layout (group-state.ts).
  */
+import { MAX_DEVICES, MAX_DEVICE_LIST_BYTES } from "../../crypto/device-list.js";
 import { SENDER_DISTRIBUTION_BYTES } from "../../crypto/sender-keys.js";
 import { CodecError, ProtocolError, UsageError } from "../../src/errors.js";
 import { MAX_GROUP_MEMBERS } from "../../src/wire/limits.js";
@@ -76,17 +77,20 @@ export const GROUP_STATE_SIGNATURE_BYTES = 64;
 export const MAX_GROUP_STATE_MEMBERS = MAX_GROUP_MEMBERS;
 
 /** The kinds of application message, the values of `k`. */
-export const APP_MESSAGE_KINDS = ["text", "sender_key", "group_state", "profile"] as const;
+export const APP_MESSAGE_KINDS = ["text", "sender_key", "group_state", "profile", "device_list"] as const;
 
 /** One of APP_MESSAGE_KINDS. */
 export type AppMessageKind = (typeof APP_MESSAGE_KINDS)[number];
 
+/** The longest device name, in UTF-8 bytes (SECURITY.md §17.7). */
+export const MAX_DEVICE_NAME_BYTES = 64;
+
 /**
- * The msgpack bounds of an application message: a map of scalars and arrays of strings, so
- * nesting depth 2; the largest (a group state with 256 members and 256 admins) holds 533
- * values.
+ * The msgpack bounds of an application message: a map of scalars and arrays of strings, and
+ * in a `device_list` an array of small maps, so nesting depth 3; the largest (a group state
+ * with 256 members and 256 admins) holds 533 values.
  */
-export const APP_MSGPACK_LIMITS: MsgpackLimits = Object.freeze({ maxDepth: 2, maxElements: 1024 });
+export const APP_MSGPACK_LIMITS: MsgpackLimits = Object.freeze({ maxDepth: 3, maxElements: 1024 });
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -257,6 +261,32 @@ export const profileMessageSchema = obj({
   display_name: str({ max: MAX_DISPLAY_NAME_BYTES }),
 });
 
+/** One device's name in a `device_list` message. */
+const deviceNameSchema = obj({
+  id: u32({ min: 1 }),
+  /** A label string: one line without control or bidi-override characters. */
+  name: str({ max: MAX_DEVICE_NAME_BYTES }),
+});
+
+/**
+ * `device_list`: the sender account's signed device list and its devices' names, pairwise
+ * only, in any chat (SECURITY.md §17.7). `list` is checked by §17.4 by the receiver, not here;
+ * `names` has ids strictly ascending (so one name per device).
+ */
+export const deviceListMessageSchema = refine(
+  obj({
+    ...header("device_list"),
+    /** The encoded DeviceList (crypto/device-list.ts, §17.3). */
+    list: bin({ min: 1, max: MAX_DEVICE_LIST_BYTES }),
+    names: arrayOf(deviceNameSchema, { max: MAX_DEVICES }),
+  }),
+  (m) => {
+    for (let i = 1; i < m.names.length; i++)
+      if (m.names[i]!.id <= m.names[i - 1]!.id) return "names must be sorted by id without duplicates";
+    return undefined;
+  },
+);
+
 /** A chat message. */
 export type TextMessage = Infer<typeof textMessageSchema>;
 /** A sender key hand-over. */
@@ -265,8 +295,10 @@ export type SenderKeyMessage = Infer<typeof senderKeyMessageSchema>;
 export type GroupStateMessage = Infer<typeof groupStateMessageSchema>;
 /** A display name announcement. */
 export type ProfileMessage = Infer<typeof profileMessageSchema>;
+/** A device list with its names. */
+export type DeviceListMessage = Infer<typeof deviceListMessageSchema>;
 /** Any application message; `k` tells which. */
-export type AppMessage = TextMessage | SenderKeyMessage | GroupStateMessage | ProfileMessage;
+export type AppMessage = TextMessage | SenderKeyMessage | GroupStateMessage | ProfileMessage | DeviceListMessage;
 /** The application message of kind `K`. */
 export type AppMessageOf<K extends AppMessageKind> = Extract<AppMessage, { k: K }>;
 
@@ -275,6 +307,7 @@ const SCHEMAS: { readonly [K in AppMessageKind]: Schema<AppMessageOf<K>> } = {
   sender_key: senderKeyMessageSchema,
   group_state: groupStateMessageSchema,
   profile: profileMessageSchema,
+  device_list: deviceListMessageSchema,
 };
 
 function isKind(k: string): k is AppMessageKind {

@@ -29,12 +29,14 @@ const OK: ArrivalVerdict = Object.freeze({ ok: true });
  * - `text`: in a direct chat over the pairwise session, in a group over the sender key;
  * - `sender_key`: in a group chat, over the pairwise session only (it holds a chain key);
  * - `group_state`: in a group chat, over either channel (it is signed);
- * - `profile`: anywhere.
+ * - `profile`: anywhere;
+ * - `device_list`: in any chat, over the pairwise session only (SECURITY.md §17.7).
  * Every kind with a `chat` field must name the chat it arrived in. A refused message is
  * dropped and the user warned: its authenticated sender (or the relay moving it) misbehaved.
  */
 export function checkArrival(message: AppMessage, arrival: Arrival): ArrivalVerdict {
   if (message.k === "profile") return OK;
+  if (message.k === "device_list") return arrival.channel === "pairwise" ? OK : { ok: false, reason: "wrong_channel" };
   const channelOk =
     message.k === "text"
       ? arrival.channel === (arrival.chatKind === "direct" ? "pairwise" : "group")

@@ -11,7 +11,7 @@
  */
 import type { ChatEventEvent, EngineEvent, GroupStateEvent } from "../engine/events.js";
 import type { ListenStatus } from "../engine/listener.js";
-import { chatEventText, departedText, gapLine, groupStateText } from "../commands/output.js";
+import { chatEventText, departedText, deviceListText, gapLine, groupStateText } from "../commands/output.js";
 import { displayText } from "../protocol/text-rules.js";
 import type { ChatListItem, MessageRecord } from "../store/index.js";
 import type { Key } from "./keys.js";
@@ -303,6 +303,13 @@ function onEngine(s: State, e: EngineEvent): Update {
     case "departed":
       // The chat stays readable; the chat list shows the departure once it is re-read.
       return { state: notice(s, e.chat, displayText(departedText(e)), true), effects: [{ type: "refreshChats" }] };
+    case "device_list": {
+      const warning = e.outcome !== "added" && e.outcome !== "removed";
+      return {
+        state: notice(s, e.own ? null : directChatWith(s, e.user), displayText(deviceListText(e)), warning),
+        effects: warning ? [{ type: "bell" }] : [],
+      };
+    }
   }
 }
 

@@ -115,6 +115,16 @@ describe("README.md JSON output (version 1)", () => {
         bootstrap: false,
       },
       { type: "departed", chat: 1, name: "g", how: "removed", by: "a" },
+      {
+        type: "device_list",
+        user: "a",
+        own: false,
+        outcome: "added",
+        devices: [2],
+        names: [null],
+        version: 2,
+        acceptedVersion: null,
+      },
     ];
     const statuses = [
       statusJson({ state: "listening" }),

@@ -48,6 +48,15 @@ const SAMPLES: Record<(typeof APP_MESSAGE_KINDS)[number], AppMessage> = {
     signature: new Uint8Array(64).fill(9),
   },
   profile: { v: 1, k: "profile", display_name: "Alice Liddell" },
+  device_list: {
+    v: 1,
+    k: "device_list",
+    list: new Uint8Array(300).fill(1),
+    names: [
+      { id: 1, name: "Desktop" },
+      { id: 3, name: "Laptop ✓" },
+    ],
+  },
 };
 
 /** The AppMessageError reason decodeAppMessage throws. */
@@ -171,7 +180,7 @@ describe("refusals", () => {
     ["not a map", encodeMsgpack([1, "text"])],
     ["nil", hex("c0")],
     ["an extension type", hex("d40000")],
-    ["nesting deeper than 2", encodeMsgpack({ v: 1, k: "profile", display_name: [[["x"]]] })],
+    ["nesting deeper than 3", encodeMsgpack({ v: 1, k: "profile", display_name: [[["x"]]] })],
   ])("not a message: %s", (_, bytes) => {
     expect(refusal(bytes)).toBe("malformed");
   });
@@ -232,6 +241,17 @@ describe("refusals", () => {
     ["profile", "display name of 65 bytes", { display_name: "x".repeat(65) }],
     ["profile", "display name with a newline", { display_name: "a\nb" }],
     ["profile", "an unknown key", { avatar: new Uint8Array(1) }],
+    ["device_list", "list empty", { list: new Uint8Array(0) }],
+    ["device_list", "list of 3 248 bytes", { list: new Uint8Array(3248) }],
+    ["device_list", "list a string", { list: "x" }],
+    ["device_list", "names missing", { names: undefined }],
+    ["device_list", "17 names", { names: Array.from({ length: 17 }, (_, i) => ({ id: i + 1, name: "d" })) }],
+    ["device_list", "names out of order", { names: [{ id: 3, name: "a" }, { id: 1, name: "b" }] }],
+    ["device_list", "two names for one id", { names: [{ id: 2, name: "a" }, { id: 2, name: "b" }] }],
+    ["device_list", "device id 0", { names: [{ id: 0, name: "a" }] }],
+    ["device_list", "a name of 65 bytes", { names: [{ id: 1, name: "x".repeat(65) }] }],
+    ["device_list", "a name with an escape", { names: [{ id: 1, name: "\u001b[2J" }] }],
+    ["device_list", "a name entry with another key", { names: [{ id: 1, name: "a", ip: "10.0.0.1" }] }],
   ] as const)("%s: %s", (kind, _, changes) => {
     expect(refusal(variant(kind, changes))).toBe("malformed");
   });
@@ -278,6 +298,17 @@ function intIn(x: unknown, lo: number, hi: number): boolean {
 }
 const bytesOf = (x: unknown, n: number) => x instanceof Uint8Array && x.length === n;
 const label = (x: unknown, max: number) => typeof x === "string" && Buffer.byteLength(x) <= max && !UNPRINTABLE.test(x);
+function deviceNames(x: unknown): boolean {
+  if (!Array.isArray(x) || x.length > 16) return false;
+  return x.every((e, i) => {
+    if (typeof e !== "object" || e === null || Array.isArray(e) || e instanceof Uint8Array) return false;
+    const n = e as Record<string, unknown>;
+    const prev = i === 0 ? 0 : (x[i - 1] as { id: number }).id;
+    return (
+      Object.keys(n).sort().join() === "id,name" && intIn(n.id, 1, 0xffffffff) && Number(n.id) > prev && label(n.name, 64)
+    );
+  });
+}
 function names(x: unknown): x is string[] {
   if (!Array.isArray(x) || x.length < 1 || x.length > 256) return false;
   return x.every((n, i) => typeof n === "string" && USERNAME.test(n) && (i === 0 || (x[i - 1] as string) < n));
@@ -288,6 +319,7 @@ const FIELDS: Record<string, string[]> = {
   sender_key: ["chat", "epoch", "distribution"],
   group_state: ["chat", "epoch", "name", "members", "admins", "by", "ts", "signature"],
   profile: ["display_name"],
+  device_list: ["list", "names"],
 };
 
 const U53 = Number.MAX_SAFE_INTEGER;
@@ -327,6 +359,8 @@ function referenceValid(value: unknown): boolean {
       );
     case "profile":
       return label(m.display_name, 64);
+    case "device_list":
+      return m.list instanceof Uint8Array && m.list.length >= 1 && m.list.length <= 3247 && deviceNames(m.names);
   }
   return false;
 }
@@ -355,7 +389,7 @@ function agrees(bytes: Uint8Array): void {
     expect(error).toBeInstanceOf(AppMessageError);
     let generic: unknown;
     try {
-      generic = decodeMsgpack(bytes, { maxDepth: 2, maxElements: 1024 });
+      generic = decodeMsgpack(bytes, { maxDepth: 3, maxElements: 1024 });
     } catch {
       return; // not msgpack of the profile: refused, as it must be
     }
@@ -413,6 +447,14 @@ const validish: Record<string, fc.Arbitrary<unknown>> = {
     fc.uint8Array({ minLength: 63, maxLength: 65 }),
   ),
   display_name: fc.oneof(fc.string({ maxLength: 70, unit: "grapheme" }), fc.constant("tab\there")),
+  list: fc.oneof({ weight: 4, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 40 }) }, fc.constant(new Uint8Array(0))),
+  names: fc.array(
+    fc.oneof(
+      { weight: 6, arbitrary: fc.record({ id: fc.integer({ min: 0, max: 6 }), name: fc.string({ maxLength: 6 }) }) },
+      { weight: 1, arbitrary: fc.record({ id: fc.nat(), name: fc.string(), x: fc.nat() }) },
+    ),
+    { maxLength: 4 },
+  ),
 };
 const ALL_FIELDS = Object.keys(validish);
 

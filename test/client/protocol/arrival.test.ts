@@ -18,6 +18,7 @@ const state: AppMessage = {
   signature: new Uint8Array(64),
 };
 const profile: AppMessage = { v: 1, k: "profile", display_name: "A" };
+const deviceList: AppMessage = { v: 1, k: "device_list", list: new Uint8Array(8), names: [] };
 
 const at = (chatKind: Arrival["chatKind"], channel: Arrival["channel"], chat = 1): Arrival => ({
   chat,
@@ -46,6 +47,9 @@ describe("checkArrival", () => {
     [state, at("group", "group", 9), "wrong_chat"],
     [profile, at("direct", "pairwise", 5), "ok"],
     [profile, at("group", "group", 6), "ok"],
+    [deviceList, at("direct", "pairwise", 5), "ok"],
+    [deviceList, at("group", "pairwise", 6), "ok"],
+    [deviceList, at("group", "group", 6), "wrong_channel"], // never over a sender key (SECURITY.md §17.7)
   ] as const)("%#", (m, a, expected) => {
     expect(result(m, a), `${m.k} in chat ${a.chat} (${a.chatKind}) via ${a.channel}`).toBe(expected);
   });
