@@ -279,9 +279,14 @@ export function deviceListText(e: DeviceListEvent): string {
         `ask ${e.user}; ${e.user}'s account key may be in someone else's hands`
       );
     case "returned":
-      return `⚠ a device list for ${e.user} tried to bring back a removed device (or change a device's key) and was refused`;
-    case "unlisted_device":
-      return `⚠ a message from ${e.user}'s ${e.devices.length > 0 ? `device ${e.devices.join(", ")}` : "device"}, which is not in ${e.user}'s device list, could not be accepted`;
+      return (
+        `⚠ a device list for ${e.user} tried to bring back a removed device ` +
+        `(or change a device's key) and was refused`
+      );
+    case "unlisted_device": {
+      const which = e.devices.length > 0 ? `device ${e.devices.join(", ")}` : "device";
+      return `⚠ a message from ${e.user}'s ${which}, which is not in ${e.user}'s device list, could not be accepted`;
+    }
   }
 }
 

@@ -246,8 +246,26 @@ describe("refusals", () => {
     ["device_list", "list a string", { list: "x" }],
     ["device_list", "names missing", { names: undefined }],
     ["device_list", "17 names", { names: Array.from({ length: 17 }, (_, i) => ({ id: i + 1, name: "d" })) }],
-    ["device_list", "names out of order", { names: [{ id: 3, name: "a" }, { id: 1, name: "b" }] }],
-    ["device_list", "two names for one id", { names: [{ id: 2, name: "a" }, { id: 2, name: "b" }] }],
+    [
+      "device_list",
+      "names out of order",
+      {
+        names: [
+          { id: 3, name: "a" },
+          { id: 1, name: "b" },
+        ],
+      },
+    ],
+    [
+      "device_list",
+      "two names for one id",
+      {
+        names: [
+          { id: 2, name: "a" },
+          { id: 2, name: "b" },
+        ],
+      },
+    ],
     ["device_list", "device id 0", { names: [{ id: 0, name: "a" }] }],
     ["device_list", "a name of 65 bytes", { names: [{ id: 1, name: "x".repeat(65) }] }],
     ["device_list", "a name with an escape", { names: [{ id: 1, name: "\u001b[2J" }] }],
@@ -305,7 +323,10 @@ function deviceNames(x: unknown): boolean {
     const n = e as Record<string, unknown>;
     const prev = i === 0 ? 0 : (x[i - 1] as { id: number }).id;
     return (
-      Object.keys(n).sort().join() === "id,name" && intIn(n.id, 1, 0xffffffff) && Number(n.id) > prev && label(n.name, 64)
+      Object.keys(n).sort().join() === "id,name" &&
+      intIn(n.id, 1, 0xffffffff) &&
+      Number(n.id) > prev &&
+      label(n.name, 64)
     );
   });
 }
@@ -447,7 +468,10 @@ const validish: Record<string, fc.Arbitrary<unknown>> = {
     fc.uint8Array({ minLength: 63, maxLength: 65 }),
   ),
   display_name: fc.oneof(fc.string({ maxLength: 70, unit: "grapheme" }), fc.constant("tab\there")),
-  list: fc.oneof({ weight: 4, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 40 }) }, fc.constant(new Uint8Array(0))),
+  list: fc.oneof(
+    { weight: 4, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 40 }) },
+    fc.constant(new Uint8Array(0)),
+  ),
   names: fc.array(
     fc.oneof(
       { weight: 6, arbitrary: fc.record({ id: fc.integer({ min: 0, max: 6 }), name: fc.string({ maxLength: 6 }) }) },
