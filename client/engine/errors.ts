@@ -4,6 +4,7 @@
  * and a non-zero exit code; client/commands/exit.ts maps each code to its exit code). Local only:
  * the relay never sends these codes.
  */
+import { CryptoVerificationError } from "../../crypto/errors.js";
 import { SmsgError } from "../../src/errors.js";
 
 /** The relay cannot be reached (refused, timed out, closed during the handshake). Code RELAY_UNREACHABLE. */
@@ -146,5 +147,20 @@ export class UserUnknownError extends SmsgError {
 export class NotAMemberError extends SmsgError {
   constructor(username: string, chatId: number) {
     super("NOT_A_MEMBER", `${username} is not a member of chat ${chatId}`);
+  }
+}
+
+/**
+ * A device the account's accepted device list does not hold (SECURITY.md §17.4: never encrypt
+ * to it, nor accept anything from it). A CryptoVerificationError, so a received envelope from
+ * such a device is refused exactly like one that does not decrypt (sessions.ts isDecryptFailure).
+ */
+export class UnlistedDeviceError extends CryptoVerificationError {
+  readonly username: string;
+  readonly device: number;
+  constructor(username: string, device: number) {
+    super(`device ${device} of ${username} is not in ${username}'s device list`);
+    this.username = username;
+    this.device = device;
   }
 }

@@ -37,7 +37,7 @@ import { RemoteError, UsageError } from "../../src/errors.js";
 import type { RelayMessageOf } from "../../src/wire/messages.js";
 import type { RelayClient } from "../relay-client.js";
 import type { ClientStore, ContactRecord, PinResult } from "../store/index.js";
-import { KeyChangedError, UserUnknownError } from "./errors.js";
+import { KeyChangedError, UnlistedDeviceError, UserUnknownError } from "./errors.js";
 import type { EngineEvent } from "./events.js";
 import type { Account } from "./open-account.js";
 
@@ -78,16 +78,30 @@ export async function checkIdentity(acct: Account, relay: RelayClient, peer: str
  * pinned one: recorded, no session made), UserUnknownError, CryptoVerificationError("invalid
  * prekey bundle"), or what RelayClient.request throws.
  */
-export async function ensureSession(acct: Account, relay: RelayClient, peer: string): Promise<"existing" | "new"> {
+export async function ensureSession(
+  acct: Account,
+  relay: RelayClient,
+  peer: string,
+  device = 1,
+): Promise<"existing" | "new"> {
   const { store } = acct;
   assertTrusted(store, peer);
-  if (store.sessions.current(peer)) return "existing";
+  if (store.sessions.current(peer, device)) return "existing";
+  // Which identity the bundle must carry: a listed device's own (§17.2, authenticated by the
+  // account's list), or, for device 1 of a contact without a list, the key pinned on first use.
+  const listed = listedIdentity(acct, peer, device);
   let b;
   try {
-    b = await relay.request<"fetch_bundle">({ t: "fetch_bundle", username: peer });
+    b = await relay.request<"fetch_bundle">({
+      t: "fetch_bundle",
+      username: peer,
+      // Absent means device 1 (§17.8), so a relay before §17 is asked exactly as before.
+      ...(device !== 1 ? { device } : {}),
+    });
   } catch (e) {
     throw userError(e, peer);
   }
+  if ((b.device ?? 1) !== device) throw new CryptoVerificationError("invalid prekey bundle");
   const bundle: PrekeyBundle = {
     identity: decodeIdentityPublic(b.identity),
     signedPrekey: {
@@ -100,12 +114,14 @@ export async function ensureSession(acct: Account, relay: RelayClient, peer: str
       : {}),
   };
   verifyBundle(bundle);
+  if (listed !== null && !bytesEqual(identityKey(listed), identityKey(bundle.identity)))
+    throw new CryptoVerificationError("the prekey bundle is not signed by the device the account listed");
   const outcome = store.transaction(() => {
-    if (store.contacts.pin(peer, b.identity) === "changed") return "changed" as const;
+    if (listed === null && store.contacts.pin(peer, b.identity) === "changed") return "changed" as const;
     // Another process (a running `smsg listen`) may have made one while we waited.
-    if (store.sessions.current(peer)) return "existing" as const;
+    if (store.sessions.current(peer, device)) return "existing" as const;
     const { session } = initiateSession(acct.rng, acct.identity, bundle);
-    store.sessions.put(peer, session.baseKey, encodeSessionState(session), { makeCurrent: true });
+    store.sessions.put(peer, session.baseKey, encodeSessionState(session), { makeCurrent: true, device });
     return "new" as const;
   });
   if (outcome === "changed") throw new KeyChangedError(peer);
@@ -113,18 +129,36 @@ export async function ensureSession(acct: Account, relay: RelayClient, peer: str
 }
 
 /**
+ * The identity `peer`'s device `device` must have, from the account's accepted device list
+ * (SECURITY.md §17.4: never encrypt to, nor accept from, a device not in it), or null for device 1
+ * of a contact without a list (a client before §17: its key is the pinned one, §1). Our own
+ * account always has a list. Throws UnlistedDeviceError for a device the list does not hold.
+ */
+export function listedIdentity(acct: Account, peer: string, device: number): IdentityPublic | null {
+  const { store } = acct;
+  if (peer !== acct.username && store.deviceLists.get(peer) === undefined) {
+    if (device === 1) return null;
+    throw new UnlistedDeviceError(peer, device);
+  }
+  const known = store.deviceLists.device(peer, device);
+  if (known === undefined) throw new UnlistedDeviceError(peer, device);
+  return known.entry.identity;
+}
+
+/**
  * Encrypts `plaintext` for `peer` on the current session and stores the advanced session.
  * Call it inside the transaction that stores the outgoing message and its outbox entry
  * (SECURITY.md §6.4: the new state is stored before the envelope leaves). Throws
- * KeyChangedError, UsageError when there is no session (call ensureSession first), or what
- * sessionEncrypt throws.
+ * KeyChangedError, UnlistedDeviceError (the device left the account's list), UsageError when
+ * there is no session (call ensureSession first), or what sessionEncrypt throws.
  */
-export function encryptForPeer(acct: Account, peer: string, plaintext: Uint8Array): Uint8Array {
+export function encryptForPeer(acct: Account, peer: string, plaintext: Uint8Array, device = 1): Uint8Array {
   const { store } = acct;
   return store.transaction(() => {
     assertTrusted(store, peer);
-    const rec = store.sessions.current(peer);
-    if (!rec) throw new UsageError(`no session with ${peer} yet`);
+    listedIdentity(acct, peer, device);
+    const rec = store.sessions.current(peer, device);
+    if (!rec) throw new UsageError(`no session with ${device === 1 ? peer : `${peer}'s device ${device}`} yet`);
     const session = decodeSessionState(rec.state);
     wipe(rec.state);
     const out = sessionEncrypt(session, acct.identity.publicKey, plaintext);
@@ -175,8 +209,9 @@ function prekeyStore(store: ClientStore): PrekeyStore {
 export function openPairwise(acct: Account, m: RelayMessageOf<"msg">, events: EngineEvent[]): Decrypted | undefined {
   let dec: Decrypted;
   try {
-    dec = decryptFromPeer(acct, m.from, m.envelope);
+    dec = decryptFromPeer(acct, m.from, m.envelope, m.from_device ?? 1);
   } catch (e) {
+    if (e instanceof UnlistedDeviceError) events.push(unlistedDeviceEvent(acct, e));
     if (isDecryptFailure(e)) return undefined;
     throw e;
   }
@@ -184,20 +219,38 @@ export function openPairwise(acct: Account, m: RelayMessageOf<"msg">, events: En
   return dec;
 }
 
+/** The warning of §17.4 for a message from a device the sender's accepted list does not hold. */
+function unlistedDeviceEvent(acct: Account, e: UnlistedDeviceError): EngineEvent {
+  return {
+    type: "device_list",
+    user: e.username,
+    own: e.username === acct.username,
+    outcome: "unlisted_device",
+    devices: [e.device],
+    names: [null],
+    version: null,
+    acceptedVersion: null,
+  };
+}
+
 /**
- * Decrypts an envelope `peer` sent us and stores the advanced (or new) session, inside the
- * caller's transaction (SECURITY.md §6.5, §6.7), so the caller stores the message in the same
- * commit. A PREKEY envelope goes to the session its base key names, or starts a new one: the
- * sender's identity is pinned on first use, compared otherwise; the one-time prekey is deleted
- * and the (signed prekey id, base key) pair recorded (a replay is refused). A MESSAGE envelope
- * is tried on the current session, then on the others.
+ * Decrypts an envelope `peer`'s device `device` sent us and stores the advanced (or new)
+ * session, inside the caller's transaction (SECURITY.md §6.5, §6.7), so the caller stores the
+ * message in the same commit. A PREKEY envelope goes to the session its base key names, or
+ * starts a new one: for device 1 of a contact without a device list the sender's identity is
+ * pinned on first use, compared otherwise (§1); for any device of an account with a list (ours
+ * included) it must be the identity that list gives the device (§17.4). The one-time prekey is
+ * deleted and the (signed prekey id, base key) pair recorded (a replay is refused). A MESSAGE
+ * envelope is tried on that device's current session, then on its others. A device the
+ * account's list does not hold is refused before any decryption (UnlistedDeviceError).
  *
  * Throws CryptoVerificationError, CodecError or LimitError (isDecryptFailure: "could not
- * decrypt"), changing nothing; anything else is a local failure.
+ * decrypt"; UnlistedDeviceError is one), changing nothing; anything else is a local failure.
  */
-export function decryptFromPeer(acct: Account, peer: string, envelopeBytes: Uint8Array): Decrypted {
+export function decryptFromPeer(acct: Account, peer: string, envelopeBytes: Uint8Array, device = 1): Decrypted {
   const { store } = acct;
   return store.transaction(() => {
+    const listed = listedIdentity(acct, peer, device);
     const before = store.contacts.get(peer);
     const env = parseEnvelope(envelopeBytes);
     let session: SessionState;
@@ -206,27 +259,37 @@ export function decryptFromPeer(acct: Account, peer: string, envelopeBytes: Uint
     if (env.type === "prekey") {
       const existing = store.sessions.get(peer, env.ephemeral);
       if (existing) {
+        // A session is one device pair's: another device naming it is refused (§17.5).
+        if (existing.device !== device) throw new CryptoVerificationError();
         const dec = sessionDecrypt(acct.rng, decodeSessionState(existing.state), env);
         store.sessions.put(peer, existing.baseKey, encodeSessionState(dec.session));
         wipe(dec.consumed, existing.state);
         ({ session, plaintext } = dec);
       } else {
+        if (listed !== null && !bytesEqual(identityKey(listed), identityKey(env.identity)))
+          throw new CryptoVerificationError();
         const acc = acceptSession(acct.rng, acct.identity, prekeyStore(store), env);
-        const pin = store.contacts.pin(peer, encodeIdentityPublic(env.identity));
+        const pin = listed === null ? store.contacts.pin(peer, encodeIdentityPublic(env.identity)) : "same";
         if (!store.sessions.markPrekeyMessageSeen(acc.baseKey, acc.signedPrekeyId)) throw new CryptoVerificationError();
         // The peer started a new session: answer on it (unless its key is not the pinned one).
-        store.sessions.put(peer, acc.baseKey, encodeSessionState(acc.session), { makeCurrent: pin !== "changed" });
+        store.sessions.put(peer, acc.baseKey, encodeSessionState(acc.session), {
+          makeCurrent: pin !== "changed",
+          device,
+        });
         if (acc.usedOneTimePrekeyId !== undefined) store.prekeys.deleteOneTime(acc.usedOneTimePrekeyId);
         wipe(acc.consumed);
         ({ session, plaintext } = acc);
         newSession = true;
       }
     } else {
-      const dec = decryptOnAnySession(acct, peer, env);
+      const dec = decryptOnAnySession(acct, peer, device, env);
       ({ session, plaintext } = dec);
     }
     const contact = store.contacts.get(peer);
-    const keyChanged = contact === undefined || !sameIdentity(contact.identity, session.remoteIdentity);
+    const keyChanged =
+      listed !== null
+        ? !bytesEqual(identityKey(listed), identityKey(session.remoteIdentity))
+        : contact === undefined || !sameIdentity(contact.identity, session.remoteIdentity);
     return {
       plaintext,
       keyChanged,
@@ -237,9 +300,9 @@ export function decryptFromPeer(acct: Account, peer: string, envelopeBytes: Uint
 }
 
 /** Tries the current session first, then the others, most recent first; stores the one that worked. */
-function decryptOnAnySession(acct: Account, peer: string, env: ReturnType<typeof parseEnvelope>) {
+function decryptOnAnySession(acct: Account, peer: string, device: number, env: ReturnType<typeof parseEnvelope>) {
   const { store } = acct;
-  const all = store.sessions.list(peer).sort((a, b) => Number(b.current) - Number(a.current));
+  const all = store.sessions.list(peer, device).sort((a, b) => Number(b.current) - Number(a.current));
   // Made only when every session failed (an error's stack costs more than a decryption).
   let failure: unknown;
   for (const rec of all) {
