@@ -4,6 +4,7 @@
  * an existing one never changes meaning). Warnings and errors go to stderr. Text written by
  * other people is made harmless for a terminal before it is shown (`terminalSafe`).
  */
+import type { AccountStateOmissions } from "../engine/account-state-snapshot.js";
 import type { ChatEventEvent, DepartedEvent, DeviceListEvent, EngineEvent, GroupStateEvent } from "../engine/events.js";
 import type { ListenStatus } from "../engine/listener.js";
 import { displayText, senderLabel } from "../protocol/text-rules.js";
@@ -288,6 +289,20 @@ export function deviceListText(e: DeviceListEvent): string {
       return `⚠ a message from ${e.user}'s ${which}, which is not in ${e.user}'s device list, could not be accepted`;
     }
   }
+}
+
+/**
+ * What an account-state snapshot left out to fit a grant or a backup (SECURITY.md §17.6.1
+ * "Building, and what does not fit"), in words, or null when nothing was.
+ */
+export function omissionText(o: AccountStateOmissions): string | null {
+  const parts: string[] = [];
+  if (o.departedChats.length > 0) parts.push(`the groups you left (chats ${o.departedChats.join(", ")})`);
+  if (o.closedGroupStates.length > 0)
+    parts.push(
+      `the group states of closed chats ${o.closedGroupStates.join(", ")} (reopened there, they start unverified)`,
+    );
+  return parts.length > 0 ? parts.join(" and ") : null;
 }
 
 /** We left or were removed, in words (client/engine/group/departure.ts says the same in errors). */

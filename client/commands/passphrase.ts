@@ -14,7 +14,7 @@ import {
 } from "./account-passphrase-input.js";
 import { type ProfileArgs, openAccountOf, withProfileOptions } from "./common.js";
 import { runCommand } from "./exit.js";
-import { printJson, printLine } from "./output.js";
+import { omissionText, printJson, printLine, warn } from "./output.js";
 
 type Action = "set" | "change" | "remove";
 
@@ -26,8 +26,14 @@ async function run(action: Action, argv: ProfileArgs & AccountPassphraseArgs): P
   try {
     const { relay } = await connectAccount(acct);
     try {
-      if (passphrase === undefined) await removeAccountPassphrase(relay);
-      else await setAccountPassphrase(acct, relay, passphrase, { onDerive: () => announceDerivation(argv.json) });
+      if (passphrase === undefined) await removeAccountPassphrase(acct, relay);
+      else {
+        const r = await setAccountPassphrase(acct, relay, passphrase, {
+          onDerive: () => announceDerivation(argv.json),
+        });
+        const left = omissionText(r.omitted);
+        if (left !== null) warn(`the backup a new machine logs in with leaves out ${left}`);
+      }
     } finally {
       relay.close();
     }

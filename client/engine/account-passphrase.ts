@@ -14,13 +14,16 @@ import {
 import { sealBackup } from "../../crypto/account-backup.js";
 import { requireStrongPassphrase } from "../../crypto/passphrase-strength.js";
 import { wipe } from "../../crypto/primitives.js";
+import { UsageError } from "../../src/errors.js";
 import { MAX_BACKUP_PIECE_BYTES } from "../../src/wire/limits.js";
 import type { RelayClient } from "../relay-client.js";
+import { type AccountStateOmissions, buildAccountState } from "./account-state-snapshot.js";
 import type { Account } from "./open-account.js";
+import { accountIdentityOf } from "./own-device-list.js";
 import { asPassphraseUnsupported } from "./passphrase-relay-errors.js";
 
-/** What of the account setting a passphrase uses. */
-export type PassphraseAccount = Pick<Account, "rng" | "relayKey" | "username" | "identity">;
+/** What of the account setting a passphrase uses: the store holds the account seed and the state the backup carries. */
+export type PassphraseAccount = Pick<Account, "rng" | "relayKey" | "username" | "store">;
 
 /** What of a logged-in connection the requests use. */
 export type PassphraseRelay = Pick<RelayClient, "request">;
@@ -35,14 +38,8 @@ export interface SetPassphraseOptions {
 export interface PassphraseSetResult {
   /** Bytes of the sealed backup. */
   readonly backupBytes: number;
-}
-
-/**
- * The account-state snapshot the backup carries (§17.6.1). Empty, as §17.6.1 allows, until the
- * account-state encoder (client/protocol/account-state.ts) is merged.
- */
-function accountStateSnapshot(_acct: PassphraseAccount): Uint8Array {
-  return new Uint8Array(0);
+  /** What of the account state did not fit the backup (§17.6.1); the caller tells the user when anything was left out. */
+  readonly omitted: AccountStateOmissions;
 }
 
 /**
@@ -59,55 +56,59 @@ export async function setAccountPassphrase(
   opts: SetPassphraseOptions = {},
 ): Promise<PassphraseSetResult> {
   requireStrongPassphrase(passphrase);
+  const record = acct.store.account.get();
+  if (record === undefined) throw new UsageError("no account in this profile yet");
   const salt = acct.rng(PASSPHRASE_SALT_BYTES);
   const ctx = { relayKey: acct.relayKey, username: acct.username, salt };
   const params = PASSPHRASE_ARGON2;
+  // The backup carries the ACCOUNT signing seed and is bound to the account key (§18.3), whichever
+  // device this is (on device 1 they are its own; on another, what its grant or login gave it, §17.1).
+  const snapshot = buildAccountState(acct.store);
   opts.onDerive?.();
   const keys = derivePassphraseKeys(passphrase, ctx, params);
-  // Device 1's identity is the account key (§17.1): its Ed25519 seed is the account signing seed.
-  const seed = acct.identity.signing.privateKey.slice(0, 32);
-  let backup: Uint8Array;
   try {
-    backup = sealBackup(
+    const backup = sealBackup(
       keys.backupKey,
       ctx,
       params,
-      acct.identity.publicKey,
-      { accountSigningSeed: seed, state: accountStateSnapshot(acct) },
+      accountIdentityOf(record),
+      { accountSigningSeed: record.accountSigningSeed, state: snapshot.bytes },
       acct.rng,
     );
-  } finally {
-    wipe(seed);
-  }
-  try {
-    for (let offset = 0; offset < backup.length; offset += MAX_BACKUP_PIECE_BYTES) {
-      const data = backup.subarray(offset, Math.min(backup.length, offset + MAX_BACKUP_PIECE_BYTES));
-      await relay.request<"backup_put">({ t: "backup_put", offset, data });
+    try {
+      for (let offset = 0; offset < backup.length; offset += MAX_BACKUP_PIECE_BYTES) {
+        const data = backup.subarray(offset, Math.min(backup.length, offset + MAX_BACKUP_PIECE_BYTES));
+        await relay.request<"backup_put">({ t: "backup_put", offset, data });
+      }
+      await relay.request<"passphrase_set">({
+        t: "passphrase_set",
+        salt,
+        t_cost: params.t,
+        mem_kib: params.memKiB,
+        login_public: keys.login.publicKey,
+        size: backup.length,
+      });
+    } catch (e) {
+      throw asPassphraseUnsupported(e);
     }
-    await relay.request<"passphrase_set">({
-      t: "passphrase_set",
-      salt,
-      t_cost: params.t,
-      mem_kib: params.memKiB,
-      login_public: keys.login.publicKey,
-      size: backup.length,
-    });
-  } catch (e) {
-    throw asPassphraseUnsupported(e);
+    // Kept (sealed, §16.2) so this device can refresh the backup later without the passphrase (§18.6).
+    acct.store.account.setBackupKey(keys.backupKey);
+    return { backupBytes: backup.length, omitted: snapshot.omitted };
   } finally {
     wipePassphraseKeys(keys);
+    wipe(record.signingSeed, record.dhPrivate, record.accountSigningSeed, record.backupKey ?? undefined);
   }
-  return { backupBytes: backup.length };
 }
 
 /**
  * Removes the account passphrase (§18.6 "Remove"): the relay deletes the record, and the name
- * gets decoys afterwards (§18.5). Throws PassphraseUnsupportedError or the relay's RemoteError.
+ * gets decoys afterwards (§18.5), and this device forgets its backup key. Throws PassphraseUnsupportedError or the relay's RemoteError.
  */
-export async function removeAccountPassphrase(relay: PassphraseRelay): Promise<void> {
+export async function removeAccountPassphrase(acct: Pick<Account, "store">, relay: PassphraseRelay): Promise<void> {
   try {
     await relay.request<"passphrase_remove">({ t: "passphrase_remove" });
   } catch (e) {
     throw asPassphraseUnsupported(e);
   }
+  acct.store.account.setBackupKey(null);
 }

@@ -11,15 +11,39 @@ import { PassphraseUnsupportedError } from "../../../client/engine/passphrase-re
 import { exitCodeOf } from "../../../client/commands/exit.js";
 import { openBackup } from "../../../crypto/account-backup.js";
 import { bytesEqual, concat } from "../../../crypto/bytes.js";
-import { generateIdentity } from "../../../crypto/identity.js";
+import { encodeIdentityPublic, generateIdentity } from "../../../crypto/identity.js";
 import { PASSPHRASE_ARGON2, derivePassphraseKeys, wipePassphraseKeys } from "../../../crypto/passphrase-kdf.js";
 import { WeakPassphraseError } from "../../../crypto/passphrase-strength.js";
 import { EXIT } from "../../../src/exit-codes.js";
 import { systemRng } from "../../../src/system-rng.js";
+import { buildAccountState } from "../../../client/engine/account-state-snapshot.js";
+import { openTestStore, tempDir } from "../store/helpers.js";
 import { type Recorded, refuse, scriptedRelay } from "./scripted-relay.js";
 
 const STRONG = "correct Horse battery staple 7 orbit Lamp quiet !";
-const acct = { rng: systemRng, relayKey: systemRng(32), username: "alice", identity: generateIdentity(systemRng) };
+
+/**
+ * The profile of alice's device 2: its own device key, and the account key it was given (the
+ * backup must carry the account's seed and be bound to the account key, never the device's).
+ */
+const account = generateIdentity(systemRng);
+const device = generateIdentity(systemRng);
+const relayKey = systemRng(32);
+const store = openTestStore(tempDir());
+store.account.set({
+  relayHost: "127.0.0.1",
+  relayPort: 1,
+  relayKey,
+  username: "alice",
+  displayName: null,
+  credential: systemRng(32),
+  signingSeed: device.signing.privateKey.slice(0, 32),
+  dhPrivate: device.dh.privateKey,
+  deviceId: 2,
+  accountIdentity: encodeIdentityPublic(account.publicKey),
+  accountSigningSeed: account.signing.privateKey.slice(0, 32),
+});
+const acct = { rng: systemRng, relayKey, username: "alice", store };
 const ok = () => ({ t: "ok" });
 
 describe("setAccountPassphrase", () => {
@@ -61,16 +85,21 @@ describe("setAccountPassphrase", () => {
         size: backup.length,
       });
       expect(r.backupBytes).toBe(backup.length);
-      expect(backup.length).toBe(73); // the empty state of §17.6.1
+      // A store without contacts or chats: the empty snapshot of §17.6.1 in the backup's 73 bytes of framing.
+      const state = buildAccountState(store).bytes;
+      expect(backup.length).toBe(73 + state.length);
 
       const salt = set["salt"] as Uint8Array;
       const ctx = { relayKey: acct.relayKey, username: "alice", salt };
       const keys = derivePassphraseKeys(STRONG.normalize("NFD"), ctx, PASSPHRASE_ARGON2);
       try {
         expect(bytesEqual(keys.login.publicKey, set["login_public"] as Uint8Array)).toBe(true);
-        const opened = openBackup(keys.backupKey, ctx, PASSPHRASE_ARGON2, acct.identity.publicKey, backup);
-        expect(bytesEqual(opened.accountSigningSeed, acct.identity.signing.privateKey.slice(0, 32))).toBe(true);
-        expect(opened.state.length).toBe(0);
+        const opened = openBackup(keys.backupKey, ctx, PASSPHRASE_ARGON2, account.publicKey, backup);
+        expect(bytesEqual(opened.accountSigningSeed, account.signing.privateKey.slice(0, 32))).toBe(true);
+        expect(bytesEqual(opened.state, state)).toBe(true);
+        // Kept to refresh the backup later (§18.6), sealed in the store.
+        expect(bytesEqual(store.account.get()!.backupKey!, keys.backupKey)).toBe(true);
+        expect(() => openBackup(keys.backupKey, ctx, PASSPHRASE_ARGON2, device.publicKey, backup)).toThrow();
       } finally {
         wipePassphraseKeys(keys);
       }
@@ -111,13 +140,16 @@ describe("setAccountPassphrase", () => {
 });
 
 describe("removeAccountPassphrase", () => {
-  test("sends passphrase_remove; an old relay is 'not supported'", async () => {
-    const relay = scriptedRelay({ passphrase_remove: ok });
-    await removeAccountPassphrase(relay);
-    expect(relay.requests.map((q) => q.t)).toEqual(["passphrase_remove"]);
-    const err = await removeAccountPassphrase(scriptedRelay({ passphrase_remove: refuse("UNKNOWN_TYPE") })).catch(
+  test("sends passphrase_remove and forgets the backup key; an old relay is 'not supported' and the key stays", async () => {
+    store.account.setBackupKey(systemRng(32));
+    const err = await removeAccountPassphrase(acct, scriptedRelay({ passphrase_remove: refuse("UNKNOWN_TYPE") })).catch(
       (e) => e,
     );
     expect(err).toBeInstanceOf(PassphraseUnsupportedError);
+    expect(store.account.get()!.backupKey).not.toBeNull();
+    const relay = scriptedRelay({ passphrase_remove: ok });
+    await removeAccountPassphrase(acct, relay);
+    expect(relay.requests.map((q) => q.t)).toEqual(["passphrase_remove"]);
+    expect(store.account.get()!.backupKey).toBeNull();
   });
 });
