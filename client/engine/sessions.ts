@@ -86,10 +86,10 @@ export async function ensureSession(
 ): Promise<"existing" | "new"> {
   const { store } = acct;
   assertTrusted(store, peer);
-  if (store.sessions.current(peer, device)) return "existing";
-  // Which identity the bundle must carry: a listed device's own (§17.2, authenticated by the
+  // Which identity the session must be with: a listed device's own (§17.2, authenticated by the
   // account's list), or, for device 1 of a contact without a list, the key pinned on first use.
   const listed = listedIdentity(acct, peer, device);
+  if (currentSessionWith(acct, peer, device, listed)) return "existing";
   let b;
   try {
     b = await relay.request<"fetch_bundle">({
@@ -119,7 +119,7 @@ export async function ensureSession(
   const outcome = store.transaction(() => {
     if (listed === null && store.contacts.pin(peer, b.identity) === "changed") return "changed" as const;
     // Another process (a running `smsg listen`) may have made one while we waited.
-    if (store.sessions.current(peer, device)) return "existing" as const;
+    if (currentSessionWith(acct, peer, device, listed)) return "existing" as const;
     const { session } = initiateSession(acct.rng, acct.identity, bundle);
     store.sessions.put(peer, session.baseKey, encodeSessionState(session), { makeCurrent: true, device });
     return "new" as const;
@@ -136,13 +136,50 @@ export async function ensureSession(
  */
 export function listedIdentity(acct: Account, peer: string, device: number): IdentityPublic | null {
   const { store } = acct;
-  if (peer !== acct.username && store.deviceLists.get(peer) === undefined) {
+  if (peer !== acct.username && !listUnderPinnedKey(store, peer)) {
     if (device === 1) return null;
     throw new UnlistedDeviceError(peer, device);
   }
   const known = store.deviceLists.device(peer, device);
   if (known === undefined) throw new UnlistedDeviceError(peer, device);
   return known.entry.identity;
+}
+
+/**
+ * Whether the store holds an accepted list of contact `peer` under the account key pinned for
+ * it: a list accepted under a key the user has since replaced names the old account's devices,
+ * which are nothing to the new one (§17.4: a changed account key discards the stored state).
+ */
+function listUnderPinnedKey(store: ClientStore, peer: string): boolean {
+  const state = store.deviceLists.get(peer);
+  const contact = store.contacts.get(peer);
+  if (state === undefined || contact === undefined) return false;
+  return bytesEqual(state.accountKey, identityKey(decodeIdentityPublic(contact.identity)));
+}
+
+/** Whether a session's remote identity is `expected` (a listed device's key). */
+function sessionIsWith(state: Uint8Array, expected: IdentityPublic): boolean {
+  return bytesEqual(identityKey(decodeSessionState(state).remoteIdentity), identityKey(expected));
+}
+
+/**
+ * Whether there is a current session with `peer`'s device `device` with the identity the list
+ * gives it (`listed`; null: device 1 of a contact without a list, whose sessions a key change
+ * already sorts out, §1). Sessions of that device with any other key are deleted first: a device
+ * id of an account that changed its key, or a state left from before, is never encrypted to.
+ */
+function currentSessionWith(acct: Account, peer: string, device: number, listed: IdentityPublic | null): boolean {
+  const { store } = acct;
+  if (listed !== null) {
+    for (const rec of store.sessions.list(peer, device)) {
+      const ok = sessionIsWith(rec.state, listed);
+      wipe(rec.state);
+      if (!ok) store.sessions.delete(peer, rec.baseKey);
+    }
+  }
+  const rec = store.sessions.current(peer, device);
+  if (rec) wipe(rec.state);
+  return rec !== undefined;
 }
 
 /**
@@ -156,11 +193,13 @@ export function encryptForPeer(acct: Account, peer: string, plaintext: Uint8Arra
   const { store } = acct;
   return store.transaction(() => {
     assertTrusted(store, peer);
-    listedIdentity(acct, peer, device);
+    const listed = listedIdentity(acct, peer, device);
     const rec = store.sessions.current(peer, device);
     if (!rec) throw new UsageError(`no session with ${device === 1 ? peer : `${peer}'s device ${device}`} yet`);
     const session = decodeSessionState(rec.state);
     wipe(rec.state);
+    if (listed !== null && !bytesEqual(identityKey(session.remoteIdentity), identityKey(listed)))
+      throw new UsageError(`the session with ${peer}'s device ${device} is not with the key its list certifies`);
     const out = sessionEncrypt(session, acct.identity.publicKey, plaintext);
     store.sessions.put(peer, rec.baseKey, encodeSessionState(out.session));
     return out.envelope;
@@ -261,6 +300,7 @@ export function decryptFromPeer(acct: Account, peer: string, envelopeBytes: Uint
       if (existing) {
         // A session is one device pair's: another device naming it is refused (§17.5).
         if (existing.device !== device) throw new CryptoVerificationError();
+        if (listed !== null && !sessionIsWith(existing.state, listed)) throw new CryptoVerificationError();
         const dec = sessionDecrypt(acct.rng, decodeSessionState(existing.state), env);
         store.sessions.put(peer, existing.baseKey, encodeSessionState(dec.session));
         wipe(dec.consumed, existing.state);
@@ -282,7 +322,7 @@ export function decryptFromPeer(acct: Account, peer: string, envelopeBytes: Uint
         newSession = true;
       }
     } else {
-      const dec = decryptOnAnySession(acct, peer, device, env);
+      const dec = decryptOnAnySession(acct, peer, device, listed, env);
       ({ session, plaintext } = dec);
     }
     const contact = store.contacts.get(peer);
@@ -299,10 +339,27 @@ export function decryptFromPeer(acct: Account, peer: string, envelopeBytes: Uint
   });
 }
 
-/** Tries the current session first, then the others, most recent first; stores the one that worked. */
-function decryptOnAnySession(acct: Account, peer: string, device: number, env: ReturnType<typeof parseEnvelope>) {
+/**
+ * Tries the current session first, then the others, most recent first, among those with the
+ * listed key when the device is listed; stores the one that worked.
+ */
+function decryptOnAnySession(
+  acct: Account,
+  peer: string,
+  device: number,
+  listed: IdentityPublic | null,
+  env: ReturnType<typeof parseEnvelope>,
+) {
   const { store } = acct;
-  const all = store.sessions.list(peer, device).sort((a, b) => Number(b.current) - Number(a.current));
+  const all = store.sessions
+    .list(peer, device)
+    // Only sessions with the key the device's list entry certifies (§17.4); the others are dead.
+    .filter((rec) => {
+      if (listed === null || sessionIsWith(rec.state, listed)) return true;
+      wipe(rec.state);
+      return false;
+    })
+    .sort((a, b) => Number(b.current) - Number(a.current));
   // Made only when every session failed (an error's stack costs more than a decryption).
   let failure: unknown;
   for (const rec of all) {
@@ -327,13 +384,22 @@ function sameIdentity(pinned: Uint8Array, other: IdentityPublic): boolean {
 }
 
 /**
- * After a key change is resolved: drops every session with `peer` whose identity is not the
- * pinned one, and makes the most recent remaining one current if none is. Inside a transaction.
+ * After a key change is resolved: a device list accepted under another account key than the
+ * pinned one is forgotten (§17.4), with every session of the devices other than 1 (they belonged
+ * to the old account key; the new key's list is fetched and checked afresh); device 1's sessions
+ * whose identity is not the pinned one are dropped, and the most recent remaining one made
+ * current if none is. Inside a transaction.
  */
 function dropSessionsWithOtherKeys(store: ClientStore, peer: string): number {
   const c = store.contacts.get(peer);
   if (!c) return 0;
   let dropped = 0;
+  const state = store.deviceLists.get(peer);
+  if (state !== undefined && !bytesEqual(state.accountKey, identityKey(decodeIdentityPublic(c.identity))))
+    store.deviceLists.forget(peer);
+  for (const device of store.sessions.devices(peer)) {
+    if (device !== 1 && !listUnderPinnedKey(store, peer)) dropped += store.sessions.deleteDevice(peer, device);
+  }
   const kept: { baseKey: Uint8Array; current: boolean }[] = [];
   for (const rec of store.sessions.list(peer)) {
     const s = decodeSessionState(rec.state);
@@ -385,7 +451,8 @@ export interface SafetyNumbers {
 
 /** Computes the safety numbers between us and `contact` (SECURITY.md §9). */
 export function safetyNumbersWith(acct: Account, contact: ContactRecord): SafetyNumbers {
-  const me = { id: acct.username, identityKey: identityKey(acct.identity.publicKey) };
+  // Per account, not per device (§17.1): on every device the account key's.
+  const me = { id: acct.username, identityKey: identityKey(acct.accountIdentity) };
   const of = (identity: Uint8Array) =>
     formatSafetyNumber(
       safetyNumber(me, { id: contact.username, identityKey: identityKey(decodeIdentityPublic(identity)) }),
