@@ -13,7 +13,7 @@ import { ed25519PublicKeyValid } from "../../crypto/primitives.js";
 import { MAX_BACKUP_PIECE_BYTES, type ClientMessageOf } from "../../src/wire/index.js";
 import { RelayError } from "../errors.js";
 import {
-  passphraseRecord,
+  passphraseRecordByName,
   refillPassphraseBucket,
   removePassphraseRecord,
   replacePassphraseRecord,
@@ -24,8 +24,9 @@ import type { HandlerConnection, SessionAccount } from "./handler-connection.js"
 
 /** The record of `username` if its account has one, else undefined (no account, or none set). */
 async function recordOf(conn: HandlerConnection, username: string) {
+  // Both statements run for every name (known or not, with a passphrase or not): the same work (§18.5).
   const account = await conn.ctx.store.accountByUsername(username);
-  const record = account ? await passphraseRecord(conn.ctx.store.db, account.id) : undefined;
+  const record = await passphraseRecordByName(conn.ctx.store.db, username);
   return { account, record };
 }
 
@@ -39,10 +40,10 @@ export async function handlePassphraseSalt(
 ): Promise<void> {
   const { ctx } = conn;
   const { bundleRate, bundleBurst } = ctx.config.limits;
-  if (!ctx.passphrase.takeSaltToken(conn, bundleRate, bundleBurst, ctx.now()))
+  if (!ctx.passphrase.takeSaltToken(conn.remoteAddress, bundleRate, bundleBurst, ctx.now()))
     throw new RelayError("RATE_LIMITED", `more than ${bundleRate} passphrase_salt requests per second`);
   const decoy = passphraseDecoy(ctx.passphrase.decoySecret, msg.username);
-  const { record } = await recordOf(conn, msg.username);
+  const record = await passphraseRecordByName(ctx.store.db, msg.username);
   conn.send({
     t: "passphrase_params",
     id: msg.id,

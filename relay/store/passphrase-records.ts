@@ -29,11 +29,17 @@ interface RecordRow {
   backup: Uint8Array;
 }
 
-/** The account's record; undefined when it has no passphrase. */
-export async function passphraseRecord(q: Queryable, accountId: number): Promise<PassphraseRecord | undefined> {
+/**
+ * The record of the account named `username`; undefined when there is no such account or it
+ * has no passphrase. One statement whatever the name, so the relay's work (and its timing) is the
+ * same for an unknown name, an account without a passphrase and one with (§18.5).
+ */
+export async function passphraseRecordByName(q: Queryable, username: string): Promise<PassphraseRecord | undefined> {
   const rows = await q.query<RecordRow>(
-    "SELECT salt, t_cost, mem_kib, login_public, backup FROM passphrase_records WHERE account_id = $1",
-    [accountId],
+    `SELECT r.salt, r.t_cost, r.mem_kib, r.login_public, r.backup
+       FROM accounts a JOIN passphrase_records r ON r.account_id = a.id
+      WHERE a.username = $1`,
+    [username],
   );
   const r = rows[0];
   if (r === undefined) return undefined;

@@ -144,17 +144,29 @@ describe("decoys (§18.5)", () => {
     c.close();
   });
 
-  test("passphrase_salt is limited per connection like bundle fetches", async () => {
-    const c = await RawClient.ready(r, { localAddress: freshAddress() });
+  test("passphrase_salt is limited per remote address like bundle fetches: more connections buy nothing", async () => {
+    const address = freshAddress();
+    const conns = [
+      await RawClient.ready(r, { localAddress: address }),
+      await RawClient.ready(r, { localAddress: address }),
+    ];
     const burst = r.relay.ctx.config.limits.bundleBurst;
-    for (let i = 1; i <= burst + 5; i++) c.send({ t: "passphrase_salt", id: i, username: "nobody" });
     const replies: RelayMessage[] = [];
-    for (let i = 0; i < burst + 5; i++) replies.push(await c.next());
+    // Half the requests on each connection, one connection after the other.
+    for (const [k, c] of conns.entries()) {
+      const n = Math.ceil((burst + 5) / 2);
+      for (let i = 1; i <= n; i++) c.send({ t: "passphrase_salt", id: k * 1000 + i, username: "nobody" });
+      for (let i = 0; i < n; i++) replies.push(await c.next());
+    }
     const limited = replies.filter((m) => m.t === "error" && m.code === "RATE_LIMITED").length;
     // A token may come back while the burst is read: at least a few of the last ones are refused.
     expect(limited).toBeGreaterThanOrEqual(3);
     expect(replies[0]).toMatchObject({ t: "passphrase_params" });
-    c.close();
+    // Another address has its own bucket.
+    const other = await RawClient.ready(r, { localAddress: freshAddress() });
+    other.send({ t: "passphrase_salt", id: 1, username: "nobody" });
+    expect(await other.next()).toMatchObject({ t: "passphrase_params" });
+    for (const c of [...conns, other]) c.close();
   });
 });
 
