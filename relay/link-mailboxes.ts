@@ -5,13 +5,21 @@
  * on link_close, when either connection closes, or LINK_LIFETIME_MS after it opened. Nothing is
  * stored: with several relays on one database both sides must reach the same relay (§17.8).
  * Expiry is checked against the relay's clock whenever a link is used (and expired links are
- * swept on every open), so no timer is needed and tests move the clock.
+ * swept on every open and post), so no timer is needed and tests move the clock. What one
+ * device can make the process hold is bounded: LINK_MAX_PER_OPENER links, each holding at most
+ * LINK_MAX_HELD message until its new side arrives, and LINK_MAX_OPEN links in all.
  */
 import { LINK_LIFETIME_MS } from "../crypto/device-link.js";
 import type { HandlerConnection } from "./handlers/handler-connection.js";
 
 /** The messages of one link: five in the protocol (§17.6), so no more are carried. */
 export const LINK_MAX_MESSAGES = 5;
+/** Links one connection may have open at once: one device links one machine at a time (§17.8). */
+export const LINK_MAX_PER_OPENER = 2;
+/** Links open in the whole relay process, so logged-in devices cannot fill its memory (§17.8). */
+export const LINK_MAX_OPEN = 10_000;
+/** E's posts held before N arrives: none in the protocol (E answers N's commit), one tolerated. */
+export const LINK_MAX_HELD = 1;
 
 interface Link {
   readonly id: Uint8Array;
@@ -23,8 +31,8 @@ interface Link {
   readonly held: Uint8Array[];
 }
 
-export type LinkOpenResult = "ok" | "in_use";
-export type LinkPostResult = "ok" | "unknown" | "full";
+export type LinkOpenResult = "ok" | "in_use" | "too_many";
+export type LinkPostResult = "ok" | "unknown" | "full" | "early";
 
 const keyOf = (id: Uint8Array) => Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString("hex");
 
@@ -36,17 +44,22 @@ export class LinkMailboxes {
     private readonly lifetimeMs: number = LINK_LIFETIME_MS,
   ) {}
 
-  /** Opens link `id` for `opener` (E); "in_use" if a live link has that id. */
+  /**
+   * Opens link `id` for `opener` (E); "in_use" if a live link has that id, "too_many" when the
+   * opener already has LINK_MAX_PER_OPENER links open or the process LINK_MAX_OPEN.
+   */
   open(opener: HandlerConnection, id: Uint8Array): LinkOpenResult {
-    const now = this.now();
-    for (const [k, l] of this.links) if (l.expiresAt <= now) this.links.delete(k);
+    this.sweep();
     const key = keyOf(id);
     if (this.links.has(key)) return "in_use";
+    let mine = 0;
+    for (const l of this.links.values()) if (l.opener === opener) mine++;
+    if (mine >= LINK_MAX_PER_OPENER || this.links.size >= LINK_MAX_OPEN) return "too_many";
     this.links.set(key, {
       id: id.slice(),
       opener,
       newSide: undefined,
-      expiresAt: now + this.lifetimeMs,
+      expiresAt: this.now() + this.lifetimeMs,
       carried: 0,
       held: [],
     });
@@ -56,9 +69,11 @@ export class LinkMailboxes {
   /**
    * Posts `message` from `from`: the opener's goes to N (held until N exists), anyone else's
    * makes it N if there is none yet and goes to E. "unknown" for no such live link or a third
-   * connection; "full" once the link carried LINK_MAX_MESSAGES.
+   * connection; "full" once the link carried LINK_MAX_MESSAGES; "early" for an opener's post
+   * beyond LINK_MAX_HELD before N arrived (nothing is carried).
    */
   post(from: HandlerConnection, id: Uint8Array, message: Uint8Array): LinkPostResult {
+    this.sweep();
     const link = this.live(id);
     if (!link) return "unknown";
     const fromOpener = from === link.opener;
@@ -67,7 +82,10 @@ export class LinkMailboxes {
     link.carried += 1;
     if (fromOpener) {
       if (link.newSide) push(link.newSide, link.id, message);
-      else link.held.push(message.slice());
+      else if (link.held.length >= LINK_MAX_HELD) {
+        link.carried -= 1;
+        return "early";
+      } else link.held.push(message.slice());
       return "ok";
     }
     if (link.newSide === undefined) {
@@ -96,6 +114,12 @@ export class LinkMailboxes {
     const now = this.now();
     for (const l of this.links.values()) if (l.newSide === conn && l.expiresAt > now) return true;
     return false;
+  }
+
+  /** Drops expired links (on every open and post, so an idle relay holds none for long). */
+  private sweep(): void {
+    const now = this.now();
+    for (const [k, l] of this.links) if (l.expiresAt <= now) this.links.delete(k);
   }
 
   private live(id: Uint8Array): Link | undefined {

@@ -6,12 +6,18 @@
  */
 import type { ClientMessageOf } from "../../src/wire/index.js";
 import { RelayError } from "../errors.js";
-import { LINK_MAX_MESSAGES } from "../link-mailboxes.js";
+import { LINK_MAX_MESSAGES, LINK_MAX_PER_OPENER } from "../link-mailboxes.js";
 import { backoffWait } from "./auth.js";
 import type { HandlerConnection } from "./handler-connection.js";
 
 export function handleLinkOpen(conn: HandlerConnection, msg: ClientMessageOf<"link_open">): void {
-  if (conn.ctx.links.open(conn, msg.link) === "in_use") throw new RelayError("BAD_MESSAGE", "this link id is in use");
+  const opened = conn.ctx.links.open(conn, msg.link);
+  if (opened === "in_use") throw new RelayError("BAD_MESSAGE", "this link id is in use");
+  if (opened === "too_many")
+    throw new RelayError(
+      "RATE_LIMITED",
+      `too many device links are open (at most ${LINK_MAX_PER_OPENER} per device); close one or let it expire`,
+    );
   conn.send({ t: "ok", id: msg.id });
 }
 
@@ -25,6 +31,7 @@ export function handleLinkPost(conn: HandlerConnection, msg: ClientMessageOf<"li
     throw new RelayError("LINK_UNKNOWN", "no such link, or it expired or ended");
   }
   if (result === "full") throw new RelayError("BAD_MESSAGE", `a link carries at most ${LINK_MAX_MESSAGES} messages`);
+  if (result === "early") throw new RelayError("BAD_MESSAGE", "the new device has not posted to this link yet");
   conn.send({ t: "ok", id: msg.id });
 }
 

@@ -82,6 +82,8 @@ test("E's posts before N arrives reach N with its first post; at most 5 messages
   expect(await e.request<"link_open">({ t: "link_open", link })).toMatchObject({ t: "ok" });
   const early = bytes(20);
   expect(await post(e, link, early)).toMatchObject({ t: "ok" });
+  // One message is held for N, no more: what a device can make the relay hold is bounded.
+  expectCode(await post(e, link, bytes(20)), "BAD_MESSAGE");
   const n = await stranger();
   // The held message comes first, before the answer to N's post.
   n.send({ t: "link_post", id: 900, link, message: bytes(20) });
@@ -93,6 +95,18 @@ test("E's posts before N arrives reach N with its first post; at most 5 messages
   expectCode(await post(n, link, bytes(20)), "BAD_MESSAGE");
   e.close();
   n.close();
+});
+
+test("a device may have 2 links open at once; closing one lets it open another", async () => {
+  const e = await opener();
+  const links = [newLinkId(), newLinkId(), newLinkId()];
+  expect(await e.request<"link_open">({ t: "link_open", link: links[0]! })).toMatchObject({ t: "ok" });
+  expect(await e.request<"link_open">({ t: "link_open", link: links[1]! })).toMatchObject({ t: "ok" });
+  e.send({ t: "link_open", id: 700, link: links[2]! });
+  expectCode(await e.next(), "RATE_LIMITED");
+  expect(await e.request<"link_close">({ t: "link_close", link: links[0]! })).toMatchObject({ t: "ok" });
+  expect(await e.request<"link_open">({ t: "link_open", link: links[2]! })).toMatchObject({ t: "ok" });
+  e.close();
 });
 
 test("N's connection closing ends the link, and so does E's", async () => {
