@@ -229,12 +229,16 @@ function applyChat(
 export function applyAccountState(store: ClientStore, bytes: Uint8Array): AppliedAccountState {
   const state = decodeAccountState(bytes);
   return store.transaction(() => {
-    if (!store.account.exists()) throw new UsageError("no account in this profile yet");
+    const me = store.account.get();
+    if (me === undefined) throw new UsageError("no account in this profile yet");
+    wipe(me.signingSeed, me.dhPrivate, me.accountSigningSeed, me.backupKey ?? undefined);
     if (state.displayName !== null) store.account.setDisplayName(state.displayName);
     let contactsPinned = 0;
     let contactsMerged = 0;
     const keyConflicts: string[] = [];
+    // Our own account is no contact of ours (§17.6.1 "Applying"): entries naming it are skipped.
     for (const c of state.contacts) {
+      if (c.username === me.username) continue;
       const outcome = applyContact(store, c);
       if (outcome === "pinned") contactsPinned++;
       else if (outcome === "merged") contactsMerged++;
@@ -245,6 +249,7 @@ export function applyAccountState(store: ClientStore, bytes: Uint8Array): Applie
     let groupStatesStored = 0;
     const chatConflicts: number[] = [];
     for (const c of state.chats) {
+      if (c.kind === "direct" && c.peer === me.username) continue;
       const { outcome, state: stored } = applyChat(store, c);
       if (outcome === "added") chatsAdded++;
       else if (outcome === "merged") chatsMerged++;

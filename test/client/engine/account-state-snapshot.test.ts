@@ -366,3 +366,33 @@ describe("what does not fit 61 440 bytes (§17.6.1)", () => {
     expect(() => buildAccountState(source)).toThrow(AccountStateDoesNotFitError);
   });
 });
+
+describe("entries naming the account itself", () => {
+  it("are skipped: no key is pinned or marked changed for ourselves, no direct chat with ourselves", () => {
+    const store = freshStore();
+    const bytes = encodeAccountState({
+      displayName: null,
+      contacts: [
+        { username: "ann", identity: PUBS[0]!, verified: false, pendingIdentity: PUBS[1]!, displayName: null },
+      ],
+      chats: [
+        {
+          id: 5,
+          kind: "direct",
+          peer: "ann",
+          name: null,
+          closed: false,
+          myRole: "member",
+          departure: null,
+          departedBy: null,
+          lastReadMsg: 0,
+          groupState: null,
+        },
+      ],
+    });
+    const applied = applyAccountState(store, bytes);
+    expect(applied).toMatchObject({ contactsPinned: 0, chatsAdded: 0 });
+    expect(store.contacts.get("ann")).toBeUndefined();
+    expect(store.chats.get(5)).toBeUndefined();
+  });
+});
