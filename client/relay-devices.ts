@@ -34,6 +34,8 @@ export interface FetchedDeviceList {
   readonly list: Uint8Array | null;
   /** For our own account: when the relay last saw each device log in. */
   readonly seen: readonly { readonly device: number; readonly at: number }[];
+  /** For our own account: the highest device id it ever listed (unsigned: too high only skips ids; too low is refused), else null. */
+  readonly highest: number | null;
 }
 
 /**
@@ -42,7 +44,7 @@ export interface FetchedDeviceList {
  */
 export async function fetchDeviceList(relay: RelayClient, username: string): Promise<FetchedDeviceList> {
   const r = await devicesCall(() => relay.request<"fetch_device_list">({ t: "fetch_device_list", username }));
-  return { list: r.list ?? null, seen: r.seen ?? [] };
+  return { list: r.list ?? null, seen: r.seen ?? [], highest: r.highest ?? null };
 }
 
 /**

@@ -104,7 +104,11 @@ export async function handlePublishDeviceList(
   );
 }
 
-/** The stored list (none for an account without one) and, for the caller's own account, when each current device was last seen. */
+/**
+ * The stored list (none for an account without one) and, for the caller's own account, when each
+ * current device was last seen and the highest device id it ever listed (a new device takes the
+ * id above it, §17.1: a removed highest id is not in the current list).
+ */
 export async function handleFetchDeviceList(
   conn: HandlerConnection,
   self: SessionAccount,
@@ -113,17 +117,18 @@ export async function handleFetchDeviceList(
   const { store } = conn.ctx;
   const target = await accountNamed(conn, msg.username);
   const stored = await store.deviceList(target.id);
-  const seen =
-    target.id === self.id
-      ? (await store.devicesOf(target.id))
-          .filter((d) => d.removedAt === null && d.lastSeenAt !== null)
-          .map((d) => ({ device: d.deviceId, at: d.lastSeenAt!.getTime() }))
-      : undefined;
+  const own = target.id === self.id ? await store.devicesOf(target.id) : undefined;
+  const seen = own
+    ?.filter((d) => d.removedAt === null && d.lastSeenAt !== null)
+    .map((d) => ({ device: d.deviceId, at: d.lastSeenAt!.getTime() }));
+  // Rows are never deleted (migration 0006), so the highest row is the highest id ever listed.
+  const highest = own && own.length > 0 ? Math.max(...own.map((d) => d.deviceId)) : undefined;
   conn.send({
     t: "device_list",
     id: msg.id,
     username: target.username,
     ...(stored ? { list: stored.list } : {}),
     ...(seen ? { seen } : {}),
+    ...(highest !== undefined ? { highest } : {}),
   });
 }

@@ -391,12 +391,14 @@ export const RELAY_MESSAGES = catalogue({
   // --- Devices (SECURITY.md §17.8) ---
   /**
    * Answer to fetch_device_list: the stored list (absent: an account with no list, a client
-   * before §17: device 1 only). `seen` only for the caller's own account.
+   * before §17: device 1 only). `seen` and `highest` only for the caller's own account.
    */
   device_list: withId("device_list", {
     username: usernameSchema,
     list: optional(bin({ min: 1, max: MAX_DEVICE_LIST_BYTES })),
     seen: optional(arrayOf(deviceSeenSchema, { max: MAX_ACCOUNT_DEVICES })),
+    /** Only for the caller's own account: the highest device id the account ever listed (ids are never reused, §17.1). */
+    highest: optional(deviceIdSchema),
   }),
   /** An account's device list changed: fetch it. Pushed to its devices and its chat peers' devices. */
   device_list_changed: message("device_list_changed", { username: usernameSchema, version: u32({ min: 1 }) }),

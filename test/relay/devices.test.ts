@@ -158,6 +158,19 @@ describe("publish_device_list", () => {
     expect(await r.relay.store.oneTimePrekeyCount(id, 2)).toBe(d2.opks.length);
   });
 
+  test("highest: the caller's own account gets the highest id it ever listed, a removed one included; others get none", async () => {
+    const u = await joinUser(r, fresh("highest"));
+    const c1 = await as(u);
+    expect((await fetchList(c1, u.username)).highest).toBe(1);
+    const d2 = deviceKeys("highest 2");
+    const v1 = signedList(u.identity, u.username, 1, [dev1(u), { id: 2, identity: d2.identity.publicKey }]);
+    expect(await publish(c1, v1)).toMatchObject({ t: "ok" });
+    expect(await publish(c1, signedList(u.identity, u.username, 2, [dev1(u)]))).toMatchObject({ t: "ok" });
+    expect((await fetchList(c1, u.username)).highest).toBe(2);
+    const other = await joinUser(r, fresh("highest2"));
+    expect((await fetchList(await as(other), u.username)).highest).toBeUndefined();
+  });
+
   test("an id that was removed, or one skipped below the highest, never comes back", async () => {
     const u = await joinUser(r, fresh("reuse"));
     const id = await accountId(u);

@@ -131,7 +131,14 @@ export const RELAY_SAMPLES: readonly RelayMessage[] = [
   { t: "bundle", id: 23, username: "bob", identity: bytes(128, 9), signed_prekey: spk, device: 2 },
   { t: "msg", chat: 12, msg: 3, from: "alice", ts: 1, envelope: bytes(200, 8), from_device: 2 },
   { t: "device_list", id: 26, username: "bob" },
-  { t: "device_list", id: 26, username: "alice", list: bytes(213, 1), seen: [{ device: 1, at: 1_700_000_000_000 }] },
+  {
+    t: "device_list",
+    id: 26,
+    username: "alice",
+    list: bytes(213, 1),
+    seen: [{ device: 1, at: 1_700_000_000_000 }],
+    highest: 3,
+  },
   { t: "device_list_changed", username: "alice", version: 7 },
   { t: "link_msg", link: bytes(16, 2), message: bytes(57, 3) },
   { t: "passphrase_params", id: 31, salt: bytes(16, 1), t_cost: 3, mem_kib: 262144 },
@@ -165,4 +172,5 @@ export const OPTIONAL_FIELDS = new Set([
   "msg.from_device",
   "device_list.list",
   "device_list.seen",
+  "device_list.highest",
 ]);
