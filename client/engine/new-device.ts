@@ -17,6 +17,7 @@ import {
   type IdentityKeyPair,
   type IdentityPublic,
   encodeIdentityPublic,
+  identityFromSecrets,
   identityKey,
   verifyIdentityPublic,
 } from "../../crypto/identity.js";
@@ -32,6 +33,7 @@ import { loginSignature } from "../relay-client.js";
 import type { ClientStore } from "../store/client-store.js";
 import { type AppliedAccountState, applyAccountState } from "./account-state-snapshot.js";
 import { storeInitialPrekeys } from "./initial-prekeys.js";
+import { ONE_TIME_PREKEY_BATCH } from "./prekeys.js";
 
 /** What createDeviceProfile needs. */
 export interface NewDeviceOptions {
@@ -69,7 +71,7 @@ export interface PendingDevice {
   readonly store: ClientStore;
   /** What the account-state snapshot brought (undefined when none was given). */
   readonly applied: AppliedAccountState | undefined;
-  /** The `register_device` request for a connection with this Noise handshake hash (§10.4). */
+  /** The `register_device` request for a connection with this Noise handshake hash (§10.4): registerDeviceRequest. */
   readonly request: (id: number, handshakeHash: Uint8Array) => ClientMessageOf<"register_device">;
   /** The relay answered `joined`: the prekeys are published. */
   readonly registered: () => void;
@@ -142,17 +144,7 @@ export function createDeviceProfile(opts: NewDeviceOptions): PendingDevice {
     return {
       store,
       applied,
-      request: (id, handshakeHash) => ({
-        t: "register_device",
-        id,
-        username: opts.username,
-        device: opts.deviceId,
-        credential,
-        identity: encodeIdentityPublic(opts.device.publicKey),
-        signed_prekey: prekeys.signedPrekey,
-        one_time_prekeys: [...prekeys.oneTimePrekeys],
-        signature: loginSignature(opts.device, handshakeHash),
-      }),
+      request: (id, handshakeHash) => registerDeviceRequest(store, id, handshakeHash),
       registered: () => {
         prekeys.markPublished();
         wipe(credential);
@@ -162,5 +154,41 @@ export function createDeviceProfile(opts: NewDeviceOptions): PendingDevice {
   } catch (e) {
     abandon();
     throw e;
+  }
+}
+
+/**
+ * The `register_device` request (§17.8) of the device whose profile `store` is, for a
+ * connection with this Noise handshake hash (§10.4): its credential and identity, signed by
+ * the device's own key, its current signed prekey and the one-time prekeys not yet published.
+ * Built from the store alone, so a registration whose answer was lost can be repeated later,
+ * by another process, byte for byte but the signature. Throws UsageError without an account
+ * or a signed prekey.
+ */
+export function registerDeviceRequest(
+  store: ClientStore,
+  id: number,
+  handshakeHash: Uint8Array,
+): ClientMessageOf<"register_device"> {
+  const acct = store.account.get();
+  const spk = store.prekeys.currentSigned();
+  if (acct === undefined || spk === undefined) throw new UsageError("this profile holds no device to register");
+  const device = identityFromSecrets(acct.signingSeed, acct.dhPrivate);
+  const oneTime = store.prekeys.unpublishedOneTime(ONE_TIME_PREKEY_BATCH);
+  try {
+    return {
+      t: "register_device",
+      id,
+      username: acct.username,
+      device: acct.deviceId,
+      credential: acct.credential,
+      identity: encodeIdentityPublic(device.publicKey),
+      signed_prekey: { key_id: spk.id, public_key: spk.publicKey, signature: spk.signature },
+      one_time_prekeys: oneTime.map((k) => ({ key_id: k.id, public_key: k.publicKey })),
+      signature: loginSignature(device, handshakeHash),
+    };
+  } finally {
+    wipe(acct.signingSeed, acct.dhPrivate, acct.accountSigningSeed, spk.privateKey, device.signing.privateKey);
+    wipe(device.dh.privateKey, acct.backupKey ?? undefined, ...oneTime.map((k) => k.privateKey));
   }
 }

@@ -62,20 +62,23 @@ export async function publishNewList(relay: Relay, next: NewDeviceList): Promise
   }
 }
 
+/** The relay's answer to a registration, and how many one-time prekeys it published. */
+export interface Registered {
+  readonly joined: RelayMessageOf<"joined">;
+  readonly oneTimePrekeys: number;
+}
+
 /**
- * `register_device` for the device `pending` holds (§18.6's second request), as
- * createDeviceProfile builds it, signed over this connection's handshake hash. Throws
- * PassphraseUnsupportedError ("several devices"), the relay's RemoteError, or what
- * RelayClient.request throws.
+ * `register_device` for the device `pending` holds (§18.6's second request), as new-device.ts
+ * builds it, signed over this connection's handshake hash. Throws PassphraseUnsupportedError
+ * ("several devices"), the relay's RemoteError, or what RelayClient.request throws.
  */
-export async function registerNewDevice(
-  relay: Relay,
-  pending: Pick<PendingDevice, "request">,
-): Promise<RelayMessageOf<"joined">> {
+export async function registerNewDevice(relay: Relay, pending: Pick<PendingDevice, "request">): Promise<Registered> {
   // The client numbers its own requests: the id of the built message is not sent.
   const { id: _unused, ...request } = pending.request(0, relay.handshakeHash);
   try {
-    return await relay.request<"register_device">(request);
+    const joined = await relay.request<"register_device">(request);
+    return { joined, oneTimePrekeys: request.one_time_prekeys.length };
   } catch (e) {
     throw asPassphraseUnsupported(e, false, "several devices");
   }
