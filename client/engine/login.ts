@@ -59,8 +59,11 @@ export interface LoginOptions {
   readonly link: string;
   /** The account's username (any ASCII case). */
   readonly username: string;
-  /** The account passphrase (§18; never checked by the strength rule when logging in, §18.7). */
-  readonly passphrase: string;
+  /**
+   * The account passphrase (§18; never checked by the strength rule when logging in, §18.7), or
+   * how to get it: asked only when a log-in needs it (finishing an earlier run does not).
+   */
+  readonly passphrase: string | (() => Promise<string>);
   /** Protects the new profile's keystore (§16.1) when given. */
   readonly profilePassphrase?: string | undefined;
   /** Called right before the Argon2id of §18.2 (seconds). */
@@ -167,7 +170,6 @@ const defaultWait = (ms: number) => new Promise<void>((resolve) => setTimeout(re
 export async function logInNewDevice(opts: LoginOptions): Promise<LoginResult> {
   const link = parseRelayLink(opts.link);
   const username = normalizeUsername(opts.username);
-  if (opts.passphrase === "") throw new UsageError("an account passphrase cannot be empty");
   const rng = opts.rng ?? systemRng;
   const now = opts.now ?? Date.now;
   const dial = () =>
@@ -179,14 +181,16 @@ export async function logInNewDevice(opts: LoginOptions): Promise<LoginResult> {
     return { ...finished, relayHost: link.host, relayPort: link.port, resumed: true };
   }
 
-  let relay: LoginRelay | undefined;
+  const passphrase = typeof opts.passphrase === "string" ? opts.passphrase : await opts.passphrase();
+  if (passphrase === "") throw new UsageError("an account passphrase cannot be empty");
+  let relay: LoginRelay;
   let backup;
   try {
     ({ backup, relay } = await passphraseLogIn({
       connect: dial,
       relayKey: link.relayKey,
       username,
-      passphrase: opts.passphrase,
+      passphrase,
       ...(opts.onDerive ? { onDerive: opts.onDerive } : {}),
     }));
   } catch (e) {

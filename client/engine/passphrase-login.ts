@@ -43,13 +43,17 @@ export class PassphraseLoginFailedError extends SmsgError {
   }
 }
 
-/** The relay's bucket of failed passphrase log-ins for this name is empty (§18.5). Code RATE_LIMITED (exit 18). */
+/**
+ * The relay refused to try: the name's bucket of failed passphrase log-ins is empty (hours), or
+ * this address waits out its login backoff (seconds to minutes, §18.5); the relay's own reason
+ * says which. Code RATE_LIMITED (exit 18).
+ */
 export class PassphraseRateLimitedError extends SmsgError {
-  constructor(username: string, options?: { cause?: unknown }) {
+  constructor(username: string, reason: string, options?: { cause?: unknown }) {
     super(
       "RATE_LIMITED",
-      `the relay allows no more passphrase log-ins as ${username} for now (too many failed tries): ` +
-        "try again in a few hours; nothing was stored",
+      `the relay allows no more passphrase log-ins as ${username} for now (too many failed tries: ${reason}); ` +
+        "nothing was stored",
       options,
     );
   }
@@ -190,6 +194,6 @@ function relayRefusal(e: unknown, username: string): unknown {
   if (e instanceof RemoteError && e.code === "AUTH_FAILED")
     return new PassphraseLoginFailedError(username, { cause: e });
   if (e instanceof RemoteError && e.code === "RATE_LIMITED")
-    return new PassphraseRateLimitedError(username, { cause: e });
+    return new PassphraseRateLimitedError(username, e.message, { cause: e });
   return asPassphraseUnsupported(e, true);
 }

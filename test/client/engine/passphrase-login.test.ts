@@ -158,6 +158,11 @@ describe("passphraseLogIn", () => {
     }
     const limited = await logIn({ passphrase_salt: refuse("RATE_LIMITED") }).catch((e) => e);
     expect(limited).toBeInstanceOf(PassphraseRateLimitedError);
+    // The relay's reason tells a name's empty bucket (hours) from an address's backoff (seconds).
+    expect((limited as Error).message).toBe(
+      "the relay allows no more passphrase log-ins as alice for now (too many failed tries: refused with RATE_LIMITED); " +
+        "nothing was stored",
+    );
     expect(exitCodeOf(limited)).toBe(EXIT.rateLimited);
     expect(derived).toBe(0);
   });
