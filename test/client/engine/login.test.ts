@@ -23,7 +23,7 @@ import {
 import { closeAccount, connectAccount, connectRelay, openLocalAccount } from "../../../client/engine/open-account.js";
 import { ensureOwnDeviceList } from "../../../client/engine/own-device-list.js";
 import { PassphraseLoginFailedError } from "../../../client/engine/passphrase-login.js";
-import { ProfileExistsError } from "../../../client/profile/errors.js";
+import { PassphraseRequiredError, ProfileExistsError } from "../../../client/profile/errors.js";
 import { publishDeviceList } from "../../../client/relay-devices.js";
 import { sealBackup } from "../../../crypto/account-backup.js";
 import { decodeDeviceList } from "../../../crypto/device-list.js";
@@ -228,6 +228,16 @@ describe("logInNewDevice", () => {
       expect(d.dials()).toBe(0);
     },
   );
+
+  test("--passphrase: the new profile is protected by its own passphrase", { timeout: 120_000 }, async () => {
+    const dir = profileDir("alice-protected");
+    const r = await login(dir, { profilePassphrase: "the laptop's own", keystore: { params: { t: 1, memKiB: 8 } } });
+    expect(r.resumed).toBe(false);
+    expect(() => openLocalAccount({ dir })).toThrow(PassphraseRequiredError);
+    const acct = openLocalAccount({ dir, passphrase: "the laptop's own" });
+    expect(acct.deviceId).toBe(r.deviceId);
+    closeAccount(acct);
+  });
 
   test(
     "a wrong passphrase or an unknown name: exit 9, no profile, the list unchanged",
