@@ -2,7 +2,7 @@
  * `smsg login` with the built `smsg` and a relay process (SECURITY.md §18.6; README "Log in on
  * a new machine"): alice joins with an account passphrase after opening a chat with bob; a
  * second profile logs in with the relay link whoami prints and becomes device 2 of the same
- * account; a wrong passphrase, a folder that
+ * account, with alice's chat, contact and display name from the backup; a wrong passphrase, a folder that
  * holds a profile and bad input fail with their exit codes and write nothing. Sending between
  * the devices is the fan-out's (not here).
  */
@@ -75,6 +75,13 @@ describe("smsg login", () => {
     const again = await world.smsg("laptop", ["login", link, "alice"], withPassphrase);
     expect(again.code, again.stderr).toBe(5);
     expect(again.stderr).toBe(`smsg: a profile already exists in ${world.home("laptop")}; refusing to overwrite it\n`);
+  });
+
+  test("the backed-up chat with bob is listed on the new device", { timeout: 120_000 }, async () => {
+    const chats = lines(expectOk(await world.smsg("laptop", ["chat", "list", "--offline", "--json"])));
+    expect(chats.map((c) => [c["kind"], c["peer"]])).toEqual([["direct", "bob"]]);
+    const me = lines(expectOk(await world.smsg("laptop", ["whoami", "--offline", "--json"])))[0]!;
+    expect(me["display_name"]).toBe("Alice A.");
   });
 
   test("bad input: exit 2 before the relay is asked, nothing written", { timeout: 120_000 }, async () => {
