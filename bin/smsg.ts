@@ -26,6 +26,7 @@ type Mount = (y: Cli) => Cli;
 /** The module of each command, by the word that starts it; `open` shares its module with the default command. */
 const COMMAND_MODULES: Readonly<Record<string, () => Promise<Mount>>> = {
   join: async () => (await import("../client/commands/join.js")).joinCommand,
+  login: async () => (await import("../client/commands/login.js")).loginCommand,
   whoami: async () => (await import("../client/commands/whoami.js")).whoamiCommand,
   chat: async () => (await import("../client/commands/chat.js")).chatCommand,
   send: async () => (await import("../client/commands/send.js")).sendCommand,

@@ -7,15 +7,20 @@ import { importCommand } from "./import.js";
 import { interactiveCommands } from "./interactive.js";
 import { joinCommand } from "./join.js";
 import { listenCommand } from "./listen.js";
+import { loginCommand } from "./login.js";
 import { passphraseCommand } from "./passphrase.js";
 import { sendCommand } from "./send.js";
 import { verifyCommand } from "./verify.js";
 import { whoamiCommand } from "./whoami.js";
 
-/** Mounts join, whoami, chat, send, history, listen, verify, export, import, passphrase, open and the default (interactive) command. */
+/**
+ * Mounts join, login, whoami, chat, send, history, listen, verify, export, import, passphrase,
+ * open and the default (interactive) command.
+ */
 export function clientCommands<T extends { json: boolean }>(y: Argv<T>): Argv<T> {
   return [
     joinCommand,
+    loginCommand,
     whoamiCommand,
     chatCommand,
     sendCommand,

@@ -44,6 +44,7 @@ export const JSON_EVENT_TYPES = [
   "member_removed",
   "safety_number",
   "joined",
+  "logged_in",
   "whoami",
   "account_passphrase",
   "imported",

@@ -23,7 +23,8 @@ export function whoamiCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> 
       runCommand(() =>
         withAccount(argv as ProfileArgs & typeof argv, async (acct, online) => {
           const login = online?.login;
-          const fp = fingerprint({ id: acct.username, identityKey: identityKey(acct.identity.publicKey) });
+          // The account key's (SECURITY.md §17.1: what contacts pin), the same on every device of the account.
+          const fp = fingerprint({ id: acct.username, identityKey: identityKey(acct.accountIdentity) });
           const relay = `${acct.relayHost}:${acct.relayPort}`;
           const relayFp = relayKeyFingerprint(acct.relayKey);
           const link = formatRelayLink({ host: acct.relayHost, port: acct.relayPort, relayKey: acct.relayKey });
@@ -35,6 +36,7 @@ export function whoamiCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> 
               relay_link: link,
               relay_key_fingerprint: relayFp,
               fingerprint: fp,
+              device: acct.deviceId,
               profile: acct.dir,
               ...(login ? { is_admin: login.isAdmin, prekeys: login.stock } : {}),
             });
@@ -48,6 +50,7 @@ export function whoamiCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> 
             printLine(`relay key:   ${relayFp}`);
             printLine(`relay link:  ${link}  (smsg login ${link} ${acct.username}, on a new machine)`);
             printLine(`fingerprint: ${fp.match(/.{5}/g)!.join(" ")}`);
+            printLine(`device:      ${acct.deviceId}`);
             printLine(`profile:     ${acct.dir}`);
             if (login) printLine(`logged in; ${login.stock} one-time prekeys on the relay`);
           }

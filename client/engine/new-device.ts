@@ -3,8 +3,9 @@
  * then registers it with the relay. Shared by `smsg login` (the account seed came from the
  * passphrase backup) and `smsg device add` (it came in a link grant). The caller has already
  * made the device's identity and a list, signed by the account, that holds it; this module
- * checks that list, stores everything in one transaction, and builds the `register_device`
- * request (§17.8) for the connection it goes out on.
+ * checks that list, stores everything in one transaction (with the account-state snapshot of
+ * the grant or backup, §17.6.1 "Applying"), and builds the `register_device` request (§17.8)
+ * for the connection it goes out on.
  *
  * Nothing is half-written: a refused list or a failed write removes the new profile again,
  * and `abandon` does the same when the relay refuses the registration.
@@ -16,6 +17,7 @@ import {
   type IdentityKeyPair,
   type IdentityPublic,
   encodeIdentityPublic,
+  identityFromSecrets,
   identityKey,
   verifyIdentityPublic,
 } from "../../crypto/identity.js";
@@ -29,7 +31,9 @@ import { createProfile, removeProfileFiles } from "../profile/open.js";
 import { KEYSTORE_FILE } from "../profile/paths.js";
 import { loginSignature } from "../relay-client.js";
 import type { ClientStore } from "../store/client-store.js";
+import { type AppliedAccountState, applyAccountState } from "./account-state-snapshot.js";
 import { storeInitialPrekeys } from "./initial-prekeys.js";
+import { ONE_TIME_PREKEY_BATCH } from "./prekeys.js";
 
 /** What createDeviceProfile needs. */
 export interface NewDeviceOptions {
@@ -51,6 +55,8 @@ export interface NewDeviceOptions {
   readonly deviceId: number;
   /** The account's list, signed by the account, holding `deviceId` with exactly `device`'s keys. */
   readonly deviceList: Uint8Array;
+  /** The account-state snapshot (§17.6.1) of the grant or backup; applied in the same transaction. */
+  readonly accountState?: Uint8Array;
   /** Protects the new profile's keystore (Argon2id) when given. */
   readonly profilePassphrase?: string | undefined;
   readonly displayName?: string | null;
@@ -63,7 +69,9 @@ export interface NewDeviceOptions {
 export interface PendingDevice {
   /** The open store of the new profile (the caller closes it). */
   readonly store: ClientStore;
-  /** The `register_device` request for a connection with this Noise handshake hash (§10.4). */
+  /** What the account-state snapshot brought (undefined when none was given). */
+  readonly applied: AppliedAccountState | undefined;
+  /** The `register_device` request for a connection with this Noise handshake hash (§10.4): registerDeviceRequest. */
   readonly request: (id: number, handshakeHash: Uint8Array) => ClientMessageOf<"register_device">;
   /** The relay answered `joined`: the prekeys are published. */
   readonly registered: () => void;
@@ -77,7 +85,9 @@ export interface PendingDevice {
  * prekeys, and its own account's device list accepted under the account key (§17.4).
  * Throws, writing nothing: ProfileExistsError; CryptoVerificationError when the account
  * identity does not verify, the seed is not the account's, or the list does not hold this
- * device (or is refused by §17.4); UsageError for device id 1 (the account key's own slot).
+ * device (or is refused by §17.4); AccountStateError (CODEC) for a snapshot that does not
+ * decode (§17.6.1: the new device stores nothing); UsageError for device id 1 (the account
+ * key's own slot).
  */
 export function createDeviceProfile(opts: NewDeviceOptions): PendingDevice {
   if (opts.deviceId === 1) throw new UsageError("device 1 is the account key itself: a new device has another id");
@@ -101,7 +111,7 @@ export function createDeviceProfile(opts: NewDeviceOptions): PendingDevice {
     const credential = opts.rng(32);
     const accountKey = identityKey(opts.accountIdentity);
     const seed = opts.device.signing.privateKey.slice(0, 32);
-    const prekeys = store.transaction(() => {
+    const { prekeys, applied } = store.transaction(() => {
       const decision = store.deviceLists.offer({ username: opts.username, accountKey }, opts.deviceList);
       if (!decision.accepted)
         throw new CryptoVerificationError(`the account's device list was refused (${decision.refusal.reason})`);
@@ -127,22 +137,14 @@ export function createDeviceProfile(opts: NewDeviceOptions): PendingDevice {
         accountIdentity: encodeIdentityPublic(opts.accountIdentity),
         accountSigningSeed: opts.accountSigningSeed,
       });
-      return storeInitialPrekeys(store, opts.rng, opts.device);
+      const applied = opts.accountState === undefined ? undefined : applyAccountState(store, opts.accountState);
+      return { prekeys: storeInitialPrekeys(store, opts.rng, opts.device), applied };
     });
     wipe(seed);
     return {
       store,
-      request: (id, handshakeHash) => ({
-        t: "register_device",
-        id,
-        username: opts.username,
-        device: opts.deviceId,
-        credential,
-        identity: encodeIdentityPublic(opts.device.publicKey),
-        signed_prekey: prekeys.signedPrekey,
-        one_time_prekeys: [...prekeys.oneTimePrekeys],
-        signature: loginSignature(opts.device, handshakeHash),
-      }),
+      applied,
+      request: (id, handshakeHash) => registerDeviceRequest(store, id, handshakeHash),
       registered: () => {
         prekeys.markPublished();
         wipe(credential);
@@ -152,5 +154,41 @@ export function createDeviceProfile(opts: NewDeviceOptions): PendingDevice {
   } catch (e) {
     abandon();
     throw e;
+  }
+}
+
+/**
+ * The `register_device` request (§17.8) of the device whose profile `store` is, for a
+ * connection with this Noise handshake hash (§10.4): its credential and identity, signed by
+ * the device's own key, its current signed prekey and the one-time prekeys not yet published.
+ * Built from the store alone, so a registration whose answer was lost can be repeated later,
+ * by another process, byte for byte but the signature. Throws UsageError without an account
+ * or a signed prekey.
+ */
+export function registerDeviceRequest(
+  store: ClientStore,
+  id: number,
+  handshakeHash: Uint8Array,
+): ClientMessageOf<"register_device"> {
+  const acct = store.account.get();
+  const spk = store.prekeys.currentSigned();
+  if (acct === undefined || spk === undefined) throw new UsageError("this profile holds no device to register");
+  const device = identityFromSecrets(acct.signingSeed, acct.dhPrivate);
+  const oneTime = store.prekeys.unpublishedOneTime(ONE_TIME_PREKEY_BATCH);
+  try {
+    return {
+      t: "register_device",
+      id,
+      username: acct.username,
+      device: acct.deviceId,
+      credential: acct.credential,
+      identity: encodeIdentityPublic(device.publicKey),
+      signed_prekey: { key_id: spk.id, public_key: spk.publicKey, signature: spk.signature },
+      one_time_prekeys: oneTime.map((k) => ({ key_id: k.id, public_key: k.publicKey })),
+      signature: loginSignature(device, handshakeHash),
+    };
+  } finally {
+    wipe(acct.signingSeed, acct.dhPrivate, acct.accountSigningSeed, spk.privateKey, device.signing.privateKey);
+    wipe(device.dh.privateKey, acct.backupKey ?? undefined, ...oneTime.map((k) => k.privateKey));
   }
 }

@@ -1,11 +1,15 @@
 /**
- * The first half of `smsg login` (SECURITY.md §18.6 "Log-in on a new machine"), on a connection
- * that is not logged in: `passphrase_salt`, the parameter check of §18.2 before anything is
- * derived, the key schedule, `passphrase_login` with the proof for this connection's handshake
- * hash (§18.4), `backup_get` until the announced size, then the account key the relay stores is
- * verified (§4.1) and the backup opened with it (§18.3). The derived secrets are wiped whatever
- * happens; nothing is written anywhere. The second half (register-new-device.ts) makes this
- * machine a device of the account on the same connection.
+ * The first half of `smsg login` (SECURITY.md §18.6 "Log-in on a new machine"), on connections
+ * that are not logged in: `passphrase_salt`, the parameter check of §18.2 before anything is
+ * derived, the key schedule, `passphrase_login` with the proof for the handshake hash of the
+ * connection it goes out on (§18.4), `backup_get` until the announced size, then the account key
+ * the relay stores is verified (§4.1) and the backup opened with it (§18.3).
+ *
+ * Two connections, as §18.6 says: the relay's login timeout (§14.7) runs on an unauthenticated
+ * connection until `register_device`, and Argon2id at 256 MiB takes seconds (§18.8), so the
+ * salt is asked on one connection, which is closed, the keys are derived with no connection
+ * open, and the proof goes out on a new one, which the caller keeps for the second half
+ * (register-new-device.ts). The derived secrets are wiped whatever happens; nothing is written.
  */
 import { concat } from "../../crypto/bytes.js";
 import { openBackup } from "../../crypto/account-backup.js";
@@ -23,25 +27,33 @@ import { CodecError, RemoteError, SmsgError } from "../../src/errors.js";
 import type { RelayClient } from "../relay-client.js";
 import { asPassphraseUnsupported } from "./passphrase-relay-errors.js";
 
-/** The relay refused the passphrase log-in (AUTH_FAILED). Code LOGIN_FAILED (exit 9). */
+/**
+ * The relay refused the passphrase log-in (AUTH_FAILED). A wrong passphrase, a name without an
+ * account and an account without a passphrase get the same answer on purpose (the decoy of
+ * §18.5), so the sentence names all three. Code LOGIN_FAILED (exit 9).
+ */
 export class PassphraseLoginFailedError extends SmsgError {
   constructor(username: string, options?: { cause?: unknown }) {
     super(
       "LOGIN_FAILED",
-      `the relay refused the passphrase log-in as ${username}: wrong account passphrase, ` +
-        "or the account has none; nothing was stored",
+      `the relay refused the passphrase log-in as ${username}: wrong account passphrase, no such account, ` +
+        "or this account has no passphrase (then use smsg device link on a device that has it); nothing was stored",
       options,
     );
   }
 }
 
-/** The relay's bucket of failed passphrase log-ins for this name is empty (§18.5). Code RATE_LIMITED (exit 18). */
+/**
+ * The relay refused to try: the name's bucket of failed passphrase log-ins is empty (hours), or
+ * this address waits out its login backoff (seconds to minutes, §18.5); the relay's own reason
+ * says which. Code RATE_LIMITED (exit 18).
+ */
 export class PassphraseRateLimitedError extends SmsgError {
-  constructor(username: string, options?: { cause?: unknown }) {
+  constructor(username: string, reason: string, options?: { cause?: unknown }) {
     super(
       "RATE_LIMITED",
-      `the relay allows no more passphrase log-ins as ${username} for now (too many failed tries): ` +
-        "try again in a few hours; nothing was stored",
+      `the relay allows no more passphrase log-ins as ${username} for now (too many failed tries: ${reason}); ` +
+        "nothing was stored",
       options,
     );
   }
@@ -78,8 +90,13 @@ export interface OpenedAccountBackup {
   readonly state: Uint8Array;
 }
 
-/** What passphraseLogIn needs besides the connection. */
-export interface PassphraseLogInOptions {
+/** A relay connection as passphraseLogIn uses it. */
+export type LoginConnection = Pick<RelayClient, "request" | "handshakeHash" | "close">;
+
+/** What passphraseLogIn needs besides the connections. */
+export interface PassphraseLogInOptions<R extends LoginConnection> {
+  /** Opens a new connection to the relay (not logged in). Called twice. */
+  readonly connect: () => Promise<R>;
   /** The relay's static key as the relay link pinned it (§18.2 binds the schedule to it). */
   readonly relayKey: Uint8Array;
   /** The canonical username. */
@@ -102,22 +119,27 @@ export function checkOfferedParams(params: Argon2Params): void {
 }
 
 /**
- * Logs in with the passphrase on `relay` (connected, not logged in) and opens the account
- * backup. Throws PassphraseUnsupportedError, RelayParamsRefusedError, PassphraseLoginFailedError,
+ * Logs in with the passphrase and opens the account backup: `passphrase_salt` on a first
+ * connection (closed before the derivation), `passphrase_login` and `backup_get` on a second,
+ * which is returned open and logged in to the passphrase phase (the caller closes it). Throws
+ * PassphraseUnsupportedError, RelayParamsRefusedError, PassphraseLoginFailedError,
  * PassphraseRateLimitedError, CryptoVerificationError (the account key does not verify),
  * BackupOpenError / BackupAccountKeyError (§18.3), CodecError (a backup that does not match its
- * announced size, or of a newer format), or the relay's RemoteError.
+ * announced size, or of a newer format), the relay's RemoteError, or what `connect` throws; a
+ * connection it opened is closed when it throws.
  */
-export async function passphraseLogIn(
-  relay: Pick<RelayClient, "request" | "handshakeHash">,
-  opts: PassphraseLogInOptions,
-): Promise<OpenedAccountBackup> {
+export async function passphraseLogIn<R extends LoginConnection>(
+  opts: PassphraseLogInOptions<R>,
+): Promise<{ readonly backup: OpenedAccountBackup; readonly relay: R }> {
   const { username } = opts;
+  const first = await opts.connect();
   let offered;
   try {
-    offered = await relay.request<"passphrase_salt">({ t: "passphrase_salt", username });
+    offered = await first.request<"passphrase_salt">({ t: "passphrase_salt", username });
   } catch (e) {
     throw relayRefusal(e, username);
+  } finally {
+    first.close();
   }
   const params: Argon2Params = { t: offered.t_cost, memKiB: offered.mem_kib };
   checkOfferedParams(params);
@@ -125,23 +147,29 @@ export async function passphraseLogIn(
   opts.onDerive?.();
   const keys = derivePassphraseKeys(opts.passphrase, ctx, params);
   try {
-    let info;
+    const relay = await opts.connect();
     try {
-      info = await relay.request<"passphrase_login">({
-        t: "passphrase_login",
-        username,
-        proof: makeLoginProof(keys.login.privateKey, relay.handshakeHash, username),
-      });
+      let info;
+      try {
+        info = await relay.request<"passphrase_login">({
+          t: "passphrase_login",
+          username,
+          proof: makeLoginProof(keys.login.privateKey, relay.handshakeHash, username),
+        });
+      } catch (e) {
+        throw relayRefusal(e, username);
+      }
+      if (info.username !== username)
+        throw new CodecError(`the relay answered a passphrase log-in as ${username} for ${info.username}`);
+      const account = decodeIdentityPublic(info.identity);
+      verifyIdentityPublic(account);
+      const backup = await fetchBackup(relay, info.size);
+      const contents = openBackup(keys.backupKey, ctx, params, account, backup);
+      return { backup: { username, account, ...contents }, relay };
     } catch (e) {
-      throw relayRefusal(e, username);
+      relay.close();
+      throw e;
     }
-    if (info.username !== username)
-      throw new CodecError(`the relay answered a passphrase log-in as ${username} for ${info.username}`);
-    const account = decodeIdentityPublic(info.identity);
-    verifyIdentityPublic(account);
-    const backup = await fetchBackup(relay, info.size);
-    const contents = openBackup(keys.backupKey, ctx, params, account, backup);
-    return { username, account, ...contents };
   } finally {
     wipePassphraseKeys(keys);
   }
@@ -166,6 +194,6 @@ function relayRefusal(e: unknown, username: string): unknown {
   if (e instanceof RemoteError && e.code === "AUTH_FAILED")
     return new PassphraseLoginFailedError(username, { cause: e });
   if (e instanceof RemoteError && e.code === "RATE_LIMITED")
-    return new PassphraseRateLimitedError(username, { cause: e });
+    return new PassphraseRateLimitedError(username, e.message, { cause: e });
   return asPassphraseUnsupported(e, true);
 }

@@ -1,30 +1,22 @@
 /**
  * The second half of `smsg login` (SECURITY.md §18.6), on the connection that passed
- * `passphrase_login`: §17's device registration. First `fetch_device_list` and the next list
- * signed with the account key from the backup (new-device-list.ts), which the caller stores
- * with the device's keys; then the two requests, `publish_device_list` and `register_device`
- * for the new device, signed over this connection's handshake hash by the device's own key
- * (§10.4), after which the connection is logged in as that device. A relay that does not serve
- * them says "this relay does not support several devices" (§17.8), exit 19.
+ * `passphrase_login`: §17's device registration. First `fetch_device_list` (its own account's,
+ * the one thing besides the registration such a connection may read) and the next list signed
+ * with the account key from the backup (new-device-list.ts), which the caller stores with the
+ * device's keys (new-device.ts); then the two requests, `publish_device_list` and
+ * `register_device` for the new device, signed over the handshake hash of the connection it
+ * goes out on by the device's own key (§10.4), after which that connection is logged in as the
+ * device. `register_device` is allowed before login on any connection (§17.8), so a caller
+ * that lost its answer may repeat it on a new one. A relay that does not serve them says "this
+ * relay does not support several devices" (§17.8), exit 19.
  */
-import { encodeIdentityPublic } from "../../crypto/identity.js";
 import type { IdentityKeyPair } from "../../crypto/identity.js";
 import type { AccountSigner } from "../../crypto/device-certificate.js";
-import type { OneTimePrekey, SignedPrekey } from "../../crypto/prekeys.js";
 import type { RelayMessageOf } from "../../src/wire/index.js";
-import { loginSignature } from "../relay-client.js";
 import type { RelayClient } from "../relay-client.js";
+import type { PendingDevice } from "./new-device.js";
 import { type NewDeviceList, nextDeviceList } from "./new-device-list.js";
 import { asPassphraseUnsupported } from "./passphrase-relay-errors.js";
-
-/** The new device's keys, as its profile stores them. */
-export interface NewDeviceKeys {
-  readonly identity: IdentityKeyPair;
-  /** The device's own login credential (32 random bytes; the relay stores its hash). */
-  readonly credential: Uint8Array;
-  readonly signedPrekey: SignedPrekey;
-  readonly oneTimePrekeys: readonly OneTimePrekey[];
-}
 
 type Relay = Pick<RelayClient, "request" | "handshakeHash">;
 
@@ -58,27 +50,35 @@ export async function nextListFromRelay(
 }
 
 /**
- * Publishes `next` and registers `device` under its id (§18.6's two requests). Throws
- * PassphraseUnsupportedError ("several devices") or the relay's RemoteError.
+ * `publish_device_list` of the list that adds the new device (§18.6's first request). Throws
+ * PassphraseUnsupportedError ("several devices"), the relay's RemoteError (nothing was stored),
+ * or a ConnectionClosedError / TimeoutError (the relay may or may not have stored it).
  */
-export async function publishAndRegister(
-  relay: Relay,
-  args: { readonly username: string; readonly next: NewDeviceList; readonly device: NewDeviceKeys },
-): Promise<RelayMessageOf<"joined">> {
-  const { device } = args;
-  const spk = device.signedPrekey;
+export async function publishNewList(relay: Relay, next: NewDeviceList): Promise<void> {
   try {
-    await relay.request<"publish_device_list">({ t: "publish_device_list", list: args.next.list });
-    return await relay.request<"register_device">({
-      t: "register_device",
-      username: args.username,
-      device: args.next.deviceId,
-      credential: device.credential,
-      identity: encodeIdentityPublic(device.identity.publicKey),
-      signed_prekey: { key_id: spk.id, public_key: spk.keyPair.publicKey, signature: spk.signature },
-      one_time_prekeys: device.oneTimePrekeys.map((k) => ({ key_id: k.id, public_key: k.keyPair.publicKey })),
-      signature: loginSignature(device.identity, relay.handshakeHash),
-    });
+    await relay.request<"publish_device_list">({ t: "publish_device_list", list: next.list });
+  } catch (e) {
+    throw asPassphraseUnsupported(e, false, "several devices");
+  }
+}
+
+/** The relay's answer to a registration, and how many one-time prekeys it published. */
+export interface Registered {
+  readonly joined: RelayMessageOf<"joined">;
+  readonly oneTimePrekeys: number;
+}
+
+/**
+ * `register_device` for the device `pending` holds (§18.6's second request), as new-device.ts
+ * builds it, signed over this connection's handshake hash. Throws PassphraseUnsupportedError
+ * ("several devices"), the relay's RemoteError, or what RelayClient.request throws.
+ */
+export async function registerNewDevice(relay: Relay, pending: Pick<PendingDevice, "request">): Promise<Registered> {
+  // The client numbers its own requests: the id of the built message is not sent.
+  const { id: _unused, ...request } = pending.request(0, relay.handshakeHash);
+  try {
+    const joined = await relay.request<"register_device">(request);
+    return { joined, oneTimePrekeys: request.one_time_prekeys.length };
   } catch (e) {
     throw asPassphraseUnsupported(e, false, "several devices");
   }

@@ -1,8 +1,10 @@
 /**
  * What a connection may send after a passphrase_login and before it registers a device
- * (SECURITY.md §18.6): backup_get, §17's device registration (publish_device_list adding
- * exactly one device, then register_device for the same account) and ping (answered by
- * dispatch). It holds no device of the account, so anything else is NOT_AUTHENTICATED.
+ * (SECURITY.md §18.6): backup_get, fetch_device_list of the account it logged in to (the new
+ * device must sign a list that keeps every device of the stored one, so it must read it),
+ * §17's device registration (publish_device_list adding exactly one device, then
+ * register_device for the same account) and ping (answered by dispatch). It holds no device of
+ * the account, so anything else is NOT_AUTHENTICATED.
  */
 import type { ClientMessage } from "../../src/wire/index.js";
 import { RelayError } from "../errors.js";
@@ -17,6 +19,16 @@ export async function dispatchPassphrasePhase(conn: HandlerConnection, msg: Clie
   switch (msg.t) {
     case "backup_get":
       return handleBackupGet(conn, msg);
+    case "fetch_device_list": {
+      if (msg.username !== session.username)
+        throw new RelayError(
+          "NOT_AUTHENTICATED",
+          `this connection logged in with the passphrase of ${session.username}`,
+        );
+      const stored = await conn.ctx.store.deviceList(session.accountId);
+      conn.send({ t: "device_list", id: msg.id, username: session.username, ...(stored ? { list: stored.list } : {}) });
+      return;
+    }
     case "publish_device_list": {
       const account = await conn.ctx.store.accountById(session.accountId);
       if (!account || account.disabled) throw new RelayError("AUTH_FAILED", "login failed");

@@ -351,7 +351,7 @@ describe("setting a passphrase (§18.6)", () => {
     n.close();
   });
 
-  test("after a passphrase log-in: publish a list adding exactly one device, register it, and be logged in as it", async () => {
+  test("after a passphrase log-in: read the own list, publish one adding one device, register it, be logged in as it", async () => {
     const frank = await joinUser(r, "frank");
     const key = loginKey();
     const c = await loggedIn(frank);
@@ -366,9 +366,23 @@ describe("setting a passphrase (§18.6)", () => {
     const dev3 = { id: 3, identity: keys3.identity.publicKey };
     // Adding two at once, or dropping device 1, is refused on such a connection: it holds no device.
     const publish = (list: Uint8Array) => n.request<"publish_device_list">({ t: "publish_device_list", list });
+    const none = await n.request<"fetch_device_list">({ t: "fetch_device_list", username: "frank" });
+    expect(none).toMatchObject({ t: "device_list", username: "frank" });
+    expect((none as RelayMessageOf<"device_list">).list).toBeUndefined();
     expectError(await publish(signedList(frank.identity, "frank", 1, [dev1, dev2, dev3])), "BAD_MESSAGE");
     expectError(await publish(signedList(frank.identity, "frank", 1, [dev2])), "BAD_MESSAGE");
     expect(await publish(signedList(frank.identity, "frank", 1, [dev1, dev2]))).toMatchObject({ t: "ok" });
+    // The new device reads the list it must keep (§18.6): its own account's only.
+    const fetched = await n.request<"fetch_device_list">({ t: "fetch_device_list", username: "frank" });
+    expect(fetched).toMatchObject({ t: "device_list", username: "frank" });
+    expect((fetched as RelayMessageOf<"device_list">).list).toEqual(
+      signedList(frank.identity, "frank", 1, [dev1, dev2]),
+    );
+    expect((fetched as RelayMessageOf<"device_list">).seen).toBeUndefined();
+    expectError(
+      await n.request<"fetch_device_list">({ t: "fetch_device_list", username: "alice" }),
+      "NOT_AUTHENTICATED",
+    );
     expect(await registerDevice(n, "frank", 2, keys2)).toMatchObject({ t: "joined", username: "frank" });
     // Now a device: it may do what devices do.
     expect(await n.request<"list_chats">({ t: "list_chats" })).toMatchObject({ t: "chats" });

@@ -6,10 +6,11 @@
 import { existsSync, readdirSync } from "node:fs";
 import { describe, expect, test } from "vitest";
 import { utf8 } from "../../../crypto/bytes.js";
-import { generateIdentity, identityKey } from "../../../crypto/identity.js";
+import { encodeIdentityPublic, generateIdentity, identityKey } from "../../../crypto/identity.js";
 import { seededRng } from "../../../crypto/rng.js";
 import { closeAccount, openLocalAccount } from "../../../client/engine/open-account.js";
 import { createDeviceProfile } from "../../../client/engine/new-device.js";
+import { AccountStateError, encodeAccountState } from "../../../client/protocol/account-state.js";
 import { accountSignerOf, ensureOwnDeviceList, listAddingDevice } from "../../../client/engine/own-device-list.js";
 import { ProfileExistsError } from "../../../client/profile/errors.js";
 import { createProfile, openProfile } from "../../../client/profile/open.js";
@@ -62,11 +63,12 @@ describe("the own device list", () => {
 });
 
 describe("createDeviceProfile", () => {
-  test("writes device N of the account: its own identity, the account key and seed, the accepted list", () => {
+  test("writes device N of the account: its own identity, the account key and seed, the accepted list, the state", () => {
     const { store, rng, account } = aliceDevice1("new device");
     ensureOwnDeviceList(store);
     const signer = accountSignerOf(store.account.get()!);
     const laptop = generateIdentity(rng);
+    const bob = encodeIdentityPublic(generateIdentity(rng).publicKey);
     const next = listAddingDevice(signer, "alice", store.deviceLists.get("alice")!, laptop.publicKey);
     store.close();
     const dir = profileDir("alice2");
@@ -81,8 +83,14 @@ describe("createDeviceProfile", () => {
       device: laptop,
       deviceId: next.deviceId,
       deviceList: next.encoded,
+      accountState: encodeAccountState({
+        displayName: "Alice",
+        contacts: [{ username: "bob", identity: bob, verified: true, pendingIdentity: null, displayName: "Bob" }],
+        chats: [],
+      }),
       rng,
     });
+    expect(pending.applied).toMatchObject({ contactsPinned: 1, chatsAdded: 0 });
     const req = pending.request(7, new Uint8Array(32).fill(3));
     expect(req).toMatchObject({ t: "register_device", id: 7, username: "alice", device: 2 });
     expect(req.one_time_prekeys.length).toBeGreaterThan(0);
@@ -97,10 +105,13 @@ describe("createDeviceProfile", () => {
     expect(rec.accountSigningSeed).toEqual(account.signing.privateKey.slice(0, 32));
     expect(acct.store.deviceLists.get("alice")!.list.version).toBe(2);
     expect(acct.store.prekeys.unpublishedOneTime().length).toBe(0);
+    // The snapshot went in with the rest (§17.6.1): bob pinned and verified as alice had him.
+    expect(acct.displayName).toBe("Alice");
+    expect(acct.store.contacts.get("bob")).toMatchObject({ identity: bob, verified: true, displayName: "Bob" });
     closeAccount(acct);
   });
 
-  test("refuses, writing nothing: a seed not the account's, a list without this device, a forged list, device 1, a profile there", () => {
+  test("refuses, writing nothing: a foreign seed, a list without this device, a forged list, device 1, bad state, a profile there", () => {
     const { store, rng, account } = aliceDevice1("refusals");
     ensureOwnDeviceList(store);
     const signer = accountSignerOf(store.account.get()!);
@@ -127,11 +138,12 @@ describe("createDeviceProfile", () => {
       deviceList: next.encoded,
       rng,
     };
-    const cases: [Partial<typeof base>, new (...a: never[]) => Error][] = [
+    const cases: [Partial<typeof base & { accountState: Uint8Array }>, new (...a: never[]) => Error][] = [
       [{ accountSigningSeed: intruder.signing.privateKey.slice(0, 32) }, CryptoVerificationError],
       [{ deviceList: withoutMe.encoded }, CryptoVerificationError],
       [{ deviceList: forged.encoded }, CryptoVerificationError],
       [{ deviceId: 1 }, UsageError],
+      [{ accountState: new Uint8Array([2, 0, 0, 0, 0, 0]) }, AccountStateError],
     ];
     for (const [change, kind] of cases) {
       const dir = profileDir("alice2");

@@ -81,13 +81,27 @@ function relayOf(
   };
 }
 
-const logIn = (script: Script, passphrase = PASSPHRASE, onDerive?: () => void) =>
-  passphraseLogIn(scriptedRelay(script), {
+/** The connections passphraseLogIn opened, each a scripted relay answering by the same script. */
+type Connection = ReturnType<typeof scriptedRelay> & { closed: boolean; close(): void };
+
+/** passphraseLogIn against `script`; `connections` gets each connection it opens. */
+const logIn = (script: Script, passphrase = PASSPHRASE, onDerive?: () => void, connections: Connection[] = []) =>
+  passphraseLogIn({
+    connect: async () => {
+      const c: Connection = Object.assign(scriptedRelay(script), {
+        closed: false,
+        close() {
+          c.closed = true;
+        },
+      });
+      connections.push(c);
+      return c;
+    },
     relayKey,
     username: "alice",
     passphrase,
     ...(onDerive ? { onDerive } : {}),
-  });
+  }).then((r) => r.backup);
 
 describe("checkOfferedParams (§18.2)", () => {
   test("the floor and the maximum pass; one below or above each, or a fraction, is refused", () => {
@@ -122,17 +136,17 @@ describe("checkOfferedParams (§18.2)", () => {
 describe("passphraseLogIn", () => {
   test("cheap parameters are refused before anything is derived or the proof sent", async () => {
     let derived = 0;
-    const relay = scriptedRelay({ ...relayOf(), passphrase_salt: params(1, 8) });
-    const err = await passphraseLogIn(relay, {
-      relayKey,
-      username: "alice",
-      passphrase: PASSPHRASE,
-      onDerive: () => derived++,
-    }).catch((e) => e);
+    const connections: Connection[] = [];
+    const err = await logIn(
+      { ...relayOf(), passphrase_salt: params(1, 8) },
+      PASSPHRASE,
+      () => derived++,
+      connections,
+    ).catch((e) => e);
     expect(err).toBeInstanceOf(RelayParamsRefusedError);
     expect((err as Error).message).toMatch(/^the relay offered Argon2id parameters below the floor/);
     expect(derived).toBe(0);
-    expect(relay.requests.map((q) => q.t)).toEqual(["passphrase_salt"]);
+    expect(connections.map((c) => [c.closed, c.requests.map((q) => q.t)])).toEqual([[true, ["passphrase_salt"]]]);
   });
 
   test("an old relay is 'not supported' (exit 19); a rate limit is exit 18; nothing is derived", async () => {
@@ -144,6 +158,11 @@ describe("passphraseLogIn", () => {
     }
     const limited = await logIn({ passphrase_salt: refuse("RATE_LIMITED") }).catch((e) => e);
     expect(limited).toBeInstanceOf(PassphraseRateLimitedError);
+    // The relay's reason tells a name's empty bucket (hours) from an address's backoff (seconds).
+    expect((limited as Error).message).toBe(
+      "the relay allows no more passphrase log-ins as alice for now (too many failed tries: refused with RATE_LIMITED); " +
+        "nothing was stored",
+    );
     expect(exitCodeOf(limited)).toBe(EXIT.rateLimited);
     expect(derived).toBe(0);
   });
@@ -155,8 +174,21 @@ describe("passphraseLogIn", () => {
     },
     async () => {
       let derived = 0;
-      const opened = await logIn(relayOf(), PASSPHRASE.normalize("NFD"), () => derived++);
+      const connections: Connection[] = [];
+      const opened = await logIn(
+        relayOf(),
+        PASSPHRASE.normalize("NFD"),
+        () => {
+          // §18.6: the salt's connection is closed before the Argon2id, the proof's not opened yet.
+          expect(connections.map((c) => c.closed)).toEqual([true]);
+          derived++;
+        },
+        connections,
+      );
       expect(derived).toBe(1);
+      expect(connections.map((c) => c.requests[0]!.t)).toEqual(["passphrase_salt", "passphrase_login"]);
+      expect(connections[0]!.requests).toHaveLength(1);
+      expect(connections[1]!.closed).toBe(false); // kept for the device registration
       expect(opened.username).toBe("alice");
       expect(bytesEqual(opened.account.signingKey, account.publicKey.signingKey)).toBe(true);
       expect(bytesEqual(opened.accountSigningSeed, account.signing.privateKey.slice(0, 32))).toBe(true);
@@ -170,10 +202,13 @@ describe("passphraseLogIn", () => {
       timeout: 120_000,
     },
     async () => {
-      const err = await logIn(relayOf(), `${PASSPHRASE}x`).catch((e) => e);
+      const connections: Connection[] = [];
+      const err = await logIn(relayOf(), `${PASSPHRASE}x`, undefined, connections).catch((e) => e);
       expect(err).toBeInstanceOf(PassphraseLoginFailedError);
+      expect(connections.map((c) => c.closed)).toEqual([true, true]);
       expect((err as Error).message).toBe(
-        "the relay refused the passphrase log-in as alice: wrong account passphrase, or the account has none; nothing was stored",
+        "the relay refused the passphrase log-in as alice: wrong account passphrase, no such account, or this " +
+          "account has no passphrase (then use smsg device link on a device that has it); nothing was stored",
       );
       expect(exitCodeOf(err)).toBe(EXIT.loginFailed);
       const limited = await logIn({ ...relayOf(), passphrase_login: refuse("RATE_LIMITED") }).catch((e) => e);
