@@ -22,8 +22,10 @@ export interface NewDeviceList {
 
 /**
  * Signs the account's list with `device` added (own-device-list.ts listAddingDevice: the next
- * id, version + 1). A new device knows no `highest` but the relay's list (§17.1), so the next
- * id is above the ids it lists. Throws CryptoVerificationError when the relay's current list
+ * id, version + 1). A new device knows no `highest` of its own (§17.1): the next id is above
+ * the ids the relay's list holds and the highest id the relay says the account ever listed
+ * (`device_list.highest`, §17.8; unsigned: too high only skips ids, too low is refused by the
+ * relay, which never lets an id come back). Throws CryptoVerificationError when the relay's current list
  * does not verify under the account key or names another account, LimitError when the account
  * already has MAX_DEVICES devices, CodecError when it does not decode.
  */
@@ -32,6 +34,8 @@ export function nextDeviceList(args: {
   readonly username: string;
   /** The relay's current list (`device_list.list`), or undefined for an account without one. */
   readonly current: Uint8Array | undefined;
+  /** The relay's `device_list.highest`, when it said. */
+  readonly highest?: number | undefined;
   readonly device: IdentityPublic;
   readonly nowMs: number;
 }): NewDeviceList {
@@ -47,7 +51,7 @@ export function nextDeviceList(args: {
       throw new LimitError(
         `the account ${username} already has ${MAX_DEVICES} devices: remove one (smsg device remove) first`,
       );
-    current = { list, highestDeviceId: Math.max(...list.devices.map((d) => d.id)) };
+    current = { list, highestDeviceId: Math.max(args.highest ?? 1, ...list.devices.map((d) => d.id)) };
   }
   const r = listAddingDevice(account, username, current, args.device, args.nowMs);
   return { deviceId: r.deviceId, list: r.encoded };

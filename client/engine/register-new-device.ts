@@ -44,6 +44,7 @@ export async function nextListFromRelay(
     account: args.account,
     username: args.username,
     current: current.list,
+    highest: current.highest,
     device: args.device.publicKey,
     nowMs: args.nowMs,
   });

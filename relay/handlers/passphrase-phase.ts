@@ -26,7 +26,16 @@ export async function dispatchPassphrasePhase(conn: HandlerConnection, msg: Clie
           `this connection logged in with the passphrase of ${session.username}`,
         );
       const stored = await conn.ctx.store.deviceList(session.accountId);
-      conn.send({ t: "device_list", id: msg.id, username: session.username, ...(stored ? { list: stored.list } : {}) });
+      const devices = await conn.ctx.store.devicesOf(session.accountId);
+      // The highest id ever listed (§17.8): the new device's id goes above it, a removed one included.
+      const highest = devices.length > 0 ? Math.max(...devices.map((d) => d.deviceId)) : undefined;
+      conn.send({
+        t: "device_list",
+        id: msg.id,
+        username: session.username,
+        ...(stored ? { list: stored.list } : {}),
+        ...(highest !== undefined ? { highest } : {}),
+      });
       return;
     }
     case "publish_device_list": {

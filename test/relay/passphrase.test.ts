@@ -369,6 +369,7 @@ describe("setting a passphrase (§18.6)", () => {
     const none = await n.request<"fetch_device_list">({ t: "fetch_device_list", username: "frank" });
     expect(none).toMatchObject({ t: "device_list", username: "frank" });
     expect((none as RelayMessageOf<"device_list">).list).toBeUndefined();
+    expect((none as RelayMessageOf<"device_list">).highest).toBe(1);
     expectError(await publish(signedList(frank.identity, "frank", 1, [dev1, dev2, dev3])), "BAD_MESSAGE");
     expectError(await publish(signedList(frank.identity, "frank", 1, [dev2])), "BAD_MESSAGE");
     expect(await publish(signedList(frank.identity, "frank", 1, [dev1, dev2]))).toMatchObject({ t: "ok" });
@@ -379,6 +380,7 @@ describe("setting a passphrase (§18.6)", () => {
       signedList(frank.identity, "frank", 1, [dev1, dev2]),
     );
     expect((fetched as RelayMessageOf<"device_list">).seen).toBeUndefined();
+    expect((fetched as RelayMessageOf<"device_list">).highest).toBe(2);
     expectError(
       await n.request<"fetch_device_list">({ t: "fetch_device_list", username: "alice" }),
       "NOT_AUTHENTICATED",

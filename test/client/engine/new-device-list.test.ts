@@ -49,6 +49,21 @@ describe("nextDeviceList", () => {
     ).toMatchObject({ deviceId: 3 });
   });
 
+  test("takes the id above the highest the relay says was ever listed: a removed highest id never returns", () => {
+    const current = listOf(account, 3, [1, 2]); // device 5 was listed once, then removed
+    expect(
+      nextDeviceList({ account, username: "alice", current, highest: 5, device: device(), nowMs: 1 }),
+    ).toMatchObject({
+      deviceId: 6,
+    });
+    // A relay's value below the list's own ids changes nothing.
+    expect(
+      nextDeviceList({ account, username: "alice", current, highest: 1, device: device(), nowMs: 1 }),
+    ).toMatchObject({
+      deviceId: 3,
+    });
+  });
+
   test("refuses a list another key signed, another account's list, and a full list", () => {
     const other = generateIdentity(systemRng);
     expect(() =>
