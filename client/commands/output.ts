@@ -45,6 +45,8 @@ export const JSON_EVENT_TYPES = [
   "joined",
   "whoami",
   "account_passphrase",
+  "device",
+  "device_removed",
   "imported",
   "exported",
   "vector_written",
