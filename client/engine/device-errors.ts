@@ -54,3 +54,21 @@ export class DeviceListUnconfirmedError extends SmsgError {
     );
   }
 }
+
+/**
+ * `smsg device link`: the account's list now holds the new device (published and stored), but
+ * the grant did not reach it (the link or the connection ended after the user confirmed). The
+ * device can never register without the grant; removing it keeps the list honest. Code
+ * LINK_UNKNOWN (exit 11).
+ */
+export class DeviceAddedUngrantedError extends SmsgError {
+  constructor(id: number, cause: unknown) {
+    super(
+      "LINK_UNKNOWN",
+      `device ${id} was added to your account, but the new device did not get its keys (${
+        cause instanceof Error ? cause.message : String(cause)
+      }): remove it with smsg device remove ${id}, then link again`,
+      { cause },
+    );
+  }
+}

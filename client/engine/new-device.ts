@@ -29,6 +29,7 @@ import { createProfile, removeProfileFiles } from "../profile/open.js";
 import { KEYSTORE_FILE } from "../profile/paths.js";
 import { loginSignature } from "../relay-client.js";
 import type { ClientStore } from "../store/client-store.js";
+import { applyAccountState } from "./account-state-snapshot.js";
 import { storeInitialPrekeys } from "./initial-prekeys.js";
 
 /** What createDeviceProfile needs. */
@@ -51,6 +52,11 @@ export interface NewDeviceOptions {
   readonly deviceId: number;
   /** The account's list, signed by the account, holding `deviceId` with exactly `device`'s keys. */
   readonly deviceList: Uint8Array;
+  /**
+   * The account-state snapshot that came with the account key (§17.6.1; a link's grant),
+   * applied in the same transaction as the rest, so a refused snapshot stores nothing.
+   */
+  readonly accountState?: Uint8Array;
   /** Protects the new profile's keystore (Argon2id) when given. */
   readonly profilePassphrase?: string | undefined;
   readonly displayName?: string | null;
@@ -74,8 +80,9 @@ export interface PendingDevice {
 /**
  * Writes the profile of device `opts.deviceId` of the account, in one transaction: the account
  * row (this device's identity, the account identity and seed, a fresh credential), its
- * prekeys, and its own account's device list accepted under the account key (§17.4).
- * Throws, writing nothing: ProfileExistsError; CryptoVerificationError when the account
+ * prekeys, its own account's device list accepted under the account key (§17.4), and the
+ * account-state snapshot when given. Throws, writing nothing: ProfileExistsError;
+ * AccountStateError for a snapshot that does not decode (§17.6.1); CryptoVerificationError when the account
  * identity does not verify, the seed is not the account's, or the list does not hold this
  * device (or is refused by §17.4); UsageError for device id 1 (the account key's own slot).
  */
@@ -127,6 +134,7 @@ export function createDeviceProfile(opts: NewDeviceOptions): PendingDevice {
         accountIdentity: encodeIdentityPublic(opts.accountIdentity),
         accountSigningSeed: opts.accountSigningSeed,
       });
+      if (opts.accountState !== undefined) applyAccountState(store, opts.accountState);
       return storeInitialPrekeys(store, opts.rng, opts.device);
     });
     wipe(seed);

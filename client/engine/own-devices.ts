@@ -57,8 +57,8 @@ function wipeRecord(r: AccountRecord): void {
   wipe(r.signingSeed, r.dhPrivate, r.accountSigningSeed, r.backupKey ?? undefined);
 }
 
-/** `publish_device_list` of a list our account signed; the relay's refusal as one sentence. */
-async function publish(relay: RelayClient, list: Uint8Array): Promise<void> {
+/** `publish_device_list` of a list our account signed; the relay's refusal as one sentence (DeviceListRefusedError). */
+export async function publishOwnList(relay: RelayClient, list: Uint8Array): Promise<void> {
   try {
     await publishDeviceList(relay, list);
   } catch (e) {
@@ -80,7 +80,7 @@ export async function refreshOwnDevices(acct: Account, relay: RelayClient): Prom
   if (refreshed.fetched.list === null && acct.deviceId === 1) {
     const first = ensureOwnDeviceList(store, acct.now()) ?? store.deviceLists.get(username)?.encoded;
     if (first === undefined) throw new InternalError("own-devices: device 1 has no list after signing one");
-    await publish(relay, first);
+    await publishOwnList(relay, first);
   }
   const seen = new Map(refreshed.fetched.seen.map((s) => [s.device, s.at]));
   const devices = store.deviceLists.devices(username).map((d) => ({
@@ -138,7 +138,7 @@ export async function removeOwnDevice(acct: Account, relay: RelayClient, id: num
       wipe(signer.signing.privateKey);
     }
     try {
-      await publish(relay, list);
+      await publishOwnList(relay, list);
     } catch (e) {
       if (e instanceof ConnectionClosedError || e instanceof TimeoutError)
         throw new DeviceListUnconfirmedError(`the removal of device ${id}`, e);
