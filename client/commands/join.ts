@@ -20,7 +20,7 @@ import { runCommand } from "./exit.js";
 import { printJson, printLine } from "./output.js";
 
 /** The passphrase for a new profile: given (file, SMSG_PASSPHRASE) or typed twice on a terminal. */
-async function newPassphrase(argv: ProfileArgs): Promise<string> {
+export async function newPassphrase(argv: ProfileArgs): Promise<string> {
   const given = givenPassphrase(argv);
   if (given !== undefined) return given;
   const first = await promptHidden("New passphrase: ", "new profile");

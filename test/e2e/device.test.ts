@@ -134,7 +134,7 @@ describe("smsg device", () => {
       );
       const none = await world.smsg("alice", ["device"]);
       expect(none.code).toBe(2);
-      expect(none.stderr).toMatch(/say list, rename or remove/);
+      expect(none.stderr).toMatch(/say list, rename, remove, link or add/);
       // Nothing of it changed the list.
       expect(listed(await world.smsg("alice", ["device", "list", "--json"]))).toEqual([[1, "Büro", true]]);
     },
