@@ -12,6 +12,7 @@ import { closeAccount, openLocalAccount } from "../../../client/engine/open-acco
 import { createDeviceProfile } from "../../../client/engine/new-device.js";
 import { accountSignerOf, ensureOwnDeviceList, listAddingDevice } from "../../../client/engine/own-device-list.js";
 import { ProfileExistsError } from "../../../client/profile/errors.js";
+import { AccountStateError } from "../../../client/protocol/account-state.js";
 import { createProfile, openProfile } from "../../../client/profile/open.js";
 import { CryptoVerificationError, UsageError } from "../../../src/errors.js";
 import { profileDir } from "./helpers.js";
@@ -115,7 +116,8 @@ describe("createDeviceProfile", () => {
       laptop.publicKey,
     );
     const withoutMe = listAddingDevice(signer, "alice", current, intruder.publicKey);
-    const base = {
+    const base: Parameters<typeof createDeviceProfile>[0] = {
+      dir: "",
       relayHost: "127.0.0.1",
       relayPort: 7443,
       relayKey: new Uint8Array(32).fill(9),
@@ -132,6 +134,8 @@ describe("createDeviceProfile", () => {
       [{ deviceList: withoutMe.encoded }, CryptoVerificationError],
       [{ deviceList: forged.encoded }, CryptoVerificationError],
       [{ deviceId: 1 }, UsageError],
+      // A snapshot that does not decode (§17.6.1: format 2) refuses the whole grant.
+      [{ accountState: new Uint8Array([2, 0, 0, 0, 0, 0]) }, AccountStateError],
     ];
     for (const [change, kind] of cases) {
       const dir = profileDir("alice2");
