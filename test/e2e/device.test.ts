@@ -180,6 +180,16 @@ describe("smsg device", () => {
       const refused = await world.smsg("laptop", ["whoami"]);
       expect(refused.code, refused.stderr).toBe(9);
       expect(refused.stderr).toMatch(/removed from its account/);
+
+      // A device removes itself (--yes, no terminal): the relay answers, then closes its connection.
+      await addLaptop("tablet");
+      const self = await world.smsg("tablet", ["device", "remove", "3", "--yes", "--json"]);
+      expect(lines(expectOk(self))).toEqual([{ v: 1, type: "device_removed", id: 3, version: 5, current: true }]);
+      expect((await world.smsg("tablet", ["whoami"])).code).toBe(9);
+      // alice learns it from the relay's list, and is told (SECURITY.md §17.4's table).
+      const after = await world.smsg("alice", ["device", "list", "--json"]);
+      expect(after.stderr).toBe("smsg: a device was removed from your account (device 3)\n");
+      expect(lines(after).map((l) => [l["id"], l["name"], l["current"]])).toEqual([[1, "Büro", true]]);
     },
   );
 });
