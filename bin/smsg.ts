@@ -36,6 +36,7 @@ const COMMAND_MODULES: Readonly<Record<string, () => Promise<Mount>>> = {
   export: async () => (await import("../client/commands/export.js")).exportCommand,
   import: async () => (await import("../client/commands/import.js")).importCommand,
   passphrase: async () => (await import("../client/commands/passphrase.js")).passphraseCommand,
+  device: async () => (await import("../client/commands/device.js")).deviceCommand,
   open: async () => (await import("../client/commands/interactive.js")).interactiveCommands,
   vectors: async () => (await import("../client/commands/vectors.js")).vectorsCommand,
   relay: async () => (await import("../relay/commands/relay-command.js")).relayCommand,

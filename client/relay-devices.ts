@@ -7,10 +7,14 @@
 import { RemoteError, SmsgError } from "../src/errors.js";
 import type { RelayClient } from "./relay-client.js";
 
-/** The relay does not serve the requests of §17.8 (it answered UNKNOWN_TYPE). Code UNKNOWN_TYPE. */
+/**
+ * The relay does not serve the requests of §17.8 (it answered UNKNOWN_TYPE). Code NOT_SUPPORTED
+ * (exit 19, README's exit-code table: "several devices: update the relay"), as `smsg login`
+ * says it for the same relay (passphrase-relay-errors.ts).
+ */
 export class DevicesUnsupportedError extends SmsgError {
   constructor(options?: { cause?: unknown }) {
-    super("UNKNOWN_TYPE", "this relay does not support several devices (update the relay)", options);
+    super("NOT_SUPPORTED", "this relay does not support several devices (update the relay)", options);
   }
 }
 

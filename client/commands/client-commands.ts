@@ -1,6 +1,7 @@
 /** Every client command, mounted on the `smsg` yargs instance by bin/smsg.ts. */
 import type { Argv } from "yargs";
 import { chatCommand } from "./chat.js";
+import { deviceCommand } from "./device.js";
 import { exportCommand } from "./export.js";
 import { historyCommand } from "./history.js";
 import { importCommand } from "./import.js";
@@ -14,7 +15,7 @@ import { verifyCommand } from "./verify.js";
 import { whoamiCommand } from "./whoami.js";
 
 /**
- * Mounts join, login, whoami, chat, send, history, listen, verify, export, import, passphrase,
+ * Mounts join, login, whoami, chat, send, history, listen, verify, export, import, passphrase, device,
  * open and the default (interactive) command.
  */
 export function clientCommands<T extends { json: boolean }>(y: Argv<T>): Argv<T> {
@@ -30,6 +31,7 @@ export function clientCommands<T extends { json: boolean }>(y: Argv<T>): Argv<T>
     exportCommand,
     importCommand,
     passphraseCommand,
+    deviceCommand,
     interactiveCommands,
   ].reduce((acc: Argv<T>, mount) => mount(acc), y);
 }

@@ -16,9 +16,9 @@ export class RelayUnreachableError extends SmsgError {
 
 /**
  * Where the relay key a client pinned came from: the invite link being joined, the relay link of
- * a passphrase log-in (SECURITY.md §18.6), or the profile.
+ * a passphrase log-in (SECURITY.md §18.6), the device link being added (§17.6), or the profile.
  */
-export type PinnedKeySource = "invite link" | "relay link" | "profile";
+export type PinnedKeySource = "invite link" | "relay link" | "device link" | "profile";
 
 /**
  * The relay's address answered, but whoever is there does not hold the relay key the client

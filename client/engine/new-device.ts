@@ -82,8 +82,9 @@ export interface PendingDevice {
 /**
  * Writes the profile of device `opts.deviceId` of the account, in one transaction: the account
  * row (this device's identity, the account identity and seed, a fresh credential), its
- * prekeys, and its own account's device list accepted under the account key (§17.4).
- * Throws, writing nothing: ProfileExistsError; CryptoVerificationError when the account
+ * prekeys, its own account's device list accepted under the account key (§17.4), and the
+ * account-state snapshot when given. Throws, writing nothing: ProfileExistsError;
+ * AccountStateError for a snapshot that does not decode (§17.6.1); CryptoVerificationError when the account
  * identity does not verify, the seed is not the account's, or the list does not hold this
  * device (or is refused by §17.4); AccountStateError (CODEC) for a snapshot that does not
  * decode (§17.6.1: the new device stores nothing); UsageError for device id 1 (the account

@@ -1,7 +1,7 @@
 /**
  * The account's own device list (SECURITY.md §17.1, §17.3): who signs for the account on
  * this device, the first list of a profile made before §17, and the next list when a device
- * is added. Pure of the network: publishing a list to the relay (`publish_device_list`,
+ * is added or removed (§17.6, §17.7). Pure of the network: publishing a list to the relay (`publish_device_list`,
  * §17.8) is the caller's.
  */
 import { type AccountSigner, certifyDevice } from "../../crypto/device-certificate.js";
@@ -10,6 +10,7 @@ import { type DeviceList, signDeviceList } from "../../crypto/device-list.js";
 import { type IdentityPublic, decodeIdentityPublic, identityFromSecrets, identityKey } from "../../crypto/identity.js";
 import { ed25519FromSeed } from "../../crypto/primitives.js";
 import { UsageError } from "../../src/errors.js";
+import { DeviceNotListedError, LastDeviceError } from "./device-errors.js";
 import type { ClientStore } from "../store/client-store.js";
 import type { AccountRecord } from "../store/types.js";
 
@@ -83,4 +84,25 @@ export function listAddingDevice(
     devices,
   });
   return { deviceId, encoded };
+}
+
+/**
+ * The list that leaves device `id` out of `current` (the accepted list): version + 1, the
+ * other entries kept exactly as they are (their certificates too: a device is its id and its
+ * keys, §17.2), signed by `signer` (§17.7). Any device may be removed, this one and device 1
+ * included; ids are never reused, so the removed id stays counted in `highest` (§17.1).
+ * Throws DeviceNotListedError when `current` does not hold `id`, LastDeviceError when it is
+ * the only device (a list holds 1..16, §17.3).
+ */
+export function listRemovingDevice(
+  signer: AccountSigner,
+  username: string,
+  current: DeviceList,
+  id: number,
+  now: number = Date.now(),
+): Uint8Array {
+  if (!current.devices.some((d) => d.id === id)) throw new DeviceNotListedError(id);
+  const devices = current.devices.filter((d) => d.id !== id);
+  if (devices.length === 0) throw new LastDeviceError(id);
+  return signDeviceList(signer, { username, version: current.version + 1, issuedMs: now, devices });
 }

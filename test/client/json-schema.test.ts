@@ -8,6 +8,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
+import { deviceJson } from "../../client/commands/device-list.js";
 import { JSON_EVENT_TYPES, eventJson, statusJson } from "../../client/commands/output.js";
 import type { EngineEvent } from "../../client/engine/events.js";
 import { packageRoot } from "../../src/paths.js";
@@ -130,6 +131,16 @@ describe("README.md JSON output (version 1)", () => {
       statusJson({ state: "listening" }),
       statusJson({ state: "disconnected", reason: "r", retryInMs: 1 }),
     ];
+    // `device list`'s lines come from one function too (client/commands/device-list.ts).
+    const device = deviceJson({
+      id: 2,
+      name: null,
+      current: false,
+      addedAt: 1,
+      lastSeen: null,
+      fingerprint: "00000000 00000000 00000000 00000000 00000000",
+    });
+    statuses.push(["device", device]);
     for (const [type, fields] of [...samples.map((e) => [e.type, eventJson(e)] as const), ...statuses]) {
       const rows = client!.filter((r) => r.type === type);
       // Some types have a row per command; the engine prints the always-present fields of one of them.

@@ -126,7 +126,8 @@ describe("createDeviceProfile", () => {
       laptop.publicKey,
     );
     const withoutMe = listAddingDevice(signer, "alice", current, intruder.publicKey);
-    const base = {
+    const base: Parameters<typeof createDeviceProfile>[0] = {
+      dir: "",
       relayHost: "127.0.0.1",
       relayPort: 7443,
       relayKey: new Uint8Array(32).fill(9),
@@ -143,6 +144,7 @@ describe("createDeviceProfile", () => {
       [{ deviceList: withoutMe.encoded }, CryptoVerificationError],
       [{ deviceList: forged.encoded }, CryptoVerificationError],
       [{ deviceId: 1 }, UsageError],
+      // A snapshot that does not decode (§17.6.1: format 2) refuses the whole grant.
       [{ accountState: new Uint8Array([2, 0, 0, 0, 0, 0]) }, AccountStateError],
     ];
     for (const [change, kind] of cases) {
