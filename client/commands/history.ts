@@ -11,7 +11,7 @@ import type { Account } from "../engine/open-account.js";
 import { type ChatRecord, MAX_HISTORY_PAGE, type MessageRecord } from "../store/index.js";
 import { type ProfileArgs, displayNameOf, withAccount, withOfflineOption, withProfileOptions } from "./common.js";
 import { runCommand } from "./exit.js";
-import { gapLine, messageJson, messageLine, printJson, printLine } from "./output.js";
+import { type OtherDevice, gapLine, messageJson, messageLine, printJson, printLine } from "./output.js";
 
 /** One page of what the history shows (control rows left out): oldest first, and whether older ones exist. */
 export function visibleHistory(
@@ -62,7 +62,22 @@ export function sequenceAnchor(chat: ChatRecord): SequenceAnchor {
 }
 
 /**
- * The sequence numbers missing before each message of a page, by message id: for each sender,
+ * For our own message written on another device of our account (SECURITY.md §17.5: filed as
+ * ours, "sent from Laptop"), that device and its name when known; null for every other message.
+ */
+export function otherDeviceOf(acct: Account, m: MessageRecord): OtherDevice | null {
+  if (m.direction !== "out" || m.senderDevice === acct.deviceId) return null;
+  return { device: m.senderDevice, name: acct.store.deviceLists.device(acct.username, m.senderDevice)?.name ?? null };
+}
+
+/** True for a message whose number another device counted: a contact's, or ours from another of our devices (§17.5). */
+function countedElsewhere(m: MessageRecord, myDevice: number): boolean {
+  return m.senderSeq !== null && (m.direction === "in" || m.senderDevice !== myDevice);
+}
+
+/**
+ * The sequence numbers missing before each message of a page, by message id: for each sender
+ * device (numbers are per (sender account, sender device), §17.5; our own other devices count too),
  * the numbers between the previous one shown and this one that appear nowhere in the page.
  * Before a sender's first message in the page only when `fromStart` (the page starts the chat)
  * and numbers count from 1 there (`anchor.fromOne`); after `anchor.restartAfter`, each
@@ -72,33 +87,35 @@ export function gapsBefore(
   messages: readonly MessageRecord[],
   fromStart: boolean,
   anchor: SequenceAnchor = { fromOne: true, restartAfter: 0 },
+  myDevice = 1,
 ): Map<number, [from: number, to: number]> {
+  const key = (m: MessageRecord) => `${m.sender}\u0000${m.senderDevice}`;
   const seen = new Map<string, Set<number>>();
   for (const m of messages) {
-    if (m.direction !== "in" || m.senderSeq === null) continue;
-    const s = seen.get(m.sender) ?? new Set<number>();
-    s.add(m.senderSeq);
-    seen.set(m.sender, s);
+    if (!countedElsewhere(m, myDevice)) continue;
+    const s = seen.get(key(m)) ?? new Set<number>();
+    s.add(m.senderSeq!);
+    seen.set(key(m), s);
   }
   const last = new Map<string, number>();
   const out = new Map<number, [number, number]>();
   let restarted = false;
   for (const m of messages) {
-    if (m.direction !== "in" || m.senderSeq === null) continue;
+    if (!countedElsewhere(m, myDevice) || m.senderSeq === null) continue;
     if (!restarted && anchor.restartAfter > 0 && m.id > anchor.restartAfter) {
       last.clear();
       restarted = true;
     }
-    const prev = last.get(m.sender) ?? (fromStart && anchor.fromOne ? 0 : undefined);
+    const prev = last.get(key(m)) ?? (fromStart && anchor.fromOne ? 0 : undefined);
     if (prev !== undefined && m.senderSeq > prev + 1) {
-      const all = seen.get(m.sender)!;
+      const all = seen.get(key(m))!;
       let from = prev + 1;
       while (from < m.senderSeq && all.has(from)) from++;
       let to = m.senderSeq - 1;
       while (to > from && all.has(to)) to--;
       if (from <= to && !all.has(from)) out.set(m.id, [from, to]);
     }
-    if (prev === undefined || m.senderSeq > prev) last.set(m.sender, m.senderSeq);
+    if (prev === undefined || m.senderSeq > prev) last.set(key(m), m.senderSeq);
   }
   return out;
 }
@@ -113,7 +130,7 @@ function show(
   if (argv.before !== undefined && (!Number.isSafeInteger(argv.before) || argv.before < 1))
     throw new UsageError("--before takes a message id (#N)");
   const page = visibleHistory(acct, chat.id, argv.limit, argv.before);
-  const gaps = gapsBefore(page.messages, !page.more, sequenceAnchor(chat));
+  const gaps = gapsBefore(page.messages, !page.more, sequenceAnchor(chat), acct.deviceId);
   const names = displayNameOf(acct);
   for (const m of page.messages) {
     const gap = gaps.get(m.id);
@@ -124,8 +141,9 @@ function show(
       else printLine(gapLine(m.sender, from, to, names));
     }
     const flagged = flaggedByKeyChange(acct, chat, m);
-    if (argv.json) printJson("message", messageJson(m, flagged));
-    else printLine(messageLine(m, flagged, names));
+    const from = otherDeviceOf(acct, m);
+    if (argv.json) printJson("message", messageJson(m, flagged, from));
+    else printLine(messageLine(m, flagged, names, from));
   }
   const first = page.messages[0];
   if (argv.json)

@@ -26,7 +26,7 @@ import { displayText, senderLabel } from "../protocol/text-rules.js";
 import { type ChatRecord, ChatNotFoundError, MAX_HISTORY_PAGE } from "../store/index.js";
 import { type ProfileArgs, displayNameOf, openAccountOf, withProfileOptions } from "./common.js";
 import { errorSentence, exitCodeOf, runCommand } from "./exit.js";
-import { flaggedByKeyChange, visibleHistory } from "./history.js";
+import { flaggedByKeyChange, otherDeviceOf, visibleHistory } from "./history.js";
 import { safetyNumberLines } from "./safety-number-lines.js";
 import {
   type JsonEventType,
@@ -239,8 +239,9 @@ class InteractiveUi {
     const page = visibleHistory(this.acct, chat.id, n);
     for (const m of page.messages) {
       const flagged = flaggedByKeyChange(this.acct, chat, m);
-      if (this.json) this.emitJson("message", messageJson(m, flagged));
-      else this.out(messageLine(m, flagged, this.names));
+      const from = otherDeviceOf(this.acct, m);
+      if (this.json) this.emitJson("message", messageJson(m, flagged, from));
+      else this.out(messageLine(m, flagged, this.names, from));
     }
     if (this.json) this.emitJson("history_end", { chat: chat.id, more: page.more });
     else if (page.messages.length === 0) this.out("(no messages)");

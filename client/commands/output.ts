@@ -173,6 +173,10 @@ export function eventJson(e: EngineEvent): Record<string, unknown> {
         seq_status: e.seqStatus,
         body: e.body,
         key_changed: e.keyChanged,
+        // Absent from journal entries an older version wrote: a contact's message from device 1.
+        direction: e.own === true ? "out" : "in",
+        from_device: e.fromDevice ?? 1,
+        device_name: e.deviceName ?? null,
       };
     case "key_change":
       return { user: e.user, chat: e.chat };
@@ -238,6 +242,7 @@ export function eventLine(e: EngineEvent, nameOf?: DisplayNameOf): string {
     case "message":
       return (
         `[chat ${e.chat}] ${messageTime(e.senderTs, e.ts)} ${sender(e.from, nameOf)}: ${terminalSafe(e.body)}` +
+        (e.own === true ? `  (${sentFrom(e.fromDevice ?? 1, e.deviceName ?? null)})` : "") +
         (e.keyChanged ? "  (⚠ sent with an unverified new key)" : "") +
         seqNote(e.seqStatus, e.from)
       );
@@ -294,6 +299,8 @@ export function deviceListText(e: DeviceListEvent): string {
       const which = e.devices.length > 0 ? `device ${e.devices.join(", ")}` : "device";
       return `⚠ a message from ${e.user}'s ${which}, which is not in ${e.user}'s device list, could not be accepted`;
     }
+    case "this_device_removed":
+      return "⚠ this device was removed from your account: it receives nothing more and can no longer log in";
   }
 }
 
@@ -309,6 +316,11 @@ export function omissionText(o: AccountStateOmissions): string | null {
       `the group states of closed chats ${o.closedGroupStates.join(", ")} (reopened there, they start unverified)`,
     );
   return parts.length > 0 ? parts.join(" and ") : null;
+}
+
+/** "sent from Laptop (device 2)", or "sent from device 2" while its name is not known (SECURITY.md §17.5, §17.7). */
+export function sentFrom(device: number, name: string | null): string {
+  return name ? `sent from ${terminalSafe(name)} (device ${device})` : `sent from device ${device}`;
 }
 
 /** We left or were removed, in words (client/engine/group/departure.ts says the same in errors). */
@@ -368,8 +380,21 @@ function seqNote(s: string, from: string): string {
   return "";
 }
 
-/** The JSON fields of a stored message (history). */
-export function messageJson(m: MessageRecord, keyChanged: boolean): Record<string, unknown> {
+/**
+ * Where a stored message came from, for the history (SECURITY.md §17.5): for our own message
+ * written on another device of our account, that device (`name`: its name when known), else null.
+ */
+export interface OtherDevice {
+  readonly device: number;
+  readonly name: string | null;
+}
+
+/** The JSON fields of a stored message (history). `from`: the other device of ours it was written on, if any. */
+export function messageJson(
+  m: MessageRecord,
+  keyChanged: boolean,
+  from: OtherDevice | null = null,
+): Record<string, unknown> {
   return {
     chat: m.chatId,
     id: m.id,
@@ -382,17 +407,28 @@ export function messageJson(m: MessageRecord, keyChanged: boolean): Record<strin
     seq: m.senderSeq,
     body: m.body,
     key_changed: keyChanged,
+    from_device: m.senderDevice,
+    device_name: from?.name ?? null,
   };
 }
 
-/** A stored message as one line for people: `#ID TIME SENDER: TEXT` and its status. */
-export function messageLine(m: MessageRecord, keyChanged: boolean, nameOf?: DisplayNameOf): string {
+/**
+ * A stored message as one line for people: `#ID TIME SENDER: TEXT` and its status; for our own
+ * message written on another device of ours (`from`), which one.
+ */
+export function messageLine(
+  m: MessageRecord,
+  keyChanged: boolean,
+  nameOf?: DisplayNameOf,
+  from: OtherDevice | null = null,
+): string {
   const head = `#${m.id} ${messageTime(m.senderTs, m.sentAt)} ${sender(m.sender, nameOf)}:`;
   if (m.status === "undecryptable") return `${head} ⚠ (this message could not be decrypted)`;
   const body = terminalSafe(m.body ?? "");
   const status =
     m.status === "pending" ? "  (not sent yet)" : m.status === "failed" ? "  (⚠ failed: not delivered)" : "";
-  return `${head} ${body}${status}${keyChanged ? "  (⚠ sent with an unverified new key)" : ""}`;
+  const device = from ? `  (${sentFrom(from.device, from.name)})` : "";
+  return `${head} ${body}${status}${device}${keyChanged ? "  (⚠ sent with an unverified new key)" : ""}`;
 }
 
 /** A listener status as a JSON line's fields. */

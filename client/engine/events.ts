@@ -29,6 +29,16 @@ export interface MessageEvent {
    * the sender. Shown flagged until the user verifies or accepts the key.
    */
   readonly keyChanged: boolean;
+  /**
+   * Our own text, sent from another device of our account (SECURITY.md §17.5 "sent by you on
+   * another device"): filed as outgoing in the direct chat with the peer it was for. Absent
+   * (journal entries of an older version) means false.
+   */
+  readonly own?: boolean;
+  /** The sending device (absent: device 1). */
+  readonly fromDevice?: number;
+  /** That device's name when its account told us (§17.7), else null (absent: null). */
+  readonly deviceName?: string | null;
 }
 
 /** A contact's identity key changed (seen in a first message, a bundle or a lookup). */
@@ -118,10 +128,12 @@ export interface DepartedEvent {
  * `rolled_back` (the relay served an older list), `refused` (a list the account did not sign,
  * malformed or of another account), `conflict` (two lists with one version), `returned` (a
  * removed device brought back or a device's key changed), `unlisted_device` (a message from a
- * device not in the accepted list was refused, §17.4 last paragraph).
+ * device not in the accepted list was refused, §17.4 last paragraph), `this_device_removed` (our
+ * own account's accepted list no longer holds the device running this client, §17.7: it receives
+ * nothing more and can no longer log in).
  */
 export type DeviceListOutcome =
-  "added" | "removed" | "rolled_back" | "refused" | "conflict" | "returned" | "unlisted_device";
+  "added" | "removed" | "rolled_back" | "refused" | "conflict" | "returned" | "unlisted_device" | "this_device_removed";
 
 /** A device list was accepted or refused, or a message from an unlisted device refused (SECURITY.md §17.4). */
 export interface DeviceListEvent {
@@ -160,4 +172,16 @@ export interface Received {
   /** False when (chat, relay id) was already stored: nothing happened. */
   readonly stored: boolean;
   readonly events: readonly EngineEvent[];
+  /**
+   * A device that sent from an older version of our own device list than we accepted
+   * (SECURITY.md §17.5): the receiver's caller sends it our current list (absent: none).
+   */
+  readonly staleSender?: StaleSender;
+}
+
+/** A sending device that used an older version of our own device list (Received.staleSender). */
+export interface StaleSender {
+  readonly chat: number;
+  readonly user: string;
+  readonly device: number;
 }

@@ -10,6 +10,12 @@
  * - Text carries the sender's per-chat sequence number (client/protocol/app-message.ts): a jump
  *   is reported as a gap, and the message is marked late or duplicate when it is one.
  * - Group chats are handled by group/receive.ts (storeGroupIncoming), in the same transaction.
+ * - Devices (SECURITY.md §17.5): a pairwise plaintext carries the fan-out header; the receiving
+ *   device's checks (client/protocol/fanout.ts) refuse a copy that is not for it, and a copy of
+ *   our own text from another device of our account is filed as ours (received-text.ts). A
+ *   frame from a device the sender's accepted list does not hold first makes us fetch that list
+ *   (once per account per page, device-list-update.ts), so a device added since our last fetch
+ *   is accepted; one still unlisted after that is refused (sessions.ts).
  * - Other application messages (a display name; group keys and states) are stored as rows without
  *   a body, so they too are processed exactly once; the history does not show them.
  *
@@ -18,19 +24,23 @@
  *
  * This file never moves delivery cursors: only sync.ts does, for what a `sync` returned.
  */
+import { CodecError } from "../../crypto/errors.js";
 import { wipe } from "../../crypto/primitives.js";
 import type { RelayMessageOf } from "../../src/wire/messages.js";
 import { AppMessageError, appMessageErrorText, decodeAppMessage } from "../protocol/app-message.js";
 import { checkArrival } from "../protocol/arrival.js";
+import { type FanoutRefusal, type PairwisePlaintext, checkFanout, splitPairwisePlaintext } from "../protocol/fanout.js";
 import type { RelayClient } from "../relay-client.js";
-import type { MessageRecord } from "../store/index.js";
+import type { ChatRecord, MessageRecord } from "../store/index.js";
 import { refreshChats } from "./chats.js";
+import { takeDeviceList } from "./device-list-message.js";
+import { followDeviceList, isListAnswer } from "./device-list-update.js";
 import { takeDisplayName } from "./display-names.js";
 import type { EngineEvent, Received } from "./events.js";
 import type { Account } from "./open-account.js";
 import { groupFrameNeedsMembers, prepareGroupFrame, storeGroupIncoming } from "./group/receive.js";
+import { storeReceivedText } from "./received-text.js";
 import { sequenceVerdict } from "./sequence-check.js";
-import { storeIncomingText } from "./text-rows.js";
 import { type Decrypted, openPairwise } from "./sessions.js";
 
 /**
@@ -47,29 +57,83 @@ export function isControlRow(m: MessageRecord): boolean {
  * relay's chat list); the frame is then not stored and comes again with the next sync.
  */
 export async function receiveMessage(acct: Account, relay: RelayClient, m: RelayMessageOf<"msg">): Promise<Received> {
-  await prepareFrame(acct, relay, m);
-  return storeIncoming(acct, m);
+  const before = await prepareFrame(acct, relay, m, new Set());
+  const r = storeIncoming(acct, m);
+  return before.length > 0 ? { ...r, events: [...before, ...r.events] } : r;
 }
 
-/** True when storing `m` needs the relay first (prepareFrame): its chat is new to us, or a group's member list may be needed. */
-function needsRelay(acct: Account, m: RelayMessageOf<"msg">): boolean {
-  return !acct.store.chats.get(m.chat) || groupFrameNeedsMembers(acct, m);
+/**
+ * True when `m` comes from a device that the accepted list of its account does not hold (or,
+ * for an account we hold no list for, from a device other than 1; for our own account, from
+ * any device while we hold no list), so that fetching the list first may accept it (§17.4).
+ */
+function fromUnlistedDevice(acct: Account, m: RelayMessageOf<"msg">): boolean {
+  const device = m.from_device ?? 1;
+  const state = acct.store.deviceLists.get(m.from);
+  if (state === undefined) return m.from === acct.username || device !== 1;
+  return !state.list.devices.some((d) => d.id === device);
 }
 
-/** What storing the frame needs from the relay, asked before its transaction (which must not await). */
-async function prepareFrame(acct: Account, relay: RelayClient, m: RelayMessageOf<"msg">): Promise<void> {
+/** True when `m` is from an unlisted device whose account's list was not fetched yet for this page, and not stored already. */
+function wantsDeviceList(acct: Account, m: RelayMessageOf<"msg">, fetched: ReadonlySet<string>): boolean {
+  return !fetched.has(m.from) && fromUnlistedDevice(acct, m) && !acct.store.messages.getByRelayId(m.chat, m.msg);
+}
+
+/**
+ * True when storing `m` needs the relay first (prepareFrame): its chat is new to us, a group's
+ * member list may be needed, or its sending device is not in the list we hold (`fetched`: the
+ * accounts whose list this page fetched already).
+ */
+function needsRelay(acct: Account, m: RelayMessageOf<"msg">, fetched: ReadonlySet<string>): boolean {
+  return !acct.store.chats.get(m.chat) || groupFrameNeedsMembers(acct, m) || wantsDeviceList(acct, m, fetched);
+}
+
+/**
+ * What storing the frame needs from the relay, asked before its transaction (which must not
+ * await). Returns the events of a device list it fetched (journaled already), and adds the
+ * account to `fetched`. A fetch that the relay answered with a refusal (isListAnswer) is not
+ * a failure: the frame is then decided by what we hold (an unlisted device is refused).
+ */
+async function prepareFrame(
+  acct: Account,
+  relay: RelayClient,
+  m: RelayMessageOf<"msg">,
+  fetched: Set<string>,
+): Promise<EngineEvent[]> {
   if (!acct.store.chats.get(m.chat)) {
     await refreshChats(acct, relay);
-    // Not listed (we left it since?): still store what was delivered, under a direct chat with the sender.
-    if (!acct.store.chats.get(m.chat))
+    // Not listed (we left it since?): still store what was delivered, under a direct chat with the
+    // sender. A copy from our own other device names the chat's peer only inside: storeFrame files it.
+    if (!acct.store.chats.get(m.chat) && m.from !== acct.username)
       acct.store.chats.upsert({ id: m.chat, kind: "direct", peer: m.from, myRole: "member" });
   }
   await prepareGroupFrame(acct, relay, m);
+  if (!wantsDeviceList(acct, m, fetched)) return [];
+  try {
+    const events = await followDeviceList(acct, relay, m.from);
+    fetched.add(m.from);
+    return events;
+  } catch (e) {
+    if (!isListAnswer(e)) throw e;
+    fetched.add(m.from);
+    return [];
+  }
 }
 
-/** How one frame of a page ended: stored (or found stored), or a local failure (not stored; it comes again). */
+/**
+ * How one frame of a page ended: stored (or found stored), or a local failure (not stored; it
+ * comes again). `events` of a failure: what was told before it (a device list fetched for it).
+ */
 export type FrameOutcome =
-  { readonly ok: true; readonly received: Received } | { readonly ok: false; readonly error: unknown };
+  | { readonly ok: true; readonly received: Received }
+  | { readonly ok: false; readonly error: unknown; readonly events?: readonly EngineEvent[] };
+
+/** `o` with `before` ahead of its events. */
+function withEventsBefore(o: FrameOutcome, before: readonly EngineEvent[]): FrameOutcome {
+  if (before.length === 0) return o;
+  if (o.ok) return { ok: true, received: { ...o.received, events: [...before, ...o.received.events] } };
+  return { ...o, events: [...before, ...(o.events ?? [])] };
+}
 
 /**
  * Stores the frames of one `sync` reply (a page), in order, in as few transactions as it can:
@@ -96,6 +160,10 @@ export async function receivePage(
 ): Promise<void> {
   // Chats with a frame that failed, and its error: their later frames wait for the next sync.
   const failed = new Map<number, unknown>();
+  // Accounts whose device list this page fetched: once each (§17.4, a device added since our last fetch).
+  const fetched = new Set<string>();
+  // Unlisted sending devices warned about in this page: once each (§17.4).
+  const warned = new Set<string>();
   const report = (m: RelayMessageOf<"msg">, o: FrameOutcome) => {
     if (!o.ok && !failed.has(m.chat)) failed.set(m.chat, o.error);
     onOutcome(m, o);
@@ -108,17 +176,18 @@ export async function receivePage(
       i++;
       continue;
     }
-    if (needsRelay(acct, first)) {
+    let before: EngineEvent[] = [];
+    if (needsRelay(acct, first, fetched)) {
       try {
-        await prepareFrame(acct, relay, first);
+        before = await prepareFrame(acct, relay, first, fetched);
       } catch (error) {
         report(first, { ok: false, error });
         i++;
         continue;
       }
     }
-    const outcomes = storeRun(acct, frames, i, failed);
-    outcomes.forEach((o, k) => report(frames[i + k]!, o));
+    const outcomes = storeRun(acct, frames, i, failed, { fetched, warned });
+    outcomes.forEach((o, k) => report(frames[i + k]!, k === 0 ? withEventsBefore(o, before) : o));
     i += outcomes.length;
   }
 }
@@ -135,6 +204,7 @@ function storeRun(
   frames: readonly RelayMessageOf<"msg">[],
   start: number,
   failedBefore: ReadonlyMap<number, unknown>,
+  page: { readonly fetched: ReadonlySet<string>; readonly warned: Set<string> },
 ): FrameOutcome[] {
   const { store } = acct;
   let end = start;
@@ -149,14 +219,14 @@ function storeRun(
           continue;
         }
         try {
-          outcomes.push({ ok: true, received: storeIncoming(acct, m) });
+          outcomes.push({ ok: true, received: storeIncoming(acct, m, page.warned) });
         } catch (error) {
           // SQLite ended the whole transaction: what the run stored so far is gone, so all of it failed.
           if (!store.inTransaction) throw error;
           failed.set(m.chat, error);
           outcomes.push({ ok: false, error });
         }
-      } while (end < frames.length && (failed.has(frames[end]!.chat) || !needsRelay(acct, frames[end]!)));
+      } while (end < frames.length && (failed.has(frames[end]!.chat) || !needsRelay(acct, frames[end]!, page.fetched)));
       return outcomes;
     });
   } catch (error) {
@@ -169,23 +239,31 @@ function storeRun(
  * Decrypts and stores one `msg` frame of a chat already in the store, in one transaction (see
  * the file comment), with the events it raised appended to the event journal (so a listener in
  * another process reports them too: client/store/event-journal.ts). Synchronous. Throws only
- * for local failures (nothing is then stored).
+ * for local failures (nothing is then stored). `warned`: the unlisted sending devices already
+ * warned about (§17.4) in this page, so each is warned about once per page.
  */
-export function storeIncoming(acct: Account, m: RelayMessageOf<"msg">): Received {
+export function storeIncoming(acct: Account, m: RelayMessageOf<"msg">, warned: Set<string> = new Set()): Received {
   const { store } = acct;
   return store.transaction((): Received => {
-    const r = storeFrame(acct, m);
+    const r = storeFrame(acct, m, warned);
     for (const e of r.events) store.journal.append(JSON.stringify(e));
     return r;
   });
 }
 
 /** storeIncoming without the journal, inside its transaction. */
-function storeFrame(acct: Account, m: RelayMessageOf<"msg">): Received {
+function storeFrame(acct: Account, m: RelayMessageOf<"msg">, warned: Set<string>): Received {
   const { store } = acct;
   if (store.messages.getByRelayId(m.chat, m.msg)) return { stored: false, events: [] };
   const chat = store.chats.get(m.chat);
   const undecryptable = (reason: string): Received => {
+    // A copy of our own, in a chat the relay does not list for us, that did not decrypt or was
+    // refused: there is no chat to file it under (its peer is named only inside). Told, not stored.
+    if (!store.chats.get(m.chat))
+      return {
+        stored: false,
+        events: [{ type: "undecryptable", chat: m.chat, id: 0, relayMsg: m.msg, from: m.from, ts: m.ts, reason }],
+      };
     const { id } = store.messages.insert({
       chatId: m.chat,
       relayMsgId: m.msg,
@@ -194,51 +272,131 @@ function storeFrame(acct: Account, m: RelayMessageOf<"msg">): Received {
       body: null,
       direction: "in",
       status: "undecryptable",
+      senderDevice: m.from_device ?? 1,
     });
     return {
       stored: true,
       events: [{ type: "undecryptable", chat: m.chat, id, relayMsg: m.msg, from: m.from, ts: m.ts, reason }],
     };
   };
-  if (!chat) return undecryptable("the chat is unknown");
-  if (chat.kind === "group") return storeGroupIncoming(acct, m, undecryptable);
-  if (m.from !== chat.peer)
+  const own = m.from === acct.username;
+  if (!chat && !own) return undecryptable("the chat is unknown");
+  if (chat?.kind === "group") return storeGroupIncoming(acct, m, undecryptable);
+  if (chat && !own && m.from !== chat.peer)
     return undecryptable(`the relay says it is from ${m.from}, who is not the other member of this chat`);
 
   const events: EngineEvent[] = [];
+  const refused = (reason: string): Received => {
+    const r = undecryptable(reason);
+    return { ...r, events: [...events, ...r.events] };
+  };
   const dec = openPairwise(acct, m, events);
-  if (!dec) return undecryptable("could not decrypt");
+  const unlisted = takeUnlistedWarnings(events, warned);
+  if (unlisted) return refused(`${m.from}'s device ${m.from_device ?? 1} is not in ${m.from}'s device list`);
+  if (!dec) return refused("could not decrypt");
   try {
-    return storeApp(acct, m, dec, events, undecryptable);
+    return storeApp(acct, m, chat, dec, events, refused);
   } catch (e) {
-    if (e instanceof AppMessageError)
-      return { stored: true, events: [...events, ...undecryptable(appMessageErrorText(e)).events] };
+    if (e instanceof AppMessageError) return refused(appMessageErrorText(e));
     throw e;
   } finally {
     wipe(dec.plaintext);
   }
 }
 
-/** Stores the decoded application message of a decrypted frame (inside storeIncoming's transaction). */
+/**
+ * True when `events` holds the warning of a message from an unlisted device (sessions.ts
+ * openPairwise); removes it when that device was warned about already in this page.
+ */
+function takeUnlistedWarnings(events: EngineEvent[], warned: Set<string>): boolean {
+  const i = events.findIndex((e) => e.type === "device_list" && e.outcome === "unlisted_device");
+  if (i < 0) return false;
+  const e = events[i]!;
+  const key = e.type === "device_list" ? `${e.user}\u0000${e.devices.join(",")}` : "";
+  if (warned.has(key)) events.splice(i, 1);
+  else warned.add(key);
+  return true;
+}
+
+/** Why a copy was refused by the receiving device's checks (§17.5), for the user. */
+function fanoutRefusalText(reason: FanoutRefusal, from: string): string {
+  switch (reason) {
+    case "bare_from_listed":
+      return `it came without the device header every device of ${from} puts on its messages`;
+    case "wrong_sender_device":
+      return "its device header names another sending device than the one that encrypted it";
+    case "misdirected":
+      return "the relay delivered it to a device it was not meant for";
+  }
+}
+
+/**
+ * Takes the fan-out header off a decrypted pairwise plaintext and runs the receiving device's
+ * checks (§17.5) with what we hold: our account, device and list version, and whether we hold
+ * the sender's list. Returns the plaintext and the verdict, or the refusal's reason in words.
+ */
+function checkCopy(
+  acct: Account,
+  m: RelayMessageOf<"msg">,
+  plaintext: Uint8Array,
+): { split: PairwisePlaintext; verdict: ReturnType<typeof checkFanout> & { ok: true } } | string {
+  const { store } = acct;
+  let split: PairwisePlaintext;
+  try {
+    split = splitPairwisePlaintext(plaintext);
+  } catch (e) {
+    if (e instanceof CodecError) return "its device header is malformed";
+    throw e;
+  }
+  const own = m.from === acct.username;
+  const verdict = checkFanout(split, {
+    me: acct.username,
+    myDevice: acct.deviceId,
+    myListVersion: store.deviceLists.get(acct.username)?.list.version ?? 0,
+    sender: m.from,
+    senderDevice: m.from_device ?? 1,
+    senderHasList: own || store.deviceLists.get(m.from) !== undefined,
+  });
+  if (!verdict.ok) return fanoutRefusalText(verdict.reason, m.from);
+  return { split, verdict };
+}
+
+/**
+ * Stores the decoded application message of a decrypted frame (inside storeIncoming's
+ * transaction), after the receiving device's checks. A copy of our own from another device is
+ * filed in the direct chat with the peer its header names, creating that chat when this device
+ * does not have it yet; in a chat with another peer it is refused (the relay moved it).
+ */
 function storeApp(
   acct: Account,
   m: RelayMessageOf<"msg">,
+  known: ChatRecord | undefined,
   dec: Decrypted,
   events: EngineEvent[],
-  undecryptable: (reason: string) => Received,
+  refused: (reason: string) => Received,
 ): Received {
   const { store } = acct;
-  const app = decodeAppMessage(dec.plaintext);
+  const copy = checkCopy(acct, m, dec.plaintext);
+  if (typeof copy === "string") return refused(copy);
+  const { verdict } = copy;
+  const own = verdict.from === "own";
+  if (own) {
+    if (known === undefined)
+      store.chats.upsert({ id: m.chat, kind: "direct", peer: verdict.chatPeer, myRole: "member" });
+    else if (known.peer !== verdict.chatPeer)
+      return refused("the relay delivered it in another chat than it was sent in");
+  }
+  const device = m.from_device ?? 1;
+  const staleSender = verdict.staleSender ? { staleSender: { chat: m.chat, user: m.from, device } } : {};
+  const app = decodeAppMessage(copy.split.app);
   // The relay routes envelopes: one moved to another chat, or of a kind that may not come this way, is refused.
   const arrival = checkArrival(app, { chat: m.chat, chatKind: "direct", channel: "pairwise" });
-  if (!arrival.ok) {
-    const r = undecryptable(
+  if (!arrival.ok)
+    return refused(
       arrival.reason === "wrong_chat"
         ? "the relay delivered it in another chat than it was sent in"
         : "it arrived in a way its kind may not (misrouted)",
     );
-    return { stored: true, events: [...events, ...r.events] };
-  }
   const controlRow = () =>
     store.messages.insert({
       chatId: m.chat,
@@ -246,24 +404,29 @@ function storeApp(
       sender: m.from,
       sentAt: m.ts,
       body: null,
-      direction: "in",
-      status: "delivered",
+      direction: own ? "out" : "in",
+      status: own ? "sent" : "delivered",
+      senderDevice: device,
     });
   switch (app.k) {
     case "text": {
-      const verdict = sequenceVerdict(store, m.chat, m.from, app.seq);
-      storeIncomingText(acct, m, app, verdict, dec.keyChanged, events);
-      return { stored: true, events };
+      const seq = sequenceVerdict(store, m.chat, m.from, app.seq, 0, device);
+      storeReceivedText(acct, m, app, seq, dec.keyChanged, own, events);
+      break;
     }
-    case "profile": {
-      takeDisplayName(acct, m.from, app, dec.keyChanged, events);
+    case "profile":
+      // Our own name, as our other device gave it to the peer, is not a contact's display name.
+      if (!own) takeDisplayName(acct, m.from, app, dec.keyChanged, events);
       controlRow();
-      return { stored: true, events };
-    }
+      break;
+    case "device_list":
+      takeDeviceList(acct, m.from, app, dec.keyChanged, events);
+      controlRow();
+      break;
     default:
       // sender_key, group_state: checkArrival refuses both in a direct chat (SECURITY.md §15.2.5), so
       // they never get here; kept as control rows all the same, so each is processed once.
       controlRow();
-      return { stored: true, events };
   }
+  return { stored: true, events, ...staleSender };
 }

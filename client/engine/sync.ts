@@ -14,12 +14,22 @@
  * frames. Pushes are held back until the first sync is done and while a round runs, then
  * processed after its frames: a message pushed while older ones of the same sender still wait
  * in the sync would otherwise be seen first and raise a false gap (sequence numbers).
+ *
+ * Devices (SECURITY.md §17.4, §17.7): a `device_list_changed` push makes the receiver fetch and
+ * accept that account's list (device-list-update.ts), in the same queue as the frames, so a
+ * message that follows it is checked against the new list; sessions with the devices it removed
+ * are deleted. When our own account's list no longer holds this device, the receiver says so once
+ * and stops (the relay closes the connection and refuses this device's logins from then on). A
+ * frame from a device that used an older version of our own list is reported to `onStaleSender`
+ * once per (chat, device, our list version) per receiver, after its commit: the caller sends it
+ * our current list (§17.5); the receiver itself sends nothing.
  */
 import type { RelayMessageOf } from "../../src/wire/messages.js";
 import { MAX_PAGE_LIMIT } from "../../src/wire/limits.js";
 import type { RelayClient } from "../relay-client.js";
 import { applyChatEvent } from "./chats.js";
-import type { EventSink } from "./events.js";
+import { followDeviceList, holdsListVersion } from "./device-list-update.js";
+import type { EngineEvent, EventSink, StaleSender } from "./events.js";
 import { type FrameOutcome, receiveMessage, receivePage } from "./inbox.js";
 import type { Account } from "./open-account.js";
 
@@ -50,8 +60,17 @@ export interface ReceiverOptions {
   readonly onEvent?: EventSink;
   /** A frame or event that could not be processed for a local reason (it comes again with the next sync). */
   readonly onError?: (err: unknown) => void;
-  /** Called after each msg frame was processed (stored, found stored already, or failed). */
+  /**
+   * Called after each msg frame was processed (stored, found stored already, or failed), and
+   * after a `device_list_changed` push was: whatever they journaled is committed by then.
+   */
   readonly onFrame?: () => void;
+  /**
+   * A device that sent to us from an older version of our own device list than we accepted
+   * (SECURITY.md §17.5): the caller sends that device our current signed list (`device_list`,
+   * §17.7), pairwise, in chat `chatId`. Called after the frame's commit.
+   */
+  readonly onStaleSender?: (chatId: number, sender: StaleSender) => void;
 }
 
 /** Processes what one connection receives, and runs `sync` (see the file comment). */
@@ -68,8 +87,12 @@ export class Receiver {
     else this.enqueueMessage(m);
   };
   private readonly onChatEvent = (ev: RelayMessageOf<"chat_event">) => this.enqueueChatEvent(ev);
+  private readonly onDeviceListChanged = (ev: RelayMessageOf<"device_list_changed">) =>
+    this.enqueueDeviceListChange(ev);
+  /** Stale senders already reported (onStaleSender), by chat, account, device and our list version. */
+  private readonly staleReported = new Set<string>();
 
-  /** Starts listening to `relay`'s msg and chat_event events. */
+  /** Starts listening to `relay`'s msg, chat_event and device_list_changed events. */
   constructor(
     private readonly acct: Account,
     private readonly relay: RelayClient,
@@ -77,6 +100,7 @@ export class Receiver {
   ) {
     relay.on("msg", this.onMsg);
     relay.on("chat_event", this.onChatEvent);
+    relay.on("device_list_changed", this.onDeviceListChanged);
   }
 
   /**
@@ -89,6 +113,7 @@ export class Receiver {
     this.detached = true;
     this.relay.off("msg", this.onMsg);
     this.relay.off("chat_event", this.onChatEvent);
+    this.relay.off("device_list_changed", this.onDeviceListChanged);
   }
 
   /**
@@ -148,9 +173,55 @@ export class Receiver {
 
   private report(outcome: FrameOutcome): void {
     if (this.detached) return;
-    if (outcome.ok) for (const e of outcome.received.events) this.opts.onEvent?.(e);
-    else this.opts.onError?.(outcome.error);
+    if (outcome.ok) {
+      this.tell(outcome.received.events);
+      const stale = outcome.received.staleSender;
+      if (stale) this.reportStale(stale);
+    } else {
+      this.tell(outcome.events ?? []);
+      this.opts.onError?.(outcome.error);
+    }
     this.opts.onFrame?.();
+    this.stopIfRemoved(outcome.ok ? outcome.received.events : (outcome.events ?? []));
+  }
+
+  private tell(events: readonly EngineEvent[]): void {
+    for (const e of events) this.opts.onEvent?.(e);
+  }
+
+  /** onStaleSender, once per (chat, device, our list version) for this receiver: the device corrects itself with our list. */
+  private reportStale(s: StaleSender): void {
+    const version = this.acct.store.deviceLists.get(this.acct.username)?.list.version ?? 0;
+    const key = `${s.chat}:${s.user}:${s.device}:${version}`;
+    if (this.staleReported.has(key)) return;
+    this.staleReported.add(key);
+    this.opts.onStaleSender?.(s.chat, s);
+  }
+
+  /** This device left our own account's list (§17.7): it receives nothing more, so the receiver stops. */
+  private stopIfRemoved(events: readonly EngineEvent[]): void {
+    if (events.some((e) => e.type === "device_list" && e.outcome === "this_device_removed")) this.detach();
+  }
+
+  /**
+   * A `device_list_changed` push (§17.8): fetch and accept the list unless we hold that version
+   * already (our own publish comes back to us too), in the queue, so later frames see it.
+   */
+  private enqueueDeviceListChange(ev: RelayMessageOf<"device_list_changed">): void {
+    this.queue = this.queue.then(async () => {
+      if (this.detached || holdsListVersion(this.acct, ev.username, ev.version)) return;
+      let events: EngineEvent[];
+      try {
+        events = await followDeviceList(this.acct, this.relay, ev.username);
+      } catch (e) {
+        if (!this.detached) this.opts.onError?.(e);
+        return;
+      }
+      if (this.detached) return;
+      this.tell(events);
+      this.opts.onFrame?.();
+      this.stopIfRemoved(events);
+    });
   }
 
   private enqueueChatEvent(ev: RelayMessageOf<"chat_event">): void {

@@ -298,6 +298,37 @@ DROP INDEX messages_sender_seq;
 CREATE INDEX messages_sender_seq ON messages (chat_id, sender, sender_device, sender_seq) WHERE sender_seq IS NOT NULL;
 `;
 
+const V7 = `
+-- Sessions with our own account's other devices (SECURITY.md §17.5: a 1:1 message is also
+-- encrypted to the sender's other devices, and their copies decrypted here) have our own
+-- username as peer, which is never a contact: the foreign key to contacts refused them. The
+-- table is rebuilt without it (contacts are never deleted, so its cascade never ran); every
+-- column, the primary key and the sealed row key [peer, base_key] stay, so rows copy as they are.
+-- The triggers keep what the foreign key guarded: a session's peer is a contact or our own account.
+CREATE TABLE sessions_v7 (
+  peer        TEXT    NOT NULL,
+  base_key    BLOB    NOT NULL,
+  state       BLOB    NOT NULL,
+  current     INTEGER NOT NULL DEFAULT 0 CHECK (current IN (0, 1)),
+  updated_at  INTEGER NOT NULL,
+  peer_device INTEGER NOT NULL DEFAULT 1 CHECK (peer_device >= 1),
+  PRIMARY KEY (peer, base_key)
+) STRICT;
+INSERT INTO sessions_v7 (peer, base_key, state, current, updated_at, peer_device)
+  SELECT peer, base_key, state, current, updated_at, peer_device FROM sessions ORDER BY rowid;
+DROP TABLE sessions;
+ALTER TABLE sessions_v7 RENAME TO sessions;
+CREATE UNIQUE INDEX sessions_current ON sessions (peer, peer_device) WHERE current = 1;
+CREATE TRIGGER sessions_peer_insert BEFORE INSERT ON sessions
+  WHEN NOT EXISTS (SELECT 1 FROM contacts WHERE username = NEW.peer)
+   AND NOT EXISTS (SELECT 1 FROM account WHERE username = NEW.peer)
+BEGIN SELECT RAISE(ABORT, 'a session peer must be a contact or our own account'); END;
+CREATE TRIGGER sessions_peer_update BEFORE UPDATE OF peer ON sessions
+  WHEN NOT EXISTS (SELECT 1 FROM contacts WHERE username = NEW.peer)
+   AND NOT EXISTS (SELECT 1 FROM account WHERE username = NEW.peer)
+BEGIN SELECT RAISE(ABORT, 'a session peer must be a contact or our own account'); END;
+`;
+
 /** Every migration, in order. The last one's version is the schema this client writes. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "init", sql: V1 },
@@ -306,6 +337,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 4, name: "group_states", sql: V4 },
   { version: 5, name: "group_departures", sql: V5 },
   { version: 6, name: "devices", sql: V6 },
+  { version: 7, name: "own_device_sessions", sql: V7 },
 ];
 
 /** The schema version this client creates and understands. */

@@ -83,8 +83,9 @@ export class SessionsTable {
    * Stores a session's state (insert or update), sealed, with the peer's device `opts.device`
    * (default 1; an existing session keeps its device: the base key identifies it). It becomes
    * that device's current session when `makeCurrent` is true or when the device has no current
-   * session; otherwise its flag is kept. The peer must be a contact (its identity pinned): the
-   * foreign key refuses otherwise.
+   * session; otherwise its flag is kept. The peer must be a contact (its identity pinned) or our
+   * own account (a session with another device of ours, SECURITY.md §17.5): the schema refuses
+   * any other (schema.ts V7).
    */
   put(
     peer: string,

@@ -259,7 +259,7 @@ export class TuiController {
     const record = this.acct.store.chats.get(chat);
     if (!record) return;
     const page = visibleHistory(this.acct, chat, limit, before);
-    const gaps = gapsBefore(page.messages, !page.more);
+    const gaps = gapsBefore(page.messages, !page.more, undefined, this.acct.deviceId);
     const items: Item[] = [];
     for (const m of page.messages) {
       const gap = gaps.get(m.id);

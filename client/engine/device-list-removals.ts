@@ -1,0 +1,66 @@
+/**
+ * What an accepted device list that removed devices changes besides the list (SECURITY.md
+ * §17.4 "accepted, devices removed", §17.7): the pairwise sessions with a removed device are
+ * deleted, so nothing is ever encrypted to it again (sessions.ts would refuse an unlisted
+ * device anyway; deleting the state leaves nothing to fall back on), and so are the sender keys
+ * it handed us (its group messages are refused from then on). Inside the caller's transaction,
+ * with the list's acceptance, so the two commit together.
+ */
+import type { DeviceListDecision } from "../../crypto/device-list-acceptance.js";
+import type { DeviceListEvent, EngineEvent } from "./events.js";
+import type { Account } from "./open-account.js";
+
+/** Forgets the sessions and received sender keys of the devices `decision` removed from `username`'s list. */
+export function forgetRemovedDevices(acct: Account, username: string, decision: DeviceListDecision): void {
+  if (!decision.accepted) return;
+  for (const d of decision.removed) {
+    // Our own device's sessions are with other devices: there is none with ourselves to delete.
+    if (username === acct.username && d.id === acct.deviceId) continue;
+    acct.store.sessions.deleteDevice(username, d.id);
+    acct.store.senderKeys.deleteDevice(username, d.id);
+  }
+}
+
+/** True when `decision` accepted a list of our own account that no longer holds this device: it was removed (§17.7). */
+export function removesThisDevice(acct: Account, username: string, decision: DeviceListDecision | null): boolean {
+  return (
+    decision !== null &&
+    decision.accepted &&
+    username === acct.username &&
+    decision.removed.some((d) => d.id === acct.deviceId)
+  );
+}
+
+/**
+ * The events of `decision` (deviceListEvents) with this device's own removal said once, in its
+ * own words (`this_device_removed`, §17.7), instead of among "a device was removed from your
+ * account"; the other devices removed with it are reported as usual.
+ */
+export function withThisDeviceRemoval(
+  acct: Account,
+  username: string,
+  decision: DeviceListDecision | null,
+  events: readonly DeviceListEvent[],
+): EngineEvent[] {
+  if (!removesThisDevice(acct, username, decision)) return [...events];
+  const out: EngineEvent[] = [];
+  for (const e of events) {
+    if (e.outcome !== "removed") {
+      out.push(e);
+      continue;
+    }
+    const keep = e.devices.flatMap((d, i) => (d === acct.deviceId ? [] : [[d, e.names[i] ?? null] as const]));
+    if (keep.length > 0) out.push({ ...e, devices: keep.map(([d]) => d), names: keep.map(([, n]) => n) });
+  }
+  out.push({
+    type: "device_list",
+    user: username,
+    own: true,
+    outcome: "this_device_removed",
+    devices: [acct.deviceId],
+    names: [null],
+    version: decision?.accepted ? decision.state.list.version : null,
+    acceptedVersion: null,
+  });
+  return out;
+}
