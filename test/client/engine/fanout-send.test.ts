@@ -11,7 +11,7 @@ import { announceDeviceList } from "../../../client/engine/device-announce.js";
 import { UnlistedDeviceError } from "../../../client/engine/errors.js";
 import { MAX_STALE_RETRIES } from "../../../client/engine/fanout-send.js";
 import { connectAccount } from "../../../client/engine/open-account.js";
-import { queueText } from "../../../client/engine/outbox.js";
+import { flushOutbox, queueText } from "../../../client/engine/outbox.js";
 import { ensureOwnContact, syncOwnDeviceList } from "../../../client/engine/own-list-online.js";
 import { sendText } from "../../../client/engine/send.js";
 import { decryptFromPeer, encryptForPeer } from "../../../client/engine/sessions.js";
@@ -23,6 +23,7 @@ import { utf8 } from "../../../crypto/bytes.js";
 import { encodeIdentityPublic, generateIdentity } from "../../../crypto/identity.js";
 import { generateOneTimePrekeys, generateSignedPrekey } from "../../../crypto/prekeys.js";
 import { systemRng } from "../../../src/system-rng.js";
+import { derivedIdem } from "../../../src/wire/index.js";
 import { type TestRelay, startRelay } from "../../relay/harness.js";
 import { type StoredCopy, type TestDevice, addDevice, storedCopies } from "./device-helpers.js";
 import { type EngineUser, accountId, emptyRelay, engineUser } from "./helpers.js";
@@ -305,5 +306,53 @@ describe("1:1 fan-out, sending", () => {
       names: [{ id: 2, name: "Laptop" }],
     });
     expect(atBob.header).toMatchObject({ recipient: "bob", senderListVersion: 2, ownDevices: [2] });
+  });
+
+  test("a relay before §17 (UNKNOWN_TYPE): one bare `send`, and a text queued as copies goes as one under its derived idem", async () => {
+    // Neither alice nor bob has a list on the relay yet, so its `send` still takes a direct chat;
+    // the requests of §17.8 are answered as a relay before §17 answers them.
+    const a = (await connectAccount(alice.acct)).relay;
+    opened.push(a);
+    const request = a.request.bind(a);
+    const log: string[] = [];
+    const DEVICE_REQUESTS = new Set(["fetch_device_list", "publish_device_list", "send_copies"]);
+    a.request = ((msg: { t: string }) => {
+      log.push(msg.t);
+      if (DEVICE_REQUESTS.has(msg.t)) return Promise.reject(new RemoteError("UNKNOWN_TYPE", "unknown message type"));
+      return request(msg as never);
+    }) as typeof a.request;
+    const { chat } = await openDirectChat(alice.acct, a, "bob");
+    const first = await sendText(alice.acct, a, chat, "as before §17");
+    expect(log.filter((t) => t === "send_copies")).toEqual([]);
+    expect(log.filter((t) => t === "send")).toHaveLength(1);
+    const rows = await tr.db.query<{ envelope: Uint8Array }>("SELECT envelope FROM messages WHERE id = $1", [
+      first.sent.relayMsg,
+    ]);
+    const bare = open(bob.acct, "alice", 1, { to: "bob", device: 1, envelope: new Uint8Array(rows[0]!.envelope) });
+    expect(bare.bare).toBe(true);
+    expect(bare.app).toMatchObject({ k: "text", body: "as before §17" });
+
+    // Written without a connection: queued as copies (the relay's kind is not known then).
+    const queued = queueText(alice.acct, chat, "written offline");
+    expect(alice.acct.store.outbox.get(queued.idem)!.copies).toHaveLength(1);
+    const other = (await connectAccount(alice.acct)).relay;
+    opened.push(other);
+    const otherRequest = other.request.bind(other);
+    other.request = ((msg: { t: string }) => {
+      if (DEVICE_REQUESTS.has(msg.t)) return Promise.reject(new RemoteError("UNKNOWN_TYPE", "unknown message type"));
+      return otherRequest(msg as never);
+    }) as typeof other.request;
+    const flushed = await flushOutbox(alice.acct, other);
+    expect(flushed.failed).toEqual([]);
+    expect(flushed.sent).toEqual([expect.objectContaining({ messageId: queued.messageId, duplicate: false })]);
+    expect(alice.acct.store.outbox.count()).toBe(0);
+    const sent = await tr.db.query<{ idem: Uint8Array; envelope: Uint8Array }>(
+      "SELECT idem, envelope FROM messages WHERE id = $1",
+      [flushed.sent[0]!.relayMsg],
+    );
+    expect(new Uint8Array(sent[0]!.idem)).toEqual(derivedIdem(new Uint8Array(sent[0]!.envelope)));
+    const second = open(bob.acct, "alice", 1, { to: "bob", device: 1, envelope: new Uint8Array(sent[0]!.envelope) });
+    expect(second.bare).toBe(true);
+    expect(second.app).toMatchObject({ k: "text", body: "written offline", seq: 2 });
   });
 });
