@@ -3,9 +3,10 @@
  * (open-account.ts), start receiving (sync.ts), top up prekeys (prekeys.ts), send what the
  * outbox holds (outbox.ts), bring our own device list in step with the relay's
  * (own-list-online.ts, SECURITY.md §17.1, §17.8: after the first flush, so that what a profile
- * made before §17 queued still goes as the `send` it was made for), fetch what is waiting (`sync` until there is no more), so that
- * `history` right after someone sent us something shows it, then encrypt and send the group
- * texts written offline (group/deferred.ts: after the sync, which may change the membership).
+ * made before §17 queued still goes as the `send` it was made for), fetch what is waiting
+ * (`sync` until there is no more), so that `history` right after someone sent us something
+ * shows it, then encrypt and send the group texts written offline (group/deferred.ts: after
+ * the sync, which may change the membership).
  */
 import type { RelayClient } from "../relay-client.js";
 import type { EventSink } from "./events.js";

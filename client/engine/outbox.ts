@@ -5,9 +5,10 @@
  * (SECURITY.md §17.5, fanout-send.ts), kept with its application message so that it can be
  * encrypted again when the relay answers DEVICE_LIST_STALE. Then the outbox is flushed: each
  * entry goes to the relay with its idem; on `sent` the message becomes "sent" (with the relay's
- * id and time) and leaves the outbox. Whatever is not acknowledged (relay down, connection lost, crash) stays
- * queued and is sent again, with the same idem, by the next flush: the relay stores it once
- * and the recipient shows it once (docs/ARCHITECTURE.md §3.7: exactly once on the screen).
+ * id and time) and leaves the outbox. Whatever is not acknowledged (relay down, connection
+ * lost, crash) stays queued and is sent again, with the same idem, by the next flush: the relay
+ * stores it once and the recipient shows it once (docs/ARCHITECTURE.md §3.7: exactly once on
+ * the screen).
  */
 import { CryptoVerificationError } from "../../crypto/errors.js";
 import { type ErrorCode, InternalError, RemoteError, type SmsgError, UsageError } from "../../src/errors.js";
