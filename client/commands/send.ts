@@ -65,6 +65,7 @@ export function sendCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> {
             if (pinnedNow && !args.json)
               warn(`${chat.peer}'s identity key is pinned now; compare safety numbers with smsg verify ${chat.peer}`);
             const r = await sendText(acct, online.relay, chat, body);
+            for (const e of r.events ?? []) warnOnEvent(e);
             for (const w of r.warnings ?? []) warn(w);
             if (args.json) {
               printJson("sent", {

@@ -1,9 +1,12 @@
 /**
  * Going online, the way every command that needs the relay does it: connect and log in
  * (open-account.ts), start receiving (sync.ts), top up prekeys (prekeys.ts), send what the
- * outbox holds (outbox.ts), fetch what is waiting (`sync` until there is no more), so that
- * `history` right after someone sent us something shows it, then encrypt and send the group
- * texts written offline (group/deferred.ts: after the sync, which may change the membership).
+ * outbox holds (outbox.ts), bring our own device list in step with the relay's
+ * (own-list-online.ts, SECURITY.md §17.1, §17.8: after the first flush, so that what a profile
+ * made before §17 queued still goes as the `send` it was made for), fetch what is waiting
+ * (`sync` until there is no more), so that `history` right after someone sent us something
+ * shows it, then encrypt and send the group texts written offline (group/deferred.ts: after
+ * the sync, which may change the membership).
  */
 import type { RelayClient } from "../relay-client.js";
 import type { EventSink } from "./events.js";
@@ -11,6 +14,7 @@ import { type ConnectOptions, type LoginInfo, asUnreachable, connectAccount } fr
 import type { Account } from "./open-account.js";
 import { encryptDeferredGroupTexts } from "./group/deferred.js";
 import { type FlushResult, flushOutbox } from "./outbox.js";
+import { syncOwnDeviceList } from "./own-list-online.js";
 import { maintainPrekeys } from "./prekeys.js";
 import { Receiver } from "./sync.js";
 
@@ -67,6 +71,14 @@ export async function goOnline(acct: Account, opts: GoOnlineOptions = {}): Promi
       opts.onWarning?.(e);
     }
     let flushed: FlushResult = opts.flush === false ? { sent: [], failed: [] } : await flushOutbox(acct, relay);
+    for (const e of flushed.events ?? []) opts.onEvent?.(e);
+    try {
+      for (const e of (await syncOwnDeviceList(acct, relay)).events) opts.onEvent?.(e);
+    } catch (e) {
+      // Going online goes on (a send fetches the lists again, and encrypts only to accepted ones).
+      if (relay.isClosed) throw e;
+      opts.onWarning?.(e);
+    }
     let synced = 0;
     if (opts.sync === false) receiver.releasePushes();
     else synced = await receiver.syncAll(opts.onSyncProgress);
@@ -78,6 +90,7 @@ export async function goOnline(acct: Account, opts: GoOnlineOptions = {}): Promi
       (await encryptDeferredGroupTexts(acct, relay, opts.onWarning)) > 0
     ) {
       const again = await flushOutbox(acct, relay);
+      for (const e of again.events ?? []) opts.onEvent?.(e);
       flushed = { sent: [...flushed.sent, ...again.sent], failed: [...flushed.failed, ...again.failed] };
     }
     return { relay, receiver, login, flushed, synced, close };

@@ -1,9 +1,10 @@
 /**
  * Sending one text message in a direct chat, online or not. Online: check the peer's identity
- * key with the relay (a changed key stops the send, SECURITY.md §1), make sure a session exists
- * (X3DH on first contact), queue (outbox.ts: encrypt + store + outbox in one transaction) and
- * flush. Offline: when a session already exists the message is encrypted and queued, and the
- * next command that reaches the relay sends it; without one nothing is stored. A group text
+ * key with the relay (a changed key stops the send, SECURITY.md §1), find the devices of both
+ * accounts and make sure a session exists with each (fanout-targets.ts, §17.5: X3DH on first
+ * contact), queue (outbox.ts: encrypt + store + outbox in one transaction) and flush. Offline:
+ * when a session exists with every device the stored lists name, the message is encrypted and
+ * queued, and the next command that reaches the relay sends it; otherwise nothing is stored. A group text
  * written offline is stored and encrypted once online (group/deferred.ts).
  */
 import { RemoteError, SmsgError } from "../../src/errors.js";
@@ -17,7 +18,8 @@ import { sendGroupText } from "./group/send.js";
 import type { Account } from "./open-account.js";
 import { checkTextBodySize } from "../protocol/app-message.js";
 import { type SendResult, flushOutbox, queueText, sendablePeer } from "./outbox.js";
-import { checkIdentity, ensureSession } from "./sessions.js";
+import { prepareTargets, storedTargets, targetDevices } from "./fanout-targets.js";
+import { checkIdentity } from "./sessions.js";
 
 /**
  * Sends `body` in `chat` over `relay` (see the file comment; a group goes through
@@ -45,8 +47,9 @@ export async function sendText(
   }
   const peer = sendablePeer(acct, chat);
   await checkIdentity(acct, relay, peer);
-  await ensureSession(acct, relay, peer);
-  const queued = queueText(acct, chat, body);
+  // Every device of both accounts, each with a session (SECURITY.md §17.5), before anything is stored.
+  const { targets, events } = await prepareTargets(acct, relay, peer);
+  const queued = queueText(acct, chat, body, targets);
   let flushed;
   try {
     flushed = await flushOutbox(acct, relay);
@@ -57,7 +60,7 @@ export async function sendText(
     throw e;
   }
   const sent = flushed.sent.find((s) => s.messageId === queued.messageId);
-  if (sent) return { queued, sent };
+  if (sent) return { queued, sent, events: [...events, ...(flushed.events ?? [])] };
   const failed = flushed.failed.find((f) => f.messageId === queued.messageId);
   if (failed?.code === "CHAT_CLOSED") {
     acct.store.chats.setClosed(chat.id, true);
@@ -70,7 +73,8 @@ export async function sendText(
  * Without the relay: in a direct chat, encrypts and queues `body` when a session with the peer
  * exists; in a group, stores it to be encrypted once online (group/deferred.ts); then throws
  * QueuedOfflineError (the message is safe in the store). A direct chat without a session:
- * rethrows `offline` (the RelayUnreachableError that got us here) and stores nothing. Throws
+ * rethrows `offline` (the RelayUnreachableError that got us here) and stores nothing; so does a
+ * device of the stored lists without a session. Throws
  * what sendablePeer, queueText and deferGroupText throw.
  */
 export function queueTextOffline(acct: Account, chat: ChatRecord, body: string, offline: RelayUnreachableError): never {
@@ -80,7 +84,8 @@ export function queueTextOffline(acct: Account, chat: ChatRecord, body: string, 
     throw new QueuedOfflineError(acct.relayHost, acct.relayPort, id, { cause: offline });
   }
   const peer = sendablePeer(acct, chat);
-  if (!acct.store.sessions.current(peer)) throw offline;
-  const q = queueText(acct, chat, body);
+  const targets = storedTargets(acct, peer);
+  if (targetDevices(acct, peer, targets).some((d) => !acct.store.sessions.current(d.to, d.device))) throw offline;
+  const q = queueText(acct, chat, body, targets);
   throw new QueuedOfflineError(acct.relayHost, acct.relayPort, q.messageId, { cause: offline });
 }

@@ -7,10 +7,12 @@
 import { derivedIdem } from "../../src/wire/index.js";
 import type { RelayMessageOf } from "../../src/wire/messages.js";
 import type { TextMessage } from "../protocol/app-message.js";
+import type { DirectEncryption } from "../store/index.js";
 import type { EngineEvent } from "./events.js";
 import type { Account } from "./open-account.js";
 import type { QueuedMessage } from "./outbox.js";
 import type { SequenceVerdict } from "../protocol/sequence.js";
+import { idemOf } from "./fanout-send.js";
 
 /** Stores our text as a pending message and queues its envelope under its derived idempotency id. */
 export function storeOutgoingText(
@@ -35,6 +37,35 @@ export function storeOutgoingText(
   // retry on a connection of the other version is still the same send.
   const idem = derivedIdem(envelope);
   store.outbox.add({ idem, chatId, messageId: id, envelope });
+  return { messageId: id, idem, seq: text.seq };
+}
+
+/**
+ * Stores our 1:1 text as a pending message and queues it with its application message (kept
+ * to encrypt it again, SECURITY.md §17.7) and its encryption: one envelope or per-device copies
+ * (fanout-send.ts). The idem is derived from the (first) envelope, as storeOutgoingText's.
+ */
+export function storeOutgoingDirectText(
+  acct: Account,
+  chatId: number,
+  text: { seq: number; ts: number; body: string },
+  app: Uint8Array,
+  encrypted: DirectEncryption,
+): QueuedMessage {
+  const { store } = acct;
+  const { id } = store.messages.insert({
+    chatId,
+    relayMsgId: null,
+    sender: acct.username,
+    sentAt: text.ts,
+    body: text.body,
+    direction: "out",
+    status: "pending",
+    senderSeq: text.seq,
+    senderTs: text.ts,
+  });
+  const idem = idemOf(encrypted);
+  store.outbox.addDirect({ idem, chatId, messageId: id, app, encrypted });
   return { messageId: id, idem, seq: text.seq };
 }
 

@@ -329,6 +329,44 @@ CREATE TRIGGER sessions_peer_update BEFORE UPDATE OF peer ON sessions
 BEGIN SELECT RAISE(ABORT, 'a session peer must be a contact or our own account'); END;
 `;
 
+// Version 8: per-device copies in the outbox.
+const V8 = `
+-- A 1:1 message goes to every device of both accounts as per-device copies under one idem
+-- (SECURITY.md §17.5, \`send_copies\` §17.8), and is encrypted again to the current devices when
+-- the relay answers DEVICE_LIST_STALE (§17.7). The outbox is rebuilt so that envelope may be
+-- null (entries keep their order: rowids are assigned in the old order).
+-- envelope: the one envelope of a \`send\` (a group message, a pairwise hand-over to
+-- recipient, a 1:1 message over a relay before §17); null when the entry's copies are in
+-- outbox_copies. app: sealed, the encoded application message of a 1:1 message (row key
+-- [idem]), kept so that it can be encrypted again; null for every other entry.
+CREATE TABLE outbox_v7 (
+  idem       BLOB    PRIMARY KEY CHECK (length(idem) = 16),
+  chat_id    INTEGER NOT NULL REFERENCES chats (id) ON DELETE CASCADE,
+  message_id INTEGER REFERENCES messages (id) ON DELETE SET NULL,
+  envelope   BLOB,
+  recipient  TEXT,
+  created_at INTEGER NOT NULL,
+  attempts   INTEGER NOT NULL DEFAULT 0,
+  app        BLOB,
+  CHECK (envelope IS NOT NULL OR app IS NOT NULL)
+) STRICT;
+INSERT INTO outbox_v7 (idem, chat_id, message_id, envelope, recipient, created_at, attempts)
+  SELECT idem, chat_id, message_id, envelope, recipient, created_at, attempts FROM outbox ORDER BY rowid;
+DROP TABLE outbox;
+ALTER TABLE outbox_v7 RENAME TO outbox;
+
+-- The per-device copies of an outbox entry sent with send_copies, in the order they go out
+-- (position 0, 1, …). The envelopes are already end-to-end encrypted: not sealed again.
+CREATE TABLE outbox_copies (
+  idem      BLOB    NOT NULL REFERENCES outbox (idem) ON DELETE CASCADE ON UPDATE CASCADE,
+  position  INTEGER NOT NULL CHECK (position >= 0),
+  recipient TEXT    NOT NULL,
+  device    INTEGER NOT NULL CHECK (device BETWEEN 1 AND 4294967295),
+  envelope  BLOB    NOT NULL,
+  PRIMARY KEY (idem, position)
+) STRICT, WITHOUT ROWID;
+`;
+
 /** Every migration, in order. The last one's version is the schema this client writes. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "init", sql: V1 },
@@ -338,6 +376,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 5, name: "group_departures", sql: V5 },
   { version: 6, name: "devices", sql: V6 },
   { version: 7, name: "own_device_sessions", sql: V7 },
+  { version: 8, name: "outbox_copies", sql: V8 },
 ];
 
 /** The schema version this client creates and understands. */

@@ -225,14 +225,27 @@ export interface HistoryPage {
   readonly more: boolean;
 }
 
-/** An envelope waiting to be sent (or re-sent with the same idempotency id). */
+/** One per-device copy of an outbox entry sent with `send_copies` (SECURITY.md §17.8). */
+export interface OutboxCopy {
+  /** The account it is for. */
+  readonly to: string;
+  readonly device: number;
+  readonly envelope: Uint8Array;
+}
+
+/** An envelope (or a set of per-device copies) waiting to be sent, or re-sent with the same idempotency id. */
 export interface OutboxRecord {
   /** The 16-byte idempotency id the relay deduplicates on. */
   readonly idem: Uint8Array;
   readonly chatId: number;
   /** The local message this envelope carries, if any (a sender-key hand-over carries none). */
   readonly messageId: number | null;
-  readonly envelope: Uint8Array;
+  /** The one envelope of a `send`, or null when the entry goes as `copies` (send_copies). */
+  readonly envelope: Uint8Array | null;
+  /** The per-device copies (in order), empty for a `send`. */
+  readonly copies: readonly OutboxCopy[];
+  /** A 1:1 message's encoded application message, kept to encrypt it again (§17.7 DEVICE_LIST_STALE); else null. */
+  readonly app: Uint8Array | null;
   /** The one member it is addressed to, or null for the whole chat. */
   readonly to: string | null;
   readonly createdAt: number;
@@ -246,6 +259,20 @@ export interface OutboxInput {
   readonly messageId?: number | null;
   readonly envelope: Uint8Array;
   readonly to?: string | null;
+}
+
+/** How a 1:1 message is encrypted: one envelope for `send`, or per-device copies for `send_copies`. */
+export type DirectEncryption =
+  | { readonly envelope: Uint8Array; readonly copies?: undefined }
+  | { readonly envelope?: undefined; readonly copies: readonly OutboxCopy[] };
+
+/** What `outbox.addDirect` takes: a 1:1 message, its application message and how it is encrypted. */
+export interface DirectOutboxInput {
+  readonly idem: Uint8Array;
+  readonly chatId: number;
+  readonly messageId: number | null;
+  readonly app: Uint8Array;
+  readonly encrypted: DirectEncryption;
 }
 
 /** A sender key of a chat member (SECURITY.md §7), as an opaque state blob. */

@@ -201,10 +201,14 @@ scenario("smsg, 1:1, end to end", (step) => {
       verified: true,
       action: "confirmed",
     });
-    expect(lines(expectOk(await smsg("alice", ["send", "bob", "to the new key", "--json"])))[0]).toMatchObject({
-      type: "sent",
-      chat: chatId,
-    });
+    // The relay still serves the list bob's real account key signed: under the key alice now
+    // pins it does not verify, and she is told so (SECURITY.md §17.4); her text goes to device 1.
+    const toNewKey = await smsg("alice", ["send", "bob", "to the new key", "--json"]);
+    expect(toNewKey.code).toBe(0);
+    expect(toNewKey.stderr).toBe(
+      "smsg: ⚠ a device list for bob that bob's account did not sign was refused; messages go only to bob's verified devices\n",
+    );
+    expect(lines(toNewKey)[0]).toMatchObject({ type: "sent", chat: chatId });
     // Nothing alice wrote before the change was lost or doubled.
     const after = bodies(expectOk(await smsg("alice", ["history", "bob", "--json", "--offline"])));
     expect(after).toEqual([

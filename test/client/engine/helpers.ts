@@ -71,10 +71,14 @@ export async function engineUser(
   return u;
 }
 
-/** Empties the relay's tables, so each test starts with no accounts, chats or messages. */
+/**
+ * Empties the relay's tables, so each test starts with no accounts, chats or messages (the
+ * per-device tables of §17.8 have no foreign keys to cascade from: named here).
+ */
 export async function emptyRelay(tr: TestRelay): Promise<void> {
   await tr.db.exec(
-    "TRUNCATE messages, chat_members, chats, one_time_prekeys, signed_prekeys, invites, accounts RESTART IDENTITY CASCADE",
+    "TRUNCATE message_copies, device_cursors, device_mailboxes, messages, chat_members, chats, one_time_prekeys, " +
+      "signed_prekeys, invites, accounts RESTART IDENTITY CASCADE",
   );
 }
 

@@ -24,6 +24,7 @@ import { systemRng } from "../../../src/system-rng.js";
 import { type TestRelay, idem, startRelay } from "../../relay/harness.js";
 import { waitFor } from "../../helpers/wait-for.js";
 import { type EngineUser, engineUser, forgeIdentity, emptyRelay } from "./helpers.js";
+import { sendRawCopy } from "./outbox-helpers.js";
 
 let tr: TestRelay;
 let alice: EngineUser;
@@ -90,7 +91,9 @@ describe("key changes", () => {
     a.close();
   });
 
-  test("a first message from bob's account under another identity is stored, flagged, and blocks replies", async () => {
+  // Before §17 such a message was stored, flagged and blocked replies (the pinned key of a
+  // contact without a device list, §1); bob now has a list, which says who his device 1 is.
+  test("a first message from bob's device 1 under another identity than his list certifies is refused (SECURITY.md §17.4)", async () => {
     const a = await alice.online();
     const b = await bob.online();
     const { chat } = await openDirectChat(alice.acct, a.relay, "bob");
@@ -120,23 +123,17 @@ describe("key changes", () => {
     });
     const text = encodeAppMessage({ v: 1, k: "text", chat: chat.id, seq: 1, ts: Date.now(), body: "it is me, bob" });
     const { envelope } = sessionEncrypt(session, forged.publicKey, text);
-    await raw.request<"send">({ t: "send", chat: chat.id, idem: idem(), envelope });
+    await sendRawCopy(raw, chat.id, "alice", envelope, idem());
     raw.close();
 
-    await waitFor(() => alice.events.some((e) => e.type === "message" && e.body === "it is me, bob"), {
-      what: "the forged first message at alice",
+    await waitFor(() => alice.events.some((e) => e.type === "undecryptable" && e.from === "bob"), {
+      what: "the forged first message refused at alice",
     });
-    expect(alice.events.find((e) => e.type === "key_change")).toEqual({
-      type: "key_change",
-      user: "bob",
-      chat: chat.id,
-    });
-    expect(alice.events.find((e) => e.type === "message" && e.body === "it is me, bob")).toMatchObject({
-      keyChanged: true,
-    });
-    expect(alice.acct.store.contacts.get("bob")).toMatchObject({ keyChanged: true });
-    // The old session stays current; nothing goes out to bob until alice decides.
-    await expect(sendText(alice.acct, a.relay, chat, "who are you?")).rejects.toBeInstanceOf(KeyChangedError);
+    expect(alice.events.filter((e) => e.type === "message" && e.body === "it is me, bob")).toEqual([]);
+    expect(alice.events.find((e) => e.type === "key_change")).toBeUndefined();
+    expect(alice.acct.store.contacts.get("bob")).toMatchObject({ keyChanged: false });
+    // The session alice had with bob's listed device is still the one she sends on.
+    expect(alice.acct.store.sessions.list("bob", 1)).toHaveLength(1);
     a.close();
     b.close();
   });

@@ -21,6 +21,7 @@ import { systemRng } from "../../../src/system-rng.js";
 import { type TestRelay, startRelay } from "../../relay/harness.js";
 import { waitFor, waitForValue } from "../../helpers/wait-for.js";
 import { accountId, engineUser } from "./helpers.js";
+import { requeue } from "./outbox-helpers.js";
 
 let tr: TestRelay;
 // The first PGlite open costs seconds, many more on a busy machine: a hook timeout that fits it.
@@ -116,12 +117,7 @@ describe("listen", () => {
     const a2 = await alice.online();
     expect(a2.flushed.sent).toEqual([expect.objectContaining({ messageId: queued.messageId, duplicate: false })]);
     // Even flushing the same entry twice (a retry whose answer was lost) delivers it once.
-    alice.acct.store.outbox.add({
-      idem: row.idem,
-      chatId: row.chatId,
-      messageId: row.messageId,
-      envelope: row.envelope,
-    });
+    requeue(alice.acct.store, row);
     expect((await flushOutbox(alice.acct, a2.relay)).sent).toEqual([
       expect.objectContaining({ messageId: queued.messageId, duplicate: true }),
     ]);

@@ -18,6 +18,7 @@ import { systemRng } from "../../../src/system-rng.js";
 import { type TestRelay, idem, startRelay } from "../../relay/harness.js";
 import { waitFor, waitForValue } from "../../helpers/wait-for.js";
 import { type EngineUser, emptyRelay, engineUser, relayCursor } from "./helpers.js";
+import { sendRawCopy, sendRow } from "./outbox-helpers.js";
 
 let tr: TestRelay;
 let alice: EngineUser;
@@ -144,12 +145,18 @@ describe("1:1 chat through the engine", () => {
     // A malicious relay replays the first message (it copies the row: since wire protocol 2 the
     // relay itself takes a resent envelope for a retry, SECURITY.md §14.9) and alice's account,
     // captured, sends garbage.
-    await tr.db.query(
+    // Since §17 the envelopes of a direct chat are per-device copies (message_copies).
+    const [replay] = await tr.db.query<{ id: string }>(
       `INSERT INTO messages (chat_id, sender_id, recipient_id, idem, envelope)
-       SELECT chat_id, sender_id, recipient_id, $2, envelope FROM messages WHERE id = $1`,
+       SELECT chat_id, sender_id, recipient_id, $2, envelope FROM messages WHERE id = $1 RETURNING id`,
       [first.sent.relayMsg, idem()],
     );
-    await a.relay.request<"send">({ t: "send", chat: chat.id, idem: idem(), envelope: systemRng(200) });
+    await tr.db.query(
+      `INSERT INTO message_copies (account_id, chat_id, device_id, message_id, envelope)
+       SELECT account_id, chat_id, device_id, $2, envelope FROM message_copies WHERE message_id = $1`,
+      [first.sent.relayMsg, replay!.id],
+    );
+    await sendRawCopy(a.relay, chat.id, "bob", systemRng(200), idem());
     await sendText(alice.acct, a.relay, chat, "two");
 
     const b = await bob.online();
@@ -199,7 +206,7 @@ describe("1:1 chat through the engine", () => {
       rng: systemRng,
     });
     await raw.login("alice", alice.acct.credential, alice.acct.identity);
-    await raw.request<"send">({ t: "send", chat: chat.id, idem: row.idem, envelope: row.envelope });
+    await sendRow(raw, row);
     raw.close();
     expect(alice.acct.store.outbox.count()).toBe(1);
 
@@ -220,7 +227,7 @@ describe("1:1 chat through the engine", () => {
     await sendText(alice.acct, a.relay, chat, "before");
     const q = queueText(alice.acct, chat, "once over both");
     const row = alice.acct.store.outbox.get(q.idem)!;
-    expect(row.idem).toEqual(derivedIdem(row.envelope));
+    expect(row.idem).toEqual(derivedIdem(row.envelope ?? row.copies[0]!.envelope));
     // Stored over a version-1 connection, which sends the idem; the answer is lost.
     const v1 = await RelayClient.connect({
       host: "127.0.0.1",
@@ -231,7 +238,7 @@ describe("1:1 chat through the engine", () => {
     });
     expect(v1.protocolVersion).toBe(1);
     await v1.login("alice", alice.acct.credential, alice.acct.identity);
-    await v1.request<"send">({ t: "send", chat: chat.id, idem: row.idem, envelope: row.envelope });
+    await sendRow(v1, row);
     v1.close();
 
     // The retry over version 2, where the relay derives the idem from the envelope: the same send.

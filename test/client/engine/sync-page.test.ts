@@ -13,6 +13,7 @@ import type { ChatRecord } from "../../../client/store/index.js";
 import { type TestRelay, idem, startRelay } from "../../relay/harness.js";
 import { waitForValue } from "../../helpers/wait-for.js";
 import { type EngineUser, emptyRelay, engineUser, relayCursor } from "./helpers.js";
+import { sendRawCopy } from "./outbox-helpers.js";
 
 let tr: TestRelay;
 let alice: EngineUser;
@@ -56,7 +57,7 @@ async function aliceSends(texts: readonly (string | "garbage")[]): Promise<ChatR
   for (const t of texts) {
     if (t === "garbage") {
       // What a hostile relay (or alice's captured account) could put in the chat: no envelope at all.
-      await a.relay.request<"send">({ t: "send", chat: chat.id, idem: idem(), envelope: new Uint8Array(200).fill(7) });
+      await sendRawCopy(a.relay, chat.id, "bob", new Uint8Array(200).fill(7), idem());
     } else await sendText(alice.acct, a.relay, chat, t);
   }
   a.close();

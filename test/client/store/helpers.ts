@@ -108,10 +108,34 @@ export function spawnChild(args: string[]): Child {
 }
 
 /**
- * SQL that takes a schema-6 store back to schema 5 (before SECURITY.md §17), keeping every
- * row: what a profile made before devices looked like, so tests can open one with this client.
+ * SQL that takes a schema-8 store back to schema 7 (the outbox before per-device copies),
+ * keeping every entry that has one envelope.
+ */
+export const UNDO_V8 = [
+  "DROP TABLE outbox_copies;",
+  `CREATE TABLE outbox_v6 (
+     idem       BLOB    PRIMARY KEY CHECK (length(idem) = 16),
+     chat_id    INTEGER NOT NULL REFERENCES chats (id) ON DELETE CASCADE,
+     message_id INTEGER REFERENCES messages (id) ON DELETE SET NULL,
+     envelope   BLOB    NOT NULL,
+     recipient  TEXT,
+     created_at INTEGER NOT NULL,
+     attempts   INTEGER NOT NULL DEFAULT 0
+   ) STRICT;`,
+  `INSERT INTO outbox_v6 SELECT idem, chat_id, message_id, envelope, recipient, created_at, attempts FROM outbox
+     WHERE envelope IS NOT NULL ORDER BY rowid;`,
+  "DROP TABLE outbox;",
+  "ALTER TABLE outbox_v6 RENAME TO outbox;",
+  "PRAGMA user_version = 7;",
+].join(" ");
+
+/**
+ * SQL that takes a store of the current schema back to schema 5 (before SECURITY.md §17),
+ * keeping every row: what a profile made before devices looked like, so tests can open one
+ * with this client.
  */
 export const UNDO_V6 = [
+  UNDO_V8,
   "DROP TABLE device_info;",
   "DROP TABLE device_lists;",
   "ALTER TABLE account DROP COLUMN device_id;",
