@@ -2,8 +2,8 @@
  * Group membership commands (SECURITY.md §7, §15.4): create, add, remove, leave, members.
  *
  * An admin signs every change as a full snapshot (group_state, §15.4) and sends it pairwise
- * (pairwise.ts) in the GROUP chat, directed at each member of the new state and at the removed
- * ones (§15.2.5). After a change our sender key is distributed again, rotated when someone who
+ * (pairwise.ts) in the GROUP chat to each device of each member of the new state and of the
+ * removed ones, and to our own other devices (§15.2.5, §17.5). After a change our sender key is distributed again, rotated when someone who
  * held it is gone (keys.ts).
  */
 import { RemoteError, SmsgError, UsageError } from "../../../src/errors.js";
@@ -16,27 +16,34 @@ import { NotAMemberError, NotChatAdminError } from "../errors.js";
 import type { Account } from "../open-account.js";
 import { flushOutbox } from "../outbox.js";
 import { assertStillMember, current, departureSentence, noteDeparture } from "./departure.js";
-import { distributeOwnKey } from "./keys.js";
-import { queuePairwise, reachable } from "./pairwise.js";
+import { distributeOwnKey, recordStateHolders } from "./keys.js";
+import { reachableDevices, sendToDevices } from "./pairwise.js";
 import { acceptedState, refreshMembers, relayMembers, reportGone, storeAccepted } from "./records.js";
 
-/** Sends a signed state to `peers` (pairwise, in the group chat). */
+/**
+ * Sends a signed state to every device of `peers` and to our own other devices (pairwise, in
+ * the group chat, SECURITY.md §17.5), storing it as accepted first in the transaction that
+ * encrypts it when `store` is set; records who got it (keys.ts: who missed it gets it with our
+ * next key hand-over).
+ */
 async function announce(
   acct: Account,
   relay: RelayClient,
   state: GroupStateMessage,
   peers: readonly string[],
   warnings: string[],
+  store = false,
 ): Promise<void> {
-  const to = await reachable(
+  const targets = await reachableDevices(acct, relay, peers, true, warnings);
+  const sent = await sendToDevices(
     acct,
     relay,
-    peers.filter((p) => p !== acct.username),
-    warnings,
+    state.chat,
+    targets,
+    () => state,
+    store ? () => storeAccepted(acct.store, state) : undefined,
   );
-  acct.store.transaction(() => {
-    for (const p of to) queuePairwise(acct, state.chat, p, state);
-  });
+  recordStateHolders(acct.store, state.chat, state.epoch, sent);
 }
 
 /** What the group operations return besides their result. */
@@ -184,19 +191,10 @@ async function nextState(
     by: acct.username,
     ts: acct.now(),
   });
-  // Sessions first (network), then the state and its envelopes in one transaction: a state we
-  // accepted is never left without the envelopes that tell the others.
+  // Sessions first (network), then the state and its envelopes in one transaction; copies the
+  // relay did not take are handed over again with our next key (keys.ts distributeOwnKey).
   const warnings: string[] = [];
-  const to = await reachable(
-    acct,
-    relay,
-    recipients.filter((p) => p !== acct.username),
-    warnings,
-  );
-  acct.store.transaction(() => {
-    storeAccepted(acct.store, state);
-    for (const p of to) queuePairwise(acct, state.chat, p, state);
-  });
+  await announce(acct, relay, state, recipients, warnings, true);
   return { state, warnings };
 }
 
