@@ -6,7 +6,8 @@
  * removed ones, and to our own other devices (§15.2.5, §17.5). After a change our sender key is distributed again, rotated when someone who
  * held it is gone (keys.ts).
  */
-import { RemoteError, SmsgError, UsageError } from "../../../src/errors.js";
+import type { IdentityKeyPair } from "../../../crypto/identity.js";
+import { InternalError, RemoteError, SmsgError, UsageError } from "../../../src/errors.js";
 import { normalizeUsername } from "../../../src/wire/username.js";
 import type { GroupStateMessage } from "../../protocol/app-message.js";
 import { reconcile, signGroupState } from "../../protocol/group-state.js";
@@ -15,6 +16,7 @@ import { type ChatRecord, ChatNotFoundError } from "../../store/index.js";
 import { NotAMemberError, NotChatAdminError } from "../errors.js";
 import type { Account } from "../open-account.js";
 import { flushOutbox } from "../outbox.js";
+import { accountSignerOf } from "../own-device-list.js";
 import { assertStillMember, current, departureSentence, noteDeparture } from "./departure.js";
 import { distributeOwnKey, recordStateHolders } from "./keys.js";
 import { reachableDevices, sendToDevices } from "./pairwise.js";
@@ -44,6 +46,17 @@ async function announce(
     store ? () => storeAccepted(acct.store, state) : undefined,
   );
   recordStateHolders(acct.store, state.chat, state.epoch, sent);
+}
+
+/**
+ * What signs group states (SECURITY.md §15.4.1, §17.1): the account key, which every device
+ * holds; on device 1 it is the device's own identity, on any other the account's signing seed.
+ */
+function accountSigner(acct: Account): Pick<IdentityKeyPair, "signing"> {
+  if (acct.deviceId === 1) return acct.identity;
+  const rec = acct.store.account.get();
+  if (rec === undefined) throw new InternalError("the profile has no account");
+  return accountSignerOf(rec);
 }
 
 /** What the group operations return besides their result. */
@@ -90,7 +103,7 @@ export async function createGroup(
   const others = [...new Set(memberArgs.map((m) => normalizeUsername(m.trim())))].filter((m) => m !== acct.username);
   const reply = await relay.request<"create_group">({ t: "create_group", members: others });
   const info = reply.chat;
-  const state = signGroupState(acct.identity, {
+  const state = signGroupState(accountSigner(acct), {
     chat: info.id,
     epoch: 1,
     name,
@@ -182,7 +195,7 @@ async function nextState(
   recipients: readonly string[],
   admins: readonly string[] = prev.admins.filter((a) => members.includes(a)),
 ): Promise<{ state: GroupStateMessage; warnings: string[] }> {
-  const state = signGroupState(acct.identity, {
+  const state = signGroupState(accountSigner(acct), {
     chat: prev.chat,
     epoch: prev.epoch + 1,
     name: prev.name,

@@ -51,7 +51,7 @@ import { storeIncomingText } from "../text-rows.js";
 import { recordDeparture } from "./departure.js";
 import { type GroupCopyRefusal, checkGroupCopy } from "./fanout.js";
 import { groupContext, putPendingKey, settlePending, takeSenderKey } from "./keys.js";
-import { refreshList } from "./pairwise.js";
+import { ensureOwnContact, refreshList } from "./pairwise.js";
 import { acceptedState, refreshMembers, relayMembers, storeAccepted } from "./records.js";
 
 /** True for a frame of a group chat that needs the relay's member list before it is stored (prepareGroupFrame). */
@@ -82,9 +82,9 @@ export async function prepareGroupFrame(acct: Account, relay: RelayClient, m: Re
 
 type Undecryptable = (reason: string) => Received;
 
-/** The Ed25519 identity signing key pinned (and not changed) for a user. */
+/** The Ed25519 account signing key pinned (and not changed) for a user; ours is our account key (§17.1). */
 function signingKeyOf(acct: Account, u: string): Uint8Array | undefined {
-  if (u === acct.username) return acct.identity.publicKey.signingKey;
+  if (u === acct.username) return acct.accountIdentity.signingKey;
   const c = acct.store.contacts.get(u);
   if (!c || c.keyChanged) return undefined;
   return decodeIdentityPublic(c.identity).signingKey;
@@ -184,6 +184,8 @@ function storePairwise(
 ): Received {
   const events: EngineEvent[] = [];
   const withEvents = (r: Received): Received => ({ stored: true, events: [...events, ...r.events] });
+  // A copy from another of our devices: its session is kept under our own account (pairwise.ts).
+  if (m.from === acct.username) ensureOwnContact(acct);
   const dec = openPairwise(acct, m, events);
   if (!dec) return withEvents(undecryptable(failed));
   try {
