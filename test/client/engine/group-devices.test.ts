@@ -300,4 +300,26 @@ describe("a group with a two-device member", () => {
       expect(texts(u, chat.id).map((t) => t[3])).not.toContain("still here");
     }
   });
+
+  test("a device added later gets the signed state and the current keys before the next message", async () => {
+    const { chat } = await withOnline(bob, (r) => createGroup(bob.acct, r, "team", ["alice", "carol"]));
+    for (const u of [alice, alice2, carol]) await sync(u);
+    await withOnline(bob, (r) => sendGroupText(bob.acct, r, bob.acct.store.chats.get(chat.id)!, "before"));
+    const carol2 = await addDevice(carol);
+    try {
+      // bob accepts carol's new list (what his device_list_changed handling does), then writes.
+      await withOnline(bob, (r) => refreshList(bob.acct, r, "carol"));
+      const bobKey = bob.acct.store.senderKeys.own(chat.id)!.keyId;
+      await withOnline(bob, (r) => sendGroupText(bob.acct, r, bob.acct.store.chats.get(chat.id)!, "after"));
+      // Adding a device never rotates (§15.4.4): the new device got the current key.
+      expect(bob.acct.store.senderKeys.own(chat.id)!.keyId).toBe(bobKey);
+      await sync(carol2);
+      // Its mailbox opened with the list that holds it: it reads from there on (§17.8).
+      expect(texts(carol2, chat.id)).toEqual([["bob", 1, "in", "after"]]);
+      await sync(carol);
+      expect(texts(carol, chat.id).map((t) => t[3])).toEqual(["before", "after"]);
+    } finally {
+      carol2.close();
+    }
+  });
 });
