@@ -12,7 +12,7 @@ import { generateIdentity } from "../../../crypto/identity.js";
 import { decodeSenderState, senderDecrypt } from "../../../crypto/sender-keys.js";
 import { devicesRemoved } from "../../../client/engine/group/device-removal.js";
 import { groupContext, sealGroupText } from "../../../client/engine/group/keys.js";
-import { createGroup } from "../../../client/engine/group/membership.js";
+import { createGroup, removeMember } from "../../../client/engine/group/membership.js";
 import { refreshList } from "../../../client/engine/group/pairwise.js";
 import { sendGroupText } from "../../../client/engine/group/send.js";
 import { storeIncoming } from "../../../client/engine/inbox.js";
@@ -321,5 +321,25 @@ describe("a group with a two-device member", () => {
     } finally {
       carol2.close();
     }
+  });
+
+  test("a hand-over naming a device removed meanwhile is refused: the list is read again, the rest get it", async () => {
+    const { chat } = await withOnline(bob, (r) => createGroup(bob.acct, r, "team", ["alice", "carol"]));
+    for (const u of [alice, alice2, carol]) await sync(u);
+    // alice removes device 2; bob is not told (a push he missed).
+    const without = listWithout(alice, 2);
+    await withOnline(alice, (r) => publishDeviceList(r, without));
+    offerOwnList(alice.acct.store, alice.acct.store.account.get()!, without);
+    devicesRemoved(alice.acct, "alice", [2]);
+    expect(bob.acct.store.deviceLists.device("alice", 2)).toBeDefined();
+    // Removing carol rotates bob's key; its hand-over names alice's device 2 first.
+    await withOnline(bob, (r) => removeMember(bob.acct, r, bob.acct.store.chats.get(chat.id)!, "carol"));
+    expect(bob.acct.store.deviceLists.device("alice", 2)).toBeUndefined();
+    await withOnline(bob, (r) => sendGroupText(bob.acct, r, bob.acct.store.chats.get(chat.id)!, "after"));
+    await sync(alice);
+    expect(texts(alice, chat.id).map((t) => t[3])).toEqual(["after"]);
+    expect(alice2.acct.store.senderKeys.list(chat.id, "bob").map((k) => k.keyId)).not.toContain(
+      bob.acct.store.senderKeys.own(chat.id)!.keyId,
+    );
   });
 });
