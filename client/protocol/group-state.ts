@@ -61,7 +61,7 @@ function checkedGroupState(value: unknown, what: string): GroupStateMessage {
  * a state a receiver would refuse: duplicate names, an admin who is not a member, a field out
  * of bounds.
  */
-export function signGroupState(identity: IdentityKeyPair, state: GroupState): GroupStateMessage {
+export function signGroupState(identity: Pick<IdentityKeyPair, "signing">, state: GroupState): GroupStateMessage {
   const sorted: GroupState = {
     chat: state.chat,
     epoch: state.epoch,

@@ -8,7 +8,6 @@
  * send would be, with the clock of its writing as the sender's `ts`, and sent.
  */
 import { SmsgError, UsageError } from "../../../src/errors.js";
-import { nextSeq } from "../../protocol/sequence.js";
 import type { RelayClient } from "../../relay-client.js";
 import { derivedIdem } from "../../../src/wire/index.js";
 import type { ChatRecord } from "../../store/index.js";
@@ -17,6 +16,7 @@ import type { Account } from "../open-account.js";
 import { assertStillMember, departureSentence } from "./departure.js";
 import { distributeOwnKey, ownKeyCurrent, sealGroupText } from "./keys.js";
 import { acceptedState, refreshMembers } from "./records.js";
+import { nextOwnSeq } from "./send.js";
 
 /**
  * Stores `body` for `chat` (a group) to be encrypted and sent once online; returns its local id.
@@ -40,6 +40,7 @@ export function deferGroupText(acct: Account, chat: ChatRecord, body: string): n
     status: "pending",
     senderSeq: null,
     senderTs: now,
+    senderDevice: acct.deviceId,
   }).id;
 }
 
@@ -100,7 +101,7 @@ export async function encryptDeferredGroupTexts(
         for (const id of ids) {
           const m = store.messages.get(id);
           if (!m || m.status !== "pending" || m.senderSeq !== null || m.body === null) continue; // another process took it
-          const seq = nextSeq(store.messages.lastSenderSeq(chatId, acct.username) ?? 0);
+          const seq = nextOwnSeq(acct, chatId);
           const envelope = sealGroupText(acct, chatId, { seq, ts: m.senderTs ?? m.sentAt, body: m.body });
           store.messages.setSenderSeq(id, seq);
           store.outbox.add({ idem: derivedIdem(envelope), chatId, messageId: id, envelope });

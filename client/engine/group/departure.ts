@@ -61,7 +61,7 @@ export function recordDeparture(
     const completes = chat.departure === "removed" && chat.departedBy === null && (by !== null || how === "left");
     if (chat.departure !== null && !completes) return false;
     store.chats.setDeparture(chatId, how, by);
-    for (const k of store.senderKeys.list(chatId)) store.senderKeys.delete(chatId, k.sender, k.keyId);
+    for (const k of store.senderKeys.list(chatId)) store.senderKeys.delete(chatId, k.sender, k.keyId, k.senderDevice);
     store.groupStates.deletePending(chatId);
     store.members.set(chatId, []);
     const e: DepartedEvent = { type: "departed", chat: chatId, name: chat.name, how, by };

@@ -2,11 +2,12 @@
  * Group membership commands (SECURITY.md §7, §15.4): create, add, remove, leave, members.
  *
  * An admin signs every change as a full snapshot (group_state, §15.4) and sends it pairwise
- * (pairwise.ts) in the GROUP chat, directed at each member of the new state and at the removed
- * ones (§15.2.5). After a change our sender key is distributed again, rotated when someone who
+ * (pairwise.ts) in the GROUP chat to each device of each member of the new state and of the
+ * removed ones, and to our own other devices (§15.2.5, §17.5). After a change our sender key is distributed again, rotated when someone who
  * held it is gone (keys.ts).
  */
-import { RemoteError, SmsgError, UsageError } from "../../../src/errors.js";
+import type { IdentityKeyPair } from "../../../crypto/identity.js";
+import { InternalError, RemoteError, SmsgError, UsageError } from "../../../src/errors.js";
 import { normalizeUsername } from "../../../src/wire/username.js";
 import type { GroupStateMessage } from "../../protocol/app-message.js";
 import { reconcile, signGroupState } from "../../protocol/group-state.js";
@@ -15,28 +16,47 @@ import { type ChatRecord, ChatNotFoundError } from "../../store/index.js";
 import { NotAMemberError, NotChatAdminError } from "../errors.js";
 import type { Account } from "../open-account.js";
 import { flushOutbox } from "../outbox.js";
+import { accountSignerOf } from "../own-device-list.js";
 import { assertStillMember, current, departureSentence, noteDeparture } from "./departure.js";
-import { distributeOwnKey } from "./keys.js";
-import { queuePairwise, reachable } from "./pairwise.js";
+import { distributeOwnKey, recordStateHolders } from "./keys.js";
+import { reachableDevices, sendToDevices } from "./pairwise.js";
 import { acceptedState, refreshMembers, relayMembers, reportGone, storeAccepted } from "./records.js";
 
-/** Sends a signed state to `peers` (pairwise, in the group chat). */
+/**
+ * Sends a signed state to every device of `peers` and to our own other devices (pairwise, in
+ * the group chat, SECURITY.md §17.5), storing it as accepted first in the transaction that
+ * encrypts it when `store` is set; records who got it (keys.ts: who missed it gets it with our
+ * next key hand-over).
+ */
 async function announce(
   acct: Account,
   relay: RelayClient,
   state: GroupStateMessage,
   peers: readonly string[],
   warnings: string[],
+  store = false,
 ): Promise<void> {
-  const to = await reachable(
+  const targets = await reachableDevices(acct, relay, peers, true, warnings);
+  const sent = await sendToDevices(
     acct,
     relay,
-    peers.filter((p) => p !== acct.username),
-    warnings,
+    state.chat,
+    targets,
+    () => state,
+    store ? () => storeAccepted(acct.store, state) : undefined,
   );
-  acct.store.transaction(() => {
-    for (const p of to) queuePairwise(acct, state.chat, p, state);
-  });
+  recordStateHolders(acct.store, state.chat, state.epoch, sent);
+}
+
+/**
+ * What signs group states (SECURITY.md §15.4.1, §17.1): the account key, which every device
+ * holds; on device 1 it is the device's own identity, on any other the account's signing seed.
+ */
+function accountSigner(acct: Account): Pick<IdentityKeyPair, "signing"> {
+  if (acct.deviceId === 1) return acct.identity;
+  const rec = acct.store.account.get();
+  if (rec === undefined) throw new InternalError("the profile has no account");
+  return accountSignerOf(rec);
 }
 
 /** What the group operations return besides their result. */
@@ -83,7 +103,7 @@ export async function createGroup(
   const others = [...new Set(memberArgs.map((m) => normalizeUsername(m.trim())))].filter((m) => m !== acct.username);
   const reply = await relay.request<"create_group">({ t: "create_group", members: others });
   const info = reply.chat;
-  const state = signGroupState(acct.identity, {
+  const state = signGroupState(accountSigner(acct), {
     chat: info.id,
     epoch: 1,
     name,
@@ -175,7 +195,7 @@ async function nextState(
   recipients: readonly string[],
   admins: readonly string[] = prev.admins.filter((a) => members.includes(a)),
 ): Promise<{ state: GroupStateMessage; warnings: string[] }> {
-  const state = signGroupState(acct.identity, {
+  const state = signGroupState(accountSigner(acct), {
     chat: prev.chat,
     epoch: prev.epoch + 1,
     name: prev.name,
@@ -184,19 +204,10 @@ async function nextState(
     by: acct.username,
     ts: acct.now(),
   });
-  // Sessions first (network), then the state and its envelopes in one transaction: a state we
-  // accepted is never left without the envelopes that tell the others.
+  // Sessions first (network), then the state and its envelopes in one transaction; copies the
+  // relay did not take are handed over again with our next key (keys.ts distributeOwnKey).
   const warnings: string[] = [];
-  const to = await reachable(
-    acct,
-    relay,
-    recipients.filter((p) => p !== acct.username),
-    warnings,
-  );
-  acct.store.transaction(() => {
-    storeAccepted(acct.store, state);
-    for (const p of to) queuePairwise(acct, state.chat, p, state);
-  });
+  await announce(acct, relay, state, recipients, warnings, true);
   return { state, warnings };
 }
 

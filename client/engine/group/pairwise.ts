@@ -1,19 +1,157 @@
 /**
- * The pairwise channel inside a group chat (SECURITY.md §15.2.5): group states, sender-key
- * distributions and display names go to each member as a 1:1 session envelope posted in the
- * GROUP chat, directed (`to`) at that member. Used by the membership commands (membership.ts)
- * and the sender-key distribution (keys.ts).
+ * The pairwise channel inside a group chat (SECURITY.md §15.2.5, §17.5 "Groups"): group states,
+ * sender-key distributions and display names go to each DEVICE of each member, and to the other
+ * devices of our own account, on the pairwise session with that device. Used by the membership
+ * commands (membership.ts) and the sender-key distribution (keys.ts).
+ *
+ * - A member with an accepted device list gets one copy per listed device, with the fan-out
+ *   header of §17.5 (group/fanout.ts), and all such copies go in one `send_copies` (§17.8; in
+ *   chunks of 64) in the group chat, sent at once: they are not in the outbox (it holds one
+ *   envelope per row). What was not acknowledged is not recorded as received, so the next send
+ *   hands it over again (keys.ts holders). A refusal with DEVICE_LIST_STALE (a device left a
+ *   list meanwhile) re-reads the lists concerned and sends again to the current devices.
+ * - A member without a list (a client before §17: device 1) gets the bare application message
+ *   directed at it (`send` with `to`), through the outbox, as before §17. So does everyone
+ *   while our own account has no list in the store (we still speak as a client before §17).
+ * - The list of a member the store has none for is read from the relay first (refreshDeviceList).
  */
-import { SmsgError } from "../../../src/errors.js";
-import { type AppMessage, encodeAppMessage } from "../../protocol/app-message.js";
-import type { RelayClient } from "../../relay-client.js";
+import { encodeIdentityPublic } from "../../../crypto/identity.js";
+import { RemoteError, SmsgError } from "../../../src/errors.js";
 import { derivedIdem } from "../../../src/wire/index.js";
+import { type AppMessage, encodeAppMessage } from "../../protocol/app-message.js";
+import { wrapFanout } from "../../protocol/fanout.js";
+import type { RelayClient } from "../../relay-client.js";
+import { type DeviceCopy, DevicesUnsupportedError, sendCopies } from "../../relay-devices.js";
+import { refreshDeviceList } from "../device-list-refresh.js";
 import { KeyChangedError } from "../errors.js";
 import type { Account } from "../open-account.js";
 import { checkIdentity, encryptForPeer, ensureSession } from "../sessions.js";
+import { devicesRemoved } from "./device-removal.js";
+import { groupCopyHeader } from "./fanout.js";
 
-/** Queues a pairwise (1:1 session) application message in the group chat, directed at `peer`. Inside a transaction. */
-export function queuePairwise(acct: Account, chat: number, peer: string, app: AppMessage): void {
+/** The most copies one `send_copies` carries (§17.8). */
+const MAX_COPIES = 64;
+
+/** One device a pairwise group message goes to. */
+export interface DeviceTarget {
+  readonly user: string;
+  readonly device: number;
+  /** From an accepted list (a copy with the fan-out header); false: device 1 of an account without one (bare, `to`). */
+  readonly listed: boolean;
+}
+
+/** How holders records name a device: `user/device` (a username never holds `/`, §14.5). */
+export function targetKey(t: { readonly user: string; readonly device: number }): string {
+  return `${t.user}/${t.device}`;
+}
+
+/**
+ * The devices of `users` (us left out) and, with `own`, our other devices, from the lists the
+ * store holds now (see the file comment). Synchronous: usable inside a transaction.
+ */
+export function storedTargets(acct: Account, users: readonly string[], own: boolean): DeviceTarget[] {
+  const { store } = acct;
+  const ownList = store.deviceLists.get(acct.username);
+  const out: DeviceTarget[] = [];
+  for (const u of [...new Set(users)]) {
+    if (u === acct.username) continue;
+    const list = ownList === undefined ? undefined : store.deviceLists.get(u);
+    if (list === undefined) out.push({ user: u, device: 1, listed: false });
+    else for (const d of list.list.devices) out.push({ user: u, device: d.id, listed: true });
+  }
+  if (own && ownList !== undefined)
+    for (const d of ownList.list.devices)
+      if (d.id !== acct.deviceId) out.push({ user: acct.username, device: d.id, listed: true });
+  return out;
+}
+
+/**
+ * Reads `user`'s list from the relay and offers it (§17.4, device-list-refresh.ts); its events
+ * go to the journal, and devices it removed lose their sender keys (device-removal.ts). A relay
+ * before §17 has no lists: nothing changes.
+ */
+export async function refreshList(acct: Account, relay: RelayClient, user: string): Promise<void> {
+  let r;
+  try {
+    r = await refreshDeviceList(acct, relay, user);
+  } catch (e) {
+    if (e instanceof DevicesUnsupportedError) return;
+    throw e;
+  }
+  const { store } = acct;
+  const decision = r.decision;
+  store.transaction(() => {
+    for (const e of r.events) store.journal.append(JSON.stringify(e));
+    if (decision?.accepted && decision.removed.length > 0)
+      devicesRemoved(
+        acct,
+        user,
+        decision.removed.map((d) => d.id),
+      );
+  });
+}
+
+/**
+ * The devices of `users` (and ours, with `own`) we can send to now: lists read from the relay
+ * for members the store has none for, a session made with each device. A member or device we
+ * cannot reach (key changed, unknown to the relay, a bundle that does not verify, the relay
+ * refusing the request) is skipped with a warning, so one member cannot stop the group; it is
+ * not recorded as holding anything, so the next send tries again. A lost connection is thrown.
+ */
+export async function reachableDevices(
+  acct: Account,
+  relay: RelayClient,
+  users: readonly string[],
+  own: boolean,
+  warnings: string[],
+): Promise<DeviceTarget[]> {
+  const { store } = acct;
+  const others = [...new Set(users)].filter((u) => u !== acct.username);
+  const trouble = (who: string, e: unknown): void => {
+    if (e instanceof KeyChangedError)
+      warnings.push(`${who}'s identity key changed: they get nothing from this group until you verify it`);
+    else if (e instanceof SmsgError && !relay.isClosed)
+      warnings.push(`${who} cannot be given this group's messages now (${e.message}); a later send tries again`);
+    else throw e;
+  };
+  const usable = new Set<string>();
+  for (const u of others) {
+    try {
+      await checkIdentity(acct, relay, u);
+      if (store.deviceLists.get(acct.username) !== undefined && store.deviceLists.get(u) === undefined)
+        await refreshList(acct, relay, u);
+      usable.add(u);
+    } catch (e) {
+      trouble(u, e);
+    }
+  }
+  const ok: DeviceTarget[] = [];
+  const targets = storedTargets(acct, [...usable], own);
+  if (targets.some((t) => t.user === acct.username)) ensureOwnContact(acct);
+  for (const t of targets) {
+    try {
+      await ensureSession(acct, relay, t.user, t.device);
+      ok.push(t);
+    } catch (e) {
+      trouble(t.device === 1 && !t.listed ? t.user : `${t.user}'s device ${t.device}`, e);
+    }
+  }
+  return ok;
+}
+
+/**
+ * Our own account as a contact pinned with the account key: sessions are kept per contact
+ * (client/store/schema.ts: their peer must be one), and our other devices are peers (§17.5).
+ * The key is our own, so it is pinned without asking anyone.
+ */
+export function ensureOwnContact(acct: Account): void {
+  const { store } = acct;
+  if (store.contacts.get(acct.username) === undefined)
+    store.contacts.pin(acct.username, encodeIdentityPublic(acct.accountIdentity));
+}
+
+/** Queues a bare pairwise application message in the group chat, directed at `peer` (device 1, `send` with `to`). Inside a transaction. */
+function queueDirected(acct: Account, chat: number, peer: string, app: AppMessage): void {
   const { store } = acct;
   const envelope = encryptForPeer(acct, peer, encodeAppMessage(app));
   const { id } = store.messages.insert({
@@ -29,32 +167,62 @@ export function queuePairwise(acct: Account, chat: number, peer: string, app: Ap
   store.outbox.add({ idem: derivedIdem(envelope), chatId: chat, messageId: id, envelope, to: peer });
 }
 
+/** True for the relay's refusal of copies naming a device that is no longer current (§17.7). */
+function listStale(e: unknown): boolean {
+  return e instanceof RemoteError && e.code === "DEVICE_LIST_STALE";
+}
+
 /**
- * Makes sure a session exists with each peer; returns those we can send to, with a warning for
- * each other one. A peer we cannot reach (key changed, unknown to the relay, a bundle that
- * does not verify, the relay refusing the request) is skipped, so one member cannot stop the
- * group; it is not recorded as a holder, so the next send tries again. A lost connection is
- * thrown.
+ * Sends `app(t)` to each target on its session (see the file comment): bare ones are queued in
+ * the outbox (the caller flushes), listed ones sent now as `send_copies`. `inTransaction` runs
+ * in the transaction that encrypts, once (membership.ts stores the signed state there). Returns
+ * the targets it was sent or queued to. Call reachableDevices first (sessions).
  */
-export async function reachable(
+export async function sendToDevices(
   acct: Account,
   relay: RelayClient,
-  peers: readonly string[],
-  warnings: string[],
-): Promise<string[]> {
-  const ok: string[] = [];
-  for (const p of peers) {
+  chat: number,
+  targets: readonly DeviceTarget[],
+  app: (t: DeviceTarget) => AppMessage,
+  inTransaction?: () => void,
+): Promise<DeviceTarget[]> {
+  const { store } = acct;
+  let pending = [...targets];
+  const done: DeviceTarget[] = [];
+  for (let attempt = 0; ; attempt++) {
+    const copies: DeviceCopy[] = [];
+    const sent: DeviceTarget[] = [];
+    store.transaction(() => {
+      if (attempt === 0) inTransaction?.();
+      for (const t of pending) {
+        if (t.listed) continue;
+        queueDirected(acct, chat, t.user, app(t));
+        done.push(t);
+      }
+      const listed = pending.filter((t) => t.listed);
+      for (const t of listed) {
+        const header = groupCopyHeader(acct, t, listed);
+        const envelope = encryptForPeer(acct, t.user, wrapFanout(header, encodeAppMessage(app(t))), t.device);
+        copies.push({ to: t.user, device: t.device, envelope });
+        sent.push(t);
+      }
+    });
     try {
-      await checkIdentity(acct, relay, p);
-      await ensureSession(acct, relay, p);
-      ok.push(p);
+      for (let i = 0; i < copies.length; i += MAX_COPIES) {
+        await sendCopies(relay, chat, acct.rng(16), copies.slice(i, i + MAX_COPIES));
+        done.push(...sent.slice(i, i + MAX_COPIES));
+      }
+      return done;
     } catch (e) {
-      if (e instanceof KeyChangedError)
-        warnings.push(`${p}'s identity key changed: they get nothing from this group until you verify it`);
-      else if (e instanceof SmsgError && !relay.isClosed)
-        warnings.push(`${p} cannot be given this group's messages now (${e.message}); a later send tries again`);
-      else throw e;
+      if (!listStale(e) || attempt === 2) throw e;
     }
+    // A device left a list (or one was added) since we read it: read the lists again, send to
+    // the devices still current that did not get it yet (sessions for new ones are the next send's).
+    const users = [...new Set([...pending.map((t) => t.user), acct.username])];
+    for (const u of users) await refreshList(acct, relay, u);
+    const got = new Set(done.map(targetKey));
+    const current = new Set(storedTargets(acct, users, true).map(targetKey));
+    pending = pending.filter((t) => !got.has(targetKey(t)) && current.has(targetKey(t)));
+    if (pending.length === 0) return done;
   }
-  return ok;
 }

@@ -95,3 +95,19 @@ export function reportGone(acct: Account, chat: number): ChatEventEvent[] {
     return events;
   });
 }
+
+/**
+ * The `sender` column of a pending sender key (store.groupStates pending_sender_keys, kept per
+ * sender DEVICE, SECURITY.md §17.5): the username for device 1, as before §17, and
+ * `username/device` for any other (a username never holds `/`, §14.5, so neither can be taken
+ * for the other).
+ */
+export function pendingSender(user: string, device: number): string {
+  return device === 1 ? user : `${user}/${device}`;
+}
+
+/** The (user, device) a pendingSender value names. */
+export function parsePendingSender(s: string): { user: string; device: number } {
+  const i = s.indexOf("/");
+  return i < 0 ? { user: s, device: 1 } : { user: s.slice(0, i), device: Number(s.slice(i + 1)) };
+}
