@@ -10,6 +10,7 @@
 import type { Argv } from "yargs";
 import { UsageError } from "../../src/errors.js";
 import { linkNewDevice } from "../engine/device-link-existing.js";
+import { announceListChange } from "./device-announce.js";
 import { type ProfileArgs, withOnlineAccount, withProfileOptions } from "./common.js";
 import { askYesNo, canAsk } from "./confirm.js";
 import { runCommand } from "./exit.js";
@@ -63,6 +64,7 @@ export function deviceLinkCommand<T extends { json: boolean }>(y: Argv<T>): Argv
               `device ${linked.deviceId}${linked.name === null ? "" : ` (${terminalSafe(linked.name)})`} ` +
                 `was added to ${acct.username}'s account`,
             );
+          await announceListChange(acct, online.relay);
         });
       }),
   );

@@ -9,6 +9,7 @@
 import type { Argv } from "yargs";
 import { DeviceNotListedError } from "../engine/device-errors.js";
 import { refreshOwnDevices, removeOwnDevice } from "../engine/own-devices.js";
+import { announceListChange } from "./device-announce.js";
 import { UsageError } from "../../src/errors.js";
 import { type ProfileArgs, warnOnEvent, withOnlineAccount, withProfileOptions } from "./common.js";
 import { askYesNo, canAsk } from "./confirm.js";
@@ -53,6 +54,8 @@ export function deviceRemoveCommand<T extends { json: boolean }>(y: Argv<T>): Ar
             if (!(await askYesNo(question, NO_TERMINAL))) throw new UsageError("not removed: cancelled");
           }
           const removed = await removeOwnDevice(acct, online.relay, id);
+          // A device that removed itself has no connection left (the relay closed it, §17.8).
+          if (!removed.self) await announceListChange(acct, online.relay);
           if (args.json) printJson("device_removed", { id, version: removed.version, current: removed.self });
           else if (removed.self)
             printLine(

@@ -7,6 +7,7 @@
  */
 import type { Argv } from "yargs";
 import { refreshOwnDevices, renameOwnDevice } from "../engine/own-devices.js";
+import { announceListChange } from "./device-announce.js";
 import { checkDeviceName } from "../protocol/device-name.js";
 import { type ProfileArgs, warnOnEvent, withOnlineAccount, withProfileOptions } from "./common.js";
 import { parseDeviceId } from "./device-args.js";
@@ -39,6 +40,7 @@ export function deviceRenameCommand<T extends { json: boolean }>(y: Argv<T>): Ar
           const { devices, events } = await refreshOwnDevices(acct, online.relay);
           events.forEach(warnOnEvent);
           renameOwnDevice(acct, target, name);
+          await announceListChange(acct, online.relay);
           const renamed = devices.filter((d) => d.id === target).map((d) => ({ ...d, name }));
           if (args.json) printDevices(renamed, true);
           else printLine(`device ${target} is now named ${terminalSafe(name)}`);

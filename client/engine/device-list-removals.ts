@@ -8,6 +8,7 @@
  */
 import type { DeviceListDecision } from "../../crypto/device-list-acceptance.js";
 import type { DeviceListEvent, EngineEvent } from "./events.js";
+import { devicesRemoved } from "./group/device-removal.js";
 import type { Account } from "./open-account.js";
 
 /** Forgets the sessions and received sender keys of the devices `decision` removed from `username`'s list. */
@@ -17,8 +18,13 @@ export function forgetRemovedDevices(acct: Account, username: string, decision: 
     // Our own device's sessions are with other devices: there is none with ourselves to delete.
     if (username === acct.username && d.id === acct.deviceId) continue;
     acct.store.sessions.deleteDevice(username, d.id);
-    acct.store.senderKeys.deleteDevice(username, d.id);
   }
+  // Its sender keys and pending group states go too; our next group message rotates ours (§17.5).
+  devicesRemoved(
+    acct,
+    username,
+    decision.removed.map((d) => d.id).filter((id) => username !== acct.username || id !== acct.deviceId),
+  );
 }
 
 /** True when `decision` accepted a list of our own account that no longer holds this device: it was removed (§17.7). */

@@ -12,6 +12,7 @@ import type { RelayClient } from "../relay-client.js";
 import type { EventSink } from "./events.js";
 import { type ConnectOptions, type LoginInfo, asUnreachable, connectAccount } from "./open-account.js";
 import type { Account } from "./open-account.js";
+import { announceDeviceList } from "./device-announce.js";
 import { encryptDeferredGroupTexts } from "./group/deferred.js";
 import { type FlushResult, flushOutbox } from "./outbox.js";
 import { syncOwnDeviceList } from "./own-list-online.js";
@@ -54,10 +55,17 @@ export interface GoOnlineOptions {
  */
 export async function goOnline(acct: Account, opts: GoOnlineOptions = {}): Promise<Online> {
   const { relay, login } = await connectAccount(acct, opts.connect);
+  // A device that wrote to us from an older version of our own list gets our current one (§17.5).
+  // The receiver reports each (chat, device, our list version) once; announcements run one after
+  // the other, and what one could not send stays queued in the outbox for the next flush.
+  let announcing: Promise<unknown> = Promise.resolve();
   const receiver = new Receiver(acct, relay, {
     ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
     ...(opts.onWarning ? { onError: opts.onWarning } : {}),
     ...(opts.onFrame ? { onFrame: opts.onFrame } : {}),
+    onStaleSender: () => {
+      announcing = announcing.then(() => announceDeviceList(acct, relay)).catch((e: unknown) => opts.onWarning?.(e));
+    },
   });
   const close = () => {
     receiver.detach();

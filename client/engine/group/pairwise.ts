@@ -15,7 +15,6 @@
  *   while our own account has no list in the store (we still speak as a client before §17).
  * - The list of a member the store has none for is read from the relay first (refreshDeviceList).
  */
-import { encodeIdentityPublic } from "../../../crypto/identity.js";
 import { RemoteError, SmsgError } from "../../../src/errors.js";
 import { derivedIdem } from "../../../src/wire/index.js";
 import { type AppMessage, encodeAppMessage } from "../../protocol/app-message.js";
@@ -127,7 +126,6 @@ export async function reachableDevices(
   }
   const ok: DeviceTarget[] = [];
   const targets = storedTargets(acct, [...usable], own);
-  if (targets.some((t) => t.user === acct.username)) ensureOwnContact(acct);
   for (const t of targets) {
     try {
       await ensureSession(acct, relay, t.user, t.device);
@@ -137,17 +135,6 @@ export async function reachableDevices(
     }
   }
   return ok;
-}
-
-/**
- * Our own account as a contact pinned with the account key: sessions are kept per contact
- * (client/store/schema.ts: their peer must be one), and our other devices are peers (§17.5).
- * The key is our own, so it is pinned without asking anyone.
- */
-export function ensureOwnContact(acct: Account): void {
-  const { store } = acct;
-  if (store.contacts.get(acct.username) === undefined)
-    store.contacts.pin(acct.username, encodeIdentityPublic(acct.accountIdentity));
 }
 
 /** Queues a bare pairwise application message in the group chat, directed at `peer` (device 1, `send` with `to`). Inside a transaction. */

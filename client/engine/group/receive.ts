@@ -51,7 +51,7 @@ import { storeIncomingText } from "../text-rows.js";
 import { recordDeparture } from "./departure.js";
 import { type GroupCopyRefusal, checkGroupCopy } from "./fanout.js";
 import { groupContext, putPendingKey, settlePending, takeSenderKey } from "./keys.js";
-import { ensureOwnContact, refreshList } from "./pairwise.js";
+import { refreshList } from "./pairwise.js";
 import { acceptedState, refreshMembers, relayMembers, storeAccepted } from "./records.js";
 
 /** True for a frame of a group chat that needs the relay's member list before it is stored (prepareGroupFrame). */
@@ -184,8 +184,6 @@ function storePairwise(
 ): Received {
   const events: EngineEvent[] = [];
   const withEvents = (r: Received): Received => ({ stored: true, events: [...events, ...r.events] });
-  // A copy from another of our devices: its session is kept under our own account (pairwise.ts).
-  if (m.from === acct.username) ensureOwnContact(acct);
   const dec = openPairwise(acct, m, events);
   if (!dec) return withEvents(undecryptable(failed));
   try {
