@@ -58,7 +58,7 @@ export function queueText(acct: Account, chat: ChatRecord, body: string, targets
   return store.transaction(() => {
     const peer = sendablePeer(acct, store.chats.get(chat.id) ?? chat);
     const to = targets ?? storedTargets(acct, peer);
-    const last = store.messages.lastSenderSeq(chat.id, acct.username);
+    const last = store.messages.lastSenderSeq(chat.id, acct.username, 0, acct.deviceId);
     const ts = acct.now();
     if (last === null && acct.displayName !== null) {
       queueDirectApp(acct, chat.id, peer, to, { v: 1, k: "profile", display_name: acct.displayName });

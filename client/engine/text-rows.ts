@@ -30,6 +30,7 @@ export function storeOutgoingText(
     body: text.body,
     direction: "out",
     status: "pending",
+    senderDevice: acct.deviceId,
     senderSeq: text.seq,
     senderTs: text.ts,
   });
@@ -61,6 +62,7 @@ export function storeOutgoingDirectText(
     body: text.body,
     direction: "out",
     status: "pending",
+    senderDevice: acct.deviceId,
     senderSeq: text.seq,
     senderTs: text.ts,
   });

@@ -16,6 +16,7 @@ import type { EngineEvent, StaleSender } from "../../../client/engine/events.js"
 import { createDeviceProfile } from "../../../client/engine/new-device.js";
 import { listen } from "../../../client/engine/listener.js";
 import { connectAccount, connectRelay } from "../../../client/engine/open-account.js";
+import { sendText } from "../../../client/engine/send.js";
 import { accountSignerOf, offerOwnList } from "../../../client/engine/own-device-list.js";
 import { Receiver } from "../../../client/engine/sync.js";
 import { publishDeviceList } from "../../../client/relay-devices.js";
@@ -513,5 +514,39 @@ describe("sequence numbers per sending device", () => {
     expect(ofType(on2, "message").map((e) => [e.body, e.fromDevice, e.seqStatus, e.own])).toEqual(
       expected.slice(0, 2).map((x) => [...x, true]),
     );
+  });
+});
+
+describe("our own numbering next to our other devices' (SECURITY.md §17.5)", () => {
+  test("alice/2's first text after alice/1's two is its own number 1, stored as device 2's: bob sees no gap", async () => {
+    const { alice, alice2, bob, chat } = await world();
+    for (const body of ["one", "two"]) {
+      const o = await alice.online();
+      try {
+        await sendText(
+          alice.acct,
+          o.relay,
+          alice.acct.store.chats.get(chat) ?? (await openDirectChat(alice.acct, o.relay, "bob")).chat,
+          body,
+        );
+      } finally {
+        o.close();
+      }
+    }
+    const o2 = await alice2.online();
+    let sent;
+    try {
+      sent = await sendText(alice2.acct, o2.relay, alice2.acct.store.chats.get(chat)!, "three");
+    } finally {
+      o2.close();
+    }
+    expect(alice2.acct.store.messages.get(sent.queued.messageId)).toMatchObject({ senderSeq: 1, senderDevice: 2 });
+    const events = await sync(bob);
+    expect(ofType(events, "gap")).toEqual([]);
+    expect(ofType(events, "message").map((e) => [e.body, e.fromDevice, e.seq, e.seqStatus])).toEqual([
+      ["one", 1, 1, "ok"],
+      ["two", 1, 2, "ok"],
+      ["three", 2, 1, "ok"],
+    ]);
   });
 });
