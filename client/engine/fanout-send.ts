@@ -33,10 +33,17 @@ export const MAX_STALE_RETRIES = 3;
 
 /** The relay kept answering DEVICE_LIST_STALE: the lists changed faster than we could follow. Code DEVICE_LIST_STALE. */
 export class DeviceListsUnsettledError extends SmsgError {
-  constructor(tries: number) {
+  constructor(tries: number, events: readonly DeviceListEvent[] = []) {
+    // The relay wanting copies for devices whose list we refused is no race: it is the relay
+    // (or someone with its database) adding a device the account never signed (§17.4, §17.9).
+    const refused = [...new Set(events.filter((e) => e.outcome === "refused").map((e) => e.user))];
     super(
       "DEVICE_LIST_STALE",
-      `the relay refused the message ${tries} times because the device lists changed meanwhile; nothing was delivered (send it again)`,
+      refused.length > 0
+        ? `nothing was delivered: the relay wants copies for devices the account did not sign ` +
+            refused.map((u) => `(a device list for ${u} that ${u}'s account did not sign was refused)`).join(" ") +
+            `; messages go only to verified devices, so ask ${refused.join(", ")} to check smsg device list`
+        : `the relay refused the message ${tries} times because the device lists changed meanwhile; nothing was delivered (send it again)`,
     );
   }
 }
@@ -132,7 +139,7 @@ export async function sendDirectEntry(
         o = await encryptAgain(acct, relay, o, false, events);
       } else if (e instanceof RemoteError && e.code === "DEVICE_LIST_STALE") {
         noteRelayDevices(relay, true);
-        if (++stale > MAX_STALE_RETRIES) throw new DeviceListsUnsettledError(stale);
+        if (++stale > MAX_STALE_RETRIES) throw new DeviceListsUnsettledError(stale, events);
         o = await encryptAgain(acct, relay, o, true, events);
       } else throw e;
       if (o === undefined) return null;
