@@ -23,7 +23,6 @@ import type { EngineEvent } from "../../../client/engine/events.js";
 import {
   accountIdentityOf,
   accountSignerOf,
-  ensureOwnDeviceList,
   listAddingDevice,
   offerOwnList,
 } from "../../../client/engine/own-device-list.js";
@@ -77,10 +76,10 @@ async function sync(u: EngineUser): Promise<void> {
   await withOnline(u, async () => undefined);
 }
 
-/** A device-1 profile signs its first list and publishes it (what going online does once §17 is wired in). */
+/** A device-1 profile signs its first list and publishes it: what going online does (own-list-online.ts). */
 async function publishFirstList(u: EngineUser): Promise<void> {
-  const encoded = ensureOwnDeviceList(u.acct.store);
-  await withOnline(u, (r) => publishDeviceList(r, encoded!));
+  await sync(u);
+  expect(u.acct.store.deviceLists.get(u.name)?.list.version).toBe(1);
 }
 
 /** `u` (device 1) adds a second device: signs and publishes the list, writes and registers the new profile. */

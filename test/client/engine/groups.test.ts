@@ -292,12 +292,14 @@ describe("group chats through the engine", () => {
       // carol is removed: dora rotates and sends the new key to bob, but not her name again.
       await withOnline(dora, (r) => removeMember(dora.acct, r, chat, "carol"));
       await withOnline(dora, (r) => sendGroupText(dora.acct, r, chat, "after carol"));
+      // Pairwise messages to bob: one `send` with `to` each, or a copy of a send_copies (§17.8).
       const profilesToBob = async () =>
         (
-          await tr.db.query("SELECT id FROM messages WHERE chat_id = $1 AND recipient_id = $2", [
-            chat.id,
-            await accountId(tr, "bob"),
-          ])
+          await tr.db.query(
+            `SELECT id FROM messages WHERE chat_id = $1 AND recipient_id = $2
+             UNION ALL SELECT message_id FROM message_copies WHERE chat_id = $1 AND account_id = $2`,
+            [chat.id, await accountId(tr, "bob")],
+          )
         ).length;
       // To bob: profile, state 1, key 1, state 2, key 2 (no second profile).
       expect(await profilesToBob()).toBe(5);
@@ -368,7 +370,10 @@ describe("group chats through the engine", () => {
     await sync(bob);
     await sync(carol);
     const bobChat = () => bob.acct.store.chats.get(chat.id)!;
-    await withOnline(bob, (r) => sendGroupText(bob.acct, r, bobChat(), "before")); // carol holds bob's key
+    await withOnline(bob, (r) => sendGroupText(bob.acct, r, bobChat(), "before"));
+    // carol takes bob's key now: the relay drops a member's undelivered copies when it removes
+    // her (SECURITY.md §17.8), and the removal below reaches the relay before carol syncs again.
+    await sync(carol);
     const keyBefore = bob.acct.store.senderKeys.own(chat.id)!.keyId;
     const offline = new RelayUnreachableError("127.0.0.1", 1, "test");
     let queued: QueuedOfflineError | undefined;
