@@ -165,6 +165,11 @@ export async function handleLogin(conn: HandlerConnection, msg: ClientMessageOf<
     throw new RelayError("ACCOUNT_DISABLED", "this account was disabled by the relay's operator");
   }
   loggedIn(conn, { id: account.id, username: account.username, isAdmin: account.isAdmin, device: deviceId });
+  // A removal that committed after the read above closed the connections presence held then,
+  // not this one: read the device again now that this connection is in presence (§17.8).
+  // One indexed read per login (review L4).
+  const again = await ctx.store.device(account.id, deviceId);
+  if (again?.removedAt != null) throw new RelayError("DEVICE_REMOVED", "this device was removed from its account");
   ctx.counters.logins++;
   await sendLoggedIn(conn, msg.id, account.username, account.isAdmin);
 }

@@ -262,6 +262,32 @@ describe("publish_device_list", () => {
 });
 
 describe("removing a device", () => {
+  test("a removal that commits while a login of that device is under way still closes it", async () => {
+    const { u, d2, c1 } = await twoDevices("rmrace");
+    const id = await accountId(u);
+    const store = r.relay.store;
+    const read = store.device.bind(store);
+    // The login reads the device row (not removed yet); the removal commits and closes the
+    // connections presence holds (not this one yet); then the login adds itself to presence.
+    let raced = false;
+    store.device = async (accountId: number, device: number) => {
+      const row = await read(accountId, device);
+      if (!raced && accountId === id && device === 2) {
+        raced = true;
+        expect(await publish(c1, signedList(u.identity, u.username, 3, [dev1(u)]))).toMatchObject({ t: "ok" });
+      }
+      return row;
+    };
+    try {
+      const c = await RawClient.ready(r, { localAddress: freshAddress() });
+      expect(await loginDevice(c, u.username, 2, d2.credential, d2.identity)).toMatchObject({ code: "DEVICE_REMOVED" });
+      await c.waitClosed();
+    } finally {
+      store.device = read;
+    }
+    expect(raced).toBe(true);
+  });
+
   test("deletes its prekeys, closes its connection, and its login then gets DEVICE_REMOVED", async () => {
     const { u, d2, c1, reg } = await twoDevices("rm");
     const id = await accountId(u);
