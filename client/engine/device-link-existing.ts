@@ -32,8 +32,9 @@ import { checkDeviceName } from "../protocol/device-name.js";
 import type { RelayClient } from "../relay-client.js";
 import { type AccountStateOmissions, buildAccountState } from "./account-state-snapshot.js";
 import { LinkChannel, LinkEndedError } from "./link-channel.js";
+import { acceptOwnDeviceList } from "./device-list-removals.js";
 import type { Account } from "./open-account.js";
-import { accountSignerOf, listAddingDevice, offerOwnList } from "./own-device-list.js";
+import { accountSignerOf, listAddingDevice } from "./own-device-list.js";
 import { publishOwnList, refreshOwnDevices } from "./own-devices.js";
 import { DeviceAddedUngrantedError } from "./device-errors.js";
 
@@ -187,7 +188,7 @@ async function addAndGrant(
     const next = listAddingDevice(signer, username, current, device, acct.now());
     wipe(signer.signing.privateKey);
     await publishOwnList(relay, next.encoded);
-    const decision = offerOwnList(store, record, next.encoded);
+    const decision = acceptOwnDeviceList(acct, record, next.encoded);
     if (!decision.accepted)
       throw new InternalError(`device link: the list the relay took was refused here (${decision.refusal.reason})`);
     if (name !== null) store.deviceLists.setName(username, next.deviceId, name);

@@ -9,7 +9,7 @@
 import { decodeIdentityPublic, identityKey } from "../../crypto/identity.js";
 import type { DeviceListMessage } from "../protocol/app-message.js";
 import { deviceListEvents } from "./device-list-events.js";
-import { forgetRemovedDevices, withThisDeviceRemoval } from "./device-list-removals.js";
+import { acceptDeviceList, withThisDeviceRemoval } from "./device-list-removals.js";
 import type { EngineEvent } from "./events.js";
 import type { Account } from "./open-account.js";
 import { accountIdentityOf } from "./own-device-list.js";
@@ -43,8 +43,7 @@ export function takeDeviceList(
     accountKey = identityKey(decodeIdentityPublic(contact.identity));
   }
   const first = store.deviceLists.get(from) === undefined;
-  const decision = store.deviceLists.offer({ username: from, accountKey }, app.list);
-  if (decision.accepted) forgetRemovedDevices(acct, from, decision);
+  const decision = acceptDeviceList(acct, { username: from, accountKey }, app.list);
   // Names come with the list they name: only when it is the list we now hold (accepted, or the
   // one we hold already), and only for its devices; a refused list (another account's, one the
   // account did not sign, an older one) brings none (SECURITY.md §17.7).

@@ -10,6 +10,7 @@ import { InternalError } from "../../src/errors.js";
 import { type FetchedDeviceList, fetchDeviceList } from "../relay-devices.js";
 import type { RelayClient } from "../relay-client.js";
 import { deviceListEvents } from "./device-list-events.js";
+import { acceptDeviceList } from "./device-list-removals.js";
 import type { DeviceListEvent } from "./events.js";
 import type { Account } from "./open-account.js";
 import { accountIdentityOf } from "./own-device-list.js";
@@ -28,7 +29,8 @@ export interface RefreshedDeviceList {
 /**
  * Fetches `username`'s list and offers it to the store under the account key we pinned (our
  * own account key for ourselves; for a contact not pinned yet, pins it first with lookup_user,
- * sessions.ts checkIdentity). A refused list changes nothing. Throws DevicesUnsupportedError (a
+ * sessions.ts checkIdentity). A refused list changes nothing; an accepted one forgets the removed
+ * devices' sessions and sender keys in the same transaction (device-list-removals.ts). Throws DevicesUnsupportedError (a
  * relay before §17), KeyChangedError, UserUnknownError, or what RelayClient.request throws.
  */
 export async function refreshDeviceList(
@@ -52,7 +54,7 @@ export async function refreshDeviceList(
     identity = decodeIdentityPublic(contact.identity);
   }
   const first = store.deviceLists.get(username) === undefined;
-  const decision = store.deviceLists.offer({ username, accountKey: identityKey(identity) }, fetched.list);
+  const decision = acceptDeviceList(acct, { username, accountKey: identityKey(identity) }, fetched.list);
   const events = deviceListEvents(
     username,
     own,

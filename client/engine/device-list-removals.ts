@@ -6,10 +6,36 @@
  * it handed us (its group messages are refused from then on). Inside the caller's transaction,
  * with the list's acceptance, so the two commit together.
  */
-import type { DeviceListDecision } from "../../crypto/device-list-acceptance.js";
+import type { DeviceListAccount, DeviceListDecision } from "../../crypto/device-list-acceptance.js";
+import { identityKey } from "../../crypto/identity.js";
+import type { AccountRecord } from "../store/types.js";
 import type { DeviceListEvent, EngineEvent } from "./events.js";
 import { devicesRemoved } from "./group/device-removal.js";
 import type { Account } from "./open-account.js";
+import { accountIdentityOf } from "./own-device-list.js";
+
+/**
+ * §17.4 on `encoded` for `account` and, when it is accepted, the removed devices' sessions and
+ * sender keys forgotten, in ONE transaction: every path that accepts a list (the relay's answer,
+ * a device_list message, our own removal or link) goes through here, so no path can leave a
+ * removed device able to decrypt to us, and a crash cannot commit the list without the cleanup.
+ */
+export function acceptDeviceList(acct: Account, account: DeviceListAccount, encoded: Uint8Array): DeviceListDecision {
+  return acct.store.transaction(() => {
+    const decision = acct.store.deviceLists.offer(account, encoded);
+    forgetRemovedDevices(acct, account.username, decision);
+    return decision;
+  });
+}
+
+/** acceptDeviceList for a list of our own account, under our account key. */
+export function acceptOwnDeviceList(acct: Account, record: AccountRecord, encoded: Uint8Array): DeviceListDecision {
+  return acceptDeviceList(
+    acct,
+    { username: record.username, accountKey: identityKey(accountIdentityOf(record)) },
+    encoded,
+  );
+}
 
 /** Forgets the sessions and received sender keys of the devices `decision` removed from `username`'s list. */
 export function forgetRemovedDevices(acct: Account, username: string, decision: DeviceListDecision): void {

@@ -11,7 +11,7 @@ import { RemoteError } from "../../src/errors.js";
 import type { RelayClient } from "../relay-client.js";
 import { DevicesUnsupportedError } from "../relay-devices.js";
 import { refreshDeviceList } from "./device-list-refresh.js";
-import { forgetRemovedDevices, withThisDeviceRemoval } from "./device-list-removals.js";
+import { withThisDeviceRemoval } from "./device-list-removals.js";
 import { KeyChangedError, UserUnknownError } from "./errors.js";
 import type { EngineEvent } from "./events.js";
 import type { Account } from "./open-account.js";
@@ -43,7 +43,6 @@ export async function followDeviceList(acct: Account, relay: RelayClient, userna
   const r = await refreshDeviceList(acct, relay, username);
   const events = withThisDeviceRemoval(acct, username, r.decision, r.events);
   store.transaction(() => {
-    if (r.decision) forgetRemovedDevices(acct, username, r.decision);
     for (const e of events) store.journal.append(JSON.stringify(e));
   });
   return events;

@@ -21,8 +21,9 @@ import type { AccountRecord } from "../store/types.js";
 import { DeviceListRefusedError, DeviceListUnconfirmedError, DeviceNotListedError } from "./device-errors.js";
 import { refreshDeviceList } from "./device-list-refresh.js";
 import type { DeviceListEvent } from "./events.js";
+import { acceptOwnDeviceList } from "./device-list-removals.js";
 import type { Account } from "./open-account.js";
-import { accountSignerOf, ensureOwnDeviceList, listRemovingDevice, offerOwnList } from "./own-device-list.js";
+import { accountSignerOf, ensureOwnDeviceList, listRemovingDevice } from "./own-device-list.js";
 
 /** One device of our account, as `smsg device list` shows it. */
 export interface OwnDevice {
@@ -144,7 +145,7 @@ export async function removeOwnDevice(acct: Account, relay: RelayClient, id: num
         throw new DeviceListUnconfirmedError(`the removal of device ${id}`, e);
       throw e;
     }
-    const decision = offerOwnList(store, record, list);
+    const decision = acceptOwnDeviceList(acct, record, list);
     if (!decision.accepted)
       throw new InternalError(`own-devices: the list the relay took was refused here (${decision.refusal.reason})`);
     return { version: decision.state.list.version, self: id === acct.deviceId };

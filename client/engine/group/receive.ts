@@ -46,7 +46,8 @@ import { takeDisplayName } from "../display-names.js";
 import type { EngineEvent, Received } from "../events.js";
 import type { Account } from "../open-account.js";
 import { sequenceVerdict } from "../sequence-check.js";
-import { isDecryptFailure, openPairwise } from "../sessions.js";
+import { isDecryptFailure, listedIdentity, openPairwise } from "../sessions.js";
+import { UnlistedDeviceError } from "../errors.js";
 import { storeIncomingText } from "../text-rows.js";
 import { recordDeparture } from "./departure.js";
 import { type GroupCopyRefusal, checkGroupCopy } from "./fanout.js";
@@ -275,6 +276,14 @@ function storeSenderKeyMessage(
   const accepted = acceptedState(store, m.chat);
   if (!reconcile(accepted, relayMembers(store, m.chat)).confirmed.includes(m.from))
     return { reason: `${m.from} is not a member announced by an admin's signed membership` };
+  // Only a device the sender account's accepted list holds may write (§17.4, §17.7): a removed
+  // device's old chain would still decrypt, so its keys being gone is not relied on alone.
+  try {
+    listedIdentity(acct, m.from, device);
+  } catch (e) {
+    if (e instanceof UnlistedDeviceError) return { reason: e.message };
+    throw e;
+  }
   if (m.envelope.length < 9) return { reason: "could not decrypt" };
   const keyId = new DataView(m.envelope.buffer, m.envelope.byteOffset + 1, 4).getUint32(0, false);
   const rec = store.senderKeys.get(m.chat, m.from, keyId, device);

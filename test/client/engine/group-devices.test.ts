@@ -15,7 +15,10 @@ import { groupContext, sealGroupText } from "../../../client/engine/group/keys.j
 import { createGroup, removeMember } from "../../../client/engine/group/membership.js";
 import { refreshList } from "../../../client/engine/group/pairwise.js";
 import { sendGroupText } from "../../../client/engine/group/send.js";
+import { openDirectChat } from "../../../client/engine/chats.js";
 import { storeIncoming } from "../../../client/engine/inbox.js";
+import { removeOwnDevice } from "../../../client/engine/own-devices.js";
+import { sendText } from "../../../client/engine/send.js";
 import { createDeviceProfile } from "../../../client/engine/new-device.js";
 import { closeAccount, openLocalAccount } from "../../../client/engine/open-account.js";
 import { goOnline } from "../../../client/engine/online.js";
@@ -340,5 +343,58 @@ describe("a group with a two-device member", () => {
     expect(alice2.acct.store.senderKeys.list(chat.id, "bob").map((k) => k.keyId)).not.toContain(
       bob.acct.store.senderKeys.own(chat.id)!.keyId,
     );
+  });
+});
+
+/**
+ * Found in review: a list accepted on a path other than the device_list_changed push (a send
+ * refused as DEVICE_LIST_STALE, our own `device remove`) kept the removed device's sender keys,
+ * and a group message it wrote afterwards was still read (on the account's own devices, as ours).
+ * Every acceptance now forgets them in its own transaction (device-list-removals.ts), and a
+ * sender-key message from an unlisted device is refused whatever keys are left.
+ */
+describe("a removal learned on any path cuts the removed device off in groups", () => {
+  /** A group text alice/2 seals after its removal (in flight, or replayed by the relay), as a frame. */
+  function writtenAfterRemoval(chat: number, body: string, msg: number) {
+    const envelope = alice2.acct.store.transaction(() =>
+      sealGroupText(alice2.acct, chat, { seq: 2, ts: Date.now(), body }),
+    );
+    return { t: "msg" as const, chat, msg, from: "alice", from_device: 2, ts: Date.now(), envelope };
+  }
+
+  test("bob learns it from a 1:1 send refused as DEVICE_LIST_STALE", async () => {
+    const { chat } = await withOnline(bob, (r) => createGroup(bob.acct, r, "team", ["alice", "carol"]));
+    for (const u of [alice, alice2, carol]) await sync(u);
+    await withOnline(alice2, (r) => sendGroupText(alice2.acct, r, alice2.acct.store.chats.get(chat.id)!, "laptop"));
+    await sync(bob);
+    expect(bob.acct.store.senderKeys.list(chat.id, "alice").map((k) => k.senderDevice)).toContain(2);
+    await withOnline(bob, async (r) =>
+      sendText(bob.acct, r, (await openDirectChat(bob.acct, r, "alice")).chat, "before"),
+    );
+    // alice removes device 2 while bob is offline: he misses device_list_changed.
+    const without = listWithout(alice, 2);
+    await withOnline(alice, (r) => publishDeviceList(r, without));
+    await withOnline(bob, async (r) => {
+      const d = bob.acct.store.chats.list({}).find((c) => c.kind === "direct" && c.peer === "alice")!;
+      await sendText(bob.acct, r, d, "after removal");
+    });
+    expect(bob.acct.store.deviceLists.device("alice", 2)).toBeUndefined();
+    expect(bob.acct.store.senderKeys.list(chat.id, "alice").map((k) => k.senderDevice)).toEqual([]);
+    storeIncoming(bob.acct, writtenAfterRemoval(chat.id, "still here", 999_999));
+    expect(texts(bob, chat.id).map((t) => t[3])).toEqual(["laptop"]);
+  });
+
+  test("alice/1 removes alice/2 itself (smsg device remove)", async () => {
+    const { chat } = await withOnline(bob, (r) => createGroup(bob.acct, r, "team", ["alice", "carol"]));
+    for (const u of [alice, alice2, carol]) await sync(u);
+    await withOnline(alice2, (r) => sendGroupText(alice2.acct, r, alice2.acct.store.chats.get(chat.id)!, "laptop"));
+    await sync(alice);
+    const received = () => alice.acct.store.senderKeys.list(chat.id, "alice").filter((k) => !k.own);
+    expect(received().map((k) => k.senderDevice)).toEqual([2]);
+    await withOnline(alice, (r) => removeOwnDevice(alice.acct, r, 2));
+    expect(alice.acct.store.deviceLists.device("alice", 2)).toBeUndefined();
+    expect(received()).toEqual([]);
+    storeIncoming(alice.acct, writtenAfterRemoval(chat.id, "written after removal", 999_998));
+    expect(texts(alice, chat.id).map((t) => t[3])).toEqual(["laptop"]);
   });
 });
