@@ -57,8 +57,9 @@ export interface SequenceAnchor {
 }
 
 /** The anchor of `chat`: a group is counted from the point we could read, never from before we joined. */
-export function sequenceAnchor(chat: ChatRecord): SequenceAnchor {
-  return { fromOne: chat.kind === "direct" || chat.seqFromOne, restartAfter: chat.memberSince };
+export function sequenceAnchor(chat: ChatRecord, deviceId = 1): SequenceAnchor {
+  // A device added later counts a 1:1 sender from its first message here (§17.6), as sequence-check.ts.
+  return { fromOne: (chat.kind === "direct" && deviceId === 1) || chat.seqFromOne, restartAfter: chat.memberSince };
 }
 
 /**
@@ -130,7 +131,7 @@ function show(
   if (argv.before !== undefined && (!Number.isSafeInteger(argv.before) || argv.before < 1))
     throw new UsageError("--before takes a message id (#N)");
   const page = visibleHistory(acct, chat.id, argv.limit, argv.before);
-  const gaps = gapsBefore(page.messages, !page.more, sequenceAnchor(chat), acct.deviceId);
+  const gaps = gapsBefore(page.messages, !page.more, sequenceAnchor(chat, acct.deviceId), acct.deviceId);
   const names = displayNameOf(acct);
   for (const m of page.messages) {
     const gap = gaps.get(m.id);

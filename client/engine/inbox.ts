@@ -410,7 +410,7 @@ function storeApp(
     });
   switch (app.k) {
     case "text": {
-      const seq = sequenceVerdict(store, m.chat, m.from, app.seq, 0, device);
+      const seq = sequenceVerdict(store, m.chat, m.from, app.seq, 0, device, acct.deviceId !== 1);
       storeReceivedText(acct, m, app, seq, dec.keyChanged, own, events);
       break;
     }

@@ -28,7 +28,8 @@ import type { ClientStore, MessageRecord } from "../store/index.js";
  * one, or the first after a reset), "gap" (numbers from..to never arrived), "late" (fills an
  * earlier gap) or "duplicate" (that number was stored before: the sender reused it). Reads only.
  * `sinceId`: only messages stored after this local id count (a group we were added back to).
- * `senderDevice`: the sending device (1 for an account without devices).
+ * `senderDevice`: the sending device (1 for an account without devices). `unanchoredFirst`:
+ * the first number stored from that device starts its count (on a device other than 1).
  */
 export function sequenceVerdict(
   store: ClientStore,
@@ -37,6 +38,7 @@ export function sequenceVerdict(
   seq: number,
   sinceId = 0,
   senderDevice = 1,
+  unanchoredFirst = false,
 ): SequenceVerdict {
   const from: Sender = { user: sender, device: senderDevice };
   const contact = store.contacts.get(sender);
@@ -48,8 +50,11 @@ export function sequenceVerdict(
       return verdictFrom(Math.max(...recent), seq, () => recent.has(seq));
     }
   }
-  const last = store.messages.lastSenderSeq(chatId, sender, sinceId, senderDevice) ?? 0;
-  return verdictFrom(last, seq, () => seqStored(store, chatId, from, seq));
+  const last = store.messages.lastSenderSeq(chatId, sender, sinceId, senderDevice);
+  // On a device added to its account later, what a sender wrote before it existed was not for it
+  // (§17.6 "What a new device sees"): its first number here is where it starts (§15.3.1).
+  if (last === null && unanchoredFirst) return observe(unanchoredSequence(), seq).verdict;
+  return verdictFrom(last ?? 0, seq, () => seqStored(store, chatId, from, seq));
 }
 
 /** One sending device: the numbers of §15.3 are its own (§17.5). */
