@@ -91,8 +91,8 @@ export async function refreshList(acct: Account, relay: RelayClient, user: strin
 }
 
 /**
- * The devices of `users` (and ours, with `own`) we can send to now: lists read from the relay
- * for members the store has none for, a session made with each device. A member or device we
+ * The devices of `users` (and ours, with `own`) we can send to now: each member's list read from
+ * the relay again (once our own list exists), a session made with each device. A member or device we
  * cannot reach (key changed, unknown to the relay, a bundle that does not verify, the relay
  * refusing the request) is skipped with a warning, so one member cannot stop the group; it is
  * not recorded as holding anything, so the next send tries again. A lost connection is thrown.
@@ -117,8 +117,10 @@ export async function reachableDevices(
   for (const u of others) {
     try {
       await checkIdentity(acct, relay, u);
-      if (store.deviceLists.get(acct.username) !== undefined && store.deviceLists.get(u) === undefined)
-        await refreshList(acct, relay, u);
+      // Every send reads each member's current list: a device a member added while we were offline
+      // (its device_list_changed missed) gets our key before our message, or could never read it
+      // (the relay checks no completeness for groups, §17.8). One round trip per member, as lookup_user.
+      if (store.deviceLists.get(acct.username) !== undefined) await refreshList(acct, relay, u);
       usable.add(u);
     } catch (e) {
       trouble(u, e);

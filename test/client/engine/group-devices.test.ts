@@ -398,3 +398,25 @@ describe("a removal learned on any path cuts the removed device off in groups", 
     expect(texts(alice, chat.id).map((t) => t[3])).toEqual(["laptop"]);
   });
 });
+
+/**
+ * Found in a new-user run: a member's device added while we were offline (its device_list_changed
+ * missed) never got our sender key, so our group messages could never be read there.
+ */
+test("a member's device added while we were offline gets our key with our next group message", async () => {
+  const { chat } = await withOnline(bob, (r) => createGroup(bob.acct, r, "team", ["alice", "carol"]));
+  for (const u of [alice, carol]) await sync(u);
+  await withOnline(carol, (r) => sendGroupText(carol.acct, r, carol.acct.store.chats.get(chat.id)!, "hello"));
+  // bob adds a second device while carol is offline.
+  const bob2 = await addDevice(bob);
+  try {
+    // bob/1, the admin, hands the signed state and his key to his new device with his next message.
+    await withOnline(bob, (r) => sendGroupText(bob.acct, r, bob.acct.store.chats.get(chat.id)!, "from bob/1"));
+    await sync(bob2);
+    await withOnline(carol, (r) => sendGroupText(carol.acct, r, carol.acct.store.chats.get(chat.id)!, "to every bob"));
+    await sync(bob2);
+    expect(texts(bob2, chat.id).map((t) => t[3])).toEqual(["from bob/1", "to every bob"]);
+  } finally {
+    bob2.close();
+  }
+});
