@@ -194,6 +194,9 @@ export interface NoiseConnectionEvents {
   close: [err: Error | undefined];
 }
 
+/** How long close() waits for the peer to end its side before it destroys the stream. */
+export const CLOSE_GRACE_MS = 3_000;
+
 /** `open` while usable, `closing` after close() or the peer's end, `closed` once dead. */
 export type NoiseConnectionState = "open" | "closing" | "closed";
 
@@ -323,11 +326,16 @@ export class NoiseConnection extends EventEmitter<NoiseConnectionEvents> {
    * Ends the connection gracefully: flushes pending writes, then ends the stream. Incoming
    * data is still delivered until the stream closes. Idempotent.
    */
-  close(): void {
+  close(graceMs: number = CLOSE_GRACE_MS): void {
     if (this.status !== "open") return;
     this.status = "closing";
     this.flushWrites();
     if (!this.stream.writableEnded) this.stream.end();
+    // A peer that never answers our end (a frozen relay, a dead link without a reset) would keep
+    // the socket, and with it the process, alive for good: past the grace the stream is destroyed.
+    const timer = setTimeout(() => this.destroy(), graceMs);
+    timer.unref();
+    this.stream.once("close", () => clearTimeout(timer));
   }
 
   /**

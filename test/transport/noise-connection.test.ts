@@ -352,6 +352,16 @@ for (const [kind, makeLink] of Object.entries(LINKS)) {
       expect(await sr).toBeUndefined();
     });
 
+    test("close(): a peer that never answers our end is cut off after the grace, so nothing hangs", async () => {
+      const { c, l } = await connected();
+      l.server.pause(); // a frozen peer: it reads nothing, so it never sees our end nor ends its side
+      const cr = closeReason(c);
+      c.close(50);
+      expect(c.state).toBe("closing");
+      await cr;
+      expect(c.state).toBe("closed");
+    });
+
     test("destroy(err): 'close' carries err; no 'error' listener, no crash", async () => {
       const { c, s } = await connected();
       s.on("data", () => {});
