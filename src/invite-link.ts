@@ -17,7 +17,11 @@ const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64url");
 
 function unb64(s: string, what: string): Uint8Array {
   if (!/^[A-Za-z0-9_-]{43}$/.test(s)) throw new UsageError(`invite link: ${what} is not 32 bytes of base64url`);
-  return new Uint8Array(Buffer.from(s, "base64url"));
+  const out = new Uint8Array(Buffer.from(s, "base64url"));
+  // One spelling per value: a typo in the last character's 4 unused bits is refused, not ignored.
+  if (b64(out) !== s)
+    throw new UsageError(`invite link: ${what} is not 32 bytes of base64url (check its last character)`);
+  return out;
 }
 
 /** Formats an invite link. IPv6 hosts are bracketed. */

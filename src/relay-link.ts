@@ -26,6 +26,11 @@ export function parseRelayLink(text: string): RelayLink {
   if (port < 1 || port > 65535) throw new UsageError("relay link: port out of range");
   if (!/^[A-Za-z0-9_-]{43}$/.test(m[3]!))
     throw new UsageError("relay link: the relay key is not 32 bytes of base64url");
+  const relayKey = new Uint8Array(Buffer.from(m[3]!, "base64url"));
+  // The last character carries 4 unused bits: a typo there would decode to the same key. Only the
+  // one spelling the key has is taken, so a mistyped link is refused, never silently accepted.
+  if (Buffer.from(relayKey).toString("base64url") !== m[3])
+    throw new UsageError("relay link: the relay key is not 32 bytes of base64url (check its last character)");
   const host = m[1]!.startsWith("[") ? m[1]!.slice(1, -1) : m[1]!;
-  return { host, port, relayKey: new Uint8Array(Buffer.from(m[3]!, "base64url")) };
+  return { host, port, relayKey };
 }

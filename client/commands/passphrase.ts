@@ -43,7 +43,7 @@ async function run(action: Action, argv: ProfileArgs & AccountPassphraseArgs): P
         passphrase === undefined
           ? `the account passphrase of ${acct.username} was removed: passphrase log-in is off`
           : `the account passphrase of ${acct.username} was ${action === "set" ? "set" : "changed"}: ` +
-              `a new machine can log in with smsg login and it`,
+              `a new machine can log in with smsg login and this passphrase`,
       );
   } finally {
     closeAccount(acct);

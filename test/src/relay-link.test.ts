@@ -29,4 +29,13 @@ describe("relay links", () => {
     ])
       expect(() => parseRelayLink(bad), bad).toThrow(UsageError);
   });
+
+  test("refuses a typo in the key's last character that decodes to the same key (its unused bits)", () => {
+    const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const good = formatRelayLink({ host: "h", port: 1, relayKey: key });
+    const last = ALPHABET.indexOf(good.at(-1)!);
+    const typo = good.slice(0, -1) + ALPHABET[last ^ 1]; // only an unused bit differs
+    expect([...new Uint8Array(Buffer.from(typo.split("/").at(-1)!, "base64url"))]).toEqual([...key]);
+    expect(() => parseRelayLink(typo)).toThrow(/check its last character/);
+  });
 });
