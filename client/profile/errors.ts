@@ -50,7 +50,10 @@ export class PassphraseRequiredError extends SmsgError {
 /** The profile folder has no keystore (key.json) or no store: the profile was never created. */
 export class ProfileNotFoundError extends SmsgError {
   constructor(dir: string) {
-    super("PROFILE_NOT_FOUND", `no profile in ${dir}: join a relay first, or import a profile`);
+    super(
+      "PROFILE_NOT_FOUND",
+      `no profile in ${dir}: join a relay first (smsg join), log in to an account you already have (smsg login), or import a profile`,
+    );
   }
 }
 
