@@ -39,16 +39,15 @@ import {
 import { checkArrival } from "../../protocol/arrival.js";
 import { splitPairwisePlaintext } from "../../protocol/fanout.js";
 import { acceptGroupState, reconcile, senderKeyVerdict } from "../../protocol/group-state.js";
-import { type SequenceVerdict, newSequence, observe } from "../../protocol/sequence.js";
+import type { SequenceVerdict } from "../../protocol/sequence.js";
 import type { RelayClient } from "../../relay-client.js";
-import { type ClientStore, MAX_HISTORY_PAGE } from "../../store/index.js";
 import { takeDisplayName } from "../display-names.js";
 import type { EngineEvent, Received } from "../events.js";
 import type { Account } from "../open-account.js";
 import { sequenceVerdict } from "../sequence-check.js";
 import { isDecryptFailure, listedIdentity, openPairwise } from "../sessions.js";
 import { UnlistedDeviceError } from "../errors.js";
-import { storeIncomingText } from "../text-rows.js";
+import { storeReceivedText } from "../received-text.js";
 import { recordDeparture } from "./departure.js";
 import { type GroupCopyRefusal, checkGroupCopy } from "./fanout.js";
 import { groupContext, putPendingKey, settlePending, takeSenderKey } from "./keys.js";
@@ -368,72 +367,6 @@ function storeGroupText(
   const verdict: SequenceVerdict =
     !(c?.seqFromOne ?? false) && store.messages.lastSenderSeq(m.chat, m.from, since, device) === null
       ? { kind: "ok" }
-      : deviceSeqVerdict(store, m.chat, m.from, device, app.seq, since);
-  if (m.from !== acct.username) {
-    if (device === 1) {
-      storeIncomingText(acct, m, app, verdict, false, events);
-      return;
-    }
-    if (verdict.kind === "gap")
-      events.push({ type: "gap", chat: m.chat, from: m.from, missingFrom: verdict.from, missingTo: verdict.to });
-  }
-  const { id } = store.messages.insert({
-    chatId: m.chat,
-    relayMsgId: m.msg,
-    sender: m.from,
-    sentAt: m.ts,
-    body: app.body,
-    direction: m.from === acct.username ? "out" : "in",
-    status: m.from === acct.username ? "sent" : "delivered",
-    senderSeq: app.seq,
-    senderTs: app.ts,
-    senderDevice: device,
-  });
-  events.push({
-    type: "message",
-    chat: m.chat,
-    id,
-    relayMsg: m.msg,
-    from: m.from,
-    ts: m.ts,
-    senderTs: app.ts,
-    seq: app.seq,
-    seqStatus: verdict.kind,
-    body: app.body,
-    keyChanged: false,
-  });
-}
-
-/**
- * The sequence verdict of number `seq` from `sender`'s device `device` (§15.3, §17.5: one
- * tracker per sending device), from the numbers stored. Device 1 is sequence-check.ts's, as
- * before §17; another device's is rebuilt here the same way, from its own rows only.
- */
-function deviceSeqVerdict(
-  store: ClientStore,
-  chat: number,
-  sender: string,
-  device: number,
-  seq: number,
-  since: number,
-): SequenceVerdict {
-  if (device === 1) return sequenceVerdict(store, chat, sender, seq, since);
-  const last = store.messages.lastSenderSeq(chat, sender, since, device) ?? 0;
-  if (seq > last) return observe({ ...newSequence(), highest: last }, seq).verdict;
-  return seqStoredFrom(store, chat, sender, device, seq) ? { kind: "duplicate" } : { kind: "late" };
-}
-
-/** Whether number `seq` from `sender`'s device `device` is stored in the chat (pages through its history: a rare path). */
-function seqStoredFrom(store: ClientStore, chat: number, sender: string, device: number, seq: number): boolean {
-  let before: number | undefined;
-  for (;;) {
-    const page = store.messages.history(chat, {
-      limit: MAX_HISTORY_PAGE,
-      ...(before !== undefined ? { beforeId: before } : {}),
-    });
-    if (page.messages.some((x) => x.sender === sender && x.senderDevice === device && x.senderSeq === seq)) return true;
-    const first = page.messages[0];
-    if (!page.more || first === undefined) return false;
-    before = first.id;
-  }
+      : sequenceVerdict(store, m.chat, m.from, app.seq, since, device);
+  storeReceivedText(acct, m, app, verdict, false, m.from === acct.username, events);
 }

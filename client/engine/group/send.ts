@@ -10,7 +10,7 @@ import type { RelayClient } from "../../relay-client.js";
 import type { ChatRecord } from "../../store/index.js";
 import type { Account } from "../open-account.js";
 import { type QueuedMessage, type SendResult, flushOutbox } from "../outbox.js";
-import { derivedIdem } from "../../../src/wire/index.js";
+import { storeOutgoingText } from "../text-rows.js";
 import { assertStillMember, current, noteDeparture } from "./departure.js";
 import { distributeOwnKey, ownKeyCurrent, sealGroupText } from "./keys.js";
 import { signDepartures } from "./membership.js";
@@ -52,7 +52,7 @@ export async function sendGroupText(
       if (!ownKeyCurrent(acct, chat.id)) return undefined;
       const seq = nextOwnSeq(acct, chat.id);
       const ts = acct.now();
-      return storeOutgoingGroupText(acct, chat.id, { seq, ts, body }, sealGroupText(acct, chat.id, { seq, ts, body }));
+      return storeOutgoingText(acct, chat.id, { seq, ts, body }, sealGroupText(acct, chat.id, { seq, ts, body }));
     });
   }
   const flushed = await flushOutbox(acct, relay);
@@ -70,33 +70,4 @@ export async function sendGroupText(
 /** Our next sequence number in a group: each device numbers its own texts (SECURITY.md §17.5). */
 export function nextOwnSeq(acct: Account, chat: number): number {
   return nextSeq(acct.store.messages.lastSenderSeq(chat, acct.username, 0, acct.deviceId) ?? 0);
-}
-
-/**
- * Stores our group text as a pending message of this device and queues its envelope under its
- * derived idempotency id (as text-rows.ts storeOutgoingText, with the sending device, so that
- * nextOwnSeq counts this device's texts only). Inside the transaction that sealed it.
- */
-function storeOutgoingGroupText(
-  acct: Account,
-  chatId: number,
-  text: { seq: number; ts: number; body: string },
-  envelope: Uint8Array,
-): QueuedMessage {
-  const { store } = acct;
-  const { id } = store.messages.insert({
-    chatId,
-    relayMsgId: null,
-    sender: acct.username,
-    sentAt: text.ts,
-    body: text.body,
-    direction: "out",
-    status: "pending",
-    senderSeq: text.seq,
-    senderTs: text.ts,
-    senderDevice: acct.deviceId,
-  });
-  const idem = derivedIdem(envelope);
-  store.outbox.add({ idem, chatId, messageId: id, envelope });
-  return { messageId: id, idem, seq: text.seq };
 }
