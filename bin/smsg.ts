@@ -18,6 +18,7 @@ import { hideBin } from "yargs/helpers";
 import { errorSentence, exitCodeOf } from "../client/commands/exit.js";
 import { handleClosedOutput } from "../src/closed-output.js";
 import { unknownCommandSentence } from "./command-suggestion.js";
+import { usageLineOf, usageSentence } from "./usage-sentence.js";
 import { EXIT } from "../src/exit-codes.js";
 
 type Cli = Argv<{ json: boolean }>;
@@ -76,9 +77,9 @@ async function main(): Promise<void> {
     .strict()
     .demandCommand(1, "Say which command to run (smsg --help lists them).")
     .recommendCommands()
-    .fail((msg, err) => {
+    .fail((msg, err, usage: unknown) => {
       if (err) throw err;
-      console.error(`smsg: ${msg}`);
+      console.error(`smsg: ${usageSentence(msg, usageLineOf(usage), args)}`);
       process.exit(EXIT.usage);
     })
     .help();

@@ -16,25 +16,26 @@ import { runCommand } from "./exit.js";
 import { printLine, terminalSafe } from "./output.js";
 
 interface RenameArgs extends ProfileArgs {
-  readonly first: string;
-  readonly second?: string | undefined;
+  readonly "id-or-name": string;
+  readonly name?: string | undefined;
 }
 
 /** Mounts `device rename`. */
 export function deviceRenameCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> {
   return y.command(
-    "rename <first> [second]",
+    "rename <id-or-name> [name]",
     "Name a device: rename NAME (this device) or rename ID NAME (logs in)",
     (a) =>
       withProfileOptions(a)
-        .positional("first", { type: "string", demandOption: true, describe: "NAME, or the device ID" })
-        .positional("second", { type: "string", describe: "NAME, when the first is an ID" }),
+        .positional("id-or-name", { type: "string", demandOption: true, describe: "NAME, or the device ID" })
+        .positional("name", { type: "string", describe: "NAME, when the first is an ID" }),
     (argv) =>
       runCommand(async () => {
         const args = argv as RenameArgs & typeof argv;
         // Checked before the profile is opened: a wrong command line changes nothing.
-        const id = args.second === undefined ? undefined : parseDeviceId(args.first);
-        const name = checkDeviceName(args.second ?? args.first);
+        const first = args["id-or-name"];
+        const id = args.name === undefined ? undefined : parseDeviceId(first);
+        const name = checkDeviceName(args.name ?? first);
         await withOnlineAccount(args, async (acct, online) => {
           const target = id ?? acct.deviceId;
           const { devices, events } = await refreshOwnDevices(acct, online.relay);

@@ -5,6 +5,7 @@
  * (SECURITY.md §18.6).
  */
 import type { Argv } from "yargs";
+import { deviceFingerprint } from "../../crypto/device-certificate.js";
 import { identityKey } from "../../crypto/identity.js";
 import { fingerprint } from "../../crypto/safety-number.js";
 import { relayKeyFingerprint } from "../../src/relay-key-fingerprint.js";
@@ -25,6 +26,8 @@ export function whoamiCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> 
           const login = online?.login;
           // The account key's (SECURITY.md §17.1: what contacts pin), the same on every device of the account.
           const fp = fingerprint({ id: acct.username, identityKey: identityKey(acct.accountIdentity) });
+          // This device's own key (§17.2), as `smsg device list` shows it on every device of the account.
+          const deviceFp = deviceFingerprint(acct.identity.publicKey);
           const relay = `${acct.relayHost}:${acct.relayPort}`;
           const relayFp = relayKeyFingerprint(acct.relayKey);
           const link = formatRelayLink({ host: acct.relayHost, port: acct.relayPort, relayKey: acct.relayKey });
@@ -37,6 +40,7 @@ export function whoamiCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> 
               relay_key_fingerprint: relayFp,
               fingerprint: fp,
               device: acct.deviceId,
+              device_fingerprint: deviceFp,
               profile: acct.dir,
               ...(login ? { is_admin: login.isAdmin, prekeys: login.stock } : {}),
             });
@@ -50,7 +54,7 @@ export function whoamiCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> 
             printLine(`relay key:   ${relayFp}`);
             printLine(`relay link:  ${link}  (smsg login ${link} ${acct.username}, on a new machine)`);
             printLine(`fingerprint: ${fp.match(/.{5}/g)!.join(" ")}`);
-            printLine(`device:      ${acct.deviceId}`);
+            printLine(`device:      ${acct.deviceId}, fingerprint ${deviceFp}`);
             printLine(`profile:     ${acct.dir}`);
             if (login) printLine(`logged in; ${login.stock} one-time prekeys on the relay`);
           }

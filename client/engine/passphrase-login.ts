@@ -52,8 +52,7 @@ export class PassphraseRateLimitedError extends SmsgError {
   constructor(username: string, reason: string, options?: { cause?: unknown }) {
     super(
       "RATE_LIMITED",
-      `the relay allows no more passphrase log-ins as ${username} for now (too many failed tries: ${reason}); ` +
-        "nothing was stored",
+      `the relay allows no more passphrase log-ins as ${username} for now (${reason}); ` + "nothing was stored",
       options,
     );
   }

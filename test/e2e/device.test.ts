@@ -76,6 +76,9 @@ describe("smsg device", () => {
       ]);
       expect(d).toMatchObject({ v: 1, type: "device", id: 1, name: null, current: true });
       expect(d["fingerprint"]).toMatch(FINGERPRINT);
+      // whoami names this device's key the way device list does.
+      const me = lines(expectOk(await world.smsg("alice", ["whoami", "--offline", "--json"])))[0]!;
+      expect(me["device_fingerprint"]).toBe(d["fingerprint"]);
       expect(typeof d["added"]).toBe("number");
       expect(typeof d["last_seen"]).toBe("number");
       const text = expectOk(await world.smsg("alice", ["device", "list"])).stdout;

@@ -130,7 +130,9 @@ describe("README's exit-code table, row by row, with the built smsg", () => {
     );
     const bogus = await smsg("alice", ["whoami", "--bogus-flag"]);
     expectExit(bogus, "the command line was wrong");
-    expect.soft(bogus.stderr).toBe("smsg: Unknown argument: bogus-flag\n"); // once, not also as bogusFlag
+    expect
+      .soft(bogus.stderr)
+      .toBe("smsg: unknown option --bogus-flag for whoami (smsg whoami --help lists its options)\n"); // once, not also as bogusFlag
     expectExit(
       await smsg("alice", ["sned", "bob", "hi"]),
       "the command line was wrong",

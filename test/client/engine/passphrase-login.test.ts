@@ -160,7 +160,7 @@ describe("passphraseLogIn", () => {
     expect(limited).toBeInstanceOf(PassphraseRateLimitedError);
     // The relay's reason tells a name's empty bucket (hours) from an address's backoff (seconds).
     expect((limited as Error).message).toBe(
-      "the relay allows no more passphrase log-ins as alice for now (too many failed tries: refused with RATE_LIMITED); " +
+      "the relay allows no more passphrase log-ins as alice for now (refused with RATE_LIMITED); " +
         "nothing was stored",
     );
     expect(exitCodeOf(limited)).toBe(EXIT.rateLimited);
