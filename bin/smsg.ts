@@ -18,6 +18,7 @@ import { hideBin } from "yargs/helpers";
 import { errorSentence, exitCodeOf } from "../client/commands/exit.js";
 import { handleClosedOutput } from "../src/closed-output.js";
 import { unknownCommandSentence } from "./command-suggestion.js";
+import { skipHelpCache } from "./help-cache.js";
 import { usageLineOf, usageSentence } from "./usage-sentence.js";
 import { EXIT } from "../src/exit-codes.js";
 
@@ -83,6 +84,7 @@ async function main(): Promise<void> {
       process.exit(EXIT.usage);
     })
     .help();
+  skipHelpCache(cli);
   await (await mountFor(args))(cli).parseAsync();
 }
 
