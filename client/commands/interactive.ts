@@ -213,6 +213,9 @@ class InteractiveUi {
     }
     this.session.send(chat, text).then(
       (r) => {
+        // What the send learnt on the way (device lists, a member added unannounced), as `smsg send` tells it.
+        for (const e of r.events ?? []) this.onEvent(e);
+        for (const w of r.warnings ?? []) this.note(w);
         if (this.json) {
           this.emitJson("sent", {
             chat: chat.id,

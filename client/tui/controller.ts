@@ -305,6 +305,8 @@ export class TuiController {
     this.session.send(chat, text).then(
       (r) => {
         this.store.dispatch({ type: "sent", chat: chatId, key, id: r.queued.messageId, ts: r.sent.ts });
+        // What the send learnt on the way (a contact's device list changed, refused, …), shown as `smsg send` warns of it.
+        for (const event of r.events ?? []) this.store.dispatch({ type: "engine", event });
         for (const w of r.warnings ?? []) this.store.dispatch({ type: "notice", chat: chatId, text: w, warn: true });
       },
       (err: unknown) => {

@@ -3,7 +3,8 @@
  * process: alice runs `smsg open bob` and types on stdin; typed lines are sent and acked
  * (`sent #N`), a message bob sends meanwhile appears live as `[HH:MM] Bob B. (@bob): text`, and
  * `/history`, `/members`, `/help`, `/quit` work; at end of input pending sends are acknowledged
- * before it exits. The session is steps that report separately (test/helpers/steps.ts).
+ * before it exits; what a typed line's send learns on the way (a contact's new device) is told.
+ * The session is steps that report separately (test/helpers/steps.ts).
  */
 import { afterAll, beforeAll, expect } from "vitest";
 import { scenario } from "../helpers/steps.js";
@@ -84,6 +85,21 @@ scenario("smsg interactive mode (pipe)", (step) => {
     expect(sent).toHaveLength(3);
     const hb2 = expectOk(await smsg("bob", ["history", "alice", "--limit", "3"]));
     expect(hb2.stdout).toMatch(/: one\n.*: two\n.*: \/slash\n/);
+  });
+
+  step("a device bob added while alice was away is told when her typed line goes out", async () => {
+    // Bob's second device, by passphrase log-in (README "A new machine"), while alice runs nothing,
+    // so only her next send (DEVICE_LIST_STALE, SECURITY.md §17.5) can tell her.
+    const env = { SMSG_ACCOUNT_PASSPHRASE: "bob's account passphrase: seven quite uncommon words here" };
+    expectOk(await world.smsg("bob", ["passphrase", "set"], { env }));
+    const link = String(lines(expectOk(await smsg("bob", ["whoami", "--offline", "--json"])))[0]!["relay_link"]);
+    expectOk(await world.smsg("bob-laptop", ["login", link, "bob"], { env }));
+    const r = await smsg("alice", ["open", "bob"], "to both of bob's devices\n");
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^bob added a device \(device 2\)\nsent #\d+\n$/);
+    expect(bodies(expectOk(await smsg("bob-laptop", ["history", "alice", "--json"])))).toEqual([
+      "to both of bob's devices",
+    ]);
   });
 
   step("a line with no chat open is refused (no chat given, pipe mode)", async () => {
