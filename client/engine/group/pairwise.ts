@@ -95,10 +95,11 @@ export async function refreshList(acct: Account, relay: RelayClient, user: strin
 
 /**
  * The devices of `users` (and ours, with `own`) we can send to now: the lists that changed on the
- * relay read again (once our own list exists; ours too), a session made with each device. A member or device we
- * cannot reach (key changed, unknown to the relay, a bundle that does not verify, the relay
- * refusing the request) is skipped with a warning, so one member cannot stop the group; it is
- * not recorded as holding anything, so the next send tries again. A lost connection is thrown.
+ * relay read again, ours included (once our own list exists), a session made with each device. A
+ * member or device we cannot reach (key changed, unknown to the relay, a bundle that does not
+ * verify, the relay refusing the request) is skipped with a warning, so one member cannot stop the
+ * group; it is not recorded as holding anything, so the next send tries again. Our own list that
+ * cannot be read is a warning (the stored one is used). A lost connection is thrown.
  */
 export async function reachableDevices(
   acct: Account,
