@@ -552,6 +552,27 @@ describe("keeping the lists current: one question, then only the lists that chan
     expect(texts(carol, chat.id).map((t) => t[3])).toEqual(["first", "second", "third", "fourth"]);
   });
 
+  test("our own list that cannot be read is a warning: the send goes on with the stored one", async () => {
+    const { chat } = await withOnline(bob, (r) => createGroup(bob.acct, r, "team", ["alice", "carol"]));
+    for (const u of [alice, alice2, carol]) await sync(u);
+    const sent = await withOnline(bob, (r) =>
+      requestsDuring(
+        () => sendGroupText(bob.acct, r, bob.acct.store.chats.get(chat.id)!, "still sent"),
+        ["fetch_device_list_versions"],
+        (msg) =>
+          msg.t === "fetch_device_list" && (msg as { username?: string }).username === "bob"
+            ? Promise.reject(new RemoteError("UNAVAILABLE", "the relay cannot reach its database; retry later"))
+            : undefined,
+      ),
+    );
+    expect(sent.result.warnings).toEqual([
+      "your own device list could not be read now (the relay cannot reach its database; retry later); a later send tries again",
+    ]);
+    expect(bob.acct.store.deviceLists.get("bob")?.list.version).toBe(1);
+    for (const u of [alice, alice2, carol]) await sync(u);
+    for (const u of [alice, alice2, carol]) expect(texts(u, chat.id).map((t) => t[3])).toEqual(["still sent"]);
+  });
+
   test("a relay without the question: one fetch per list, as before, and it is not asked again on that connection", async () => {
     const { chat } = await withOnline(bob, (r) => createGroup(bob.acct, r, "team", ["alice", "carol"]));
     for (const u of [alice, alice2, carol]) await sync(u);
