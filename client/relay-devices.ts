@@ -1,10 +1,10 @@
 /**
  * The device requests of SECURITY.md §17.8 on one relay connection: fetch and publish a signed
- * device list, and send one message as per-device copies. A relay that predates §17 answers
+ * device list, ask the versions of several, and send one message as per-device copies. A relay that predates §17 answers
  * each of them UNKNOWN_TYPE; the client then says so in one sentence (DevicesUnsupportedError)
  * and stays one-device (§17.8).
  */
-import { RemoteError, SmsgError } from "../src/errors.js";
+import { ProtocolError, RemoteError, SmsgError } from "../src/errors.js";
 import type { RelayClient } from "./relay-client.js";
 
 /**
@@ -49,6 +49,35 @@ export interface FetchedDeviceList {
 export async function fetchDeviceList(relay: RelayClient, username: string): Promise<FetchedDeviceList> {
   const r = await devicesCall(() => relay.request<"fetch_device_list">({ t: "fetch_device_list", username }));
   return { list: r.list ?? null, seen: r.seen ?? [], highest: r.highest ?? null };
+}
+
+/**
+ * `fetch_device_list_versions`: the version of the list the relay holds for each of `usernames`
+ * (1..MAX_LIST_VERSION_NAMES of them), in their order, 0 for none (unsigned: a hint of which
+ * lists to fetch, §17.8 "Versions"). Null when the relay does not know the request
+ * (UNKNOWN_TYPE: a relay before it, or before §17; the caller fetches per name instead). Throws
+ * ProtocolError for an answer of another length, or what RelayClient.request throws.
+ */
+export async function fetchDeviceListVersions(
+  relay: RelayClient,
+  usernames: readonly string[],
+): Promise<readonly number[] | null> {
+  let r;
+  try {
+    r = await relay.request<"fetch_device_list_versions">({
+      t: "fetch_device_list_versions",
+      usernames: [...usernames],
+    });
+  } catch (e) {
+    if (unsupported(e)) return null;
+    throw e;
+  }
+  if (r.versions.length !== usernames.length)
+    throw new ProtocolError(
+      "BAD_MESSAGE",
+      `device_list_versions.versions: expected ${usernames.length} versions, got ${r.versions.length}`,
+    );
+  return r.versions;
 }
 
 /**

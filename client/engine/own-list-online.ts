@@ -1,13 +1,16 @@
 /**
  * Our own device list when going online (SECURITY.md §17.1, §17.4, §17.8): device 1 of a
- * profile made before §17 signs version 1 of it; then the relay's copy is fetched and checked
- * under our account key (device-list-refresh.ts), a newer one accepted, and ours published when
- * the relay holds none or an older one. What the relay answered also tells, per connection,
+ * profile made before §17 signs version 1 of it; then the relay is asked which version it holds
+ * (changed-device-lists.ts: a few bytes, where the whole list with `seen` is up to 3 KiB, every
+ * command) and, only when it is not ours, the relay's copy is fetched and checked under our
+ * account key (device-list-refresh.ts), a newer one accepted, and ours published when the relay
+ * holds none or an older one. What the relay answered also tells, per connection,
  * whether it serves §17.8 at all: a relay before §17 (UNKNOWN_TYPE) leaves this device
  * one-device, every 1:1 message going as one `send` exactly as before §17.
  */
 import { DevicesUnsupportedError, publishDeviceList } from "../relay-devices.js";
 import type { RelayClient } from "../relay-client.js";
+import { listsToFetch } from "./changed-device-lists.js";
 import { refreshDeviceList } from "./device-list-refresh.js";
 import type { DeviceListEvent } from "./events.js";
 import type { Account } from "./open-account.js";
@@ -45,6 +48,11 @@ export interface OwnListSync {
 export async function syncOwnDeviceList(acct: Account, relay: RelayClient): Promise<OwnListSync> {
   const { store } = acct;
   ensureOwnDeviceList(store, acct.now());
+  // The relay answered the question and holds the version we hold: it serves §17.8, nothing to do.
+  if ((await listsToFetch(acct, relay, [acct.username])).length === 0) {
+    noteRelayDevices(relay, true);
+    return { serves: true, published: false, events: [] };
+  }
   let refreshed;
   try {
     refreshed = await refreshDeviceList(acct, relay, acct.username);

@@ -1,7 +1,8 @@
 /**
- * The device list of an account on the relay (SECURITY.md §17.8): publishing a new one and
- * fetching one. The relay verifies every list it stores under the account key (§17.3, §17.2),
- * so an honest relay refuses one the account did not sign; clients never rely on it (§17.4).
+ * The device list of an account on the relay (SECURITY.md §17.8): publishing a new one,
+ * fetching one, and the versions of several (so a client fetches only the lists that changed).
+ * The relay verifies every list it stores under the account key (§17.3, §17.2), so an honest
+ * relay refuses one the account did not sign; clients never rely on it (§17.4).
  */
 import { CodecError } from "../../src/errors.js";
 import { decodeDeviceList, verifyDeviceList } from "../../crypto/device-list.js";
@@ -131,4 +132,18 @@ export async function handleFetchDeviceList(
     ...(seen ? { seen } : {}),
     ...(highest !== undefined ? { highest } : {}),
   });
+}
+
+/**
+ * The version of the list the relay holds for each name asked, in order, 0 where
+ * `fetch_device_list` would give no list (SECURITY.md §17.8): one statement for all names. It
+ * says no more than `fetch_device_list` of each name would (less: no list, no user and a
+ * disabled one are all 0), and the version is only a hint to the client (§17.4 still decides).
+ */
+export async function handleFetchDeviceListVersions(
+  conn: HandlerConnection,
+  msg: ClientMessageOf<"fetch_device_list_versions">,
+): Promise<void> {
+  const versions = await conn.ctx.store.deviceListVersions(msg.usernames);
+  conn.send({ t: "device_list_versions", id: msg.id, versions });
 }

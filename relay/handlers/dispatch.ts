@@ -18,7 +18,7 @@ import {
   handleLeave,
 } from "./chats.js";
 import { handleLinkClose, handleLinkOpen, handleLinkPost } from "./device-link.js";
-import { handleFetchDeviceList, handlePublishDeviceList } from "./devices.js";
+import { handleFetchDeviceList, handleFetchDeviceListVersions, handlePublishDeviceList } from "./devices.js";
 import { handleFetchBundle, handleLookupUser, handleUploadPrekeys } from "./keys.js";
 import { handleAck, handleHistory, handleSend, handleSendCopies, handleSync } from "./messages.js";
 import {
@@ -104,6 +104,8 @@ export async function dispatch(conn: HandlerConnection, msg: ClientMessage): Pro
       return handlePublishDeviceList(conn, account, msg);
     case "fetch_device_list":
       return handleFetchDeviceList(conn, account, msg);
+    case "fetch_device_list_versions":
+      return handleFetchDeviceListVersions(conn, msg);
     case "backup_get":
       return handleBackupGet(conn, msg);
     case "backup_put":

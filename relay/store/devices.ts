@@ -83,6 +83,23 @@ export async function currentList(q: Queryable, accountId: number): Promise<Stor
   return r === undefined ? undefined : { accountId, version: num(r.version), list: r.list, updatedAt: r.updated_at };
 }
 
+/**
+ * The version of the current list of each account named (`fetch_device_list_versions`, §17.8),
+ * in the order named, in one statement whatever their number: 0 for a name with no list to give,
+ * which is an account without one, no account, or a disabled one (as `fetch_device_list` gives
+ * no list for them). `usernames` are canonical (lowercase, §14.5), as the wire schema makes them.
+ */
+export async function versionsByName(q: Queryable, usernames: readonly string[]): Promise<number[]> {
+  if (usernames.length === 0) return [];
+  const rows = await q.query<{ username: string; version: Int8 }>(
+    `SELECT a.username, l.version FROM accounts a JOIN device_lists l ON l.account_id = a.id
+      WHERE a.username = ANY ($1::text[]) AND NOT a.disabled`,
+    [usernames],
+  );
+  const byName = new Map(rows.map((r) => [r.username, num(r.version)]));
+  return usernames.map((u) => byName.get(u) ?? 0);
+}
+
 /** The ids of the account's current devices, ascending ([1] for an account without a list). */
 export async function currentIds(q: Queryable, accountId: number): Promise<number[]> {
   return (await currentIdsOf(q, [accountId])).get(accountId) ?? [];

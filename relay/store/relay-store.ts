@@ -8,7 +8,7 @@
  * | createAccountWithInvite, accountByUsername, accountById, listAccounts, setDisabled, countAccounts | accounts | accounts.ts |
  * | createInvite | invites | invites.ts |
  * | putSignedPrekey, addOneTimePrekeys, oneTimePrekeyCount, takeBundle | signed_prekeys, one_time_prekeys (per device) | prekeys.ts |
- * | deviceList, currentDeviceIds(Of), device(sOf), storeDeviceList, registerDevice, touchDeviceLastSeen | devices | devices.ts |
+ * | deviceList(Versions), currentDeviceIds(Of), device(sOf), storeDeviceList, registerDevice, touchDeviceLastSeen | devices | devices.ts |
  * | chatPeersAmong | chat_members (who hears of a device list change) | chat-peers.ts |
  * | openDirectChat, createGroupChat, chatsOf, setClosed, chat | chats | chats.ts |
  * | addMember, removeMember, setRole, members, memberRole | chat_members | members.ts |
@@ -122,6 +122,9 @@ export class RelayStore {
   // devices.ts
   deviceList(accountId: number): Promise<StoredDeviceList | undefined> {
     return devices.currentList(this.db, accountId);
+  }
+  deviceListVersions(usernames: readonly string[]): Promise<number[]> {
+    return devices.versionsByName(this.db, usernames);
   }
   currentDeviceIds(accountId: number): Promise<number[]> {
     return devices.currentIds(this.db, accountId);

@@ -57,6 +57,12 @@ export const MAX_DEVICE_LIST_BYTES = 3247;
 /** Most devices an account may list (SECURITY.md §17.3, MAX_DEVICES). */
 export const MAX_ACCOUNT_DEVICES = 16;
 
+/**
+ * Most names in one `fetch_device_list_versions` (SECURITY.md §17.8): a whole group, the
+ * caller's own account included (MAX_GROUP_MEMBERS).
+ */
+export const MAX_LIST_VERSION_NAMES = 256;
+
 /** Most per-device copies in one `send_copies` (SECURITY.md §17.8). */
 export const MAX_SEND_COPIES = 64;
 

@@ -28,6 +28,7 @@ import {
   MAX_ENVELOPE_BYTES,
   MAX_ERROR_MESSAGE_BYTES,
   MAX_GROUP_MEMBERS,
+  MAX_LIST_VERSION_NAMES,
   MAX_NAME_BYTES,
   MAX_PAGE_LIMIT,
   MAX_PREKEYS_PER_UPLOAD,
@@ -265,6 +266,14 @@ export const CLIENT_MESSAGES = catalogue({
   /** Asks for an account's current device list. → device_list */
   fetch_device_list: withId("fetch_device_list", { username: usernameSchema }),
   /**
+   * Asks, for several accounts at once, the version of the list the relay holds, so that only
+   * the lists that changed are fetched (a hint only: what is accepted is still checked by
+   * §17.4). → device_list_versions
+   */
+  fetch_device_list_versions: withId("fetch_device_list_versions", {
+    usernames: arrayOf(usernameSchema, { min: 1, max: MAX_LIST_VERSION_NAMES }),
+  }),
+  /**
    * Registers a device that the account's current list holds with exactly `identity`, and logs
    * this connection in as it (signature as in join, by the device's key). → joined
    */
@@ -400,6 +409,14 @@ export const RELAY_MESSAGES = catalogue({
     /** Only for the caller's own account: the highest device id the account ever listed (ids are never reused, §17.1). */
     highest: optional(deviceIdSchema),
   }),
+  /**
+   * Answer to fetch_device_list_versions: per name asked, in the same order, the version of the
+   * list the relay holds, or 0 when it holds none it would answer fetch_device_list with (an
+   * account without a list, an unknown or a disabled one).
+   */
+  device_list_versions: withId("device_list_versions", {
+    versions: arrayOf(u32(), { min: 1, max: MAX_LIST_VERSION_NAMES }),
+  }),
   /** An account's device list changed: fetch it. Pushed to its devices and its chat peers' devices. */
   device_list_changed: message("device_list_changed", { username: usernameSchema, version: u32({ min: 1 }) }),
   /** A sealed link message from the other side of a link. */
@@ -470,6 +487,7 @@ export const REPLY_TYPES = Object.freeze({
   history: "history_end",
   publish_device_list: "ok",
   fetch_device_list: "device_list",
+  fetch_device_list_versions: "device_list_versions",
   register_device: "joined",
   link_open: "ok",
   link_post: "ok",

@@ -271,6 +271,11 @@ describe("setting a passphrase (§18.6)", () => {
     // Nothing but backup_get, the device registration and ping until a device registers.
     expectError(await n.request<"list_chats">({ t: "list_chats" }), "NOT_AUTHENTICATED");
     expectError(await n.request<"passphrase_remove">({ t: "passphrase_remove" }), "NOT_AUTHENTICATED");
+    // It may read its own list with fetch_device_list; the versions question needs a logged-in device (§17.8).
+    expectError(
+      await n.request<"fetch_device_list_versions">({ t: "fetch_device_list_versions", usernames: ["alice"] }),
+      "NOT_AUTHENTICATED",
+    );
     expectError(
       await n.request<"register_device">({
         t: "register_device",

@@ -61,6 +61,7 @@ export const CLIENT_SAMPLES: readonly ClientMessage[] = [
   },
   { t: "publish_device_list", id: 25, list: bytes(3247, 1) },
   { t: "fetch_device_list", id: 26, username: "bob" },
+  { t: "fetch_device_list_versions", id: 34, usernames: ["alice", "bob", "carol"] },
   {
     t: "register_device",
     id: 27,
@@ -139,6 +140,7 @@ export const RELAY_SAMPLES: readonly RelayMessage[] = [
     seen: [{ device: 1, at: 1_700_000_000_000 }],
     highest: 3,
   },
+  { t: "device_list_versions", id: 34, versions: [3, 0, 0xffffffff] },
   { t: "device_list_changed", username: "alice", version: 7 },
   { t: "link_msg", link: bytes(16, 2), message: bytes(57, 3) },
   { t: "passphrase_params", id: 31, salt: bytes(16, 1), t_cost: 3, mem_kib: 262144 },

@@ -13,7 +13,9 @@
  * - A member without a list (a client before §17: device 1) gets the bare application message
  *   directed at it (`send` with `to`), through the outbox, as before §17. So does everyone
  *   while our own account has no list in the store (we still speak as a client before §17).
- * - The list of a member the store has none for is read from the relay first (refreshDeviceList).
+ * - The lists are kept current by asking the relay once which versions it holds, for every
+ *   member and our own account (changed-device-lists.ts, §17.8 "Versions"), and fetching only
+ *   those that differ from the store's (refreshDeviceList, §17.4), a member's first one included.
  */
 import { RemoteError, SmsgError } from "../../../src/errors.js";
 import { derivedIdem } from "../../../src/wire/index.js";
@@ -21,6 +23,7 @@ import { type AppMessage, encodeAppMessage } from "../../protocol/app-message.js
 import { wrapFanout } from "../../protocol/fanout.js";
 import type { RelayClient } from "../../relay-client.js";
 import { type DeviceCopy, DevicesUnsupportedError, sendCopies } from "../../relay-devices.js";
+import { listsToFetch } from "../changed-device-lists.js";
 import { refreshDeviceList } from "../device-list-refresh.js";
 import { KeyChangedError } from "../errors.js";
 import type { Account } from "../open-account.js";
@@ -91,11 +94,12 @@ export async function refreshList(acct: Account, relay: RelayClient, user: strin
 }
 
 /**
- * The devices of `users` (and ours, with `own`) we can send to now: each member's list read from
- * the relay again (once our own list exists), a session made with each device. A member or device we
- * cannot reach (key changed, unknown to the relay, a bundle that does not verify, the relay
- * refusing the request) is skipped with a warning, so one member cannot stop the group; it is
- * not recorded as holding anything, so the next send tries again. A lost connection is thrown.
+ * The devices of `users` (and ours, with `own`) we can send to now: the lists that changed on the
+ * relay read again, ours included (once our own list exists), a session made with each device. A
+ * member or device we cannot reach (key changed, unknown to the relay, a bundle that does not
+ * verify, the relay refusing the request) is skipped with a warning, so one member cannot stop the
+ * group; it is not recorded as holding anything, so the next send tries again. Our own list that
+ * cannot be read is a warning (the stored one is used). A lost connection is thrown.
  */
 export async function reachableDevices(
   acct: Account,
@@ -117,13 +121,28 @@ export async function reachableDevices(
   for (const u of others) {
     try {
       await checkIdentity(acct, relay, u);
-      // Every send reads each member's current list: a device a member added while we were offline
-      // (its device_list_changed missed) gets our key before our message, or could never read it
-      // (the relay checks no completeness for groups, §17.8). One round trip per member, as lookup_user.
-      if (store.deviceLists.get(acct.username) !== undefined) await refreshList(acct, relay, u);
       usable.add(u);
     } catch (e) {
       trouble(u, e);
+    }
+  }
+  // Every send uses each member's current list: a device a member (or we) added while we were
+  // offline (its device_list_changed missed) gets our key before our message, or could never read
+  // it (the relay checks no completeness for groups, §17.8). One question for all, then a fetch
+  // of only the lists that changed (§17.8 "Versions").
+  if (store.deviceLists.get(acct.username) !== undefined) {
+    for (const u of await listsToFetch(acct, relay, [...usable, acct.username])) {
+      try {
+        await refreshList(acct, relay, u);
+      } catch (e) {
+        if (u !== acct.username) {
+          trouble(u, e);
+          usable.delete(u);
+        } else if (e instanceof SmsgError && !relay.isClosed)
+          // Our own list as stored still holds; the next send asks again.
+          warnings.push(`your own device list could not be read now (${e.message}); a later send tries again`);
+        else throw e;
+      }
     }
   }
   const ok: DeviceTarget[] = [];
@@ -208,7 +227,7 @@ export async function sendToDevices(
     // A device left a list (or one was added) since we read it: read the lists again, send to
     // the devices still current that did not get it yet (sessions for new ones are the next send's).
     const users = [...new Set([...pending.map((t) => t.user), acct.username])];
-    for (const u of users) await refreshList(acct, relay, u);
+    for (const u of await listsToFetch(acct, relay, users)) await refreshList(acct, relay, u);
     const got = new Set(done.map(targetKey));
     const current = new Set(storedTargets(acct, users, true).map(targetKey));
     pending = pending.filter((t) => !got.has(targetKey(t)) && current.has(targetKey(t)));

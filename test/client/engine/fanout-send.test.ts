@@ -313,7 +313,12 @@ describe("1:1 fan-out, sending", () => {
     opened.push(a);
     const request = a.request.bind(a);
     const log: string[] = [];
-    const DEVICE_REQUESTS = new Set(["fetch_device_list", "publish_device_list", "send_copies"]);
+    const DEVICE_REQUESTS = new Set([
+      "fetch_device_list",
+      "fetch_device_list_versions",
+      "publish_device_list",
+      "send_copies",
+    ]);
     a.request = ((msg: { t: string }) => {
       log.push(msg.t);
       if (DEVICE_REQUESTS.has(msg.t)) return Promise.reject(new RemoteError("UNKNOWN_TYPE", "unknown message type"));

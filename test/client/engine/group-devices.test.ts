@@ -3,9 +3,11 @@
  * against an in-process relay: alice on two devices, bob and carol on one. Every device has its
  * own sender key, handed over to every device of every member and to its own account's other
  * devices; a group message reaches each device once; alice's text from her second device is hers
- * on the first; after alice removes device 2, the others rotate and nothing from it is read.
+ * on the first; after alice removes device 2, the others rotate and nothing from it is read. The
+ * lists are kept current with one question per send (§17.8 "Versions"), and per name from a
+ * relay without it.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, test, vi } from "vitest";
 import { certifyDevice } from "../../../crypto/device-certificate.js";
 import { signDeviceList } from "../../../crypto/device-list.js";
 import { generateIdentity } from "../../../crypto/identity.js";
@@ -20,7 +22,7 @@ import { storeIncoming } from "../../../client/engine/inbox.js";
 import { removeOwnDevice } from "../../../client/engine/own-devices.js";
 import { sendText } from "../../../client/engine/send.js";
 import { createDeviceProfile } from "../../../client/engine/new-device.js";
-import { closeAccount, openLocalAccount } from "../../../client/engine/open-account.js";
+import { closeAccount, connectAccount, openLocalAccount } from "../../../client/engine/open-account.js";
 import { goOnline } from "../../../client/engine/online.js";
 import type { EngineEvent } from "../../../client/engine/events.js";
 import {
@@ -31,6 +33,7 @@ import {
 } from "../../../client/engine/own-device-list.js";
 import { RelayClient } from "../../../client/relay-client.js";
 import { publishDeviceList } from "../../../client/relay-devices.js";
+import { RemoteError } from "../../../src/errors.js";
 import { systemRng } from "../../../src/system-rng.js";
 import { type TestRelay, startRelay } from "../../relay/harness.js";
 import { type EngineUser, accountId, engineUser, emptyRelay, profileDir } from "./helpers.js";
@@ -419,4 +422,183 @@ test("a member's device added while we were offline gets our key with our next g
   } finally {
     bob2.close();
   }
+});
+
+/**
+ * Runs `fn` and returns what it returned with the type of every request any RelayClient made
+ * meanwhile and the names whose list was fetched; the types in `lacking` are answered
+ * UNKNOWN_TYPE, as a relay that predates them does.
+ */
+async function requestsDuring<T>(
+  fn: () => Promise<T>,
+  lacking: readonly string[] = [],
+  answer?: (msg: { t: string }) => Promise<unknown> | undefined,
+): Promise<{ result: T; types: string[]; fetched: string[] }> {
+  const original = RelayClient.prototype.request;
+  const types: string[] = [];
+  const fetched: string[] = [];
+  const spy = vi.spyOn(RelayClient.prototype, "request").mockImplementation(function (
+    this: RelayClient,
+    msg: { t: string; username?: string },
+  ) {
+    types.push(msg.t);
+    if (msg.t === "fetch_device_list") fetched.push(msg.username!);
+    if (lacking.includes(msg.t))
+      return Promise.reject(new RemoteError("UNKNOWN_TYPE", `unknown message type "${msg.t}"`));
+    return answer?.(msg) ?? original.call(this, msg as never);
+  } as never);
+  try {
+    return { result: await fn(), types, fetched };
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+/** How many of `types` are `t`. */
+const count = (types: readonly string[], t: string) => types.filter((x) => x === t).length;
+
+describe("keeping the lists current: one question, then only the lists that changed (§17.8 'Versions')", () => {
+  test("unchanged lists cost one request in all, for a group send and for going online", async () => {
+    const { chat } = await withOnline(bob, (r) => createGroup(bob.acct, r, "team", ["alice", "carol"]));
+    for (const u of [alice, alice2, carol]) await sync(u);
+    await withOnline(bob, (r) => sendGroupText(bob.acct, r, bob.acct.store.chats.get(chat.id)!, "first"));
+
+    const online = await requestsDuring(() => sync(bob));
+    expect(count(online.types, "fetch_device_list_versions")).toBe(1);
+    expect(online.fetched).toEqual([]);
+    const send = await withOnline(bob, (r) =>
+      requestsDuring(() => sendGroupText(bob.acct, r, bob.acct.store.chats.get(chat.id)!, "second")),
+    );
+    expect(send.result.warnings).toEqual([]);
+    expect(count(send.types, "fetch_device_list_versions")).toBe(1);
+    expect(send.fetched).toEqual([]);
+    for (const u of [alice, alice2, carol]) await sync(u);
+    for (const u of [alice, alice2, carol]) expect(texts(u, chat.id).map((t) => t[3])).toEqual(["first", "second"]);
+  });
+
+  test("a member's new device, and one of our own, are picked up by the next group send", async () => {
+    const { chat } = await withOnline(bob, (r) => createGroup(bob.acct, r, "team", ["alice", "carol"]));
+    for (const u of [alice, alice2, carol]) await sync(u);
+    await withOnline(bob, (r) => sendGroupText(bob.acct, r, bob.acct.store.chats.get(chat.id)!, "before"));
+    // carol adds a device while bob is offline: he misses device_list_changed.
+    const carol2 = await addDevice(carol);
+    try {
+      const send = await withOnline(bob, (r) =>
+        requestsDuring(() => sendGroupText(bob.acct, r, bob.acct.store.chats.get(chat.id)!, "after")),
+      );
+      expect(count(send.types, "fetch_device_list_versions")).toBe(1);
+      // Only carol's list changed: only hers is fetched (and checked by §17.4).
+      expect(send.fetched).toEqual(["carol"]);
+      expect(bob.acct.store.deviceLists.device("carol", carol2.acct.deviceId)).toBeDefined();
+      await sync(carol2);
+      expect(texts(carol2, chat.id)).toEqual([["bob", 1, "in", "after"]]);
+    } finally {
+      carol2.close();
+    }
+
+    // alice/1 adds a third device; alice/2, not told, writes on a bare connection (no going
+    // online, which would read our own list first): the group send reads it, the new device gets its key.
+    await sync(alice2);
+    const alice3 = await addDevice(alice);
+    const { relay } = await connectAccount(alice2.acct);
+    try {
+      const laptop = await requestsDuring(() =>
+        sendGroupText(alice2.acct, relay, alice2.acct.store.chats.get(chat.id)!, "from the laptop"),
+      );
+      expect(count(laptop.types, "fetch_device_list_versions")).toBe(1);
+      // Ours changed; bob's the laptop never read (bob/1 is device 1: no fetch needed to read
+      // him); carol's changed while the laptop was offline.
+      expect(laptop.fetched.sort()).toEqual(["alice", "bob", "carol"]);
+      expect(alice2.acct.store.deviceLists.device("alice", alice3.acct.deviceId)).toBeDefined();
+      // The laptop handed its key to alice/3 (holders are per device, keys.ts).
+      const holders = JSON.parse(alice2.acct.store.groupStates.getHolders(chat.id)!) as { devices: string[] };
+      expect(holders.devices).toContain(`alice/${alice3.acct.deviceId}`);
+      // bob, the admin, not told either, hands alice/3 the signed state with his next message;
+      // from then on alice/3 reads the laptop under the key it was handed (the text that came
+      // before the state, in a group alice/3 did not know yet, is not readable there).
+      await withOnline(bob, (r) => sendGroupText(bob.acct, r, bob.acct.store.chats.get(chat.id)!, "from bob"));
+      await sendGroupText(alice2.acct, relay, alice2.acct.store.chats.get(chat.id)!, "laptop again");
+      await sync(alice3);
+      expect(texts(alice3, chat.id).map((t) => t[3])).toEqual(["from bob", "laptop again"]);
+      expect(alice3.acct.store.senderKeys.list(chat.id, "alice").map((k) => k.senderDevice)).toContain(2);
+    } finally {
+      relay.close();
+      alice3.close();
+    }
+  });
+
+  test("a refused question, or an answer of the wrong length: one fetch per list that once, asked again after", async () => {
+    const { chat } = await withOnline(bob, (r) => createGroup(bob.acct, r, "team", ["alice", "carol"]));
+    for (const u of [alice, alice2, carol]) await sync(u);
+    await withOnline(bob, (r) => sendGroupText(bob.acct, r, bob.acct.store.chats.get(chat.id)!, "first"));
+    const answers = [
+      () => Promise.reject(new RemoteError("UNAVAILABLE", "the relay cannot reach its database; retry later")),
+      () => Promise.resolve({ t: "device_list_versions", id: 1, versions: [1] }),
+    ];
+    const fetchedPerSend: string[][] = [];
+    await withOnline(bob, async (r) => {
+      for (const body of ["second", "third", "fourth"]) {
+        const { fetched, result } = await requestsDuring(
+          () => sendGroupText(bob.acct, r, bob.acct.store.chats.get(chat.id)!, body),
+          [],
+          (msg) => (msg.t === "fetch_device_list_versions" ? answers.shift()?.() : undefined),
+        );
+        expect(result.warnings).toEqual([]);
+        fetchedPerSend.push(fetched);
+      }
+    });
+    expect(fetchedPerSend).toEqual([["alice", "carol", "bob"], ["alice", "carol", "bob"], []]);
+    await sync(carol);
+    expect(texts(carol, chat.id).map((t) => t[3])).toEqual(["first", "second", "third", "fourth"]);
+  });
+
+  test("our own list that cannot be read is a warning: the send goes on with the stored one", async () => {
+    const { chat } = await withOnline(bob, (r) => createGroup(bob.acct, r, "team", ["alice", "carol"]));
+    for (const u of [alice, alice2, carol]) await sync(u);
+    const sent = await withOnline(bob, (r) =>
+      requestsDuring(
+        () => sendGroupText(bob.acct, r, bob.acct.store.chats.get(chat.id)!, "still sent"),
+        ["fetch_device_list_versions"],
+        (msg) =>
+          msg.t === "fetch_device_list" && (msg as { username?: string }).username === "bob"
+            ? Promise.reject(new RemoteError("UNAVAILABLE", "the relay cannot reach its database; retry later"))
+            : undefined,
+      ),
+    );
+    expect(sent.result.warnings).toEqual([
+      "your own device list could not be read now (the relay cannot reach its database; retry later); a later send tries again",
+    ]);
+    expect(bob.acct.store.deviceLists.get("bob")?.list.version).toBe(1);
+    for (const u of [alice, alice2, carol]) await sync(u);
+    for (const u of [alice, alice2, carol]) expect(texts(u, chat.id).map((t) => t[3])).toEqual(["still sent"]);
+  });
+
+  test("a relay without the question: one fetch per list, as before, and it is not asked again on that connection", async () => {
+    const { chat } = await withOnline(bob, (r) => createGroup(bob.acct, r, "team", ["alice", "carol"]));
+    for (const u of [alice, alice2, carol]) await sync(u);
+    await withOnline(bob, (r) => sendGroupText(bob.acct, r, bob.acct.store.chats.get(chat.id)!, "before"));
+    const carol2 = await addDevice(carol);
+    try {
+      const { types, fetched } = await requestsDuring(
+        () =>
+          withOnline(bob, async (r) => {
+            const first = await sendGroupText(bob.acct, r, bob.acct.store.chats.get(chat.id)!, "after");
+            const second = await sendGroupText(bob.acct, r, bob.acct.store.chats.get(chat.id)!, "again");
+            return [first.warnings, second.warnings];
+          }),
+        ["fetch_device_list_versions"],
+      );
+      // Asked once (going online), refused; then per name: our own going online, and on each
+      // send alice's, carol's and our own.
+      expect(count(types, "fetch_device_list_versions")).toBe(1);
+      expect(fetched).toEqual(["bob", "alice", "carol", "bob", "alice", "carol", "bob"]);
+      await sync(carol2);
+      expect(texts(carol2, chat.id).map((t) => t[3])).toEqual(["after", "again"]);
+      for (const u of [alice, alice2, carol]) await sync(u);
+      for (const u of [alice, alice2, carol])
+        expect(texts(u, chat.id).map((t) => t[3])).toEqual(["before", "after", "again"]);
+    } finally {
+      carol2.close();
+    }
+  });
 });
