@@ -144,8 +144,10 @@ export function warnOnEvent(e: EngineEvent): void {
 }
 
 /**
- * Opens the account, goes online (login, prekeys, outbox, sync), runs `fn`, and closes
- * everything whatever happens. Outbox entries the relay refused are reported as warnings.
+ * Opens the account, goes online (login, prekeys, outbox, sync), runs `fn`, refreshes the
+ * passphrase backup when `fn` changed the state or the sync did (SECURITY.md §18.6 "Update";
+ * nothing is sent otherwise, and a failure is one warning), and closes everything whatever
+ * happens. Outbox entries the relay refused are reported as warnings.
  */
 export async function withOnlineAccount<T>(
   argv: ProfileArgs,
@@ -167,7 +169,9 @@ export async function withOnlineAccount<T>(
     try {
       for (const f of online.flushed.failed)
         warn(`message #${f.messageId ?? "?"} in chat ${f.chat} was not delivered: ${f.reason}`);
-      return await fn(acct, online);
+      const result = await fn(acct, online);
+      await online.backup.refresh();
+      return result;
     } finally {
       online.close();
     }

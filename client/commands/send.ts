@@ -79,6 +79,8 @@ export function sendCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> {
             } else {
               printLine(`sent #${r.queued.messageId} in chat ${chat.id}`);
             }
+            // A first message to someone adds a contact and a chat: the backup carries them (§18.6 "Update").
+            await online.backup.refresh();
           } finally {
             online.close();
           }

@@ -21,6 +21,7 @@ import { type AccountStateOmissions, buildAccountState } from "./account-state-s
 import type { Account } from "./open-account.js";
 import { accountIdentityOf } from "./own-device-list.js";
 import { asPassphraseUnsupported } from "./passphrase-relay-errors.js";
+import { backupStateDigest } from "./backup-refresh.js";
 
 /** What of the account setting a passphrase uses: the store holds the account seed and the state the backup carries. */
 export type PassphraseAccount = Pick<Account, "rng" | "relayKey" | "username" | "store">;
@@ -91,8 +92,16 @@ export async function setAccountPassphrase(
     } catch (e) {
       throw asPassphraseUnsupported(e);
     }
-    // Kept (sealed, §16.2) so this device can refresh the backup later without the passphrase (§18.6).
-    acct.store.account.setBackupKey(keys.backupKey);
+    // Kept (sealed, §16.2) so this device can update the backup later without the passphrase
+    // (§18.6 "Update"): the record's salt, parameters and verifier, and what it sealed.
+    acct.store.account.setBackupMaterial({
+      backupKey: keys.backupKey,
+      salt,
+      t: params.t,
+      memKiB: params.memKiB,
+      loginPublic: keys.login.publicKey,
+      digest: backupStateDigest(accountIdentityOf(record), snapshot.bytes),
+    });
     return { backupBytes: backup.length, omitted: snapshot.omitted };
   } finally {
     wipePassphraseKeys(keys);
@@ -102,7 +111,8 @@ export async function setAccountPassphrase(
 
 /**
  * Removes the account passphrase (§18.6 "Remove"): the relay deletes the record, and the name
- * gets decoys afterwards (§18.5), and this device forgets its backup key. Throws PassphraseUnsupportedError or the relay's RemoteError.
+ * gets decoys afterwards (§18.5), and this device forgets its backup key and the record's
+ * material. Throws PassphraseUnsupportedError or the relay's RemoteError.
  */
 export async function removeAccountPassphrase(acct: Pick<Account, "store">, relay: PassphraseRelay): Promise<void> {
   try {
@@ -110,5 +120,5 @@ export async function removeAccountPassphrase(acct: Pick<Account, "store">, rela
   } catch (e) {
     throw asPassphraseUnsupported(e);
   }
-  acct.store.account.setBackupKey(null);
+  acct.store.account.setBackupMaterial(null);
 }

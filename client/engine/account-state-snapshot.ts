@@ -90,24 +90,21 @@ export function snapshotOfStore(store: ClientStore): AccountState {
       pendingIdentity: c.pendingIdentity,
       displayName: nameOrNull(c.displayName),
     }));
-    const chats: AccountStateChat[] = store.chats
-      .list()
-      .sort((a, b) => a.id - b.id)
-      .map((c) => {
-        const state = c.kind === "group" ? acceptedState(store, c.id) : undefined;
-        return {
-          id: c.id,
-          kind: c.kind,
-          peer: c.peer,
-          name: nameOrNull(c.name),
-          closed: c.closed,
-          myRole: c.myRole,
-          departure: c.kind === "group" ? c.departure : null,
-          departedBy: c.kind === "group" && c.departure !== null ? c.departedBy : null,
-          lastReadMsg: c.lastReadMsg,
-          groupState: state !== undefined && state.chat === c.id ? state : null,
-        };
-      });
+    const chats: AccountStateChat[] = store.chats.all().map((c) => {
+      const state = c.kind === "group" ? acceptedState(store, c.id) : undefined;
+      return {
+        id: c.id,
+        kind: c.kind,
+        peer: c.peer,
+        name: nameOrNull(c.name),
+        closed: c.closed,
+        myRole: c.myRole,
+        departure: c.kind === "group" ? c.departure : null,
+        departedBy: c.kind === "group" && c.departure !== null ? c.departedBy : null,
+        lastReadMsg: c.lastReadMsg,
+        groupState: state !== undefined && state.chat === c.id ? state : null,
+      };
+    });
     return { displayName: nameOrNull(account.displayName), contacts, chats };
   });
 }

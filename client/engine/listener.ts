@@ -10,11 +10,17 @@
  * a one-shot command running on the same profile may fetch and store a message first, and the
  * listener, which gets the same frame pushed, then finds it stored. Every message is so
  * reported once, whichever process stored it. Chat events come straight from the connection.
+ *
+ * The passphrase backup (SECURITY.md §18.6 "Update") is refreshed after each connection's
+ * first sync, then at most every `backupRefreshMs` and only when the store changed since the
+ * last look (backup-refresh.ts: an unchanged snapshot sends nothing), and once more when
+ * listening stops, so what an `smsg open` session changed is in the backup without waiting.
  */
 import { SmsgError } from "../../src/errors.js";
 import type { RelayMessageOf } from "../../src/wire/messages.js";
 import { RelayUnreachableError } from "./errors.js";
 import type { EngineEvent, EventSink } from "./events.js";
+import { BACKUP_REFRESH_INTERVAL_MS } from "./backup-refresh.js";
 import { goOnline } from "./online.js";
 import type { Account } from "./open-account.js";
 import { maintainPrekeys } from "./prekeys.js";
@@ -53,6 +59,8 @@ export interface ListenOptions {
   readonly minBackoffMs?: number;
   /** Longest reconnection delay (default 30 s). */
   readonly maxBackoffMs?: number;
+  /** How often, at most, to look for a changed state to refresh the passphrase backup with (default 60 s). */
+  readonly backupRefreshMs?: number;
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. */
@@ -163,6 +171,11 @@ export async function listen(acct: Account, opts: ListenOptions): Promise<void> 
     };
     relay.on("msg", syncSoon);
     relay.on("prekeys_low", onLow);
+    void online.backup.refresh();
+    const backupTimer = setInterval(
+      () => void online.backup.refreshIfChanged(),
+      opts.backupRefreshMs ?? BACKUP_REFRESH_INTERVAL_MS,
+    );
     const reason = await new Promise<string | undefined>((resolve) => {
       // An abort while goOnline was still connecting fired before this listener existed.
       if (signal?.aborted) return resolve(undefined);
@@ -175,9 +188,12 @@ export async function listen(acct: Account, opts: ListenOptions): Promise<void> 
       });
     });
     if (timer) clearTimeout(timer);
+    clearInterval(backupTimer);
     relay.off("msg", syncSoon);
     relay.off("prekeys_low", onLow);
     await receiver.drain();
+    // Stopping (the connection is still open): what changed since the last look goes now.
+    await online.backup.refreshIfChanged();
     online.close();
     if (reason === undefined) break;
     opts.onStatus?.({ state: "disconnected", reason, retryInMs: backoff });

@@ -218,6 +218,7 @@ export async function logInNewDevice(opts: LoginOptions): Promise<LoginResult> {
       deviceId: next.deviceId,
       deviceList: next.list,
       accountState: backup.state,
+      backupMaterial: backup.material,
       ...(opts.profilePassphrase !== undefined ? { profilePassphrase: opts.profilePassphrase } : {}),
       rng,
       now,
@@ -249,7 +250,7 @@ export async function logInNewDevice(opts: LoginOptions): Promise<LoginResult> {
   } finally {
     if (pending?.store.isOpen) pending.store.close();
     relay.close();
-    wipe(signing.privateKey, backup.accountSigningSeed, ...secretsOf(device));
+    wipe(signing.privateKey, backup.accountSigningSeed, backup.material.backupKey, ...secretsOf(device));
   }
 }
 

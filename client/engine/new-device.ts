@@ -31,6 +31,7 @@ import { createProfile, removeProfileFiles } from "../profile/open.js";
 import { KEYSTORE_FILE } from "../profile/paths.js";
 import { loginSignature } from "../relay-client.js";
 import type { ClientStore } from "../store/client-store.js";
+import type { BackupMaterial } from "../store/types.js";
 import { type AppliedAccountState, applyAccountState } from "./account-state-snapshot.js";
 import { storeInitialPrekeys } from "./initial-prekeys.js";
 import { ONE_TIME_PREKEY_BATCH } from "./prekeys.js";
@@ -57,6 +58,11 @@ export interface NewDeviceOptions {
   readonly deviceList: Uint8Array;
   /** The account-state snapshot (§17.6.1) of the grant or backup; applied in the same transaction. */
   readonly accountState?: Uint8Array;
+  /**
+   * `smsg login` only: what it keeps to update the passphrase backup (§18.6 "Update"), stored
+   * in the same transaction. A device made by a link grant never saw the passphrase: none.
+   */
+  readonly backupMaterial?: BackupMaterial;
   /** Protects the new profile's keystore (Argon2id) when given. */
   readonly profilePassphrase?: string | undefined;
   readonly displayName?: string | null;
@@ -138,6 +144,7 @@ export function createDeviceProfile(opts: NewDeviceOptions): PendingDevice {
         accountIdentity: encodeIdentityPublic(opts.accountIdentity),
         accountSigningSeed: opts.accountSigningSeed,
       });
+      if (opts.backupMaterial !== undefined) store.account.setBackupMaterial(opts.backupMaterial);
       const applied = opts.accountState === undefined ? undefined : applyAccountState(store, opts.accountState);
       return { prekeys: storeInitialPrekeys(store, opts.rng, opts.device), applied };
     });

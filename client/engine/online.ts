@@ -7,11 +7,17 @@
  * (`sync` until there is no more), so that `history` right after someone sent us something
  * shows it, then encrypt and send the group texts written offline (group/deferred.ts: after
  * the sync, which may change the membership).
+ *
+ * The connection's BackupRefresher (backup-refresh.ts, SECURITY.md §18.6 "Update") is handed
+ * to the caller, which runs it once the command's own work is done (client/commands/common.ts,
+ * send.ts) or now and then while listening (listener.ts), so the backup also carries what the
+ * command itself changed.
  */
 import type { RelayClient } from "../relay-client.js";
 import type { EventSink } from "./events.js";
 import { type ConnectOptions, type LoginInfo, asUnreachable, connectAccount } from "./open-account.js";
 import type { Account } from "./open-account.js";
+import { BackupRefresher } from "./backup-refresh.js";
 import { announceDeviceList } from "./device-announce.js";
 import { encryptDeferredGroupTexts } from "./group/deferred.js";
 import { type FlushResult, flushOutbox } from "./outbox.js";
@@ -28,6 +34,8 @@ export interface Online {
   readonly flushed: FlushResult;
   /** Frames the first sync brought. */
   readonly synced: number;
+  /** Keeps the passphrase backup current over this connection (never throws: warnings go to onWarning). */
+  readonly backup: BackupRefresher;
   /** Stops receiving and closes the connection. */
   close(): void;
 }
@@ -101,7 +109,8 @@ export async function goOnline(acct: Account, opts: GoOnlineOptions = {}): Promi
       for (const e of again.events ?? []) opts.onEvent?.(e);
       flushed = { sent: [...flushed.sent, ...again.sent], failed: [...flushed.failed, ...again.failed] };
     }
-    return { relay, receiver, login, flushed, synced, close };
+    const backup = new BackupRefresher(acct, relay, opts.onWarning);
+    return { relay, receiver, login, flushed, synced, backup, close };
   } catch (e) {
     close();
     throw asUnreachable(acct.relayHost, acct.relayPort, e);

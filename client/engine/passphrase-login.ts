@@ -9,7 +9,9 @@
  * connection until `register_device`, and Argon2id at 256 MiB takes seconds (§18.8), so the
  * salt is asked on one connection, which is closed, the keys are derived with no connection
  * open, and the proof goes out on a new one, which the caller keeps for the second half
- * (register-new-device.ts). The derived secrets are wiped whatever happens; nothing is written.
+ * (register-new-device.ts). The derived secrets are wiped whatever happens, but for a copy of
+ * backup_key handed to the caller, which the new device keeps to update the backup later
+ * (§18.6 "Update"); nothing is written.
  */
 import { concat } from "../../crypto/bytes.js";
 import { openBackup } from "../../crypto/account-backup.js";
@@ -25,6 +27,8 @@ import {
 import type { Argon2Params } from "../../crypto/primitives.js";
 import { CodecError, RemoteError, SmsgError } from "../../src/errors.js";
 import type { RelayClient } from "../relay-client.js";
+import type { BackupMaterial } from "../store/types.js";
+import { backupStateDigest } from "./backup-refresh.js";
 import { asPassphraseUnsupported } from "./passphrase-relay-errors.js";
 
 /**
@@ -87,6 +91,12 @@ export interface OpenedAccountBackup {
   readonly accountSigningSeed: Uint8Array;
   /** The account-state snapshot (§17.6.1), opaque here. */
   readonly state: Uint8Array;
+  /**
+   * What the new device keeps to update the backup later (§18.6 "Update"): the backup key it
+   * derived, the record's salt, parameters and verifier, the digest of the state it opened.
+   * The caller wipes `material.backupKey`.
+   */
+  readonly material: BackupMaterial;
 }
 
 /** A relay connection as passphraseLogIn uses it. */
@@ -164,7 +174,15 @@ export async function passphraseLogIn<R extends LoginConnection>(
       verifyIdentityPublic(account);
       const backup = await fetchBackup(relay, info.size);
       const contents = openBackup(keys.backupKey, ctx, params, account, backup);
-      return { backup: { username, account, ...contents }, relay };
+      const material: BackupMaterial = {
+        backupKey: keys.backupKey.slice(),
+        salt: offered.salt.slice(),
+        t: params.t,
+        memKiB: params.memKiB,
+        loginPublic: keys.login.publicKey.slice(),
+        digest: backupStateDigest(account, contents.state),
+      };
+      return { backup: { username, account, ...contents, material }, relay };
     } catch (e) {
       relay.close();
       throw e;

@@ -125,6 +125,16 @@ export class ChatsTable {
   }
 
   /**
+   * Every chat by id, without the counts of list(): for the account-state snapshot
+   * (client/engine/account-state-snapshot.ts), which a device builds after every online command
+   * to see whether its passphrase backup is current (SECURITY.md §18.6 "Update"), so it must not
+   * cost a scan of the messages.
+   */
+  all(): ChatRecord[] {
+    return (this.ctx.stmt("SELECT * FROM chats ORDER BY id").all() as Row[]).map((r) => this.record(r));
+  }
+
+  /**
    * Every chat with its unread count (incoming messages above lastReadMsg), the chat with the
    * newest message first, chats without messages last by id. `includeClosed` defaults to true.
    */

@@ -284,6 +284,17 @@ export class ClientStore {
     return schemaVersion(this.db);
   }
 
+  /**
+   * A mark that moves whenever the store may have changed: SQLite's count of rows this
+   * connection changed, and its data_version, which moves when another connection (another
+   * process on the profile) commits. Reads nothing of the data: for a caller that does work
+   * only after a change (client/engine/backup-refresh.ts).
+   */
+  changeMark(): string {
+    const own = this.ctx.stmt("SELECT total_changes() AS n").get() as { n: number };
+    return `${String(this.db.pragma("data_version", { simple: true }))}:${own.n}`;
+  }
+
   /** True while the store is open. */
   get isOpen(): boolean {
     return !this.closed;

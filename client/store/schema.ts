@@ -367,6 +367,22 @@ CREATE TABLE outbox_copies (
 ) STRICT, WITHOUT ROWID;
 `;
 
+// Version 9: what a device needs to keep the passphrase backup current (SECURITY.md §18.6 "Update").
+const V9 = `
+-- backup_params: sealed, the passphrase record this device set or logged in with: salt (16)
+-- || u32be t || u32be mem_kib || login_public (32); backup_update names login_public, and the
+-- backup is sealed under salt and parameters (§18.3). backup_digest: sealed, SHA-256 of the
+-- account identity key (64) || the account-state snapshot (§17.6.1) last sealed or opened,
+-- to tell whether the state changed since. Both are set with backup_key and cleared with it,
+-- never one without the others. Row key: [1].
+ALTER TABLE account ADD COLUMN backup_params BLOB;
+ALTER TABLE account ADD COLUMN backup_digest BLOB;
+-- A backup_key kept by schema 6-8 has neither: it cannot seal a backup the relay would take
+-- (the salt and parameters are in its associated data, the update names the verifier), so it
+-- is dropped. The device keeps the backup current again after its next passphrase set or change.
+UPDATE account SET backup_key = NULL;
+`;
+
 /** Every migration, in order. The last one's version is the schema this client writes. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "init", sql: V1 },
@@ -377,6 +393,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 6, name: "devices", sql: V6 },
   { version: 7, name: "own_device_sessions", sql: V7 },
   { version: 8, name: "outbox_copies", sql: V8 },
+  { version: 9, name: "backup_material", sql: V9 },
 ];
 
 /** The schema version this client creates and understands. */

@@ -38,7 +38,27 @@ export interface AccountRecord {
   readonly backupKey: Uint8Array | null;
 }
 
-/** What `account.set` takes: an AccountRecord whose createdAt defaults to now. */
+/**
+ * What a device keeps to update the passphrase backup without the passphrase (SECURITY.md
+ * §18.6 "Update"), all sealed at rest: the record's backup key, salt, Argon2id parameters and
+ * verifier, and the digest of the state last sealed or opened (SHA-256 of the account identity
+ * key || the snapshot of §17.6.1).
+ */
+export interface BackupMaterial {
+  /** backup_key of §18.2 (32 bytes). */
+  readonly backupKey: Uint8Array;
+  /** The record's salt (16 bytes). */
+  readonly salt: Uint8Array;
+  /** The record's Argon2id parameters. */
+  readonly t: number;
+  readonly memKiB: number;
+  /** The record's verifier (32 bytes), which backup_update names. */
+  readonly loginPublic: Uint8Array;
+  /** SHA-256 of identity_key || state last sealed or opened (32 bytes). */
+  readonly digest: Uint8Array;
+}
+
+/** What `account.set` takes: an AccountRecord whose createdAt defaults to now (no backup material: account.setBackupMaterial). */
 export type AccountInput = Omit<
   AccountRecord,
   "createdAt" | "deviceId" | "accountIdentity" | "accountSigningSeed" | "backupKey"
@@ -50,7 +70,6 @@ export type AccountInput = Omit<
   readonly accountIdentity?: Uint8Array | null;
   /** Required for a device other than 1, absent for device 1. */
   readonly accountSigningSeed?: Uint8Array | null;
-  readonly backupKey?: Uint8Array | null;
 };
 
 /** One of our signed prekeys (SECURITY.md §4.2). */

@@ -24,6 +24,7 @@ import { handleAck, handleHistory, handleSend, handleSendCopies, handleSync } fr
 import {
   handleBackupGet,
   handleBackupPut,
+  handleBackupUpdate,
   handlePassphraseLogin,
   handlePassphraseRemove,
   handlePassphraseSalt,
@@ -112,6 +113,8 @@ export async function dispatch(conn: HandlerConnection, msg: ClientMessage): Pro
       return handleBackupPut(conn, msg);
     case "passphrase_set":
       return handlePassphraseSet(conn, account, msg);
+    case "backup_update":
+      return handleBackupUpdate(conn, account, msg);
     case "passphrase_remove":
       return handlePassphraseRemove(conn, account, msg);
     case "link_open":

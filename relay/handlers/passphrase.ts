@@ -18,9 +18,14 @@ import {
   removePassphraseRecord,
   replacePassphraseRecord,
   takePassphraseAttempt,
+  updatePassphraseBackup,
 } from "../store/passphrase-records.js";
 import { backoffWait } from "./auth.js";
 import type { HandlerConnection, SessionAccount } from "./handler-connection.js";
+
+/** The relay's answer (AUTH_FAILED) to a backup_update whose condition does not hold (§18.6). */
+export const BACKUP_RECORD_CHANGED =
+  "the account's passphrase record is not the one this backup_update names (changed or removed): nothing was stored";
 
 /** The record of `username` if its account has one, else undefined (no account, or none set). */
 async function recordOf(conn: HandlerConnection, username: string) {
@@ -121,6 +126,22 @@ export function handleBackupPut(conn: HandlerConnection, msg: ClientMessageOf<"b
 }
 
 /**
+ * The bytes staged on this connection, checked as §18.6 asks before a record takes them:
+ * exactly `size` of them, beginning with the format byte. Throws BAD_MESSAGE, keeping them.
+ */
+function stagedBackup(conn: HandlerConnection, request: string, size: number): Uint8Array {
+  const backup = concat(...conn.ctx.passphrase.staging(conn));
+  if (backup.length !== size)
+    throw new RelayError("BAD_MESSAGE", `${request}.size is ${size} but ${backup.length} bytes are staged`);
+  if (backup[0] !== ACCOUNT_BACKUP_VERSION)
+    throw new RelayError(
+      "BAD_MESSAGE",
+      `the staged backup must begin with its format version ${ACCOUNT_BACKUP_VERSION}`,
+    );
+  return backup;
+}
+
+/**
  * Replaces the account's record with the staged backup and this verifier (§18.6). Every check
  * runs before anything is stored; a refused request keeps the old record and the staged bytes.
  */
@@ -138,14 +159,7 @@ export async function handlePassphraseSet(
   }
   if (!ed25519PublicKeyValid(msg.login_public))
     throw new RelayError("BAD_MESSAGE", "passphrase_set.login_public: not a canonical Ed25519 key of large order");
-  const backup = concat(...ctx.passphrase.staging(conn));
-  if (backup.length !== msg.size)
-    throw new RelayError("BAD_MESSAGE", `passphrase_set.size is ${msg.size} but ${backup.length} bytes are staged`);
-  if (backup[0] !== ACCOUNT_BACKUP_VERSION)
-    throw new RelayError(
-      "BAD_MESSAGE",
-      `the staged backup must begin with its format version ${ACCOUNT_BACKUP_VERSION}`,
-    );
+  const backup = stagedBackup(conn, msg.t, msg.size);
   await replacePassphraseRecord(
     ctx.store.db,
     { id: self.id, username: self.username },
@@ -154,6 +168,29 @@ export async function handlePassphraseSet(
   );
   ctx.passphrase.clearStaging(conn);
   ctx.log.info({ account: self.username }, "passphrase record set");
+  conn.send({ t: "ok", id: msg.id });
+}
+
+/**
+ * A device refreshing the backup (§18.6 "Update"): the staged backup replaces the record's, in
+ * one statement and only while the stored verifier is `login_public`; salt, parameters,
+ * verifier and the bucket stay. The condition keeps a device that holds an older backup_key
+ * from overwriting what another device set with a new passphrase. Without a record, or with
+ * another verifier: AUTH_FAILED with its own sentence (not a failed login: nothing is counted
+ * against the address or the name), changing nothing; the staged bytes stay as for a refused
+ * passphrase_set.
+ */
+export async function handleBackupUpdate(
+  conn: HandlerConnection,
+  self: SessionAccount,
+  msg: ClientMessageOf<"backup_update">,
+): Promise<void> {
+  const { ctx } = conn;
+  const backup = stagedBackup(conn, msg.t, msg.size);
+  if (!(await updatePassphraseBackup(ctx.store.db, self.id, msg.login_public, backup, new Date(ctx.now()))))
+    throw new RelayError("AUTH_FAILED", BACKUP_RECORD_CHANGED);
+  ctx.passphrase.clearStaging(conn);
+  ctx.log.info({ account: self.username }, "passphrase backup updated");
   conn.send({ t: "ok", id: msg.id });
 }
 

@@ -69,6 +69,29 @@ export async function replacePassphraseRecord(
   });
 }
 
+/**
+ * Replaces only the backup of the account's record, and only while the stored verifier is
+ * `loginPublic` (§18.6 "Update"): one statement, so the check and the write cannot be split by
+ * another device's passphrase_set or passphrase_remove. Salt, parameters, verifier and the
+ * username's bucket stay. False, changing nothing, when there is no record or its verifier
+ * is another.
+ */
+export async function updatePassphraseBackup(
+  q: Queryable,
+  accountId: number,
+  loginPublic: Uint8Array,
+  backup: Uint8Array,
+  now: Date,
+): Promise<boolean> {
+  const rows = await q.query(
+    `UPDATE passphrase_records SET backup = $3, updated_at = $4
+      WHERE account_id = $1 AND login_public = $2
+      RETURNING 1`,
+    [accountId, loginPublic, backup, now],
+  );
+  return rows.length === 1;
+}
+
 /** Deletes the account's record; its name then gets decoys (§18.6). */
 export async function removePassphraseRecord(q: Queryable, accountId: number): Promise<void> {
   await q.query("DELETE FROM passphrase_records WHERE account_id = $1", [accountId]);

@@ -319,6 +319,14 @@ export const CLIENT_MESSAGES = catalogue({
     login_public: bin({ len: KEY_BYTES }),
     size: u32({ min: MIN_ACCOUNT_BACKUP_BYTES, max: MAX_ACCOUNT_BACKUP_BYTES }),
   }),
+  /**
+   * Replaces only the backup of the account's record with the staged one, while the stored
+   * verifier is `login_public` (logged in; SECURITY.md §18.6 "Update"). → ok
+   */
+  backup_update: withId("backup_update", {
+    login_public: bin({ len: KEY_BYTES }),
+    size: u32({ min: MIN_ACCOUNT_BACKUP_BYTES, max: MAX_ACCOUNT_BACKUP_BYTES }),
+  }),
   /** Deletes the account's passphrase record (logged in). → ok */
   passphrase_remove: withId("passphrase_remove", {}),
   /** Liveness check: the other side answers pong with the same n. */
@@ -497,6 +505,7 @@ export const REPLY_TYPES = Object.freeze({
   backup_get: "backup_part",
   backup_put: "ok",
   passphrase_set: "ok",
+  backup_update: "ok",
   passphrase_remove: "ok",
 } as const satisfies Record<ClientRequestType, RelayMessageType>);
 

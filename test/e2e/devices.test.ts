@@ -1,7 +1,9 @@
 /**
  * Several devices of one account end to end with the built `smsg` and a relay process (issue 15;
  * SECURITY.md §17, §18; README "A new machine"): alice joins with an account passphrase, logs in
- * on a second machine with `smsg login`, links a third with `smsg device link` / `device add`;
+ * on a second machine with `smsg login` (which sees the chat her first send made: the login
+ * backup keeps itself current), links a third with `smsg device link` / `device add`; after a
+ * passphrase change on device 1 the laptop says once that it no longer refreshes the backup;
  * bob's message reaches all of alice's devices; what alice sends from one appears on the others as
  * hers; a group with a two-device member works both ways; `device remove` cuts the removed device
  * off; a device list the relay forged (a device alice's account never signed) is refused by bob,
@@ -39,18 +41,19 @@ scenario("smsg, one account on several devices, end to end", (step) => {
       ),
     );
     await world.join("bob");
-    ok(await smsg("alice", ["send", "bob", "hello bob"]));
+    // The send adds bob as a contact and the chat, and refreshes the login backup with them
+    // (SECURITY.md §18.6 "Update"): no passphrase change is needed for a new machine to see them.
+    const sent = ok(await smsg("alice", ["send", "bob", "hello bob"]));
+    expect(sent.stderr).not.toMatch(/login backup/);
     expect(bodies(ok(await smsg("bob", ["history", "alice", "--json"])))).toEqual(["hello bob"]);
     const who = ok(await smsg("alice", ["whoami", "--offline", "--json"]));
     link = String(lines(who)[0]!["relay_link"]);
     direct = messages(ok(await smsg("bob", ["history", "alice", "--json"])))[0]!["chat"] as number;
-    // The backup holds the state of the last set or change (README "A new machine"): bring it up to date.
-    ok(await world.smsg("alice", ["passphrase", "change"], withAccountPassphrase));
   });
 
   step("smsg login on a new machine gives alice her account and her chats (device 2)", async () => {
     const r = ok(await world.smsg("alice-laptop", ["login", link, "alice", "--json"], withAccountPassphrase));
-    expect(lines(r).at(-1)).toMatchObject({ username: "alice", device: 2 });
+    expect(lines(r).at(-1)).toMatchObject({ username: "alice", device: 2, contacts: 1, chats: 1 });
     const chats = lines(ok(await smsg("alice-laptop", ["chat", "list", "--json", "--offline"])));
     expect(chats.map((c) => c["chat"])).toContain(direct);
     const wrong = await world.smsg("mallory-laptop", ["login", link, "alice"], {
@@ -75,6 +78,23 @@ scenario("smsg, one account on several devices, end to end", (step) => {
     expect(atAlice.at(-1)).toMatchObject({ from: "alice", body: "from the laptop" });
     expect(atAlice.filter((m) => m["body"] === "from the laptop")).toHaveLength(1);
   });
+
+  step(
+    "after the passphrase changed on device 1, the laptop says once that it no longer refreshes the backup",
+    async () => {
+      const NEW = { env: { SMSG_ACCOUNT_PASSPHRASE: "another Account passphrase 31 for the Laptop step ?" } };
+      ok(await world.smsg("alice", ["passphrase", "change"], NEW));
+      // An offline change (the laptop verifies bob), then an online command: its refresh is refused.
+      ok(await smsg("alice-laptop", ["verify", "bob", "--confirm"]));
+      const first = ok(await smsg("alice-laptop", ["chat", "list", "--json"]));
+      expect(first.stderr).toContain(
+        "smsg: warning: the account passphrase was changed or removed on another device, so this device no longer " +
+          "refreshes the login backup (run smsg passphrase change here to take it over)\n",
+      );
+      const again = ok(await smsg("alice-laptop", ["chat", "list", "--json"]));
+      expect(again.stderr).not.toMatch(/login backup/);
+    },
+  );
 
   step("a group with a two-device member works both ways", async () => {
     await world.join("carol");

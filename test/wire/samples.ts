@@ -90,6 +90,7 @@ export const CLIENT_SAMPLES: readonly ClientMessage[] = [
     size: 73,
   },
   { t: "passphrase_remove", id: 36 },
+  { t: "backup_update", id: 37, login_public: bytes(32, 3), size: 61513 },
   { t: "ping", n: 0 },
   { t: "pong", n: 0xffffffff },
 ];

@@ -17,6 +17,7 @@ import { WeakPassphraseError } from "../../../crypto/passphrase-strength.js";
 import { EXIT } from "../../../src/exit-codes.js";
 import { systemRng } from "../../../src/system-rng.js";
 import { buildAccountState } from "../../../client/engine/account-state-snapshot.js";
+import { backupStateDigest } from "../../../client/engine/backup-refresh.js";
 import { openTestStore, tempDir } from "../store/helpers.js";
 import { type Recorded, refuse, scriptedRelay } from "./scripted-relay.js";
 
@@ -97,8 +98,17 @@ describe("setAccountPassphrase", () => {
         const opened = openBackup(keys.backupKey, ctx, PASSPHRASE_ARGON2, account.publicKey, backup);
         expect(bytesEqual(opened.accountSigningSeed, account.signing.privateKey.slice(0, 32))).toBe(true);
         expect(bytesEqual(opened.state, state)).toBe(true);
-        // Kept to refresh the backup later (§18.6), sealed in the store.
+        // Kept to update the backup later (§18.6 "Update"), sealed in the store: the key, the
+        // record's salt, parameters and verifier, and the digest of what was sealed.
         expect(bytesEqual(store.account.get()!.backupKey!, keys.backupKey)).toBe(true);
+        expect(store.account.backupMaterial()).toEqual({
+          backupKey: keys.backupKey,
+          salt,
+          t: PASSPHRASE_ARGON2.t,
+          memKiB: PASSPHRASE_ARGON2.memKiB,
+          loginPublic: keys.login.publicKey,
+          digest: backupStateDigest(account.publicKey, state),
+        });
         expect(() => openBackup(keys.backupKey, ctx, PASSPHRASE_ARGON2, device.publicKey, backup)).toThrow();
       } finally {
         wipePassphraseKeys(keys);
@@ -140,16 +150,25 @@ describe("setAccountPassphrase", () => {
 });
 
 describe("removeAccountPassphrase", () => {
-  test("sends passphrase_remove and forgets the backup key; an old relay is 'not supported' and the key stays", async () => {
-    store.account.setBackupKey(systemRng(32));
+  test("sends passphrase_remove and forgets the backup material; an old relay is 'not supported' and it stays", async () => {
+    const material = {
+      backupKey: systemRng(32),
+      salt: systemRng(16),
+      t: 3,
+      memKiB: 262144,
+      loginPublic: systemRng(32),
+      digest: systemRng(32),
+    };
+    store.account.setBackupMaterial(material);
     const err = await removeAccountPassphrase(acct, scriptedRelay({ passphrase_remove: refuse("UNKNOWN_TYPE") })).catch(
       (e) => e,
     );
     expect(err).toBeInstanceOf(PassphraseUnsupportedError);
-    expect(store.account.get()!.backupKey).not.toBeNull();
+    expect(store.account.backupMaterial()).toEqual(material);
     const relay = scriptedRelay({ passphrase_remove: ok });
     await removeAccountPassphrase(acct, relay);
     expect(relay.requests.map((q) => q.t)).toEqual(["passphrase_remove"]);
     expect(store.account.get()!.backupKey).toBeNull();
+    expect(store.account.backupMaterial()).toBeUndefined();
   });
 });

@@ -112,6 +112,8 @@ describe("device link", () => {
     expect(laptop.deviceId).toBe(2);
     expect(laptop.store.contacts.get("bob")?.identity).toEqual(alice.acct.store.contacts.get("bob")!.identity);
     expect(laptop.store.chats.list().map((c) => c.peer)).toEqual(["bob"]);
+    // It never saw an account passphrase: nothing to update the login backup with (SECURITY.md §18.6 "Update").
+    expect(laptop.store.account.backupMaterial()).toBeUndefined();
     const { relay } = await connectAccount(laptop);
     try {
       const { devices } = await refreshOwnDevices(laptop, relay);

@@ -140,3 +140,23 @@ describe("history paging", () => {
     expect(() => store.messages.history(1, { limit: 0 })).toThrow();
   });
 });
+
+describe("chats.all", () => {
+  test("every chat by id, closed ones included, the records list() gives without its counts", () => {
+    const store = withChats();
+    store.chats.setClosed(3, true);
+    store.messages.insert({
+      chatId: 4,
+      relayMsgId: 1,
+      sender: "carol",
+      sentAt: 1,
+      body: "hi",
+      direction: "in",
+      status: "delivered",
+    });
+    const all = store.chats.all();
+    expect(all.map((c) => c.id)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    const listed = store.chats.list().sort((a, b) => a.id - b.id);
+    expect(all).toEqual(listed.map(({ unread: _u, lastMessageId: _l, ...record }) => record));
+  });
+});

@@ -107,11 +107,19 @@ export function spawnChild(args: string[]): Child {
   };
 }
 
+/** SQL that takes a schema-9 store back to schema 8 (a backup key without its record's material). */
+export const UNDO_V9 = [
+  "ALTER TABLE account DROP COLUMN backup_params;",
+  "ALTER TABLE account DROP COLUMN backup_digest;",
+  "PRAGMA user_version = 8;",
+].join(" ");
+
 /**
- * SQL that takes a schema-8 store back to schema 7 (the outbox before per-device copies),
- * keeping every entry that has one envelope.
+ * SQL that takes a store of the current schema back to schema 7 (the outbox before per-device
+ * copies), keeping every entry that has one envelope.
  */
 export const UNDO_V8 = [
+  UNDO_V9,
   "DROP TABLE outbox_copies;",
   `CREATE TABLE outbox_v6 (
      idem       BLOB    PRIMARY KEY CHECK (length(idem) = 16),
