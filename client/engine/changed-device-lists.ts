@@ -11,6 +11,7 @@
 import { bytesEqual } from "../../crypto/bytes.js";
 import { decodeIdentityPublic, identityKey } from "../../crypto/identity.js";
 import { ProtocolError, RemoteError } from "../../src/errors.js";
+import { TimeoutError } from "../../src/transport/errors.js";
 import { MAX_LIST_VERSION_NAMES } from "../../src/wire/index.js";
 import type { RelayClient } from "../relay-client.js";
 import { fetchDeviceListVersions } from "../relay-devices.js";
@@ -43,8 +44,8 @@ export function heldListVersion(acct: Account, username: string): number {
 /**
  * Of `usernames` (repeats ignored), those whose list to fetch: the relay's version differs from
  * heldListVersion (a 0 on both sides needs none: the relay would give no list), or every one when
- * the relay cannot answer (see the file comment). In their first order. Throws what
- * RelayClient.request throws when the connection is lost.
+ * the relay cannot answer (see the file comment; a timeout too). In their first order. Throws
+ * what RelayClient.request throws when the connection is lost.
  */
 export async function listsToFetch(acct: Account, relay: RelayClient, usernames: readonly string[]): Promise<string[]> {
   const names = [...new Set(usernames)];
@@ -56,8 +57,11 @@ export async function listsToFetch(acct: Account, relay: RelayClient, usernames:
     try {
       versions = await fetchDeviceListVersions(relay, chunk);
     } catch (e) {
-      // Refused, or answered with the wrong count, on a connection still open: per name, as before.
-      if ((e instanceof RemoteError || e instanceof ProtocolError) && !relay.isClosed) return names;
+      // Refused, answered with the wrong count, or not answered in time, on a connection still
+      // open: per name, as before the question existed (each fetch's failure is then the caller's
+      // per-member warning), so the question never fails a send that worked without it.
+      if ((e instanceof RemoteError || e instanceof ProtocolError || e instanceof TimeoutError) && !relay.isClosed)
+        return names;
       throw e;
     }
     if (versions === null) {

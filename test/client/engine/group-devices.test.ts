@@ -34,6 +34,7 @@ import {
 import { RelayClient } from "../../../client/relay-client.js";
 import { publishDeviceList } from "../../../client/relay-devices.js";
 import { RemoteError } from "../../../src/errors.js";
+import { TimeoutError } from "../../../src/transport/errors.js";
 import { systemRng } from "../../../src/system-rng.js";
 import { type TestRelay, startRelay } from "../../relay/harness.js";
 import { type EngineUser, accountId, engineUser, emptyRelay, profileDir } from "./helpers.js";
@@ -527,17 +528,18 @@ describe("keeping the lists current: one question, then only the lists that chan
     }
   });
 
-  test("a refused question, or an answer of the wrong length: one fetch per list that once, asked again after", async () => {
+  test("a refused question, an answer of the wrong length, or none in time: one fetch per list that once, asked again after", async () => {
     const { chat } = await withOnline(bob, (r) => createGroup(bob.acct, r, "team", ["alice", "carol"]));
     for (const u of [alice, alice2, carol]) await sync(u);
     await withOnline(bob, (r) => sendGroupText(bob.acct, r, bob.acct.store.chats.get(chat.id)!, "first"));
     const answers = [
       () => Promise.reject(new RemoteError("UNAVAILABLE", "the relay cannot reach its database; retry later")),
       () => Promise.resolve({ t: "device_list_versions", id: 1, versions: [1] }),
+      () => Promise.reject(new TimeoutError("the relay did not answer within 30 s")),
     ];
     const fetchedPerSend: string[][] = [];
     await withOnline(bob, async (r) => {
-      for (const body of ["second", "third", "fourth"]) {
+      for (const body of ["second", "third", "fourth", "fifth"]) {
         const { fetched, result } = await requestsDuring(
           () => sendGroupText(bob.acct, r, bob.acct.store.chats.get(chat.id)!, body),
           [],
@@ -547,9 +549,10 @@ describe("keeping the lists current: one question, then only the lists that chan
         fetchedPerSend.push(fetched);
       }
     });
-    expect(fetchedPerSend).toEqual([["alice", "carol", "bob"], ["alice", "carol", "bob"], []]);
+    const everyList = ["alice", "carol", "bob"];
+    expect(fetchedPerSend).toEqual([everyList, everyList, everyList, []]);
     await sync(carol);
-    expect(texts(carol, chat.id).map((t) => t[3])).toEqual(["first", "second", "third", "fourth"]);
+    expect(texts(carol, chat.id).map((t) => t[3])).toEqual(["first", "second", "third", "fourth", "fifth"]);
   });
 
   test("our own list that cannot be read is a warning: the send goes on with the stored one", async () => {
