@@ -8,6 +8,8 @@
 import { EventEmitter } from "node:events";
 import { describe, expect, test, vi } from "vitest";
 import { HeldMissingError } from "../../../client/engine/errors.js";
+import { HeldMessages } from "../../../client/engine/held-messages.js";
+import { MAX_SYNC_HAVE } from "../../../src/wire/limits.js";
 import type { Account } from "../../../client/engine/open-account.js";
 import type { RelayClient } from "../../../client/relay-client.js";
 import { RemoteError } from "../../../src/errors.js";
@@ -182,5 +184,27 @@ describe("held messages in a Receiver", () => {
     const r = await listening(f, [msg(1, 7)]);
     await expect(r.syncAll()).rejects.toMatchObject({ code: "UNAVAILABLE" });
     expect(f.syncs).toEqual([{}, { have: [[1, 7]] }]);
+  });
+});
+
+describe("HeldMessages", () => {
+  test("bounded at MAX_SYNC_HAVE, oldest id first, forgotten as the cursor passes", () => {
+    const h = new HeldMessages();
+    for (let i = MAX_SYNC_HAVE; i >= 1; i--) expect(h.add(i % 2, i)).toBe(true);
+    expect(h.add(0, 5000)).toBe(false); // beyond the bound: not remembered, it comes again in full
+    expect(h.add(1, 1)).toBe(true); // already held
+    expect(h.size).toBe(MAX_SYNC_HAVE);
+    expect(h.entries().slice(0, 3)).toEqual([
+      [1, 1],
+      [0, 2],
+      [1, 3],
+    ]);
+    h.acked(1, 500);
+    expect(h.size).toBe(MAX_SYNC_HAVE - 250);
+    h.delete(0, 2);
+    h.delete(0, 2);
+    expect(h.size).toBe(MAX_SYNC_HAVE - 251);
+    expect(h.entries()[0]).toEqual([0, 4]);
+    expect(h.add(0, 5000)).toBe(true);
   });
 });
