@@ -60,6 +60,8 @@ interface Pending {
 
 export interface RelayClientEvents {
   msg: [RelayMessageOf<"msg">];
+  /** A sync reply's stub for a message its `have` named (SECURITY.md §14.7 "Held messages"). */
+  held: [RelayMessageOf<"held">];
   chat_event: [RelayMessageOf<"chat_event">];
   prekeys_low: [RelayMessageOf<"prekeys_low">];
   device_list_changed: [RelayMessageOf<"device_list_changed">];
@@ -251,6 +253,9 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
         return;
       case "msg":
         this.emit("msg", m);
+        return;
+      case "held":
+        this.emit("held", m);
         return;
       case "chat_event":
         this.emit("chat_event", m);

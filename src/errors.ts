@@ -117,6 +117,9 @@ export const LOCAL_ERROR_CODES = {
   GROUP_WARNING: { meaning: "a warning about a group (a member the relay added without a signed state)" },
   EVENTS_DROPPED: { meaning: "the listener skipped journal events older than it keeps" },
   EVENT_DAMAGED: { meaning: "an event of the profile's journal does not open" },
+  HELD_MISSING: {
+    meaning: "a sync reply left out a message as held (SECURITY.md §14.7) that this device does not hold",
+  },
   NOT_SUPPORTED: {
     meaning: "this version cannot do that, or the relay cannot (it predates SECURITY.md §17.8 or §18.6)",
   },

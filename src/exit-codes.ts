@@ -113,6 +113,7 @@ export const EXIT_BY_CODE = {
   GROUP_WARNING: EXIT.failure,
   EVENTS_DROPPED: EXIT.failure,
   EVENT_DAMAGED: EXIT.failure,
+  HELD_MISSING: EXIT.failure,
   NOT_SUPPORTED: EXIT.notSupported,
   PROFILE_NOT_FOUND: EXIT.noProfile,
   PROFILE_EXISTS: EXIT.profileExists,

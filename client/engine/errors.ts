@@ -15,6 +15,21 @@ export class RelayUnreachableError extends SmsgError {
 }
 
 /**
+ * A sync reply carried a `held` stub (SECURITY.md §14.7 "Held messages") for a message this
+ * device does not hold (its chat was deleted since the `have` was sent, or the relay is broken):
+ * the receiver never acks over it and asks again without it. Code HELD_MISSING.
+ */
+export class HeldMissingError extends SmsgError {
+  constructor(chat: number, msg: number) {
+    super(
+      "HELD_MISSING",
+      `the relay left out message ${msg} of chat ${chat} as one this device holds, but it does not: ` +
+        "it is asked for again in full",
+    );
+  }
+}
+
+/**
  * Where the relay key a client pinned came from: the invite link being joined, the relay link of
  * a passphrase log-in (SECURITY.md §18.6), the device link being added (§17.6), or the profile.
  */

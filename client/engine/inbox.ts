@@ -20,7 +20,9 @@
  *   a body, so they too are processed exactly once; the history does not show them.
  *
  * - A `sync` page is stored by receivePage, many frames per transaction (one commit, not one
- *   per message), each frame still alone in its savepoint.
+ *   per message), each frame still alone in its savepoint. A page may hold `held` stubs
+ *   (SECURITY.md §14.7 "Held messages"): each is checked against the store only, and one for a
+ *   message we do not hold fails like a frame that could not be stored (never acked over).
  *
  * This file never moves delivery cursors: only sync.ts does, for what a `sync` returned.
  */
@@ -36,6 +38,7 @@ import { refreshChats } from "./chats.js";
 import { takeDeviceList } from "./device-list-message.js";
 import { followDeviceList, isListAnswer } from "./device-list-update.js";
 import { takeDisplayName } from "./display-names.js";
+import { HeldMissingError } from "./errors.js";
 import type { EngineEvent, Received } from "./events.js";
 import type { Account } from "./open-account.js";
 import { groupFrameNeedsMembers, prepareGroupFrame, storeGroupIncoming } from "./group/receive.js";
@@ -79,13 +82,27 @@ function wantsDeviceList(acct: Account, m: RelayMessageOf<"msg">, fetched: Reado
   return !fetched.has(m.from) && fromUnlistedDevice(acct, m) && !acct.store.messages.getByRelayId(m.chat, m.msg);
 }
 
+/** A frame of a sync page: a message, or the `held` stub of one we said we hold (§14.7). */
+export type PageFrame = RelayMessageOf<"msg"> | RelayMessageOf<"held">;
+
 /**
  * True when storing `m` needs the relay first (prepareFrame): its chat is new to us, a group's
  * member list may be needed, or its sending device is not in the list we hold (`fetched`: the
- * accounts whose list this page fetched already).
+ * accounts whose list this page fetched already). A `held` stub never does.
  */
-function needsRelay(acct: Account, m: RelayMessageOf<"msg">, fetched: ReadonlySet<string>): boolean {
+function needsRelay(acct: Account, m: PageFrame, fetched: ReadonlySet<string>): boolean {
+  if (m.t === "held") return false;
   return !acct.store.chats.get(m.chat) || groupFrameNeedsMembers(acct, m) || wantsDeviceList(acct, m, fetched);
+}
+
+/**
+ * A `held` stub's outcome (§14.7 "Held messages"): nothing to store when the store holds that
+ * message (the reply only confirms its place, so the caller may ack over it); a failure when it
+ * does not, so the caller acks only up to before it and asks for it again in full.
+ */
+function heldOutcome(acct: Account, m: RelayMessageOf<"held">): FrameOutcome {
+  if (acct.store.messages.getByRelayId(m.chat, m.msg)) return { ok: true, received: { stored: false, events: [] } };
+  return { ok: false, error: new HeldMissingError(m.chat, m.msg) };
 }
 
 /**
@@ -154,8 +171,8 @@ function withEventsBefore(o: FrameOutcome, before: readonly EngineEvent[]): Fram
 export async function receivePage(
   acct: Account,
   relay: RelayClient,
-  frames: readonly RelayMessageOf<"msg">[],
-  onOutcome: (m: RelayMessageOf<"msg">, outcome: FrameOutcome) => void,
+  frames: readonly PageFrame[],
+  onOutcome: (m: PageFrame, outcome: FrameOutcome) => void,
   stop: () => boolean = () => false,
 ): Promise<void> {
   // Chats with a frame that failed, and its error: their later frames wait for the next sync.
@@ -164,7 +181,7 @@ export async function receivePage(
   const fetched = new Set<string>();
   // Unlisted sending devices warned about in this page: once each (§17.4).
   const warned = new Set<string>();
-  const report = (m: RelayMessageOf<"msg">, o: FrameOutcome) => {
+  const report = (m: PageFrame, o: FrameOutcome) => {
     if (!o.ok && !failed.has(m.chat)) failed.set(m.chat, o.error);
     onOutcome(m, o);
   };
@@ -177,7 +194,7 @@ export async function receivePage(
       continue;
     }
     let before: EngineEvent[] = [];
-    if (needsRelay(acct, first, fetched)) {
+    if (first.t === "msg" && needsRelay(acct, first, fetched)) {
       try {
         before = await prepareFrame(acct, relay, first, fetched);
       } catch (error) {
@@ -201,7 +218,7 @@ export async function receivePage(
  */
 function storeRun(
   acct: Account,
-  frames: readonly RelayMessageOf<"msg">[],
+  frames: readonly PageFrame[],
   start: number,
   failedBefore: ReadonlyMap<number, unknown>,
   page: { readonly fetched: ReadonlySet<string>; readonly warned: Set<string> },
@@ -216,6 +233,12 @@ function storeRun(
         const m = frames[end++]!;
         if (failed.has(m.chat)) {
           outcomes.push({ ok: false, error: failed.get(m.chat) });
+          continue;
+        }
+        if (m.t === "held") {
+          const o = heldOutcome(acct, m);
+          if (!o.ok) failed.set(m.chat, o.error);
+          outcomes.push(o);
           continue;
         }
         try {

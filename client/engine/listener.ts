@@ -1,7 +1,8 @@
 /**
  * `smsg listen`: stay connected and report what arrives. Goes online (online.ts: login, prekeys,
  * outbox, sync), then processes pushes as they come; shortly after pushes it syncs, which moves
- * the delivery cursors over them (sync.ts). Refills prekeys when the relay says they run low.
+ * the delivery cursors over them (sync.ts; the reply carries `held` stubs for what the pushes
+ * stored, not their envelopes again: SECURITY.md §14.7 "Held messages"). Refills prekeys when the relay says they run low.
  * When the connection drops it reconnects with exponential backoff, and does the whole round
  * again (the outbox is resent with the same idems, the sync fetches what was missed).
  *

@@ -10,6 +10,16 @@
  * then recognised and not decrypted twice): pushes relayed by different relays can arrive out
  * of order, and acking one could skip a message still on its way.
  *
+ * Held messages (SECURITY.md §14.7): what pushes stored is remembered (held-messages.ts) and
+ * named in the next `sync` as `have`, and the reply carries a `held` stub, without the envelope,
+ * in the place of each: the envelope crosses the link once, and the round still acks only over
+ * its reply. A stub is accepted only for a message the store holds; one for a message it does not
+ * (the chat was deleted since, or a broken relay) fails like a frame that could not be stored, so
+ * the round acks only up to before it, forgets it, and runs again at once, asking for it in full
+ * (at most MAX_HELD_RETRIES times in a row, then it reports HeldMissingError and waits for the
+ * next sync). A relay before `have` answers BAD_MESSAGE (an unknown field): the round asks again
+ * without it, and the receiver never sends it on that connection again.
+ *
  * The relay marks the frames answering a request (`reply`), so a round counts only its own
  * frames. Pushes are held back until the first sync is done and while a round runs, then
  * processed after its frames: a message pushed while older ones of the same sender still wait
@@ -24,28 +34,35 @@
  * once per (chat, device, our list version) per receiver, after its commit: the caller sends it
  * our current list (§17.5); the receiver itself sends nothing.
  */
+import { RemoteError } from "../../src/errors.js";
 import type { RelayMessageOf } from "../../src/wire/messages.js";
 import { MAX_PAGE_LIMIT } from "../../src/wire/limits.js";
 import type { RelayClient } from "../relay-client.js";
 import { applyChatEvent } from "./chats.js";
 import { followDeviceList, holdsListVersion } from "./device-list-update.js";
+import { HeldMissingError } from "./errors.js";
 import type { EngineEvent, EventSink, StaleSender } from "./events.js";
-import { type FrameOutcome, receiveMessage, receivePage } from "./inbox.js";
+import { HeldMessages } from "./held-messages.js";
+import { type FrameOutcome, type PageFrame, receiveMessage, receivePage } from "./inbox.js";
 import type { Account } from "./open-account.js";
 
 /** Messages asked for per `sync` request. */
 export const SYNC_PAGE = 500;
 /** Most `sync` rounds one syncAll makes (each acks what it got, so this bounds only a runaway relay). */
 const MAX_SYNC_ROUNDS = 10_000;
+/** Rounds in a row one syncAll runs again because a `held` stub named a message we do not hold (file comment). */
+const MAX_HELD_RETRIES = 2;
 
 /**
  * One `sync` round: the frames its reply brought, in order (stored together once the reply is
  * complete: inbox.ts receivePage), then per chat the ids stored (or already stored) and the ids that failed.
  */
 interface SyncWindow {
-  readonly frames: RelayMessageOf<"msg">[];
+  readonly frames: PageFrame[];
   readonly stored: Map<number, number[]>;
   readonly failed: Map<number, number[]>;
+  /** `held` stubs for messages the store does not hold (HeldMissingError). */
+  readonly missing: RelayMessageOf<"held">[];
 }
 
 function add(map: Map<number, number[]>, chat: number, id: number): void {
@@ -86,6 +103,12 @@ export class Receiver {
     else if (m.reply !== true && this.held) this.held.push(m);
     else this.enqueueMessage(m);
   };
+  /** A stub only ever answers our sync; outside a round it would say nothing to act on. */
+  private readonly onHeld = (m: RelayMessageOf<"held">) => this.window?.frames.push(m);
+  /** What pushes stored and no round acked yet: the next sync's `have` (file comment). */
+  private readonly stored = new HeldMessages();
+  /** The relay refused `have` (it predates it): this connection syncs without it. */
+  private haveRefused = false;
   private readonly onChatEvent = (ev: RelayMessageOf<"chat_event">) => this.enqueueChatEvent(ev);
   private readonly onDeviceListChanged = (ev: RelayMessageOf<"device_list_changed">) =>
     this.enqueueDeviceListChange(ev);
@@ -99,6 +122,7 @@ export class Receiver {
     private readonly opts: ReceiverOptions = {},
   ) {
     relay.on("msg", this.onMsg);
+    relay.on("held", this.onHeld);
     relay.on("chat_event", this.onChatEvent);
     relay.on("device_list_changed", this.onDeviceListChanged);
   }
@@ -112,6 +136,7 @@ export class Receiver {
   detach(): void {
     this.detached = true;
     this.relay.off("msg", this.onMsg);
+    this.relay.off("held", this.onHeld);
     this.relay.off("chat_event", this.onChatEvent);
     this.relay.off("device_list_changed", this.onDeviceListChanged);
   }
@@ -150,8 +175,23 @@ export class Receiver {
       } catch (error) {
         outcome = { ok: false, error };
       }
+      if (outcome.ok) this.remember(m);
       this.report(outcome);
     });
+  }
+
+  /**
+   * Holds a processed frame from now on (the next sync's `have`) if the store has it: a frame
+   * told but not stored (undecryptable in a chat we do not have) must come again in full. Not
+   * remembering is always safe (the envelope then comes again), so a failing store read is ignored.
+   */
+  private remember(m: RelayMessageOf<"msg">): void {
+    if (this.haveRefused) return;
+    try {
+      if (this.acct.store.messages.getByRelayId(m.chat, m.msg)) this.stored.add(m.chat, m.msg);
+    } catch {
+      // (the store closed after detach, or failed: the message simply comes again in full)
+    }
   }
 
   /** A round's page: stored in as few transactions as it can (inbox.ts receivePage), each frame reported after its commit. */
@@ -164,6 +204,7 @@ export class Receiver {
         w.frames,
         (m, outcome) => {
           add(outcome.ok ? w.stored : w.failed, m.chat, m.msg);
+          if (!outcome.ok && outcome.error instanceof HeldMissingError && m.t === "held") w.missing.push(m);
           this.report(outcome);
         },
         () => this.detached,
@@ -179,7 +220,8 @@ export class Receiver {
       if (stale) this.reportStale(stale);
     } else {
       this.tell(outcome.events ?? []);
-      this.opts.onError?.(outcome.error);
+      // A missing stub, and the frames of its chat after it, come again in the next round (syncAll): no warning.
+      if (!(outcome.error instanceof HeldMissingError)) this.opts.onError?.(outcome.error);
     }
     this.opts.onFrame?.();
     this.stopIfRemoved(outcome.ok ? outcome.received.events : (outcome.events ?? []));
@@ -248,10 +290,19 @@ export class Receiver {
     const run = this.syncing.then(async () => {
       let frames = 0;
       let total: number | undefined;
+      let heldRetries = 0;
       for (let round = 0; round < MAX_SYNC_ROUNDS; round++) {
         const r = await this.syncRound(round === 0 && onProgress !== undefined);
         frames += r.frames;
         if (r.pending !== undefined) total = frames + r.pending;
+        const missing = r.missing[0];
+        if (missing !== undefined) {
+          // Asked again at once, in full (the round forgot them); a relay that keeps doing it is reported.
+          if (heldRetries++ < MAX_HELD_RETRIES) continue;
+          this.opts.onError?.(new HeldMissingError(missing.chat, missing.msg));
+          break;
+        }
+        heldRetries = 0;
         if (!r.more || r.frames === 0) break;
         onProgress?.(frames, total);
       }
@@ -261,20 +312,26 @@ export class Receiver {
     return run;
   }
 
-  /** One `sync`: collect its frames, wait until they are stored, move the cursors, ack. `count`: ask how many more wait. */
-  private async syncRound(count = false): Promise<{ more: boolean; frames: number; pending: number | undefined }> {
+  /**
+   * One `sync` (with `have`: what pushes stored, unless the relay refused it): collect its frames,
+   * wait until they are stored, move the cursors, ack, then forget what the cursors passed.
+   * `count`: ask how many more wait. `missing`: the reply's stubs for messages we do not hold.
+   */
+  private async syncRound(count = false): Promise<{
+    more: boolean;
+    frames: number;
+    pending: number | undefined;
+    missing: readonly RelayMessageOf<"held">[];
+  }> {
     await this.drain();
-    const w: SyncWindow = { frames: [], stored: new Map(), failed: new Map() };
+    const w: SyncWindow = { frames: [], stored: new Map(), failed: new Map(), missing: [] };
     this.window = w;
     this.held ??= [];
+    const have = this.haveRefused ? [] : this.stored.entries();
     let more: boolean;
     let pending: number | undefined;
     try {
-      const r = await this.relay.request<"sync">({
-        t: "sync",
-        limit: Math.min(SYNC_PAGE, MAX_PAGE_LIMIT),
-        ...(count ? { count: true as const } : {}),
-      });
+      const r = await this.requestSync(count, have);
       more = r.more;
       pending = r.pending;
     } finally {
@@ -299,8 +356,36 @@ export class Receiver {
       });
       for (const [chat, upto] of acks) this.relay.notify({ t: "ack", chat, upto });
     }
+    for (const [chat, upto] of acks) this.stored.acked(chat, upto);
+    // A complete reply held everything of `have` still pending for us: the rest is not (acked
+    // before, deleted, not for this device), and a stub for what we lack is asked for in full.
+    if (!more) for (const [chat, msg] of have) this.stored.delete(chat, msg);
+    for (const m of w.missing) this.stored.delete(m.chat, m.msg);
     // A round whose frames all failed must not loop forever on the same page.
     const progressed = acks.length > 0;
-    return { more: more && progressed, frames, pending };
+    return { more: more && progressed, frames, pending, missing: w.missing };
+  }
+
+  /**
+   * The `sync` request, with `have` when it is not empty. A relay before `have` refuses the
+   * field with BAD_MESSAGE and sends nothing of a reply (§14.7): asked again without it, and
+   * never with it again on this connection.
+   */
+  private async requestSync(count: boolean, have: [number, number][]) {
+    const ask = (withHave: boolean) =>
+      this.relay.request<"sync">({
+        t: "sync",
+        limit: Math.min(SYNC_PAGE, MAX_PAGE_LIMIT),
+        ...(count ? { count: true as const } : {}),
+        ...(withHave ? { have } : {}),
+      });
+    if (have.length === 0) return ask(false);
+    try {
+      return await ask(true);
+    } catch (e) {
+      if (!(e instanceof RemoteError && e.code === "BAD_MESSAGE")) throw e;
+      this.haveRefused = true;
+      return ask(false);
+    }
   }
 }

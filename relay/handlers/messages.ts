@@ -4,7 +4,12 @@
  * id gets the first result back and stores nothing.
  */
 import type { ClientMessageOf } from "../../src/wire/index.js";
-import { encodeCompactSentFrame, encodeSentFrame } from "../../src/wire/index.js";
+import {
+  encodeCompactHeldFrame,
+  encodeCompactSentFrame,
+  encodeMessageFrame,
+  encodeSentFrame,
+} from "../../src/wire/index.js";
 import { RelayError } from "../errors.js";
 import type { HandlerConnection, SessionAccount } from "./handler-connection.js";
 import { isDatabaseUnavailable } from "../database-unavailable.js";
@@ -145,6 +150,47 @@ async function messageFrame(conn: HandlerConnection, m: StoredMessage): Promise<
   })(conn.compact);
 }
 
+/** A frame of a sync or history reply, and its type (for the relay's counters: `held` carries no envelope). */
+interface ReplyFrame {
+  readonly frame: Uint8Array;
+  readonly type: "msg" | "held";
+}
+
+/** The msg frame of `m`, as a reply frame. */
+async function msgReplyFrame(conn: HandlerConnection, m: StoredMessage): Promise<ReplyFrame> {
+  return { frame: await messageFrame(conn, m), type: "msg" };
+}
+
+/**
+ * The `held` stub of a stored message (SECURITY.md §14.7 "Held messages"): its chat and id only,
+ * compact on a version-2 connection (§14.9).
+ */
+function heldFrame(conn: HandlerConnection, m: StoredMessage): ReplyFrame {
+  const fields = { chat: m.chatId, msg: m.id };
+  const { maxFrameBytes } = conn.ctx.config.limits;
+  return {
+    frame: conn.compact
+      ? encodeCompactHeldFrame(fields, maxFrameBytes)
+      : encodeMessageFrame({ t: "held", ...fields }, maxFrameBytes),
+    type: "held",
+  };
+}
+
+/**
+ * The messages a sync's `have` names, by chat: used for nothing but leaving their envelopes out
+ * of the reply (§14.7). An entry the reply does not hold (at or below the cursor, another chat,
+ * not for this device, unknown) never matches a row, so it is ignored.
+ */
+function haveSet(have: readonly (readonly [number, number])[] | undefined): Map<number, Set<number>> {
+  const byChat = new Map<number, Set<number>>();
+  for (const [chat, msg] of have ?? []) {
+    let ids = byChat.get(chat);
+    if (!ids) byChat.set(chat, (ids = new Set()));
+    ids.add(msg);
+  }
+  return byChat;
+}
+
 /**
  * The most bytes of msg frames one sync or history reply carries (besides the outbound-queue
  * limit): a reply is cut by size as well as by count, with `more` set, and the client goes on
@@ -176,13 +222,14 @@ async function roomToSend(conn: HandlerConnection): Promise<boolean> {
 
 /**
  * Fills one reply: reads rows in chunks through `read(n, pushedSoFar)` (which returns up to
- * `n` rows after those already pushed), pushes their frames until `limit` rows or
+ * `n` rows after those already pushed), pushes their frames (`frameOf`) until `limit` rows or
  * MAX_REPLY_BYTES, and says whether more is left. The outbound queue is checked before each chunk.
  */
 async function fillReply(
   conn: HandlerConnection,
   limit: number,
   read: (n: number, pushed: readonly StoredMessage[]) => Promise<StoredMessage[]>,
+  frameOf: (m: StoredMessage) => Promise<ReplyFrame> | ReplyFrame = (m) => msgReplyFrame(conn, m),
 ): Promise<{ more: boolean; pushed: StoredMessage[] }> {
   const budget = Math.min(MAX_REPLY_BYTES, conn.ctx.config.limits.maxOutboundBytes / 2);
   const pushed: StoredMessage[] = [];
@@ -192,10 +239,10 @@ async function fillReply(
     const chunk = Math.min(READ_CHUNK, limit - pushed.length);
     const rows = await read(chunk + 1, pushed); // one beyond the chunk: is anything left?
     for (const m of rows.slice(0, chunk)) {
-      const frame = await messageFrame(conn, m);
+      const { frame, type } = await frameOf(m);
       if (pushed.length > 0 && bytes + frame.length > budget) return { more: true, pushed };
       bytes += frame.length;
-      conn.push(frame, "msg");
+      conn.push(frame, type);
       pushed.push(m);
     }
     if (rows.length <= chunk) return { more: false, pushed };
@@ -206,6 +253,11 @@ async function fillReply(
 /** The most a `synced` reply's `pending` counts (bounds the count query). */
 export const MAX_PENDING_COUNT = 1_000_000;
 
+/**
+ * `sync`: the logged-in device's pending messages, oldest first (§14.7), each as its `msg`, or
+ * as a `held` stub when the request's `have` names it; the reply's order and paging are the
+ * same either way, so the client acks over stubs as over messages.
+ */
 export async function handleSync(
   conn: HandlerConnection,
   self: SessionAccount,
@@ -213,8 +265,12 @@ export async function handleSync(
 ): Promise<void> {
   const limit = msg.limit ?? DEFAULT_PAGE;
   const { store } = conn.ctx;
-  const { more, pushed } = await fillReply(conn, limit, (n, done) =>
-    store.pendingFor(self.id, { limit: n, afterByChat: nextPageAfter(done), device: self.device }),
+  const have = haveSet(msg.have);
+  const { more, pushed } = await fillReply(
+    conn,
+    limit,
+    (n, done) => store.pendingFor(self.id, { limit: n, afterByChat: nextPageAfter(done), device: self.device }),
+    (m) => (have.get(m.chatId)?.has(m.id) ? heldFrame(conn, m) : msgReplyFrame(conn, m)),
   );
   if (conn.closed) return;
   // Asked for (a client's first round, for its progress bar) and only worth counting when more waits.

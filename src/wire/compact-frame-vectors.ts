@@ -1,7 +1,8 @@
 /**
  * test/vectors/compact-frames.json: the compact hot frames of wire protocol version 2
- * (SECURITY.md §14.9). Lives beside the wire code, not in crypto/vectors/, because crypto/
- * may not import src/ (docs/ARCHITECTURE.md §2); `smsg vectors` lists it with the others.
+ * (SECURITY.md §14.9), and the `held` stub of a sync reply (§14.7 "Held messages"). Lives beside
+ * the wire code, not in crypto/vectors/, because crypto/ may not import src/ (docs/ARCHITECTURE.md
+ * §2); `smsg vectors` lists it with the others.
  *
  * Inputs: `frames[i].envelope` (hex), for the frames that carry one. The other fields of each
  * case (type, ids, names, flags) are fixed by the suite, like every rule-case table
@@ -21,6 +22,7 @@ import {
   decodeCompactRelayFrame,
   derivedIdem,
   encodeCompactAckFrame,
+  encodeCompactHeldFrame,
   encodeCompactMsgFrame,
   encodeCompactSendFrame,
   encodeCompactSentFrame,
@@ -30,7 +32,8 @@ import { encodeMessageFrame } from "./messages.js";
 const FILE = "compact-frames.json";
 
 const DESCRIPTION =
-  "Compact hot frames of relay wire protocol version 2: send, ack (client to relay), sent, msg (relay to client). " +
+  "Compact hot frames of relay wire protocol version 2: send, ack (client to relay), sent, msg, held (relay to " +
+  "client; held: a sync reply's stub for a message the client said it holds). " +
   "frames: each frame's fields, its bytes (u32be frame length, then the payload), for a send the idempotency id " +
   "both sides derive (SHA-256('SMSG-v2 send idem' || envelope), first 16 bytes), and the same message as a " +
   "version-1 msgpack frame (v1_bytes; its idem is the derived one). Inputs are the envelopes; the other fields are " +
@@ -54,7 +57,8 @@ type Case =
       to?: string;
       reply?: true;
       envelope: number;
-    };
+    }
+  | { comment: string; frame: "held"; chat: number; msg: number };
 
 /** The case table; `envelope` is the length of the generated envelope. */
 const CASES: Case[] = [
@@ -104,12 +108,14 @@ const CASES: Case[] = [
     reply: true,
     envelope: 3,
   },
+  { comment: "a held stub in a sync reply", frame: "held", chat: 5, msg: 1_234_567 },
+  { comment: "a held stub at the largest ids", frame: "held", chat: 2 ** 53 - 1, msg: 2 ** 53 - 1 },
 ];
 
 /** Malformed payloads, fixed by the suite: [comment, side, hex payload]. */
 const MALFORMED: [string, "client" | "relay", string][] = [
   ["type 0x00 is no frame", "client", "000101eeee"],
-  ["type 0x0a is no frame", "relay", "0a"],
+  ["type 0x0b is no frame", "relay", "0b"],
   ["a relay frame (sent) from a client", "client", "04010101"],
   ["a client frame (send) from the relay", "relay", "010101eeee"],
   ["send: id cut short", "client", "0180"],
@@ -126,6 +132,11 @@ const MALFORMED: [string, "client" | "relay", string][] = [
   ["msg: from with a space", "relay", "06010101036120" + "62eeee"],
   ["msg: no envelope", "relay", "0701010103616263"],
   ["msg: to cut short", "relay", "0801010103616263"],
+  ["a relay frame (held) from a client", "client", "0a0101"],
+  ["held: msg cut short", "relay", "0a01"],
+  ["held: trailing byte", "relay", "0a010100"],
+  ["held: chat over 2^53-1", "relay", "0affffffffffffff1001"],
+  ["held: msg not in its shortest form", "relay", "0a018000"],
 ];
 
 function frameCase(c: Case, file: Inputs, i: number): Record<string, unknown> {
@@ -167,6 +178,16 @@ function frameCase(c: Case, file: Inputs, i: number): Record<string, unknown> {
         ...fields,
         bytes: toHex(encodeCompactSentFrame(fields)),
         v1_bytes: toHex(encodeMessageFrame({ t: "sent", ...fields })),
+      };
+    }
+    case "held": {
+      const fields = { chat: c.chat, msg: c.msg };
+      return {
+        comment,
+        frame,
+        ...fields,
+        bytes: toHex(encodeCompactHeldFrame(fields)),
+        v1_bytes: toHex(encodeMessageFrame({ t: "held", ...fields })),
       };
     }
     case "msg": {
@@ -220,7 +241,7 @@ export const compactFrameVectors: VectorSuite = {
     return {
       suite: "compact-frames",
       description: DESCRIPTION,
-      spec: "SECURITY.md §14.9 (compact hot frames)",
+      spec: "SECURITY.md §14.9 (compact hot frames), §14.7 (held stubs)",
       frames: CASES.map((c, i) => frameCase(c, frames[i]!, i)),
       malformed: MALFORMED.map(malformedCase),
     };

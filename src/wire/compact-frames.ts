@@ -1,6 +1,7 @@
 /**
- * The compact encoding of the four hot frames of wire protocol version 2 (SECURITY.md §14.9):
- * `send`, `ack` (client → relay), `sent`, `msg` (relay → client). Each is one type byte, then
+ * The compact encoding of the hot frames of wire protocol version 2 (SECURITY.md §14.9):
+ * `send`, `ack` (client → relay), `sent`, `msg` and `held` (relay → client; `held` is the stub a
+ * sync reply carries for a message the client already holds, §14.7). Each is one type byte, then
  * LEB128 integers, short usernames with a length byte, and the envelope running to the end of
  * the payload: no map keys, no type string, no bin header, and no idempotency id on `send`
  * (the relay derives it from the envelope, §14.9). Everything else in version 2 is the
@@ -28,6 +29,7 @@ export const COMPACT_TYPE = Object.freeze({
   msgReply: 0x07,
   msgTo: 0x08,
   msgToReply: 0x09,
+  held: 0x0a,
 });
 
 /** Bytes 0x00–0x7f (msgpack's positive fixint: never a v1 message) are the compact type space. */
@@ -198,6 +200,19 @@ export function encodeCompactMsgFrame(
   return out;
 }
 
+/** `held` as a compact frame (header included): a sync reply's stub for a message the client holds (§14.7). */
+export function encodeCompactHeldFrame(
+  fields: Omit<RelayMessageOf<"held">, "t">,
+  maxFrameBytes: number = DEFAULT_MAX_FRAME_BYTES,
+): Uint8Array {
+  const chat = checkUint53("held.chat", fields.chat);
+  const msg = checkUint53("held.msg", fields.msg);
+  const { out, pos } = frameOf(1 + uvarBytes(chat) + uvarBytes(msg), maxFrameBytes);
+  out[pos] = COMPACT_TYPE.held;
+  writeUvar(out, writeUvar(out, pos + 1, chat), msg);
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Decoding (peer input: every check, one clear sentence each)
 // ---------------------------------------------------------------------------------------------
@@ -285,8 +300,10 @@ export function decodeCompactClientFrame(payload: Uint8Array): ClientMessageOf<"
   throw unknownType(type);
 }
 
-/** Decodes a compact relay frame (`sent`, `msg`); the payload starts with a byte below 0x80. */
-export function decodeCompactRelayFrame(payload: Uint8Array): RelayMessageOf<"sent"> | RelayMessageOf<"msg"> {
+/** Decodes a compact relay frame (`sent`, `msg`, `held`); the payload starts with a byte below 0x80. */
+export function decodeCompactRelayFrame(
+  payload: Uint8Array,
+): RelayMessageOf<"sent"> | RelayMessageOf<"msg"> | RelayMessageOf<"held"> {
   const type = payload[0];
   if (type === COMPACT_TYPE.sent || type === COMPACT_TYPE.sentDuplicate) {
     const r = new Reader(payload, "sent");
@@ -317,6 +334,13 @@ export function decodeCompactRelayFrame(payload: Uint8Array): RelayMessageOf<"se
       ...(to !== undefined ? { to } : {}),
       ...(reply ? { reply: true as const } : {}),
     };
+  }
+  if (type === COMPACT_TYPE.held) {
+    const r = new Reader(payload, "held");
+    const chat = r.uvar("chat", MAX_UINT53);
+    const msg = r.uvar("msg", MAX_UINT53);
+    r.end();
+    return { t: "held", chat, msg };
   }
   throw unknownType(type);
 }

@@ -39,6 +39,13 @@ export const MAX_CHATS_PER_PAGE = 500;
 /** Largest `limit` of a `sync` or `history` request. */
 export const MAX_PAGE_LIMIT = 1000;
 
+/**
+ * Most entries of a `sync` request's `have` (SECURITY.md §14.7 "Held messages"): the pushed
+ * messages the client already stored beyond its cursor, which the reply then carries as `held`
+ * stubs without their envelopes. As many as one reply can hold.
+ */
+export const MAX_SYNC_HAVE = MAX_PAGE_LIMIT;
+
 /** Longest free-text strings, in UTF-8 bytes: `hello.client`, `welcome.relay`. */
 export const MAX_NAME_BYTES = 64;
 

@@ -24,6 +24,7 @@ import {
   MAX_CHATS_PER_PAGE,
   MAX_DEVICE_LIST_BYTES,
   MAX_SEND_COPIES,
+  MAX_SYNC_HAVE,
   MIN_ACCOUNT_BACKUP_BYTES,
   MAX_ENVELOPE_BYTES,
   MAX_ERROR_MESSAGE_BYTES,
@@ -53,6 +54,7 @@ import {
   str,
   u32,
   sanitizeText,
+  tupleOf,
   uint53,
 } from "./schema.js";
 import { USERNAME_RULE, tryNormalizeUsername } from "./username.js";
@@ -133,6 +135,9 @@ export const sendCopySchema = obj({
   device: deviceIdSchema,
   envelope: bin({ min: 1, max: MAX_ENVELOPE_BYTES }),
 });
+
+/** One entry of `sync.have` (SECURITY.md §14.7 "Held messages"): [chat, msg], a message the client holds. */
+export const syncHaveSchema = tupleOf(uint53(), uint53());
 
 /** When the relay last saw a device of the caller's own account log in (ms since the epoch). */
 export const deviceSeenSchema = obj({ device: deviceIdSchema, at: uint53() });
@@ -254,8 +259,16 @@ export const CLIENT_MESSAGES = catalogue({
     idem: bin({ len: IDEMPOTENCY_ID_BYTES }),
     copies: arrayOf(sendCopySchema, { min: 1, max: MAX_SEND_COPIES }),
   }),
-  /** Asks for pending messages: the relay sends up to `limit` msg, then synced. */
-  sync: withId("sync", { limit: pageLimit, count: optional(literal(true)) }),
+  /**
+   * Asks for pending messages: the relay sends up to `limit` msg, then synced. `have`: [chat, msg]
+   * pairs the client already stored (pushed to it); each of them that the reply holds comes as a
+   * `held` stub instead, without its envelope (SECURITY.md §14.7 "Held messages").
+   */
+  sync: withId("sync", {
+    limit: pageLimit,
+    count: optional(literal(true)),
+    have: optional(arrayOf(syncHaveSchema, { min: 1, max: MAX_SYNC_HAVE })),
+  }),
   /** Marks a chat's messages up to and including `upto` as received. No reply. */
   ack: message("ack", { chat: uint53(), upto: uint53() }),
   /** Asks for messages the relay still holds in a chat, after `after`: msg…, then history_end. */
@@ -386,6 +399,11 @@ export const RELAY_MESSAGES = catalogue({
     /** True on frames answering a sync or history request; absent on pushes. */
     reply: optional(literal(true)),
   }),
+  /**
+   * In a sync reply, in the place of a `msg` the request's `have` named: that message, without
+   * its envelope, which the client already holds (SECURITY.md §14.7 "Held messages").
+   */
+  held: message("held", { chat: uint53(), msg: uint53() }),
   /** Ends the msg frames answering a sync; `more` when pending messages remain. */
   synced: withId("synced", { more: bool(), pending: optional(u32()) }),
   /** Ends the msg frames answering a history; `more` when newer messages remain. */

@@ -298,6 +298,23 @@ export function arrayOf<T>(item: Schema<T>, options: ArrayOptions): Schema<T[]> 
   };
 }
 
+/**
+ * A fixed-length array whose items are checked one by one by `items` (path "field[1]"): a pair
+ * such as a `sync.have` entry, [chat, msg].
+ */
+export function tupleOf<const T extends readonly Schema<unknown>[]>(
+  ...items: T
+): Schema<{ -readonly [K in keyof T]: Infer<T[K]> }> {
+  const expected = `an array of ${items.length} items`;
+  return {
+    expected,
+    parse(value, path) {
+      if (!Array.isArray(value) || value.length !== items.length) rejectField(path, expected, value);
+      return items.map((item, i) => item.parse(value[i], `${path}[${i}]`)) as { -readonly [K in keyof T]: Infer<T[K]> };
+    },
+  };
+}
+
 /** True for a plain object (what msgpack maps decode to), false for arrays, bytes, null. */
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== "object" || value === null) return false;

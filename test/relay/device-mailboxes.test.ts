@@ -180,6 +180,42 @@ for (const storage of relayStorages()) {
       expect(alice2.inbox.ids).not.toContain(fromLaptop.msg);
     });
 
+    test("held messages are per device: a stub for the logged-in device's own copy, after its own cursor", async () => {
+      await start();
+      const alice = await person("alice");
+      const bob = await person("bob");
+      const chat = await openDirect(alice, bob);
+      const alice2 = await secondDevice(alice);
+      const m = (
+        await sendCopies(bob.client, chat, [
+          { to: "alice", device: 1, body: "to alice 1" },
+          { to: "alice", device: 2, body: "to alice 2" },
+        ])
+      ).msg;
+      /** One sync of `client` with `have` [[chat, m]]: its reply's frames as "msg <text>" / "held <id>" (no pushes). */
+      const syncHaving = async (client: RelayClient) => {
+        const seen: string[] = [];
+        const onMsg = (f: Msg) => (f.reply ? seen.push(`msg ${text(f)}`) : undefined);
+        const onHeld = (f: { msg: number }) => seen.push(`held ${f.msg}`);
+        client.on("msg", onMsg);
+        client.on("held", onHeld);
+        try {
+          await client.request<"sync">({ t: "sync", have: [[chat, m]] });
+        } finally {
+          client.off("msg", onMsg);
+          client.off("held", onHeld);
+        }
+        return seen;
+      };
+      // A stub for device 2's own copy; once it acked, naming it again gets nothing; device 1's cursor has not moved.
+      expect(await syncHaving(alice2.client)).toEqual([`held ${m}`]);
+      alice2.client.notify({ t: "ack", chat, upto: m });
+      expect(await syncHaving(alice2.client)).toEqual([]);
+      expect(await syncHaving(alice.client)).toEqual([`held ${m}`]);
+      // bob sent it: his device is no recipient, whatever he names.
+      expect(await syncHaving(bob.client)).toEqual([]);
+    });
+
     test("copies that do not match the lists are refused whole (DEVICE_LIST_STALE) and store nothing", async () => {
       await start();
       const alice = await person("alice");

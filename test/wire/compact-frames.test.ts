@@ -1,5 +1,6 @@
 /**
- * The compact hot frames of protocol version 2 (src/wire/compact-frames.ts, SECURITY.md §14.9):
+ * The compact hot frames of protocol version 2 (src/wire/compact-frames.ts, SECURITY.md §14.9),
+ * `held` (a sync reply's stub, §14.7) included:
  * they decode to exactly the objects the version-1 msgpack path gives for the same message;
  * the encoding is canonical (whatever decodes re-encodes to the same bytes, so there is one
  * reading of every byte string); every malformed frame is refused with a ProtocolError that
@@ -18,6 +19,7 @@ import {
   decodeRelayMessage,
   derivedIdem,
   encodeCompactAckFrame,
+  encodeCompactHeldFrame,
   encodeCompactMsgFrame,
   encodeCompactSendFrame,
   encodeCompactSentFrame,
@@ -43,6 +45,7 @@ const sendFields = fc.record(
   { requiredKeys: ["id", "chat", "envelope"] },
 );
 const ackFields = fc.record({ chat: uint53, upto: uint53 });
+const heldFields = fc.record({ chat: uint53, msg: uint53 });
 const sentFields = fc.record({ id: u32, msg: uint53, ts: uint53, duplicate: fc.boolean() });
 const msgFields = fc.record(
   { chat: uint53, msg: uint53, from: username, ts: uint53, envelope, to: username, reply: fc.constant(true as const) },
@@ -78,6 +81,7 @@ function reencode(m: ReturnType<typeof decodeCompactClientFrame> | ReturnType<ty
   if (t === "send") return encodeCompactSendFrame(fields as Omit<ClientMessageOf<"send">, "t">);
   if (t === "ack") return encodeCompactAckFrame(fields as Omit<ClientMessageOf<"ack">, "t">);
   if (t === "sent") return encodeCompactSentFrame(fields as Omit<RelayMessageOf<"sent">, "t">);
+  if (t === "held") return encodeCompactHeldFrame(fields as Omit<RelayMessageOf<"held">, "t">);
   return encodeCompactMsgFrame(fields as Omit<RelayMessageOf<"msg">, "t">);
 }
 
@@ -94,9 +98,9 @@ describe("compact frames decode to the version-1 messages", () => {
     );
   });
 
-  test("ack, sent and msg: the same message", () => {
+  test("ack, sent, msg and held: the same message", () => {
     fc.assert(
-      fc.property(ackFields, sentFields, msgFields, (a, s, m) => {
+      fc.property(ackFields, sentFields, msgFields, heldFields, (a, s, m, h) => {
         const opts = { compact: true };
         expect(decodeClientMessage(payloadOf(encodeCompactAckFrame(a)), opts)).toEqual(
           decodeClientMessage(payloadOf(encodeMessageFrame({ t: "ack", ...a }))),
@@ -106,6 +110,9 @@ describe("compact frames decode to the version-1 messages", () => {
         );
         expect(comparable(decodeRelayMessage(payloadOf(encodeCompactMsgFrame(m)), opts))).toEqual(
           comparable(decodeRelayMessage(payloadOf(encodeMessageFrame({ t: "msg", ...m })))),
+        );
+        expect(decodeRelayMessage(payloadOf(encodeCompactHeldFrame(h)), opts)).toEqual(
+          decodeRelayMessage(payloadOf(encodeMessageFrame({ t: "held", ...h }))),
         );
       }),
       { numRuns: 300 },
@@ -137,6 +144,7 @@ describe("the compact encoding is canonical and strict", () => {
     ackFields.map((f) => payloadOf(encodeCompactAckFrame(f))),
     sentFields.map((f) => payloadOf(encodeCompactSentFrame(f))),
     msgFields.map((f) => payloadOf(encodeCompactMsgFrame(f))),
+    heldFields.map((f) => payloadOf(encodeCompactHeldFrame(f))),
   );
   /** A valid payload with bytes changed, cut, or added. */
   const mutated = fc
@@ -164,7 +172,9 @@ describe("the compact encoding is canonical and strict", () => {
           } catch (e) {
             expect(e).toBeInstanceOf(ProtocolError);
             expect(["BAD_FRAME", "BAD_MESSAGE", "UNKNOWN_TYPE"]).toContain((e as ProtocolError).code);
-            expect((e as ProtocolError).message).toMatch(/^(compact (send|ack|sent|msg): |unknown compact frame type)/);
+            expect((e as ProtocolError).message).toMatch(
+              /^(compact (send|ack|sent|msg|held): |unknown compact frame type)/,
+            );
             continue;
           }
           expect(Buffer.from(payloadOf(reencode(m))).equals(Buffer.from(p))).toBe(true);
@@ -180,6 +190,17 @@ describe("the compact encoding is canonical and strict", () => {
     ["a relay type from a client", "client", [COMPACT_TYPE.sent, 1, 1, 1], "UNKNOWN_TYPE", /type 0x04/],
     ["a client type from the relay", "relay", [COMPACT_TYPE.send, 1, 1, ...env], "UNKNOWN_TYPE", /type 0x01/],
     ["type 0x7f", "relay", [0x7f], "UNKNOWN_TYPE", /type 0x7f/],
+    ["type 0x0b, the first after held", "relay", [0x0b, 1, 1], "UNKNOWN_TYPE", /type 0x0b/],
+    ["held from a client", "client", [COMPACT_TYPE.held, 1, 1], "UNKNOWN_TYPE", /type 0x0a/],
+    ["held without msg", "relay", [COMPACT_TYPE.held, 1], "BAD_FRAME", /held: msg is cut short/],
+    ["held with trailing bytes", "relay", [COMPACT_TYPE.held, 1, 1, 0], "BAD_FRAME", /held: trailing bytes/],
+    [
+      "held msg over 2^53-1",
+      "relay",
+      [COMPACT_TYPE.held, 1, ...[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x10]],
+      "BAD_MESSAGE",
+      /held: msg is larger than 9007199254740991/,
+    ],
     ["send cut inside id", "client", [COMPACT_TYPE.send, 0x80], "BAD_FRAME", /send: id is cut short/],
     ["send without chat", "client", [COMPACT_TYPE.send, 1], "BAD_FRAME", /send: chat is cut short/],
     ["send with no envelope", "client", [COMPACT_TYPE.send, 1, 1], "BAD_MESSAGE", /send: the envelope is empty/],
@@ -305,6 +326,8 @@ describe("the compact encoders refuse what the peer would refuse", () => {
       () => encodeCompactMsgFrame({ chat: 1, msg: 1, ts: 1, from: "a".repeat(33), envelope: e162 }),
     ],
     ["a frame over the limit", () => encodeCompactSendFrame({ id: 1, chat: 1, envelope: e162 }, 100)],
+    ["held msg negative", () => encodeCompactHeldFrame({ chat: 1, msg: -1 })],
+    ["held chat over 2^53", () => encodeCompactHeldFrame({ chat: 2 ** 53, msg: 1 })],
   ])("%s", (_name, f) => {
     expect(f).toThrow(UsageError);
   });
@@ -312,6 +335,13 @@ describe("the compact encoders refuse what the peer would refuse", () => {
   test("names in any ASCII case go out lowercase, as the msgpack path normalises them", () => {
     const frame = encodeCompactSendFrame({ id: 1, chat: 1, envelope: e162, to: "Bob" });
     expect(decodeCompactClientFrame(payloadOf(frame))).toMatchObject({ to: "bob" });
+  });
+
+  test("a held stub is 7..10 bytes framed for ids below 2^21, against 23..28 in version 1 (SECURITY.md §14.9)", () => {
+    expect(encodeCompactHeldFrame({ chat: 1, msg: 1 }).length).toBe(7);
+    expect(encodeCompactHeldFrame({ chat: 200, msg: 70_000 }).length).toBe(10);
+    expect(encodeMessageFrame({ t: "held", chat: 1, msg: 1 }).length).toBe(23);
+    expect(encodeMessageFrame({ t: "held", chat: 200, msg: 70_000 }).length).toBe(28);
   });
 
   test("a 1:1 send of a 162-byte envelope is 170 bytes framed (SECURITY.md §14.9)", () => {

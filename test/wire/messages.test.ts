@@ -27,6 +27,7 @@ import {
   MAX_ERROR_MESSAGE_BYTES,
   MAX_GROUP_MEMBERS,
   MAX_PREKEYS_PER_UPLOAD,
+  MAX_SYNC_HAVE,
   RELAY_MESSAGES,
   REPLY_TYPES,
   type ClientMessage,
@@ -485,6 +486,33 @@ describe("specific rules", () => {
         "hello.client: expected a string of 1..64 bytes, got a string of 65 bytes",
       ],
       [client({ t: "sync", id: 1, limit: 1001 }), "sync.limit: expected a u32 in 1..1000, got an integer out of range"],
+      // Held messages (SECURITY.md §14.7): at most MAX_SYNC_HAVE pairs, each exactly [chat, msg].
+      [
+        client({ t: "sync", id: 1, have: Array.from({ length: MAX_SYNC_HAVE + 1 }, (_, i) => [1, i]) }),
+        "sync.have: expected an array of 1..1000 items, got an array of 1001",
+      ],
+      [client({ t: "sync", id: 1, have: [] }), "sync.have: expected an array of 1..1000 items, got an array of 0"],
+      [
+        client({ t: "sync", id: 1, have: [[1, 2, 3]] }),
+        "sync.have[0]: expected an array of 2 items, got an array of 3",
+      ],
+      [client({ t: "sync", id: 1, have: [[1]] }), "sync.have[0]: expected an array of 2 items, got an array of 1"],
+      [
+        client({ t: "sync", id: 1, have: [{ chat: 1, msg: 2 }] }),
+        "sync.have[0]: expected an array of 2 items, got a map",
+      ],
+      [
+        client({
+          t: "sync",
+          id: 1,
+          have: [
+            [1, 2],
+            [1, -1],
+          ],
+        }),
+        "sync.have[1][1]: expected a uint53, got an integer out of range",
+      ],
+      [client({ t: "sync", id: 1, have: [[1.5, 2]] }), "sync.have[0][0]: expected a uint53, got a non-integer number"],
       [
         client({ t: "history", id: 1, chat: 1, limit: 0 }),
         "history.limit: expected a u32 in 1..1000, got an integer out of range",
@@ -648,6 +676,13 @@ describe("specific rules", () => {
         },
       },
       { t: "error", id: 1, code: "IDEMPOTENCY_CONFLICT", message: "é".repeat(MAX_ERROR_MESSAGE_BYTES / 2) },
+      {
+        t: "sync",
+        id: 0xffffffff,
+        limit: 1000,
+        count: true,
+        have: Array.from({ length: MAX_SYNC_HAVE }, (_, i) => [Number.MAX_SAFE_INTEGER - i, Number.MAX_SAFE_INTEGER]),
+      },
     ];
     for (const msg of big) {
       const frame = encodeMessageFrame(msg); // throws when over DEFAULT_MAX_FRAME_BYTES

@@ -43,6 +43,16 @@ export const CLIENT_SAMPLES: readonly ClientMessage[] = [
   { t: "send", id: 0xffffffff, chat: 12, idem: bytes(16, 7), envelope: bytes(1, 8), to: "bob" },
   { t: "sync", id: 18 },
   { t: "sync", id: 19, limit: 1000 },
+  // Held messages (SECURITY.md §14.7): the pushed messages the client holds already.
+  {
+    t: "sync",
+    id: 19,
+    limit: 500,
+    have: [
+      [12, 2 ** 40],
+      [0, 0],
+    ],
+  },
   { t: "ack", chat: 12, upto: 2 ** 33 },
   { t: "history", id: 20, chat: 12 },
   { t: "history", id: 21, chat: 12, after: 0, limit: 1 },
@@ -125,6 +135,7 @@ export const RELAY_SAMPLES: readonly RelayMessage[] = [
   { t: "sent", id: 17, msg: 1, ts: 1_700_000_000_000, duplicate: false },
   { t: "msg", chat: 12, msg: 2 ** 40, from: "bob", ts: 1_700_000_000_000, envelope: bytes(300, 8) },
   { t: "msg", chat: 12, msg: 1, from: "bob", ts: 0, envelope: bytes(1), to: "alice" },
+  { t: "held", chat: 12, msg: 2 ** 40 },
   { t: "synced", id: 18, more: false },
   { t: "history_end", id: 20, more: true },
   { t: "chat_event", chat: 12, event: "added", user: "dave", by: "alice" },
@@ -162,6 +173,7 @@ export const OPTIONAL_FIELDS = new Set([
   "list_chats.after",
   "send.to",
   "sync.limit",
+  "sync.have",
   "history.after",
   "history.limit",
   "bundle.one_time_prekey",
