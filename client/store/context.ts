@@ -3,18 +3,26 @@
  * sealer, the clock, and nested transactions. Internal to client/store/.
  */
 import type { Sealer } from "./sealed.js";
-import type { Database, Statement } from "./sqlite.js";
+import type { Database, Statement, TransactionFn } from "./sqlite.js";
 
 /** The connection and helpers the table classes use. */
 export class StoreContext {
   private readonly statements = new Map<string, Statement>();
+  /**
+   * One transaction function for every `tx`, made once: it runs the function it is given.
+   * better-sqlite3 builds four wrappers per `db.transaction(fn)`, which cost more than the
+   * SAVEPOINT itself when every frame of a sync page nests a few (docs/ARCHITECTURE.md §4.1).
+   */
+  private readonly runInTx: TransactionFn<[fn: () => unknown], unknown>;
 
   constructor(
     readonly db: Database,
     readonly sealer: Sealer,
     /** Milliseconds since the epoch, for created_at / updated_at columns. */
     readonly now: () => number,
-  ) {}
+  ) {
+    this.runInTx = db.transaction((fn: () => unknown) => fn());
+  }
 
   /** The prepared statement for `sql`, prepared once per connection. */
   stmt(sql: string): Statement {
@@ -32,7 +40,7 @@ export class StoreContext {
    * when already inside one. `fn` must be synchronous. Throwing rolls it back and rethrows.
    */
   tx<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+    return this.runInTx.immediate(fn) as T;
   }
 }
 
