@@ -17,6 +17,8 @@ export interface RunResult {
 
 /** A prepared statement (better-sqlite3 `Statement`). */
 export interface Statement {
+  /** True when the statement does not write to the database. */
+  readonly readonly: boolean;
   run(...params: SqlValue[]): RunResult;
   get(...params: SqlValue[]): unknown;
   all(...params: SqlValue[]): unknown[];
