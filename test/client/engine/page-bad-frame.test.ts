@@ -92,7 +92,7 @@ function aliceText(acct: Account, seq: number, body: string): Uint8Array {
 function farAhead(acct: Account, ahead: number): Uint8Array {
   const rec = acct.store.sessions.current("bob", 1)!;
   let s = decodeSessionState(rec.state);
-  let envelope = new Uint8Array();
+  let envelope: Uint8Array = new Uint8Array(0);
   for (let i = 0; i < ahead; i++) {
     const out = sessionEncrypt(s, acct.identity.publicKey, utf8(`ahead ${i}`));
     s = out.session;
