@@ -65,7 +65,8 @@ export class StoreContext {
   private forgetting(s: Statement, sql: string): Statement {
     const table = WRITE_TARGET.exec(sql)?.[1]?.toLowerCase();
     const forget =
-      table === undefined
+      // (A table named with its schema, main.x, is not told apart: everything is forgotten.)
+      table === undefined || table === "main" || table === "temp"
         ? () => this.readCache.clear()
         : CACHED_FAMILY[table] !== undefined
           ? () => this.readCache.delete(CACHED_FAMILY[table]!)
