@@ -10,15 +10,21 @@
  *       [--old-cli /tmp/old/dist/bin/smsg.js]
  *
  * ms per message = (wall time with N waiting − wall time with none waiting, measured right
- * after with the same CLI) / N: process start, connect and login are taken out. With
+ * after with the same CLI) / N: process start, connect and login are taken out. CPU ms per
+ * message is the same difference of the receiving process's CPU time (user + sys, written by
+ * child-cpu.ts as it exits), which the other load of a shared machine hardly changes. With
  * --old-cli, every round measures both CLIs on the same receiver profile, alternating which
  * goes first, so old and new are compared in the same minutes (docs: bench/RESULTS.md).
  */
 import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { goOnline } from "../client/engine/online.js";
 import { closeAccount, openLocalAccount } from "../client/engine/open-account.js";
+import { prepareTargets } from "../client/engine/fanout-targets.js";
 import { flushOutbox, queueText } from "../client/engine/outbox.js";
 import { CLI, freePort, startRelayProcess } from "./relay-process.js";
 import { benchHomes, joinAliceAndBob } from "./cli-pair.js";
@@ -45,10 +51,14 @@ async function seed(n: number): Promise<void> {
     const online = await goOnline(acct, { sync: false });
     try {
       const chat = acct.store.chats.directWith("bob")!;
+      // As `smsg send` does (send.ts): every device of both accounts, each with a session, so the
+      // texts carry the fan-out header (§17.5). Without it bob refuses every one of them, and the
+      // sync measured would be that of N refusals, not of N texts.
+      const { targets } = await prepareTargets(acct, online.relay, "bob");
       for (let done = 0; done < n;) {
         const k = Math.min(SEED_CHUNK, n - done);
         acct.store.transaction(() => {
-          for (let i = 0; i < k; i++) queueText(acct, chat, `message ${done + i} ${"m".repeat(80)}`);
+          for (let i = 0; i < k; i++) queueText(acct, chat, `message ${done + i} ${"m".repeat(80)}`, targets);
         });
         done += k;
         await flushOutbox(acct, online.relay);
@@ -64,11 +74,23 @@ async function seed(n: number): Promise<void> {
 // SMSG_CLIENT_NODE_ARGS: extra node flags for the receiving CLI, e.g. "--cpu-prof" when profiling it.
 const clientNodeArgs = (process.env["SMSG_CLIENT_NODE_ARGS"] ?? "").split(" ").filter(Boolean);
 
-/** Wall time of bob's `smsg history alice --limit 1` with `cli`, in ms. */
-async function history(cli: string): Promise<number> {
+/** Preloaded into the receiving CLI: writes its CPU time to SMSG_BENCH_CPU_FILE on exit. */
+const CHILD_CPU = join(fileURLToPath(new URL(".", import.meta.url)), "child-cpu.js");
+const cpuFile = join(h.root, "child-cpu.json");
+
+/** Wall time and CPU time (user + sys) of bob's `smsg history alice --limit 1` with `cli`, in ms, and what it printed. */
+async function history(cli: string): Promise<{ wall: number; cpu: number; stdout: string }> {
   const t0 = performance.now();
-  await run(process.execPath, [...clientNodeArgs, cli, "history", "alice", "--limit", "1"], { env: h.env("bob") });
-  return performance.now() - t0;
+  const { stdout } = await run(
+    process.execPath,
+    [...clientNodeArgs, "--import", CHILD_CPU, cli, "history", "alice", "--limit", "1"],
+    {
+      env: { ...h.env("bob"), SMSG_BENCH_CPU_FILE: cpuFile },
+    },
+  );
+  const wall = performance.now() - t0;
+  const { userMs, sysMs } = JSON.parse(readFileSync(cpuFile, "utf8")) as { userMs: number; sysMs: number };
+  return { wall, cpu: userMs + sysMs, stdout };
 }
 
 async function main() {
@@ -80,6 +102,7 @@ async function main() {
     ...(OLD_CLI ? [["old", OLD_CLI] as [string, string]] : []),
   ];
   const perMsg = new Map<string, number[]>();
+  const cpuPerMsg = new Map<string, number[]>();
   try {
     await joinAliceAndBob(h);
     for (let round = 0; round < ROUNDS; round++) {
@@ -87,28 +110,46 @@ async function main() {
         const order = round % 2 === 0 ? clis : [...clis].reverse();
         for (const [name, cli] of order) {
           await seed(n);
-          const wall = await history(cli);
+          const full = await history(cli);
+          // The last text must be what bob shows: a sync that stored them as undecryptable measures nothing useful.
+          if (!full.stdout.includes(`message ${n - 1} `))
+            throw new Error(`${name}: the last message is not in bob's history:\n${full.stdout}`);
           const empty = await history(cli);
-          const ms = (wall - empty) / n;
+          const ms = (full.wall - empty.wall) / n;
+          const cpuMs = (full.cpu - empty.cpu) / n;
           const key = `${name} N=${n}`;
           perMsg.set(key, [...(perMsg.get(key) ?? []), ms]);
+          cpuPerMsg.set(key, [...(cpuPerMsg.get(key) ?? []), cpuMs]);
           console.log(
             JSON.stringify({
               round,
               cli: name,
               n,
-              wallMs: Math.round(wall),
-              emptyMs: Math.round(empty),
+              wallMs: Math.round(full.wall),
+              emptyMs: Math.round(empty.wall),
               msPerMessage: +ms.toFixed(3),
+              cpuMs: Math.round(full.cpu),
+              emptyCpuMs: Math.round(empty.cpu),
+              cpuMsPerMessage: +cpuMs.toFixed(3),
               load1: +loadavg()[0]!.toFixed(1),
             }),
           );
         }
       }
     }
-    const summary: Record<string, { medianMsPerMessage: number; runs: number[] }> = {};
-    for (const [k, xs] of perMsg)
-      summary[k] = { medianMsPerMessage: +median(xs).toFixed(3), runs: xs.map((x) => +x.toFixed(3)) };
+    const summary: Record<
+      string,
+      { medianMsPerMessage: number; runs: number[]; medianCpuMsPerMessage: number; cpuRuns: number[] }
+    > = {};
+    for (const [k, xs] of perMsg) {
+      const cpu = cpuPerMsg.get(k)!;
+      summary[k] = {
+        medianMsPerMessage: +median(xs).toFixed(3),
+        runs: xs.map((x) => +x.toFixed(3)),
+        medianCpuMsPerMessage: +median(cpu).toFixed(3),
+        cpuRuns: cpu.map((x) => +x.toFixed(3)),
+      };
+    }
     console.log(JSON.stringify({ node: process.version, summary }, null, 2));
   } finally {
     relay.child.kill("SIGTERM");

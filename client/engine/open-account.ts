@@ -36,6 +36,7 @@ import {
   RelayKeyMismatchError,
   RelayUnreachableError,
 } from "./errors.js";
+import { forgetSessionStates } from "./session-states.js";
 
 /** How long connecting, the handshake and hello may take together, by default (ms). */
 export const CONNECT_TIMEOUT_MS = 10_000;
@@ -120,6 +121,7 @@ export function openLocalAccount(opts: OpenAccountOptions): Account {
 
 /** Closes the account's store and wipes its private keys. Idempotent. */
 export function closeAccount(acct: Account): void {
+  forgetSessionStates(acct.store);
   if (acct.store.isOpen) acct.store.close();
   wipe(acct.identity.signing.privateKey, acct.identity.dh.privateKey, acct.credential);
 }

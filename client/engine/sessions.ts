@@ -23,7 +23,6 @@ import { type IdentityPublic, decodeIdentityPublic, encodeIdentityPublic, identi
 import { type PrekeyBundle, verifyBundle } from "../../crypto/prekeys.js";
 import { wipe } from "../../crypto/primitives.js";
 import { formatSafetyNumber, safetyNumber } from "../../crypto/safety-number.js";
-import { decodeSessionState, encodeSessionState } from "../../crypto/session-codec.js";
 import {
   type PrekeyStore,
   type SessionState,
@@ -40,6 +39,7 @@ import type { ClientStore, ContactRecord, PinResult } from "../store/index.js";
 import { KeyChangedError, UnlistedDeviceError, UserUnknownError } from "./errors.js";
 import type { EngineEvent } from "./events.js";
 import type { Account } from "./open-account.js";
+import { decodeSession, encodeSession } from "./session-states.js";
 
 /** Throws KeyChangedError when a key change is pending for `peer` (nothing may be sent to them). */
 export function assertTrusted(store: ClientStore, peer: string): void {
@@ -121,7 +121,7 @@ export async function ensureSession(
     // Another process (a running `smsg listen`) may have made one while we waited.
     if (currentSessionWith(acct, peer, device, listed)) return "existing" as const;
     const { session } = initiateSession(acct.rng, acct.identity, bundle);
-    store.sessions.put(peer, session.baseKey, encodeSessionState(session), { makeCurrent: true, device });
+    store.sessions.put(peer, session.baseKey, encodeSession(store, session), { makeCurrent: true, device });
     return "new" as const;
   });
   if (outcome === "changed") throw new KeyChangedError(peer);
@@ -158,8 +158,8 @@ function listUnderPinnedKey(store: ClientStore, peer: string): boolean {
 }
 
 /** Whether a session's remote identity is `expected` (a listed device's key). */
-function sessionIsWith(state: Uint8Array, expected: IdentityPublic): boolean {
-  return bytesEqual(identityKey(decodeSessionState(state).remoteIdentity), identityKey(expected));
+function sessionIsWith(store: ClientStore, state: Uint8Array, expected: IdentityPublic): boolean {
+  return bytesEqual(identityKey(decodeSession(store, state).remoteIdentity), identityKey(expected));
 }
 
 /**
@@ -172,7 +172,7 @@ function currentSessionWith(acct: Account, peer: string, device: number, listed:
   const { store } = acct;
   if (listed !== null) {
     for (const rec of store.sessions.list(peer, device)) {
-      const ok = sessionIsWith(rec.state, listed);
+      const ok = sessionIsWith(store, rec.state, listed);
       wipe(rec.state);
       if (!ok) store.sessions.delete(peer, rec.baseKey);
     }
@@ -196,12 +196,12 @@ export function encryptForPeer(acct: Account, peer: string, plaintext: Uint8Arra
     const listed = listedIdentity(acct, peer, device);
     const rec = store.sessions.current(peer, device);
     if (!rec) throw new UsageError(`no session with ${device === 1 ? peer : `${peer}'s device ${device}`} yet`);
-    const session = decodeSessionState(rec.state);
+    const session = decodeSession(store, rec.state);
     wipe(rec.state);
     if (listed !== null && !bytesEqual(identityKey(session.remoteIdentity), identityKey(listed)))
       throw new UsageError(`the session with ${peer}'s device ${device} is not with the key its list certifies`);
     const out = sessionEncrypt(session, acct.identity.publicKey, plaintext);
-    store.sessions.put(peer, rec.baseKey, encodeSessionState(out.session));
+    store.sessions.put(peer, rec.baseKey, encodeSession(store, out.session));
     return out.envelope;
   });
 }
@@ -300,9 +300,9 @@ export function decryptFromPeer(acct: Account, peer: string, envelopeBytes: Uint
       if (existing) {
         // A session is one device pair's: another device naming it is refused (§17.5).
         if (existing.device !== device) throw new CryptoVerificationError();
-        if (listed !== null && !sessionIsWith(existing.state, listed)) throw new CryptoVerificationError();
-        const dec = sessionDecrypt(acct.rng, decodeSessionState(existing.state), env);
-        store.sessions.put(peer, existing.baseKey, encodeSessionState(dec.session));
+        if (listed !== null && !sessionIsWith(store, existing.state, listed)) throw new CryptoVerificationError();
+        const dec = sessionDecrypt(acct.rng, decodeSession(store, existing.state), env);
+        store.sessions.put(peer, existing.baseKey, encodeSession(store, dec.session));
         wipe(dec.consumed, existing.state);
         ({ session, plaintext } = dec);
       } else {
@@ -312,7 +312,7 @@ export function decryptFromPeer(acct: Account, peer: string, envelopeBytes: Uint
         const pin = listed === null ? store.contacts.pin(peer, encodeIdentityPublic(env.identity)) : "same";
         if (!store.sessions.markPrekeyMessageSeen(acc.baseKey, acc.signedPrekeyId)) throw new CryptoVerificationError();
         // The peer started a new session: answer on it (unless its key is not the pinned one).
-        store.sessions.put(peer, acc.baseKey, encodeSessionState(acc.session), {
+        store.sessions.put(peer, acc.baseKey, encodeSession(store, acc.session), {
           makeCurrent: pin !== "changed",
           device,
         });
@@ -355,7 +355,7 @@ function decryptOnAnySession(
     .list(peer, device)
     // Only sessions with the key the device's list entry certifies (§17.4); the others are dead.
     .filter((rec) => {
-      if (listed === null || sessionIsWith(rec.state, listed)) return true;
+      if (listed === null || sessionIsWith(store, rec.state, listed)) return true;
       wipe(rec.state);
       return false;
     })
@@ -364,8 +364,8 @@ function decryptOnAnySession(
   let failure: unknown;
   for (const rec of all) {
     try {
-      const dec = sessionDecrypt(acct.rng, decodeSessionState(rec.state), env);
-      store.sessions.put(peer, rec.baseKey, encodeSessionState(dec.session));
+      const dec = sessionDecrypt(acct.rng, decodeSession(store, rec.state), env);
+      store.sessions.put(peer, rec.baseKey, encodeSession(store, dec.session));
       wipe(dec.consumed);
       return dec;
     } catch (e) {
@@ -402,7 +402,7 @@ function dropSessionsWithOtherKeys(store: ClientStore, peer: string): number {
   }
   const kept: { baseKey: Uint8Array; current: boolean }[] = [];
   for (const rec of store.sessions.list(peer)) {
-    const s = decodeSessionState(rec.state);
+    const s = decodeSession(store, rec.state);
     wipe(rec.state);
     if (sameIdentity(c.identity, s.remoteIdentity)) kept.push({ baseKey: rec.baseKey, current: rec.current });
     else {

@@ -99,8 +99,11 @@ export class ChatsTable {
 
   /** The chat with this id, or undefined. */
   get(id: number): ChatRecord | undefined {
-    const r = this.ctx.stmt("SELECT * FROM chats WHERE id = ?").get(id) as Row | undefined;
-    return r && this.record(r);
+    // Kept for the transaction (StoreContext.cached): a sync page reads its chat for every frame.
+    return this.ctx.cached("chats", String(id), () => {
+      const r = this.ctx.stmt("SELECT * FROM chats WHERE id = ?").get(id) as Row | undefined;
+      return r && this.record(r);
+    });
   }
 
   /** Every chat whose name folds (foldChatName) to the same as `name`, by id. */

@@ -48,8 +48,11 @@ export class ContactsTable {
 
   /** The contact, or undefined. */
   get(username: string): ContactRecord | undefined {
-    const r = this.ctx.stmt("SELECT * FROM contacts WHERE username = ?").get(username) as Row | undefined;
-    return r && this.record(r);
+    // Kept for the transaction (StoreContext.cached): a sync page reads each sender's for every frame.
+    return this.ctx.cached("contacts", username, () => {
+      const r = this.ctx.stmt("SELECT * FROM contacts WHERE username = ?").get(username) as Row | undefined;
+      return r && this.record(r);
+    });
   }
 
   /** Every contact, by username. */

@@ -43,6 +43,11 @@ export class DeviceListsTable {
 
   /** The accepted state for `username`, or undefined (no list accepted, or dropped after an account key change). */
   get(username: string): DeviceListState | undefined {
+    // Kept for the transaction (StoreContext.cached): a sync page checks each frame against its sender's list.
+    return this.ctx.cached("device_lists", `list\u0000${username}`, () => this.read(username));
+  }
+
+  private read(username: string): DeviceListState | undefined {
     const r = this.ctx.stmt("SELECT * FROM device_lists WHERE username = ?").get(username) as ListRow | undefined;
     if (!r) return undefined;
     const encoded = blob(r.list).slice();
@@ -98,6 +103,11 @@ export class DeviceListsTable {
 
   /** The devices of `username`'s accepted list, ascending by id; empty without a list. */
   devices(username: string): KnownDevice[] {
+    // A copy of the array kept for the transaction (StoreContext.cached), so a caller may sort it.
+    return [...this.ctx.cached("device_lists", `devices\u0000${username}`, () => this.readDevices(username))];
+  }
+
+  private readDevices(username: string): KnownDevice[] {
     const state = this.get(username);
     if (!state) return [];
     const rows = this.ctx

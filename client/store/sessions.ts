@@ -93,8 +93,16 @@ export class SessionsTable {
     state: Uint8Array,
     opts: { makeCurrent?: boolean; device?: number } = {},
   ): void {
+    const sealed = this.ctx.sealer.seal("sessions", "state", [peer, baseKey], state);
+    // The common case, a device's current session advanced by a message: one statement, which
+    // is what the general case below would do for it (the device and the flag stay).
+    if (opts.makeCurrent !== true) {
+      const updated = this.ctx
+        .stmt("UPDATE sessions SET state = ?, updated_at = ? WHERE peer = ? AND base_key = ? AND current = 1")
+        .run(sealed, this.ctx.now(), peer, baseKey);
+      if (updated.changes > 0) return;
+    }
     this.ctx.tx(() => {
-      const sealed = this.ctx.sealer.seal("sessions", "state", [peer, baseKey], state);
       this.ctx
         .stmt(
           `INSERT INTO sessions (peer, base_key, state, current, updated_at, peer_device) VALUES (?, ?, ?, 0, ?, ?)

@@ -17,17 +17,19 @@ export interface RunResult {
 
 /** A prepared statement (better-sqlite3 `Statement`). */
 export interface Statement {
+  /** True when the statement does not write to the database. */
+  readonly readonly: boolean;
   run(...params: SqlValue[]): RunResult;
   get(...params: SqlValue[]): unknown;
   all(...params: SqlValue[]): unknown[];
 }
 
-/** A function wrapped by `Database.transaction`; the variants choose BEGIN's mode. */
-export interface TransactionFn<T> {
-  (): T;
-  deferred(): T;
-  immediate(): T;
-  exclusive(): T;
+/** A function wrapped by `Database.transaction` (its arguments passed through); the variants choose BEGIN's mode. */
+export interface TransactionFn<A extends unknown[], T> {
+  (...args: A): T;
+  deferred(...args: A): T;
+  immediate(...args: A): T;
+  exclusive(...args: A): T;
 }
 
 /** A connection (better-sqlite3 `Database`). */
@@ -35,7 +37,7 @@ export interface Database {
   prepare(sql: string): Statement;
   exec(sql: string): Database;
   pragma(sql: string, options?: { simple?: boolean }): unknown;
-  transaction<T>(fn: () => T): TransactionFn<T>;
+  transaction<A extends unknown[], T>(fn: (...args: A) => T): TransactionFn<A, T>;
   serialize(options?: { attached?: string }): Uint8Array;
   close(): Database;
   readonly inTransaction: boolean;

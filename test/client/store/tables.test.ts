@@ -295,6 +295,36 @@ describe("sessions", () => {
     expect(store.sessions.forgetPrekeyMessages(7)).toBe(1);
     expect(store.sessions.hasSeenPrekeyMessage(b1, 7)).toBe(false);
   });
+
+  test("put of a current session (one statement) and of any other keep each device's flag and device", () => {
+    const { store } = fresh();
+    store.contacts.pin("bob", fakeIdentity(1));
+    const b1 = bytes("base1", 32);
+    const b2 = bytes("base2", 32);
+    const b3 = bytes("base3", 32);
+    store.sessions.put("bob", b1, utf8("state 1"), { device: 2 });
+    store.sessions.put("bob", b2, utf8("state 2"), { device: 2 });
+    store.sessions.put("bob", b3, utf8("state 3"));
+    // Advancing the current session: state and time change, nothing else (not even device 1's session).
+    store.sessions.put("bob", b1, utf8("state 1b"), { device: 5 });
+    expect(store.sessions.get("bob", b1)).toMatchObject({ state: utf8("state 1b"), current: true, device: 2 });
+    expect(store.sessions.current("bob", 1)).toMatchObject({ baseKey: b3 });
+    // Advancing another session of the device leaves it not current, and the current one current.
+    store.sessions.put("bob", b2, utf8("state 2b"));
+    expect(store.sessions.get("bob", b2)).toMatchObject({ state: utf8("state 2b"), current: false, device: 2 });
+    expect(store.sessions.current("bob", 2)!.baseKey).toEqual(b1);
+    expect(store.sessions.list("bob", 2).map((r) => r.baseKey)).toEqual([b2, b1]); // most recently updated first
+    // The current one deleted: the next put of another session of that device makes it current.
+    store.sessions.delete("bob", b1);
+    store.sessions.put("bob", b2, utf8("state 2c"));
+    expect(store.sessions.current("bob", 2)).toMatchObject({ baseKey: b2, state: utf8("state 2c") });
+    // makeCurrent on a session that is current already, and on one that is not.
+    store.sessions.put("bob", b2, utf8("state 2d"), { makeCurrent: true });
+    expect(store.sessions.current("bob", 2)).toMatchObject({ baseKey: b2, state: utf8("state 2d") });
+    store.sessions.put("bob", b1, utf8("state 1c"), { makeCurrent: true, device: 2 });
+    expect(store.sessions.current("bob", 2)).toMatchObject({ baseKey: b1, state: utf8("state 1c") });
+    expect(store.sessions.get("bob", b2)!.current).toBe(false);
+  });
 });
 
 describe("chats, members, cursors", () => {
