@@ -32,9 +32,11 @@ export const BACKUP_REFRESH_INTERVAL_MS = 60_000;
  * `updated`, `unsupported` (the relay answered UNKNOWN_TYPE: it predates the request),
  * `taken-over` (the relay's record is no longer the one this device knew: the material is
  * forgotten), `superseded` (refused, but this profile stored new material meanwhile, e.g. a
- * `passphrase change` in another process: that material stays).
+ * `passphrase change` in another process: that material stays), `dropped` (none, because the
+ * store's schema 9 migration dropped a key kept from before it: said once).
  */
-export type BackupRefreshOutcome = "none" | "unchanged" | "updated" | "unsupported" | "taken-over" | "superseded";
+export type BackupRefreshOutcome =
+  "none" | "unchanged" | "updated" | "unsupported" | "taken-over" | "superseded" | "dropped";
 
 /** What of the account an attempt uses. */
 export type BackupAccount = Pick<Account, "store" | "rng" | "relayKey" | "username">;
@@ -58,9 +60,10 @@ export function backupStateDigest(account: IdentityPublic, state: Uint8Array): U
  */
 export async function refreshBackup(acct: BackupAccount, relay: BackupRelay): Promise<BackupRefreshOutcome> {
   const m = acct.store.account.backupMaterial();
-  if (m === undefined) return "none";
-  const record = acct.store.account.get();
+  if (m === undefined) return acct.store.account.takeDroppedBackupKey() ? "dropped" : "none";
+  let record;
   try {
+    record = acct.store.account.get();
     if (record === undefined) return "none";
     const account = accountIdentityOf(record);
     const snapshot = buildAccountState(acct.store);
@@ -108,6 +111,21 @@ export class BackupTakenOverNotice extends SmsgError {
       "the account passphrase was changed or removed on another device, so this device no longer refreshes " +
         "the login backup (run smsg passphrase change here to take it over)",
       options,
+    );
+  }
+}
+
+/**
+ * Said once, when this version found a backup key kept from before it that cannot update the
+ * backup (the store's schema 9 migration dropped it): the backup stays as old as it was until
+ * the passphrase is set again here. Code USAGE: the user has one command to run.
+ */
+export class BackupKeyDroppedNotice extends SmsgError {
+  constructor() {
+    super(
+      "USAGE",
+      "this version cannot refresh the login backup with the key this profile kept from before it, so the " +
+        "backup stays as it was; run smsg passphrase change once on this device to keep it current from now on",
     );
   }
 }
@@ -163,8 +181,10 @@ export class BackupRefresher {
     this.seen = this.acct.store.changeMark();
     try {
       const outcome = await refreshBackup(this.acct, this.relay);
-      if (outcome === "unsupported") this.usable = false;
+      // A refusal leaves the staged pieces on this connection (§18.6), so its next offset 0 would be refused.
+      if (outcome === "unsupported" || outcome === "taken-over" || outcome === "superseded") this.usable = false;
       if (outcome === "taken-over") this.onWarning?.(new BackupTakenOverNotice());
+      if (outcome === "dropped") this.onWarning?.(new BackupKeyDroppedNotice());
     } catch (e) {
       // The pieces staged so far stay on this connection (§18.6): later attempts need a new one.
       this.usable = false;

@@ -154,10 +154,25 @@ export class AccountTable {
         s.seal(T, "backup_digest", ROW, m.digest),
       ];
     }
+    // Set or removed on purpose: a key the schema 9 migration dropped is no longer worth a word.
     const res = this.ctx
-      .stmt("UPDATE account SET backup_key = ?, backup_params = ?, backup_digest = ? WHERE id = 1")
+      .stmt(
+        "UPDATE account SET backup_key = ?, backup_params = ?, backup_digest = ?, backup_key_dropped = 0 WHERE id = 1",
+      )
       .run(...sealed);
     if (res.changes === 0) throw new UsageError("no account in this profile yet");
+  }
+
+  /**
+   * True once (then false) when the schema 9 migration dropped a backup key this profile kept
+   * from before it, which could not update the backup (schema.ts V9), and no passphrase was set,
+   * changed or removed since: the user is told to run `smsg passphrase change` (§18.6 "Update").
+   */
+  takeDroppedBackupKey(): boolean {
+    return (
+      this.ctx.stmt("UPDATE account SET backup_key_dropped = 0 WHERE id = 1 AND backup_key_dropped = 1").run()
+        .changes === 1
+    );
   }
 
   /**

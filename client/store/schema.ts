@@ -379,7 +379,10 @@ ALTER TABLE account ADD COLUMN backup_params BLOB;
 ALTER TABLE account ADD COLUMN backup_digest BLOB;
 -- A backup_key kept by schema 6-8 has neither: it cannot seal a backup the relay would take
 -- (the salt and parameters are in its associated data, the update names the verifier), so it
--- is dropped. The device keeps the backup current again after its next passphrase set or change.
+-- is dropped. The device keeps the backup current again after its next passphrase set or change;
+-- backup_key_dropped = 1 until then, so the user is told so once (client/engine/backup-refresh.ts).
+ALTER TABLE account ADD COLUMN backup_key_dropped INTEGER NOT NULL DEFAULT 0;
+UPDATE account SET backup_key_dropped = 1 WHERE backup_key IS NOT NULL;
 UPDATE account SET backup_key = NULL;
 `;
 

@@ -190,7 +190,8 @@ export async function handleBackupUpdate(
   if (!(await updatePassphraseBackup(ctx.store.db, self.id, msg.login_public, backup, new Date(ctx.now()))))
     throw new RelayError("AUTH_FAILED", BACKUP_RECORD_CHANGED);
   ctx.passphrase.clearStaging(conn);
-  ctx.log.info({ account: self.username }, "passphrase backup updated");
+  // Debug only: at info the log would keep when each user's local state changed (§18.6 "What the relay learns").
+  ctx.log.debug({ account: self.username }, "passphrase backup updated");
   conn.send({ t: "ok", id: msg.id });
 }
 

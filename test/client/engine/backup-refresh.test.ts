@@ -8,9 +8,11 @@
  * Against a scripted relay: a relay without the request is skipped quietly, a failure is one
  * warning and is retried next time, and a listener refreshes when the store changed.
  */
+import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import { setAccountPassphrase } from "../../../client/engine/account-passphrase.js";
 import {
+  BackupKeyDroppedNotice,
   BackupRefreshFailedError,
   BackupRefresher,
   BackupTakenOverNotice,
@@ -24,6 +26,7 @@ import { ensureOwnDeviceList } from "../../../client/engine/own-device-list.js";
 import { PassphraseLoginFailedError } from "../../../client/engine/passphrase-login.js";
 import type { RelayClient } from "../../../client/relay-client.js";
 import { publishDeviceList } from "../../../client/relay-devices.js";
+import { openDatabase } from "../../../client/store/sqlite.js";
 import { formatRelayLink } from "../../../src/relay-link.js";
 import { type TestRelay, startRelay } from "../../relay/harness.js";
 import { type EngineUser, engineUser, profileDir } from "./helpers.js";
@@ -272,6 +275,35 @@ describe("BackupRefresher against a scripted relay", () => {
       await new BackupRefresher(acct, up).refresh();
       expect(up.requests.map((q) => q.t)).toEqual(["backup_put", "backup_update"]);
       expect(acct.store.account.backupMaterial()!.digest).not.toEqual(before!.digest);
+    },
+  );
+
+  test(
+    "a backup key the store's schema 9 migration dropped: said once, with what to run, and nothing sent",
+    { timeout: 60_000 },
+    async () => {
+      const erin = await engineUser(tr, "erin");
+      const dir = erin.acct.dir;
+      erin.close();
+      // What the migration leaves of a profile that had set a passphrase before schema 9.
+      const raw = openDatabase(join(dir, "store.sqlite"));
+      raw.exec("UPDATE account SET backup_key_dropped = 1");
+      raw.close();
+      const acct = openLocalAccount({ dir });
+      try {
+        const relay = { ...scriptedRelay({}), isClosed: false };
+        const warnings: unknown[] = [];
+        const refresher = new BackupRefresher(acct, relay, (w) => warnings.push(w));
+        await refresher.refresh();
+        await refresher.refresh();
+        expect(relay.requests).toEqual([]);
+        expect(warnings).toHaveLength(1);
+        expect(warnings[0]).toBeInstanceOf(BackupKeyDroppedNotice);
+        expect((warnings[0] as Error).message).toMatch(/run smsg passphrase change once on this device/);
+        expect(await refreshBackup(acct, relay)).toBe("none");
+      } finally {
+        closeAccount(acct);
+      }
     },
   );
 

@@ -135,6 +135,31 @@ describe("backup material", () => {
     expect(again.schemaVersion()).toBe(SCHEMA_VERSION);
     expect(again.account.backupMaterial()).toBeUndefined();
     expect(again.account.get()).toEqual({ ...before, backupKey: null });
+    // The drop is told once (backup-refresh.ts), and not after the passphrase was set again.
+    expect(again.account.takeDroppedBackupKey()).toBe(true);
+    expect(again.account.takeDroppedBackupKey()).toBe(false);
     again.close();
+  });
+
+  test("schema 8 → 9 without a backup key: nothing to tell; a set or remove clears what there was", () => {
+    const { dir, store } = withAccount();
+    store.close();
+    const raw = openDatabase(join(dir, "store.sqlite"));
+    raw.exec(UNDO_V9);
+    raw.close();
+    const again = openTestStore(dir);
+    expect(again.account.takeDroppedBackupKey()).toBe(false);
+    again.close();
+
+    const { dir: dir2, store: kept } = withAccount();
+    kept.account.setBackupMaterial(material);
+    kept.close();
+    const raw2 = openDatabase(join(dir2, "store.sqlite"));
+    raw2.exec(UNDO_V9);
+    raw2.close();
+    const migrated = openTestStore(dir2);
+    migrated.account.setBackupMaterial(material); // smsg passphrase change after the upgrade
+    expect(migrated.account.takeDroppedBackupKey()).toBe(false);
+    migrated.close();
   });
 });

@@ -111,6 +111,7 @@ export function spawnChild(args: string[]): Child {
 export const UNDO_V9 = [
   "ALTER TABLE account DROP COLUMN backup_params;",
   "ALTER TABLE account DROP COLUMN backup_digest;",
+  "ALTER TABLE account DROP COLUMN backup_key_dropped;",
   "PRAGMA user_version = 8;",
 ].join(" ");
 
