@@ -24,7 +24,7 @@ export class HeldMissingError extends SmsgError {
     super(
       "HELD_MISSING",
       `the relay left out message ${msg} of chat ${chat} as one this device holds, but it does not: ` +
-        "it is asked for again in full",
+        "it is not acked, and comes again with the next sync",
     );
   }
 }

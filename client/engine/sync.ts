@@ -16,9 +16,10 @@
  * its reply. A stub is accepted only for a message the store holds; one for a message it does not
  * (the chat was deleted since, or a broken relay) fails like a frame that could not be stored, so
  * the round acks only up to before it, forgets it, and runs again at once, asking for it in full
- * (at most MAX_HELD_RETRIES times in a row, then it reports HeldMissingError and waits for the
- * next sync). A relay before `have` answers BAD_MESSAGE (an unknown field): the round asks again
- * without it, and the receiver never sends it on that connection again.
+ * (a stub for the same message again, which a relay sends only when broken since the entry left
+ * `have`, is reported as HeldMissingError, and the round waits for the next sync). A relay
+ * before `have` answers BAD_MESSAGE (an unknown field): the round asks again without it, and the
+ * receiver never sends it on that connection again.
  *
  * The relay marks the frames answering a request (`reply`), so a round counts only its own
  * frames. Pushes are held back until the first sync is done and while a round runs, then
@@ -50,8 +51,6 @@ import type { Account } from "./open-account.js";
 export const SYNC_PAGE = 500;
 /** Most `sync` rounds one syncAll makes (each acks what it got, so this bounds only a runaway relay). */
 const MAX_SYNC_ROUNDS = 10_000;
-/** Rounds in a row one syncAll runs again because a `held` stub named a message we do not hold (file comment). */
-const MAX_HELD_RETRIES = 2;
 
 /**
  * One `sync` round: the frames its reply brought, in order (stored together once the reply is
@@ -290,19 +289,23 @@ export class Receiver {
     const run = this.syncing.then(async () => {
       let frames = 0;
       let total: number | undefined;
-      let heldRetries = 0;
+      // Stubs this syncAll got for messages the store lacks, as "chat/msg" (file comment).
+      const missedBefore = new Set<string>();
       for (let round = 0; round < MAX_SYNC_ROUNDS; round++) {
         const r = await this.syncRound(round === 0 && onProgress !== undefined);
         frames += r.frames;
         if (r.pending !== undefined) total = frames + r.pending;
-        const missing = r.missing[0];
-        if (missing !== undefined) {
-          // Asked again at once, in full (the round forgot them); a relay that keeps doing it is reported.
-          if (heldRetries++ < MAX_HELD_RETRIES) continue;
-          this.opts.onError?.(new HeldMissingError(missing.chat, missing.msg));
+        if (r.missing.length > 0) {
+          // Asked again at once, in full (the round dropped them from `have`). Other messages each
+          // time (a deleted chat's pushes over several pages) is no fault; the same one again is.
+          const again = r.missing.find((m) => missedBefore.has(`${m.chat}/${m.msg}`));
+          if (again === undefined) {
+            for (const m of r.missing) missedBefore.add(`${m.chat}/${m.msg}`);
+            continue;
+          }
+          this.opts.onError?.(new HeldMissingError(again.chat, again.msg));
           break;
         }
-        heldRetries = 0;
         if (!r.more || r.frames === 0) break;
         onProgress?.(frames, total);
       }
@@ -383,7 +386,8 @@ export class Receiver {
     try {
       return await ask(true);
     } catch (e) {
-      if (!(e instanceof RemoteError && e.code === "BAD_MESSAGE")) throw e;
+      // An older relay names the field it does not know; any other BAD_MESSAGE is this sync's own.
+      if (!(e instanceof RemoteError && e.code === "BAD_MESSAGE" && e.message.includes('"have"'))) throw e;
       this.haveRefused = true;
       return ask(false);
     }
