@@ -36,7 +36,7 @@ import {
   RelayKeyMismatchError,
   RelayUnreachableError,
 } from "./errors.js";
-import { forgetSessionStates } from "./session-states.js";
+import { forgetSessionStates, pruneSessionStates } from "./session-states.js";
 
 /** How long connecting, the handshake and hello may take together, by default (ms). */
 export const CONNECT_TIMEOUT_MS = 10_000;
@@ -92,6 +92,7 @@ export function openLocalAccount(opts: OpenAccountOptions): Account {
   const rng = opts.rng ?? systemRng;
   const now = opts.now ?? Date.now;
   const store = openProfile(dir, opts.passphrase, { rng, now, ...opts.store });
+  store.sessions.onDeleted = () => pruneSessionStates(store);
   try {
     const a = store.account.get();
     if (!a) throw new NotJoinedError(dir);

@@ -81,6 +81,22 @@ export function encodeSession(store: ClientStore, state: SessionState): Uint8Arr
   return encoded;
 }
 
+/**
+ * Forgets (and wipes the encoding of) every session remembered for `store` that the store no
+ * longer holds: a deleted session's state (a changed key accepted, a device removed, §17.7) is
+ * not kept in memory after it left the store. The decoded state itself is only let go of, not
+ * wiped, since states may share arrays with the live ones (crypto/ratchet.ts).
+ */
+export function pruneSessionStates(store: ClientStore): void {
+  const memo = byStore.get(store);
+  if (memo === undefined) return;
+  for (const [key, r] of [...memo]) {
+    if (store.sessions.hasBaseKey(Buffer.from(key, "hex"))) continue;
+    memo.delete(key);
+    wipe(r.encoded);
+  }
+}
+
 /** Forgets (and wipes the encodings of) every session remembered for `store`, as it closes. */
 export function forgetSessionStates(store: ClientStore): void {
   const memo = byStore.get(store);

@@ -29,7 +29,23 @@ interface Row {
 
 /** Sessions with peers and the replay guard for first messages (store.sessions). */
 export class SessionsTable {
+  /**
+   * Called after a delete removed sessions, so what keeps decoded states in memory
+   * (client/engine/session-states.ts) can let go of theirs at once, not when it next fills up.
+   */
+  onDeleted: (() => void) | undefined;
+
   constructor(private readonly ctx: StoreContext) {}
+
+  /** Whether a session with this base key exists (any peer). */
+  hasBaseKey(baseKey: Uint8Array): boolean {
+    return this.ctx.stmt("SELECT 1 FROM sessions WHERE base_key = ?").get(baseKey) !== undefined;
+  }
+
+  private deleted(changes: number): number {
+    if (changes > 0) this.onDeleted?.();
+    return changes;
+  }
 
   private record(r: Row): SessionRecord {
     const baseKey = blob(r.base_key).slice();
@@ -76,7 +92,9 @@ export class SessionsTable {
 
   /** Deletes every session with `peer`'s device `device` (a device removed from its account, §17.7). Returns how many. */
   deleteDevice(peer: string, device: number): number {
-    return this.ctx.stmt("DELETE FROM sessions WHERE peer = ? AND peer_device = ?").run(peer, device).changes;
+    return this.deleted(
+      this.ctx.stmt("DELETE FROM sessions WHERE peer = ? AND peer_device = ?").run(peer, device).changes,
+    );
   }
 
   /**
@@ -136,12 +154,14 @@ export class SessionsTable {
 
   /** Deletes one session. Returns whether it existed. */
   delete(peer: string, baseKey: Uint8Array): boolean {
-    return this.ctx.stmt("DELETE FROM sessions WHERE peer = ? AND base_key = ?").run(peer, baseKey).changes > 0;
+    return (
+      this.deleted(this.ctx.stmt("DELETE FROM sessions WHERE peer = ? AND base_key = ?").run(peer, baseKey).changes) > 0
+    );
   }
 
   /** Deletes every session with `peer`, all devices (after accepting a changed identity). Returns how many. */
   deleteAll(peer: string): number {
-    return this.ctx.stmt("DELETE FROM sessions WHERE peer = ?").run(peer).changes;
+    return this.deleted(this.ctx.stmt("DELETE FROM sessions WHERE peer = ?").run(peer).changes);
   }
 
   // -- first messages already accepted -------------------------------------------------------

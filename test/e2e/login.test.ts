@@ -69,7 +69,7 @@ describe("smsg login", () => {
     expect(me).toMatchObject({ username: "alice", device: 2, fingerprint: aliceFingerprint, relay_link: link });
     expect(me["prekeys"]).toBe(r[0]!["prekeys"]);
     const text = expectOk(await world.smsg("laptop", ["whoami", "--offline"])).stdout;
-    expect(text).toMatch(/^device: {6}2$/m);
+    expect(text).toMatch(/^device: {6}2, fingerprint [0-9a-f]{8}( [0-9a-f]{8}){4}$/m);
 
     // Logging in again into the same folder: it already holds a profile (exit 5).
     const again = await world.smsg("laptop", ["login", link, "alice"], withPassphrase);

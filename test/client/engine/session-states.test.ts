@@ -16,7 +16,12 @@ import {
   sessionDecrypt,
   sessionEncrypt,
 } from "../../../crypto/session.js";
-import { decodeSession, encodeSession, forgetSessionStates } from "../../../client/engine/session-states.js";
+import {
+  decodeSession,
+  encodeSession,
+  forgetSessionStates,
+  pruneSessionStates,
+} from "../../../client/engine/session-states.js";
 import type { ClientStore } from "../../../client/store/index.js";
 import { type Party, bundleFor, makeParty } from "../../helpers/parties.js";
 
@@ -122,6 +127,24 @@ describe("session-states: decoded session states remembered by their encoding", 
     const fresh = decodeSession(one, bytes);
     expect(fresh).not.toBe(b);
     expect(snap(fresh)).toBe(snap(b));
+  });
+
+  test("a session the store no longer holds is let go of by prune; one it holds stays", () => {
+    const { a } = conversation(0);
+    const { b } = ((alice, bob) => ({ b: initiateSession(alice.rng, alice.identity, bundleFor(bob)).session }))(
+      makeParty("carol", 9),
+      makeParty("dave", 9),
+    );
+    const held = new Set<string>();
+    const store = { sessions: { hasBaseKey: (k: Uint8Array) => held.has(toHex(k)) } } as unknown as ClientStore;
+    const kept = encodeSession(store, a);
+    const gone = encodeSession(store, b);
+    held.add(toHex(a.baseKey));
+    pruneSessionStates(store);
+    expect(decodeSession(store, kept)).toBe(a);
+    const again = decodeSession(store, gone);
+    expect(again).not.toBe(b); // decoded afresh: the memo no longer held b
+    expect(snap(again)).toBe(snap(b));
   });
 
   test("many sessions: the oldest are forgotten, and every answer is still the decoded one", () => {
