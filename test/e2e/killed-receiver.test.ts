@@ -86,6 +86,7 @@ function onceStored(count: number, then: () => void): () => void {
 }
 
 scenario("smsg, a receiver killed mid-sync", (step) => {
+  let killedMidSync = 0;
   const runs: string[] = [];
   const log = () => `seed ${random.seed}\n${runs.join("\n")}`;
 
@@ -144,6 +145,7 @@ scenario("smsg, a receiver killed mid-sync", (step) => {
         clearTimeout(timer);
         const rows = withBobStore(bobRows);
         runs.push(`${how}: ${r.signal ?? `exit ${r.code}`} after ${Date.now() - t0} ms, ${rows.length} stored`);
+        if (r.signal === "SIGKILL" && rows.length < N + 1) killedMidSync++;
         // Killed, or (a late random moment) done: never failed.
         if (r.signal === null) expectOk(r);
         else expect(r.signal, log()).toBe("SIGKILL");
@@ -164,6 +166,8 @@ scenario("smsg, a receiver killed mid-sync", (step) => {
       // (A history page shows at most 1,000: the last ones; the store for all of them.)
       const got = bodies(expectOk(await world.smsg("bob", ["history", "alice", "--json", "--limit", "1000"])));
       expect(got, log()).toEqual(texts.slice(-1000));
+      // At least one kill fell inside the sync (else the steps above proved nothing about a kill mid-page).
+      expect(killedMidSync, log()).toBeGreaterThan(0);
       const rows = withBobStore(bobRows);
       expect(rows.length, log()).toBe(N + 1);
       expect(
