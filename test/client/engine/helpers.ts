@@ -76,10 +76,20 @@ export async function engineUser(
  * per-device tables of §17.8 have no foreign keys to cascade from: named here).
  */
 export async function emptyRelay(tr: TestRelay): Promise<void> {
-  await tr.db.exec(
+  const sql =
     "TRUNCATE message_copies, device_cursors, device_mailboxes, messages, chat_members, chats, one_time_prekeys, " +
-      "signed_prekeys, invites, accounts RESTART IDENTITY CASCADE",
-  );
+    "signed_prekeys, invites, accounts RESTART IDENTITY CASCADE";
+  // The TRUNCATE locks table after table, while the previous test's connections may still be
+  // finishing a transaction that locks them in another order: PostgreSQL then ends one of the
+  // two as a deadlock (40P01, fresh-clone CI). It did nothing; running it again is safe.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await tr.db.exec(sql);
+      return;
+    } catch (e) {
+      if (attempt >= 5 || (e as { code?: unknown }).code !== "40P01") throw e;
+    }
+  }
 }
 
 /** How far the relay has acked `user` in `chat` (its cursor). */
