@@ -15,8 +15,8 @@ import { sealBackup } from "../../crypto/account-backup.js";
 import { requireStrongPassphrase } from "../../crypto/passphrase-strength.js";
 import { wipe } from "../../crypto/primitives.js";
 import { UsageError } from "../../src/errors.js";
-import { MAX_BACKUP_PIECE_BYTES } from "../../src/wire/limits.js";
 import type { RelayClient } from "../relay-client.js";
+import { stageBackup } from "./backup-staging.js";
 import { type AccountStateOmissions, buildAccountState } from "./account-state-snapshot.js";
 import type { Account } from "./open-account.js";
 import { accountIdentityOf } from "./own-device-list.js";
@@ -77,10 +77,7 @@ export async function setAccountPassphrase(
       acct.rng,
     );
     try {
-      for (let offset = 0; offset < backup.length; offset += MAX_BACKUP_PIECE_BYTES) {
-        const data = backup.subarray(offset, Math.min(backup.length, offset + MAX_BACKUP_PIECE_BYTES));
-        await relay.request<"backup_put">({ t: "backup_put", offset, data });
-      }
+      await stageBackup(relay, backup);
       await relay.request<"passphrase_set">({
         t: "passphrase_set",
         salt,

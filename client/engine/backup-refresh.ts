@@ -18,8 +18,8 @@ import { sealBackup } from "../../crypto/account-backup.js";
 import { type IdentityPublic, identityKey } from "../../crypto/identity.js";
 import { sha256, wipe } from "../../crypto/primitives.js";
 import { RemoteError, SmsgError, type SmsgCode } from "../../src/errors.js";
-import { MAX_BACKUP_PIECE_BYTES } from "../../src/wire/limits.js";
 import type { RelayClient } from "../relay-client.js";
+import { stageBackup } from "./backup-staging.js";
 import { buildAccountState } from "./account-state-snapshot.js";
 import type { Account } from "./open-account.js";
 import { accountIdentityOf } from "./own-device-list.js";
@@ -80,10 +80,7 @@ export async function refreshBackup(acct: BackupAccount, relay: BackupRelay): Pr
       acct.rng,
     );
     try {
-      for (let offset = 0; offset < backup.length; offset += MAX_BACKUP_PIECE_BYTES) {
-        const data = backup.subarray(offset, Math.min(backup.length, offset + MAX_BACKUP_PIECE_BYTES));
-        await relay.request<"backup_put">({ t: "backup_put", offset, data });
-      }
+      await stageBackup(relay, backup);
       await relay.request<"backup_update">({ t: "backup_update", login_public: m.loginPublic, size: backup.length });
     } catch (e) {
       if (e instanceof RemoteError && e.code === "UNKNOWN_TYPE") return "unsupported";
