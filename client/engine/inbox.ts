@@ -42,7 +42,7 @@ import { HeldMissingError } from "./errors.js";
 import type { EngineEvent, Received } from "./events.js";
 import type { Account } from "./open-account.js";
 import { groupFrameNeedsMembers, prepareGroupFrame, storeGroupIncoming } from "./group/receive.js";
-import { storeReceivedText } from "./received-text.js";
+import { storeControlRow, storeReceivedText } from "./received-text.js";
 import { sequenceVerdict } from "./sequence-check.js";
 import { type Decrypted, openPairwise } from "./sessions.js";
 
@@ -420,17 +420,7 @@ function storeApp(
         ? "the relay delivered it in another chat than it was sent in"
         : "it arrived in a way its kind may not (misrouted)",
     );
-  const controlRow = () =>
-    store.messages.insert({
-      chatId: m.chat,
-      relayMsgId: m.msg,
-      sender: m.from,
-      sentAt: m.ts,
-      body: null,
-      direction: own ? "out" : "in",
-      status: own ? "sent" : "delivered",
-      senderDevice: device,
-    });
+  const controlRow = () => storeControlRow(acct, m, device);
   switch (app.k) {
     case "text": {
       const seq = sequenceVerdict(store, m.chat, m.from, app.seq, 0, device, acct.deviceId !== 1);

@@ -4,6 +4,8 @@
  * another device") as OUR outgoing message, already sent (the relay's id and time are the
  * copy's), so the history shows it as ours, once, and nothing answers it. Sequence numbers are
  * the sending device's own (sequence-check.ts). Inside the caller's store transaction.
+ * A received control message (a profile, a group state, a device list, …) is a row without a
+ * body (storeControlRow), so its relay id counts as held like a text's.
  */
 import type { RelayMessageOf } from "../../src/wire/messages.js";
 import type { TextMessage } from "../protocol/app-message.js";
@@ -56,5 +58,24 @@ export function storeReceivedText(
     fromDevice: device,
     // (Looked up only where it is shown: a contact's device 1 is the account itself, §17.1.)
     deviceName: own || device !== 1 ? (acct.store.deviceLists.device(m.from, device)?.name ?? null) : null,
+  });
+}
+
+/**
+ * The row of a received control message from `m.from`'s device `device`: no body, nothing to
+ * show; ours from another device of our account as outgoing and sent, as storeReceivedText files
+ * our texts. It marks the relay id as held (a repeat is a duplicate, the cursor may pass it).
+ */
+export function storeControlRow(acct: Account, m: RelayMessageOf<"msg">, device: number): void {
+  const own = m.from === acct.username;
+  acct.store.messages.insert({
+    chatId: m.chat,
+    relayMsgId: m.msg,
+    sender: m.from,
+    sentAt: m.ts,
+    body: null,
+    direction: own ? "out" : "in",
+    status: own ? "sent" : "delivered",
+    senderDevice: device,
   });
 }

@@ -47,7 +47,7 @@ import type { Account } from "../open-account.js";
 import { sequenceVerdict } from "../sequence-check.js";
 import { isDecryptFailure, listedIdentity, openPairwise } from "../sessions.js";
 import { UnlistedDeviceError } from "../errors.js";
-import { storeReceivedText } from "../received-text.js";
+import { storeControlRow, storeReceivedText } from "../received-text.js";
 import { recordDeparture } from "./departure.js";
 import { type GroupCopyRefusal, checkGroupCopy } from "./fanout.js";
 import { groupContext, putPendingKey, settlePending, takeSenderKey } from "./keys.js";
@@ -224,16 +224,7 @@ export function takeGroupPairwise(
   const arrival = checkArrival(app, { chat: m.chat, chatKind: "group", channel: "pairwise" });
   if (!arrival.ok) return withEvents(undecryptable("it arrived in a way its kind may not (misrouted)"));
   const control = (): Received => {
-    store.messages.insert({
-      chatId: m.chat,
-      relayMsgId: m.msg,
-      sender: m.from,
-      sentAt: m.ts,
-      body: null,
-      direction: m.from === acct.username ? "out" : "in",
-      status: "delivered",
-      senderDevice: device,
-    });
+    storeControlRow(acct, m, device);
     return { stored: true, events };
   };
   switch (app.k) {
@@ -334,16 +325,7 @@ function storeSenderKeyMessage(
     if (refused !== undefined)
       return { received: { stored: true, events: [...events, ...undecryptable(refused).events] } };
   } else if (app.k === "profile" && m.from !== acct.username) takeDisplayName(acct, m.from, app, false, events);
-  store.messages.insert({
-    chatId: m.chat,
-    relayMsgId: m.msg,
-    sender: m.from,
-    sentAt: m.ts,
-    body: null,
-    direction: m.from === acct.username ? "out" : "in",
-    status: "delivered",
-    senderDevice: device,
-  });
+  storeControlRow(acct, m, device);
   return { received: { stored: true, events } };
 }
 
