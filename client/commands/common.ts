@@ -180,6 +180,15 @@ export async function withOnlineAccount<T>(
   }
 }
 
+/** Adds `--passphrase` to a command that makes a new profile (join, login, device add). */
+export function withNewProfilePassphraseOption<T>(y: Argv<T>) {
+  return y.option("passphrase", {
+    type: "boolean",
+    default: false,
+    describe: "Protect the new profile with a passphrase (SMSG_PASSPHRASE, --passphrase-file, or typed)",
+  });
+}
+
 /** Adds `--offline` to a command that can answer from what the profile has stored. */
 export function withOfflineOption<T>(y: Argv<T>) {
   return y.option("offline", {

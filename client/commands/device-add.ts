@@ -10,7 +10,7 @@ import type { Argv } from "yargs";
 import { UsageError } from "../../src/errors.js";
 import { addThisDevice } from "../engine/device-link-new.js";
 import { systemRng } from "../../src/system-rng.js";
-import { type ProfileArgs, profileDirOf, withProfileOptions } from "./common.js";
+import { type ProfileArgs, profileDirOf, withNewProfilePassphraseOption, withProfileOptions } from "./common.js";
 import { askYesNo, canAsk } from "./confirm.js";
 import { LINK_NEEDS_TERMINAL } from "./device-link.js";
 import { runCommand } from "./exit.js";
@@ -29,14 +29,9 @@ export function deviceAddCommand<T extends { json: boolean }>(y: Argv<T>): Argv<
     "add <link>",
     "Make this machine a device of your account, from the link smsg device link printed",
     (a) =>
-      withProfileOptions(a)
+      withNewProfilePassphraseOption(withProfileOptions(a))
         .positional("link", { type: "string", demandOption: true, describe: "The device link" })
-        .option("name", { type: "string", describe: "This device's name (sent end to end to your other devices)" })
-        .option("passphrase", {
-          type: "boolean",
-          default: false,
-          describe: "Protect the new profile with a passphrase (SMSG_PASSPHRASE, --passphrase-file, or typed)",
-        }),
+        .option("name", { type: "string", describe: "This device's name (sent end to end to your other devices)" }),
     (argv) =>
       runCommand(async () => {
         const args = argv as AddArgs & typeof argv;

@@ -15,7 +15,14 @@ import {
   newAccountPassphrase,
   withAccountPassphraseOption,
 } from "./account-passphrase-input.js";
-import { type ProfileArgs, givenPassphrase, profileDirOf, promptHidden, withProfileOptions } from "./common.js";
+import {
+  type ProfileArgs,
+  givenPassphrase,
+  profileDirOf,
+  promptHidden,
+  withNewProfilePassphraseOption,
+  withProfileOptions,
+} from "./common.js";
 import { runCommand } from "./exit.js";
 import { printJson, printLine } from "./output.js";
 
@@ -68,7 +75,7 @@ export function joinCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> {
     "join <link>",
     "Create your account on a relay from an invite link (smsg://…)",
     (a) =>
-      withAccountPassphraseOption(withProfileOptions(a))
+      withAccountPassphraseOption(withNewProfilePassphraseOption(withProfileOptions(a)))
         .positional("link", { type: "string", demandOption: true, describe: "The invite link" })
         .option("name", {
           type: "string",
@@ -76,11 +83,6 @@ export function joinCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> {
           describe: "Your username: 3 to 32 of a-z, 0-9, '_', '.', '-'",
         })
         .option("display-name", { type: "string", describe: "Your name as your contacts see it (sent end to end)" })
-        .option("passphrase", {
-          type: "boolean",
-          default: false,
-          describe: "Protect the profile with a passphrase (SMSG_PASSPHRASE, --passphrase-file, or typed)",
-        })
         .option("account-passphrase", {
           type: "boolean",
           default: false,

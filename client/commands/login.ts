@@ -17,7 +17,14 @@ import {
   announceDerivation,
   withAccountPassphraseOption,
 } from "./account-passphrase-input.js";
-import { type ProfileArgs, givenPassphrase, profileDirOf, promptHidden, withProfileOptions } from "./common.js";
+import {
+  type ProfileArgs,
+  givenPassphrase,
+  profileDirOf,
+  promptHidden,
+  withNewProfilePassphraseOption,
+  withProfileOptions,
+} from "./common.js";
 import { runCommand } from "./exit.js";
 import { newPassphrase } from "./join.js";
 import { printJson, printLine } from "./output.js";
@@ -39,18 +46,13 @@ export function loginCommand<T extends { json: boolean }>(y: Argv<T>): Argv<T> {
     "login <link> <name>",
     "Make this machine a new device of your account, with the account passphrase (smsg://HOST:PORT/RELAYKEY NAME)",
     (a) =>
-      withAccountPassphraseOption(withProfileOptions(a))
+      withAccountPassphraseOption(withNewProfilePassphraseOption(withProfileOptions(a)))
         .positional("link", {
           type: "string",
           demandOption: true,
           describe: "The relay link, as smsg whoami prints it on a device of the account",
         })
-        .positional("name", { type: "string", demandOption: true, describe: "Your username" })
-        .option("passphrase", {
-          type: "boolean",
-          default: false,
-          describe: "Protect the new profile with a passphrase (SMSG_PASSPHRASE, --passphrase-file, or typed)",
-        }),
+        .positional("name", { type: "string", demandOption: true, describe: "Your username" }),
     (argv) =>
       runCommand(async () => {
         const dir = profileDirOf(argv);
