@@ -9,15 +9,8 @@ import { randomBytes } from "node:crypto";
 import type { FanoutHeader } from "../../../crypto/device-fanout.js";
 import { type IdentityKeyPair, generateIdentity } from "../../../crypto/identity.js";
 import { refreshDeviceList } from "../../../client/engine/device-list-refresh.js";
-import type { EngineEvent } from "../../../client/engine/events.js";
 import { createDeviceProfile } from "../../../client/engine/new-device.js";
-import {
-  type Account,
-  closeAccount,
-  connectAccount,
-  connectRelay,
-  openLocalAccount,
-} from "../../../client/engine/open-account.js";
+import { type Account, connectAccount, connectRelay } from "../../../client/engine/open-account.js";
 import {
   accountSignerOf,
   ensureOwnDeviceList,
@@ -31,8 +24,7 @@ import type { RelayClient } from "../../../client/relay-client.js";
 import { type CopiesSent, type DeviceCopy, publishDeviceList, sendCopies } from "../../../client/relay-devices.js";
 import { systemRng } from "../../../src/system-rng.js";
 import type { TestRelay } from "../../relay/harness.js";
-import { type EngineUser, emptyRelay, profileDir } from "./helpers.js";
-import { goOnline } from "../../../client/engine/online.js";
+import { type EngineUser, deviceUser, emptyRelay, profileDir } from "./helpers.js";
 
 /** emptyRelay, and the per-device delivery tables, which have no foreign keys to cascade from. */
 export async function emptyDeviceRelay(tr: TestRelay): Promise<void> {
@@ -101,29 +93,6 @@ export async function addDevice(tr: TestRelay, owner: EngineUser, label: string)
   }
   pending.store.close();
   return deviceUser(owner.name, dir);
-}
-
-/** An EngineUser over an existing profile folder. */
-export function deviceUser(name: string, dir: string): EngineUser {
-  const events: EngineEvent[] = [];
-  const u: EngineUser = {
-    name,
-    dir,
-    acct: openLocalAccount({ dir }),
-    events,
-    reopen(o = {}) {
-      closeAccount(u.acct);
-      u.acct = openLocalAccount({ dir, ...(o.now ? { now: o.now } : {}) });
-      return u.acct;
-    },
-    online() {
-      return goOnline(u.acct, { onEvent: (e) => events.push(e) });
-    },
-    close() {
-      closeAccount(u.acct);
-    },
-  };
-  return u;
 }
 
 /** Knobs of fanoutSend for what an honest sender never does. */

@@ -29,8 +29,8 @@ import { ConnectionClosedError } from "../../../src/errors.js";
 import { systemRng } from "../../../src/system-rng.js";
 import { waitFor } from "../../helpers/wait-for.js";
 import { type TestRelay, startRelay } from "../../relay/harness.js";
-import { type EngineUser, accountId, engineUser, profileDir } from "./helpers.js";
-import { addDevice, deviceUser, emptyDeviceRelay, fanoutSend, publishOwnList, text, withRelay } from "./devices.js";
+import { type EngineUser, accountId, deviceUser, engineUser, profileDir } from "./helpers.js";
+import { addDevice, emptyDeviceRelay, fanoutSend, publishOwnList, text, withRelay } from "./devices.js";
 
 let tr: TestRelay;
 const users: EngineUser[] = [];

@@ -22,9 +22,7 @@ import { storeIncoming } from "../../../client/engine/inbox.js";
 import { removeOwnDevice } from "../../../client/engine/own-devices.js";
 import { sendText } from "../../../client/engine/send.js";
 import { createDeviceProfile } from "../../../client/engine/new-device.js";
-import { closeAccount, connectAccount, openLocalAccount } from "../../../client/engine/open-account.js";
-import { goOnline } from "../../../client/engine/online.js";
-import type { EngineEvent } from "../../../client/engine/events.js";
+import { connectAccount } from "../../../client/engine/open-account.js";
 import {
   accountIdentityOf,
   accountSignerOf,
@@ -37,36 +35,13 @@ import { RemoteError } from "../../../src/errors.js";
 import { TimeoutError } from "../../../src/transport/errors.js";
 import { systemRng } from "../../../src/system-rng.js";
 import { type TestRelay, startRelay } from "../../relay/harness.js";
-import { type EngineUser, accountId, engineUser, emptyRelay, profileDir } from "./helpers.js";
+import { type EngineUser, accountId, deviceUser, engineUser, emptyRelay, profileDir } from "./helpers.js";
 
 let tr: TestRelay;
 let alice: EngineUser;
 let alice2: EngineUser;
 let bob: EngineUser;
 let carol: EngineUser;
-
-/** An EngineUser for a profile folder that exists already (a second device). */
-function userAt(name: string, dir: string): EngineUser {
-  const events: EngineEvent[] = [];
-  const u: EngineUser = {
-    name,
-    dir,
-    acct: openLocalAccount({ dir }),
-    events,
-    reopen() {
-      closeAccount(u.acct);
-      u.acct = openLocalAccount({ dir });
-      return u.acct;
-    },
-    online() {
-      return goOnline(u.acct, { onEvent: (e) => events.push(e) });
-    },
-    close() {
-      closeAccount(u.acct);
-    },
-  };
-  return u;
-}
 
 /** Runs `fn` with `u` online. */
 async function withOnline<T>(u: EngineUser, fn: (relay: RelayClient) => Promise<T>): Promise<T> {
@@ -124,7 +99,7 @@ async function addDevice(u: EngineUser): Promise<EngineUser> {
     relay.close();
     pending.store.close();
   }
-  return userAt(u.name, dir);
+  return deviceUser(u.name, dir);
 }
 
 /** The list of `u`'s account without `device`, version + 1, signed by the account key (what `device remove` publishes). */

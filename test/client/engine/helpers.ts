@@ -50,6 +50,11 @@ export async function engineUser(
 ): Promise<EngineUser> {
   const dir = profileDir(name);
   await joinRelay({ dir, link: await inviteLink(tr), username: name, displayName: opts.displayName });
+  return deviceUser(name, dir);
+}
+
+/** An EngineUser over an existing profile folder (joined, logged in or added as a device). */
+export function deviceUser(name: string, dir: string): EngineUser {
   const events: EngineEvent[] = [];
   const u: EngineUser = {
     name,
