@@ -47,7 +47,10 @@ export interface DeliveredText {
 /** Options of listen. */
 export interface ListenOptions {
   readonly onEvent: EventSink;
-  /** The acknowledgement of each text this listener's outbox flush sent (at every (re)connection). */
+  /**
+   * The acknowledgement of each text written before this (re)connection that its outbox flush
+   * sent (one written meanwhile is told of by whoever is sending it).
+   */
   readonly onSent?: (sent: DeliveredText) => void;
   readonly onStatus?: (status: ListenStatus) => void;
   /** Something failed that does not stop listening. */
@@ -121,6 +124,10 @@ export async function listen(acct: Account, opts: ListenOptions): Promise<void> 
   let backoff = minBackoff;
   while (!signal?.aborted) {
     let online;
+    // Texts written from now on are being sent by whoever wrote them (`smsg open` sends on its own
+    // connection, a one-shot `smsg send` in its process), which tells of them itself; this flush
+    // may deliver them too (the relay stores one), but only what was written before is ours to tell.
+    const connectingAt = acct.now();
     try {
       online = await goOnline(acct, {
         onEvent: (e) => {
@@ -141,6 +148,7 @@ export async function listen(acct: Account, opts: ListenOptions): Promise<void> 
     for (const s of online.flushed.sent) {
       const m = s.messageId === null ? undefined : acct.store.messages.get(s.messageId);
       if (m === undefined || m.body === null || m.senderSeq === null) continue; // a key or name hand-over, not a text
+      if (m.storedAt > connectingAt) continue; // its writer tells of it (above)
       opts.onSent?.({
         chat: s.chat,
         id: m.id,
