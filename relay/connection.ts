@@ -106,6 +106,10 @@ export class ClientConnection implements Pushable, HandlerConnection {
     return bucket.take(now);
   }
 
+  takeMessageTokens(n: number): boolean {
+    return this.bucket.take(this.ctx.now(), n);
+  }
+
   /** Bytes queued for the client that it has not taken yet (checked before work that would add more). */
   get outboundBacklog(): number {
     return this.transport.backlogBytes;

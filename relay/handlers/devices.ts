@@ -139,11 +139,19 @@ export async function handleFetchDeviceList(
  * `fetch_device_list` would give no list (SECURITY.md §17.8): one statement for all names. It
  * says no more than `fetch_device_list` of each name would (less: no list, no user and a
  * disabled one are all 0), and the version is only a hint to the client (§17.4 still decides).
+ * It costs one token of the message rate per name (the frame itself paid the first), so it
+ * tells no more names per second than `lookup_user` or `fetch_device_list` could.
  */
 export async function handleFetchDeviceListVersions(
   conn: HandlerConnection,
   msg: ClientMessageOf<"fetch_device_list_versions">,
 ): Promise<void> {
+  if (!conn.takeMessageTokens(msg.usernames.length - 1)) {
+    throw new RelayError(
+      "RATE_LIMITED",
+      `asking ${msg.usernames.length} device list versions goes over ${conn.ctx.config.limits.messageRate} names per second; retry later`,
+    );
+  }
   const versions = await conn.ctx.store.deviceListVersions(msg.usernames);
   conn.send({ t: "device_list_versions", id: msg.id, versions });
 }

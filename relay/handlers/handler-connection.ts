@@ -45,4 +45,9 @@ export interface HandlerConnection extends Pushable {
   sendError(code: ErrorCode, message: string, id?: number): void;
   /** Takes a bundle-fetch token of the logged-in account; false when it is fetching too fast. */
   takeBundleToken(): boolean;
+  /**
+   * Takes `n` more tokens of this connection's message rate (§14.7) for a request that asks as
+   * much as `n` one-name requests would; false, taking none, when there are not that many.
+   */
+  takeMessageTokens(n: number): boolean;
 }

@@ -11,12 +11,12 @@ export class TokenBucket {
     this.last = now;
   }
 
-  /** Takes one token if there is one; `now` in milliseconds. */
-  take(now: number): boolean {
+  /** Takes `n` tokens if there are that many, else none; `now` in milliseconds. */
+  take(now: number, n = 1): boolean {
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate);
     this.last = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
+    if (this.tokens < n) return false;
+    this.tokens -= n;
     return true;
   }
 }

@@ -57,6 +57,25 @@ describe("per connection", () => {
     limits.reset();
     await expectServing(r, w);
   });
+  test("fetch_device_list_versions costs a token per name: more than the burst holds is RATE_LIMITED for that request only", async () => {
+    limits.set({ messageRate: 5, messageBurst: 10 });
+    const c = await RawClient.ready(r, { localAddress: "127.0.0.3" });
+    await c.loginAs(w.bob); // hello and login took 2 of the 10 tokens
+    // 50 names need 50 tokens, more than the burst can ever hold: refused, nothing answered, none taken.
+    const many = Array.from({ length: 50 }, (_, i) => `nobody${i}`);
+    const refused = await c.requestUnchecked({ t: "fetch_device_list_versions", usernames: many });
+    expect(refused).toMatchObject({ t: "error", code: "RATE_LIMITED" });
+    expect((refused as { message: string }).message).toContain("50 device list versions");
+    expect(c.closed).toBe(false);
+    // The refused request took only its frame's token, so three names (three tokens) still fit.
+    expect(
+      await c.request<"fetch_device_list_versions">({
+        t: "fetch_device_list_versions",
+        usernames: ["alice", "bob", "nobody"],
+      }),
+    ).toMatchObject({ t: "device_list_versions", versions: [expect.any(Number), expect.any(Number), 0] });
+    c.close();
+  });
 });
 
 describe("connections", () => {
