@@ -219,6 +219,27 @@ describe("group chats through the engine", () => {
     }
   });
 
+  test("members the relay cannot give the text are warned about in member order; the others get it", async () => {
+    const dave = await engineUser(tr, "dave");
+    try {
+      const { chat } = await withOnline(alice, (r) => createGroup(alice.acct, r, "team", ["bob", "carol", "dave"]));
+      // The identity checks of a send are asked together (pairwise.ts): each answer still counts for its member.
+      expect(await tr.relay.store.setDisabled("bob", true)).toBe(true);
+      expect(await tr.relay.store.setDisabled("dave", true)).toBe(true);
+      const sent = await withOnline(alice, (r) =>
+        sendGroupText(alice.acct, r, alice.acct.store.chats.get(chat.id)!, "to who can read it"),
+      );
+      expect(sent.warnings).toEqual([
+        expect.stringMatching(/^bob cannot be given this group's messages now \(.+\); a later send tries again$/),
+        expect.stringMatching(/^dave cannot be given this group's messages now \(.+\); a later send tries again$/),
+      ]);
+      await sync(carol);
+      expect(shown(carol, chat.id)).toEqual([["alice", "to who can read it"]]);
+    } finally {
+      dave.close();
+    }
+  });
+
   test("a member the relay adds without a signed announcement gets no keys and is warned about", async () => {
     const { chat } = await withOnline(alice, (r) => createGroup(alice.acct, r, "team", ["bob"]));
     await sync(bob);
