@@ -100,23 +100,51 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
 
   /** Connects, runs the handshake and hello. Throws ConnectionClosedError or TimeoutError with a clear message. */
   static async connect(opts: RelayClientOptions): Promise<RelayClient> {
+    return (await RelayClient.connectThen(opts, () => Promise.resolve())).client;
+  }
+
+  /**
+   * Connects as connect() does, and sends `first`'s request (a login) right behind hello
+   * instead of after the welcome: one round trip less. The relay handles a connection's frames
+   * in the order they came (docs/ARCHITECTURE.md §3), so it reads hello first; a request
+   * encoded before the welcome is in the map form, which every version reads (§14.9). Resolves
+   * once welcomed, with `answer`, `first`'s reply; when hello fails the connection is closed
+   * and hello's error thrown (what `first` sent is then never handled, or refused with it).
+   */
+  static async connectThen<T>(
+    opts: RelayClientOptions,
+    first: (client: RelayClient) => Promise<T>,
+  ): Promise<{ client: RelayClient; answer: Promise<T> }> {
     try {
-      return await RelayClient.connectAs(opts, opts.protocolVersion ?? PROTOCOL_VERSION);
+      return await RelayClient.connectAs(opts, opts.protocolVersion ?? PROTOCOL_VERSION, first);
     } catch (e) {
       // An older relay speaks only version 1 and says so: ask it again in version 1.
       if (opts.protocolVersion === undefined && e instanceof RemoteError && e.code === "UNSUPPORTED_VERSION")
-        return RelayClient.connectAs(opts, OLDEST_PROTOCOL_VERSION);
+        return RelayClient.connectAs(opts, OLDEST_PROTOCOL_VERSION, first);
       throw e;
     }
   }
 
-  private static async connectAs(opts: RelayClientOptions, version: number): Promise<RelayClient> {
+  private static async connectAs<T>(
+    opts: RelayClientOptions,
+    version: number,
+    first: (client: RelayClient) => Promise<T>,
+  ): Promise<{ client: RelayClient; answer: Promise<T> }> {
     const timeoutMs = opts.timeoutMs ?? 10_000;
     const socket = await openSocket(opts.host, opts.port, timeoutMs);
     const noise = await clientHandshake(socket, { relayStaticKey: opts.relayKey, rng: opts.rng, timeoutMs });
     const client = new RelayClient(noise, opts);
-    await client.hello(timeoutMs, version);
-    return client;
+    const welcomed = client.hello(timeoutMs, version);
+    const answer = first(client);
+    // If hello fails, so does `answer` (the connection closes): hello's error is the one to tell.
+    answer.catch(() => undefined);
+    try {
+      await welcomed;
+    } catch (e) {
+      client.close();
+      throw e;
+    }
+    return { client, answer };
   }
 
   /** The protocol version of this connection (what the relay's welcome confirmed). */
