@@ -135,7 +135,8 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
     const noise = await clientHandshake(socket, { relayStaticKey: opts.relayKey, rng: opts.rng, timeoutMs });
     const client = new RelayClient(noise, opts);
     const welcomed = client.hello(timeoutMs, version);
-    const answer = first(client);
+    // A throw of `first` itself (before it sent anything) is its answer's failure too.
+    const answer = Promise.resolve().then(() => first(client));
     // If hello fails, so does `answer` (the connection closes): hello's error is the one to tell.
     answer.catch(() => undefined);
     try {
@@ -272,7 +273,9 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
 
   private onMessage(m: RelayMessage): void {
     if (m.t !== "error") this.connectionError = undefined; // the connection went on after it
-    if (this.welcome && (m.t === "welcome" || m.t === "error")) return this.welcome(m);
+    // hello has no id, so only an error without one answers it: a request sent behind hello
+    // (connectThen) may be refused, with its id, before the welcome comes.
+    if (this.welcome && (m.t === "welcome" || (m.t === "error" && m.id === undefined))) return this.welcome(m);
     switch (m.t) {
       case "ping":
         return this.write({ t: "pong", n: m.n });

@@ -138,6 +138,9 @@ export async function serve(argv: Record<string, unknown> & CommonArgs): Promise
       limits[key] = v;
     }
   }
+  // A client's hello and login arrive together (SECURITY.md §14.9), so a burst of one would refuse every login.
+  if (limits.messageBurst < 2)
+    throw new UsageError("--message-burst must be at least 2 (a client sends hello and login together)");
   const host = String(argv["host"]);
   const config: RelayConfig = {
     host,

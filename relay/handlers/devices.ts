@@ -149,7 +149,8 @@ export async function handleFetchDeviceListVersions(
   if (!conn.takeMessageTokens(msg.usernames.length - 1)) {
     throw new RelayError(
       "RATE_LIMITED",
-      `asking ${msg.usernames.length} device list versions goes over ${conn.ctx.config.limits.messageRate} names per second; retry later`,
+      `${msg.usernames.length} device list versions cost ${msg.usernames.length} of this connection's messages ` +
+        `(${conn.ctx.config.limits.messageRate} per second, bursts of ${conn.ctx.config.limits.messageBurst}); retry later`,
     );
   }
   const versions = await conn.ctx.store.deviceListVersions(msg.usernames);

@@ -13,6 +13,7 @@ export class TokenBucket {
 
   /** Takes `n` tokens if there are that many, else none; `now` in milliseconds. */
   take(now: number, n = 1): boolean {
+    if (!Number.isInteger(n) || n < 0) throw new RangeError(`a token bucket takes a whole number ≥ 0, not ${n}`);
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate);
     this.last = now;
     if (this.tokens < n) return false;

@@ -148,6 +148,16 @@ describe.skipIf(!pgUrl)("smsg relay on PostgreSQL", () => {
   afterAll(async () => {
     for (const d of dbs) await d.drop();
   });
+  test("refuses a message burst below 2 (a client sends hello and login together), before it starts", async () => {
+    const data = mkdtempSync(join(tmpdir(), "smsg-relay-cli-"));
+    const refused = await smsg("relay", "serve", "--data", data, "--message-burst", "1").then(
+      () => undefined,
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(refused?.code).toBe(2);
+    expect(refused?.stderr).toContain("--message-burst must be at least 2");
+  });
+
   test("refuses a server with synchronous_commit off unless the risk is accepted", async () => {
     const db = await createThrowawayDatabase(pgUrl!);
     dbs.push(db);

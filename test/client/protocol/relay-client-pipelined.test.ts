@@ -4,8 +4,8 @@
  * TCP with the real Noise handshake. The stand-in answers hello only once it has read the
  * request behind it, so a client that waited for the welcome would never be answered. One
  * stand-in is a version-1 relay (UNSUPPORTED_VERSION for hello v2, then closing): the client
- * asks again in version 1, and the request refused with the first connection is answered on
- * the second.
+ * asks again in version 1, and the request left unanswered by the first connection is answered
+ * on the second. A request refused before the welcome is that request's failure, not hello's.
  */
 import { type Server, type Socket, createServer } from "node:net";
 import { afterEach, describe, expect, test } from "vitest";
@@ -36,8 +36,13 @@ afterEach(async () => {
  * A stand-in relay speaking only `versions`. On each connection it reads frames, keeps them
  * (per connection, in order) and, once it holds two, answers: the hello (welcome, or for a
  * version it does not speak UNSUPPORTED_VERSION and close), then the lookup_user.
+ * `refuseRequest`: the lookup_user is refused, with its id, before the welcome.
+ * `welcomeAtOnce`: hello is answered as soon as it is read, each lookup_user when it comes.
  */
-async function standIn(versions: readonly number[]): Promise<{ port: number; seen: ClientMessage[][] }> {
+async function standIn(
+  versions: readonly number[],
+  opts: { refuseRequest?: boolean; welcomeAtOnce?: boolean } = {},
+): Promise<{ port: number; seen: ClientMessage[][] }> {
   const seen: ClientMessage[][] = [];
   const server = createServer((socket) => {
     sockets.push(socket);
@@ -47,9 +52,21 @@ async function standIn(versions: readonly number[]): Promise<{ port: number; see
         seen.push(frames);
         const decoder = new FrameDecoder();
         const send = (m: RelayMessage) => conn.write(encodeMessageFrame(m));
+        const user = (request: ClientMessage & { t: "lookup_user" }): RelayMessage => ({
+          t: "user",
+          id: request.id,
+          username: request.username,
+          identity: new Uint8Array(IDENTITY_PUBLIC_WIRE_BYTES),
+        });
         conn.on("data", (chunk) => {
-          for (const f of decoder.push(chunk)) frames.push(decodeClientMessage(f));
-          if (frames.length !== 2) return;
+          for (const f of decoder.push(chunk)) {
+            const m = decodeClientMessage(f);
+            frames.push(m);
+            if (!opts.welcomeAtOnce) continue;
+            if (m.t === "hello") send({ t: "welcome", v: m.v, relay: "stand-in" });
+            if (m.t === "lookup_user") send(user(m));
+          }
+          if (opts.welcomeAtOnce || frames.length !== 2) return;
           const [hello, request] = frames;
           if (hello?.t !== "hello" || request?.t !== "lookup_user") throw new Error("unexpected frames");
           if (!versions.includes(hello.v)) {
@@ -61,13 +78,14 @@ async function standIn(versions: readonly number[]): Promise<{ port: number; see
             conn.close();
             return;
           }
+          if (opts.refuseRequest) {
+            // As a relay refuses a malformed frame: as it reads it, before it handles the hello.
+            send({ t: "error", id: request.id, code: "BAD_MESSAGE", message: "lookup_user: refused as read" });
+            send({ t: "welcome", v: hello.v, relay: "stand-in" });
+            return;
+          }
           send({ t: "welcome", v: hello.v, relay: "stand-in" });
-          send({
-            t: "user",
-            id: request.id,
-            username: request.username,
-            identity: new Uint8Array(IDENTITY_PUBLIC_WIRE_BYTES),
-          });
+          send(user(request));
         });
       })
       .catch(() => socket.destroy());
@@ -106,6 +124,31 @@ describe("RelayClient.connectThen", () => {
       ["hello 2", "lookup_user"],
       ["hello 1", "lookup_user"],
     ]);
+    client.close();
+  });
+
+  test("a request refused (with its id) before the welcome fails that request; the connection is welcomed", async () => {
+    const relay = await standIn([1, 2], { refuseRequest: true });
+    const { client, answer } = await RelayClient.connectThen(options(relay.port), lookupBob);
+    expect(client.protocolVersion).toBe(2);
+    await expect(answer).rejects.toMatchObject({ code: "BAD_MESSAGE", message: "lookup_user: refused as read" });
+    client.close();
+  });
+
+  test("a request that throws before sending anything fails its answer, not the connection", async () => {
+    const relay = await standIn([1, 2], { welcomeAtOnce: true });
+    let sent = false;
+    const { client, answer } = await RelayClient.connectThen(options(relay.port), (c) => {
+      if (!sent) {
+        sent = true;
+        throw new Error("could not build the request");
+      }
+      return lookupBob(c);
+    });
+    await expect(answer).rejects.toThrow("could not build the request");
+    // Nothing was sent for it; the connection works on.
+    expect(await lookupBob(client)).toMatchObject({ t: "user", username: "bob" });
+    expect(relay.seen.map((frames) => frames.map((f) => f.t))).toEqual([["hello", "lookup_user"]]);
     client.close();
   });
 
