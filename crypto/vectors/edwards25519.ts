@@ -63,7 +63,7 @@ export function negate(p: Point): Point {
 }
 
 /** [2]p: RFC 8032 §5.1.4's doubling, fewer multiplications than add(p, p). */
-export function double(p: Point): Point {
+function double(p: Point): Point {
   const A = mod(p.X * p.X);
   const B = mod(p.Y * p.Y);
   const C = mod(2n * p.Z * p.Z);
