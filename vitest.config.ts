@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config";
+import { SlowestFirstSequencer } from "./test/slowest-first-sequencer.js";
 
 export default defineConfig({
   test: {
@@ -13,6 +14,9 @@ export default defineConfig({
     // more workers would only make every test slower; fewer would leave a core idle while a
     // worker waits on its children.
     maxWorkers: 2,
+    // On a fresh clone (no durations yet) the slowest files start first, so that neither worker
+    // ends the run alone with one of them (test/slowest-first-sequencer.ts).
+    sequence: { sequencer: SlowestFirstSequencer },
     // Hang guards, not speed checks. The slowest test or step takes a few seconds on an idle
     // 2-core machine; 60 s leaves room for one that runs several times slower while other work
     // holds the cores. Hooks start relays and join users: vitest's default 10 s hook timeout

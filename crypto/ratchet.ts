@@ -131,9 +131,9 @@ const CHAIN_NEXT_KEY = label("chainNextKey");
  * KDF_CK (§6.2): mk = HMAC(ck, "SMSG-v1 chain message key"), ck' = HMAC(ck, "SMSG-v1 chain next key").
  * The AEAD key and nonce are expanded from mk separately (§6.3), only for the key actually
  * used: a skipped key is stored raw, so a forged message that makes us skip a thousand keys
- * costs HMACs, not a thousand HKDFs as well.
+ * costs HMACs, not a thousand HKDFs as well. Exported for the vectors (ratchet-case-vectors.ts).
  */
-function kdfChain(chainKey: Uint8Array): { messageKey: Uint8Array; nextChainKey: Uint8Array } {
+export function kdfChain(chainKey: Uint8Array): { messageKey: Uint8Array; nextChainKey: Uint8Array } {
   return {
     messageKey: hmacSha256(chainKey, CHAIN_MESSAGE_KEY),
     nextChainKey: hmacSha256(chainKey, CHAIN_NEXT_KEY),

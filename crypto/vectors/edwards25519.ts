@@ -62,13 +62,45 @@ export function negate(p: Point): Point {
   return { X: mod(-p.X), Y: p.Y, Z: p.Z, T: mod(-p.T) };
 }
 
+/** [2]p: RFC 8032 §5.1.4's doubling, fewer multiplications than add(p, p). */
+function double(p: Point): Point {
+  const A = mod(p.X * p.X);
+  const B = mod(p.Y * p.Y);
+  const C = mod(2n * p.Z * p.Z);
+  const H = A + B;
+  const xy = p.X + p.Y;
+  const E = H - mod(xy * xy);
+  const G = A - B;
+  const F = C + G;
+  return { X: mod(E * F), Y: mod(G * H), Z: mod(F * G), T: mod(E * H) };
+}
+
+/** [2^i]BASE for i = 0..255, computed on first use: [k]BASE then needs no doublings. */
+let baseDoublings: Point[] | undefined;
+
+function baseTable(): Point[] {
+  if (!baseDoublings) {
+    const table = [BASE];
+    for (let i = 1; i < 256; i++) table.push(double(table[i - 1]!));
+    baseDoublings = table;
+  }
+  return baseDoublings;
+}
+
 /** [k]p for any non-negative k (not reduced: the torsion part matters here). */
 export function multiply(p: Point, k: bigint): Point {
+  if (p === BASE && k < 1n << 256n) {
+    // The vectors multiply the base point most (nonces, keys, S·B): one add per set bit.
+    const table = baseTable();
+    let r = IDENTITY;
+    for (let i = 0; k > 0n; i++, k >>= 1n) if (k & 1n) r = add(r, table[i]!);
+    return r;
+  }
   let r = IDENTITY;
   let q = p;
   while (k > 0n) {
     if (k & 1n) r = add(r, q);
-    q = add(q, q);
+    q = double(q);
     k >>= 1n;
   }
   return r;

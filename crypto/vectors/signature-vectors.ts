@@ -209,33 +209,69 @@ function signedMessage(place: Place, p: PlaceFields): Uint8Array {
   }
 }
 
-/** r_i = SHA-512(seed || u32be(i)) mod L for the first i whose R and k satisfy `ok`. */
-function nonceWhere(seed: Uint8Array, ok: (r: bigint) => boolean): bigint {
+/** A nonce r_i = SHA-512(seed || u32be(i)) mod L, its point r_i·B and that point's encoding R. */
+interface Nonce {
+  readonly r: bigint;
+  readonly point: E.Point;
+  readonly R: Uint8Array;
+}
+
+/**
+ * The signing seed's key pair, secret scalar a and A = a·B, and its nonces, each computed once
+ * per recompute: every place and kind draws from the same nonces, and these BigInt scalar
+ * multiplications are what makes this file slow to verify.
+ */
+interface Signer {
+  readonly pair: ReturnType<typeof ed25519FromSeed>;
+  readonly a: bigint;
+  readonly A: E.Point;
+  nonce(i: number): Nonce;
+}
+
+function signerOf(seed: Uint8Array): Signer {
+  const a = E.secretScalar(seed) % E.L;
+  const nonces: Nonce[] = [];
+  return {
+    pair: ed25519FromSeed(seed),
+    a,
+    A: E.multiply(E.BASE, a),
+    nonce(i) {
+      let n = nonces[i];
+      if (!n) {
+        const r = E.scalarFrom(sha512(concat(seed, u32be(i))));
+        const point = E.multiply(E.BASE, r);
+        n = { r, point, R: E.encode(point) };
+        nonces[i] = n;
+      }
+      return n;
+    },
+  };
+}
+
+/** The first nonce r_i (i = 0, 1, …) that satisfies `ok`. */
+function nonceWhere(signer: Signer, ok: (n: Nonce) => boolean): Nonce {
   for (let i = 0; i < 256; i++) {
-    const r = E.scalarFrom(sha512(concat(seed, u32be(i))));
-    if (ok(r)) return r;
+    const n = signer.nonce(i);
+    if (ok(n)) return n;
   }
   throw new CodecError(`${FILE}: no nonce satisfies the condition in 256 tries`);
 }
 
-/** The public key and signature of one kind over `m`, from `seed`. */
-export function craft(kind: string, seed: Uint8Array, m: Uint8Array): { publicKey: Uint8Array; signature: Uint8Array } {
-  const pair = ed25519FromSeed(seed);
-  const a = E.secretScalar(seed) % E.L;
-  const A = E.multiply(E.BASE, a);
-  const rB = (r: bigint) => E.encode(E.multiply(E.BASE, r));
+/** The public key and signature of one kind over `m`, from the signer's seed. */
+function craft(kind: string, signer: Signer, m: Uint8Array): { publicKey: Uint8Array; signature: Uint8Array } {
+  const { pair, a, A } = signer;
   switch (kind) {
     case "genuine":
       return { publicKey: pair.publicKey, signature: ed25519Sign(pair.privateKey, m) };
     case "small-order-key": {
       const pk = E.encode(E.TORSION_8);
-      const r = nonceWhere(seed, (r) => E.challenge(rB(r), pk, m) % 8n === 0n);
-      return { publicKey: pk, signature: E.signatureBytes(rB(r), r) };
+      const { r, R } = nonceWhere(signer, ({ R }) => E.challenge(R, pk, m) % 8n === 0n);
+      return { publicKey: pk, signature: E.signatureBytes(R, r) };
     }
     case "non-canonical-key": {
       const pk = E.rawEncoding(E.P + 1n, 0);
-      const r = nonceWhere(seed, () => true);
-      return { publicKey: pk, signature: E.signatureBytes(rB(r), r) };
+      const { r, R } = nonceWhere(signer, () => true);
+      return { publicKey: pk, signature: E.signatureBytes(R, r) };
     }
     case "small-order-r": {
       const R = E.encode(E.IDENTITY);
@@ -252,12 +288,12 @@ export function craft(kind: string, seed: Uint8Array, m: Uint8Array): { publicKe
     case "mixed-order-key-equation-holds": {
       const pk = E.encode(E.add(A, E.TORSION_8));
       const holds = kind.endsWith("holds");
-      const r = nonceWhere(seed, (r) => (E.challenge(rB(r), pk, m) % 8n === 0n) === holds);
-      return { publicKey: pk, signature: E.signatureBytes(rB(r), (r + E.challenge(rB(r), pk, m) * a) % E.L) };
+      const { r, R } = nonceWhere(signer, ({ R }) => (E.challenge(R, pk, m) % 8n === 0n) === holds);
+      return { publicKey: pk, signature: E.signatureBytes(R, (r + E.challenge(R, pk, m) * a) % E.L) };
     }
     case "mixed-order-r": {
-      const r = nonceWhere(seed, () => true);
-      const R = E.encode(E.add(E.multiply(E.BASE, r), E.TORSION_8));
+      const { r, point } = nonceWhere(signer, () => true);
+      const R = E.encode(E.add(point, E.TORSION_8));
       return {
         publicKey: pair.publicKey,
         signature: E.signatureBytes(R, (r + E.challenge(R, pair.publicKey, m) * a) % E.L),
@@ -270,11 +306,12 @@ export function craft(kind: string, seed: Uint8Array, m: Uint8Array): { publicKe
 function recompute(file: unknown, impl: VectorImplementation) {
   const f = new Inputs(file, FILE);
   const seed = f.hex("signing_seed", 32);
+  const signer = signerOf(seed);
   const places = placeFields(f);
   const cases = PLACES.flatMap((place) =>
     KINDS.map((k) => {
       const m = signedMessage(place, places);
-      const { publicKey, signature } = craft(k.kind, seed, m);
+      const { publicKey, signature } = craft(k.kind, signer, m);
       let valid: boolean;
       let extra = {};
       if (place === "sender_key_message") {

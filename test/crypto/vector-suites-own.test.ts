@@ -26,7 +26,7 @@ type Leaf = string | number | boolean | null;
  * Field names each suite reads as inputs; every other leaf is an output. device-list.json and
  * device-fanout.json are not here: their outputs reuse input names (a list's `issued_ms`, a
  * decoded header's fields) and device-list.json recomputes too slowly for one run per field;
- * vectors-cli.test.ts changes bytes of both files and device-list.test.ts covers the rule.
+ * vectors-one-byte.test.ts changes bytes of both files and device-list.test.ts covers the rule.
  */
 const SUITES: { suite: VectorSuite; name: string; inputs: ReadonlySet<string> }[] = [
   { suite: paddingVectors, name: "padding", inputs: new Set(["plaintext", "length"]) },

@@ -18,7 +18,8 @@ let r: TestRelay;
 let alice: TestUser;
 
 beforeAll(async () => {
-  r = await startRelay({ now: () => Date.now() + offset });
+  // A 1 s heartbeat (heartbeatMs / 3): a moved clock takes effect within a second, not ten.
+  r = await startRelay({ now: () => Date.now() + offset, limits: { heartbeatMs: 3_000 } });
   alice = await joinUser(r, "alice");
 }, 60_000);
 afterAll(async () => {
