@@ -4,6 +4,7 @@
  * EADDRINUSE: address already in use 127.0.0.1:7447`); an operator gets one sentence that says
  * what to change instead (README "Running a relay").
  */
+import { createServer } from "node:net";
 import { SmsgError, UsageError } from "../../src/errors.js";
 
 /** The highest TCP port. */
@@ -53,5 +54,26 @@ export function asListenFailure(err: unknown, host: string, port: number): unkno
       );
     default:
       return err;
+  }
+}
+
+/**
+ * Throws the ListenFailedError the relay's own listen would, when `host:port` cannot be had now:
+ * asked before the storage starts, so a taken port costs no embedded-server start (seconds, and
+ * a new database folder) before the sentence. The relay's listen still reports what happens
+ * between this probe and it. Port 0 (any free port) needs no probe.
+ */
+export async function ensureCanListen(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  const probe = createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      probe.once("error", reject);
+      probe.listen({ host, port, exclusive: true }, () => resolve());
+    });
+  } catch (e) {
+    throw asListenFailure(e, host, port);
+  } finally {
+    await new Promise<void>((resolve) => (probe.listening ? probe.close(() => resolve()) : resolve()));
   }
 }

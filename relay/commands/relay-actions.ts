@@ -33,7 +33,7 @@ import { whenStopRequested, withShutdownTimeout } from "../stop-signals.js";
 import { PGLITE_DIR } from "../storage-marker.js";
 import { RelayStore } from "../store/index.js";
 import { LIMIT_FLAGS } from "./limit-flags.js";
-import { asListenFailure, parsePort } from "./listen-failure.js";
+import { asListenFailure, ensureCanListen, parsePort } from "./listen-failure.js";
 import { ensureDataDir } from "../data-dir.js";
 
 /** Where serve records how to reach it, for invite links made while it is not running. */
@@ -159,6 +159,7 @@ export async function serve(argv: Record<string, unknown> & CommonArgs): Promise
   const stopRequested = whenStopRequested({ log });
   // A second relay on one folder would stop the first one's embedded server: refuse before touching anything.
   if (await relayRunsOn(dataDir)) throw new UsageError(`a relay is already running on ${dataDir}`);
+  await ensureCanListen(host, port);
   let serverLost: ((detail: string) => void) | undefined;
   const lost = new Promise<string>((resolve) => (serverLost = resolve));
   // The database first: the storage check reads the folder as it was (a relay key alone means external PostgreSQL).

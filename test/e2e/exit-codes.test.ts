@@ -7,7 +7,7 @@
  * every printing command quietly with 0, a relay answering with another key is a key mismatch
  * (never "unreachable", never retried), and the messages that used to mislead say what happened.
  */
-import { cpSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { freePort } from "../../bench/relay-process.js";
@@ -150,6 +150,8 @@ describe("README's exit-code table, row by row, with the built smsg", () => {
       "a failure with no more specific code",
       new RegExp(`cannot listen on 127\\.0\\.0\\.1:${world.port}: another program \\(another relay\\?\\) already uses`),
     );
+    // Refused before its storage started: no embedded database, no relay key left in the new folder.
+    expect(readdirSync(join(world.root, "second"))).toEqual([]);
 
     // 3: a vector file that does not match its inputs.
     const vectors = JSON.parse(readFileSync(join(packageRoot(), "test/vectors/padding.json"), "utf8")) as {
