@@ -10,6 +10,9 @@
  */
 import { Histogram } from "prom-client";
 
+/** The u32be length in front of every frame (SECURITY.md §14.2). */
+const FRAME_LENGTH_BYTES = 4;
+
 /** Wire frame types, by direction. Only types the wire schema knows ever get here. */
 type PerType = Map<string, number>;
 
@@ -23,6 +26,9 @@ export type LoginFailure = "auth_failed" | "account_disabled" | "rate_limited" |
 export class RelayCounters {
   readonly framesIn: PerType = new Map();
   readonly framesOut: PerType = new Map();
+  /** Bytes of those frames by type, frame length prefix included, Noise records not (bench/real-client-wire.ts's breakdown). */
+  readonly frameBytesIn: PerType = new Map();
+  readonly frameBytesOut: PerType = new Map();
   readonly loginFailures: PerType = new Map();
   /** Database errors by SQLSTATE class ("08" connection, "40" conflict, …) or "connection" when the driver gave none. */
   readonly databaseErrors: PerType = new Map();
@@ -55,12 +61,16 @@ export class RelayCounters {
     registers: [],
   });
 
-  frameIn(type: string): void {
+  /** A frame received; `bytes` is its payload's length (the 4-byte length prefix is added here, §14.2). */
+  frameIn(type: string, bytes = 0): void {
     bump(this.framesIn, type);
+    bump(this.frameBytesIn, type, bytes + FRAME_LENGTH_BYTES);
   }
 
-  frameOut(type: string): void {
+  /** A frame sent; `bytes` is the whole encoded frame, length prefix included. */
+  frameOut(type: string, bytes = 0): void {
     bump(this.framesOut, type);
+    bump(this.frameBytesOut, type, bytes);
     if (type === "msg") this.messagesDelivered++;
   }
 
