@@ -61,10 +61,8 @@ export interface ListenOptions {
   readonly onWarning?: (err: unknown) => void;
   /** Stops listening (the promise then resolves). */
   readonly signal?: AbortSignal;
-  /** Sync once pushes have paused this long (default 300 ms), so a burst is acked once. */
+  /** Sync once pushes have paused this long (default 300 ms; at most MAX_SYNC_DELAY_MS after the first), so a burst is acked once. */
   readonly syncDelayMs?: number;
-  /** …but at most this long after the first push not synced yet (default MAX_SYNC_DELAY_MS). */
-  readonly maxSyncDelayMs?: number;
   /** First reconnection delay (default 500 ms); doubles up to maxBackoffMs. */
   readonly minBackoffMs?: number;
   /** Longest reconnection delay (default 30 s). */
@@ -170,12 +168,12 @@ export async function listen(acct: Account, opts: ListenOptions): Promise<void> 
     const { relay, receiver } = online;
 
     // Every push is followed by a sync that starts after it came (so the round acks it, or names
-    // it in `have`), once pushes have paused for syncDelayMs, and at most maxSyncDelayMs after the
+    // it in `have`), once pushes have paused for syncDelayMs, and at most MAX_SYNC_DELAY_MS after the
     // first push it waits for: a burst is synced once, after its end, rather than by rounds that
     // overlap it (a message committed while a round's reply is read comes in it in full as well
-    // as pushed: a second copy), and a steady stream is still acked every maxSyncDelayMs.
+    // as pushed: a second copy), and a steady stream is still acked every MAX_SYNC_DELAY_MS.
     const syncDelay = opts.syncDelayMs ?? 300;
-    const maxSyncDelay = Math.max(syncDelay, opts.maxSyncDelayMs ?? MAX_SYNC_DELAY_MS);
+    const maxSyncDelay = Math.max(syncDelay, MAX_SYNC_DELAY_MS);
     let timer: NodeJS.Timeout | undefined;
     let firstWaiting: number | undefined;
     const syncSoon = () => {
