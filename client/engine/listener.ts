@@ -177,7 +177,8 @@ export async function listen(acct: Account, opts: ListenOptions): Promise<void> 
     let timer: NodeJS.Timeout | undefined;
     let firstWaiting: number | undefined;
     const syncSoon = () => {
-      const now = Date.now();
+      // Monotonic: a wall clock stepped back must not push the MAX_SYNC_DELAY_MS cap away.
+      const now = performance.now();
       firstWaiting ??= now;
       if (timer) clearTimeout(timer);
       timer = setTimeout(
@@ -196,7 +197,11 @@ export async function listen(acct: Account, opts: ListenOptions): Promise<void> 
         if (!relay.isClosed) opts.onWarning?.(e);
       });
     };
-    relay.on("msg", syncSoon);
+    // Only pushes: a sync reply's own frames (`reply`) are what the round already acks.
+    const onMsg = (m: RelayMessageOf<"msg">) => {
+      if (m.reply !== true) syncSoon();
+    };
+    relay.on("msg", onMsg);
     relay.on("prekeys_low", onLow);
     void online.backup.refresh();
     const backupTimer = setInterval(
@@ -216,7 +221,7 @@ export async function listen(acct: Account, opts: ListenOptions): Promise<void> 
     });
     if (timer) clearTimeout(timer);
     clearInterval(backupTimer);
-    relay.off("msg", syncSoon);
+    relay.off("msg", onMsg);
     relay.off("prekeys_low", onLow);
     await receiver.drain();
     // Stopping (the connection is still open): what changed since the last look goes now.

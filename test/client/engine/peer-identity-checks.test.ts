@@ -103,6 +103,50 @@ test("a key the relay swapped mid-connection is found once the answer is IDENTIT
   a.relay.close();
 });
 
+test("a key accepted while an older answer is kept: the next send asks again and no change is made up", async () => {
+  const a = await connectAccount(alice.acct); // as InteractiveSession's command connection: no receiver
+  const { chat } = await openDirectChat(alice.acct, a.relay, "bob");
+  const checks = new PeerIdentityChecks(alice.acct, a.relay);
+  await sendText(alice.acct, a.relay, chat, "before", checks);
+  const forged = await forgeIdentity(tr, "bob");
+  const newKey = encodeIdentityPublic(forged.publicKey);
+  // Another path (a PREKEY message, a group send) saw the new key; the user confirms it.
+  alice.acct.store.contacts.markChanged("bob", newKey);
+  confirmIdentity(alice.acct.store, "bob");
+  const lookups = countLookups(a.relay);
+  // Within the window: the kept answer (the old key) is not pinned against the newer choice.
+  await sendText(alice.acct, a.relay, chat, "to the confirmed key", checks);
+  expect(lookups()).toBe(1);
+  expect(alice.acct.store.contacts.get("bob")).toMatchObject({ identity: newKey, keyChanged: false });
+  // And that fresh answer is kept from then on.
+  await sendText(alice.acct, a.relay, chat, "again", checks);
+  expect(lookups()).toBe(1);
+  a.relay.close();
+});
+
+test("an answer asked before a device_list_changed for that contact came is not kept", async () => {
+  const a = await connectAccount(alice.acct); // as InteractiveSession's command connection: no receiver
+  const { chat } = await openDirectChat(alice.acct, a.relay, "bob");
+  const checks = new PeerIdentityChecks(alice.acct, a.relay);
+  const version = alice.acct.store.deviceLists.get("bob")?.list.version ?? 1;
+  const request = a.relay.request.bind(a.relay);
+  const spy = vi.spyOn(a.relay, "request").mockImplementation(async (m) => {
+    const reply = await request(m);
+    // The push comes while the lookup_user's answer is on its way.
+    if (m.t === "lookup_user")
+      a.relay.emit("device_list_changed", { t: "device_list_changed", username: "bob", version });
+    return reply;
+  });
+  const lookups = () => spy.mock.calls.filter(([m]) => m.t === "lookup_user").length;
+  await sendText(alice.acct, a.relay, chat, "one", checks);
+  spy.mockImplementation(request);
+  await sendText(alice.acct, a.relay, chat, "two", checks);
+  expect(lookups()).toBe(2);
+  await sendText(alice.acct, a.relay, chat, "three", checks);
+  expect(lookups()).toBe(2);
+  a.relay.close();
+});
+
 test("a clock that went back asks again", async () => {
   const a = await connectAccount(alice.acct); // as InteractiveSession's command connection: no receiver
   const { chat } = await openDirectChat(alice.acct, a.relay, "bob");
