@@ -128,7 +128,7 @@ export class ClientConnection implements Pushable, HandlerConnection {
       return;
     }
     this.transport.write(frame);
-    this.ctx.counters.frameOut(type);
+    this.ctx.counters.frameOut(type, frame.length);
   }
 
   /** Sends an error frame, and closes the connection when the code says so. */
@@ -140,8 +140,9 @@ export class ClientConnection implements Pushable, HandlerConnection {
   /** Sends `code` and closes, whatever the code. */
   fail(code: ErrorCode, message: string): void {
     if (this.phase === "closed") return;
-    this.transport.write(encodeMessageFrame({ t: "error", code, message }));
-    this.ctx.counters.frameOut("error");
+    const frame = encodeMessageFrame({ t: "error", code, message });
+    this.transport.write(frame);
+    this.ctx.counters.frameOut("error", frame.length);
     this.close();
   }
 
@@ -206,7 +207,7 @@ export class ClientConnection implements Pushable, HandlerConnection {
       try {
         msg = decodeClientMessage(frame, { compact: this.compact });
       } catch (e) {
-        this.ctx.counters.frameIn("invalid");
+        this.ctx.counters.frameIn("invalid", frame.length);
         if (e instanceof ProtocolError) {
           if (ERROR_CODES[e.code].closes) this.fail(e.code, e.message);
           else this.send(errorMessageFor(e));
@@ -216,7 +217,7 @@ export class ClientConnection implements Pushable, HandlerConnection {
         }
         continue;
       }
-      this.ctx.counters.frameIn(msg.t);
+      this.ctx.counters.frameIn(msg.t, frame.length);
       // Frames after a version-2 hello are read as version 2 at once, before dispatch answers it.
       // Only the first hello counts: dispatch refuses a second one.
       if (msg.t === "hello" && !this.helloRead) this.compact = msg.v >= COMPACT_PROTOCOL_VERSION;

@@ -10,6 +10,9 @@
  */
 import { Histogram } from "prom-client";
 
+/** The u32be length in front of every frame (SECURITY.md §14.2). */
+const FRAME_LENGTH_BYTES = 4;
+
 /** Wire frame types, by direction. Only types the wire schema knows ever get here. */
 type PerType = Map<string, number>;
 
@@ -17,12 +20,31 @@ function bump(m: PerType, key: string, by = 1): void {
   m.set(key, (m.get(key) ?? 0) + by);
 }
 
+/** One wire type's frames in one direction: one map entry per type, so a frame costs one lookup. */
+interface FrameTally {
+  frames: number;
+  bytes: number;
+}
+
+function tally(m: Map<string, FrameTally>, type: string, bytes: number): void {
+  const t = m.get(type);
+  if (t) {
+    t.frames++;
+    t.bytes += bytes;
+  } else m.set(type, { frames: 1, bytes });
+}
+
+function column(m: Map<string, FrameTally>, field: keyof FrameTally): PerType {
+  return new Map([...m].map(([type, t]) => [type, t[field]]));
+}
+
 /** Why a login or join was refused: the wire error codes, lower-cased. */
 export type LoginFailure = "auth_failed" | "account_disabled" | "rate_limited" | "invite_invalid" | "username_taken";
 
 export class RelayCounters {
-  readonly framesIn: PerType = new Map();
-  readonly framesOut: PerType = new Map();
+  /** Frames and their bytes by wire type (length prefix included, Noise records not), each direction. */
+  private readonly talliesIn = new Map<string, FrameTally>();
+  private readonly talliesOut = new Map<string, FrameTally>();
   readonly loginFailures: PerType = new Map();
   /** Database errors by SQLSTATE class ("08" connection, "40" conflict, …) or "connection" when the driver gave none. */
   readonly databaseErrors: PerType = new Map();
@@ -55,13 +77,33 @@ export class RelayCounters {
     registers: [],
   });
 
-  frameIn(type: string): void {
-    bump(this.framesIn, type);
+  /** A frame received; `bytes` is its payload's length (the 4-byte length prefix is added here, §14.2). */
+  frameIn(type: string, bytes: number): void {
+    tally(this.talliesIn, type, bytes + FRAME_LENGTH_BYTES);
   }
 
-  frameOut(type: string): void {
-    bump(this.framesOut, type);
+  /** A frame sent; `bytes` is the whole encoded frame, length prefix included. */
+  frameOut(type: string, bytes: number): void {
+    tally(this.talliesOut, type, bytes);
     if (type === "msg") this.messagesDelivered++;
+  }
+
+  /** Frames received, by wire type (read when scraped). */
+  get framesIn(): PerType {
+    return column(this.talliesIn, "frames");
+  }
+
+  get framesOut(): PerType {
+    return column(this.talliesOut, "frames");
+  }
+
+  /** Bytes of the frames received, by wire type (bench/real-client-wire.ts's breakdown). */
+  get frameBytesIn(): PerType {
+    return column(this.talliesIn, "bytes");
+  }
+
+  get frameBytesOut(): PerType {
+    return column(this.talliesOut, "bytes");
   }
 
   loginFailed(reason: LoginFailure): void {

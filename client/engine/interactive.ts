@@ -4,7 +4,8 @@
  * what the user does (send, open, close) goes over a second, lazily opened connection of the
  * same account (the relay pushes to every connection of an account, and acks move only through
  * the listener's sync, so the second connection's pushes are simply not listened to). Sends
- * run one at a time in the order they were typed (send.ts sendText: identity check, session,
+ * run one at a time in the order they were typed (send.ts sendText: identity check, asked of the
+ * relay once per contact and connection (peer-identity-checks.ts, SECURITY.md §1), session,
  * outbox, flush); `close` waits for them all to be acknowledged.
  */
 import type { RelayClient } from "../relay-client.js";
@@ -14,6 +15,7 @@ import type { EventSink } from "./events.js";
 import { type DeliveredText, type ListenStatus, listen } from "./listener.js";
 import { type Account, connectAccount } from "./open-account.js";
 import type { SendResult } from "./outbox.js";
+import { PeerIdentityChecks } from "./peer-identity-checks.js";
 import { queueTextOffline, sendText } from "./send.js";
 
 /** Options of InteractiveSession. */
@@ -32,6 +34,8 @@ export class InteractiveSession {
   private readonly stop = new AbortController();
   private readonly listening: Promise<void>;
   private relay: RelayClient | undefined;
+  /** The command connection's identity answers (peer-identity-checks.ts), new with each connection. */
+  private identityChecks: PeerIdentityChecks | undefined;
   private connecting: Promise<RelayClient> | undefined;
   private sends: Promise<unknown> = Promise.resolve();
   private closed = false;
@@ -68,6 +72,7 @@ export class InteractiveSession {
       this.connecting = connectAccount(this.acct)
         .then(({ relay }) => {
           this.relay = relay;
+          this.identityChecks = new PeerIdentityChecks(this.acct, relay);
           return relay;
         })
         .finally(() => {
@@ -97,7 +102,7 @@ export class InteractiveSession {
           queueTextOffline(this.acct, this.acct.store.chats.get(chat.id) ?? chat, body, e);
         throw e;
       }
-      return sendText(this.acct, relay, this.acct.store.chats.get(chat.id) ?? chat, body);
+      return sendText(this.acct, relay, this.acct.store.chats.get(chat.id) ?? chat, body, this.identityChecks);
     });
     this.sends = run.catch(() => undefined);
     return run;

@@ -1,6 +1,7 @@
 /**
  * `smsg listen`: stay connected and report what arrives. Goes online (online.ts: login, prekeys,
- * outbox, sync), then processes pushes as they come; shortly after pushes it syncs, which moves
+ * outbox, sync), then processes pushes as they come; once pushes pause (at most 2 s after the
+ * first, MAX_SYNC_DELAY_MS) it syncs, which moves
  * the delivery cursors over them (sync.ts; the reply carries `held` stubs for what the pushes
  * stored, not their envelopes again: SECURITY.md §14.7 "Held messages"). Refills prekeys when the relay says they run low.
  * When the connection drops it reconnects with exponential backoff, and does the whole round
@@ -25,6 +26,9 @@ import { BACKUP_REFRESH_INTERVAL_MS } from "./backup-refresh.js";
 import { goOnline } from "./online.js";
 import type { Account } from "./open-account.js";
 import { maintainPrekeys } from "./prekeys.js";
+
+/** The longest a pushed message waits for the sync that acks it while pushes keep coming. */
+export const MAX_SYNC_DELAY_MS = 2_000;
 
 /** How the listener's connection stands. */
 export type ListenStatus =
@@ -57,7 +61,7 @@ export interface ListenOptions {
   readonly onWarning?: (err: unknown) => void;
   /** Stops listening (the promise then resolves). */
   readonly signal?: AbortSignal;
-  /** Wait this long after a push before syncing (default 300 ms), so a burst is acked once. */
+  /** Sync once pushes have paused this long (default 300 ms; at most MAX_SYNC_DELAY_MS after the first), so a burst is acked once. */
   readonly syncDelayMs?: number;
   /** First reconnection delay (default 500 ms); doubles up to maxBackoffMs. */
   readonly minBackoffMs?: number;
@@ -163,22 +167,41 @@ export async function listen(acct: Account, opts: ListenOptions): Promise<void> 
     opts.onStatus?.({ state: "listening" });
     const { relay, receiver } = online;
 
+    // Every push is followed by a sync that starts after it came (so the round acks it, or names
+    // it in `have`), once pushes have paused for syncDelayMs, and at most MAX_SYNC_DELAY_MS after the
+    // first push it waits for: a burst is synced once, after its end, rather than by rounds that
+    // overlap it (a message committed while a round's reply is read comes in it in full as well
+    // as pushed: a second copy), and a steady stream is still acked every MAX_SYNC_DELAY_MS.
+    const syncDelay = opts.syncDelayMs ?? 300;
+    const maxSyncDelay = Math.max(syncDelay, MAX_SYNC_DELAY_MS);
     let timer: NodeJS.Timeout | undefined;
+    let firstWaiting: number | undefined;
     const syncSoon = () => {
-      if (timer || receiver.inSyncRound) return;
-      timer = setTimeout(() => {
-        timer = undefined;
-        receiver.syncAll().catch((e: unknown) => {
-          if (!relay.isClosed) opts.onWarning?.(e);
-        });
-      }, opts.syncDelayMs ?? 300);
+      // Monotonic: a wall clock stepped back must not push the MAX_SYNC_DELAY_MS cap away.
+      const now = performance.now();
+      firstWaiting ??= now;
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(
+        () => {
+          timer = undefined;
+          firstWaiting = undefined;
+          receiver.syncAll().catch((e: unknown) => {
+            if (!relay.isClosed) opts.onWarning?.(e);
+          });
+        },
+        Math.max(0, Math.min(syncDelay, firstWaiting + maxSyncDelay - now)),
+      );
     };
     const onLow = (m: RelayMessageOf<"prekeys_low">) => {
       maintainPrekeys(acct, relay, m.stock).catch((e: unknown) => {
         if (!relay.isClosed) opts.onWarning?.(e);
       });
     };
-    relay.on("msg", syncSoon);
+    // Only pushes: a sync reply's own frames (`reply`) are what the round already acks.
+    const onMsg = (m: RelayMessageOf<"msg">) => {
+      if (m.reply !== true) syncSoon();
+    };
+    relay.on("msg", onMsg);
     relay.on("prekeys_low", onLow);
     void online.backup.refresh();
     const backupTimer = setInterval(
@@ -198,7 +221,7 @@ export async function listen(acct: Account, opts: ListenOptions): Promise<void> 
     });
     if (timer) clearTimeout(timer);
     clearInterval(backupTimer);
-    relay.off("msg", syncSoon);
+    relay.off("msg", onMsg);
     relay.off("prekeys_low", onLow);
     await receiver.drain();
     // Stopping (the connection is still open): what changed since the last look goes now.

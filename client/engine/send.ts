@@ -1,6 +1,7 @@
 /**
  * Sending one text message in a direct chat, online or not. Online: check the peer's identity
- * key with the relay (a changed key stops the send, SECURITY.md §1), find the devices of both
+ * key with the relay (a changed key stops the send, SECURITY.md §1; an interactive session asks
+ * once per connection and contact, peer-identity-checks.ts), find the devices of both
  * accounts and make sure a session exists with each (fanout-targets.ts, §17.5: X3DH on first
  * contact), queue (outbox.ts: encrypt + store + outbox in one transaction) and flush. Offline:
  * when a session exists with every device the stored lists name, the message is encrypted and
@@ -19,6 +20,7 @@ import type { Account } from "./open-account.js";
 import { checkTextBodySize } from "../protocol/app-message.js";
 import { type SendResult, flushOutbox, queueText, sendablePeer } from "./outbox.js";
 import { prepareTargets, storedTargets, targetDevices } from "./fanout-targets.js";
+import type { PeerIdentityChecks } from "./peer-identity-checks.js";
 import { checkIdentity } from "./sessions.js";
 
 /**
@@ -32,6 +34,8 @@ export async function sendText(
   relay: RelayClient,
   given: ChatRecord,
   body: string,
+  /** The interactive session's answers on `relay` (used only when they are of `relay`). */
+  identityChecks?: PeerIdentityChecks,
 ): Promise<SendResult> {
   checkTextBodySize(body);
   let chat = given;
@@ -46,7 +50,8 @@ export async function sendText(
     return sendGroupText(acct, relay, chat, body);
   }
   const peer = sendablePeer(acct, chat);
-  await checkIdentity(acct, relay, peer);
+  if (identityChecks?.relay === relay) await identityChecks.check(peer);
+  else await checkIdentity(acct, relay, peer);
   // Every device of both accounts, each with a session (SECURITY.md §17.5), before anything is stored.
   const { targets, events } = await prepareTargets(acct, relay, peer);
   const queued = queueText(acct, chat, body, targets);

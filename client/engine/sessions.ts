@@ -58,6 +58,15 @@ function userError(e: unknown, username: string): unknown {
  * identity whose binding signature does not verify, or what RelayClient.request throws.
  */
 export async function checkIdentity(acct: Account, relay: RelayClient, peer: string): Promise<PinResult> {
+  return pinIdentity(acct, peer, await lookupIdentity(relay, peer));
+}
+
+/**
+ * The identity the relay reports for `peer` (lookup_user), its binding signature checked.
+ * Throws UserUnknownError, CryptoVerificationError("invalid identity key"), or what
+ * RelayClient.request throws.
+ */
+export async function lookupIdentity(relay: RelayClient, peer: string): Promise<Uint8Array> {
   let reply;
   try {
     reply = await relay.request<"lookup_user">({ t: "lookup_user", username: peer });
@@ -65,7 +74,15 @@ export async function checkIdentity(acct: Account, relay: RelayClient, peer: str
     throw userError(e, peer);
   }
   decodeIdentityPublic(reply.identity);
-  const pin = acct.store.contacts.pin(peer, reply.identity);
+  return reply.identity;
+}
+
+/**
+ * Pins `identity` (the relay's answer for `peer`) on first use; throws KeyChangedError when it
+ * differs from the pinned one (the change is recorded first) or a change is still pending.
+ */
+export function pinIdentity(acct: Account, peer: string, identity: Uint8Array): PinResult {
+  const pin = acct.store.contacts.pin(peer, identity);
   if (pin === "changed") throw new KeyChangedError(peer);
   return pin;
 }

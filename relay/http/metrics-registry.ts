@@ -59,6 +59,20 @@ export function relayMetricsRegistry(relay: Relay): Registry {
   countersBy(register, "smsg_relay_login_failures_total", "Refused logins and joins", "reason", () => c.loginFailures);
   countersBy(register, "smsg_relay_frames_received_total", "Frames received, by wire type", "type", () => c.framesIn);
   countersBy(register, "smsg_relay_frames_sent_total", "Frames sent, by wire type", "type", () => c.framesOut);
+  countersBy(
+    register,
+    "smsg_relay_frame_bytes_received_total",
+    "Frame bytes received (length prefix included, Noise not), by wire type",
+    "type",
+    () => c.frameBytesIn,
+  );
+  countersBy(
+    register,
+    "smsg_relay_frame_bytes_sent_total",
+    "Frame bytes sent (length prefix included, Noise not), by wire type",
+    "type",
+    () => c.frameBytesOut,
+  );
   counterOf(register, "smsg_relay_received_bytes_total", "TCP bytes received (Noise included)", () => {
     return relay.tcpBytes().received;
   });

@@ -98,6 +98,11 @@ describe("ops endpoint", () => {
     expect(delta("smsg_relay_messages_stored_total")).toBe(4);
     expect(delta("smsg_relay_frames_received_total", { type: "send" })).toBe(4);
     expect(delta("smsg_relay_frames_sent_total", { type: "sent" })).toBe(4);
+    // Each `sent` frame is at least a length prefix, a type byte and three integers (§14.9); Noise is not counted in it.
+    expect(delta("smsg_relay_frame_bytes_sent_total", { type: "sent" })).toBeGreaterThanOrEqual(4 * 8);
+    expect(delta("smsg_relay_frame_bytes_received_total", { type: "send" })).toBeLessThan(
+      delta("smsg_relay_received_bytes_total"),
+    );
     expect(delta("smsg_relay_messages_delivered_total")).toBeGreaterThanOrEqual(5);
     expect(delta("smsg_relay_acks_total")).toBe(1);
     expect(delta("smsg_relay_commit_batch_size_count")).toBeGreaterThanOrEqual(1);

@@ -5,7 +5,7 @@
  * delivered exactly once. And a message that another process on the same profile fetched and
  * stored first is still reported by the listener, once (the event journal).
  */
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 import { openDirectChat } from "../../../client/engine/chats.js";
 import { RelayKeyMismatchError, RelayUnreachableError } from "../../../client/engine/errors.js";
 import type { EngineEvent } from "../../../client/engine/events.js";
@@ -16,6 +16,7 @@ import { flushOutbox, queueText } from "../../../client/engine/outbox.js";
 import { sendText } from "../../../client/engine/send.js";
 import { ensureSession } from "../../../client/engine/sessions.js";
 import { openDatabase } from "../../../client/store/sqlite.js";
+import { RelayClient } from "../../../client/relay-client.js";
 import { x25519KeyPair } from "../../../crypto/primitives.js";
 import { systemRng } from "../../../src/system-rng.js";
 import { type TestRelay, startRelay } from "../../relay/harness.js";
@@ -134,6 +135,50 @@ describe("listen", () => {
     alice.close();
     bob.close();
   });
+  test("a push that arrives while a sync round is under way is acked by a later round", async () => {
+    const alice = await engineUser(tr, "alice-mid-round");
+    const bob = await engineUser(tr, "bob-mid-round");
+    const a = await alice.online();
+    const { chat } = await openDirectChat(alice.acct, a.relay, "bob-mid-round");
+    await sendText(alice.acct, a.relay, chat, "first: sets up the session");
+    const { stop } = await startListening(bob.acct, { syncDelayMs: 20 });
+    // The next sync bob's listener makes: before its answer is taken, alice sends "two" and bob's
+    // connection has it pushed, so the push comes during the round but after the reply was read.
+    let armed = true;
+    let two: number | undefined;
+    const original = RelayClient.prototype.request;
+    const spy = vi.spyOn(RelayClient.prototype, "request").mockImplementation(async function (
+      this: RelayClient,
+      msg: Parameters<RelayClient["request"]>[0],
+    ) {
+      const reply = await original.call(this, msg);
+      if (armed && msg.t === "sync") {
+        armed = false;
+        const pushed = new Promise<void>((resolve) => this.once("msg", () => resolve()));
+        two = (await sendText(alice.acct, a.relay, chat, "two")).sent.relayMsg;
+        await pushed;
+      }
+      return reply;
+    } as typeof original);
+    try {
+      const one = (await sendText(alice.acct, a.relay, chat, "one")).sent.relayMsg;
+      await waitFor(() => two !== undefined, { what: "alice's second text" });
+      const bobChat = bob.acct.store.chats.list({ includeClosed: true })[0]!.id;
+      await waitFor(() => bob.acct.store.messages.history(bobChat).messages.some((m) => m.relayMsgId === two), {
+        what: "bob to store two",
+      });
+      // Acked (the cursor passed it), although no push came after it.
+      await waitFor(() => bob.acct.store.cursors.get(bobChat) >= two!, { what: "bob's cursor past two" });
+      expect(two!).toBeGreaterThan(one);
+    } finally {
+      spy.mockRestore();
+      await stop();
+      a.close();
+      alice.close();
+      bob.close();
+    }
+  });
+
   test("a relay that comes back with another key: listen stops with RelayKeyMismatchError, it does not retry", async () => {
     const carl = await engineUser(tr, "carl");
     const statuses: ListenStatus[] = [];
