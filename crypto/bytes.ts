@@ -28,9 +28,12 @@ export function u16be(n: number): Uint8Array {
   return new Uint8Array([n >>> 8, n & 0xff]);
 }
 
+/** One encoder for every utf8 call: it holds no state between calls, and making one costs more than a short encode. */
+const encoder = new TextEncoder();
+
 /** UTF-8 bytes of a string (labels, identifiers). */
 export function utf8(s: string): Uint8Array {
-  return new TextEncoder().encode(s);
+  return encoder.encode(s);
 }
 
 /** Lowercase hex of bytes. */
