@@ -191,7 +191,10 @@ export class SessionsTable {
           this.kept.has(key) ||
           this.ctx.stmt("SELECT 1 FROM sessions WHERE peer = ? AND base_key = ? AND current = 1").get(peer, baseKey)
         ) {
-          this.kept.set(key, { peer, baseKey: baseKey.slice(), state, updatedAt: this.ctx.now() });
+          // Copies, so the caller may change or wipe its arrays once put returns, as before. The
+          // state's copy is dropped, not wiped, when replaced: a savepoint's saved map may still
+          // hold it (and it is an encoding like those callers pass in, which nothing wipes either).
+          this.kept.set(key, { peer, baseKey: baseKey.slice(), state: state.slice(), updatedAt: this.ctx.now() });
           return;
         }
       } else {
