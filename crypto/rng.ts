@@ -25,6 +25,8 @@ export function bufferedRng(source: Rng, poolBytes: number): Rng {
   let pool: Uint8Array = new Uint8Array(0);
   let at = 0;
   return (n: number) => {
+    // (A negative or fractional count would move `at` onto bytes already handed out.)
+    if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`an RNG request must be a whole number ≥ 0, not ${n}`);
     if (n > poolBytes) return source(n);
     if (pool.length - at < n) {
       pool.fill(0);

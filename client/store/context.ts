@@ -128,7 +128,11 @@ export class StoreContext {
    */
   tx<T>(fn: () => T): T {
     const outermost = !this.db.inTransaction;
-    if (outermost) this.readCache.clear();
+    if (outermost) {
+      this.readCache.clear();
+      // Nothing kept belongs to a transaction that is not open (see the catch below).
+      for (const d of this.deferred) d.discard();
+    }
     const saved = this.deferred.map((d) => d.save());
     try {
       return this.runInTx.immediate(
@@ -145,7 +149,11 @@ export class StoreContext {
     } catch (e) {
       // Rolled back: what was read after a write it undid is no longer what the store holds.
       this.readCache.clear();
-      this.deferred.forEach((d, i) => d.restore(saved[i]));
+      // A savepoint rolled back: what was kept before it is kept again. SQLite ended the whole
+      // transaction on its own (SQLITE_FULL, IOERR, NOMEM): nothing kept belongs to anything now,
+      // and a later transaction must not commit it.
+      if (this.db.inTransaction) this.deferred.forEach((d, i) => d.restore(saved[i]));
+      else for (const d of this.deferred) d.discard();
       throw e;
     } finally {
       if (outermost) {

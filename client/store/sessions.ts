@@ -85,9 +85,11 @@ export class SessionsTable {
    */
   private writeKept(): void {
     if (this.kept.size === 0) return;
-    const kept = [...this.kept.values()];
+    // Forgotten only once every one is written: a write that throws leaves them all kept (a
+    // state written twice is the same row), so a caller that goes on in the transaction still
+    // reads, and its commit still writes, the state that goes with the messages it keeps.
+    for (const k of this.kept.values()) this.write(k.peer, k.baseKey, k.state, k.updatedAt);
     this.kept = new Map();
-    for (const k of kept) this.write(k.peer, k.baseKey, k.state, k.updatedAt);
   }
 
   private write(peer: string, baseKey: Uint8Array, state: Uint8Array, updatedAt: number): void {

@@ -66,4 +66,13 @@ describe("bufferedRng", () => {
     fail = false;
     expect(rng(4)).not.toEqual(new Uint8Array(4));
   });
+  test("a request that is not a whole number ≥ 0 is refused, so nothing handed out comes again", () => {
+    const r = bufferedRng(seededRng(utf8("buffered-rng counts")), 64);
+    const first = r(8);
+    for (const n of [-4, 0.5, Number.NaN]) expect(() => r(n)).toThrow("whole number");
+    const next = r(8);
+    expect(toHex(next)).not.toBe(toHex(first));
+    expect(next.some((b) => b !== 0)).toBe(true);
+    expect(r(0)).toEqual(new Uint8Array(0));
+  });
 });

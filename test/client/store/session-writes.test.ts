@@ -154,6 +154,55 @@ describe("a current session's states kept until commit", () => {
     expect(storedState(dir, B2)).toBeUndefined();
   });
 
+  test("a transaction SQLite ends on its own (disk full and the like) leaves no kept state to a later commit", () => {
+    const { store, dir } = open();
+    store.sessions.put("bob", B1, utf8("s0"));
+    // A stand-in for SQLITE_FULL / IOERR: a statement that makes SQLite roll the whole transaction back.
+    const db = (store as unknown as { db: { exec(sql: string): void; prepare(sql: string): { run(): void } } }).db;
+    db.exec(
+      "CREATE TABLE probe (x); CREATE TRIGGER probe_full BEFORE INSERT ON probe BEGIN SELECT RAISE(ROLLBACK, 'full'); END;",
+    );
+    expect(() =>
+      store.transaction(() => {
+        store.sessions.put("bob", B1, utf8("s1"));
+        // The caller catches the failure of a later frame and goes on (no caller does today).
+        expect(() => store.transaction(() => db.prepare("INSERT INTO probe VALUES (1)").run())).toThrow("full");
+        expect(store.inTransaction).toBe(false);
+        // Nothing of the ended transaction is read back, nor committed by the next write, which
+        // is a transaction of its own now.
+        expect(text(store.sessions.current("bob"))).toBe("s0");
+        store.contacts.pin("carol", fakeIdentity(2));
+      }),
+    ).toThrow("no transaction is active"); // and its own COMMIT fails
+    expect(storedState(dir, B1)).toBe("s0");
+  });
+
+  test("a kept state whose write fails stays kept: the commit still writes it", () => {
+    let failNext = false;
+    const inner = seededRng(utf8("session-writes failing seal"));
+    const rng: Rng = (n) => {
+      if (failNext) {
+        failNext = false;
+        throw new Error("no randomness");
+      }
+      return inner(n);
+    };
+    const dir = tempDir();
+    const store = openTestStore(dir, undefined, { rng });
+    opened.push(store);
+    store.contacts.pin("bob", fakeIdentity(1));
+    store.sessions.put("bob", B1, utf8("s0"));
+    store.sessions.put("bob", B2, utf8("b0"));
+    store.transaction(() => {
+      store.sessions.put("bob", B1, utf8("s1"));
+      // setCurrent writes the kept state first; its seal fails, and the caller goes on.
+      failNext = true;
+      expect(() => store.sessions.setCurrent("bob", B2)).toThrow("no randomness");
+      expect(text(store.sessions.get("bob", B1))).toBe("s1");
+    });
+    expect(storedState(dir, B1)).toBe("s1");
+  });
+
   test("outside a transaction a put is written at once", () => {
     const { store, dir } = open();
     store.sessions.put("bob", B1, utf8("s0"));
