@@ -78,8 +78,8 @@ const clientNodeArgs = (process.env["SMSG_CLIENT_NODE_ARGS"] ?? "").split(" ").f
 const CHILD_CPU = join(fileURLToPath(new URL(".", import.meta.url)), "child-cpu.js");
 const cpuFile = join(h.root, "child-cpu.json");
 
-/** Wall time and CPU time (user + sys) of bob's `smsg history alice --limit 1` with `cli`, in ms, and what it printed. */
-async function history(cli: string): Promise<{ wall: number; cpu: number; stdout: string }> {
+/** Wall time, CPU time (user + sys) and its sys part of bob's `smsg history alice --limit 1` with `cli`, in ms, and what it printed. */
+async function history(cli: string): Promise<{ wall: number; cpu: number; sys: number; stdout: string }> {
   const t0 = performance.now();
   const { stdout } = await run(
     process.execPath,
@@ -90,7 +90,7 @@ async function history(cli: string): Promise<{ wall: number; cpu: number; stdout
   );
   const wall = performance.now() - t0;
   const { userMs, sysMs } = JSON.parse(readFileSync(cpuFile, "utf8")) as { userMs: number; sysMs: number };
-  return { wall, cpu: userMs + sysMs, stdout };
+  return { wall, cpu: userMs + sysMs, sys: sysMs, stdout };
 }
 
 async function main() {
@@ -131,6 +131,8 @@ async function main() {
               cpuMs: Math.round(full.cpu),
               emptyCpuMs: Math.round(empty.cpu),
               cpuMsPerMessage: +cpuMs.toFixed(3),
+              // The kernel's part of it (writes, fsyncs, the socket), per message.
+              sysMsPerMessage: +((full.sys - empty.sys) / n).toFixed(3),
               load1: +loadavg()[0]!.toFixed(1),
             }),
           );

@@ -28,9 +28,12 @@ export function u16be(n: number): Uint8Array {
   return new Uint8Array([n >>> 8, n & 0xff]);
 }
 
+/** One encoder for every utf8 call: it holds no state between calls, and making one costs more than a short encode. */
+const encoder = new TextEncoder();
+
 /** UTF-8 bytes of a string (labels, identifiers). */
 export function utf8(s: string): Uint8Array {
-  return new TextEncoder().encode(s);
+  return encoder.encode(s);
 }
 
 /** Lowercase hex of bytes. */
@@ -70,18 +73,28 @@ export class Reader {
     return out;
   }
 
+  /** The offset of the next `n` bytes, moving past them; throws like `bytes` when they are not there. */
+  private take(n: number): number {
+    if (this.off + n > this.buf.length) throw new CodecError(`${this.what}: truncated`);
+    const at = this.off;
+    this.off += n;
+    return at;
+  }
+
+  // Integers are read in place (no copy, no DataView): decoders call these many times per message.
   u8(): number {
-    return this.bytes(1)[0]!;
+    return this.buf[this.take(1)]!;
   }
 
   u16(): number {
-    const b = this.bytes(2);
-    return (b[0]! << 8) | b[1]!;
+    const at = this.take(2);
+    return (this.buf[at]! << 8) | this.buf[at + 1]!;
   }
 
   u32(): number {
-    const b = this.bytes(4);
-    return new DataView(b.buffer).getUint32(0, false);
+    const at = this.take(4);
+    const b = this.buf;
+    return b[at]! * 0x1000000 + ((b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!);
   }
 
   /** A u32 length followed by that many bytes, bounded by `max`. */

@@ -11,6 +11,8 @@ import { checkDeviceId, usernameBytes } from "./device-certificate.js";
 import { MAX_DEVICES } from "./device-list.js";
 import { CodecError, UsageError } from "./errors.js";
 
+/** One decoder for every header (it keeps no state between calls; checked canonical after). */
+const utf8Decoder = new TextDecoder();
 /** The header's version byte; a legacy bare application message starts with a msgpack map byte instead. */
 export const FANOUT_FORMAT = 0x01;
 /** Longest pairwise plaintext, header included: MAX_APP_MESSAGE_BYTES of §15.1. */
@@ -100,11 +102,11 @@ export function encodeFanoutPlaintext(p: FanoutPlaintext): Uint8Array {
  */
 export function decodeFanoutPlaintext(bytes: Uint8Array): FanoutPlaintext {
   if (bytes.length > MAX_FANOUT_PLAINTEXT_BYTES) throw new CodecError("fan-out plaintext too large");
-  // A copy: Reader reads integers through .buffer, which for a Node Buffer is a shared pool.
+  // A copy: Reader slices what it returns, and a slice of a Node Buffer is a view of it, not a copy.
   const r = new Reader(new Uint8Array(bytes), "fan-out header");
   if (r.u8() !== FANOUT_FORMAT) throw new CodecError("fan-out header: unknown format");
   const senderDevice = r.u32();
-  const recipient = new TextDecoder().decode(r.bytes(r.u8()));
+  const recipient = utf8Decoder.decode(r.bytes(r.u8()));
   try {
     usernameBytes(recipient);
   } catch {

@@ -107,7 +107,7 @@ export function signDeviceList(account: AccountSigner, list: Omit<DeviceList, "s
  */
 export function decodeDeviceList(bytes: Uint8Array): DeviceList {
   if (bytes.length > MAX_DEVICE_LIST_BYTES) throw new CodecError("device list: too long");
-  // A copy: Reader reads integers through .buffer, which for a Node Buffer is a shared pool.
+  // A copy: Reader slices what it returns, and a slice of a Node Buffer is a view of it, not a copy.
   const r = new Reader(new Uint8Array(bytes), "device list");
   if (r.u8() !== DEVICE_LIST_FORMAT) throw new CodecError("device list: unknown format");
   const nameLength = r.u8();

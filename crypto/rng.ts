@@ -12,6 +12,39 @@ import { blake2b } from "./primitives.js";
 export type Rng = (n: number) => Uint8Array;
 
 /**
+ * An Rng that draws `poolBytes` at a time from `source` and hands them out in order, each byte
+ * once: a slice is copied out and its place in the pool zeroed, and a request that does not fit
+ * in what is left draws a new pool (the rest of the old one is dropped, never handed out).
+ * Requests larger than a pool go to `source` directly. For values that are public once used and
+ * asked for often, such as the nonces of sealed columns (SECURITY.md §16.2); not for keys.
+ * The pool lives in this closure only: it is never stored, and a process that starts again
+ * (after a crash) starts with an empty one.
+ */
+export function bufferedRng(source: Rng, poolBytes: number): Rng {
+  if (!Number.isSafeInteger(poolBytes) || poolBytes < 1) throw new UsageError("poolBytes must be a positive integer");
+  let pool: Uint8Array = new Uint8Array(0);
+  let at = 0;
+  return (n: number) => {
+    // (A negative or fractional count would move `at` onto bytes already handed out.)
+    if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`an RNG request must be a whole number ≥ 0, not ${n}`);
+    if (n > poolBytes) return source(n);
+    if (pool.length - at < n) {
+      pool.fill(0);
+      // (Empty until the new pool is in: a source that throws leaves nothing to hand out.)
+      pool = new Uint8Array(0);
+      at = 0;
+      const fresh = source(poolBytes);
+      if (fresh.length !== poolBytes) throw new UsageError("the RNG returned fewer bytes than asked for");
+      pool = fresh;
+    }
+    const out = pool.slice(at, at + n);
+    pool.fill(0, at, at + n);
+    at += n;
+    return out;
+  };
+}
+
+/**
  * A deterministic RNG for vectors and tests: BLAKE2b-512 in counter mode over a seed,
  * block_i = BLAKE2b-512(key = seed, msg = "SMSG-v1 seeded rng" || u32be(i)), output is the
  * concatenation of blocks (SECURITY.md §11). Never use it for real keys.

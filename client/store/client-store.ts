@@ -68,7 +68,7 @@ import { join } from "node:path";
 import { bytesEqual, utf8 } from "../../crypto/bytes.js";
 import type { Rng } from "../../crypto/rng.js";
 import { CryptoVerificationError, InternalError } from "../../src/errors.js";
-import { systemRng } from "../../src/system-rng.js";
+import { bufferedSystemRng, systemRng } from "../../src/system-rng.js";
 import { STORE_FILE } from "../profile/paths.js";
 import { AccountTable } from "./account.js";
 import { ChatsTable } from "./chats.js";
@@ -99,7 +99,11 @@ const KEY_CHECK = "SocketMessenger store key check v1";
 
 /** Options of ClientStore.open. */
 export interface ClientStoreOptions {
-  /** Where seal nonces come from; the system CSPRNG by default. */
+  /**
+   * Where seal nonces come from; the system CSPRNG by default. The system's (systemRng, or
+   * none given) is drawn from through a buffer (bufferedSystemRng, SECURITY.md §16.2); any other
+   * (a test's seeded one) is used as it is.
+   */
   readonly rng?: Rng;
   /** The clock for created_at / updated_at / stored_at, in ms; Date.now by default. */
   readonly now?: () => number;
@@ -248,7 +252,7 @@ export class ClientStore {
       const found = schemaVersion(db);
       if (found > SCHEMA_VERSION) throw new StoreTooNewError(found, SCHEMA_VERSION);
       if (found < SCHEMA_VERSION) migrate(db);
-      sealer = new Sealer(dataKey, opts.rng ?? systemRng);
+      sealer = new Sealer(dataKey, opts.rng === undefined || opts.rng === systemRng ? bufferedSystemRng() : opts.rng);
       checkDataKey(db, sealer);
       const store = new ClientStore(db, new StoreContext(db, sealer, opts.now ?? Date.now), path);
       moveReservedGroupRows(store.ctx, store.senderKeys, store.groupStates);

@@ -21,6 +21,21 @@ const CACHED_FAMILY: Readonly<Record<string, string>> = {
 const WRITE_TARGET =
   /^\s*(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|REPLACE\s+INTO|UPDATE(?:\s+OR\s+\w+)?|DELETE\s+FROM)\s+(\w+)/i;
 
+/**
+ * Writes a table class keeps in memory until its transaction commits (SessionsTable: a
+ * session advanced by every frame of a sync page is written once, docs/ARCHITECTURE.md §4.1).
+ * `tx` saves its state as a transaction or savepoint begins and restores it when that one
+ * rolls back, so a rolled-back savepoint leaves nothing of itself here either; `flush` runs
+ * inside the outermost transaction just before COMMIT (a failing flush rolls the whole
+ * transaction back); `discard` runs when the outermost transaction has ended, committed or not.
+ */
+export interface DeferredWrites<S> {
+  save(): S;
+  restore(saved: S): void;
+  flush(): void;
+  discard(): void;
+}
+
 /** The connection and helpers the table classes use. */
 export class StoreContext {
   private readonly statements = new Map<string, Statement>();
@@ -36,6 +51,8 @@ export class StoreContext {
    * SAVEPOINT itself when every frame of a sync page nests a few (docs/ARCHITECTURE.md §4.1).
    */
   private readonly runInTx: TransactionFn<[fn: () => unknown], unknown>;
+  /** What `deferring` registered (one per table class that defers writes). */
+  private readonly deferred: DeferredWrites<unknown>[] = [];
 
   constructor(
     readonly db: Database,
@@ -98,22 +115,51 @@ export class StoreContext {
     return value;
   }
 
+  /** Registers writes kept until commit (DeferredWrites); call it once per table class, at construction. */
+  deferring<S>(d: DeferredWrites<S>): void {
+    this.deferred.push(d as DeferredWrites<unknown>);
+  }
+
   /**
    * Runs `fn` in a transaction: BEGIN IMMEDIATE at the top level (so a writer waits for the
    * write lock up front, under the busy timeout, instead of failing on upgrade), a SAVEPOINT
-   * when already inside one. `fn` must be synchronous. Throwing rolls it back and rethrows.
+   * when already inside one. `fn` must be synchronous. Throwing rolls it back and rethrows;
+   * the deferred writes (DeferredWrites) made inside it are forgotten with it.
    */
   tx<T>(fn: () => T): T {
     const outermost = !this.db.inTransaction;
-    if (outermost) this.readCache.clear();
+    if (outermost) {
+      this.readCache.clear();
+      // Nothing kept belongs to a transaction that is not open (see the catch below).
+      for (const d of this.deferred) d.discard();
+    }
+    const saved = this.deferred.map((d) => d.save());
     try {
-      return this.runInTx.immediate(fn) as T;
+      return this.runInTx.immediate(
+        outermost
+          ? () => {
+              const r = fn();
+              // (Not when SQLite already rolled the transaction back on its own: the writes would
+              // then go out one by one, outside any transaction; COMMIT fails instead.)
+              if (this.db.inTransaction) for (const d of this.deferred) d.flush();
+              return r;
+            }
+          : fn,
+      ) as T;
     } catch (e) {
       // Rolled back: what was read after a write it undid is no longer what the store holds.
       this.readCache.clear();
+      // A savepoint rolled back: what was kept before it is kept again. SQLite ended the whole
+      // transaction on its own (SQLITE_FULL, IOERR, NOMEM): nothing kept belongs to anything now,
+      // and a later transaction must not commit it.
+      if (this.db.inTransaction) this.deferred.forEach((d, i) => d.restore(saved[i]));
+      else for (const d of this.deferred) d.discard();
       throw e;
     } finally {
-      if (outermost) this.readCache.clear();
+      if (outermost) {
+        this.readCache.clear();
+        for (const d of this.deferred) d.discard();
+      }
     }
   }
 }

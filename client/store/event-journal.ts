@@ -8,6 +8,7 @@
  * JOURNAL_KEEP_MS are pruned as new ones come.
  */
 import { type StoreContext } from "./context.js";
+import { nextAutoincrementId } from "./next-id.js";
 import { blob } from "./sqlite.js";
 
 /** How long journal entries are kept: far longer than a listener takes to read them. */
@@ -28,18 +29,24 @@ export class EventJournalTable {
 
   /** Appends one event (JSON text) and returns its id. Call it in the transaction that stored what raised it. */
   append(json: string): number {
-    return this.ctx.tx(() => {
+    const append = (): number => {
       const now = this.ctx.now();
-      const id = Number(
-        this.ctx.stmt("INSERT INTO event_journal (created_at, event) VALUES (?, x'')").run(now).lastInsertRowid,
-      );
-      this.ctx
-        .stmt("UPDATE event_journal SET event = ? WHERE id = ?")
-        .run(this.ctx.sealer.sealText("event_journal", "event", [id], json), id);
-      if (id % PRUNE_EVERY === 0)
-        this.ctx.stmt("DELETE FROM event_journal WHERE created_at < ?").run(now - JOURNAL_KEEP_MS);
+      const id = nextAutoincrementId(this.ctx, "event_journal");
+      const event = this.ctx.sealer.sealText("event_journal", "event", [id], json);
+      const insert = () =>
+        this.ctx.stmt("INSERT INTO event_journal (id, created_at, event) VALUES (?, ?, ?)").run(id, now, event);
+      // One INSERT, sealed under its id (next-id.ts): nothing to leave half-written, so the
+      // caller's transaction needs no savepoint of ours, except around the insert and the prune.
+      if (id % PRUNE_EVERY !== 0) insert();
+      else
+        this.ctx.tx(() => {
+          insert();
+          this.ctx.stmt("DELETE FROM event_journal WHERE created_at < ?").run(now - JOURNAL_KEEP_MS);
+        });
       return id;
-    });
+    };
+    // Outside a transaction, one of its own holds the write lock from the id's choice to the insert.
+    return this.ctx.db.inTransaction ? append() : this.ctx.tx(append);
   }
 
   /** The newest entry's id, 0 when the journal is empty: a reader's starting mark. */

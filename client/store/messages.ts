@@ -1,10 +1,11 @@
 /**
  * Decrypted history (`messages`). Row key of the sealed `body` column: [local id]. A row is
- * inserted with its body in one savepoint (insert, then seal the body under the new id), so a
+ * inserted with its body, sealed under the id it is given (next-id.ts), in one statement, so a
  * message is never visible without its body.
  */
 import { UsageError } from "../../src/errors.js";
 import { type StoreContext } from "./context.js";
+import { nextAutoincrementId } from "./next-id.js";
 import { blobOrNull } from "./sqlite.js";
 import type { HistoryPage, InsertedMessage, MessageInput, MessageRecord, MessageStatus } from "./types.js";
 
@@ -54,7 +55,10 @@ export class MessagesTable {
    * message delivered twice is shown once). The chat must exist (foreign key).
    */
   insert(m: MessageInput): InsertedMessage {
-    return this.ctx.tx(() => {
+    // One INSERT writes the row with its body, so nothing is ever left half-written and the
+    // caller's transaction needs no savepoint of ours; outside one, a transaction of its own
+    // holds the write lock from the id's choice to the insert (next-id.ts).
+    const insert = (): InsertedMessage => {
       const relayId = m.relayMsgId ?? null;
       if (relayId !== null) {
         const old = this.ctx
@@ -62,17 +66,20 @@ export class MessagesTable {
           .get(m.chatId, relayId) as { id: number } | undefined;
         if (old) return { id: old.id, inserted: false };
       }
-      const res = this.ctx
+      const id = nextAutoincrementId(this.ctx, "messages");
+      this.ctx
         .stmt(
-          `INSERT INTO messages (chat_id, relay_msg_id, sender, sent_at, body, direction, status, sender_seq, sender_ts,
-                                 stored_at, sender_device)
-           VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO messages (id, chat_id, relay_msg_id, sender, sent_at, body, direction, status, sender_seq,
+                                 sender_ts, stored_at, sender_device)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(
+          id,
           m.chatId,
           relayId,
           m.sender,
           m.sentAt,
+          m.body === null ? null : this.ctx.sealer.sealText("messages", "body", [id], m.body),
           m.direction,
           m.status,
           m.senderSeq ?? null,
@@ -80,14 +87,9 @@ export class MessagesTable {
           this.ctx.now(),
           deviceColumn(m.senderDevice),
         );
-      const id = Number(res.lastInsertRowid);
-      if (m.body !== null) {
-        this.ctx
-          .stmt("UPDATE messages SET body = ? WHERE id = ?")
-          .run(this.ctx.sealer.sealText("messages", "body", [id], m.body), id);
-      }
       return { id, inserted: true };
-    });
+    };
+    return this.ctx.db.inTransaction ? insert() : this.ctx.tx(insert);
   }
 
   /** The message with this local id, or undefined. */

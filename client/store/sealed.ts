@@ -63,23 +63,53 @@ function lp(b: Uint8Array): Uint8Array {
   return concat(u32be(b.length), b);
 }
 
+/**
+ * `u8(1) || lp(table) || lp(column)`, the start of every AD of one column, made once per
+ * column (a sync page seals three values per message, docs/ARCHITECTURE.md §4.1). Never handed
+ * out: sealedAd copies it.
+ */
+const adPrefixes = new Map<string, Uint8Array>();
+
+function adPrefix(table: string, column: string): Uint8Array {
+  const key = `${table}\u0000${column}`;
+  let prefix = adPrefixes.get(key);
+  if (prefix === undefined) {
+    prefix = concat(new Uint8Array([SEALED_VERSION]), lp(utf8(table)), lp(utf8(column)));
+    adPrefixes.set(key, prefix);
+  }
+  return prefix;
+}
+
 /** The associated data binding a sealed value to its table, column and row (file comment). */
 export function sealedAd(table: string, column: string, rowKey: RowKey): Uint8Array {
   if (rowKey.length > 255) throw new UsageError("a row key has at most 255 parts");
-  const parts: Uint8Array[] = [
-    new Uint8Array([SEALED_VERSION]),
-    lp(utf8(table)),
-    lp(utf8(column)),
-    new Uint8Array([rowKey.length]),
-  ];
+  const prefix = adPrefix(table, column);
+  // Each part's value bytes first, then one array for the whole AD (parts are small and many).
+  const values: Uint8Array[] = [];
+  let total = prefix.length + 1;
   for (const p of rowKey) {
-    if (typeof p === "string") parts.push(new Uint8Array([1]), lp(utf8(p)));
+    let v: Uint8Array;
+    if (typeof p === "string") v = utf8(p);
     else if (typeof p === "number") {
       if (!Number.isSafeInteger(p)) throw new UsageError("an integer row key part must be a safe integer");
-      parts.push(new Uint8Array([2]), lp(utf8(String(p))));
-    } else parts.push(new Uint8Array([3]), lp(p));
+      v = utf8(String(p));
+    } else v = p;
+    values.push(v);
+    total += 1 + 4 + v.length;
   }
-  return concat(...parts);
+  const ad = new Uint8Array(total);
+  const view = new DataView(ad.buffer);
+  ad.set(prefix, 0);
+  let at = prefix.length;
+  ad[at++] = rowKey.length;
+  rowKey.forEach((p, i) => {
+    const v = values[i]!;
+    ad[at] = typeof p === "string" ? 1 : typeof p === "number" ? 2 : 3;
+    view.setUint32(at + 1, v.length, false);
+    ad.set(v, at + 5);
+    at += 5 + v.length;
+  });
+  return ad;
 }
 
 /**

@@ -2,6 +2,16 @@
  * Pairwise sessions (SECURITY.md §5–§6, per peer device §17.5) as opaque state blobs, and the first messages already
  * accepted. Row key of the sealed `state` column: [peer, base_key].
  *
+ * Inside a transaction, the new state of a device's current session (`put` without
+ * `makeCurrent`, the case of every received or sent message) is kept in memory and written,
+ * sealed, once, just before the transaction commits (StoreContext.deferring; SECURITY.md §16.2):
+ * a sync page advances one session hundreds of times in one transaction, and only its last state
+ * ever reaches a commit. Every read of this table answers with the state kept, so within the
+ * transaction it reads exactly as if each state had been written; a savepoint that rolls back
+ * forgets the states kept inside it, as SQLite forgets the rows it wrote; a transaction that does
+ * not commit writes none. Any other write to a session (a new one, a change of the current one,
+ * a delete) first writes what is kept, so the rows it touches are the ones the reads showed.
+ *
  * The decrypt pattern (docs/ARCHITECTURE.md §4.1: ratchet state and history change together):
  *
  * ```ts
@@ -19,12 +29,26 @@ import { blob } from "./sqlite.js";
 import type { SessionRecord } from "./types.js";
 
 interface Row {
+  rowid?: number;
   peer: string;
   base_key: Uint8Array;
   state: Uint8Array;
   current: number;
   updated_at: number;
   peer_device: number;
+}
+
+/** A current session's state kept until commit (file comment), and when it was put. */
+interface Kept {
+  readonly peer: string;
+  readonly baseKey: Uint8Array;
+  readonly state: Uint8Array;
+  readonly updatedAt: number;
+}
+
+/** The key of a session among the kept states. */
+function keptKey(peer: string, baseKey: Uint8Array): string {
+  return `${peer}\u0000${Buffer.from(baseKey.buffer, baseKey.byteOffset, baseKey.byteLength).toString("hex")}`;
 }
 
 /** Sessions with peers and the replay guard for first messages (store.sessions). */
@@ -35,7 +59,45 @@ export class SessionsTable {
    */
   onDeleted: (() => void) | undefined;
 
-  constructor(private readonly ctx: StoreContext) {}
+  /**
+   * The states kept until commit, by keptKey. Replaced, never changed in place: `save` hands
+   * StoreContext a copy of the map, which a rollback puts back.
+   */
+  private kept = new Map<string, Kept>();
+
+  constructor(private readonly ctx: StoreContext) {
+    ctx.deferring({
+      save: () => (this.kept.size === 0 ? undefined : new Map(this.kept)),
+      restore: (saved) => {
+        this.kept = saved ?? new Map();
+      },
+      flush: () => this.writeKept(),
+      discard: () => {
+        this.kept = new Map();
+      },
+    });
+  }
+
+  /**
+   * Writes every kept state, sealed, and forgets them. A kept session is current and no write
+   * touched its row since (each flushes first), so its row is there, unless a delete that did not
+   * go through this class (none does: schema.ts) removed it, and then there is nothing to write.
+   */
+  private writeKept(): void {
+    if (this.kept.size === 0) return;
+    // Forgotten only once every one is written: a write that throws leaves them all kept (a
+    // state written twice is the same row), so a caller that goes on in the transaction still
+    // reads, and its commit still writes, the state that goes with the messages it keeps.
+    for (const k of this.kept.values()) this.write(k.peer, k.baseKey, k.state, k.updatedAt);
+    this.kept = new Map();
+  }
+
+  private write(peer: string, baseKey: Uint8Array, state: Uint8Array, updatedAt: number): void {
+    const sealed = this.ctx.sealer.seal("sessions", "state", [peer, baseKey], state);
+    this.ctx
+      .stmt("UPDATE sessions SET state = ?, updated_at = ? WHERE peer = ? AND base_key = ?")
+      .run(sealed, updatedAt, peer, baseKey);
+  }
 
   /** Whether a session with this base key exists (any peer). */
   hasBaseKey(baseKey: Uint8Array): boolean {
@@ -49,12 +111,16 @@ export class SessionsTable {
 
   private record(r: Row): SessionRecord {
     const baseKey = blob(r.base_key).slice();
+    const kept = this.kept.size === 0 ? undefined : this.kept.get(keptKey(r.peer, baseKey));
     return {
       peer: r.peer,
       baseKey,
-      state: this.ctx.sealer.open("sessions", "state", [r.peer, baseKey], blob(r.state)),
+      state:
+        kept !== undefined
+          ? kept.state.slice()
+          : this.ctx.sealer.open("sessions", "state", [r.peer, baseKey], blob(r.state)),
       current: r.current === 1,
-      updatedAt: r.updated_at,
+      updatedAt: kept !== undefined ? kept.updatedAt : r.updated_at,
       device: r.peer_device,
     };
   }
@@ -77,9 +143,13 @@ export class SessionsTable {
   /** Every session with `peer`'s device `device`, most recently updated first. */
   list(peer: string, device = 1): SessionRecord[] {
     const rows = this.ctx
-      .stmt("SELECT * FROM sessions WHERE peer = ? AND peer_device = ? ORDER BY updated_at DESC, rowid DESC")
+      .stmt("SELECT rowid, * FROM sessions WHERE peer = ? AND peer_device = ? ORDER BY updated_at DESC, rowid DESC")
       .all(peer, device) as Row[];
-    return rows.map((r) => this.record(r));
+    const records = rows.map((r) => this.record(r));
+    if (this.kept.size === 0) return records;
+    // A kept state's time is not the row's yet: the order the rows would have once written.
+    const order = new Map(records.map((rec, i) => [rec, rows[i]!.rowid!]));
+    return records.sort((a, b) => b.updatedAt - a.updatedAt || order.get(b)! - order.get(a)!);
   }
 
   /** The devices of `peer` we hold a session with, ascending. */
@@ -92,6 +162,7 @@ export class SessionsTable {
 
   /** Deletes every session with `peer`'s device `device` (a device removed from its account, §17.7). Returns how many. */
   deleteDevice(peer: string, device: number): number {
+    this.writeKept();
     return this.deleted(
       this.ctx.stmt("DELETE FROM sessions WHERE peer = ? AND peer_device = ?").run(peer, device).changes,
     );
@@ -111,15 +182,33 @@ export class SessionsTable {
     state: Uint8Array,
     opts: { makeCurrent?: boolean; device?: number } = {},
   ): void {
-    const sealed = this.ctx.sealer.seal("sessions", "state", [peer, baseKey], state);
-    // The common case, a device's current session advanced by a message: one statement, which
-    // is what the general case below would do for it (the device and the flag stay).
+    // The common case, a device's current session advanced by a message: kept until commit inside
+    // a transaction (file comment), else one statement; either is what the general case below
+    // would do for it (the device and the flag stay).
     if (opts.makeCurrent !== true) {
-      const updated = this.ctx
-        .stmt("UPDATE sessions SET state = ?, updated_at = ? WHERE peer = ? AND base_key = ? AND current = 1")
-        .run(sealed, this.ctx.now(), peer, baseKey);
-      if (updated.changes > 0) return;
+      if (this.ctx.db.inTransaction) {
+        const key = keptKey(peer, baseKey);
+        // Kept before in this transaction: still current (every other write flushes first).
+        if (
+          this.kept.has(key) ||
+          this.ctx.stmt("SELECT 1 FROM sessions WHERE peer = ? AND base_key = ? AND current = 1").get(peer, baseKey)
+        ) {
+          // Copies, so the caller may change or wipe its arrays once put returns, as before. The
+          // state's copy is dropped, not wiped, when replaced: a savepoint's saved map may still
+          // hold it (and it is an encoding like those callers pass in, which nothing wipes either).
+          this.kept.set(key, { peer, baseKey: baseKey.slice(), state: state.slice(), updatedAt: this.ctx.now() });
+          return;
+        }
+      } else {
+        const sealed = this.ctx.sealer.seal("sessions", "state", [peer, baseKey], state);
+        const updated = this.ctx
+          .stmt("UPDATE sessions SET state = ?, updated_at = ? WHERE peer = ? AND base_key = ? AND current = 1")
+          .run(sealed, this.ctx.now(), peer, baseKey);
+        if (updated.changes > 0) return;
+      }
     }
+    this.writeKept();
+    const sealed = this.ctx.sealer.seal("sessions", "state", [peer, baseKey], state);
     this.ctx.tx(() => {
       this.ctx
         .stmt(
@@ -139,6 +228,7 @@ export class SessionsTable {
 
   /** Makes this session the current one of its peer device. Returns whether it exists. */
   setCurrent(peer: string, baseKey: Uint8Array): boolean {
+    this.writeKept();
     return this.ctx.tx(() => {
       const row = this.ctx
         .stmt("SELECT peer_device FROM sessions WHERE peer = ? AND base_key = ?")
@@ -154,6 +244,7 @@ export class SessionsTable {
 
   /** Deletes one session. Returns whether it existed. */
   delete(peer: string, baseKey: Uint8Array): boolean {
+    this.writeKept();
     return (
       this.deleted(this.ctx.stmt("DELETE FROM sessions WHERE peer = ? AND base_key = ?").run(peer, baseKey).changes) > 0
     );
@@ -161,6 +252,7 @@ export class SessionsTable {
 
   /** Deletes every session with `peer`, all devices (after accepting a changed identity). Returns how many. */
   deleteAll(peer: string): number {
+    this.writeKept();
     return this.deleted(this.ctx.stmt("DELETE FROM sessions WHERE peer = ?").run(peer).changes);
   }
 

@@ -6,6 +6,7 @@
  * still stored and reported exactly once.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
+import { decodeSessionState } from "../../../crypto/session-codec.js";
 import { openDirectChat } from "../../../client/engine/chats.js";
 import { goOnline } from "../../../client/engine/online.js";
 import { sendText } from "../../../client/engine/send.js";
@@ -106,6 +107,11 @@ describe("a sync page in one transaction", () => {
     expect(warnings).toHaveLength(3);
     const two = bob.acct.store.messages.history(chat.id).messages.at(-1)!.relayMsgId!;
     await waitForValue(() => relayCursor(tr, "bob", chat.id), two, { what: "bob's cursor at 2" });
+    // The session state committed is the one after "2": "3"'s advance (kept in memory until the
+    // commit, client/store/sessions.ts) went with its savepoint. Read as a new process would.
+    bob.reopen();
+    const stored = bob.acct.store.sessions.current("alice")!;
+    expect(decodeSessionState(stored.state).ratchet.recvN).toBe(2);
 
     const again = await bob.online();
     again.close();
