@@ -50,6 +50,12 @@ const deviceSince = (account: string, device: string) => `COALESCE(
  * above the device's mailbox start) or directed to the account (device 1 only), or this
  * device's copy of a send_copies (SECURITY.md §17.8), the ones other devices of the same
  * account sent included (§17.5 "sent by you on another device").
+ *
+ * Each chat gives at most $4 rows of each kind, read in id order from its index (messages
+ * (chat_id, id), message_copies' primary key), so a page costs what it returns, not what waits:
+ * with the whole union sorted, every chunk of a sync reply (messages.ts READ_CHUNK) read every
+ * waiting row again (10,000 waiting: 313 reads of 10,000 rows; bench/RESULTS.md "Client first
+ * sync"). The caller's ORDER BY id LIMIT $4 over that union is the same page.
  */
 const PENDING_FOR_DEVICE = `
   WITH mine AS (
@@ -62,18 +68,26 @@ const PENDING_FOR_DEVICE = `
              ON $5 <> 1 AND dc.chat_id = cm.chat_id AND dc.account_id = cm.account_id AND dc.device_id = $5
      WHERE cm.account_id = $1),
   waiting AS (
-    SELECT ${MESSAGE_COLUMNS}
-      FROM mine JOIN messages m ON m.chat_id = mine.chat_id
-     WHERE m.id > GREATEST(mine.above, ${deviceSince("$1", "$5")})
-       AND m.envelope IS NOT NULL
-       AND NOT (m.sender_id = $1 AND m.sender_device = $5)
-       AND (m.recipient_id IS NULL OR (m.recipient_id = $1 AND $5 = 1))
+    SELECT w.*
+      FROM mine, LATERAL (
+        SELECT ${MESSAGE_COLUMNS}
+          FROM messages m
+         WHERE m.chat_id = mine.chat_id
+           AND m.id > GREATEST(mine.above, ${deviceSince("$1", "$5")})
+           AND m.envelope IS NOT NULL
+           AND NOT (m.sender_id = $1 AND m.sender_device = $5)
+           AND (m.recipient_id IS NULL OR (m.recipient_id = $1 AND $5 = 1))
+         ORDER BY m.id
+         LIMIT $4) w
     UNION ALL
-    SELECT m.id, m.chat_id, m.sender_id, m.sender_device, m.recipient_id, c.envelope, m.created_at
-      FROM mine
-      JOIN message_copies c
-        ON c.account_id = $1 AND c.chat_id = mine.chat_id AND c.device_id = $5 AND c.message_id > mine.above
-      JOIN messages m ON m.id = c.message_id)`;
+    SELECT w.*
+      FROM mine, LATERAL (
+        SELECT m.id, m.chat_id, m.sender_id, m.sender_device, m.recipient_id, c.envelope, m.created_at
+          FROM message_copies c
+          JOIN messages m ON m.id = c.message_id
+         WHERE c.account_id = $1 AND c.chat_id = mine.chat_id AND c.device_id = $5 AND c.message_id > mine.above
+         ORDER BY c.message_id
+         LIMIT $4) w)`;
 
 /**
  * The `afterByChat` for the page after `page` of pendingFor: `previous` updated with the
