@@ -41,6 +41,16 @@ beforeEach(async () => {
   alice.reopen({ now: () => base + offset });
 });
 
+/**
+ * alice's connection as InteractiveSession's command connection is (logged in, no receiver),
+ * her chat with bob, and the identity answers of that connection.
+ */
+async function commandConnection() {
+  const a = await connectAccount(alice.acct);
+  const { chat } = await openDirectChat(alice.acct, a.relay, "bob");
+  return { a, chat, checks: new PeerIdentityChecks(alice.acct, a.relay) };
+}
+
 /** Counts the `lookup_user` requests made on `relay` from now on. */
 function countLookups(relay: RelayClient): () => number {
   const spy = vi.spyOn(relay, "request");
@@ -48,9 +58,7 @@ function countLookups(relay: RelayClient): () => number {
 }
 
 test("one lookup per contact on a connection: later sends pin the same answer without asking", async () => {
-  const a = await connectAccount(alice.acct); // as InteractiveSession's command connection: no receiver
-  const { chat } = await openDirectChat(alice.acct, a.relay, "bob");
-  const checks = new PeerIdentityChecks(alice.acct, a.relay);
+  const { a, chat, checks } = await commandConnection();
   const lookups = countLookups(a.relay);
   for (const body of ["one", "two", "three"]) await sendText(alice.acct, a.relay, chat, body, checks);
   expect(lookups()).toBe(1);
@@ -61,9 +69,7 @@ test("one lookup per contact on a connection: later sends pin the same answer wi
 });
 
 test("a key change pending in the store blocks the next send at once, without asking the relay", async () => {
-  const a = await connectAccount(alice.acct); // as InteractiveSession's command connection: no receiver
-  const { chat } = await openDirectChat(alice.acct, a.relay, "bob");
-  const checks = new PeerIdentityChecks(alice.acct, a.relay);
+  const { a, chat, checks } = await commandConnection();
   await sendText(alice.acct, a.relay, chat, "before", checks);
   const lookups = countLookups(a.relay);
   // Another command of the same profile saw the relay present another key for bob.
@@ -76,9 +82,7 @@ test("a key change pending in the store blocks the next send at once, without as
 });
 
 test("a key the relay swapped mid-connection is found once the answer is IDENTITY_RECHECK_MS old", async () => {
-  const a = await connectAccount(alice.acct); // as InteractiveSession's command connection: no receiver
-  const { chat } = await openDirectChat(alice.acct, a.relay, "bob");
-  const checks = new PeerIdentityChecks(alice.acct, a.relay);
+  const { a, chat, checks } = await commandConnection();
   await sendText(alice.acct, a.relay, chat, "before", checks);
   const pinned = alice.acct.store.contacts.get("bob")!.identity;
   const forged = await forgeIdentity(tr, "bob");
@@ -104,9 +108,7 @@ test("a key the relay swapped mid-connection is found once the answer is IDENTIT
 });
 
 test("a key accepted while an older answer is kept: the next send asks again and no change is made up", async () => {
-  const a = await connectAccount(alice.acct); // as InteractiveSession's command connection: no receiver
-  const { chat } = await openDirectChat(alice.acct, a.relay, "bob");
-  const checks = new PeerIdentityChecks(alice.acct, a.relay);
+  const { a, chat, checks } = await commandConnection();
   await sendText(alice.acct, a.relay, chat, "before", checks);
   const forged = await forgeIdentity(tr, "bob");
   const newKey = encodeIdentityPublic(forged.publicKey);
@@ -125,9 +127,7 @@ test("a key accepted while an older answer is kept: the next send asks again and
 });
 
 test("an answer asked before a device_list_changed for that contact came is not kept", async () => {
-  const a = await connectAccount(alice.acct); // as InteractiveSession's command connection: no receiver
-  const { chat } = await openDirectChat(alice.acct, a.relay, "bob");
-  const checks = new PeerIdentityChecks(alice.acct, a.relay);
+  const { a, chat, checks } = await commandConnection();
   const version = alice.acct.store.deviceLists.get("bob")?.list.version ?? 1;
   const request = a.relay.request.bind(a.relay);
   const spy = vi.spyOn(a.relay, "request").mockImplementation(async (m) => {
@@ -148,9 +148,7 @@ test("an answer asked before a device_list_changed for that contact came is not 
 });
 
 test("a clock that went back asks again", async () => {
-  const a = await connectAccount(alice.acct); // as InteractiveSession's command connection: no receiver
-  const { chat } = await openDirectChat(alice.acct, a.relay, "bob");
-  const checks = new PeerIdentityChecks(alice.acct, a.relay);
+  const { a, chat, checks } = await commandConnection();
   await sendText(alice.acct, a.relay, chat, "before", checks);
   const lookups = countLookups(a.relay);
   offset = -60_000;
@@ -160,9 +158,7 @@ test("a clock that went back asks again", async () => {
 });
 
 test("device_list_changed for the contact on the connection makes the next send ask again", async () => {
-  const a = await connectAccount(alice.acct); // as InteractiveSession's command connection: no receiver
-  const { chat } = await openDirectChat(alice.acct, a.relay, "bob");
-  const checks = new PeerIdentityChecks(alice.acct, a.relay);
+  const { a, chat, checks } = await commandConnection();
   await sendText(alice.acct, a.relay, chat, "before", checks);
   const forged = await forgeIdentity(tr, "bob");
   const lookups = countLookups(a.relay);
