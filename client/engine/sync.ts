@@ -150,11 +150,6 @@ export class Receiver {
     for (const m of held ?? []) this.enqueueMessage(m);
   }
 
-  /** True between a `sync` request and its `synced` reply. */
-  get inSyncRound(): boolean {
-    return this.window !== undefined;
-  }
-
   /** Resolves once every frame received so far has been processed. */
   async drain(): Promise<void> {
     for (;;) {

@@ -121,6 +121,15 @@ export class StoreContext {
   }
 
   /**
+   * Runs `fn` in the caller's transaction without a savepoint of its own, or in a new one when
+   * there is none: for a write of one statement that nothing can leave half-done (a savepoint
+   * would only cost), which still needs the write lock held from a read it depends on (next-id.ts).
+   */
+  inTx<T>(fn: () => T): T {
+    return this.db.inTransaction ? fn() : this.tx(fn);
+  }
+
+  /**
    * Runs `fn` in a transaction: BEGIN IMMEDIATE at the top level (so a writer waits for the
    * write lock up front, under the busy timeout, instead of failing on upgrade), a SAVEPOINT
    * when already inside one. `fn` must be synchronous. Throwing rolls it back and rethrows;

@@ -46,7 +46,7 @@ export class EventJournalTable {
       return id;
     };
     // Outside a transaction, one of its own holds the write lock from the id's choice to the insert.
-    return this.ctx.db.inTransaction ? append() : this.ctx.tx(append);
+    return this.ctx.inTx(append);
   }
 
   /** The newest entry's id, 0 when the journal is empty: a reader's starting mark. */

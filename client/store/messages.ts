@@ -89,7 +89,7 @@ export class MessagesTable {
         );
       return { id, inserted: true };
     };
-    return this.ctx.db.inTransaction ? insert() : this.ctx.tx(insert);
+    return this.ctx.inTx(insert);
   }
 
   /** The message with this local id, or undefined. */
